@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/store"
+)
+
+// defaultDatabase is used when neither --database nor SCIMD_DATABASE is set.
+const defaultDatabase = "sqlite://scimd.db"
+
+// cli is the command-line grammar. Every command takes --database (or
+// SCIMD_DATABASE); configuration is parsed here and nowhere else.
+type cli struct {
+	Database string `help:"Database URL: sqlite://FILE, sqlite:///ABS/PATH or postgres://... (env SCIMD_DATABASE)." default:"${database}" placeholder:"URL"`
+
+	Serve   serveCmd   `cmd:"" default:"withargs" help:"Run the SCIM server (the default command)."`
+	Migrate migrateCmd `cmd:"" help:"Apply pending database migrations."`
+	Tenant  tenantCmd  `cmd:"" help:"Create and list tenants."`
+	Token   tokenCmd   `cmd:"" help:"Create, list and revoke bearer tokens."`
+	Audit   auditCmd   `cmd:"" help:"List and verify the audit log."`
+}
+
+// env is what commands need besides their flags.
+type env struct {
+	ctx    context.Context
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	logger *slog.Logger
+}
+
+// run parses args and runs the chosen command. It is main without the
+// process: tests call it with their own arguments, environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	database := getenv("SCIMD_DATABASE")
+	if database == "" {
+		database = defaultDatabase
+	}
+	var c cli
+	exited := false
+	parser, err := kong.New(&c,
+		kong.Name("scimd"),
+		kong.Description("scimd: a multi-tenant SCIM 2.0 provisioning server."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(int) { exited = true }),
+		kong.Vars{
+			"database": database,
+			"listen":   envOr(getenv, "SCIMD_LISTEN", ":8080"),
+			"baseURL":  getenv("SCIMD_BASE_URL"),
+		},
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		return fmt.Errorf("build command line: %w", err)
+	}
+	kctx, err := parser.Parse(args)
+	if exited { // --help
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e := &env{
+		ctx:    ctx,
+		getenv: getenv,
+		stdout: stdout,
+		stderr: stderr,
+		logger: slog.New(slog.NewJSONHandler(stderr, nil)),
+	}
+	return kctx.Run(e, &c)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// open opens and migrates the database named by --database and returns the
+// domain service over it. The caller closes the returned store.
+func (c *cli) open(e *env, hasher directory.PasswordHasher) (store.Backend, *directory.Service, error) {
+	db, err := store.Open(e.ctx, c.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := db.Migrate(e.ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if hasher == nil {
+		hasher = password.NewHasher(password.DefaultParams(), 1, 4)
+	}
+	return db, directory.NewService(db, hasher), nil
+}
+
+// operator is the audit actor of a command-line change.
+func operator(e *env) directory.Caller {
+	name := e.getenv("SCIMD_ACTOR")
+	if name == "" {
+		name = e.getenv("USER")
+	}
+	if name == "" {
+		name = "cli"
+	}
+	return directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: name}, Source: "cli"}
+}
+

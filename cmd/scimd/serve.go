@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/scim"
+)
+
+type serveCmd struct {
+	Listen          string        `default:"${listen}" help:"Address to listen on (env SCIMD_LISTEN)." placeholder:"ADDR"`
+	BaseURL         string        `name:"base-url" default:"${baseURL}" help:"External base URL for Location and meta.location, e.g. https://scim.example.com (env SCIMD_BASE_URL); default: from each request's Host." placeholder:"URL"`
+	MaxBody         int64         `name:"max-body" default:"1048576" help:"Largest accepted request body in bytes (maxPayloadSize)."`
+	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Memory bound = slots x 19 MiB."`
+	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: in-flight
+// requests finish, last-used times are flushed and pending audit events
+// sealed.
+func (s *serveCmd) Run(e *env, c *cli) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
+	db, svc, err := c.open(e, hasher)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	tenant, secret, err := svc.Bootstrap(e.ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Listen, err)
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	if secret != "" {
+		printBootstrap(e, tenant, secret, url)
+	}
+
+	srv := &http.Server{
+		Handler: scim.NewHandler(scim.Deps{
+			Service:      svc,
+			Logger:       e.logger,
+			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
+			MaxBodyBytes: s.MaxBody,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(e.ctx))
+	background := make(chan struct{})
+	go func() {
+		defer close(background)
+		housekeeping(bgCtx, e, svc)
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(e.stdout, "scimd listening on %s (SCIM base %s/scim/v2)\n", url, url)
+	e.logger.Info("listening", "addr", ln.Addr().String(), "database", redact(c.Database))
+
+	select {
+	case err := <-served:
+		stopBackground()
+		<-background
+		return fmt.Errorf("serve: %w", err)
+	case <-e.ctx.Done():
+	}
+	e.logger.Info("shutting down", "timeout", s.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), s.ShutdownTimeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(shutdownCtx)
+	stopBackground()
+	<-background
+	finish(shutdownCtx, e, svc)
+	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	return nil
+}
+
+func (s *serveCmd) validate() error {
+	var problems []string
+	if s.MaxBody < 1024 {
+		problems = append(problems, "--max-body must be at least 1024 bytes")
+	}
+	if s.HashSlots < 0 {
+		problems = append(problems, "--hash-slots must not be negative")
+	}
+	if s.HashQueue < 0 {
+		problems = append(problems, "--hash-queue must not be negative")
+	}
+	if s.BaseURL != "" && !strings.HasPrefix(s.BaseURL, "http://") && !strings.HasPrefix(s.BaseURL, "https://") {
+		problems = append(problems, "--base-url must start with http:// or https://")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// housekeeping seals audit events and stores token last-use times until ctx ends.
+func housekeeping(ctx context.Context, e *env, svc *directory.Service) {
+	seal := time.NewTicker(250 * time.Millisecond)
+	touch := time.NewTicker(30 * time.Second)
+	defer seal.Stop()
+	defer touch.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-seal.C:
+			if err := svc.SealAudit(ctx); err != nil && ctx.Err() == nil {
+				e.logger.Error("seal audit events", "err", err)
+			}
+		case <-touch.C:
+			if err := svc.FlushTokenUse(ctx); err != nil && ctx.Err() == nil {
+				e.logger.Error("record token use", "err", err)
+			}
+		}
+	}
+}
+
+// finish does the last housekeeping after the server stopped.
+func finish(ctx context.Context, e *env, svc *directory.Service) {
+	if err := svc.FlushTokenUse(ctx); err != nil {
+		e.logger.Error("record token use", "err", err)
+	}
+	if err := svc.SealAudit(ctx); err != nil {
+		e.logger.Error("seal audit events", "err", err)
+	}
+}
+
+func printBootstrap(e *env, t directory.Tenant, secret, url string) {
+	fmt.Fprintf(e.stdout, `scimd: first start on an empty database.
+Created tenant %q (id %s) and a bootstrap token with scopes scim,admin.
+This token is shown once; store it now:
+
+    %s
+
+Try it:
+
+    curl -s -H 'Authorization: Bearer %s' %s/scim/v2/Users
+
+`, t.Name, t.ID, secret, secret, url)
+}
+
+// displayAddr turns a listener address into one a person can paste: an
+// unspecified host becomes localhost.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// redact hides the password of a database URL for logs.
+func redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return url
+	}
+	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return url
+}

@@ -1,0 +1,376 @@
+// Package directory is the platform domain of scimd: tenants, tokens and
+// users, the Service that enforces every platform rule on every path in
+// (SCIM, command line, import), the Store interface it needs and the one
+// error type (Error, with a Kind) that the surfaces translate.
+//
+// It imports neither HTTP nor SQL packages; stores live in store/..., the
+// SCIM surface in scim/.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/password"
+)
+
+// PasswordHasher turns a password into a stored PHC string. It returns
+// password.ErrBusy when its bounded pool is full.
+type PasswordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+}
+
+// Caller describes who makes a change and through which request; it becomes
+// the actor, request id and source address of the audit events.
+type Caller struct {
+	Actor     audit.Actor
+	RequestID string
+	Source    string
+}
+
+// Limits shared by every surface.
+const (
+	MaxPageSize    = 1000 // the most users one page returns
+	MaxValueLength = 2048 // the longest string attribute value, in bytes
+	maxTokenName   = 64
+	maxTenantName  = 200
+	updateAttempts = 8 // read-modify-write retries when a concurrent writer wins
+)
+
+// Service enforces the platform rules over a Store. It is safe for
+// concurrent use.
+type Service struct {
+	store  Store
+	hasher PasswordHasher
+	now    func() time.Time
+
+	cacheTTL time.Duration
+	mu       sync.Mutex
+	tokens   map[string]cachedToken  // by secret hash
+	tenants  map[string]cachedTenant // by id
+	used     map[string]time.Time    // token id → last use not yet stored
+}
+
+type cachedToken struct {
+	token   Token
+	expires time.Time
+}
+
+type cachedTenant struct {
+	tenant  Tenant
+	expires time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithCacheTTL sets how long tokens and tenants are cached in memory. A
+// revoked token or changed tenant setting reaches every replica within it.
+func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.cacheTTL = d } }
+
+// NewService returns a Service over store, hashing passwords with hasher.
+func NewService(store Store, hasher PasswordHasher, opts ...Option) *Service {
+	s := &Service{
+		store:    store,
+		hasher:   hasher,
+		now:      time.Now,
+		cacheTTL: 5 * time.Second,
+		tokens:   map[string]cachedToken{},
+		tenants:  map[string]cachedTenant{},
+		used:     map[string]time.Time{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Now returns the service clock's time in UTC, truncated to the microsecond
+// precision every store keeps.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func (s *Service) event(c Caller, tenantID, typ string, target audit.Target, changes []audit.Change, at time.Time) (audit.Event, error) {
+	raw, err := audit.EncodeChanges(changes)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	return audit.Event{
+		TenantID:  tenantID,
+		Time:      at,
+		Type:      typ,
+		Actor:     c.Actor,
+		Target:    target,
+		RequestID: c.RequestID,
+		Source:    c.Source,
+		Changes:   raw,
+	}, nil
+}
+
+// CreateTenant creates a tenant with the default password policy and
+// records tenant.created. Returns KindInvalidValue for a bad name and
+// KindUniqueness when the name is taken.
+func (s *Service) CreateTenant(ctx context.Context, c Caller, name string) (Tenant, error) {
+	const op = "directory.CreateTenant"
+	if name == "" || len(name) > maxTenantName {
+		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a tenant name is required, at most %d bytes", maxTenantName)}
+	}
+	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), CreatedAt: s.Now()}
+	ev, err := s.event(c, t.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: t.ID, Display: name},
+		[]audit.Change{{Attribute: "name", New: name}}, t.CreatedAt)
+	if err != nil {
+		return Tenant{}, wrap(op, err)
+	}
+	if err := s.store.CreateTenant(ctx, t, ev); err != nil {
+		return Tenant{}, wrap(op, err)
+	}
+	return t, nil
+}
+
+// Tenant returns the tenant with this id (KindNotFound otherwise). It may be
+// served from a cache at most the cache TTL old.
+func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
+	now := s.now()
+	s.mu.Lock()
+	ct, ok := s.tenants[id]
+	s.mu.Unlock()
+	if ok && now.Before(ct.expires) {
+		return ct.tenant, nil
+	}
+	t, err := s.store.Tenant(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Tenant{}, &Error{Kind: KindNotFound, Op: "directory.Tenant", Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", id), Err: err}
+		}
+		return Tenant{}, wrap("directory.Tenant", err)
+	}
+	s.mu.Lock()
+	s.tenants[id] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
+	s.mu.Unlock()
+	return t, nil
+}
+
+// Tenants lists every tenant, oldest first.
+func (s *Service) Tenants(ctx context.Context) ([]Tenant, error) {
+	ts, err := s.store.Tenants(ctx)
+	return ts, wrap("directory.Tenants", err)
+}
+
+// Bootstrap prepares an empty database for its first use: when no tenant
+// exists it creates the tenant "default" and a token "bootstrap" with both
+// scopes, and returns them with the token's secret. On a database that has
+// a tenant it returns a zero Tenant and an empty secret.
+func (s *Service) Bootstrap(ctx context.Context) (Tenant, string, error) {
+	ts, err := s.store.Tenants(ctx)
+	if err != nil {
+		return Tenant{}, "", wrap("directory.Bootstrap", err)
+	}
+	if len(ts) > 0 {
+		return Tenant{}, "", nil
+	}
+	c := Caller{Actor: audit.Actor{Kind: audit.ActorSystem, Name: "bootstrap"}}
+	t, err := s.CreateTenant(ctx, c, "default")
+	if KindOf(err) == KindUniqueness { // another replica bootstrapped first
+		return Tenant{}, "", nil
+	}
+	if err != nil {
+		return Tenant{}, "", err
+	}
+	secret, _, err := s.CreateToken(ctx, c, t.ID, "bootstrap", []Scope{ScopeSCIM, ScopeAdmin}, 0)
+	if err != nil {
+		return Tenant{}, "", err
+	}
+	return t, secret, nil
+}
+
+func validTokenName(name string) bool {
+	if name == "" || len(name) > maxTokenName {
+		return false
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateToken issues a token of the tenant and returns its secret, which is
+// shown this once and never stored. expiresIn 0 means no expiry. Records
+// token.created. Returns KindInvalidValue, KindNotFound (tenant) or
+// KindUniqueness (an active token has the name).
+func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name string, scopes []Scope, expiresIn time.Duration) (string, Token, error) {
+	const op = "directory.CreateToken"
+	if !validTokenName(name) {
+		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a token name is 1 to %d letters, digits, '.', '-' or '_'", maxTokenName)}
+	}
+	if len(scopes) == 0 {
+		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "scope", Detail: "a token needs at least one scope"}
+	}
+	if expiresIn < 0 {
+		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "expires", Detail: "the expiry must be in the future"}
+	}
+	if _, err := s.Tenant(ctx, tenantID); err != nil {
+		return "", Token{}, err
+	}
+	secret, err := newTokenSecret()
+	if err != nil {
+		return "", Token{}, wrap(op, err)
+	}
+	now := s.Now()
+	t := Token{ID: newID(), TenantID: tenantID, Name: name, Prefix: secret[:len(TokenPrefix)+4], Hash: HashToken(secret), Scopes: scopes, CreatedAt: now}
+	if expiresIn > 0 {
+		exp := now.Add(expiresIn)
+		t.ExpiresAt = &exp
+	}
+	ev, err := s.event(c, tenantID, audit.TokenCreated, audit.Target{Type: "token", ID: t.ID, Display: name},
+		[]audit.Change{{Attribute: "scopes", New: scopes}}, now)
+	if err != nil {
+		return "", Token{}, wrap(op, err)
+	}
+	if err := s.store.CreateToken(ctx, t, ev); err != nil {
+		return "", Token{}, wrap(op, err)
+	}
+	return secret, t, nil
+}
+
+// Tokens lists the tenant's tokens, revoked ones included.
+func (s *Service) Tokens(ctx context.Context, tenantID string) ([]Token, error) {
+	if _, err := s.Tenant(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	ts, err := s.store.Tokens(ctx, tenantID)
+	return ts, wrap("directory.Tokens", err)
+}
+
+// RevokeToken revokes the tenant's active token with this name and records
+// token.revoked. Returns KindNotFound when there is none.
+func (s *Service) RevokeToken(ctx context.Context, c Caller, tenantID, name string) error {
+	const op = "directory.RevokeToken"
+	now := s.Now()
+	ev, err := s.event(c, tenantID, audit.TokenRevoked, audit.Target{Type: "token", Display: name}, nil, now)
+	if err != nil {
+		return wrap(op, err)
+	}
+	t, err := s.store.RevokeToken(ctx, tenantID, name, ev)
+	if errors.Is(err, ErrNotFound) {
+		return &Error{Kind: KindNotFound, Op: op, Field: "name", Detail: fmt.Sprintf("no active token named %q in this tenant", name), Err: err}
+	}
+	if err != nil {
+		return wrap(op, err)
+	}
+	s.mu.Lock()
+	delete(s.tokens, t.Hash)
+	s.mu.Unlock()
+	return nil
+}
+
+// Principal is an authenticated token and its tenant.
+type Principal struct {
+	Tenant Tenant
+	Token  Token
+}
+
+var errUnauthorized = &Error{Kind: KindUnauthorized, Op: "directory.Authenticate", Detail: "the bearer token is missing, unknown, expired or revoked"}
+
+// Authenticate resolves a bearer secret to its token and tenant. The secret
+// is looked up by its hash, never compared as plain text. Returns
+// KindUnauthorized for any token that cannot be used, without saying why.
+// Tokens are cached for the cache TTL; last use is recorded in memory and
+// written by FlushTokenUse.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	if len(secret) < len(TokenPrefix)+16 || len(secret) > 256 {
+		return Principal{}, errUnauthorized
+	}
+	hash := HashToken(secret)
+	now := s.now()
+	s.mu.Lock()
+	ct, ok := s.tokens[hash]
+	s.mu.Unlock()
+	if !ok || !now.Before(ct.expires) {
+		t, err := s.store.TokenByHash(ctx, hash)
+		if errors.Is(err, ErrNotFound) {
+			return Principal{}, errUnauthorized
+		}
+		if err != nil {
+			return Principal{}, wrap("directory.Authenticate", err)
+		}
+		ct = cachedToken{token: t, expires: now.Add(s.cacheTTL)}
+		s.mu.Lock()
+		s.tokens[hash] = ct
+		s.mu.Unlock()
+	}
+	if !ct.token.Usable(now) {
+		return Principal{}, errUnauthorized
+	}
+	tenant, err := s.Tenant(ctx, ct.token.TenantID)
+	if err != nil {
+		if KindOf(err) == KindNotFound {
+			return Principal{}, errUnauthorized
+		}
+		return Principal{}, err
+	}
+	s.mu.Lock()
+	s.used[ct.token.ID] = now.UTC().Truncate(time.Microsecond)
+	s.mu.Unlock()
+	return Principal{Tenant: tenant, Token: ct.token}, nil
+}
+
+// FlushTokenUse writes the last-used times recorded since the previous
+// flush. Servers call it periodically and at shutdown.
+func (s *Service) FlushTokenUse(ctx context.Context) error {
+	s.mu.Lock()
+	used := s.used
+	s.used = map[string]time.Time{}
+	s.mu.Unlock()
+	if len(used) == 0 {
+		return nil
+	}
+	return wrap("directory.FlushTokenUse", s.store.TouchTokens(ctx, used))
+}
+
+// SealAudit seals pending audit events of every tenant. Servers call it
+// periodically; listing and verifying seal first.
+func (s *Service) SealAudit(ctx context.Context) error {
+	return wrap("directory.SealAudit", s.store.SealAudit(ctx, ""))
+}
+
+// AuditEvents returns the tenant's audit events matching f, oldest first.
+func (s *Service) AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error) {
+	const op = "directory.AuditEvents"
+	if _, err := s.Tenant(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	if err := s.store.SealAudit(ctx, tenantID); err != nil {
+		return nil, wrap(op, err)
+	}
+	evs, err := s.store.AuditEvents(ctx, tenantID, f)
+	return evs, wrap(op, err)
+}
+
+// VerifyAudit checks the tenant's audit hash chain. It returns a
+// *audit.BrokenChainError naming the first bad event when the chain was
+// tampered with.
+func (s *Service) VerifyAudit(ctx context.Context, tenantID string) error {
+	evs, err := s.AuditEvents(ctx, tenantID, AuditFilter{})
+	if err != nil {
+		return err
+	}
+	return audit.Verify(evs)
+}
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	return wrap("directory.Ready", s.store.Ping(ctx))
+}

@@ -1,0 +1,363 @@
+package directory_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+// testParams keeps argon2id cheap in tests; production uses DefaultParams.
+var testParams = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+
+var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: "tester"}, RequestID: "req-1", Source: "test"}
+
+type fixture struct {
+	svc    *directory.Service
+	tenant directory.Tenant
+	clock  *time.Time
+}
+
+func setup(t *testing.T, b store.Backend) fixture {
+	t.Helper()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	f := fixture{clock: &now}
+	f.svc = directory.NewService(b, password.NewHasher(testParams, 2, 8), directory.WithClock(func() time.Time { return *f.clock }))
+	var err error
+	f.tenant, err = f.svc.CreateTenant(context.Background(), operator, "Acme")
+	if err != nil {
+		t.Fatalf("CreateTenant = %v", err)
+	}
+	return f
+}
+
+func (f fixture) events(t *testing.T) []audit.Event {
+	t.Helper()
+	evs, err := f.svc.AuditEvents(context.Background(), f.tenant.ID, directory.AuditFilter{})
+	if err != nil {
+		t.Fatalf("AuditEvents = %v", err)
+	}
+	return evs
+}
+
+func types(evs []audit.Event) string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return strings.Join(out, ",")
+}
+
+func wantKind(t *testing.T, err error, k directory.Kind, detail string) {
+	t.Helper()
+	if directory.KindOf(err) != k {
+		t.Fatalf("error = %v (kind %d), want kind %d", err, directory.KindOf(err), k)
+	}
+	if got := directory.DetailOf(err); !strings.Contains(got, detail) {
+		t.Fatalf("detail = %q, want it to contain %q", got, detail)
+	}
+}
+
+func strp(s string) *string { return &s }
+func boolp(b bool) *bool    { return &b }
+
+func TestCreateUserRules(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+
+		u, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{
+			UserName: "anita@example.com", DisplayName: "Anita van der Berg", Active: true,
+		}})
+		if err != nil {
+			t.Fatalf("CreateUser = %v", err)
+		}
+		if u.Email != "anita@example.com" {
+			t.Errorf("Email = %q, want the userName when emails is empty", u.Email)
+		}
+		if u.Name.GivenName != "Anita" || u.Name.FamilyName != "van der Berg" {
+			t.Errorf("Name = %+v, want Anita / van der Berg", u.Name)
+		}
+		if u.Status != directory.StatusActive || u.HasPassword() || u.Version != 1 {
+			t.Errorf("Status, HasPassword, Version = %s, %t, %d; want active, false, 1", u.Status, u.HasPassword(), u.Version)
+		}
+
+		// The platform email is the primary entry, else the first work one.
+		u2, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{
+			UserName: "bob", Name: directory.Name{GivenName: "Robert"},
+			Emails: []directory.Email{{Value: "b@home.example.org", Type: "home"}, {Value: "bob@work.example.org", Type: "work"}},
+		}})
+		if err != nil {
+			t.Fatalf("CreateUser(bob) = %v", err)
+		}
+		if u2.Email != "bob@work.example.org" || u2.Name.GivenName != "Robert" || u2.Name.FamilyName != "" {
+			t.Errorf("bob = email %q name %+v, want the work email and the sent name untouched", u2.Email, u2.Name)
+		}
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "ANITA@EXAMPLE.COM"}})
+		wantKind(t, err, directory.KindUniqueness, "a user with this email already exists")
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{
+			UserName: "BOB", Emails: []directory.Email{{Value: "other@example.org"}}}})
+		wantKind(t, err, directory.KindUniqueness, "userName")
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "carol@localhost"}})
+		wantKind(t, err, directory.KindInvalidValue, "email address is required")
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{
+			UserName: "carol", Emails: []directory.Email{{Value: "carol@localhost"}}}})
+		wantKind(t, err, directory.KindInvalidValue, "carol@localhost")
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "", Emails: []directory.Email{{Value: "x@example.com"}}}})
+		wantKind(t, err, directory.KindInvalidValue, "userName is required")
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{
+			User: directory.User{UserName: "dave@example.com"}, Password: strp("short")})
+		wantKind(t, err, directory.KindInvalidValue, password.RuleMinLength)
+
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{
+			User: directory.User{UserName: "dave@example.com"}, Password: strp("correct horse battery staple"), Invite: true})
+		wantKind(t, err, directory.KindInvalidValue, "invite")
+
+		// Failed creates leave nothing behind: two users, two events.
+		page, err := f.svc.Users(ctx, f.tenant.ID, directory.UserQuery{Count: 10})
+		if err != nil || page.Total != 2 {
+			t.Fatalf("Users = %d users, %v; want 2", page.Total, err)
+		}
+		if got := types(f.events(t)); got != "tenant.created,user.created,user.created" {
+			t.Errorf("events = %s, want tenant.created and two user.created", got)
+		}
+	})
+}
+
+func TestCreateUserPasswordFlagsAndInvite(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+
+		u, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{
+			User:          directory.User{UserName: "erin@example.com", Active: true},
+			Password:      strp("a long enough passphrase 42"),
+			EmailVerified: boolp(true), PasswordMustReset: boolp(true),
+		})
+		if err != nil {
+			t.Fatalf("CreateUser = %v", err)
+		}
+		if !u.HasPassword() || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+			t.Errorf("PasswordHash = %q, want an argon2id PHC string", u.PasswordHash)
+		}
+		if !u.EmailVerified || !u.PasswordMustReset || u.ForceMFAEnrollment {
+			t.Errorf("flags = %t %t %t, want true true false", u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment)
+		}
+		evs := f.events(t)
+		last := evs[len(evs)-1]
+		if strings.Contains(string(last.Changes), "passphrase") || strings.Contains(string(last.Changes), "argon2") {
+			t.Errorf("audit changes %s contain the password or its hash", last.Changes)
+		}
+
+		inv, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{
+			User: directory.User{UserName: "frank@example.com", Active: true}, Invite: true})
+		if err != nil {
+			t.Fatalf("CreateUser(invite) = %v", err)
+		}
+		if inv.Status != directory.StatusInvited {
+			t.Errorf("Status = %s, want invited", inv.Status)
+		}
+		if got := types(f.events(t)); got != "tenant.created,user.created,user.invited" {
+			t.Errorf("events = %s, want user.invited for the invitation", got)
+		}
+	})
+}
+
+func TestUpdateUser(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+		u, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{
+			User:     directory.User{UserName: "gina@example.com", Active: true, Title: "Engineer"},
+			Password: strp("a sunny long passphrase 77"),
+		})
+		if err != nil {
+			t.Fatalf("CreateUser = %v", err)
+		}
+
+		// PUT without a password keeps it; an unchanged replace writes nothing.
+		same := u
+		got, err := f.svc.ReplaceUser(ctx, operator, f.tenant.ID, u.ID, 0, directory.UserInput{User: same})
+		if err != nil || got.Version != 1 || got.PasswordHash != u.PasswordHash {
+			t.Fatalf("ReplaceUser(unchanged) = v%d, %v; want version 1 and the password kept", got.Version, err)
+		}
+
+		// Deactivate and retitle: two events, one version bump.
+		next := u
+		next.Active = false
+		next.Title = "Manager"
+		got, err = f.svc.ReplaceUser(ctx, operator, f.tenant.ID, u.ID, 1, directory.UserInput{User: next})
+		if err != nil || got.Version != 2 || got.Active || got.PasswordHash != u.PasswordHash {
+			t.Fatalf("ReplaceUser = %+v, %v; want version 2, inactive, password kept", got, err)
+		}
+		evs := f.events(t)
+		if got := types(evs[len(evs)-2:]); got != "user.deactivated,user.updated" {
+			t.Errorf("events = %s, want user.deactivated,user.updated", got)
+		}
+		var changes []audit.Change
+		if err := json.Unmarshal(evs[len(evs)-1].Changes, &changes); err != nil || len(changes) != 1 || changes[0].Attribute != "title" || changes[0].Old != "Engineer" || changes[0].New != "Manager" {
+			t.Errorf("user.updated changes = %s, want title Engineer → Manager", evs[len(evs)-1].Changes)
+		}
+
+		// A stale If-Match is a precondition failure and changes nothing.
+		_, err = f.svc.ReplaceUser(ctx, operator, f.tenant.ID, u.ID, 1, directory.UserInput{User: u})
+		wantKind(t, err, directory.KindPrecondition, "changed")
+
+		// A failing patch changes nothing: no version bump, no event.
+		before := len(f.events(t))
+		_, err = f.svc.PatchUser(ctx, operator, f.tenant.ID, u.ID, 0, func(in *directory.UserInput) error {
+			in.User.Title = "Director"
+			in.User.Emails = []directory.Email{{Value: "not an email"}}
+			return nil
+		})
+		wantKind(t, err, directory.KindInvalidValue, "not an email")
+		cur, _ := f.svc.User(ctx, f.tenant.ID, u.ID)
+		if cur.Version != 2 || cur.Title != "Manager" || len(f.events(t)) != before {
+			t.Errorf("after failed patch: version %d title %q events %d; want 2, Manager, %d", cur.Version, cur.Title, len(f.events(t)), before)
+		}
+
+		// Reactivate and change the password in one patch.
+		got, err = f.svc.PatchUser(ctx, operator, f.tenant.ID, u.ID, 0, func(in *directory.UserInput) error {
+			in.User.Active = true
+			in.Password = strp("a brand new long passphrase")
+			return nil
+		})
+		if err != nil || !got.Active || got.PasswordHash == u.PasswordHash {
+			t.Fatalf("PatchUser = %v; want active with a new password", err)
+		}
+		evs = f.events(t)
+		if got := types(evs[len(evs)-2:]); got != "user.reactivated,user.password_changed" {
+			t.Errorf("events = %s, want user.reactivated,user.password_changed", got)
+		}
+
+		if err := f.svc.DeleteUser(ctx, operator, f.tenant.ID, u.ID, 1); directory.KindOf(err) != directory.KindPrecondition {
+			t.Errorf("DeleteUser(stale) = %v, want a precondition failure", err)
+		}
+		if err := f.svc.DeleteUser(ctx, operator, f.tenant.ID, u.ID, 0); err != nil {
+			t.Fatalf("DeleteUser = %v", err)
+		}
+		if _, err := f.svc.User(ctx, f.tenant.ID, u.ID); directory.KindOf(err) != directory.KindNotFound {
+			t.Errorf("User(deleted) = %v, want not found", err)
+		}
+		if err := f.svc.VerifyAudit(ctx, f.tenant.ID); err != nil {
+			t.Errorf("VerifyAudit = %v", err)
+		}
+	})
+}
+
+func TestForceMFADefaultsToTenantSetting(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+		u, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "h@example.com"}})
+		if err != nil || u.ForceMFAEnrollment {
+			t.Fatalf("CreateUser = %v, ForceMFAEnrollment %t; want false for a tenant without MFA", err, u.ForceMFAEnrollment)
+		}
+		u, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "i@example.com"}, ForceMFAEnrollment: boolp(true)})
+		if err != nil || !u.ForceMFAEnrollment {
+			t.Fatalf("CreateUser(force) = %v, ForceMFAEnrollment %t; want true", err, u.ForceMFAEnrollment)
+		}
+	})
+}
+
+func TestTokens(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+		secret, tok, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "okta-prod", []directory.Scope{directory.ScopeSCIM}, time.Hour)
+		if err != nil {
+			t.Fatalf("CreateToken = %v", err)
+		}
+		if !strings.HasPrefix(secret, directory.TokenPrefix) || len(secret) < 48 || tok.Hash == secret || strings.Contains(tok.Hash, secret) {
+			t.Fatalf("secret %q / hash %q: want a scimd_ secret of 256 bits stored only as a hash", secret, tok.Hash)
+		}
+		p, err := f.svc.Authenticate(ctx, secret)
+		if err != nil || p.Tenant.ID != f.tenant.ID || p.Token.Name != "okta-prod" {
+			t.Fatalf("Authenticate = %+v, %v; want the tenant and token", p, err)
+		}
+		if _, err := f.svc.Authenticate(ctx, secret+"x"); directory.KindOf(err) != directory.KindUnauthorized {
+			t.Errorf("Authenticate(wrong) = %v, want unauthorized", err)
+		}
+		if _, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "okta-prod", []directory.Scope{directory.ScopeSCIM}, 0); directory.KindOf(err) != directory.KindUniqueness {
+			t.Errorf("CreateToken(same name) = %v, want uniqueness", err)
+		}
+
+		// Expiry: an hour later the token no longer works.
+		*f.clock = f.clock.Add(time.Hour + time.Second)
+		if _, err := f.svc.Authenticate(ctx, secret); directory.KindOf(err) != directory.KindUnauthorized {
+			t.Errorf("Authenticate(expired) = %v, want unauthorized", err)
+		}
+
+		secret2, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "entra", []directory.Scope{directory.ScopeSCIM}, 0)
+		if err != nil {
+			t.Fatalf("CreateToken(entra) = %v", err)
+		}
+		if _, err := f.svc.Authenticate(ctx, secret2); err != nil {
+			t.Fatalf("Authenticate(entra) = %v", err)
+		}
+		if err := f.svc.FlushTokenUse(ctx); err != nil {
+			t.Fatalf("FlushTokenUse = %v", err)
+		}
+		if err := f.svc.RevokeToken(ctx, operator, f.tenant.ID, "entra"); err != nil {
+			t.Fatalf("RevokeToken = %v", err)
+		}
+		if _, err := f.svc.Authenticate(ctx, secret2); directory.KindOf(err) != directory.KindUnauthorized {
+			t.Errorf("Authenticate(revoked) = %v, want unauthorized", err)
+		}
+		if err := f.svc.RevokeToken(ctx, operator, f.tenant.ID, "entra"); directory.KindOf(err) != directory.KindNotFound {
+			t.Errorf("RevokeToken(again) = %v, want not found", err)
+		}
+		tokens, err := f.svc.Tokens(ctx, f.tenant.ID)
+		if err != nil || len(tokens) != 2 {
+			t.Fatalf("Tokens = %d, %v; want 2", len(tokens), err)
+		}
+		for _, tk := range tokens {
+			if tk.Name == "entra" && (tk.LastUsedAt == nil || tk.RevokedAt == nil) {
+				t.Errorf("token entra: last used %v revoked %v, want both set", tk.LastUsedAt, tk.RevokedAt)
+			}
+		}
+		if got := types(f.events(t)); got != "tenant.created,token.created,token.created,token.revoked" {
+			t.Errorf("events = %s", got)
+		}
+	})
+}
+
+func TestBootstrap(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		svc := directory.NewService(b, password.NewHasher(testParams, 1, 1))
+		tenant, secret, err := svc.Bootstrap(ctx)
+		if err != nil || tenant.Name != "default" || secret == "" {
+			t.Fatalf("Bootstrap = %+v, %q, %v; want the default tenant and a secret", tenant, secret, err)
+		}
+		p, err := svc.Authenticate(ctx, secret)
+		if err != nil || !p.Token.HasScope(directory.ScopeSCIM) || !p.Token.HasScope(directory.ScopeAdmin) {
+			t.Fatalf("Authenticate(bootstrap) = %+v, %v; want both scopes", p.Token, err)
+		}
+		again, secret2, err := svc.Bootstrap(ctx)
+		if err != nil || again.ID != "" || secret2 != "" {
+			t.Errorf("second Bootstrap = %+v, %q, %v; want nothing created", again, secret2, err)
+		}
+	})
+}
+
+func TestErrorsAreSafe(t *testing.T) {
+	err := &directory.Error{Kind: directory.KindInternal, Op: "x", Err: errors.New("pq: relation users does not exist")}
+	if d := directory.DetailOf(err); strings.Contains(d, "relation") {
+		t.Errorf("DetailOf(internal) = %q, leaks the cause", d)
+	}
+}

@@ -1,0 +1,77 @@
+package directory
+
+import (
+	"context"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+)
+
+// Store persists tenants, tokens, users and audit events. Every method that
+// changes data takes the audit event that records the change and writes both
+// in one transaction, or neither. Every user query is scoped by tenant: a row
+// of another tenant is ErrNotFound.
+//
+// Implementations: store/sqlite and store/postgres, both checked by the
+// conformance suite in store/storetest.
+type Store interface {
+	// CreateTenant inserts t. Returns *UniqueError{FieldTenant} if the name is taken.
+	CreateTenant(ctx context.Context, t Tenant, ev audit.Event) error
+	// Tenant returns the tenant with this id, or ErrNotFound.
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	// Tenants returns every tenant, oldest first.
+	Tenants(ctx context.Context) ([]Tenant, error)
+
+	// CreateToken inserts t. Returns *UniqueError{FieldTokenName} if an
+	// unrevoked token of the tenant has the same name, ErrNotFound if the
+	// tenant does not exist.
+	CreateToken(ctx context.Context, t Token, ev audit.Event) error
+	// Tokens returns the tenant's tokens, revoked ones included, oldest first.
+	Tokens(ctx context.Context, tenantID string) ([]Token, error)
+	// TokenByHash returns the token with this secret hash, or ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// RevokeToken marks the tenant's unrevoked token with this name revoked
+	// at ev.Time and returns it, or ErrNotFound.
+	RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (Token, error)
+	// TouchTokens records last-used times, by token id.
+	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
+
+	// CreateUser inserts u (Version 1). Returns *UniqueError{FieldEmail or
+	// FieldUserName} when the tenant already has the key, ErrNotFound if the
+	// tenant does not exist.
+	CreateUser(ctx context.Context, u User, ev audit.Event) error
+	// User returns the tenant's user with this id, or ErrNotFound.
+	User(ctx context.Context, tenantID, id string) (User, error)
+	// UpdateUser writes u (whose Version is already incremented) and the
+	// events if the stored version is still version. Returns ErrNotFound,
+	// ErrVersionMismatch or *UniqueError.
+	UpdateUser(ctx context.Context, u User, version int64, events []audit.Event) error
+	// DeleteUser deletes the tenant's user if its version is still version
+	// (any version when version is 0). Returns ErrNotFound or ErrVersionMismatch.
+	DeleteUser(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error
+	// Users returns a page of the tenant's users, ordered by creation.
+	Users(ctx context.Context, tenantID string, q UserQuery) (UserPage, error)
+
+	// SealAudit gives unsealed events their per-tenant sequence number and
+	// chain hash, in commit order, for one tenant or every tenant when
+	// tenantID is empty. Safe to call from several processes at once.
+	SealAudit(ctx context.Context, tenantID string) error
+	// AuditEvents returns the tenant's sealed events matching f, in sequence order.
+	AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// AuditFilter selects audit events; zero fields match everything.
+type AuditFilter struct {
+	Type     string
+	TargetID string
+	ActorID  string
+	Since    time.Time
+	Until    time.Time
+	AfterSeq int64
+	Limit    int // 0: no limit
+}

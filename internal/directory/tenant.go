@@ -1,0 +1,100 @@
+package directory
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/password"
+)
+
+// Tenant is one customer organisation; every other record belongs to one.
+type Tenant struct {
+	ID          string
+	Name        string // shown to users, e.g. in "You've been invited to <name>"
+	MFARequired bool   // the tenant forces MFA; forceMfaEnrollment defaults to it
+	// PasswordPolicy applies to every password set in the tenant.
+	PasswordPolicy password.Policy
+	CreatedAt      time.Time
+}
+
+// Scope is what a token may do.
+type Scope string
+
+// Token scopes.
+const (
+	ScopeSCIM  Scope = "scim"  // the SCIM endpoints
+	ScopeAdmin Scope = "admin" // the admin API
+)
+
+// ParseScopes parses a comma-separated scope list such as "scim,admin".
+func ParseScopes(s string) ([]Scope, error) {
+	var out []Scope
+	seen := map[Scope]bool{}
+	for _, part := range strings.Split(s, ",") {
+		sc := Scope(strings.TrimSpace(part))
+		switch sc {
+		case ScopeSCIM, ScopeAdmin:
+		default:
+			return nil, Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin or scim,admin", string(sc))
+		}
+		if !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// Token is a named bearer credential of a tenant. The secret itself is never
+// stored: only its SHA-256 hash (the secret has 256 random bits, so a fast
+// hash is safe) and a short prefix for people to recognise it by.
+type Token struct {
+	ID         string
+	TenantID   string
+	Name       string // the audit actor, e.g. "okta-prod"
+	Prefix     string // the first characters of the secret, safe to show
+	Hash       string // hex SHA-256 of the secret
+	Scopes     []Scope
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+}
+
+// HasScope reports whether t grants s.
+func (t *Token) HasScope(s Scope) bool {
+	for _, x := range t.Scopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Usable reports whether t can authenticate at now.
+func (t *Token) Usable(now time.Time) bool {
+	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
+}
+
+// TokenPrefix starts every secret so that secret scanners can find leaked ones.
+const TokenPrefix = "scimd_"
+
+// newTokenSecret returns a fresh secret: the prefix and 256 random bits.
+func newTokenSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("read random bytes: %w", err)
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// HashToken returns the stored hash of a token secret.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}

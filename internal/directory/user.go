@@ -1,0 +1,179 @@
+package directory
+
+import "time"
+
+// Status is a user's lifecycle state.
+type Status string
+
+// User statuses.
+const (
+	StatusActive  Status = "active"  // live: created directly or provisioned, or invitation accepted
+	StatusInvited Status = "invited" // invited, has not accepted yet
+)
+
+// User is a person (or service account) of one tenant: the platform's user
+// model, with the SCIM core, enterprise and platform attributes it maps to.
+//
+// The JSON form (tags) is the stored document of the attributes that have no
+// column of their own; stores persist the remaining fields in columns.
+type User struct {
+	ID       string `json:"-"`
+	TenantID string `json:"-"`
+
+	UserName   string `json:"-"`
+	ExternalID string `json:"-"`
+	// Email is the platform email: the primary entry of Emails, else the first
+	// "work" one, else the first; or UserName when Emails is empty and
+	// UserName is an address. Derived by the service, never set by surfaces.
+	Email  string `json:"-"`
+	Active bool   `json:"-"`
+
+	Name              Name         `json:"name,omitzero"`
+	DisplayName       string       `json:"displayName,omitempty"`
+	NickName          string       `json:"nickName,omitempty"`
+	ProfileURL        string       `json:"profileUrl,omitempty"`
+	Title             string       `json:"title,omitempty"`
+	UserType          string       `json:"userType,omitempty"`
+	PreferredLanguage string       `json:"preferredLanguage,omitempty"`
+	Locale            string       `json:"locale,omitempty"`
+	Timezone          string       `json:"timezone,omitempty"`
+	Emails            []Email      `json:"emails,omitempty"`
+	PhoneNumbers      []MultiValue `json:"phoneNumbers,omitempty"`
+	IMs               []MultiValue `json:"ims,omitempty"`
+	Photos            []MultiValue `json:"photos,omitempty"`
+	Addresses         []Address    `json:"addresses,omitempty"`
+	Entitlements      []MultiValue `json:"entitlements,omitempty"`
+	Roles             []MultiValue `json:"roles,omitempty"`
+	X509Certificates  []MultiValue `json:"x509Certificates,omitempty"`
+	Enterprise        Enterprise   `json:"enterprise,omitzero"`
+
+	// Platform extension.
+	EmailVerified      bool   `json:"-"`
+	PasswordMustReset  bool   `json:"-"`
+	ForceMFAEnrollment bool   `json:"-"`
+	Status             Status `json:"-"`
+	MFAEnrolled        bool   `json:"-"`
+	// PasswordHash is the argon2id PHC string, empty without a password
+	// identity. It never leaves the domain and the store.
+	PasswordHash string `json:"-"`
+
+	Version   int64     `json:"-"` // optimistic-concurrency version; also the ETag
+	CreatedAt time.Time `json:"-"`
+	UpdatedAt time.Time `json:"-"`
+}
+
+// HasPassword reports whether the user has a password identity.
+func (u *User) HasPassword() bool { return u.PasswordHash != "" }
+
+// Name is a user's name, SCIM "name".
+type Name struct {
+	Formatted       string `json:"formatted,omitempty"`
+	FamilyName      string `json:"familyName,omitempty"`
+	GivenName       string `json:"givenName,omitempty"`
+	MiddleName      string `json:"middleName,omitempty"`
+	HonorificPrefix string `json:"honorificPrefix,omitempty"`
+	HonorificSuffix string `json:"honorificSuffix,omitempty"`
+}
+
+// Email is one entry of SCIM "emails".
+type Email struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Display string `json:"display,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// MultiValue is an entry of a simple multi-valued SCIM attribute
+// (phoneNumbers, ims, photos, entitlements, roles, x509Certificates).
+type MultiValue struct {
+	Value   string `json:"value,omitempty"`
+	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// Address is one entry of SCIM "addresses".
+type Address struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"streetAddress,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postalCode,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Type          string `json:"type,omitempty"`
+	Primary       bool   `json:"primary,omitempty"`
+}
+
+// Enterprise holds the enterprise User extension (RFC 7643 §4.3).
+type Enterprise struct {
+	EmployeeNumber string   `json:"employeeNumber,omitempty"`
+	CostCenter     string   `json:"costCenter,omitempty"`
+	Organization   string   `json:"organization,omitempty"`
+	Division       string   `json:"division,omitempty"`
+	Department     string   `json:"department,omitempty"`
+	Manager        *Manager `json:"manager,omitempty"`
+}
+
+// Manager is the enterprise "manager" reference.
+type Manager struct {
+	Value       string `json:"value,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// Clone returns a deep copy of u, so a mutation of the copy never reaches
+// the original.
+func (u *User) Clone() *User {
+	c := *u
+	c.Emails = append([]Email(nil), u.Emails...)
+	c.PhoneNumbers = append([]MultiValue(nil), u.PhoneNumbers...)
+	c.IMs = append([]MultiValue(nil), u.IMs...)
+	c.Photos = append([]MultiValue(nil), u.Photos...)
+	c.Addresses = append([]Address(nil), u.Addresses...)
+	c.Entitlements = append([]MultiValue(nil), u.Entitlements...)
+	c.Roles = append([]MultiValue(nil), u.Roles...)
+	c.X509Certificates = append([]MultiValue(nil), u.X509Certificates...)
+	if u.Enterprise.Manager != nil {
+		m := *u.Enterprise.Manager
+		c.Enterprise.Manager = &m
+	}
+	return &c
+}
+
+// Display returns the best human label of u for audit targets and logs.
+func (u *User) Display() string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.UserName
+}
+
+// UserQuery selects a page of a tenant's users.
+type UserQuery struct {
+	Filter     *UserFilter // nil: all users
+	StartIndex int         // 1-based
+	Count      int         // at most this many; 0 returns the total only
+}
+
+// FilterAttr is an attribute a UserFilter can compare.
+type FilterAttr int
+
+// Filterable attributes.
+const (
+	FilterID FilterAttr = iota + 1
+	FilterUserName
+	FilterExternalID
+	FilterEmailsValue
+)
+
+// UserFilter is an equality filter on one attribute. userName and
+// emails.value compare by fold.Key; id and externalId exactly.
+type UserFilter struct {
+	Attr  FilterAttr
+	Value string
+}
+
+// UserPage is one page of users and the total that matched.
+type UserPage struct {
+	Total int
+	Users []User
+}

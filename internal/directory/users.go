@@ -1,0 +1,490 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/email"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/personname"
+)
+
+// UserInput is what a surface asks a user to become: on create the new
+// user, on replace the full new state, on patch the current state as
+// modified by the operations.
+//
+// Only writable attributes of User are read; ID, Email, Status, MFAEnrolled,
+// PasswordHash, Version and times are ignored (readOnly). A nil flag was not
+// sent: on create it takes its default (forceMfaEnrollment: the tenant's MFA
+// setting), otherwise it keeps its current value.
+type UserInput struct {
+	User               User
+	Password           *string // a new password; nil keeps the current one
+	EmailVerified      *bool
+	PasswordMustReset  *bool
+	ForceMFAEnrollment *bool
+	// Invite asks for an invitation instead of a live account; only on
+	// create and only without a password.
+	Invite bool
+}
+
+// User returns the tenant's user with this id, or KindNotFound.
+func (s *Service) User(ctx context.Context, tenantID, id string) (User, error) {
+	u, err := s.store.User(ctx, tenantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, notFound("directory.User", id, err)
+	}
+	return u, wrap("directory.User", err)
+}
+
+func notFound(op, id string, err error) *Error {
+	return &Error{Kind: KindNotFound, Op: op, Detail: fmt.Sprintf("user not found: %s", id), Err: err}
+}
+
+// Users returns a page of the tenant's users. StartIndex below 1 counts as
+// 1; Count is clamped to [0, MaxPageSize].
+func (s *Service) Users(ctx context.Context, tenantID string, q UserQuery) (UserPage, error) {
+	q.StartIndex = max(q.StartIndex, 1)
+	q.Count = min(max(q.Count, 0), MaxPageSize)
+	p, err := s.store.Users(ctx, tenantID, q)
+	return p, wrap("directory.Users", err)
+}
+
+// CreateUser creates a user and records user.created (or user.invited when
+// in.Invite). It enforces every platform rule: required userName and email,
+// email format, tenant-unique email and userName, the tenant's password
+// policy, name splitting and flag defaults.
+func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in UserInput) (User, error) {
+	const op = "directory.CreateUser"
+	tenant, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		return User{}, err
+	}
+	if in.Invite && in.Password != nil {
+		return User{}, &Error{Kind: KindInvalidValue, Op: op, Field: "invite", Detail: "an invited user sets their own password: send either invite or password, not both"}
+	}
+	u := in.User
+	u.ID = newID()
+	u.TenantID = tenantID
+	u.Status = StatusActive
+	if in.Invite {
+		u.Status = StatusInvited
+	}
+	u.MFAEnrolled = false
+	u.PasswordHash = ""
+	u.EmailVerified = deref(in.EmailVerified, false)
+	u.PasswordMustReset = deref(in.PasswordMustReset, false)
+	u.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, tenant.MFARequired)
+	if err := normalize(&u); err != nil {
+		return User{}, withOp(op, err)
+	}
+	if in.Password != nil {
+		if u.PasswordHash, err = s.hashPassword(ctx, tenant, &u, *in.Password); err != nil {
+			return User{}, withOp(op, err)
+		}
+	}
+	u.CreatedAt = s.Now()
+	u.UpdatedAt = u.CreatedAt
+	u.Version = 1
+	typ := audit.UserCreated
+	if in.Invite {
+		typ = audit.UserInvited
+	}
+	ev, err := s.event(c, tenantID, typ, userTarget(&u), diffUsers(&User{}, &u), u.CreatedAt)
+	if err != nil {
+		return User{}, wrap(op, err)
+	}
+	if err := s.store.CreateUser(ctx, u, ev); err != nil {
+		return User{}, wrap(op, err)
+	}
+	return u, nil
+}
+
+// ReplaceUser replaces every writable attribute of the user with in (SCIM
+// PUT). ifMatch, when not 0, is the version the client last read: another
+// version is KindPrecondition. The password is kept unless in.Password is
+// set. Nothing is written when nothing changes.
+func (s *Service) ReplaceUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, in UserInput) (User, error) {
+	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.ReplaceUser", func(*User) (UserInput, error) {
+		return in, nil
+	})
+}
+
+// PatchUser applies change to the current state of the user (SCIM PATCH)
+// and writes the result under the same rules as ReplaceUser. change
+// receives an input filled from the current user, with every flag set;
+// change may run more than once if a concurrent writer wins, so it must not
+// have side effects. An error from change aborts with nothing written.
+func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, change func(*UserInput) error) (User, error) {
+	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.PatchUser", func(cur *User) (UserInput, error) {
+		in := UserInput{User: *cur.Clone()}
+		in.EmailVerified = ptr(cur.EmailVerified)
+		in.PasswordMustReset = ptr(cur.PasswordMustReset)
+		in.ForceMFAEnrollment = ptr(cur.ForceMFAEnrollment)
+		err := change(&in)
+		return in, err
+	})
+}
+
+func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op string, input func(*User) (UserInput, error)) (User, error) {
+	tenant, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		return User{}, err
+	}
+	var hashedFor, hash string // reuse one hash across retries
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.User(ctx, tenantID, id)
+		if errors.Is(err, ErrNotFound) {
+			return User{}, notFound(op, id, err)
+		}
+		if err != nil {
+			return User{}, wrap(op, err)
+		}
+		if ifMatch != 0 && ifMatch != cur.Version {
+			return User{}, &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
+		}
+		in, err := input(&cur)
+		if err != nil {
+			return User{}, withOp(op, err)
+		}
+		if in.Invite {
+			return User{}, &Error{Kind: KindInvalidValue, Op: op, Field: "invite", Detail: "invite applies only when a user is created"}
+		}
+		next := in.User
+		next.ID, next.TenantID = cur.ID, cur.TenantID
+		next.Status, next.MFAEnrolled, next.PasswordHash = cur.Status, cur.MFAEnrolled, cur.PasswordHash
+		next.CreatedAt, next.Version = cur.CreatedAt, cur.Version
+		next.EmailVerified = deref(in.EmailVerified, cur.EmailVerified)
+		next.PasswordMustReset = deref(in.PasswordMustReset, cur.PasswordMustReset)
+		next.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, cur.ForceMFAEnrollment)
+		if err := normalize(&next); err != nil {
+			return User{}, withOp(op, err)
+		}
+		if in.Password != nil {
+			if hashedFor != *in.Password || hash == "" {
+				if hash, err = s.hashPassword(ctx, tenant, &next, *in.Password); err != nil {
+					return User{}, withOp(op, err)
+				}
+				hashedFor = *in.Password
+			}
+			next.PasswordHash = hash
+		}
+		next.UpdatedAt = s.Now()
+		events, err := s.updateEvents(c, &cur, &next, in.Password != nil)
+		if err != nil {
+			return User{}, wrap(op, err)
+		}
+		if len(events) == 0 {
+			return cur, nil
+		}
+		next.Version = cur.Version + 1
+		err = s.store.UpdateUser(ctx, next, cur.Version, events)
+		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return User{}, notFound(op, id, err)
+		}
+		if err != nil {
+			return User{}, wrap(op, err)
+		}
+		return next, nil
+	}
+}
+
+// DeleteUser deletes the user and records user.deleted. ifMatch as for
+// ReplaceUser.
+func (s *Service) DeleteUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64) error {
+	const op = "directory.DeleteUser"
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.User(ctx, tenantID, id)
+		if errors.Is(err, ErrNotFound) {
+			return notFound(op, id, err)
+		}
+		if err != nil {
+			return wrap(op, err)
+		}
+		if ifMatch != 0 && ifMatch != cur.Version {
+			return &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
+		}
+		ev, err := s.event(c, tenantID, audit.UserDeleted, userTarget(&cur), nil, s.Now())
+		if err != nil {
+			return wrap(op, err)
+		}
+		err = s.store.DeleteUser(ctx, tenantID, id, cur.Version, ev)
+		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return notFound(op, id, err)
+		}
+		return wrap(op, err)
+	}
+}
+
+// updateEvents returns the audit events of a change from cur to next:
+// user.deactivated or user.reactivated when active flips,
+// user.password_changed when a password was set, user.updated for every
+// other changed attribute. None when nothing changed.
+func (s *Service) updateEvents(c Caller, cur, next *User, passwordSet bool) ([]audit.Event, error) {
+	var events []audit.Event
+	add := func(typ string, changes []audit.Change) error {
+		ev, err := s.event(c, cur.TenantID, typ, userTarget(next), changes, next.UpdatedAt)
+		events = append(events, ev)
+		return err
+	}
+	var other []audit.Change
+	for _, ch := range diffUsers(cur, next) {
+		switch ch.Attribute {
+		case "active":
+			typ := audit.UserReactivated
+			if !next.Active {
+				typ = audit.UserDeactivated
+			}
+			if err := add(typ, []audit.Change{ch}); err != nil {
+				return nil, err
+			}
+		case "password":
+		default:
+			other = append(other, ch)
+		}
+	}
+	if passwordSet {
+		if err := add(audit.UserPasswordChanged, []audit.Change{{Attribute: "password"}}); err != nil {
+			return nil, err
+		}
+	}
+	if len(other) > 0 {
+		if err := add(audit.UserUpdated, other); err != nil {
+			return nil, err
+		}
+	}
+	return events, nil
+}
+
+func userTarget(u *User) audit.Target {
+	return audit.Target{Type: "user", ID: u.ID, Display: u.UserName}
+}
+
+func (s *Service) hashPassword(ctx context.Context, t Tenant, u *User, pw string) (string, error) {
+	err := t.PasswordPolicy.Check(pw, password.Context{Email: u.Email, UserName: u.UserName, TenantName: t.Name})
+	var pe *password.PolicyError
+	if errors.As(err, &pe) {
+		return "", &Error{Kind: KindInvalidValue, Field: "password", Detail: pe.Error(), Err: err}
+	}
+	if err != nil {
+		return "", err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if errors.Is(err, password.ErrBusy) {
+		return "", &Error{Kind: KindBusy, Field: "password", Detail: "too many passwords are being set at once; retry shortly", Err: err}
+	}
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// normalize enforces the user rules that need no database: required and
+// well-formed values, the derived platform email and the name split.
+func normalize(u *User) error {
+	if u.UserName == "" {
+		return &Error{Kind: KindInvalidValue, Field: "userName", Detail: "userName is required"}
+	}
+	if err := checkLengths(u); err != nil {
+		return err
+	}
+	primaries := 0
+	for i := range u.Emails {
+		addr, err := email.Parse(u.Emails[i].Value)
+		if err != nil {
+			return &Error{Kind: KindInvalidValue, Field: "emails", Detail: err.Error(), Err: err}
+		}
+		u.Emails[i].Value = addr
+		if u.Emails[i].Primary {
+			primaries++
+		}
+	}
+	if primaries > 1 {
+		return &Error{Kind: KindInvalidValue, Field: "emails", Detail: "at most one email may be primary"}
+	}
+	u.Email = ""
+	switch {
+	case len(u.Emails) > 0:
+		u.Email = platformEmail(u.Emails)
+	default:
+		addr, err := email.Parse(u.UserName)
+		if err != nil {
+			return &Error{Kind: KindInvalidValue, Field: "emails", Detail: "an email address is required: send emails, or a userName that is an email address"}
+		}
+		u.Email = addr
+	}
+	if u.Name.GivenName == "" && u.Name.FamilyName == "" {
+		full := u.Name.Formatted
+		if full == "" {
+			full = u.DisplayName
+		}
+		u.Name.GivenName, u.Name.FamilyName = personname.Split(full)
+	}
+	return nil
+}
+
+// platformEmail picks the platform email of SCIM emails: the primary entry,
+// else the first "work" one, else the first.
+func platformEmail(emails []Email) string {
+	for _, e := range emails {
+		if e.Primary {
+			return e.Value
+		}
+	}
+	for _, e := range emails {
+		if e.Type == "work" {
+			return e.Value
+		}
+	}
+	return emails[0].Value
+}
+
+// checkLengths refuses any string attribute longer than MaxValueLength.
+func checkLengths(u *User) error {
+	var bad string
+	walkStrings(reflect.ValueOf(u).Elem(), "", func(path, s string) {
+		if bad == "" && len(s) > MaxValueLength {
+			bad = path
+		}
+	})
+	if bad != "" {
+		return &Error{Kind: KindInvalidValue, Field: bad, Detail: fmt.Sprintf("%s is longer than %d bytes", bad, MaxValueLength)}
+	}
+	return nil
+}
+
+func walkStrings(v reflect.Value, path string, fn func(path, s string)) {
+	switch v.Kind() {
+	case reflect.String:
+		fn(path, v.String())
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkStrings(v.Elem(), path, fn)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			walkStrings(v.Index(i), path, fn)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			walkStrings(v.Field(i), joinPath(path, attrName(t.Field(i))), fn)
+		}
+	}
+}
+
+// diffUsers lists the attributes that differ between a and b, by SCIM
+// name, with old and new values. The password hash is reported by name
+// only.
+func diffUsers(a, b *User) []audit.Change {
+	var out []audit.Change
+	if a.PasswordHash != b.PasswordHash {
+		out = append(out, audit.Change{Attribute: "password"})
+	}
+	for _, f := range userFields {
+		x, y := f.get(a), f.get(b)
+		if !reflect.DeepEqual(x, y) {
+			out = append(out, audit.Change{Attribute: f.name, Old: emptyToNil(x), New: emptyToNil(y)})
+		}
+	}
+	return out
+}
+
+type userField struct {
+	name string
+	get  func(*User) any
+}
+
+// userFields are the audited attributes, in SCIM naming.
+var userFields = []userField{
+	{"userName", func(u *User) any { return u.UserName }},
+	{"externalId", func(u *User) any { return u.ExternalID }},
+	{"email", func(u *User) any { return u.Email }},
+	{"active", func(u *User) any { return u.Active }},
+	{"name", func(u *User) any { return u.Name }},
+	{"displayName", func(u *User) any { return u.DisplayName }},
+	{"nickName", func(u *User) any { return u.NickName }},
+	{"profileUrl", func(u *User) any { return u.ProfileURL }},
+	{"title", func(u *User) any { return u.Title }},
+	{"userType", func(u *User) any { return u.UserType }},
+	{"preferredLanguage", func(u *User) any { return u.PreferredLanguage }},
+	{"locale", func(u *User) any { return u.Locale }},
+	{"timezone", func(u *User) any { return u.Timezone }},
+	{"emails", func(u *User) any { return nilIfEmpty(u.Emails) }},
+	{"phoneNumbers", func(u *User) any { return nilIfEmpty(u.PhoneNumbers) }},
+	{"ims", func(u *User) any { return nilIfEmpty(u.IMs) }},
+	{"photos", func(u *User) any { return nilIfEmpty(u.Photos) }},
+	{"addresses", func(u *User) any { return nilIfEmpty(u.Addresses) }},
+	{"entitlements", func(u *User) any { return nilIfEmpty(u.Entitlements) }},
+	{"roles", func(u *User) any { return nilIfEmpty(u.Roles) }},
+	{"x509Certificates", func(u *User) any { return nilIfEmpty(u.X509Certificates) }},
+	{"enterprise", func(u *User) any { return u.Enterprise }},
+	{"emailVerified", func(u *User) any { return u.EmailVerified }},
+	{"passwordMustReset", func(u *User) any { return u.PasswordMustReset }},
+	{"forceMfaEnrollment", func(u *User) any { return u.ForceMFAEnrollment }},
+	{"status", func(u *User) any { return u.Status }},
+}
+
+func nilIfEmpty[T any](s []T) any {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// emptyToNil drops empty strings, slices and structs from audit changes;
+// booleans are kept, false included.
+func emptyToNil(v any) any {
+	if v == nil {
+		return nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Bool && rv.IsZero() {
+		return nil
+	}
+	return v
+}
+
+func withOp(op string, err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Op == "" {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return wrap(op, err)
+}
+
+func deref(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func joinPath(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+// attrName is the SCIM name of a User field: its JSON name, or the field
+// name with a lower-case first letter for fields stored in columns.
+func attrName(f reflect.StructField) string {
+	if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" && tag != "-" {
+		return tag
+	}
+	return strings.ToLower(f.Name[:1]) + f.Name[1:]
+}
