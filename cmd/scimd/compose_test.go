@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/cli"
+	composecli "github.com/compose-spec/compose-go/v2/cli"
 )
 
 // TestComposeFile loads compose.yaml with the Compose specification's own
@@ -17,7 +17,7 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithWorkingDirectory(filepath.Dir(path)))
+	opts, err := composecli.NewProjectOptions([]string{path}, composecli.WithOsEnv, composecli.WithWorkingDirectory(filepath.Dir(path)))
 	if err != nil {
 		t.Fatalf("project options: %v", err)
 	}

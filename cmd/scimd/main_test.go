@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer that several goroutines may write while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testEnv(db string) func(string) string {
+	return func(k string) string {
+		switch k {
+		case "SCIMD_DATABASE":
+			return db
+		case "SCIMD_ACTOR":
+			return "test-operator"
+		}
+		return ""
+	}
+}
+
+// scimd runs one command to completion and returns its stdout and stderr.
+func scimd(t *testing.T, db string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, testEnv(db), &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+func mustScimd(t *testing.T, db string, args ...string) string {
+	t.Helper()
+	out, errOut, err := scimd(t, db, args...)
+	if err != nil {
+		t.Fatalf("scimd %s = %v (stderr %s)", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func tempDB(t *testing.T) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "scimd.db")
+}
+
+// server is a running `scimd serve`.
+type server struct {
+	url, token string
+	stdout     *syncBuffer
+	stderr     *syncBuffer
+	stop       func() error
+}
+
+func startServer(t *testing.T, db string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), testEnv(db), s.stdout, s.stderr)
+	}()
+	var once sync.Once
+	var runErr error
+	s.stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = s.stop() })
+	listening := regexp.MustCompile(`scimd listening on (http://\S+) `)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {
+			s.url = m[1]
+			if tok := regexp.MustCompile(`(?m)^\s+(scimd_\S+)$`).FindStringSubmatch(s.stdout.String()); tok != nil {
+				s.token = tok[1]
+			}
+			return s
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\nstderr: %s", err, s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start; stdout: %s stderr: %s", s.stdout.String(), s.stderr.String())
+	return nil
+}
+
+func (s *server) do(t *testing.T, method, path, token, body string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+const anita = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"anita@example.com","displayName":"Anita Singh","active":true}`
+
+func TestServeBootstrapsAndServesSCIM(t *testing.T) {
+	db := tempDB(t)
+	s := startServer(t, db)
+	if s.token == "" || !strings.Contains(s.stdout.String(), "curl -s -H 'Authorization: Bearer "+s.token+"' "+s.url+"/scim/v2/Users") {
+		t.Fatalf("first start printed no token or curl example:\n%s", s.stdout.String())
+	}
+	resp, body := s.do(t, http.MethodPost, "/scim/v2/Users", s.token, anita)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /Users = %d %s, want 201", resp.StatusCode, body)
+	}
+	var u struct {
+		ID   string `json:"id"`
+		Name struct{ GivenName, FamilyName string }
+	}
+	if err := json.Unmarshal(body, &u); err != nil || u.ID == "" || u.Name.GivenName != "Anita" || u.Name.FamilyName != "Singh" {
+		t.Fatalf("POST /Users body = %s, want an id and the split name", body)
+	}
+	if resp, body := s.do(t, http.MethodGet, "/scim/v2/Users/"+u.ID, s.token, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /Users/{id} = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := s.do(t, http.MethodGet, "/scim/v2/Users", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /Users without a token = %d, want 401", resp.StatusCode)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, _ := s.do(t, http.MethodGet, path, "", ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve after SIGTERM = %v, want a clean exit", err)
+	}
+	for _, secret := range []string{s.token} {
+		if strings.Contains(s.stderr.String(), secret) {
+			t.Errorf("the logs contain the bootstrap token")
+		}
+	}
+
+	// A second start on the same database prints no new token, and the
+	// server's audit events were sealed at shutdown.
+	s2 := startServer(t, db)
+	if s2.token != "" {
+		t.Errorf("second start printed a token again")
+	}
+	_ = s2.stop()
+	tenant := strings.Fields(strings.Split(mustScimd(t, db, "tenant", "list"), "\n")[1])[0]
+	out := mustScimd(t, db, "audit", "list", "--tenant", tenant, "--json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last struct {
+		Seq       int64
+		Type      string
+		Actor     struct{ Kind, ID, Name string }
+		Target    struct{ Type, ID, Display string }
+		RequestID string `json:"requestId"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatalf("audit list --json last line %q: %v", lines[len(lines)-1], err)
+	}
+	if last.Type != "user.created" || last.Actor.Kind != "token" || last.Actor.Name != "bootstrap" || last.Target.ID != u.ID || last.RequestID == "" || last.Seq != int64(len(lines)) {
+		t.Errorf("last audit event = %+v, want user.created by token bootstrap on %s with a request id and seq %d", last, u.ID, len(lines))
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	db := tempDB(t)
+	if out := mustScimd(t, db, "migrate"); !strings.Contains(out, "up to date") {
+		t.Errorf("migrate = %q", out)
+	}
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme Corp"))
+	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(id) {
+		t.Fatalf("tenant create printed %q, want the id alone", id)
+	}
+	if out := mustScimd(t, db, "tenant", "list"); !strings.Contains(out, id) || !strings.Contains(out, "Acme Corp") {
+		t.Errorf("tenant list = %q, want the new tenant", out)
+	}
+	secret := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", id, "--name", "okta-prod", "--scope", "scim,admin", "--expires", "720h"))
+	if !regexp.MustCompile(`^scimd_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
+		t.Fatalf("token create printed %q, want the token alone", secret)
+	}
+	list := mustScimd(t, db, "token", "list", "--tenant", id)
+	if !strings.Contains(list, "okta-prod") || !strings.Contains(list, "scim,admin") || strings.Contains(list, secret) {
+		t.Errorf("token list = %q, want the token without its secret", list)
+	}
+	if _, errOut, err := scimd(t, db, "token", "create", "--tenant", id, "--name", "okta-prod"); err == nil {
+		t.Errorf("token create with a taken name succeeded (stderr %q)", errOut)
+	}
+	if _, _, err := scimd(t, db, "token", "create", "--tenant", id, "--name", "x", "--scope", "root"); err == nil {
+		t.Errorf("token create --scope root succeeded, want an error")
+	}
+	mustScimd(t, db, "token", "revoke", "--tenant", id, "--name", "okta-prod")
+	if list := mustScimd(t, db, "token", "list", "--tenant", id); !strings.Contains(list, "revoked") {
+		t.Errorf("token list after revoke = %q, want it marked revoked", list)
+	}
+	if _, _, err := scimd(t, db, "token", "revoke", "--tenant", id, "--name", "okta-prod"); err == nil {
+		t.Errorf("revoking a revoked token succeeded")
+	}
+	if _, _, err := scimd(t, db, "tenant", "create"); err == nil {
+		t.Errorf("tenant create without --name succeeded")
+	}
+
+	out := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
+	var types []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		for _, k := range []string{"seq", "time", "type", "actor", "target", "requestId", "changes"} {
+			if _, ok := ev[k]; !ok {
+				t.Errorf("audit line %s lacks %q", sc.Text(), k)
+			}
+		}
+		if actor, _ := ev["actor"].(map[string]any); actor["kind"] != "operator" || actor["name"] != "test-operator" {
+			t.Errorf("actor = %v, want operator test-operator", ev["actor"])
+		}
+		types = append(types, ev["type"].(string))
+	}
+	if got := strings.Join(types, ","); got != "tenant.created,token.created,token.revoked" {
+		t.Errorf("audit types = %s", got)
+	}
+	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revoked", "--json"); strings.Count(out, "\n") != 1 {
+		t.Errorf("audit list --type token.revoked = %q, want one line", out)
+	}
+	mustScimd(t, db, "audit", "verify", "--tenant", id)
+}
+
+func TestAuditVerifyDetectsTampering(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "scimd.db")
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	mustScimd(t, db, "token", "create", "--tenant", id, "--name", "a")
+	mustScimd(t, db, "token", "create", "--tenant", id, "--name", "b")
+	mustScimd(t, db, "audit", "verify", "--tenant", id)
+	tamper(t, filepath.Join(dir, "scimd.db"), `UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 2`)
+	_, _, err := scimd(t, db, "audit", "verify", "--tenant", id)
+	if err == nil || !strings.Contains(err.Error(), "event 2") {
+		t.Errorf("audit verify after tampering = %v, want an error naming event 2", err)
+	}
+}
+
+func TestUnknownDatabaseScheme(t *testing.T) {
+	_, _, err := scimd(t, "mysql://x", "tenant", "list")
+	if err == nil {
+		t.Fatalf("tenant list on mysql:// succeeded")
+	}
+	if _, err := os.Stat("scimd.db"); err == nil {
+		t.Errorf("a failed command created scimd.db in the working directory")
+	}
+}

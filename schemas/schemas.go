@@ -1,0 +1,219 @@
+// Package schemas holds the SCIM schema definitions scimd serves and
+// validates against, as github.com/elimity-com/scim schema.Schema values:
+// the core User (RFC 7643 §4.1), the enterprise User extension (RFC 7643
+// §4.3) and the platform extension that carries the platform's own user
+// flags.
+//
+// The definitions are data only. The package imports no HTTP, no SQL and no
+// package of the domain (internal/...): the scim package maps these
+// attributes onto the domain.
+package schemas
+
+import (
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+)
+
+// Schema URNs of the User resource.
+const (
+	// UserURN is the core User schema (RFC 7643 §4.1).
+	UserURN = "urn:ietf:params:scim:schemas:core:2.0:User"
+	// EnterpriseUserURN is the enterprise User extension (RFC 7643 §4.3).
+	EnterpriseUserURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	// PlatformUserURN is the platform extension: verified email, forced
+	// password reset and MFA enrolment, invitation and lifecycle status.
+	PlatformUserURN = "urn:ietf:params:scim:schemas:extension:platform:2.0:User"
+)
+
+// attribute describes one simple attribute or sub-attribute; build turns it
+// into the library's parameters. The zero value is a readWrite, returned by
+// default, case-insensitive, single-valued, optional string.
+type attribute struct {
+	name        string
+	typ         string // "string" (default), "boolean", "reference", "binary"
+	description string
+	multiValued bool
+	required    bool
+	caseExact   bool
+	mutability  schema.AttributeMutability
+	returned    schema.AttributeReturned
+	uniqueness  schema.AttributeUniqueness
+	canonical   []string
+	refTypes    []schema.AttributeReferenceType
+}
+
+func (a attribute) build() schema.SimpleParams {
+	desc := optional.NewString(a.description)
+	switch a.typ {
+	case "boolean":
+		return schema.SimpleBooleanParams(schema.BooleanParams{
+			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
+			Name: a.name, Required: a.required, Returned: a.returned,
+		})
+	case "reference":
+		return schema.SimpleReferenceParams(schema.ReferenceParams{
+			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
+			Name: a.name, ReferenceTypes: a.refTypes, Required: a.required,
+			Returned: a.returned, Uniqueness: a.uniqueness,
+		})
+	case "binary":
+		return schema.SimpleBinaryParams(schema.BinaryParams{
+			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
+			Name: a.name, Required: a.required, Returned: a.returned,
+		})
+	default:
+		return schema.SimpleStringParams(schema.StringParams{
+			CanonicalValues: a.canonical, CaseExact: a.caseExact, Description: desc,
+			MultiValued: a.multiValued, Mutability: a.mutability, Name: a.name,
+			Required: a.required, Returned: a.returned, Uniqueness: a.uniqueness,
+		})
+	}
+}
+
+func simple(a attribute) schema.CoreAttribute { return schema.SimpleCoreAttribute(a.build()) }
+
+func complexAttr(name, description string, multiValued bool, mutability schema.AttributeMutability, subs ...attribute) schema.CoreAttribute {
+	params := make([]schema.SimpleParams, len(subs))
+	for i, s := range subs {
+		params[i] = s.build()
+	}
+	return schema.ComplexCoreAttribute(schema.ComplexParams{
+		Description:   optional.NewString(description),
+		MultiValued:   multiValued,
+		Mutability:    mutability,
+		Name:          name,
+		SubAttributes: params,
+	})
+}
+
+// multiValuedSubs returns the value, display, type and primary
+// sub-attributes shared by the simple multi-valued attributes of a User
+// (RFC 7643 §2.4), with the given value description and type canonical
+// values.
+func multiValuedSubs(valueType, valueDescription string, types ...string) []attribute {
+	value := attribute{name: "value", typ: valueType, description: valueDescription}
+	if valueType == "reference" {
+		value.refTypes = []schema.AttributeReferenceType{schema.AttributeReferenceTypeExternal}
+	}
+	return []attribute{
+		value,
+		{name: "display", description: "A human-readable name, primarily used for display purposes."},
+		{name: "type", description: "A label indicating the attribute's function.", canonical: types},
+		{name: "primary", typ: "boolean", description: "A Boolean value indicating the 'primary' or preferred value; true appears at most once."},
+	}
+}
+
+func readWrite() schema.AttributeMutability { return schema.AttributeMutabilityReadWrite() }
+
+// User returns the core User schema (RFC 7643 §4.1 and §8.7.1). The common
+// attributes id, externalId and meta are not part of it (RFC 7643 §3.1).
+// password is writeOnly and never returned; groups is readOnly.
+func User() schema.Schema {
+	return schema.Schema{
+		ID:          UserURN,
+		Name:        optional.NewString("User"),
+		Description: optional.NewString("User Account"),
+		Attributes: schema.Attributes{
+			simple(attribute{name: "userName", required: true, uniqueness: schema.AttributeUniquenessServer(),
+				description: "Unique identifier for the User, typically used by the user to directly authenticate to the service provider. Compared case-insensitively. REQUIRED."}),
+			complexAttr("name", "The components of the user's real name.", false, readWrite(),
+				attribute{name: "formatted", description: "The full name, including all middle names, titles, and suffixes as appropriate, formatted for display."},
+				attribute{name: "familyName", description: "The family name of the User, or last name in most Western languages."},
+				attribute{name: "givenName", description: "The given name of the User, or first name in most Western languages."},
+				attribute{name: "middleName", description: "The middle name(s) of the User."},
+				attribute{name: "honorificPrefix", description: "The honorific prefix(es) of the User, or title in most Western languages."},
+				attribute{name: "honorificSuffix", description: "The honorific suffix(es) of the User, or suffix in most Western languages."},
+			),
+			simple(attribute{name: "displayName", description: "The name of the User, suitable for display to end-users."}),
+			simple(attribute{name: "nickName", description: "The casual way to address the user in real life."}),
+			simple(attribute{name: "profileUrl", typ: "reference", refTypes: []schema.AttributeReferenceType{schema.AttributeReferenceTypeExternal},
+				description: "A fully qualified URL pointing to a page representing the User's online profile."}),
+			simple(attribute{name: "title", description: "The user's title, such as \"Vice President\"."}),
+			simple(attribute{name: "userType", description: "Used to identify the relationship between the organization and the user."}),
+			simple(attribute{name: "preferredLanguage", description: "Indicates the User's preferred written or spoken language."}),
+			simple(attribute{name: "locale", description: "Used to indicate the User's default location for purposes of localizing items."}),
+			simple(attribute{name: "timezone", description: "The User's time zone in the 'Olson' time zone database format."}),
+			simple(attribute{name: "active", typ: "boolean", description: "A Boolean value indicating the User's administrative status."}),
+			simple(attribute{name: "password", caseExact: true, mutability: schema.AttributeMutabilityWriteOnly(), returned: schema.AttributeReturnedNever(),
+				description: "The User's cleartext password, to set an initial password or reset it. Checked against the tenant's password policy, stored only as a hash, never returned."}),
+			complexAttr("emails", "Email addresses for the user. The primary one, else the first of type work, else the first, is the platform email, unique in the tenant.", true, readWrite(),
+				multiValuedSubs("string", "Email address for the User.", "work", "home", "other")...),
+			complexAttr("phoneNumbers", "Phone numbers for the User.", true, readWrite(),
+				multiValuedSubs("string", "Phone number of the User.", "work", "home", "mobile", "fax", "pager", "other")...),
+			complexAttr("ims", "Instant messaging addresses for the User.", true, readWrite(),
+				multiValuedSubs("string", "Instant messaging address for the User.", "aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")...),
+			complexAttr("photos", "URLs of photos of the User.", true, readWrite(),
+				multiValuedSubs("reference", "URL of a photo of the User.", "photo", "thumbnail")...),
+			complexAttr("addresses", "A physical mailing address for this User.", true, readWrite(),
+				attribute{name: "formatted", description: "The full mailing address, formatted for display or use with a mailing label."},
+				attribute{name: "streetAddress", description: "The full street address component."},
+				attribute{name: "locality", description: "The city or locality component."},
+				attribute{name: "region", description: "The state or region component."},
+				attribute{name: "postalCode", description: "The zip code or postal code component."},
+				attribute{name: "country", description: "The country name component."},
+				attribute{name: "type", description: "A label indicating the attribute's function.", canonical: []string{"work", "home", "other"}},
+				attribute{name: "primary", typ: "boolean", description: "A Boolean value indicating the 'primary' or preferred address."},
+			),
+			complexAttr("groups", "A list of groups to which the user belongs, derived from Group membership.", true, schema.AttributeMutabilityReadOnly(),
+				attribute{name: "value", mutability: schema.AttributeMutabilityReadOnly(), description: "The identifier of the User's group."},
+				attribute{name: "$ref", typ: "reference", mutability: schema.AttributeMutabilityReadOnly(),
+					refTypes: []schema.AttributeReferenceType{"User", "Group"}, description: "The URI of the corresponding 'Group' resource."},
+				attribute{name: "display", mutability: schema.AttributeMutabilityReadOnly(), description: "A human-readable name, primarily used for display purposes."},
+				attribute{name: "type", mutability: schema.AttributeMutabilityReadOnly(), canonical: []string{"direct", "indirect"},
+					description: "A label indicating the attribute's function, e.g., 'direct' or 'indirect'."},
+			),
+			complexAttr("entitlements", "A list of entitlements for the User that represent a thing the User has.", true, readWrite(),
+				multiValuedSubs("string", "The value of an entitlement.")...),
+			complexAttr("roles", "A list of roles for the User that collectively represent who the User is.", true, readWrite(),
+				multiValuedSubs("string", "The value of a role.")...),
+			complexAttr("x509Certificates", "A list of certificates issued to the User.", true, readWrite(),
+				multiValuedSubs("binary", "The value of an X.509 certificate, base64 DER.")...),
+		},
+	}
+}
+
+// EnterpriseUser returns the enterprise User extension (RFC 7643 §4.3 and
+// §8.7.1). manager.displayName is readOnly.
+func EnterpriseUser() schema.Schema {
+	return schema.Schema{
+		ID:          EnterpriseUserURN,
+		Name:        optional.NewString("EnterpriseUser"),
+		Description: optional.NewString("Enterprise User"),
+		Attributes: schema.Attributes{
+			simple(attribute{name: "employeeNumber", description: "Numeric or alphanumeric identifier assigned to a person, typically based on order of hire or association with an organization."}),
+			simple(attribute{name: "costCenter", description: "Identifies the name of a cost center."}),
+			simple(attribute{name: "organization", description: "Identifies the name of an organization."}),
+			simple(attribute{name: "division", description: "Identifies the name of a division."}),
+			simple(attribute{name: "department", description: "Identifies the name of a department."}),
+			complexAttr("manager", "The User's manager: the id of another User of the tenant.", false, readWrite(),
+				attribute{name: "value", description: "The id of the SCIM resource representing the User's manager."},
+				attribute{name: "$ref", typ: "reference", refTypes: []schema.AttributeReferenceType{"User"},
+					description: "The URI of the SCIM resource representing the User's manager."},
+				attribute{name: "displayName", mutability: schema.AttributeMutabilityReadOnly(),
+					description: "The displayName of the User's manager. READ-ONLY."},
+			),
+		},
+	}
+}
+
+// PlatformUser returns the platform extension of the User: the flags the
+// platform keeps for each user and its lifecycle status.
+func PlatformUser() schema.Schema {
+	readOnly := schema.AttributeMutabilityReadOnly()
+	return schema.Schema{
+		ID:          PlatformUserURN,
+		Name:        optional.NewString("PlatformUser"),
+		Description: optional.NewString("Platform user flags and status"),
+		Attributes: schema.Attributes{
+			simple(attribute{name: "emailVerified", typ: "boolean", description: "Whether the user's email address is verified."}),
+			simple(attribute{name: "passwordMustReset", typ: "boolean", description: "Whether the user must choose a new password at next sign-in."}),
+			simple(attribute{name: "forceMfaEnrollment", typ: "boolean", description: "Whether the user must enrol a second factor; defaults to the tenant's MFA setting."}),
+			simple(attribute{name: "invite", typ: "boolean", mutability: schema.AttributeMutabilityWriteOnly(), returned: schema.AttributeReturnedNever(),
+				description: "On create without a password: invite the user by email instead of making the account live."}),
+			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active"},
+				description: "The user's lifecycle status: invited until the invitation is accepted, then active."}),
+			simple(attribute{name: "hasPassword", typ: "boolean", mutability: readOnly, description: "Whether the user has a password identity."}),
+			simple(attribute{name: "mfaEnrolled", typ: "boolean", mutability: readOnly, description: "Whether the user has enrolled a second factor."}),
+		},
+	}
+}

@@ -1,0 +1,259 @@
+package scim
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// userBody checks and normalises the body of POST and PUT /Users before the
+// library reads it (see normaliseResource). A refused body is answered here.
+func (h *handler) userBody(next http.Handler) http.Handler {
+	return h.body(next, h.users.normaliseResource)
+}
+
+// patchBody checks and normalises the body of PATCH /Users/{id} before the
+// library reads it (see normalisePatch).
+func (h *handler) patchBody(next http.Handler) http.Handler {
+	return h.body(next, h.users.normalisePatch)
+}
+
+func (h *handler) body(next http.Handler, normalise func(map[string]any) (map[string]any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, err := h.readBody(r)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		doc, err := decodeStrict(raw)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		doc, err = normalise(doc)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		out, err := marshalBody(doc)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(out))
+		r.ContentLength = int64(len(out))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tolerated reports whether an unknown schema URN in "schemas" is ignored
+// rather than refused: Microsoft Entra ID lists its own schemas
+// (http://schemas.microsoft.com/...) beside the SCIM ones.
+func tolerated(urn string) bool {
+	lower := strings.ToLower(urn)
+	return strings.HasPrefix(lower, "http://schemas.microsoft.com/") || strings.HasPrefix(lower, "https://schemas.microsoft.com/")
+}
+
+// normaliseResource checks a POST or PUT body against the resource's
+// schemas and returns it in the form the library validates without
+// surprises:
+//
+//   - "schemas" must list the core schema; extension URNs are spelled as
+//     the schema does; Microsoft's extra URNs are dropped; any other URN is
+//     refused (invalidSyntax).
+//   - Attribute names are matched case-insensitively and spelled as the
+//     schema does; an unknown attribute or sub-attribute, also inside an
+//     extension, is refused (invalidSyntax) and named.
+//   - readOnly attributes (id, meta, groups, status, ...) and null values
+//     are dropped (RFC 7643 §7).
+//   - Booleans sent as the strings "true" or "false" in any letter case
+//     become booleans; any other non-boolean is refused (invalidValue).
+//   - A string for a complex attribute with a value sub-attribute (Entra's
+//     "manager": "id") becomes {"value": ...}; one object for a
+//     multi-valued attribute becomes a list of one.
+//   - userName is required (invalidValue).
+func (rs *resourceSchema) normaliseResource(doc map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	var unknown []string
+	for _, key := range sortedKeys(doc) {
+		v := doc[key]
+		if strings.EqualFold(key, "schemas") {
+			s, err := rs.normaliseSchemas(v)
+			if err != nil {
+				return nil, err
+			}
+			out["schemas"] = s
+			continue
+		}
+		if ext := rs.ext(key); ext != nil {
+			obj, ok := v.(map[string]any)
+			if v != nil && !ok {
+				return nil, directory.Errorf(directory.KindInvalidSyntax, ext.urn, "%s must be an object of that extension's attributes", ext.urn)
+			}
+			ev, err := normaliseObject(ext.attrs, obj, ext.urn+":", &unknown)
+			if err != nil {
+				return nil, err
+			}
+			out[ext.urn] = ev
+			continue
+		}
+		a := rs.core.attr(key)
+		if a == nil {
+			unknown = append(unknown, key)
+			continue
+		}
+		if a.readOnly || v == nil {
+			continue
+		}
+		nv, err := normaliseValue(a, v, a.name, &unknown)
+		if err != nil {
+			return nil, err
+		}
+		out[a.name] = nv
+	}
+	if len(unknown) > 0 {
+		return nil, unknownAttributes(unknown)
+	}
+	if _, ok := out["schemas"]; !ok {
+		return nil, directory.Errorf(directory.KindInvalidSyntax, "schemas", `"schemas" must list %s`, rs.core.urn)
+	}
+	if s, _ := out["userName"].(string); s == "" {
+		return nil, directory.Errorf(directory.KindInvalidValue, "userName", "userName is required")
+	}
+	return out, nil
+}
+
+// normaliseSchemas checks the "schemas" list of a resource body.
+func (rs *resourceSchema) normaliseSchemas(v any) ([]any, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, directory.Errorf(directory.KindInvalidSyntax, "schemas", `"schemas" must be a list of schema URNs`)
+	}
+	var out []any
+	core := false
+	for _, item := range list {
+		urn, ok := item.(string)
+		if !ok {
+			return nil, directory.Errorf(directory.KindInvalidSyntax, "schemas", `"schemas" must be a list of schema URNs`)
+		}
+		switch {
+		case strings.EqualFold(urn, rs.core.urn):
+			core = true
+			out = append(out, rs.core.urn)
+		case rs.ext(urn) != nil:
+			out = append(out, rs.ext(urn).urn)
+		case tolerated(urn):
+		default:
+			return nil, directory.Errorf(directory.KindInvalidSyntax, "schemas", "unknown schema %q in schemas", urn)
+		}
+	}
+	if !core {
+		return nil, directory.Errorf(directory.KindInvalidSyntax, "schemas", `"schemas" must list %s`, rs.core.urn)
+	}
+	return out, nil
+}
+
+// normaliseObject normalises the members of an object against attrs (the
+// attributes of an extension, or the sub-attributes of a complex
+// attribute). Unknown names are appended to unknown, qualified by prefix.
+func normaliseObject(attrs map[string]*attrDef, obj map[string]any, prefix string, unknown *[]string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, key := range sortedKeys(obj) {
+		v := obj[key]
+		a := attrs[strings.ToLower(key)]
+		if a == nil {
+			*unknown = append(*unknown, prefix+key)
+			continue
+		}
+		if a.readOnly || v == nil {
+			continue
+		}
+		nv, err := normaliseValue(a, v, a.path(), unknown)
+		if err != nil {
+			return nil, err
+		}
+		out[a.name] = nv
+	}
+	return out, nil
+}
+
+// normaliseValue normalises the value v of attribute a; name is the path
+// for messages.
+func normaliseValue(a *attrDef, v any, name string, unknown *[]string) (any, error) {
+	if !a.multi {
+		return normaliseSingle(a, v, name, unknown)
+	}
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	out := make([]any, 0, len(list))
+	for _, item := range list {
+		if item == nil {
+			continue
+		}
+		nv, err := normaliseSingle(a, item, name, unknown)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nv)
+	}
+	return out, nil
+}
+
+// normaliseSingle normalises one value of attribute a.
+func normaliseSingle(a *attrDef, v any, name string, unknown *[]string) (any, error) {
+	switch a.typ {
+	case "complex":
+		if s, ok := v.(string); ok && a.sub("value") != nil {
+			v = map[string]any{"value": s}
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, directory.Errorf(directory.KindInvalidValue, a.path(), "%s must be an object", name)
+		}
+		return normaliseObject(a.subs, obj, a.path()+".", unknown)
+	case "boolean":
+		return normaliseBoolean(v, name)
+	case "string", "reference", "binary", "dateTime":
+		if _, ok := v.(string); !ok {
+			return nil, directory.Errorf(directory.KindInvalidValue, a.path(), "%s must be a string", name)
+		}
+	}
+	return v, nil
+}
+
+// normaliseBoolean accepts a JSON boolean, or the strings "true" and
+// "false" in any letter case (Entra sends "True" and "False"). Anything
+// else is KindInvalidValue.
+func normaliseBoolean(v any, name string) (bool, error) {
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case string:
+		switch {
+		case strings.EqualFold(b, "true"):
+			return true, nil
+		case strings.EqualFold(b, "false"):
+			return false, nil
+		}
+	}
+	return false, directory.Errorf(directory.KindInvalidValue, name, "%s must be a boolean: true or false", name)
+}
+
+// unknownAttributes refuses attributes that no schema of the resource
+// defines.
+func unknownAttributes(names []string) error {
+	if len(names) == 1 {
+		return directory.Errorf(directory.KindInvalidSyntax, names[0], "unknown attribute %q", names[0])
+	}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return directory.Errorf(directory.KindInvalidSyntax, names[0], "unknown attributes %s", strings.Join(quoted, ", "))
+}

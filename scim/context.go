@@ -1,0 +1,45 @@
+package scim
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// ctxKey is the type of this package's context keys.
+type ctxKey int
+
+const keyExchange ctxKey = iota
+
+// exchange is the per-request state shared by the middleware, the handlers
+// and the response writer around the library. A request is served by one
+// goroutine, so it needs no lock.
+type exchange struct {
+	requestID string
+
+	// Set by authenticate.
+	principal directory.Principal
+	caller    directory.Caller
+
+	// Set by the resource handlers for libraryWriter.
+	problem     error  // answer with this error instead of the library's output
+	notModified bool   // answer 304 with etag instead of the library's output
+	etag        string // the resource's ETag
+	location    string // the resource's URL, for the Location header
+}
+
+// withExchange returns r with a new exchange in its context.
+func withExchange(r *http.Request, requestID string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), keyExchange, &exchange{requestID: requestID}))
+}
+
+// exchangeOf returns the request's exchange. Every request that reaches a
+// handler went through the requestID middleware, which creates it; the
+// zero exchange returned otherwise keeps helpers total.
+func exchangeOf(ctx context.Context) *exchange {
+	if ex, ok := ctx.Value(keyExchange).(*exchange); ok {
+		return ex
+	}
+	return &exchange{}
+}

@@ -1,0 +1,101 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// readyTimeout bounds the database check of /readyz.
+const readyTimeout = 2 * time.Second
+
+// healthz answers 200 while the process serves HTTP.
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	h.writeJSON(w, r, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the database answers, else 503: a load balancer
+// takes the replica out of rotation until it recovers.
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := h.svc.Ready(ctx); err != nil {
+		h.log.WarnContext(r.Context(), "not ready", "request_id", exchangeOf(r.Context()).requestID, "err", err)
+		h.writeJSON(w, r, http.StatusServiceUnavailable, "application/json", map[string]string{"status": "unavailable"})
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, "application/json", map[string]string{"status": "ready"})
+}
+
+// serviceProviderConfig serves /ServiceProviderConfig (RFC 7643 §5),
+// truthfully; the library's version hard-codes etag, changePassword and
+// sort support to false and has no meta.
+func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
+	type supported struct {
+		Supported bool `json:"supported"`
+	}
+	type bulk struct {
+		Supported      bool  `json:"supported"`
+		MaxOperations  int   `json:"maxOperations"`
+		MaxPayloadSize int64 `json:"maxPayloadSize"`
+	}
+	type filter struct {
+		Supported  bool `json:"supported"`
+		MaxResults int  `json:"maxResults"`
+	}
+	type scheme struct {
+		Type        string `json:"type"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		SpecURI     string `json:"specUri"`
+		Primary     bool   `json:"primary"`
+	}
+	type meta struct {
+		ResourceType string `json:"resourceType"`
+		Location     string `json:"location"`
+	}
+	h.writeJSON(w, r, http.StatusOK, contentType, struct {
+		Schemas               []string  `json:"schemas"`
+		Patch                 supported `json:"patch"`
+		Bulk                  bulk      `json:"bulk"`
+		Filter                filter    `json:"filter"`
+		ChangePassword        supported `json:"changePassword"`
+		Sort                  supported `json:"sort"`
+		ETag                  supported `json:"etag"`
+		AuthenticationSchemes []scheme  `json:"authenticationSchemes"`
+		Meta                  meta      `json:"meta"`
+	}{
+		Schemas: []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		Patch:   supported{true},
+		// Bulk is not served; maxPayloadSize is the body limit of every request.
+		Bulk:           bulk{Supported: false, MaxOperations: 0, MaxPayloadSize: h.maxBody},
+		Filter:         filter{Supported: true, MaxResults: directory.MaxPageSize},
+		ChangePassword: supported{true},
+		Sort:           supported{false},
+		ETag:           supported{true},
+		AuthenticationSchemes: []scheme{{
+			Type:        "oauthbearertoken",
+			Name:        "OAuth Bearer Token",
+			Description: "A scimd bearer token with the scim scope, sent as Authorization: Bearer <token>.",
+			SpecURI:     "https://www.rfc-editor.org/rfc/rfc6750",
+			Primary:     true,
+		}},
+		Meta: meta{ResourceType: "ServiceProviderConfig", Location: h.base(r) + basePath + "/ServiceProviderConfig"},
+	})
+}
+
+// writeJSON writes v as JSON with the given status and media type.
+func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, mediaType string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", mediaType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,144 @@
+package scim_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/store/storetest"
+)
+
+func TestServiceProviderConfig(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), withMaxBody(65536), withBaseURL("https://scim.example.com/"))
+	r := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "GET /ServiceProviderConfig", http.StatusOK)
+	if got := r.header.Get("Content-Type"); got != "application/scim+json" {
+		t.Errorf("Content-Type = %q, want application/scim+json", got)
+	}
+	for _, c := range []struct {
+		keys []string
+		want any
+	}{
+		{[]string{"patch", "supported"}, true},
+		{[]string{"bulk", "supported"}, false},
+		{[]string{"bulk", "maxPayloadSize"}, 65536.0},
+		{[]string{"filter", "supported"}, true},
+		{[]string{"filter", "maxResults"}, 1000.0},
+		{[]string{"changePassword", "supported"}, true},
+		{[]string{"sort", "supported"}, false},
+		{[]string{"etag", "supported"}, true},
+		{[]string{"meta", "resourceType"}, "ServiceProviderConfig"},
+		{[]string{"meta", "location"}, "https://scim.example.com/scim/v2/ServiceProviderConfig"},
+	} {
+		if got := get(r.body, c.keys...); got != c.want {
+			t.Errorf("ServiceProviderConfig %v = %v, want %v", c.keys, got, c.want)
+		}
+	}
+	schemes, _ := r.body["authenticationSchemes"].([]any)
+	if len(schemes) != 1 || str(schemes[0].(map[string]any), "type") != "oauthbearertoken" || get(schemes[0].(map[string]any), "primary") != true {
+		t.Errorf("authenticationSchemes = %v, want one primary oauthbearertoken", schemes)
+	}
+
+	// With a configured base URL, Location and meta.location use it.
+	created := e.post(`{"schemas":["` + coreURN + `"],"userName":"anita@example.com"}`)
+	want := "https://scim.example.com/scim/v2/Users/" + str(created.body, "id")
+	if created.header.Get("Location") != want || str(created.body, "meta", "location") != want {
+		t.Errorf("Location, meta.location = %q, %q; want %q", created.header.Get("Location"), str(created.body, "meta", "location"), want)
+	}
+}
+
+func TestSchemasAndResourceTypes(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	r := e.do(http.MethodGet, "/scim/v2/ResourceTypes", "").wantStatus(t, "GET /ResourceTypes", http.StatusOK)
+	res, _ := r.body["Resources"].([]any)
+	if len(res) != 1 {
+		t.Fatalf("ResourceTypes = %s, want one", r.raw)
+	}
+	user := res[0].(map[string]any)
+	if str(user, "name") != "User" || str(user, "endpoint") != "/Users" || str(user, "schema") != coreURN {
+		t.Errorf("ResourceType = %v", user)
+	}
+	if got := fmt.Sprint(user["schemaExtensions"]); got != "[map[required:false schema:"+enterpriseURN+"] map[required:false schema:"+platformURN+"]]" {
+		t.Errorf("schemaExtensions = %s", got)
+	}
+	e.do(http.MethodGet, "/scim/v2/ResourceTypes/User", "").wantStatus(t, "GET /ResourceTypes/User", http.StatusOK)
+
+	r = e.do(http.MethodGet, "/scim/v2/Schemas", "").wantStatus(t, "GET /Schemas", http.StatusOK)
+	var ids []string
+	for _, s := range r.body["Resources"].([]any) {
+		ids = append(ids, str(s.(map[string]any), "id"))
+	}
+	for _, urn := range []string{coreURN, enterpriseURN, platformURN} {
+		if !strings.Contains(strings.Join(ids, " "), urn) {
+			t.Errorf("GET /Schemas ids = %v, want %s", ids, urn)
+		}
+	}
+
+	attrs := func(urn string) map[string]map[string]any {
+		t.Helper()
+		r := e.do(http.MethodGet, "/scim/v2/Schemas/"+urn, "").wantStatus(t, "GET /Schemas/"+urn, http.StatusOK)
+		out := map[string]map[string]any{}
+		for _, a := range r.body["attributes"].([]any) {
+			m := a.(map[string]any)
+			out[str(m, "name")] = m
+			subs, _ := m["subAttributes"].([]any)
+			for _, s := range subs {
+				sm := s.(map[string]any)
+				out[str(m, "name")+"."+str(sm, "name")] = sm
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		urn, attr, key string
+		want           any
+	}{
+		{coreURN, "userName", "required", true},
+		{coreURN, "userName", "uniqueness", "server"},
+		{coreURN, "password", "mutability", "writeOnly"},
+		{coreURN, "password", "returned", "never"},
+		{coreURN, "groups", "mutability", "readOnly"},
+		{coreURN, "emails", "multiValued", true},
+		{coreURN, "x509Certificates.value", "type", "binary"},
+		{enterpriseURN, "manager.displayName", "mutability", "readOnly"},
+		{enterpriseURN, "manager.$ref", "type", "reference"},
+		{enterpriseURN, "manager.value", "mutability", "readWrite"},
+		{platformURN, "emailVerified", "type", "boolean"},
+		{platformURN, "invite", "mutability", "writeOnly"},
+		{platformURN, "invite", "returned", "never"},
+		{platformURN, "status", "mutability", "readOnly"},
+		{platformURN, "hasPassword", "mutability", "readOnly"},
+		{platformURN, "mfaEnrolled", "type", "boolean"},
+	} {
+		if got := attrs(c.urn)[c.attr][c.key]; got != c.want {
+			t.Errorf("GET /Schemas/%s: %s.%s = %v, want %v", c.urn, c.attr, c.key, got, c.want)
+		}
+	}
+	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active]" {
+		t.Errorf("status canonicalValues = %s, want [invited active]", got)
+	}
+
+	e.do(http.MethodGet, "/scim/v2/Schemas/urn:example:nothing", "").wantError(t, "GET /Schemas/unknown", http.StatusNotFound, "")
+	for _, p := range []string{"/scim/v2/Schemas", "/scim/v2/ResourceTypes", "/scim/v2/ServiceProviderConfig", "/scim/v2/Schemas/" + coreURN} {
+		e.do(http.MethodGet, p+"?filter="+urlQuery(`id eq "x"`), "").wantError(t, "GET "+p+" with a filter", http.StatusForbidden, "", "do not filter")
+	}
+	e.doAs("", http.MethodGet, "/scim/v2/Schemas", "").wantError(t, "GET /Schemas without a token", http.StatusUnauthorized, "")
+}
+
+func TestUnknownRoutes(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	e.do(http.MethodGet, "/scim/v2/Groups", "").wantError(t, "GET /Groups", http.StatusNotFound, "", "no endpoint")
+	e.do(http.MethodGet, "/scim/v2/users", "").wantError(t, "GET /users", http.StatusNotFound, "")
+	e.doAs("", http.MethodGet, "/nothing", "").wantError(t, "GET /nothing", http.StatusNotFound, "")
+	r := e.do(http.MethodDelete, "/scim/v2/Users", "")
+	r.wantError(t, "DELETE /Users", http.StatusMethodNotAllowed, "", "GET, POST")
+	if got := r.header.Get("Allow"); got != "GET, POST" {
+		t.Errorf("DELETE /Users: Allow = %q, want GET, POST", got)
+	}
+	r = e.do(http.MethodPost, "/scim/v2/Users/abc", `{}`)
+	r.wantError(t, "POST /Users/abc", http.StatusMethodNotAllowed, "")
+	if got := r.header.Get("Allow"); got != "GET, PUT, PATCH, DELETE" {
+		t.Errorf("POST /Users/abc: Allow = %q, want GET, PUT, PATCH, DELETE", got)
+	}
+	e.do(http.MethodGet, "/scim/v2/Users/", "").wantError(t, "GET /Users/", http.StatusNotFound, "")
+}

@@ -1,0 +1,93 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	scimerrors "github.com/elimity-com/scim/errors"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// contentType is the media type of every SCIM response (RFC 7644 §8.1).
+const contentType = "application/scim+json"
+
+// wwwAuthenticate is the challenge sent with every 401 (RFC 6750 §3).
+const wwwAuthenticate = `Bearer realm="scimd"`
+
+// errorStatus is how one error kind is answered.
+type errorStatus struct {
+	status   int
+	scimType scimerrors.ScimType // empty: none
+}
+
+// errorStatuses maps every directory.Kind to its HTTP status and SCIM
+// scimType (RFC 7644 §3.12). A kind missing here is answered as internal.
+var errorStatuses = map[directory.Kind]errorStatus{
+	directory.KindInternal:      {http.StatusInternalServerError, ""},
+	directory.KindInvalidValue:  {http.StatusBadRequest, scimerrors.ScimTypeInvalidValue},
+	directory.KindInvalidSyntax: {http.StatusBadRequest, scimerrors.ScimTypeInvalidSyntax},
+	directory.KindInvalidFilter: {http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter},
+	directory.KindInvalidPath:   {http.StatusBadRequest, scimerrors.ScimTypeInvalidPath},
+	directory.KindNoTarget:      {http.StatusBadRequest, scimerrors.ScimTypeNoTarget},
+	directory.KindMutability:    {http.StatusBadRequest, scimerrors.ScimTypeMutability},
+	directory.KindUniqueness:    {http.StatusConflict, scimerrors.ScimTypeUniqueness},
+	directory.KindConflict:      {http.StatusConflict, ""},
+	directory.KindNotFound:      {http.StatusNotFound, ""},
+	directory.KindPrecondition:  {http.StatusPreconditionFailed, ""},
+	directory.KindUnauthorized:  {http.StatusUnauthorized, ""},
+	directory.KindForbidden:     {http.StatusForbidden, ""},
+	directory.KindTooLarge:      {http.StatusRequestEntityTooLarge, ""},
+	directory.KindBusy:          {http.StatusServiceUnavailable, ""},
+}
+
+// writeError is the one error writer: it answers err as a SCIM error.
+// Domain errors keep their detail; any other error is internal, logged with
+// its cause and the request id, and answered with a generic detail that
+// carries only the request id.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := directory.KindOf(err)
+	es, ok := errorStatuses[kind]
+	if !ok {
+		kind, es = directory.KindInternal, errorStatuses[directory.KindInternal]
+	}
+	detail := directory.DetailOf(err)
+	switch kind {
+	case directory.KindInternal:
+		id := exchangeOf(r.Context()).requestID
+		h.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
+		detail = internalDetail(id)
+	case directory.KindBusy:
+		w.Header().Set("Retry-After", "1")
+	case directory.KindUnauthorized:
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+	}
+	writeProblem(w, es.status, es.scimType, detail)
+}
+
+// internalDetail is the detail of every 500: nothing about the cause.
+func internalDetail(requestID string) string {
+	return "internal error; report request id " + requestID + " to the operator"
+}
+
+// writeProblem writes an RFC 7644 §3.12 error body, status as a string.
+func writeProblem(w http.ResponseWriter, status int, scimType scimerrors.ScimType, detail string) {
+	// ScimError marshals itself as the RFC body; strings always marshal.
+	body, _ := json.Marshal(scimerrors.ScimError{ScimType: scimType, Detail: detail, Status: status})
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// fail hands err to libraryWriter, which answers it with writeError in
+// place of the library's own response, and returns what the library needs
+// to take its error path. The library turns a returned *ScimError into a
+// 500, the text of any other error into the detail, and statuses outside
+// its table (304, 413 on PUT, 429, 503) into 500: it never gets to write
+// one of ours.
+func fail(r *http.Request, err error) error {
+	exchangeOf(r.Context()).problem = err
+	return scimerrors.ScimErrorInternal
+}

@@ -1,0 +1,352 @@
+package scim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
+)
+
+// testParams keeps argon2id cheap in tests; the hasher is the real one.
+var testParams = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+
+// logs collects the slog output of every handler of the test run; secrets
+// collects every token and password the tests use. TestMain checks that no
+// secret ever reached a log line.
+var (
+	logs    syncBuffer
+	secrets sync.Map
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func secret(s string) string {
+	secrets.Store(s, true)
+	return s
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	out := logs.String()
+	secrets.Range(func(k, _ any) bool {
+		if strings.Contains(out, k.(string)) {
+			fmt.Fprintf(os.Stderr, "FAIL: a secret (%.10s...) appears in the log output\n", k.(string))
+			code = 1
+		}
+		return true
+	})
+	if !strings.Contains(out, `"msg":"request"`) {
+		fmt.Fprintln(os.Stderr, "FAIL: the log output has no request lines; the secret check saw nothing")
+		code = 1
+	}
+	os.Exit(code)
+}
+
+var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: "tester"}, RequestID: "test", Source: "test"}
+
+// env is a running scimd HTTP surface over a real store and service, with
+// one tenant ("Acme") and a scim token for it.
+type env struct {
+	t      *testing.T
+	store  store.Backend
+	svc    *directory.Service
+	srv    *httptest.Server
+	tenant directory.Tenant
+	token  string
+	now    *time.Time
+	mu     *sync.Mutex // guards now
+}
+
+type envOption func(*envConfig)
+
+type envConfig struct {
+	deps   scim.Deps
+	hasher *password.Hasher
+}
+
+func withMaxBody(n int64) envOption { return func(c *envConfig) { c.deps.MaxBodyBytes = n } }
+
+func withBaseURL(u string) envOption { return func(c *envConfig) { c.deps.BaseURL = u } }
+
+func withHasher(h *password.Hasher) envOption { return func(c *envConfig) { c.hasher = h } }
+
+func newEnv(t *testing.T, b store.Backend, opts ...envOption) *env {
+	t.Helper()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	e := &env{t: t, store: b, now: &now, mu: &sync.Mutex{}}
+	cfg := envConfig{hasher: password.NewHasher(testParams, 4, 64)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.svc = directory.NewService(b, cfg.hasher, directory.WithClock(e.clock))
+	cfg.deps.Service = e.svc
+	cfg.deps.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.srv = httptest.NewServer(scim.NewHandler(cfg.deps))
+	t.Cleanup(e.srv.Close)
+	var err error
+	e.tenant, err = e.svc.CreateTenant(context.Background(), operator, "Acme")
+	if err != nil {
+		t.Fatalf("CreateTenant(Acme) = %v", err)
+	}
+	e.token = e.newToken(e.tenant.ID, "okta-prod", directory.ScopeSCIM)
+	return e
+}
+
+// in returns the env for a subtest: its helpers report to t.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return *e.now
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	*e.now = e.now.Add(d)
+}
+
+// newToken creates a token of the tenant and returns its secret.
+func (e *env) newToken(tenantID, name string, scopes ...directory.Scope) string {
+	e.t.Helper()
+	s, _, err := e.svc.CreateToken(context.Background(), operator, tenantID, name, scopes, 0)
+	if err != nil {
+		e.t.Fatalf("CreateToken(%s) = %v", name, err)
+	}
+	return secret(s)
+}
+
+// newTenant creates another tenant with a scim token.
+func (e *env) newTenant(name string) (directory.Tenant, string) {
+	e.t.Helper()
+	tn, err := e.svc.CreateTenant(context.Background(), operator, name)
+	if err != nil {
+		e.t.Fatalf("CreateTenant(%s) = %v", name, err)
+	}
+	return tn, e.newToken(tn.ID, "idp", directory.ScopeSCIM)
+}
+
+// response is an HTTP answer with its body parsed when it is JSON.
+type response struct {
+	status int
+	header http.Header
+	raw    string
+	body   map[string]any
+}
+
+// do sends a request with the env's token; headers are name, value pairs.
+func (e *env) do(method, path, body string, headers ...string) response {
+	e.t.Helper()
+	return e.doAs(e.token, method, path, body, headers...)
+}
+
+// doAs sends a request with the given bearer token ("" sends none).
+func (e *env) doAs(token, method, path, body string, headers ...string) response {
+	e.t.Helper()
+	r, err := e.request(token, method, path, body, headers...)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// request sends a request and reads the answer; it is safe to call from
+// any goroutine.
+func (e *env) request(token, method, path, body string, headers ...string) (response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return exchange(req)
+}
+
+// send sends a prepared request.
+func (e *env) send(req *http.Request) response {
+	e.t.Helper()
+	r, err := exchange(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	return r
+}
+
+func exchange(req *http.Request) (response, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, fmt.Errorf("read body: %w", err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			return response{}, fmt.Errorf("body is not JSON: %w\n%s", err, raw)
+		}
+	}
+	return r, nil
+}
+
+// wantStatus fails the test unless the response has the status.
+func (r response) wantStatus(t *testing.T, what string, status int) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s = %d, want %d\n%s", what, r.status, status, r.raw)
+	}
+	return r
+}
+
+// wantError checks a SCIM error response (RFC 7644 §3.12): status (also
+// as a string in the body), scimType ("" for none), a detail containing
+// each of details, and the SCIM media type.
+func (r response) wantError(t *testing.T, what string, status int, scimType string, details ...string) {
+	t.Helper()
+	r.wantStatus(t, what, status)
+	if got := r.header.Get("Content-Type"); got != "application/scim+json" {
+		t.Errorf("%s: Content-Type = %q, want application/scim+json", what, got)
+	}
+	if got := str(r.body, "status"); got != fmt.Sprint(status) {
+		t.Errorf("%s: body status = %q, want %q", what, got, fmt.Sprint(status))
+	}
+	if got := r.body["schemas"]; fmt.Sprint(got) != "[urn:ietf:params:scim:api:messages:2.0:Error]" {
+		t.Errorf("%s: schemas = %v, want the Error URN", what, got)
+	}
+	if got := str(r.body, "scimType"); got != scimType {
+		t.Errorf("%s: scimType = %q, want %q (detail %q)", what, got, scimType, str(r.body, "detail"))
+	}
+	for _, d := range details {
+		if got := str(r.body, "detail"); !strings.Contains(got, d) {
+			t.Errorf("%s: detail = %q, want it to contain %q", what, got, d)
+		}
+	}
+}
+
+// str returns the string at keys in a JSON object, "" if absent.
+func str(m map[string]any, keys ...string) string {
+	s, _ := get(m, keys...).(string)
+	return s
+}
+
+// get returns the value at keys in a JSON object, nil if absent.
+func get(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = obj[k]
+	}
+	return cur
+}
+
+// post creates a user from a JSON body and returns the response, which
+// must be 201.
+func (e *env) post(body string) response {
+	e.t.Helper()
+	return e.do(http.MethodPost, "/scim/v2/Users", body).wantStatus(e.t, "POST /Users", http.StatusCreated)
+}
+
+// createUser creates a user with this userName (an email address) and
+// returns its id.
+func (e *env) createUser(userName string, extra ...string) string {
+	e.t.Helper()
+	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":` + quote(userName) + `,"active":true`
+	for _, x := range extra {
+		body += "," + x
+	}
+	r := e.post(body + "}")
+	return str(r.body, "id")
+}
+
+// urlQuery escapes a query parameter value.
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// events returns the tenant's audit event types, in order.
+func (e *env) events(tenantID string) []string {
+	e.t.Helper()
+	evs, err := e.svc.AuditEvents(context.Background(), tenantID, directory.AuditFilter{})
+	if err != nil {
+		e.t.Fatalf("AuditEvents = %v", err)
+	}
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Type
+	}
+	return out
+}
+
+// userCount is the tenant's number of users, through the real list.
+func (e *env) userCount() int {
+	e.t.Helper()
+	r := e.do(http.MethodGet, "/scim/v2/Users?count=0", "").wantStatus(e.t, "GET /Users?count=0", http.StatusOK)
+	n, _ := r.body["totalResults"].(float64)
+	return int(n)
+}
+
+const (
+	coreURN       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	platformURN   = "urn:ietf:params:scim:schemas:extension:platform:2.0:User"
+)
+
+// patch builds a PatchOp body from operations.
+func patch(ops ...string) string {
+	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops, ",") + `]}`
+}

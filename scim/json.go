@@ -1,0 +1,138 @@
+package scim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// maxDepth is the deepest nesting of objects and arrays a request body may
+// have. SCIM bodies need four levels at most.
+const maxDepth = 32
+
+// decodeStrict parses a request body that must be one JSON object, and
+// refuses what encoding/json lets through silently: invalid UTF-8, trailing
+// data after the object, and duplicate member names, also those that differ
+// only in letter case (SCIM attribute names are case-insensitive, RFC 7643
+// §2.1) — at any level. It also refuses nesting deeper than maxDepth.
+// Numbers are kept as json.Number. Every refusal is KindInvalidSyntax with
+// a detail that names the problem.
+func decodeStrict(body []byte) (map[string]any, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, syntaxError("the request body is empty; send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return nil, syntaxError("the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	v, err := decodeValue(dec, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, syntaxError("the request body has data after the JSON object, at byte %d", dec.InputOffset())
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, syntaxError("the request body must be a JSON object")
+	}
+	return obj, nil
+}
+
+// decodeValue reads one JSON value; path names it in messages.
+func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, jsonError(dec, err)
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil // string, json.Number, bool or nil
+	}
+	if depth+1 > maxDepth {
+		return nil, syntaxError("the request body is nested deeper than %d levels", maxDepth)
+	}
+	switch delim {
+	case '{':
+		obj := map[string]any{}
+		seen := map[string]string{} // lower-case name → name as sent
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return nil, jsonError(dec, err)
+			}
+			key := tok.(string) // the decoder only yields strings as member names
+			lower := strings.ToLower(key)
+			if prev, dup := seen[lower]; dup {
+				if prev == key {
+					return nil, syntaxError("duplicate attribute %q", joinPath(path, key))
+				}
+				return nil, syntaxError("duplicate attribute %q: sent as %q and %q, and attribute names are case-insensitive", joinPath(path, key), prev, key)
+			}
+			seen[lower] = key
+			v, err := decodeValue(dec, depth+1, joinPath(path, key))
+			if err != nil {
+				return nil, err
+			}
+			obj[key] = v
+		}
+		if _, err := dec.Token(); err != nil { // '}'
+			return nil, jsonError(dec, err)
+		}
+		return obj, nil
+	default: // '['
+		arr := []any{}
+		for i := 0; dec.More(); i++ {
+			v, err := decodeValue(dec, depth+1, path+"["+strconv.Itoa(i)+"]")
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return nil, jsonError(dec, err)
+		}
+		return arr, nil
+	}
+}
+
+// jsonError describes a decoding error by position only: the decoder's
+// message quotes input, which may be a password.
+func jsonError(dec *json.Decoder, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return syntaxError("the request body is not valid JSON: it ends too early")
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return syntaxError("the request body is not valid JSON: syntax error at byte %d", se.Offset)
+	}
+	return syntaxError("the request body is not valid JSON near byte %d", dec.InputOffset())
+}
+
+func syntaxError(format string, args ...any) error {
+	return directory.Errorf(directory.KindInvalidSyntax, "", format, args...)
+}
+
+func joinPath(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+// marshalBody encodes a normalised body for the library.
+func marshalBody(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode normalised body: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,202 @@
+package scim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// maxRequestIDLength bounds an accepted incoming X-Request-Id.
+const maxRequestIDLength = 128
+
+// requestID gives every request an id: a sane incoming X-Request-Id (1 to
+// 128 letters, digits, '-', '_', '.' or ':'), else a new random one. The id
+// is echoed in the X-Request-Id response header, logged, and recorded in
+// audit events.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, withExchange(r, id))
+	})
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status a handler wrote, for the log line and
+// for panic recovery.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int // 0 until the header is written
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests writes one log line per request: method, path (never the
+// query, whose values may be personal data), status, duration, request id,
+// and the tenant and token name once authenticated. It never logs headers
+// or bodies, so never a token or a password. It also recovers panics: the
+// panic and its stack are logged, the client gets a generic 500.
+func (h *handler) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			ex := exchangeOf(r.Context())
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				h.log.ErrorContext(r.Context(), "panic", "request_id", ex.requestID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, http.StatusInternalServerError, "", internalDetail(ex.requestID))
+				}
+			}
+			h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("request_id", ex.requestID),
+				slog.String("tenant_id", ex.principal.Tenant.ID),
+				slog.String("token", ex.principal.Token.Name),
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// limitBody refuses a body over the limit: by its Content-Length before
+// reading anything, or while reading it (readBody turns the reader's error
+// into 413).
+func (h *handler) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > h.maxBody {
+			h.writeError(w, r, tooLarge(h.maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(limit int64) error {
+	return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", limit)
+}
+
+var (
+	errNoToken = directory.Errorf(directory.KindUnauthorized, "", "send a bearer token: Authorization: Bearer <token>")
+	errNoScope = directory.Errorf(directory.KindForbidden, "", "this token does not have the scim scope")
+)
+
+// authenticate admits requests with a usable bearer token that has the scim
+// scope, and puts the principal and the audit caller (the token as actor,
+// the request id, the remote address) in the exchange.
+func (h *handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			h.writeError(w, r, errNoToken)
+			return
+		}
+		p, err := h.svc.Authenticate(r.Context(), secret)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		ex := exchangeOf(r.Context())
+		ex.principal = p
+		if !p.Token.HasScope(directory.ScopeSCIM) {
+			h.writeError(w, r, errNoScope)
+			return
+		}
+		ex.caller = directory.Caller{
+			Actor:     audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
+			RequestID: ex.requestID,
+			Source:    remoteIP(r),
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken returns the credentials of an "Authorization: Bearer ..."
+// header; the scheme is case-insensitive (RFC 9110 §11.1).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// remoteIP is the peer address without the port. Forwarding headers are
+// not trusted: they are whatever the client wrote.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// readBody reads the whole (limited) request body. Exceeding the limit is
+// KindTooLarge.
+func (h *handler) readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, tooLarge(h.maxBody)
+	}
+	if err != nil {
+		return nil, directory.Errorf(directory.KindInvalidSyntax, "", "the request body could not be read")
+	}
+	return body, nil
+}

@@ -1,0 +1,88 @@
+package scim
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// routes lists every route of scimd's HTTP surface.
+//
+// The library (serveLibrary) serves create, read, replace, patch and delete
+// of a user, /Schemas and /ResourceTypes. This package serves the user list
+// and /ServiceProviderConfig itself: the library writes a wrong
+// itemsPerPage, cannot combine filters of core and extension attributes and
+// hard-codes a false ServiceProviderConfig. Discovery endpoints refuse a
+// filter (refuseFilter). Request bodies pass userBody or
+// patchBody (strict JSON, unknown attributes, boolean strings) before the
+// library sees them.
+func (h *handler) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, h.logRequests)
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(h.methodNotAllowed(r))
+
+	r.Get("/healthz", h.healthz)
+	r.Get("/readyz", h.readyz)
+
+	r.Route(basePath, func(r chi.Router) {
+		r.Use(h.limitBody, h.authenticate)
+
+		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
+		r.With(h.refuseFilter).Get("/Schemas", h.serveLibrary)
+		r.With(h.refuseFilter).Get("/Schemas/{id}", h.serveLibrary)
+		r.With(h.refuseFilter).Get("/ResourceTypes", h.serveLibrary)
+		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveLibrary)
+
+		r.Get("/Users", h.listUsers)
+		r.With(h.userBody).Post("/Users", h.serveLibrary)
+		r.Get("/Users/{id}", h.serveLibrary)
+		r.With(h.userBody).Put("/Users/{id}", h.serveLibrary)
+		r.With(h.patchBody).Patch("/Users/{id}", h.serveLibrary)
+		r.Delete("/Users/{id}", h.serveLibrary)
+	})
+	return r
+}
+
+// notFound answers a path that is no endpoint with a SCIM 404.
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, http.StatusNotFound, "", fmt.Sprintf("no endpoint at %s", r.URL.Path))
+}
+
+// methodNotAllowed answers 405 with the Allow header listing the methods
+// that root routes for the path.
+func (h *handler) methodNotAllowed(root chi.Routes) http.HandlerFunc {
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range methods {
+			if root.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		list := strings.Join(allowed, ", ")
+		w.Header().Set("Allow", list)
+		writeProblem(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("%s is not supported on %s; use %s", r.Method, r.URL.Path, list))
+	}
+}
+
+// errDiscoveryFilter answers a filter on a discovery endpoint.
+var errDiscoveryFilter = directory.Errorf(directory.KindForbidden, "filter", "the discovery endpoints do not filter: request them without a filter")
+
+// refuseFilter answers 403 to a filter on /ServiceProviderConfig, /Schemas
+// and /ResourceTypes, as RFC 7644 §4 asks, so that no client takes an
+// unfiltered answer for a filtered one. (The library would evaluate it in
+// memory with filter.Validator.PassesFilter, which can panic.)
+func (h *handler) refuseFilter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("filter") {
+			h.writeError(w, r, errDiscoveryFilter)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

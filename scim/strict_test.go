@@ -1,0 +1,111 @@
+package scim_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/store/storetest"
+)
+
+func TestStrictJSON(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	id := e.createUser("anita@example.com")
+	user := `"schemas":["` + coreURN + `"],"userName":"b@example.com"`
+	for _, c := range []struct {
+		name, body, detail string
+	}{
+		{"empty", "", "empty"},
+		{"malformed", `{"schemas":["` + coreURN + `"],"userName":}`, "not valid JSON"},
+		{"unterminated", `{` + user, "not valid JSON"},
+		{"trailing object", `{` + user + `}{"userName":"x"}`, "data after the JSON object"},
+		{"trailing garbage", `{` + user + `} x`, "data after the JSON object"},
+		{"duplicate key", `{` + user + `,"userName":"c@example.com"}`, `duplicate attribute "userName"`},
+		{"case-variant duplicate", `{` + user + `,"USERNAME":"c@example.com"}`, `"userName" and "USERNAME"`},
+		{"nested case-variant duplicate", `{` + user + `,"name":{"givenName":"A","GivenName":"B"}}`, `name.GivenName`},
+		{"duplicate in a list element", `{` + user + `,"emails":[{"value":"b@example.com","Value":"c@example.com"}]}`, `emails[0].Value`},
+		{"duplicate in an extension", `{` + user + `,"` + enterpriseURN + `":{"department":"a","Department":"b"}}`, "Department"},
+		{"invalid UTF-8", "{" + user + `,"displayName":"` + "\xff\xfe" + `"}`, "UTF-8"},
+		{"array", `[{` + user + `}]`, "must be a JSON object"},
+		{"string", `"userName"`, "must be a JSON object"},
+		{"null", `null`, "must be a JSON object"},
+		{"too deep", `{` + user + `,"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "deeper than 32"},
+	} {
+		for _, m := range []struct{ method, path string }{{http.MethodPost, "/scim/v2/Users"}, {http.MethodPut, "/scim/v2/Users/" + id}} {
+			e.do(m.method, m.path, c.body).wantError(t, m.method+" "+c.name, http.StatusBadRequest, "invalidSyntax", c.detail)
+		}
+	}
+	ops := `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"title","value":"x"}]`
+	for _, c := range []struct {
+		name, body, detail string
+	}{
+		{"empty", "", "empty"},
+		{"malformed", `{` + ops + `,}`, "not valid JSON"},
+		{"trailing data", `{` + ops + `}]`, "data after the JSON object"},
+		{"duplicate Operations", `{` + ops + `,"operations":[]}`, `"Operations" and "operations"`},
+		{"duplicate op member", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","OP":"remove","path":"title","value":"x"}]}`, `Operations[0].OP`},
+		{"duplicate in a value", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false,"Active":true}}]}`, `Operations[0].value.Active`},
+		{"invalid UTF-8", `{` + ops + `,"x":"` + "\xc3\x28" + `"}`, "UTF-8"},
+		{"array", `[{` + ops + `}]`, "must be a JSON object"},
+		{"too deep", `{` + ops + `,"x":` + strings.Repeat("{\"a\":", 33) + `1` + strings.Repeat("}", 33) + `}`, "deeper than 32"},
+	} {
+		e.do(http.MethodPatch, "/scim/v2/Users/"+id, c.body).wantError(t, "PATCH "+c.name, http.StatusBadRequest, "invalidSyntax", c.detail)
+	}
+	// Nesting within the cap is fine as JSON; the deep value is then an
+	// unknown attribute.
+	e.do(http.MethodPost, "/scim/v2/Users", `{`+user+`,"x":`+strings.Repeat("[", 30)+strings.Repeat("]", 30)+`}`).
+		wantError(t, "POST nested 31 deep", http.StatusBadRequest, "invalidSyntax", `unknown attribute "x"`)
+}
+
+func TestUnknownAttributes(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	user := `"schemas":["` + coreURN + `"],"userName":"b@example.com"`
+	for _, c := range []struct {
+		name, body string
+		details    []string
+	}{
+		{"top level", `{` + user + `,"favoriteColor":"blue"}`, []string{`"favoriteColor"`}},
+		{"several", `{` + user + `,"zodiac":"leo","favoriteColor":"blue"}`, []string{`"favoriteColor"`, `"zodiac"`}},
+		{"sub-attribute", `{` + user + `,"name":{"givenName":"B","nickname":"Bee"}}`, []string{`name.nickname`}},
+		{"in a list element", `{` + user + `,"emails":[{"value":"b@example.com","label":"x"}]}`, []string{`emails.label`}},
+		{"in the enterprise extension", `{` + user + `,"` + enterpriseURN + `":{"badge":"7"}}`, []string{enterpriseURN + `:badge`}},
+		{"in the platform extension", `{` + user + `,"` + platformURN + `":{"isAdmin":true}}`, []string{platformURN + `:isAdmin`}},
+		{"manager sub-attribute", `{` + user + `,"` + enterpriseURN + `":{"manager":{"value":"m","email":"m@example.com"}}}`, []string{`manager.email`}},
+		{"unknown extension object", `{` + user + `,"urn:example:params:scim:schemas:extension:acme:2.0:User":{"x":1}}`, []string{`urn:example`}},
+		{"unknown schema URN", `{"schemas":["` + coreURN + `","urn:example:params:scim:schemas:extension:acme:2.0:User"],"userName":"b@example.com"}`, []string{"unknown schema", "acme"}},
+		{"no core schema", `{"schemas":["` + enterpriseURN + `"],"userName":"b@example.com"}`, []string{coreURN}},
+		{"no schemas", `{"userName":"b@example.com"}`, []string{coreURN}},
+	} {
+		e.do(http.MethodPost, "/scim/v2/Users", c.body).wantError(t, "POST "+c.name, http.StatusBadRequest, "invalidSyntax", c.details...)
+	}
+	// Attribute names and schema URNs are case-insensitive.
+	r := e.post(`{"schemas":["URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER"],"USERNAME":"c@example.com","Name":{"GIVENNAME":"Cee"},
+		"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER":{"DEPARTMENT":"Ops"}}`)
+	if str(r.body, "userName") != "c@example.com" || str(r.body, "name", "givenName") != "Cee" || str(r.body, enterpriseURN, "department") != "Ops" {
+		t.Errorf("POST with names in other letter case = %s, want them read", r.raw)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), withMaxBody(4096))
+	id := e.createUser("anita@example.com")
+	big := `{"schemas":["` + coreURN + `"],"userName":"b@example.com","title":"` + strings.Repeat("x", 5000) + `"}`
+	for _, m := range []struct{ method, path string }{
+		{http.MethodPost, "/scim/v2/Users"},
+		{http.MethodPut, "/scim/v2/Users/" + id},
+		{http.MethodPatch, "/scim/v2/Users/" + id},
+	} {
+		e.do(m.method, m.path, big).wantError(t, m.method+" with Content-Length over the limit", http.StatusRequestEntityTooLarge, "", "4096")
+
+		// Without Content-Length (chunked), the limit applies while reading.
+		req, _ := http.NewRequest(m.method, e.srv.URL+m.path, io.MultiReader(bytes.NewReader([]byte(big))))
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		r := e.send(req)
+		r.wantError(t, m.method+" chunked over the limit", http.StatusRequestEntityTooLarge, "", "4096")
+	}
+	if n := e.userCount(); n != 1 {
+		t.Errorf("users = %d, want 1", n)
+	}
+}

@@ -1,0 +1,185 @@
+// Package record holds what the SQL backends of scimd share and what does
+// not depend on the SQL dialect: the stored form of directory values (the
+// user document, one row per email, token scopes, password policies), the
+// comparison keys that unique indexes and filters use, the conditions of
+// user and audit queries, and the sealing of a tenant's audit chain.
+//
+// It must not import a database driver, a backend package or anything above
+// store; queries it builds use ? placeholders, which PostgreSQL rebinds.
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/email"
+	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/internal/password"
+)
+
+// UserDoc returns the stored document of u: the JSON of the attributes that
+// have no column of their own (the tagged fields of directory.User).
+func UserDoc(u *directory.User) ([]byte, error) {
+	b, err := json.Marshal(u)
+	if err != nil {
+		return nil, fmt.Errorf("encode user document: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeUserDoc fills the document attributes of u from doc, leaving the
+// column attributes alone.
+func DecodeUserDoc(doc []byte, u *directory.User) error {
+	if err := json.Unmarshal(doc, u); err != nil {
+		return fmt.Errorf("decode user document: %w", err)
+	}
+	return nil
+}
+
+// EmailRow is one row of user_emails: one entry of a user's SCIM emails.
+type EmailRow struct {
+	Position int // the entry's index in User.Emails
+	Value    string
+	ValueKey string // fold.Key(Value), what emails.value filters compare
+	Type     string
+	Primary  bool
+}
+
+// EmailRows returns the user_emails rows of u, in order.
+func EmailRows(u *directory.User) []EmailRow {
+	rows := make([]EmailRow, len(u.Emails))
+	for i, e := range u.Emails {
+		rows[i] = EmailRow{Position: i, Value: e.Value, ValueKey: fold.Key(e.Value), Type: e.Type, Primary: e.Primary}
+	}
+	return rows
+}
+
+// EmailKey returns the key an emails.value filter compares with the stored
+// value keys: the key of the canonical address when v is a valid address
+// (so a Unicode domain finds its A-label form), else the key of v.
+func EmailKey(v string) string {
+	if addr, err := email.Parse(v); err == nil {
+		v = addr
+	}
+	return fold.Key(v)
+}
+
+// UserConditions returns the SQL condition, with ? placeholders, and its
+// arguments that select the tenant's users matching f (nil: all of them).
+// The users table must be aliased u.
+func UserConditions(tenantID string, f *directory.UserFilter) (string, []any, error) {
+	cond, args := "u.tenant_id = ?", []any{tenantID}
+	if f == nil {
+		return cond, args, nil
+	}
+	switch f.Attr {
+	case directory.FilterID:
+		return cond + " AND u.id = ?", append(args, f.Value), nil
+	case directory.FilterUserName:
+		return cond + " AND u.user_name_key = ?", append(args, fold.Key(f.Value)), nil
+	case directory.FilterExternalID:
+		return cond + " AND u.external_id = ?", append(args, f.Value), nil
+	case directory.FilterEmailsValue:
+		// IN, not a correlated EXISTS: the email rows can drive the query.
+		return cond + " AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?)",
+			append(args, tenantID, EmailKey(f.Value)), nil
+	}
+	return "", nil, fmt.Errorf("unknown user filter attribute %d", f.Attr)
+}
+
+// AuditConditions returns the SQL condition, with ? placeholders, and its
+// arguments that select the tenant's sealed events matching f, except for
+// f.Limit. Since is inclusive, Until exclusive. timeArg converts a time to
+// the dialect's column value.
+func AuditConditions(tenantID string, f directory.AuditFilter, timeArg func(time.Time) any) (string, []any) {
+	conds, args := []string{"tenant_id = ?", "seq IS NOT NULL"}, []any{tenantID}
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		args = append(args, arg)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.TargetID != "" {
+		add("target_id = ?", f.TargetID)
+	}
+	if f.ActorID != "" {
+		add("actor_id = ?", f.ActorID)
+	}
+	if !f.Since.IsZero() {
+		add("time >= ?", timeArg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("time < ?", timeArg(f.Until))
+	}
+	if f.AfterSeq > 0 {
+		add("seq > ?", f.AfterSeq)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// Scopes returns the stored form of scopes, such as "scim,admin".
+func Scopes(scopes []directory.Scope) string {
+	s := make([]string, len(scopes))
+	for i, sc := range scopes {
+		s[i] = string(sc)
+	}
+	return strings.Join(s, ",")
+}
+
+// ParseScopes reads the stored form of token scopes.
+func ParseScopes(s string) ([]directory.Scope, error) {
+	scopes, err := directory.ParseScopes(s)
+	if err != nil {
+		return nil, fmt.Errorf("decode token scopes %q: %w", s, err)
+	}
+	return scopes, nil
+}
+
+// Policy returns the stored form of a password policy: its JSON.
+func Policy(p password.Policy) (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode password policy: %w", err)
+	}
+	return string(b), nil
+}
+
+// ParsePolicy reads the stored form of a password policy.
+func ParsePolicy(s string) (password.Policy, error) {
+	var p password.Policy
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return password.Policy{}, fmt.Errorf("decode password policy: %w", err)
+	}
+	return p, nil
+}
+
+// Head is the end of a tenant's audit chain: the sequence number and hash of
+// its last sealed event, 0 and "" before the first.
+type Head struct {
+	Seq  int64
+	Hash string
+}
+
+// SealBatch is the most pending events a backend seals in one transaction,
+// so that a large backlog never holds the chain head for long.
+const SealBatch = 1000
+
+// Seal gives events, pending events of one tenant in the order they are to
+// be chained, the sequence numbers, previous hashes and hashes that follow
+// head, and returns the new head.
+func Seal(head Head, events []audit.Event) Head {
+	for i := range events {
+		e := &events[i]
+		head.Seq++
+		e.Seq = head.Seq
+		e.PrevHash = head.Hash
+		e.Hash = audit.ComputeHash(e.PrevHash, *e)
+		head.Hash = e.Hash
+	}
+	return head
+}

@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// eventInsertColumns are the columns of a pending event after tenant_id, in
+// the order of eventArgs and eventArrays.
+const eventInsertColumns = `time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes`
+
+// eventParams is the number of eventInsertColumns.
+const eventParams = 11
+
+// eventTexts returns the text columns of eventInsertColumns (all but time)
+// for e.
+func eventTexts(e audit.Event) []string {
+	return []string{e.Type, e.Actor.Kind, e.Actor.ID, e.Actor.Name,
+		e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes)}
+}
+
+// eventArgs returns the values of eventInsertColumns for e.
+func eventArgs(e audit.Event) []any {
+	args := []any{e.Time}
+	for _, v := range eventTexts(e) {
+		args = append(args, v)
+	}
+	return args
+}
+
+// eventArrays returns the values of eventInsertColumns for events as one
+// array per column, for eventUnnest.
+func eventArrays(events []audit.Event) []any {
+	times := make([]time.Time, len(events))
+	texts := make([][]string, eventParams-1)
+	for j := range texts {
+		texts[j] = make([]string, len(events))
+	}
+	for i, e := range events {
+		times[i] = e.Time
+		for j, v := range eventTexts(e) {
+			texts[j][i] = v
+		}
+	}
+	arrays := []any{times}
+	for _, t := range texts {
+		arrays = append(arrays, t)
+	}
+	return arrays
+}
+
+// eventUnnest returns the unnest expression over the eventArrays parameters
+// numbered from first.
+func eventUnnest(first int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "unnest($%d::timestamptz[]", first)
+	for i := 1; i < eventParams; i++ {
+		fmt.Fprintf(&b, ", $%d::text[]", first+i)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// params returns n numbered parameters from first: "$3, $4, $5".
+func params(first, n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(p, ", ")
+}
+
+const eventColumns = `tenant_id, COALESCE(seq, 0), time, type, actor_kind, actor_id, actor_name,
+	target_type, target_id, target_display, request_id, source, changes, prev_hash, hash`
+
+// scanEvent reads a row of the columns in lead (scanned into lead)
+// followed by eventColumns.
+func scanEvent(row interface{ Scan(...any) error }, lead ...any) (audit.Event, error) {
+	var (
+		e       audit.Event
+		changes string
+	)
+	err := row.Scan(append(lead, &e.TenantID, &e.Seq, &e.Time, &e.Type, &e.Actor.Kind, &e.Actor.ID, &e.Actor.Name,
+		&e.Target.Type, &e.Target.ID, &e.Target.Display, &e.RequestID, &e.Source, &changes, &e.PrevHash, &e.Hash)...)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	e.Time = e.Time.UTC()
+	if changes != "" {
+		e.Changes = []byte(changes)
+	}
+	return e, nil
+}
+
+// SealAudit gives pending events their sequence numbers and chain hashes,
+// for one tenant or, when tenantID is empty, for every tenant with pending
+// events. Each batch of at most record.SealBatch events is one transaction
+// that holds the tenant's audit_heads row locked (SELECT ... FOR UPDATE),
+// so sealers in any number of processes take turns per tenant.
+func (db *DB) SealAudit(ctx context.Context, tenantID string) error {
+	query, args := `SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`, []any{}
+	if tenantID != "" {
+		query, args = query+` AND tenant_id = $1`, append(args, tenantID)
+	}
+	var tenants []string
+	if err := db.db.SelectContext(ctx, &tenants, query, args...); err != nil {
+		return fail("seal audit", err)
+	}
+	for _, t := range tenants {
+		for {
+			n, err := db.sealBatch(ctx, t)
+			if err != nil {
+				return fail("seal audit", err)
+			}
+			if n < record.SealBatch {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// sealBatch seals the tenant's oldest pending events, at most
+// record.SealBatch, in one transaction and returns how many it sealed.
+func (db *DB) sealBatch(ctx context.Context, tenantID string) (int, error) {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := sealLocked(ctx, tx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return n, nil
+}
+
+func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (tenant_id) DO NOTHING`, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("create audit head: %w", err)
+	}
+	var head record.Head
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE`, tenantID).Scan(&head.Seq, &head.Hash)
+	if err != nil {
+		return 0, fmt.Errorf("lock audit head: %w", err)
+	}
+	// Read committed: this statement's snapshot is taken after the lock, so
+	// it sees what the previous holder sealed.
+	rows, err := tx.QueryContext(ctx, `SELECT id, `+eventColumns+` FROM audit_events
+		WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $2`, tenantID, record.SealBatch)
+	if err != nil {
+		return 0, fmt.Errorf("read pending events: %w", err)
+	}
+	var (
+		ids    []int64
+		events []audit.Event
+	)
+	for rows.Next() {
+		var id int64
+		e, err := scanEvent(rows, &id)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read pending events: %w", err)
+		}
+		ids = append(ids, id)
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read pending events: %w", err)
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	head = record.Seal(head, events)
+	seqs, prevs, hashes := make([]int64, len(events)), make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		seqs[i], prevs[i], hashes[i] = e.Seq, e.PrevHash, e.Hash
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE audit_events AS e SET seq = x.seq, prev_hash = x.prev_hash, hash = x.hash
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS x (id, seq, prev_hash, hash)
+		WHERE e.id = x.id`, ids, seqs, prevs, hashes)
+	if err != nil {
+		return 0, fmt.Errorf("seal events: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1`, tenantID, head.Seq, head.Hash)
+	if err != nil {
+		return 0, fmt.Errorf("write audit head: %w", err)
+	}
+	return len(events), nil
+}
+
+// AuditEvents returns the tenant's sealed events matching f, in sequence
+// order.
+func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.AuditFilter) ([]audit.Event, error) {
+	cond, args := record.AuditConditions(tenantID, f, func(t time.Time) any { return t })
+	query := `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + cond + ` ORDER BY seq`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := db.db.QueryContext(ctx, sqlx.Rebind(sqlx.DOLLAR, query), args...)
+	if err != nil {
+		return nil, fail("audit events", err)
+	}
+	defer rows.Close()
+	var events []audit.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fail("audit events", err)
+		}
+		events = append(events, e)
+	}
+	return events, fail("audit events", rows.Err())
+}

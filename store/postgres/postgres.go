@@ -1,0 +1,181 @@
+// Package postgres is the PostgreSQL backend of scimd, for production and
+// for running several stateless replicas against one database: it
+// implements directory.Store with pgx/v5 through database/sql (wrapped in
+// sqlx), with its schema as embedded migrations.
+//
+// Each change is one statement where it can be (a data-modifying WITH writes
+// the row, its email rows and its audit event together), so a create or an
+// update is one round trip; pgx caches the prepared statements per
+// connection. Uniqueness is left to the unique constraints, whose names map
+// a violation to the field it concerns; driver errors are translated by
+// SQLSTATE, never by message text.
+//
+// Only store (and tests) import this package; it must not import store or
+// any surface (scim, cmd).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a PostgreSQL database holding scimd's data. It implements
+// directory.Store and is safe for concurrent use.
+type DB struct {
+	db *sqlx.DB
+}
+
+var _ directory.Store = (*DB)(nil)
+
+// poolSizeParam is the URL query parameter that sets the most open
+// connections; it is removed before the URL reaches the server.
+const poolSizeParam = "pool_max_conns"
+
+// Open connects to the PostgreSQL database at rawURL
+// (postgres://user:password@host:port/dbname?sslmode=...) and checks that
+// it answers. It does not migrate: call Migrate. The optional query
+// parameter pool_max_conns sets the size of the connection pool (default
+// four per CPU, at least 8). Errors never contain the password.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// The url error quotes the input, password included.
+		return nil, errors.New("postgres: the database URL does not parse")
+	}
+	size := max(8, 4*runtime.GOMAXPROCS(0))
+	q := u.Query()
+	if v := q.Get(poolSizeParam); v != "" {
+		if size, err = strconv.Atoi(v); err != nil || size < 1 {
+			return nil, fmt.Errorf("postgres: %s=%q is not a positive number", poolSizeParam, v)
+		}
+		q.Del(poolSizeParam)
+		u.RawQuery = q.Encode()
+	}
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err) // pgconn redacts passwords
+	}
+	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Migrate applies the pending embedded migrations, each in its own
+// transaction. Running it again is a no-op. Processes migrating the same
+// schema at once take turns under a session advisory lock derived from the
+// schema's name (so that databases in different schemas do not wait for each
+// other).
+func (db *DB) Migrate(ctx context.Context) error {
+	var schema string
+	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&schema); err != nil {
+		return fmt.Errorf("postgres: migrate: find the schema: %w", err)
+	}
+	if schema == "" {
+		return errors.New("postgres: migrate: no schema of the search_path exists")
+	}
+	h := fnv.New64a()
+	h.Write([]byte("scimd migrate " + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db.db.DB, fsys,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error { return db.db.Close() }
+
+// uniqueFields maps the unique constraints that carry a domain rule to the
+// field a violation concerns. Others (ids, token hashes) are internal errors.
+var uniqueFields = map[string]string{
+	"tenants_name_unique":       directory.FieldTenant,
+	"tokens_active_name_unique": directory.FieldTokenName,
+	"users_email_unique":        directory.FieldEmail,
+	"users_user_name_unique":    directory.FieldUserName,
+}
+
+// SQLSTATE codes the backend translates.
+const (
+	uniqueViolation     = "23505"
+	foreignKeyViolation = "23503"
+)
+
+// fail translates err by SQLSTATE: a unique violation of a constraint in
+// uniqueFields is a *directory.UniqueError, a foreign key violation (a
+// missing tenant) directory.ErrNotFound. Domain errors pass unwrapped, as
+// the directory.Store contract names them; anything else is wrapped with the
+// operation.
+func fail(op string, err error) error {
+	var (
+		pe *pgconn.PgError
+		ue *directory.UniqueError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch), errors.As(err, &ue):
+		return err
+	case errors.As(err, &pe) && pe.Code == uniqueViolation:
+		if f, ok := uniqueFields[pe.ConstraintName]; ok {
+			return &directory.UniqueError{Field: f}
+		}
+	case errors.As(err, &pe) && pe.Code == foreignKeyViolation:
+		return directory.ErrNotFound
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

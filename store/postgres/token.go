@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// CreateToken inserts t and its event in one statement. Returns
+// *directory.UniqueError{FieldTokenName} if an unrevoked token of the tenant
+// has the name, directory.ErrNotFound if the tenant does not exist.
+func (db *DB) CreateToken(ctx context.Context, t directory.Token, ev audit.Event) error {
+	args := append([]any{t.ID, t.TenantID, t.Name, t.Prefix, t.Hash, record.Scopes(t.Scopes), t.CreatedAt,
+		t.ExpiresAt, t.RevokedAt, t.LastUsedAt}, eventArgs(ev)...)
+	_, err := db.db.ExecContext(ctx, `WITH t AS (
+			INSERT INTO tokens (id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		)
+		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($2, `+params(11, eventParams)+`)`, args...)
+	return fail("create token", err)
+}
+
+const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at`
+
+func scanToken(row interface{ Scan(...any) error }) (directory.Token, error) {
+	var (
+		t                          directory.Token
+		scopes                     string
+		expires, revoked, lastUsed sql.NullTime
+	)
+	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &t.CreatedAt, &expires, &revoked, &lastUsed); err != nil {
+		return directory.Token{}, err
+	}
+	s, err := record.ParseScopes(scopes)
+	if err != nil {
+		return directory.Token{}, err
+	}
+	t.Scopes = s
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.ExpiresAt, t.RevokedAt, t.LastUsedAt = timePtr(expires), timePtr(revoked), timePtr(lastUsed)
+	return t, nil
+}
+
+// timePtr is the optional time of a nullable column, in UTC.
+func timePtr(v sql.NullTime) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := v.Time.UTC()
+	return &t
+}
+
+// Tokens returns the tenant's tokens, revoked ones included, oldest first.
+func (db *DB) Tokens(ctx context.Context, tenantID string) ([]directory.Token, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	if err != nil {
+		return nil, fail("tokens", err)
+	}
+	defer rows.Close()
+	var ts []directory.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fail("tokens", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, fail("tokens", rows.Err())
+}
+
+// TokenByHash returns the token with this secret hash, or
+// directory.ErrNotFound.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, error) {
+	t, err := scanToken(db.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.Token{}, directory.ErrNotFound
+	}
+	return t, fail("token by hash", err)
+}
+
+// RevokeToken marks the tenant's unrevoked token with this name revoked at
+// ev.Time, records ev and returns the token, or directory.ErrNotFound; one
+// statement does all three.
+func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (directory.Token, error) {
+	args := append([]any{tenantID, name}, eventArgs(ev)...) // $3 is ev.Time
+	t, err := scanToken(db.db.QueryRowContext(ctx, `WITH t AS (
+			UPDATE tokens SET revoked_at = $3 WHERE tenant_id = $1 AND name = $2 AND revoked_at IS NULL
+			RETURNING `+tokenColumns+`
+		), e AS (
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $1, `+params(3, eventParams)+` FROM t
+		)
+		SELECT `+tokenColumns+` FROM t`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.Token{}, directory.ErrNotFound
+	}
+	if err != nil {
+		return directory.Token{}, fail("revoke token", err)
+	}
+	return t, nil
+}
+
+// TouchTokens records last-used times by token id, in one statement. A time
+// never moves a token's last use backwards, so replicas may flush in any
+// order.
+func (db *DB) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
+	ids, times := make([]string, 0, len(lastUsed)), make([]time.Time, 0, len(lastUsed))
+	for id, at := range lastUsed {
+		ids, times = append(ids, id), append(times, at)
+	}
+	_, err := db.db.ExecContext(ctx, `UPDATE tokens AS t SET last_used_at = x.at
+		FROM unnest($1::text[], $2::timestamptz[]) AS x (id, at)
+		WHERE t.id = x.id AND (t.last_used_at IS NULL OR t.last_used_at < x.at)`, ids, times)
+	return fail("touch tokens", err)
+}

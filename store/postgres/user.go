@@ -1,0 +1,244 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// emailArrays returns the user_emails columns position, value, value_key,
+// type and is_primary of u as one array each, for unnest.
+func emailArrays(u *directory.User) []any {
+	rows := record.EmailRows(u)
+	var (
+		positions                = make([]int32, len(rows))
+		values, keys, emailTypes = make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+		primaries                = make([]bool, len(rows))
+	)
+	for i, r := range rows {
+		positions[i], values[i], keys[i], emailTypes[i], primaries[i] = int32(r.Position), r.Value, r.ValueKey, r.Type, r.Primary
+	}
+	return []any{positions, values, keys, emailTypes, primaries}
+}
+
+const emailUnnest = `unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::boolean[]) AS x (position, value, value_key, type, is_primary)`
+
+// CreateUser inserts u with version 1, its email rows and ev, in one
+// statement. Returns *directory.UniqueError{FieldEmail or FieldUserName}
+// when the tenant already has the key, directory.ErrNotFound if the tenant
+// does not exist.
+func (db *DB) CreateUser(ctx context.Context, u directory.User, ev audit.Event) error {
+	doc, err := record.UserDoc(&u)
+	if err != nil {
+		return fail("create user", err)
+	}
+	args := []any{u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
+		doc, u.CreatedAt, u.UpdatedAt} // $1 to $17
+	args = append(args, emailArrays(&u)...) // $18 to $22
+	args = append(args, eventArgs(ev)...)   // $23 on
+	_, err = db.db.ExecContext(ctx, `WITH u AS (
+			INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
+				active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
+				doc, version, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)
+		), e AS (
+			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
+			SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
+			FROM `+fmt.Sprintf(emailUnnest, "$18", "$19", "$20", "$21", "$22")+`
+		)
+		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($2, `+params(23, eventParams)+`)`, args...)
+	if err != nil {
+		return db.emailFirst(ctx, "create user", fail("create user", err), &u)
+	}
+	return nil
+}
+
+// emailFirst turns a *UniqueError{FieldUserName} of u into one of
+// FieldEmail when u's email is taken too: PostgreSQL reports whichever
+// index it checked first, and the email's rule takes precedence.
+func (db *DB) emailFirst(ctx context.Context, op string, err error, u *directory.User) error {
+	var ue *directory.UniqueError
+	if !errors.As(err, &ue) || ue.Field != directory.FieldUserName {
+		return err
+	}
+	var taken bool
+	qerr := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND email_key = $2 AND id <> $3)`,
+		u.TenantID, fold.Key(u.Email), u.ID).Scan(&taken)
+	if qerr != nil {
+		return fmt.Errorf("postgres: %s: find the taken key: %w (after %w)", op, qerr, err)
+	}
+	if taken {
+		return &directory.UniqueError{Field: directory.FieldEmail}
+	}
+	return err
+}
+
+const userColumns = `u.id, u.tenant_id, u.user_name, COALESCE(u.external_id, ''), u.email, u.active, u.status,
+	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
+	u.doc, u.version, u.created_at, u.updated_at`
+
+// scanUser reads a row of the columns in lead (scanned into lead) followed
+// by userColumns.
+func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User, error) {
+	var (
+		u      directory.User
+		status string
+		doc    []byte
+	)
+	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.ExternalID, &u.Email, &u.Active, &status,
+		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
+		&doc, &u.Version, &u.CreatedAt, &u.UpdatedAt)...)
+	if err != nil {
+		return directory.User{}, err
+	}
+	if err := record.DecodeUserDoc(doc, &u); err != nil {
+		return directory.User{}, err
+	}
+	u.Status = directory.Status(status)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, nil
+}
+
+// User returns the tenant's user with this id, or directory.ErrNotFound.
+func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, error) {
+	u, err := scanUser(db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.User{}, directory.ErrNotFound
+	}
+	return u, fail("user", err)
+}
+
+// UpdateUser writes u (its Version already incremented), replaces its email
+// rows and records events, if the stored version is still version; one
+// statement does it all. Returns directory.ErrNotFound,
+// directory.ErrVersionMismatch or *directory.UniqueError.
+func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, events []audit.Event) error {
+	doc, err := record.UserDoc(&u)
+	if err != nil {
+		return fail("update user", err)
+	}
+	args := []any{u.TenantID, u.ID, version, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
+		u.PasswordHash, doc, u.Version, u.UpdatedAt} // $1 to $18
+	args = append(args, emailArrays(&u)...)     // $19 to $23
+	args = append(args, len(u.Emails))          // $24
+	args = append(args, eventArrays(events)...) // $25 on
+	// The email rows are upserted by position and the surplus deleted: the
+	// sub-statements of one WITH run in no fixed order, so a delete of every
+	// row beside an insert of the new ones could collide on the primary key.
+	var n int
+	err = db.db.QueryRowContext(ctx, `WITH u AS (
+			UPDATE users SET user_name = $4, user_name_key = $5, external_id = $6, email = $7, email_key = $8,
+				active = $9, status = $10, email_verified = $11, password_must_reset = $12, force_mfa_enrollment = $13,
+				mfa_enrolled = $14, password_hash = $15, doc = $16, version = $17, updated_at = $18
+			WHERE tenant_id = $1 AND id = $2 AND version = $3
+			RETURNING id
+		), e AS (
+			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
+			SELECT $1, u.id, x.position, x.value, x.value_key, x.type, x.is_primary
+			FROM u, `+fmt.Sprintf(emailUnnest, "$19", "$20", "$21", "$22", "$23")+`
+			ON CONFLICT (user_id, position) DO UPDATE SET value = excluded.value, value_key = excluded.value_key,
+				type = excluded.type, is_primary = excluded.is_primary
+		), d AS (
+			DELETE FROM user_emails WHERE user_id IN (SELECT id FROM u) AND position >= $24
+		), ev AS (
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $1, x.* FROM u, `+eventUnnest(25)+` AS x
+		)
+		SELECT count(*) FROM u`, args...).Scan(&n)
+	if err != nil {
+		return db.emailFirst(ctx, "update user", fail("update user", err), &u)
+	}
+	if n == 0 {
+		return fail("update user", db.missingOrChanged(ctx, u.TenantID, u.ID))
+	}
+	return nil
+}
+
+// missingOrChanged explains why a versioned write of the tenant's user id
+// changed no row: directory.ErrNotFound or directory.ErrVersionMismatch.
+func (db *DB) missingOrChanged(ctx context.Context, tenantID, id string) error {
+	var found bool
+	err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2)`, tenantID, id).Scan(&found)
+	switch {
+	case err != nil:
+		return fmt.Errorf("find user: %w", err)
+	case found:
+		return directory.ErrVersionMismatch
+	}
+	return directory.ErrNotFound
+}
+
+// DeleteUser deletes the tenant's user (its email rows by cascade, and its
+// group memberships) and records ev, if its version is still version (any
+// version when version is 0); one statement does it all. Returns
+// directory.ErrNotFound or directory.ErrVersionMismatch.
+func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error {
+	args := append([]any{tenantID, id, version}, eventArgs(ev)...)
+	var n int
+	err := db.db.QueryRowContext(ctx, `WITH u AS (
+			DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND ($3::bigint = 0 OR version = $3)
+			RETURNING id
+		), m AS (
+			DELETE FROM group_members WHERE tenant_id = $1 AND member_id IN (SELECT id FROM u)
+		), e AS (
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $1, `+params(4, eventParams)+` FROM u
+		)
+		SELECT count(*) FROM u`, args...).Scan(&n)
+	if err != nil {
+		return fail("delete user", err)
+	}
+	if n == 0 {
+		return fail("delete user", db.missingOrChanged(ctx, tenantID, id))
+	}
+	return nil
+}
+
+// Users returns a page of the tenant's users matching q.Filter, ordered by
+// creation, and the number that matched. The total and the page come from
+// one statement, so they agree.
+func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
+	cond, args, err := record.UserConditions(tenantID, q.Filter)
+	if err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
+	countSQL := `SELECT count(*) FROM users u WHERE ` + cond
+	var page directory.UserPage
+	if q.Count > 0 {
+		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
+		rows, err := db.db.QueryContext(ctx, sqlx.Rebind(sqlx.DOLLAR, `SELECT (`+countSQL+`), `+userColumns+` FROM users u
+			WHERE `+cond+` ORDER BY u.created_at, u.id LIMIT ? OFFSET ?`), pageArgs...)
+		if err != nil {
+			return directory.UserPage{}, fail("users", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows, &page.Total)
+			if err != nil {
+				return directory.UserPage{}, fail("users", err)
+			}
+			page.Users = append(page.Users, u)
+		}
+		if err := rows.Err(); err != nil {
+			return directory.UserPage{}, fail("users", err)
+		}
+		if len(page.Users) > 0 {
+			return page, nil
+		}
+	}
+	// No page asked for, or past the last user: the total alone.
+	if err := db.db.QueryRowContext(ctx, sqlx.Rebind(sqlx.DOLLAR, countSQL), args...).Scan(&page.Total); err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
+	return page, nil
+}

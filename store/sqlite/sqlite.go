@@ -1,0 +1,225 @@
+// Package sqlite is the embedded SQLite backend of scimd (modernc.org/sqlite,
+// pure Go): it implements directory.Store over one database file, with its
+// schema as embedded migrations.
+//
+// Every connection runs in WAL mode with foreign keys on, a 10 second busy
+// timeout, synchronous NORMAL and temporary files in memory. Writes go
+// through one connection, owned by one goroutine that commits the changes
+// waiting for it in groups, each change in a savepoint of its own (see
+// writer.go); its transactions start with BEGIN IMMEDIATE, so a second
+// process waits for the lock instead of failing on a lock upgrade. Reads go
+// to a separate pool of query_only connections that WAL lets run beside the
+// writer. Statements are prepared once per pool. Times are INTEGER
+// microseconds since the Unix epoch, UTC.
+//
+// Driver errors are translated by their extended result codes, never by
+// message text. Because SQLITE_CONSTRAINT_UNIQUE does not say which index
+// fired, the backend asks, in the failed transaction, which key is taken.
+//
+// Only store (and tests) import this package; it must not import store or
+// any surface (scim, cmd).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a SQLite database holding scimd's data. It implements
+// directory.Store and is safe for concurrent use.
+type DB struct {
+	w      *sqlx.DB // the one writer connection
+	r      *sqlx.DB // query_only readers
+	wstmts *stmts   // prepared on w
+	rstmts *stmts   // prepared on r
+
+	changes    chan *change  // to the writer goroutine
+	closing    chan struct{} // closed by Close
+	writerDone chan struct{} // closed when the writer goroutine returns
+	closeOnce  sync.Once
+}
+
+var _ directory.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the SQLite database file at path. It does
+// not migrate: call Migrate.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q: it must be a file name without '?' or '#'", path)
+	}
+	common := url.Values{"_pragma": {
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)",
+		"temp_store(MEMORY)",
+	}}
+	writeParams := url.Values{"_txlock": {"immediate"}}
+	readParams := url.Values{"_pragma": {"query_only(1)"}}
+	for k, v := range common {
+		writeParams[k] = append(writeParams[k], v...)
+		readParams[k] = append(readParams[k], v...)
+	}
+
+	w, err := sqlx.Open("sqlite", path+"?"+writeParams.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Open the writer first: it creates the file and switches it to WAL,
+	// which the readers then find.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r, err := sqlx.Open("sqlite", path+"?"+readParams.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{
+		w: w, r: r, wstmts: &stmts{db: w}, rstmts: &stmts{db: r},
+		changes: make(chan *change), closing: make(chan struct{}), writerDone: make(chan struct{}),
+	}
+	go db.writer()
+	return db, nil
+}
+
+// Migrate applies the pending embedded migrations, each in its own
+// transaction. Running it again is a no-op.
+func (db *DB) Migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w.DB, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that both the writer and the readers answer.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := db.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops the writer, after the changes it has accepted, and closes
+// every connection. Changes submitted afterwards fail.
+func (db *DB) Close() error {
+	err := errClosed
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		<-db.writerDone
+		db.rstmts.close()
+		db.wstmts.close()
+		err = errors.Join(db.r.Close(), db.w.Close())
+	})
+	return err
+}
+
+// code returns the extended result code of a SQLite error, or 0.
+func code(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	c := code(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isForeignKey reports whether err is a foreign key violation.
+func isForeignKey(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY }
+
+// fail wraps an internal error with the operation; the domain errors
+// (ErrNotFound, ErrVersionMismatch, *UniqueError) pass unwrapped, as the
+// directory.Store contract names them.
+func fail(op string, err error) error {
+	var ue *directory.UniqueError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch), errors.As(err, &ue):
+		return err
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// exists runs a SELECT EXISTS query in the writer transaction.
+func exists(ctx context.Context, t *tx, query string, args ...any) (bool, error) {
+	var ok bool
+	if err := t.QueryRowContext(ctx, query, args...).Scan(&ok); err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// nullMicros is the column value of an optional time.
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// timePtr is the optional time of a nullable column.
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,90 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// CreateTenant inserts t and its event. Returns
+// *directory.UniqueError{FieldTenant} if the name's key is taken.
+func (db *DB) CreateTenant(ctx context.Context, t directory.Tenant, ev audit.Event) error {
+	return fail("create tenant", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		return createTenant(ctx, tx, t, ev)
+	}))
+}
+
+func createTenant(ctx context.Context, tx *tx, t directory.Tenant, ev audit.Event) error {
+	policy, err := record.Policy(t.PasswordPolicy)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tenants (id, name, name_key, mfa_required, password_policy, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Name, fold.Key(t.Name), t.MFARequired, policy, micros(t.CreatedAt))
+	if isUnique(err) {
+		taken, qerr := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE name_key = ?)`, fold.Key(t.Name))
+		if qerr != nil {
+			return fmt.Errorf("insert tenant: %w (and finding the taken key: %w)", err, qerr)
+		}
+		if taken {
+			return &directory.UniqueError{Field: directory.FieldTenant}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("insert tenant: %w", err)
+	}
+	return insertEvents(ctx, tx, t.ID, ev)
+}
+
+const tenantColumns = `id, name, mfa_required, password_policy, created_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
+	var (
+		t       directory.Tenant
+		policy  string
+		created int64
+	)
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &created); err != nil {
+		return directory.Tenant{}, err
+	}
+	p, err := record.ParsePolicy(policy)
+	if err != nil {
+		return directory.Tenant{}, err
+	}
+	t.PasswordPolicy = p
+	t.CreatedAt = fromMicros(created)
+	return t, nil
+}
+
+// Tenant returns the tenant with this id, or directory.ErrNotFound.
+func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
+	t, err := scanTenant(db.queryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.Tenant{}, directory.ErrNotFound
+	}
+	return t, fail("tenant", err)
+}
+
+// Tenants returns every tenant, oldest first.
+func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
+	rows, err := db.query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fail("tenants", err)
+	}
+	defer rows.Close()
+	var ts []directory.Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fail("tenants", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, fail("tenants", rows.Err())
+}

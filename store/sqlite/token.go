@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// CreateToken inserts t and its event. Returns
+// *directory.UniqueError{FieldTokenName} if an unrevoked token of the tenant
+// has the name, directory.ErrNotFound if the tenant does not exist.
+func (db *DB) CreateToken(ctx context.Context, t directory.Token, ev audit.Event) error {
+	return fail("create token", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		return createToken(ctx, tx, t, ev)
+	}))
+}
+
+func createToken(ctx context.Context, tx *tx, t directory.Token, ev audit.Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.TenantID, t.Name, t.Prefix, t.Hash, record.Scopes(t.Scopes), micros(t.CreatedAt),
+		nullMicros(t.ExpiresAt), nullMicros(t.RevokedAt), nullMicros(t.LastUsedAt))
+	switch {
+	case isForeignKey(err):
+		return directory.ErrNotFound
+	case isUnique(err):
+		taken, qerr := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL)`, t.TenantID, t.Name)
+		if qerr != nil {
+			return fmt.Errorf("insert token: %w (and finding the taken key: %w)", err, qerr)
+		}
+		if taken && t.RevokedAt == nil {
+			return &directory.UniqueError{Field: directory.FieldTokenName}
+		}
+		return fmt.Errorf("insert token: %w", err)
+	case err != nil:
+		return fmt.Errorf("insert token: %w", err)
+	}
+	return insertEvents(ctx, tx, t.TenantID, ev)
+}
+
+const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at`
+
+func scanToken(row interface{ Scan(...any) error }) (directory.Token, error) {
+	var (
+		t                          directory.Token
+		scopes                     string
+		created                    int64
+		expires, revoked, lastUsed sql.NullInt64
+	)
+	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &created, &expires, &revoked, &lastUsed); err != nil {
+		return directory.Token{}, err
+	}
+	s, err := record.ParseScopes(scopes)
+	if err != nil {
+		return directory.Token{}, err
+	}
+	t.Scopes = s
+	t.CreatedAt = fromMicros(created)
+	t.ExpiresAt, t.RevokedAt, t.LastUsedAt = timePtr(expires), timePtr(revoked), timePtr(lastUsed)
+	return t, nil
+}
+
+// Tokens returns the tenant's tokens, revoked ones included, oldest first.
+func (db *DB) Tokens(ctx context.Context, tenantID string) ([]directory.Token, error) {
+	rows, err := db.query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE tenant_id = ? ORDER BY created_at, id`, tenantID)
+	if err != nil {
+		return nil, fail("tokens", err)
+	}
+	defer rows.Close()
+	var ts []directory.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fail("tokens", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, fail("tokens", rows.Err())
+}
+
+// TokenByHash returns the token with this secret hash, or
+// directory.ErrNotFound.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, error) {
+	t, err := scanToken(db.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.Token{}, directory.ErrNotFound
+	}
+	return t, fail("token by hash", err)
+}
+
+// RevokeToken marks the tenant's unrevoked token with this name revoked at
+// ev.Time, records ev and returns the token, or directory.ErrNotFound.
+func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (directory.Token, error) {
+	var t directory.Token
+	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = ?
+			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns, micros(ev.Time), tenantID, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		return insertEvents(ctx, tx, tenantID, ev)
+	})
+	if err != nil {
+		return directory.Token{}, fail("revoke token", err)
+	}
+	return t, nil
+}
+
+// TouchTokens records last-used times by token id. A time never moves a
+// token's last use backwards, so replicas may flush in any order.
+func (db *DB) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
+	return fail("touch tokens", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		for id, at := range lastUsed {
+			_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?1
+				WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`, micros(at), id)
+			if err != nil {
+				return fmt.Errorf("touch token: %w", err)
+			}
+		}
+		return nil
+	}))
+}

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// CreateUser inserts u with version 1, its email rows and ev. Returns
+// *directory.UniqueError{FieldEmail or FieldUserName} when the tenant
+// already has the key, directory.ErrNotFound if the tenant does not exist.
+func (db *DB) CreateUser(ctx context.Context, u directory.User, ev audit.Event) error {
+	return fail("create user", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		return createUser(ctx, tx, &u, ev)
+	}))
+}
+
+func createUser(ctx context.Context, tx *tx, u *directory.User, ev audit.Event) error {
+	doc, err := record.UserDoc(u)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
+		active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
+		doc, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
+		string(doc), micros(u.CreatedAt), micros(u.UpdatedAt))
+	if err != nil {
+		return userWriteError(ctx, tx, "insert user", u, err)
+	}
+	if err := insertEmails(ctx, tx, u); err != nil {
+		return err
+	}
+	return insertEvents(ctx, tx, u.TenantID, ev)
+}
+
+// userWriteError translates the error of an insert or update of u: a
+// missing tenant is ErrNotFound; a unique violation is the *UniqueError of
+// the key another user of the tenant holds, which the failed transaction
+// asks for because SQLite does not say which index fired.
+func userWriteError(ctx context.Context, tx *tx, op string, u *directory.User, err error) error {
+	if isForeignKey(err) {
+		return directory.ErrNotFound
+	}
+	if !isUnique(err) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	for _, k := range []struct{ field, query, key string }{
+		{directory.FieldEmail, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = ? AND email_key = ? AND id <> ?)`, fold.Key(u.Email)},
+		{directory.FieldUserName, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = ? AND user_name_key = ? AND id <> ?)`, fold.Key(u.UserName)},
+	} {
+		taken, qerr := exists(ctx, tx, k.query, u.TenantID, k.key, u.ID)
+		if qerr != nil {
+			return fmt.Errorf("%s: %w (and finding the taken key: %w)", op, err, qerr)
+		}
+		if taken {
+			return &directory.UniqueError{Field: k.field}
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// insertEmails writes the user_emails rows of u.
+func insertEmails(ctx context.Context, tx *tx, u *directory.User) error {
+	for _, e := range record.EmailRows(u) {
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.TenantID, u.ID, e.Position, e.Value, e.ValueKey, e.Type, e.Primary)
+		if err != nil {
+			return fmt.Errorf("insert user email: %w", err)
+		}
+	}
+	return nil
+}
+
+const userColumns = `u.id, u.tenant_id, u.user_name, COALESCE(u.external_id, ''), u.email, u.active, u.status,
+	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
+	u.doc, u.version, u.created_at, u.updated_at`
+
+// scanUser reads a row of the columns in lead (scanned into lead) followed
+// by userColumns.
+func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User, error) {
+	var (
+		u                directory.User
+		status           string
+		doc              []byte
+		created, updated int64
+	)
+	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.ExternalID, &u.Email, &u.Active, &status,
+		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
+		&doc, &u.Version, &created, &updated)...)
+	if err != nil {
+		return directory.User{}, err
+	}
+	if err := record.DecodeUserDoc(doc, &u); err != nil {
+		return directory.User{}, err
+	}
+	u.Status = directory.Status(status)
+	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return u, nil
+}
+
+// User returns the tenant's user with this id, or directory.ErrNotFound.
+func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, error) {
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.User{}, directory.ErrNotFound
+	}
+	return u, fail("user", err)
+}
+
+// UpdateUser writes u (its Version already incremented), replaces its email
+// rows and records events, if the stored version is still version. Returns
+// directory.ErrNotFound, directory.ErrVersionMismatch or
+// *directory.UniqueError.
+func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, events []audit.Event) error {
+	return fail("update user", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		return updateUser(ctx, tx, &u, version, events)
+	}))
+}
+
+func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, events []audit.Event) error {
+	doc, err := record.UserDoc(u)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, email = ?, email_key = ?,
+		active = ?, status = ?, email_verified = ?, password_must_reset = ?, force_mfa_enrollment = ?, mfa_enrolled = ?,
+		password_hash = ?, doc = ?, version = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ? AND version = ?`,
+		u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
+		u.PasswordHash, string(doc), u.Version, micros(u.UpdatedAt),
+		u.TenantID, u.ID, version)
+	if err != nil {
+		return userWriteError(ctx, tx, "update user", u, err)
+	}
+	if err := checkChanged(ctx, tx, res, u.TenantID, u.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE user_id = ?`, u.ID); err != nil {
+		return fmt.Errorf("delete user emails: %w", err)
+	}
+	if err := insertEmails(ctx, tx, u); err != nil {
+		return err
+	}
+	return insertEvents(ctx, tx, u.TenantID, events...)
+}
+
+// checkChanged turns an update or delete of the tenant's user id that
+// changed no row into ErrNotFound (no such user) or ErrVersionMismatch.
+func checkChanged(ctx context.Context, tx *tx, res sql.Result, tenantID, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	found, err := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = ? AND id = ?)`, tenantID, id)
+	if err != nil {
+		return fmt.Errorf("find user: %w", err)
+	}
+	if found {
+		return directory.ErrVersionMismatch
+	}
+	return directory.ErrNotFound
+}
+
+// DeleteUser deletes the tenant's user (with its email rows and group
+// memberships) and records ev, if its version is still version (any version
+// when version is 0). Returns directory.ErrNotFound or
+// directory.ErrVersionMismatch.
+func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error {
+	return fail("delete user", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		return deleteUser(ctx, tx, tenantID, id, version, ev)
+	}))
+}
+
+func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64, ev audit.Event) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = ?1 AND id = ?2 AND (?3 = 0 OR version = ?3)`, tenantID, id, version)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if err := checkChanged(ctx, tx, res, tenantID, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ?`, tenantID, id); err != nil {
+		return fmt.Errorf("delete group memberships: %w", err)
+	}
+	return insertEvents(ctx, tx, tenantID, ev)
+}
+
+// Users returns a page of the tenant's users matching q.Filter, ordered by
+// creation, and the number that matched. The total and the page come from
+// one statement, so they agree.
+func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
+	cond, args, err := record.UserConditions(tenantID, q.Filter)
+	if err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
+	countSQL := `SELECT count(*) FROM users u WHERE ` + cond
+	var page directory.UserPage
+	if q.Count > 0 {
+		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
+		rows, err := db.query(ctx, `SELECT (`+countSQL+`), `+userColumns+` FROM users u WHERE `+cond+`
+			ORDER BY u.created_at, u.id LIMIT ? OFFSET ?`, pageArgs...)
+		if err != nil {
+			return directory.UserPage{}, fail("users", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows, &page.Total)
+			if err != nil {
+				return directory.UserPage{}, fail("users", err)
+			}
+			page.Users = append(page.Users, u)
+		}
+		if err := rows.Err(); err != nil {
+			return directory.UserPage{}, fail("users", err)
+		}
+		if len(page.Users) > 0 {
+			return page, nil
+		}
+	}
+	// No page asked for, or past the last user: the total alone.
+	if err := db.queryRow(ctx, countSQL, args...).Scan(&page.Total); err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
+	return page, nil
+}

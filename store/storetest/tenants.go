@@ -1,0 +1,175 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/store"
+)
+
+func testTenants(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := newTenant("Straße AG")
+	acme.MFARequired = true
+	acme.PasswordPolicy = password.Policy{MinLength: 8, MaxLength: 64, MinLower: 1, MinUpper: 2, MinDigits: 3, MinSymbols: 1, Blocklist: true}
+	if err := b.CreateTenant(ctx, acme, event(acme.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
+		t.Fatalf("CreateTenant(%q) = %v, want nil", acme.Name, err)
+	}
+	globex := createTenant(t, b, "Globex")
+
+	got, err := b.Tenant(ctx, acme.ID)
+	if err != nil {
+		t.Fatalf("Tenant(%s) = %v, want nil", acme.ID, err)
+	}
+	wantEqual(t, "Tenant()", got, acme)
+	all, err := b.Tenants(ctx)
+	if err != nil {
+		t.Fatalf("Tenants() = %v, want nil", err)
+	}
+	wantEqual(t, "Tenants()", all, []directory.Tenant{acme, globex})
+	_, err = b.Tenant(ctx, newID())
+	wantIs(t, "Tenant(unknown id)", err, directory.ErrNotFound)
+
+	// The name is unique by its folded key: full case folding (ß = ss)
+	// and compatibility normalisation (full-width letters).
+	for _, name := range []string{"STRASSE AG", "straße ag", "ＳＴＲＡＳＳＥ ＡＧ", "globex"} {
+		tn := newTenant(name)
+		err := b.CreateTenant(ctx, tn, event(tn.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: tn.ID}))
+		wantUnique(t, "CreateTenant("+name+")", err, directory.FieldTenant)
+	}
+	all, _ = b.Tenants(ctx)
+	if len(all) != 2 {
+		t.Fatalf("Tenants() after refused creates = %d tenants, want 2", len(all))
+	}
+	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated})
+}
+
+// newToken returns an unrevoked token of the tenant.
+func newToken(tenantID, name string) directory.Token {
+	return directory.Token{
+		ID:        newID(),
+		TenantID:  tenantID,
+		Name:      name,
+		Prefix:    "scimd_" + name[:2],
+		Hash:      "hash-" + newID(),
+		Scopes:    []directory.Scope{directory.ScopeSCIM},
+		CreatedAt: now(),
+	}
+}
+
+func createToken(t *testing.T, b store.Backend, tk directory.Token) {
+	t.Helper()
+	ev := event(tk.TenantID, audit.TokenCreated, audit.Target{Type: "token", ID: tk.ID, Display: tk.Name})
+	if err := b.CreateToken(context.Background(), tk, ev); err != nil {
+		t.Fatalf("CreateToken(%q) = %v, want nil", tk.Name, err)
+	}
+}
+
+func tokenByHash(t *testing.T, b store.Backend, hash string) directory.Token {
+	t.Helper()
+	tk, err := b.TokenByHash(context.Background(), hash)
+	if err != nil {
+		t.Fatalf("TokenByHash(%s) = %v, want nil", hash, err)
+	}
+	return tk
+}
+
+func testTokens(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	globex := createTenant(t, b, "Globex")
+
+	okta := newToken(acme.ID, "okta-prod")
+	okta.Scopes = []directory.Scope{directory.ScopeSCIM, directory.ScopeAdmin}
+	expires := now().Add(90 * 24 * time.Hour)
+	okta.ExpiresAt = &expires
+	createToken(t, b, okta)
+	wantEqual(t, "TokenByHash()", tokenByHash(t, b, okta.Hash), okta)
+	_, err := b.TokenByHash(ctx, "no-such-hash")
+	wantIs(t, "TokenByHash(unknown)", err, directory.ErrNotFound)
+
+	// An active name is unique in its tenant only.
+	dup := newToken(acme.ID, "okta-prod")
+	err = b.CreateToken(ctx, dup, event(acme.ID, audit.TokenCreated, audit.Target{Type: "token", ID: dup.ID}))
+	wantUnique(t, "CreateToken(second okta-prod)", err, directory.FieldTokenName)
+	createToken(t, b, newToken(globex.ID, "okta-prod"))
+	entra := newToken(acme.ID, "entra")
+	createToken(t, b, entra)
+
+	// Revoking returns the token with revoked_at = the event time.
+	ev := event(acme.ID, audit.TokenRevoked, audit.Target{Type: "token", Display: "okta-prod"})
+	revoked, err := b.RevokeToken(ctx, acme.ID, "okta-prod", ev)
+	if err != nil {
+		t.Fatalf("RevokeToken(okta-prod) = %v, want nil", err)
+	}
+	want := okta
+	want.RevokedAt = &ev.Time
+	wantEqual(t, "RevokeToken(okta-prod)", revoked, want)
+	wantEqual(t, "TokenByHash(revoked)", tokenByHash(t, b, okta.Hash), want)
+	_, err = b.RevokeToken(ctx, acme.ID, "okta-prod", event(acme.ID, audit.TokenRevoked, audit.Target{Type: "token"}))
+	wantIs(t, "RevokeToken(okta-prod) again", err, directory.ErrNotFound)
+	_, err = b.RevokeToken(ctx, globex.ID, "entra", event(globex.ID, audit.TokenRevoked, audit.Target{Type: "token"}))
+	wantIs(t, "RevokeToken(another tenant's token)", err, directory.ErrNotFound)
+
+	// A revoked name can be reused.
+	again := newToken(acme.ID, "okta-prod")
+	createToken(t, b, again)
+
+	list, err := b.Tokens(ctx, acme.ID)
+	if err != nil {
+		t.Fatalf("Tokens() = %v, want nil", err)
+	}
+	wantEqual(t, "Tokens(acme)", list, []directory.Token{want, entra, again})
+
+	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{
+		audit.TenantCreated, audit.TokenCreated, audit.TokenCreated, audit.TokenRevoked, audit.TokenCreated,
+	})
+	wantEqual(t, "AuditEvents(globex) types", types(sealed(t, b, globex.ID)), []string{audit.TenantCreated, audit.TokenCreated})
+}
+
+func testTokenMissingTenant(t *testing.T, in Instance) {
+	tk := newToken(newID(), "orphan")
+	err := in.Backend.CreateToken(context.Background(), tk, event(tk.TenantID, audit.TokenCreated, audit.Target{Type: "token"}))
+	wantIs(t, "CreateToken(unknown tenant)", err, directory.ErrNotFound)
+	_, err = in.Backend.TokenByHash(context.Background(), tk.Hash)
+	wantIs(t, "TokenByHash(refused token)", err, directory.ErrNotFound)
+}
+
+func testTouchTokens(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	a, c := newToken(acme.ID, "alpha"), newToken(acme.ID, "charlie")
+	createToken(t, b, a)
+	createToken(t, b, c)
+
+	t1 := now()
+	if err := b.TouchTokens(ctx, map[string]time.Time{a.ID: t1, newID(): t1}); err != nil {
+		t.Fatalf("TouchTokens() = %v, want nil", err)
+	}
+	if got := tokenByHash(t, b, a.Hash).LastUsedAt; got == nil || !got.Equal(t1) {
+		t.Fatalf("LastUsedAt after TouchTokens(%v) = %v, want %v", t1, got, t1)
+	}
+	if got := tokenByHash(t, b, c.Hash).LastUsedAt; got != nil {
+		t.Fatalf("LastUsedAt of an untouched token = %v, want nil", got)
+	}
+	// A late flush of an older use does not move it backwards.
+	if err := b.TouchTokens(ctx, map[string]time.Time{a.ID: t1.Add(-time.Minute)}); err != nil {
+		t.Fatalf("TouchTokens() = %v, want nil", err)
+	}
+	if got := tokenByHash(t, b, a.Hash).LastUsedAt; got == nil || !got.Equal(t1) {
+		t.Fatalf("LastUsedAt after an older TouchTokens = %v, want %v", got, t1)
+	}
+	t2 := t1.Add(time.Hour)
+	if err := b.TouchTokens(ctx, map[string]time.Time{a.ID: t2, c.ID: t2}); err != nil {
+		t.Fatalf("TouchTokens() = %v, want nil", err)
+	}
+	for _, tk := range []directory.Token{a, c} {
+		if got := tokenByHash(t, b, tk.Hash).LastUsedAt; got == nil || !got.Equal(t2) {
+			t.Fatalf("LastUsedAt of %s after TouchTokens(%v) = %v, want %v", tk.Name, t2, got, t2)
+		}
+	}
+}

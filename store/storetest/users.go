@@ -1,0 +1,463 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store"
+)
+
+// fullUser returns a user of the tenant with every field set.
+func fullUser(tenantID string) directory.User {
+	at := now()
+	return directory.User{
+		ID:         newID(),
+		TenantID:   tenantID,
+		UserName:   "Anita.Berg@Example.com",
+		ExternalID: "00u1xyzAbc",
+		Email:      "anita.berg@example.com",
+		Active:     true,
+		Name: directory.Name{
+			Formatted: "Dr. Anita van der Berg Jr.", FamilyName: "van der Berg", GivenName: "Anita",
+			MiddleName: "Maria", HonorificPrefix: "Dr.", HonorificSuffix: "Jr.",
+		},
+		DisplayName:       "Anita van der Berg — Ани́та 🌷",
+		NickName:          "Ani",
+		ProfileURL:        "https://example.com/people/anita",
+		Title:             "Tour Guide",
+		UserType:          "Employee",
+		PreferredLanguage: "nl-NL",
+		Locale:            "nl-NL",
+		Timezone:          "Europe/Amsterdam",
+		Emails: []directory.Email{
+			{Value: "anita.berg@example.com", Type: "work", Display: "Work", Primary: true},
+			{Value: "anita@home.example", Type: "home"},
+		},
+		PhoneNumbers:     []directory.MultiValue{{Value: "+31 20 555 0100", Display: "office", Type: "work", Primary: true}},
+		IMs:              []directory.MultiValue{{Value: "anita@im.example", Type: "xmpp"}},
+		Photos:           []directory.MultiValue{{Value: "https://example.com/anita.jpg", Type: "photo"}},
+		Addresses:        []directory.Address{{Formatted: "Dam 1\n1012 JS Amsterdam", StreetAddress: "Dam 1", Locality: "Amsterdam", Region: "NH", PostalCode: "1012 JS", Country: "NL", Type: "work", Primary: true}},
+		Entitlements:     []directory.MultiValue{{Value: "vpn"}},
+		Roles:            []directory.MultiValue{{Value: "guide", Display: "Guide", Type: "job", Primary: true}},
+		X509Certificates: []directory.MultiValue{{Value: "MIIDQzCCAqygAwIBAgICEAAwDQYJKoZIhvcNAQEFBQAw"}},
+		Enterprise: directory.Enterprise{
+			EmployeeNumber: "701984", CostCenter: "4130", Organization: "Acme", Division: "Theme Park",
+			Department: "Tour Operations", Manager: &directory.Manager{Value: "26118915-6090-4610-87e4-49d8ca9f808d", DisplayName: "John Smith"},
+		},
+		EmailVerified:      true,
+		PasswordMustReset:  true,
+		ForceMFAEnrollment: true,
+		Status:             directory.StatusInvited,
+		MFAEnrolled:        true,
+		PasswordHash:       "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		Version:            1,
+		CreatedAt:          at,
+		UpdatedAt:          at.Add(time.Second + 7*time.Microsecond),
+	}
+}
+
+// zeroFields returns the names of the fields of v (a struct, searched
+// through nested structs) that hold their zero value.
+func zeroFields(v reflect.Value, prefix string) []string {
+	var zero []string
+	for i := range v.NumField() {
+		f, name := v.Field(i), prefix+v.Type().Field(i).Name
+		switch {
+		case f.IsZero():
+			zero = append(zero, name)
+		case f.Kind() == reflect.Struct && f.Type() != reflect.TypeFor[time.Time]():
+			zero = append(zero, zeroFields(f, name+".")...)
+		}
+	}
+	return zero
+}
+
+func testUserRoundTrip(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	u := fullUser(acme.ID)
+	if zero := zeroFields(reflect.ValueOf(u), ""); len(zero) > 0 {
+		// A new User field must be added to fullUser, so that this test
+		// proves it is stored.
+		t.Fatalf("fullUser leaves %v unset, want every field set", zero)
+	}
+	createUser(t, b, u)
+	wantEqual(t, "User()", getUser(t, b, acme.ID, u.ID), u)
+
+	page, err := b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 1, Count: 10})
+	if err != nil {
+		t.Fatalf("Users() = %v, want nil", err)
+	}
+	wantEqual(t, "Users()", page, directory.UserPage{Total: 1, Users: []directory.User{u}})
+
+	// A user with nothing optional: no externalId, no emails, no password.
+	bare := directory.User{
+		ID: newID(), TenantID: acme.ID, UserName: "svc-backup", Email: "svc-backup@example.com",
+		Status: directory.StatusActive, Version: 1, CreatedAt: now(), UpdatedAt: now(),
+	}
+	createUser(t, b, bare)
+	wantEqual(t, "User(bare)", getUser(t, b, acme.ID, bare.ID), bare)
+
+	// The store sets version 1 on create.
+	v := newUser(acme.ID, "versioned", "versioned@example.com")
+	v.Version = 0
+	createUser(t, b, v)
+	if got := getUser(t, b, acme.ID, v.ID).Version; got != 1 {
+		t.Fatalf("User(created with Version 0).Version = %d, want 1", got)
+	}
+}
+
+func testUserUnique(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	globex := createTenant(t, b, "Globex")
+	first := createUser(t, b, newUser(acme.ID, "STRASSE", "ÄNNE@Example.com"))
+
+	for _, tc := range []struct {
+		userName, email, field string
+	}{
+		{"anne", "änne@example.com", directory.FieldEmail},        // Unicode letter case
+		{"anne", "ÄNNE@EXAMPLE.COM", directory.FieldEmail},        // ASCII letter case
+		{"anne", "ÄNNE@Example.com", directory.FieldEmail},        // the same
+		{"straße", "other@example.com", directory.FieldUserName},  // full case folding: ß = ss
+		{"ＳＴＲＡＳＳＥ", "other@example.com", directory.FieldUserName}, // compatibility: full width
+		{"strasse", "änne@example.com", directory.FieldEmail},     // both taken: the email's rule first
+	} {
+		u := newUser(acme.ID, tc.userName, tc.email)
+		err := b.CreateUser(ctx, u, event(acme.ID, audit.UserCreated, userTarget(u)))
+		wantUnique(t, "CreateUser("+tc.userName+", "+tc.email+")", err, tc.field)
+		_, err = b.User(ctx, acme.ID, u.ID)
+		wantIs(t, "User(refused user)", err, directory.ErrNotFound)
+	}
+	page, err := b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 1, Count: 10})
+	if err != nil || page.Total != 1 || page.Users[0].ID != first.ID {
+		t.Fatalf("Users() after refused creates = %+v, %v, want only %s", page, err, first.ID)
+	}
+	// A refused create writes no event.
+	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.UserCreated})
+
+	// Keys are unique per tenant: another tenant may have the same ones.
+	createUser(t, b, newUser(globex.ID, "straße", "änne@example.com"))
+}
+
+func testUserMissingTenant(t *testing.T, in Instance) {
+	u := newUser(newID(), "orphan", "orphan@example.com")
+	err := in.Backend.CreateUser(context.Background(), u, event(u.TenantID, audit.UserCreated, userTarget(u)))
+	wantIs(t, "CreateUser(unknown tenant)", err, directory.ErrNotFound)
+}
+
+func testUserTenantIsolation(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	globex := createTenant(t, b, "Globex")
+	u := createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
+	createUser(t, b, newUser(globex.ID, "other", "other@example.com"))
+
+	_, err := b.User(ctx, globex.ID, u.ID)
+	wantIs(t, "User(globex, acme's user)", err, directory.ErrNotFound)
+
+	stolen := u
+	stolen.TenantID = globex.ID
+	stolen.DisplayName = "stolen"
+	stolen.Version = 2
+	err = b.UpdateUser(ctx, stolen, 1, []audit.Event{event(globex.ID, audit.UserUpdated, userTarget(u))})
+	wantIs(t, "UpdateUser(globex, acme's user)", err, directory.ErrNotFound)
+	err = b.DeleteUser(ctx, globex.ID, u.ID, 0, event(globex.ID, audit.UserDeleted, userTarget(u)))
+	wantIs(t, "DeleteUser(globex, acme's user)", err, directory.ErrNotFound)
+
+	for _, f := range []*directory.UserFilter{
+		nil,
+		{Attr: directory.FilterID, Value: u.ID},
+		{Attr: directory.FilterUserName, Value: "anita"},
+		{Attr: directory.FilterEmailsValue, Value: "anita@example.com"},
+	} {
+		page, err := b.Users(ctx, globex.ID, directory.UserQuery{Filter: f, StartIndex: 1, Count: 10})
+		if err != nil {
+			t.Fatalf("Users(globex, %+v) = %v, want nil", f, err)
+		}
+		for _, got := range page.Users {
+			if got.ID == u.ID || got.TenantID != globex.ID {
+				t.Fatalf("Users(globex, %+v) lists %s of tenant %s, want globex's users only", f, got.ID, got.TenantID)
+			}
+		}
+	}
+	wantEqual(t, "User(acme) after other tenant's writes", getUser(t, b, acme.ID, u.ID), u)
+	wantEqual(t, "AuditEvents(globex) types", types(sealed(t, b, globex.ID)), []string{audit.TenantCreated, audit.UserCreated})
+}
+
+func testUpdateUser(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	u := createUser(t, b, fullUser(acme.ID))
+
+	next := u
+	next.UserName = "anita.berg"
+	next.ExternalID = ""
+	next.DisplayName = "Anita Berg"
+	next.Active = false
+	next.Enterprise.Manager = nil
+	next.PasswordHash = ""
+	next.Status = directory.StatusActive
+	next.Version = 2
+	next.UpdatedAt = now()
+	events := []audit.Event{event(acme.ID, audit.UserDeactivated, userTarget(next)), event(acme.ID, audit.UserUpdated, userTarget(next))}
+	if err := b.UpdateUser(ctx, next, 1, events); err != nil {
+		t.Fatalf("UpdateUser(version 1) = %v, want nil", err)
+	}
+	wantEqual(t, "User() after UpdateUser", getUser(t, b, acme.ID, u.ID), next)
+
+	// A writer that read version 1 loses, and changes nothing.
+	stale := u
+	stale.DisplayName = "stale"
+	stale.Version = 2
+	err := b.UpdateUser(ctx, stale, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(stale))})
+	wantIs(t, "UpdateUser(stale version 1)", err, directory.ErrVersionMismatch)
+	wantEqual(t, "User() after a stale UpdateUser", getUser(t, b, acme.ID, u.ID), next)
+
+	missing := newUser(acme.ID, "ghost", "ghost@example.com")
+	missing.Version = 2
+	err = b.UpdateUser(ctx, missing, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(missing))})
+	wantIs(t, "UpdateUser(unknown id)", err, directory.ErrNotFound)
+
+	wantEqual(t, "AuditEvents() types", types(sealed(t, b, acme.ID)), []string{
+		audit.TenantCreated, audit.UserCreated, audit.UserDeactivated, audit.UserUpdated,
+	})
+}
+
+func testUpdateUserUnique(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
+	bob := createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
+
+	for _, tc := range []struct {
+		userName, email, field string
+	}{
+		{"bob", "ANITA@example.com", directory.FieldEmail},
+		{"ANITA", "bob@example.com", directory.FieldUserName},
+		{"ANITA", "anita@EXAMPLE.com", directory.FieldEmail}, // both taken: the email's rule first
+	} {
+		next := bob
+		next.UserName, next.Email = tc.userName, tc.email
+		next.Emails = []directory.Email{{Value: tc.email, Primary: true}}
+		next.Version = 2
+		err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))})
+		wantUnique(t, "UpdateUser("+tc.userName+", "+tc.email+")", err, tc.field)
+		wantEqual(t, "User() after a refused UpdateUser", getUser(t, b, acme.ID, bob.ID), bob)
+	}
+	// Changing only the letter case of one's own keys is no conflict.
+	next := bob
+	next.UserName, next.Email = "Bob", "Bob@Example.com"
+	next.Emails = []directory.Email{{Value: "Bob@Example.com", Primary: true}}
+	next.Version = 2
+	if err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
+		t.Fatalf("UpdateUser(own keys in another case) = %v, want nil", err)
+	}
+	wantEqual(t, "AuditEvents() types", types(sealed(t, b, acme.ID)), []string{
+		audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserUpdated,
+	})
+}
+
+// userIDs lists the ids of the tenant's users matching f.
+func userIDs(t *testing.T, b store.Backend, tenantID string, f *directory.UserFilter) []string {
+	t.Helper()
+	page, err := b.Users(context.Background(), tenantID, directory.UserQuery{Filter: f, StartIndex: 1, Count: 100})
+	if err != nil {
+		t.Fatalf("Users(%+v) = %v, want nil", f, err)
+	}
+	if page.Total != len(page.Users) {
+		t.Fatalf("Users(%+v).Total = %d, want %d (the users listed)", f, page.Total, len(page.Users))
+	}
+	ids := []string{}
+	for _, u := range page.Users {
+		ids = append(ids, u.ID)
+	}
+	return ids
+}
+
+func testUpdateUserEmails(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	u := newUser(acme.ID, "anita", "anita@example.com")
+	u.Emails = append(u.Emails, directory.Email{Value: "anita@home.example", Type: "home"}, directory.Email{Value: "ani@old.example", Type: "other"})
+	createUser(t, b, u)
+	byEmail := func(v string) *directory.UserFilter {
+		return &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: v}
+	}
+	for _, v := range []string{"anita@example.com", "anita@home.example", "ani@old.example"} {
+		wantEqual(t, "Users(emails.value eq "+v+")", userIDs(t, b, acme.ID, byEmail(v)), []string{u.ID})
+	}
+
+	// Fewer emails than before, the remaining ones changed.
+	next := u
+	next.Email = "anita@new.example"
+	next.Emails = []directory.Email{{Value: "anita@new.example", Type: "work", Primary: true}, {Value: "anita@home.example", Type: "home"}}
+	next.Version = 2
+	if err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
+		t.Fatalf("UpdateUser() = %v, want nil", err)
+	}
+	for v, want := range map[string][]string{
+		"anita@example.com":  {},
+		"ani@old.example":    {},
+		"anita@new.example":  {u.ID},
+		"anita@home.example": {u.ID},
+	} {
+		wantEqual(t, "Users(emails.value eq "+v+") after UpdateUser", userIDs(t, b, acme.ID, byEmail(v)), want)
+	}
+	// The old email is free for another user.
+	createUser(t, b, newUser(acme.ID, "anita2", "anita@example.com"))
+}
+
+func testDeleteUser(t *testing.T, in Instance) {
+	ctx, b, raw := context.Background(), in.Backend, in.Raw
+	acme := createTenant(t, b, "Acme")
+	u := createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
+	keep := createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
+
+	// Memberships are written by the group store to come; insert them raw.
+	group := newID()
+	rawExec(t, raw, `INSERT INTO groups (id, tenant_id, display_name, display_name_key, doc, version, created_at, updated_at)
+		VALUES (?, ?, 'Guides', 'guides', '{}', 1, ?, ?)`, group, acme.ID, rawTime(raw, now()), rawTime(raw, now()))
+	for _, m := range []string{u.ID, keep.ID} {
+		rawExec(t, raw, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES (?, ?, ?, 'User')`, acme.ID, group, m)
+	}
+
+	err := b.DeleteUser(ctx, acme.ID, u.ID, 7, event(acme.ID, audit.UserDeleted, userTarget(u)))
+	wantIs(t, "DeleteUser(version 7 of a version 1 user)", err, directory.ErrVersionMismatch)
+	getUser(t, b, acme.ID, u.ID)
+
+	if err := b.DeleteUser(ctx, acme.ID, u.ID, 1, event(acme.ID, audit.UserDeleted, userTarget(u))); err != nil {
+		t.Fatalf("DeleteUser(version 1) = %v, want nil", err)
+	}
+	_, err = b.User(ctx, acme.ID, u.ID)
+	wantIs(t, "User(deleted)", err, directory.ErrNotFound)
+	wantEqual(t, "Users(emails.value eq deleted user's)", userIDs(t, b, acme.ID, &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: u.Email}), []string{})
+	for member, want := range map[string]int64{u.ID: 0, keep.ID: 1} {
+		if n := rawCount(t, raw, `SELECT count(*) FROM group_members WHERE member_id = ?`, member); n != want {
+			t.Fatalf("group_members rows of %s after deleting %s = %d, want %d", member, u.ID, n, want)
+		}
+	}
+	if n := rawCount(t, raw, `SELECT count(*) FROM user_emails WHERE user_id = ?`, u.ID); n != 0 {
+		t.Fatalf("user_emails rows of a deleted user = %d, want 0", n)
+	}
+	err = b.DeleteUser(ctx, acme.ID, u.ID, 0, event(acme.ID, audit.UserDeleted, userTarget(u)))
+	wantIs(t, "DeleteUser(deleted)", err, directory.ErrNotFound)
+
+	// Version 0 deletes whatever the version; the email is free again.
+	if err := b.DeleteUser(ctx, acme.ID, keep.ID, 0, event(acme.ID, audit.UserDeleted, userTarget(keep))); err != nil {
+		t.Fatalf("DeleteUser(version 0) = %v, want nil", err)
+	}
+	createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
+	wantEqual(t, "AuditEvents() types", types(sealed(t, b, acme.ID)), []string{
+		audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserDeleted, audit.UserDeleted, audit.UserCreated,
+	})
+}
+
+func testUserFilters(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	anita := newUser(acme.ID, "Anita.Berg@Example.com", "anita.berg@example.com")
+	anita.ExternalID = "EXT-1"
+	anita.Emails = append(anita.Emails, directory.Email{Value: "Ani@Home.Example", Type: "home"})
+	createUser(t, b, anita)
+	anne := newUser(acme.ID, "ÄNNE", "anne@xn--bcher-kva.example") // stored as the A-label of bücher
+	anne.ExternalID = "ext-1"
+	createUser(t, b, anne)
+	createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
+
+	for _, tc := range []struct {
+		attr  directory.FilterAttr
+		value string
+		want  []string
+	}{
+		{directory.FilterID, anita.ID, []string{anita.ID}},
+		{directory.FilterID, strings.ToUpper(anita.ID), []string{}}, // exact
+		{directory.FilterID, "not-a-uuid", []string{}},
+		{directory.FilterUserName, "anita.berg@example.com", []string{anita.ID}},
+		{directory.FilterUserName, "ANITA.BERG@EXAMPLE.COM", []string{anita.ID}},
+		{directory.FilterUserName, "änne", []string{anne.ID}},
+		{directory.FilterUserName, "anne", []string{}},
+		{directory.FilterExternalID, "EXT-1", []string{anita.ID}}, // caseExact
+		{directory.FilterExternalID, "ext-1", []string{anne.ID}},
+		{directory.FilterExternalID, "", []string{}},
+		{directory.FilterEmailsValue, "anita.berg@example.com", []string{anita.ID}},
+		{directory.FilterEmailsValue, "ANITA.BERG@Example.COM", []string{anita.ID}},
+		{directory.FilterEmailsValue, "ani@home.example", []string{anita.ID}}, // not the primary one
+		{directory.FilterEmailsValue, "anne@bücher.example", []string{anne.ID}},
+		{directory.FilterEmailsValue, "ANNE@BÜCHER.EXAMPLE", []string{anne.ID}},
+		{directory.FilterEmailsValue, "anne@xn--bcher-kva.example", []string{anne.ID}},
+		{directory.FilterEmailsValue, "anne@bucher.example", []string{}},
+	} {
+		f := &directory.UserFilter{Attr: tc.attr, Value: tc.value}
+		wantEqual(t, "Users(filter "+tc.value+")", userIDs(t, b, acme.ID, f), tc.want)
+	}
+	_, err := b.Users(ctx, acme.ID, directory.UserQuery{Filter: &directory.UserFilter{Attr: 99, Value: "x"}, StartIndex: 1, Count: 1})
+	if err == nil {
+		t.Fatalf("Users(filter on unknown attribute 99) = nil error, want an error")
+	}
+}
+
+func testUserPaging(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	other := createTenant(t, b, "Other")
+	createUser(t, b, newUser(other.ID, "elsewhere", "elsewhere@example.com"))
+
+	var users []directory.User
+	same := now() // two users created in the same microsecond: ordered by id
+	for i := range 7 {
+		u := newUser(acme.ID, "user"+string(rune('a'+i)), "user"+string(rune('a'+i))+"@example.com")
+		if i == 2 || i == 3 {
+			u.CreatedAt, u.UpdatedAt = same, same
+		}
+		users = append(users, createUser(t, b, u))
+	}
+	slices.SortFunc(users, func(x, y directory.User) int {
+		if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	ids := func(us []directory.User) []string {
+		out := []string{}
+		for _, u := range us {
+			out = append(out, u.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		start, count int
+		want         []directory.User
+	}{
+		{1, 3, users[0:3]},
+		{4, 3, users[3:6]},
+		{7, 3, users[6:]},
+		{8, 3, nil},
+		{100, 3, nil},
+		{1, 0, nil},
+		{5, 0, nil},
+		{0, 2, users[0:2]}, // startIndex below 1 counts as 1
+		{1, 100, users},
+	} {
+		page, err := b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: tc.start, Count: tc.count})
+		if err != nil {
+			t.Fatalf("Users(startIndex %d, count %d) = %v, want nil", tc.start, tc.count, err)
+		}
+		if page.Total != 7 {
+			t.Fatalf("Users(startIndex %d, count %d).Total = %d, want 7", tc.start, tc.count, page.Total)
+		}
+		wantEqual(t, "Users(startIndex, count) ids", ids(page.Users), ids(tc.want))
+	}
+	page, err := b.Users(ctx, acme.ID, directory.UserQuery{
+		Filter: &directory.UserFilter{Attr: directory.FilterUserName, Value: "USERC"}, StartIndex: 1, Count: 0,
+	})
+	if err != nil || page.Total != 1 || len(page.Users) != 0 {
+		t.Fatalf("Users(userName eq USERC, count 0) = %+v, %v, want total 1 and no users", page, err)
+	}
+}
