@@ -114,4 +114,3 @@ func operator(e *env) directory.Caller {
 	}
 	return directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: name}, Source: "cli"}
 }
-
