@@ -74,10 +74,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		getenv: getenv,
 		stdout: stdout,
 		stderr: stderr,
-		logger: slog.New(slog.NewJSONHandler(stderr, nil)),
+		logger: newLogger(stderr),
 	}
 	return kctx.Run(e, &c)
 }
+
+// newLogger returns the JSON logger of every command, writing to w.
+func newLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {

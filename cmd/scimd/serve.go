@@ -10,9 +10,13 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/logbuf"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
 )
+
+// logFlushInterval bounds how long a log line of serve waits in memory.
+const logFlushInterval = 100 * time.Millisecond
 
 type serveCmd struct {
 	Listen          string        `default:"${listen}" help:"Address to listen on (env SCIMD_LISTEN)." placeholder:"ADDR"`
@@ -30,6 +34,10 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
+	// One log line per request: batch them rather than pay a write each.
+	logs := logbuf.New(e.stderr, logFlushInterval)
+	defer logs.Close()
+	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
 	db, svc, err := c.open(e, hasher)
 	if err != nil {
