@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+// startScimd serves a real scimd over SQLite and returns its URL and a
+// token of its bootstrap tenant.
+func startScimd(t *testing.T) (url, token string) {
+	t.Helper()
+	hasher := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8)
+	svc := directory.NewService(storetest.SQLite(t), hasher)
+	_, token, err := svc.Bootstrap(context.Background())
+	if err != nil || token == "" {
+		t.Fatalf("Bootstrap() = %q, %v; want a token", token, err)
+	}
+	srv := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc}))
+	t.Cleanup(srv.Close)
+	return srv.URL, token
+}
+
+var successful = regexp.MustCompile(`successful: (\d+) \(`)
+
+// runOK runs scimload and returns its output and the successful count,
+// failing the test on an error or any failed request.
+func runOK(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), args, func(string) string { return "" }, &out); err != nil {
+		t.Fatalf("run(%q) = %v\n%s", args, err, out.String())
+	}
+	if strings.Contains(out.String(), "status ") || strings.Contains(out.String(), "error ") {
+		t.Fatalf("run(%q) reported failures:\n%s", args, out.String())
+	}
+	m := successful.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("run(%q) printed no successful count:\n%s", args, out.String())
+	}
+	n, _ := strconv.Atoi(m[1])
+	return out.String(), n
+}
+
+func TestPreloadThenGetAndCreate(t *testing.T) {
+	url, token := startScimd(t)
+	out, n := runOK(t, "-url", url, "-token", token, "-preload", "30", "-scenario", "get", "-c", "4", "-d", "300ms")
+	if !strings.Contains(out, "preload: 30 users added") {
+		t.Errorf("output lacks the preload line:\n%s", out)
+	}
+	if n == 0 {
+		t.Errorf("get scenario: no successful request:\n%s", out)
+	}
+
+	// A second preload to the same size adds nothing.
+	out, created := runOK(t, "-url", url, "-token", token, "-preload", "30", "-scenario", "create", "-c", "4", "-d", "300ms")
+	if !strings.Contains(out, "preload: 0 users added") {
+		t.Errorf("second preload to the same size reported adding users:\n%s", out)
+	}
+
+	c := newClient(url, token, 1)
+	total, err := c.total(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests cut off by the deadline may have been stored without being
+	// counted, never the other way round.
+	if created == 0 || total < 30+created {
+		t.Errorf("after preloading 30 and %d counted creates the tenant has %d users", created, total)
+	}
+}
+
+func TestRejectsBadArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{"-scenario", "get"},                   // no token
+		{"-token", "x", "-scenario", "delete"}, // unknown scenario
+		{"-token", "x", "-c", "0"},             // no clients
+		{"-token", "x", "-d", "0s"},            // no duration
+	} {
+		if err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
+			t.Errorf("run(%q) = nil, want an error", args)
+		}
+	}
+}
+
+func TestWrongTokenIsAnError(t *testing.T) {
+	url, _ := startScimd(t)
+	err := run(context.Background(), []string{"-url", url, "-token", "scimd_wrong", "-preload", "5", "-d", "100ms"}, func(string) string { return "" }, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("run with a wrong token = %v, want an error naming status 401", err)
+	}
+}
