@@ -31,7 +31,8 @@ type Store interface {
 	// TokenByHash returns the token with this secret hash, or ErrNotFound.
 	TokenByHash(ctx context.Context, hash string) (Token, error)
 	// RevokeToken marks the tenant's unrevoked token with this name revoked
-	// at ev.Time and returns it, or ErrNotFound.
+	// at ev.Time, records ev with the token's id as its target id, and
+	// returns the token, or ErrNotFound.
 	RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (Token, error)
 	// TouchTokens records last-used times, by token id.
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error

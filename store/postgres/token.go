@@ -84,16 +84,21 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, er
 }
 
 // RevokeToken marks the tenant's unrevoked token with this name revoked at
-// ev.Time, records ev and returns the token, or directory.ErrNotFound; one
-// statement does all three.
+// ev.Time, records ev with the token's id as target id and returns the
+// token, or directory.ErrNotFound; one statement does all three.
 func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (directory.Token, error) {
-	args := append([]any{tenantID, name}, eventArgs(ev)...) // $3 is ev.Time
+	// The event's columns are $3 (its time) on, except target_id: the
+	// revoked token's id.
+	const targetID = 6 // index of target_id in eventInsertColumns
+	evArgs := eventArgs(ev)
+	args := append([]any{tenantID, name}, evArgs[:targetID]...)
+	args = append(args, evArgs[targetID+1:]...)
 	t, err := scanToken(db.db.QueryRowContext(ctx, `WITH t AS (
 			UPDATE tokens SET revoked_at = $3 WHERE tenant_id = $1 AND name = $2 AND revoked_at IS NULL
 			RETURNING `+tokenColumns+`
 		), e AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, `+params(3, eventParams)+` FROM t
+			SELECT $1, `+params(3, targetID)+`, t.id, `+params(3+targetID, eventParams-targetID-1)+` FROM t
 		)
 		SELECT `+tokenColumns+` FROM t`, args...))
 	if errors.Is(err, sql.ErrNoRows) {

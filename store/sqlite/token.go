@@ -95,7 +95,8 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, er
 }
 
 // RevokeToken marks the tenant's unrevoked token with this name revoked at
-// ev.Time, records ev and returns the token, or directory.ErrNotFound.
+// ev.Time, records ev with the token's id as target id and returns the
+// token, or directory.ErrNotFound.
 func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (directory.Token, error) {
 	var t directory.Token
 	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
@@ -108,6 +109,7 @@ func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.E
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
+		ev.Target.ID = t.ID
 		return insertEvents(ctx, tx, tenantID, ev)
 	})
 	if err != nil {

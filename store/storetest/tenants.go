@@ -125,9 +125,13 @@ func testTokens(t *testing.T, in Instance) {
 	}
 	wantEqual(t, "Tokens(acme)", list, []directory.Token{want, entra, again})
 
-	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{
+	acmeEvents := sealed(t, b, acme.ID)
+	wantEqual(t, "AuditEvents(acme) types", types(acmeEvents), []string{
 		audit.TenantCreated, audit.TokenCreated, audit.TokenCreated, audit.TokenRevoked, audit.TokenCreated,
 	})
+	// The revocation event names the token it revoked, which the caller
+	// knew only by name.
+	wantEqual(t, "token.revoked target", acmeEvents[3].Target, audit.Target{Type: "token", ID: okta.ID, Display: "okta-prod"})
 	wantEqual(t, "AuditEvents(globex) types", types(sealed(t, b, globex.ID)), []string{audit.TenantCreated, audit.TokenCreated})
 }
 
