@@ -265,16 +265,25 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestAuditVerifyDetectsTampering(t *testing.T) {
-	dir := t.TempDir()
-	db := "sqlite://" + filepath.Join(dir, "scimd.db")
-	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
-	mustScimd(t, db, "token", "create", "--tenant", id, "--name", "a")
-	mustScimd(t, db, "token", "create", "--tenant", id, "--name", "b")
-	mustScimd(t, db, "audit", "verify", "--tenant", id)
-	tamper(t, filepath.Join(dir, "scimd.db"), `UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 2`)
-	_, _, err := scimd(t, db, "audit", "verify", "--tenant", id)
-	if err == nil || !strings.Contains(err.Error(), "event 2") {
-		t.Errorf("audit verify after tampering = %v, want an error naming event 2", err)
+	for _, tc := range []struct {
+		name, stmt, event string
+	}{
+		{"edited actor", `UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 2`, "event 2"},
+		{"deleted newest", `DELETE FROM audit_events WHERE seq = 3`, "event 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := "sqlite://" + filepath.Join(dir, "scimd.db")
+			id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+			mustScimd(t, db, "token", "create", "--tenant", id, "--name", "a")
+			mustScimd(t, db, "token", "create", "--tenant", id, "--name", "b")
+			mustScimd(t, db, "audit", "verify", "--tenant", id)
+			tamper(t, filepath.Join(dir, "scimd.db"), tc.stmt)
+			_, _, err := scimd(t, db, "audit", "verify", "--tenant", id)
+			if err == nil || !strings.Contains(err.Error(), tc.event) {
+				t.Errorf("audit verify after tampering = %v, want an error naming %s", err, tc.event)
+			}
+		})
 	}
 }
 

@@ -134,6 +134,14 @@ func writeInt(h hash.Hash, v int64) {
 	h.Write(n[:])
 }
 
+// Head is the end of a tenant's audit chain as the store records it: the
+// sequence number and hash of its last sealed event, 0 and "" before the
+// first.
+type Head struct {
+	Seq  int64
+	Hash string
+}
+
 // BrokenChainError names the first event whose chain link does not hold.
 type BrokenChainError struct {
 	Seq    int64
@@ -162,6 +170,23 @@ func Verify(events []Event) error {
 			return &BrokenChainError{Seq: e.Seq, Reason: "content does not match its hash"}
 		}
 		prev = e.Hash
+	}
+	return nil
+}
+
+// VerifyHead checks that events, a tenant's sealed events as Verify takes
+// them, reach the chain head recorded before they were read: the newest
+// events cannot be deleted, or the chain cut short and re-sealed, without
+// the head telling. Events sealed after the head was read may follow it.
+func VerifyHead(events []Event, head Head) error {
+	if head.Seq > int64(len(events)) {
+		return &BrokenChainError{Seq: int64(len(events)) + 1, Reason: fmt.Sprintf("missing: the chain head records %d sealed events", head.Seq)}
+	}
+	if head.Seq == 0 {
+		return nil
+	}
+	if e := events[head.Seq-1]; e.Hash != head.Hash {
+		return &BrokenChainError{Seq: e.Seq, Reason: "hash does not match the recorded chain head"}
 	}
 	return nil
 }

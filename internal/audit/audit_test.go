@@ -60,3 +60,34 @@ func TestComputeHashSeparatesFields(t *testing.T) {
 		t.Errorf("ComputeHash: fields %q|%q and %q|%q hash alike", a.Type, a.Source, b.Type, b.Source)
 	}
 }
+
+func TestVerifyHead(t *testing.T) {
+	events := chain(3)
+	for _, tc := range []struct {
+		name    string
+		events  []Event
+		head    Head
+		wantSeq int64 // 0: no error
+	}{
+		{"matches the newest", events, Head{Seq: 3, Hash: events[2].Hash}, 0},
+		{"events sealed after the head was read", events, Head{Seq: 2, Hash: events[1].Hash}, 0},
+		{"nothing sealed yet", nil, Head{}, 0},
+		{"newest deleted", events[:2], Head{Seq: 3, Hash: events[2].Hash}, 3},
+		{"all deleted", nil, Head{Seq: 3, Hash: events[2].Hash}, 1},
+		{"newest replaced", events, Head{Seq: 3, Hash: "forged"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := VerifyHead(tc.events, tc.head)
+			if tc.wantSeq == 0 {
+				if err != nil {
+					t.Fatalf("VerifyHead() = %v, want nil", err)
+				}
+				return
+			}
+			var broken *BrokenChainError
+			if !errors.As(err, &broken) || broken.Seq != tc.wantSeq {
+				t.Fatalf("VerifyHead() = %v, want a *BrokenChainError at %d", err, tc.wantSeq)
+			}
+		})
+	}
+}

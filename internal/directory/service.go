@@ -363,11 +363,19 @@ func (s *Service) AuditEvents(ctx context.Context, tenantID string, f AuditFilte
 // *audit.BrokenChainError naming the first bad event when the chain was
 // tampered with.
 func (s *Service) VerifyAudit(ctx context.Context, tenantID string) error {
+	// The head first: events sealed after it was read may follow it.
+	head, err := s.store.AuditHead(ctx, tenantID)
+	if err != nil {
+		return wrap("directory.VerifyAudit", err)
+	}
 	evs, err := s.AuditEvents(ctx, tenantID, AuditFilter{})
 	if err != nil {
 		return err
 	}
-	return audit.Verify(evs)
+	if err := audit.Verify(evs); err != nil {
+		return err
+	}
+	return audit.VerifyHead(evs, head)
 }
 
 // Ready reports whether the store answers.

@@ -57,6 +57,9 @@ type Store interface {
 	// chain hash, in commit order, for one tenant or every tenant when
 	// tenantID is empty. Safe to call from several processes at once.
 	SealAudit(ctx context.Context, tenantID string) error
+	// AuditHead returns the end of the tenant's sealed chain as recorded
+	// when it was last sealed (zero before the first seal).
+	AuditHead(ctx context.Context, tenantID string) (audit.Head, error)
 	// AuditEvents returns the tenant's sealed events matching f, in sequence order.
 	AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error)
 

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -151,7 +153,7 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("create audit head: %w", err)
 	}
-	var head record.Head
+	var head audit.Head
 	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE`, tenantID).Scan(&head.Seq, &head.Hash)
 	if err != nil {
 		return 0, fmt.Errorf("lock audit head: %w", err)
@@ -224,4 +226,15 @@ func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.Audi
 		events = append(events, e)
 	}
 	return events, fail("audit events", rows.Err())
+}
+
+// AuditHead returns the end of the tenant's sealed chain, zero before the
+// first seal.
+func (db *DB) AuditHead(ctx context.Context, tenantID string) (audit.Head, error) {
+	var head audit.Head
+	err := db.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = $1`, tenantID).Scan(&head.Seq, &head.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Head{}, nil
+	}
+	return head, fail("audit head", err)
 }

@@ -135,7 +135,7 @@ func sealBatch(ctx context.Context, tx *tx, tenantID string) (int, error) {
 		return 0, nil
 	}
 
-	var head record.Head
+	var head audit.Head
 	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = ?`, tenantID).Scan(&head.Seq, &head.Hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read audit head: %w", err)
@@ -179,4 +179,15 @@ func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.Audi
 		events = append(events, e)
 	}
 	return events, fail("audit events", rows.Err())
+}
+
+// AuditHead returns the end of the tenant's sealed chain, zero before the
+// first seal.
+func (db *DB) AuditHead(ctx context.Context, tenantID string) (audit.Head, error) {
+	var head audit.Head
+	err := db.queryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = ?`, tenantID).Scan(&head.Seq, &head.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Head{}, nil
+	}
+	return head, fail("audit head", err)
 }

@@ -49,6 +49,14 @@ func testAuditSeal(t *testing.T, in Instance) {
 	}
 	wantChain(t, "acme", acmeEvents, 4)
 	wantEqual(t, "AuditEvents(acme) seqs", seqs(acmeEvents), []int64{1, 2, 3, 4})
+	head, err := b.AuditHead(ctx, acme.ID)
+	if err != nil {
+		t.Fatalf("AuditHead(acme) = %v, want nil", err)
+	}
+	wantEqual(t, "AuditHead(acme)", head, audit.Head{Seq: 4, Hash: acmeEvents[3].Hash})
+	if head, err := b.AuditHead(ctx, globex.ID); err != nil || head != (audit.Head{}) {
+		t.Fatalf("AuditHead(globex) before sealing = %+v, %v, want the zero head", head, err)
+	}
 
 	// Sealing every tenant numbers each chain from 1, and continues a
 	// chain where it ended.
@@ -198,13 +206,18 @@ func testAuditBacklog(t *testing.T, in Instance) {
 func testAuditTamper(t *testing.T, in Instance) {
 	for _, tc := range []struct {
 		name, query string
-		seq         int64 // the event Verify must name
+		seq         int64 // the event the verification must name
+		quiet       bool  // no event follows the tampering
 	}{
-		{"edit changes", `UPDATE audit_events SET changes = '[]' WHERE tenant_id = ? AND seq = 3`, 3},
-		{"edit actor", `UPDATE audit_events SET actor_name = 'mallory' WHERE tenant_id = ? AND seq = 2`, 2},
-		{"edit type", `UPDATE audit_events SET type = 'token.revoked' WHERE tenant_id = ? AND seq = 4`, 4},
+		{"edit changes", `UPDATE audit_events SET changes = '[]' WHERE tenant_id = ? AND seq = 3`, 3, false},
+		{"edit actor", `UPDATE audit_events SET actor_name = 'mallory' WHERE tenant_id = ? AND seq = 2`, 2, false},
+		{"edit type", `UPDATE audit_events SET type = 'token.revoked' WHERE tenant_id = ? AND seq = 4`, 4, false},
 		// A deleted event breaks the link of the one after it.
-		{"delete", `DELETE FROM audit_events WHERE tenant_id = ? AND seq = 3`, 4},
+		{"delete", `DELETE FROM audit_events WHERE tenant_id = ? AND seq = 3`, 4, false},
+		// Deleting the newest events leaves a valid but short chain: the
+		// recorded head tells.
+		{"delete newest", `DELETE FROM audit_events WHERE tenant_id = ? AND seq = 5`, 5, true},
+		{"replace newest", `UPDATE audit_events SET hash = 'forged', changes = '[]' WHERE tenant_id = ? AND seq = 5`, 5, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := in.Backend
@@ -217,11 +230,21 @@ func testAuditTamper(t *testing.T, in Instance) {
 			if n := rawExec(t, in.Raw, tc.query, tn.ID); n != 1 {
 				t.Fatalf("raw %q changed %d rows, want 1", tc.query, n)
 			}
-			createToken(t, b, newToken(tn.ID, "after")) // sealing goes on
-			err := audit.Verify(sealed(t, b, tn.ID))
+			if !tc.quiet {
+				createToken(t, b, newToken(tn.ID, "after")) // sealing goes on
+			}
+			head, err := b.AuditHead(context.Background(), tn.ID)
+			if err != nil {
+				t.Fatalf("AuditHead() = %v", err)
+			}
+			evs := sealed(t, b, tn.ID)
+			err = audit.Verify(evs)
+			if err == nil {
+				err = audit.VerifyHead(evs, head)
+			}
 			var broken *audit.BrokenChainError
 			if !errors.As(err, &broken) || broken.Seq != tc.seq {
-				t.Fatalf("audit.Verify(after %s) = %v, want a *BrokenChainError at event %d", tc.name, err, tc.seq)
+				t.Fatalf("verify after %s = %v, want a *BrokenChainError at event %d", tc.name, err, tc.seq)
 			}
 		})
 	}

@@ -158,13 +158,6 @@ func ParsePolicy(s string) (password.Policy, error) {
 	return p, nil
 }
 
-// Head is the end of a tenant's audit chain: the sequence number and hash of
-// its last sealed event, 0 and "" before the first.
-type Head struct {
-	Seq  int64
-	Hash string
-}
-
 // SealBatch is the most pending events a backend seals in one transaction,
 // so that a large backlog never holds the chain head for long.
 const SealBatch = 1000
@@ -172,7 +165,7 @@ const SealBatch = 1000
 // Seal gives events, pending events of one tenant in the order they are to
 // be chained, the sequence numbers, previous hashes and hashes that follow
 // head, and returns the new head.
-func Seal(head Head, events []audit.Event) Head {
+func Seal(head audit.Head, events []audit.Event) audit.Head {
 	for i := range events {
 		e := &events[i]
 		head.Seq++
