@@ -190,3 +190,25 @@ func VerifyHead(events []Event, head Head) error {
 	}
 	return nil
 }
+
+// MembersEvent returns the group.members_added or group.members_removed
+// event (typ) of group for the member ids, with base's time, actor, request
+// id and source: stores derive it from the event of the change that moved
+// the members, once they know which members actually moved. The ids are
+// recorded as the new (added) or old (removed) value of "members".
+func MembersEvent(base Event, typ string, group Target, ids []string) (Event, error) {
+	c := Change{Attribute: "members"}
+	if typ == GroupMembersRemoved {
+		c.Old = ids
+	} else {
+		c.New = ids
+	}
+	changes, err := EncodeChanges([]Change{c})
+	if err != nil {
+		return Event{}, err
+	}
+	e := base
+	e.Type, e.Target, e.Changes = typ, group, changes
+	e.Seq, e.PrevHash, e.Hash = 0, "", ""
+	return e, nil
+}

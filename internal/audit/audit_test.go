@@ -91,3 +91,23 @@ func TestVerifyHead(t *testing.T) {
 		})
 	}
 }
+
+func TestMembersEvent(t *testing.T) {
+	base := chain(1)[0]
+	group := Target{Type: "group", ID: "g1", Display: "Engineering"}
+	added, err := MembersEvent(base, GroupMembersAdded, group, []string{"u1", "u2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.Type != GroupMembersAdded || added.Target != group || added.Actor != base.Actor || !added.Time.Equal(base.Time) ||
+		added.Seq != 0 || added.Hash != "" || string(added.Changes) != `[{"attribute":"members","new":["u1","u2"]}]` {
+		t.Errorf("MembersEvent(added) = %+v", added)
+	}
+	removed, err := MembersEvent(base, GroupMembersRemoved, group, []string{"u3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(removed.Changes) != `[{"attribute":"members","old":["u3"]}]` {
+		t.Errorf("MembersEvent(removed).Changes = %s", removed.Changes)
+	}
+}

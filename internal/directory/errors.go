@@ -90,10 +90,11 @@ type UniqueError struct{ Field string }
 
 // Fields that carry a uniqueness rule.
 const (
-	FieldEmail     = "email"
-	FieldUserName  = "userName"
-	FieldTokenName = "tokenName"
-	FieldTenant    = "tenantName"
+	FieldEmail       = "email"
+	FieldUserName    = "userName"
+	FieldTokenName   = "tokenName"
+	FieldTenant      = "tenantName"
+	FieldDisplayName = "displayName" // of a group
 )
 
 func (e *UniqueError) Error() string { return "unique key violated: " + e.Field }
