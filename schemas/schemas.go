@@ -23,6 +23,8 @@ const (
 	// PlatformUserURN is the platform extension: verified email, forced
 	// password reset and MFA enrolment, invitation and lifecycle status.
 	PlatformUserURN = "urn:ietf:params:scim:schemas:extension:platform:2.0:User"
+	// GroupURN is the core Group schema (RFC 7643 §4.2).
+	GroupURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 )
 
 // attribute describes one simple attribute or sub-attribute; build turns it
@@ -214,6 +216,30 @@ func PlatformUser() schema.Schema {
 				description: "The user's lifecycle status: invited until the invitation is accepted, then active."}),
 			simple(attribute{name: "hasPassword", typ: "boolean", mutability: readOnly, description: "Whether the user has a password identity."}),
 			simple(attribute{name: "mfaEnrolled", typ: "boolean", mutability: readOnly, description: "Whether the user has enrolled a second factor."}),
+		},
+	}
+}
+
+// Group returns the core Group schema (RFC 7643 §4.2 and §8.7.1).
+// displayName is required and unique in the tenant; a member's value and
+// type are immutable, its display is readOnly (the member's current name).
+func Group() schema.Schema {
+	immutable := schema.AttributeMutabilityImmutable()
+	return schema.Schema{
+		ID:          GroupURN,
+		Name:        optional.NewString("Group"),
+		Description: optional.NewString("Group"),
+		Attributes: schema.Attributes{
+			simple(attribute{name: "displayName", required: true, uniqueness: schema.AttributeUniquenessServer(),
+				description: "A human-readable name for the Group, unique in the tenant (compared case-insensitively). REQUIRED."}),
+			complexAttr("members", "A list of members of the Group: users or groups of the same tenant.", true, readWrite(),
+				attribute{name: "value", caseExact: true, mutability: immutable, description: "Identifier of the member of this Group."},
+				attribute{name: "$ref", typ: "reference", mutability: immutable,
+					refTypes: []schema.AttributeReferenceType{"User", "Group"}, description: "The URI corresponding to a SCIM resource that is a member of this Group."},
+				attribute{name: "display", mutability: schema.AttributeMutabilityReadOnly(), description: "The member's display name."},
+				attribute{name: "type", mutability: immutable, canonical: []string{"User", "Group"},
+					description: "A label indicating the type of resource, e.g., 'User' or 'Group'."},
+			),
 		},
 	}
 }

@@ -42,6 +42,12 @@ func TestCharacteristics(t *testing.T) {
 		{schemas.PlatformUser(), "status", "", "string", "readOnly", "default", false},
 		{schemas.PlatformUser(), "hasPassword", "", "boolean", "readOnly", "default", false},
 		{schemas.PlatformUser(), "mfaEnrolled", "", "boolean", "readOnly", "default", false},
+		{schemas.Group(), "displayName", "", "string", "readWrite", "default", false},
+		{schemas.Group(), "members", "", "complex", "readWrite", "default", true},
+		{schemas.Group(), "members", "value", "string", "immutable", "default", false},
+		{schemas.Group(), "members", "$ref", "reference", "immutable", "default", false},
+		{schemas.Group(), "members", "display", "string", "readOnly", "default", false},
+		{schemas.Group(), "members", "type", "string", "immutable", "default", false},
 	} {
 		a, ok := find(c.schema, c.name, c.sub)
 		if !ok {
