@@ -38,6 +38,7 @@ type Caller struct {
 const (
 	MaxPageSize    = 1000 // the most users one page returns
 	MaxValueLength = 2048 // the longest string attribute value, in bytes
+	MaxMultiValues = 100  // the most values of one multi-valued attribute (emails, roles, ...)
 	maxTokenName   = 64
 	maxTenantName  = 200
 	updateAttempts = 8 // read-modify-write retries when a concurrent writer wins
@@ -99,6 +100,16 @@ func NewService(store Store, hasher PasswordHasher, opts ...Option) *Service {
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// isID reports whether id has the form of the ids newID makes; any other
+// string names no resource, and is answered without a query.
+func isID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(id)
+	return err == nil
+}
 
 func (s *Service) event(c Caller, tenantID, typ string, target audit.Target, changes []audit.Change, at time.Time) (audit.Event, error) {
 	raw, err := audit.EncodeChanges(changes)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -109,8 +110,32 @@ func TestCreateUserRules(t *testing.T) {
 			UserName: "BOB", Emails: []directory.Email{{Value: "other@example.org"}}}})
 		wantKind(t, err, directory.KindUniqueness, "userName")
 
+		// A userName that is meant as the email says why it is not one.
 		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "carol@localhost"}})
+		wantKind(t, err, directory.KindInvalidValue, `"carol@localhost": the domain needs at least two labels`)
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "carol"}})
 		wantKind(t, err, directory.KindInvalidValue, "email address is required")
+
+		// White space around a userName is dropped; blank is no userName;
+		// control characters are refused anywhere.
+		spaced, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "  frank@example.com\t"}})
+		if err != nil || spaced.UserName != "frank@example.com" {
+			t.Errorf("CreateUser(spaced userName) = %q, %v; want frank@example.com", spaced.UserName, err)
+		}
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: " FRANK@example.com "}})
+		wantKind(t, err, directory.KindUniqueness, "")
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: " \t ", Emails: []directory.Email{{Value: "blank@example.com"}}}})
+		wantKind(t, err, directory.KindInvalidValue, "userName is required")
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "nul\x00@example.com"}})
+		wantKind(t, err, directory.KindInvalidValue, "userName contains a control character")
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "erin@example.com", Title: "Boss\x1b[31m"}})
+		wantKind(t, err, directory.KindInvalidValue, "title contains a control character")
+		many := make([]directory.MultiValue, directory.MaxMultiValues+1)
+		for i := range many {
+			many[i].Value = fmt.Sprint("role-", i)
+		}
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "erin@example.com", Roles: many}})
+		wantKind(t, err, directory.KindInvalidValue, "roles has 101 values")
 
 		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{
 			UserName: "carol", Emails: []directory.Email{{Value: "carol@localhost"}}}})
@@ -127,13 +152,13 @@ func TestCreateUserRules(t *testing.T) {
 			User: directory.User{UserName: "dave@example.com"}, Password: strp("correct horse battery staple"), Invite: true})
 		wantKind(t, err, directory.KindInvalidValue, "invite")
 
-		// Failed creates leave nothing behind: two users, two events.
+		// Failed creates leave nothing behind: three users, three events.
 		page, err := f.svc.Users(ctx, f.tenant.ID, directory.UserQuery{Count: 10})
-		if err != nil || page.Total != 2 {
-			t.Fatalf("Users = %d users, %v; want 2", page.Total, err)
+		if err != nil || page.Total != 3 {
+			t.Fatalf("Users = %d users, %v; want 3", page.Total, err)
 		}
-		if got := types(f.events(t)); got != "tenant.created,user.created,user.created" {
-			t.Errorf("events = %s, want tenant.created and two user.created", got)
+		if got := types(f.events(t)); got != "tenant.created,user.created,user.created,user.created" {
+			t.Errorf("events = %s, want tenant.created and three user.created", got)
 		}
 	})
 }

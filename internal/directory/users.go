@@ -34,6 +34,9 @@ type UserInput struct {
 
 // User returns the tenant's user with this id, or KindNotFound.
 func (s *Service) User(ctx context.Context, tenantID, id string) (User, error) {
+	if !isID(id) {
+		return User{}, notFound("directory.User", id, ErrNotFound)
+	}
 	u, err := s.store.User(ctx, tenantID, id)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, notFound("directory.User", id, err)
@@ -135,6 +138,9 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 	if err != nil {
 		return User{}, err
 	}
+	if !isID(id) {
+		return User{}, notFound(op, id, ErrNotFound)
+	}
 	var hashedFor, hash string // reuse one hash across retries
 	for attempt := 1; ; attempt++ {
 		cur, err := s.store.User(ctx, tenantID, id)
@@ -200,6 +206,9 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 // ReplaceUser.
 func (s *Service) DeleteUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64) error {
 	const op = "directory.DeleteUser"
+	if !isID(id) {
+		return notFound(op, id, ErrNotFound)
+	}
 	for attempt := 1; ; attempt++ {
 		cur, err := s.store.User(ctx, tenantID, id)
 		if errors.Is(err, ErrNotFound) {
@@ -292,11 +301,13 @@ func (s *Service) hashPassword(ctx context.Context, t Tenant, u *User, pw string
 // normalize enforces the user rules that need no database: required and
 // well-formed values, the derived platform email and the name split.
 func normalize(u *User) error {
+	if err := checkValues(u); err != nil {
+		return err
+	}
+	// Surrounding white space is never part of a userName: " bob " is bob.
+	u.UserName = strings.TrimSpace(u.UserName)
 	if u.UserName == "" {
 		return &Error{Kind: KindInvalidValue, Field: "userName", Detail: "userName is required"}
-	}
-	if err := checkLengths(u); err != nil {
-		return err
 	}
 	primaries := 0
 	for i := range u.Emails {
@@ -318,6 +329,10 @@ func normalize(u *User) error {
 		u.Email = platformEmail(u.Emails)
 	default:
 		addr, err := email.Parse(u.UserName)
+		if err != nil && strings.Contains(u.UserName, "@") {
+			return &Error{Kind: KindInvalidValue, Field: "userName", Err: err,
+				Detail: "userName is the user's email (no emails were sent) and it is not a valid address: " + err.Error()}
+		}
 		if err != nil {
 			return &Error{Kind: KindInvalidValue, Field: "emails", Detail: "an email address is required: send emails, or a userName that is an email address"}
 		}
@@ -349,36 +364,57 @@ func platformEmail(emails []Email) string {
 	return emails[0].Value
 }
 
-// checkLengths refuses any string attribute longer than MaxValueLength.
-func checkLengths(u *User) error {
-	var bad string
+// checkValues refuses a multi-valued attribute with more than
+// MaxMultiValues values, and a string attribute longer than MaxValueLength
+// or holding a control character (U+0000 to U+001F, U+007F; tab, line feed
+// and carriage return are allowed), which no attribute of a user needs and
+// PostgreSQL cannot store (U+0000).
+func checkValues(u *User) error {
+	var err *Error
 	walkStrings(reflect.ValueOf(u).Elem(), "", func(path, s string) {
-		if bad == "" && len(s) > MaxValueLength {
-			bad = path
+		switch {
+		case err != nil:
+		case len(s) > MaxValueLength:
+			err = &Error{Kind: KindInvalidValue, Field: path, Detail: fmt.Sprintf("%s is longer than %d bytes", path, MaxValueLength)}
+		case strings.ContainsFunc(s, isControl):
+			err = &Error{Kind: KindInvalidValue, Field: path, Detail: fmt.Sprintf("%s contains a control character", path)}
+		}
+	}, func(path string, n int) {
+		if err == nil && n > MaxMultiValues {
+			err = &Error{Kind: KindInvalidValue, Field: path, Detail: fmt.Sprintf("%s has %d values; at most %d are allowed", path, n, MaxMultiValues)}
 		}
 	})
-	if bad != "" {
-		return &Error{Kind: KindInvalidValue, Field: bad, Detail: fmt.Sprintf("%s is longer than %d bytes", bad, MaxValueLength)}
+	if err != nil {
+		return err
 	}
 	return nil
 }
 
-func walkStrings(v reflect.Value, path string, fn func(path, s string)) {
+// isControl reports a control character other than tab, line feed and
+// carriage return.
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f
+}
+
+// walkStrings calls str for every string in v and slice for every slice,
+// with the SCIM path of each.
+func walkStrings(v reflect.Value, path string, str func(path, s string), slice func(path string, n int)) {
 	switch v.Kind() {
 	case reflect.String:
-		fn(path, v.String())
+		str(path, v.String())
 	case reflect.Pointer:
 		if !v.IsNil() {
-			walkStrings(v.Elem(), path, fn)
+			walkStrings(v.Elem(), path, str, slice)
 		}
 	case reflect.Slice:
+		slice(path, v.Len())
 		for i := 0; i < v.Len(); i++ {
-			walkStrings(v.Index(i), path, fn)
+			walkStrings(v.Index(i), path, str, slice)
 		}
 	case reflect.Struct:
 		t := v.Type()
 		for i := 0; i < v.NumField(); i++ {
-			walkStrings(v.Field(i), joinPath(path, attrName(t.Field(i))), fn)
+			walkStrings(v.Field(i), joinPath(path, attrName(t.Field(i))), str, slice)
 		}
 	}
 }
