@@ -220,13 +220,17 @@ func equalityValue(e *filter.AttributeExpression) (string, error) {
 }
 
 // unescape decodes the JSON escapes of a filter string value.
+// A decoded control character (directory.HasControl) is refused: no value
+// of ours holds one.
 func unescape(raw string) (string, error) {
-	if !strings.Contains(raw, `\`) {
-		return raw, nil
+	s := raw
+	if strings.Contains(raw, `\`) {
+		if err := json.Unmarshal([]byte(`"`+raw+`"`), &s); err != nil {
+			return "", filterError("a string in the filter has an invalid escape")
+		}
 	}
-	var s string
-	if err := json.Unmarshal([]byte(`"`+raw+`"`), &s); err != nil {
-		return "", filterError("a string in the filter has an invalid escape")
+	if directory.HasControl(s) {
+		return "", filterError("a string in the filter contains a control character")
 	}
 	return s, nil
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 )
 
+// MaxPatchOperations is the most operations one PATCH request may carry;
+// more is 413 (SPEC §3 limits).
+const MaxPatchOperations = 1000
+
 // patchOpURN is the schema of a PATCH request body (RFC 7644 §3.5.2).
 const patchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -149,7 +153,7 @@ func (t target) checkWrite(op string) error {
 // validates without surprises (RFC 7644 §3.5.2):
 //
 //   - schemas must be the PatchOp URN and Operations a non-empty list of
-//     objects with op, path and value only;
+//     at most MaxPatchOperations objects with op, path and value only;
 //   - op is add, remove or replace in any letter case;
 //   - a path is resolved against the schemas, case-insensitively:
 //     unknown → invalidPath, readOnly or removing userName → mutability,
@@ -186,6 +190,10 @@ func (rs *resourceSchema) normalisePatch(doc map[string]any) (map[string]any, er
 	}
 	if ops == nil {
 		return nil, syntaxError(`a PATCH request needs "Operations"`)
+	}
+	if len(ops) > MaxPatchOperations {
+		return nil, directory.Errorf(directory.KindTooLarge, "Operations",
+			"a PATCH request may carry at most %d operations; this one has %d: split it", MaxPatchOperations, len(ops))
 	}
 	out := make([]any, len(ops))
 	for i, raw := range ops {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -108,4 +111,48 @@ func TestBodyLimit(t *testing.T) {
 	if n := e.userCount(); n != 1 {
 		t.Errorf("users = %d, want 1", n)
 	}
+}
+
+// TestBadInputNeverReachesTheDatabase sends what PostgreSQL cannot store or
+// what no limit allows, on both backends: a clear 4xx, never a 500, and
+// nothing written.
+func TestBadInputNeverReachesTheDatabase(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		id := e.createUser("anita@example.com")
+		before := e.userCount()
+		patch := func(n int) string {
+			op := `{"op":"replace","path":"title","value":"x"}`
+			return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.TrimSuffix(strings.Repeat(op+",", n), ",") + `]}`
+		}
+		for _, c := range []struct {
+			name, method, path, body string
+			status                   int
+			scimType, detail         string
+		}{
+			{"NUL in userName", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + coreURN + `"],"userName":"bad\u0000name@example.com"}`,
+				http.StatusBadRequest, "invalidValue", "userName contains a control character"},
+			{"NUL in a sub-attribute", http.MethodPut, "/scim/v2/Users/" + id, `{"schemas":["` + coreURN + `"],"userName":"anita@example.com","name":{"givenName":"A\u0000"}}`,
+				http.StatusBadRequest, "invalidValue", "name.givenName contains a control character"},
+			{"NUL in a filter", http.MethodGet, "/scim/v2/Users?filter=" + url.QueryEscape(`userName eq "a\u0000b"`), "",
+				http.StatusBadRequest, "invalidFilter", "control character"},
+			{"raw NUL in a filter", http.MethodGet, "/scim/v2/Users?filter=" + url.QueryEscape("userName eq \"a\x00b\""), "",
+				http.StatusBadRequest, "invalidFilter", "does not parse"},
+			{"too many PATCH operations", http.MethodPatch, "/scim/v2/Users/" + id, patch(scim.MaxPatchOperations + 1),
+				http.StatusRequestEntityTooLarge, "", "at most 1000 operations"},
+		} {
+			e.do(c.method, c.path, c.body).wantError(t, c.name, c.status, c.scimType, c.detail)
+		}
+		for _, path := range []string{"/scim/v2/Users/abc%00", "/scim/v2/Users/not-an-id"} {
+			e.do(http.MethodGet, path, "").wantError(t, "GET "+path, http.StatusNotFound, "", "user not found")
+			e.do(http.MethodDelete, path, "").wantError(t, "DELETE "+path, http.StatusNotFound, "", "user not found")
+		}
+		// The largest allowed PATCH goes through.
+		if r := e.do(http.MethodPatch, "/scim/v2/Users/"+id, patch(scim.MaxPatchOperations)); r.status != http.StatusOK {
+			t.Errorf("PATCH with %d operations = %d, want 200: %s", scim.MaxPatchOperations, r.status, r.raw)
+		}
+		if got := e.userCount(); got != before {
+			t.Errorf("user count = %d after the refused requests, want %d", got, before)
+		}
+	})
 }

@@ -376,7 +376,7 @@ func checkValues(u *User) error {
 		case err != nil:
 		case len(s) > MaxValueLength:
 			err = &Error{Kind: KindInvalidValue, Field: path, Detail: fmt.Sprintf("%s is longer than %d bytes", path, MaxValueLength)}
-		case strings.ContainsFunc(s, isControl):
+		case HasControl(s):
 			err = &Error{Kind: KindInvalidValue, Field: path, Detail: fmt.Sprintf("%s contains a control character", path)}
 		}
 	}, func(path string, n int) {
@@ -390,10 +390,12 @@ func checkValues(u *User) error {
 	return nil
 }
 
-// isControl reports a control character other than tab, line feed and
-// carriage return.
-func isControl(r rune) bool {
-	return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f
+// HasControl reports whether s holds a control character other than tab,
+// line feed and carriage return: none is allowed in a value of scimd.
+func HasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f
+	})
 }
 
 // walkStrings calls str for every string in v and slice for every slice,
