@@ -115,5 +115,7 @@ func operator(e *env) directory.Caller {
 	if name == "" {
 		name = "cli"
 	}
-	return directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: name}, Source: "cli"}
+	// The operator's account name is the only identity the command line
+	// has: it is the actor's id and name.
+	return directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, ID: name, Name: name}, Source: "cli"}
 }

@@ -250,8 +250,8 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("audit line %s lacks %q", sc.Text(), k)
 			}
 		}
-		if actor, _ := ev["actor"].(map[string]any); actor["kind"] != "operator" || actor["name"] != "test-operator" {
-			t.Errorf("actor = %v, want operator test-operator", ev["actor"])
+		if actor, _ := ev["actor"].(map[string]any); actor["kind"] != "operator" || actor["id"] != "test-operator" || actor["name"] != "test-operator" {
+			t.Errorf("actor = %v, want operator test-operator (id and name)", ev["actor"])
 		}
 		types = append(types, ev["type"].(string))
 	}
@@ -260,6 +260,10 @@ func TestCommandLine(t *testing.T) {
 	}
 	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revoked", "--json"); strings.Count(out, "\n") != 1 {
 		t.Errorf("audit list --type token.revoked = %q, want one line", out)
+	}
+	// A mistyped type is an error, not an empty list.
+	if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revokd"); err == nil || !strings.Contains(err.Error(), `unknown event type "token.revokd"`) {
+		t.Errorf("audit list --type token.revokd = %v, want an error naming the unknown type", err)
 	}
 	mustScimd(t, db, "audit", "verify", "--tenant", id)
 }

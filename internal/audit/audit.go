@@ -41,6 +41,13 @@ const (
 	TenantPolicyUpdated = "tenant.policy_updated"
 )
 
+// Types lists every event type, in the order of SPEC §5.
+var Types = []string{
+	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
+	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
+	TokenCreated, TokenRevoked, TenantCreated, TenantPolicyUpdated,
+}
+
 // Actor kinds.
 const (
 	ActorToken    = "token"    // a bearer token; Name is the token's name

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -360,6 +362,10 @@ func (s *Service) SealAudit(ctx context.Context) error {
 // AuditEvents returns the tenant's audit events matching f, oldest first.
 func (s *Service) AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error) {
 	const op = "directory.AuditEvents"
+	if f.Type != "" && !slices.Contains(audit.Types, f.Type) {
+		return nil, &Error{Kind: KindInvalidValue, Op: op, Field: "type",
+			Detail: fmt.Sprintf("unknown event type %q; the types are %s", f.Type, strings.Join(audit.Types, ", "))}
+	}
 	if _, err := s.Tenant(ctx, tenantID); err != nil {
 		return nil, err
 	}
