@@ -1,10 +1,12 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -99,3 +101,50 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// countItems corrects itemsPerPage in the library's /Schemas and
+// /ResourceTypes list responses, which carry the page size asked for:
+// RFC 7644 §3.4.2 makes it the number of resources returned. The response
+// is small and buffered whole.
+func countItems(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := &bufferedResponse{header: w.Header(), status: http.StatusOK}
+		next.ServeHTTP(buf, r)
+		body := buf.body.Bytes()
+		if buf.status == http.StatusOK {
+			body = withItemCount(body)
+		}
+		w.WriteHeader(buf.status)
+		_, _ = w.Write(body) // the client went away
+	})
+}
+
+// withItemCount returns a list response with itemsPerPage set to the length
+// of Resources; anything else unchanged.
+func withItemCount(body []byte) []byte {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return body
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(doc["Resources"], &items) != nil {
+		return body
+	}
+	doc["itemsPerPage"] = json.RawMessage(strconv.Itoa(len(items)))
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// bufferedResponse holds a handler's response for rewriting.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }

@@ -54,6 +54,13 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 	if len(res) != 1 {
 		t.Fatalf("ResourceTypes = %s, want one", r.raw)
 	}
+	for _, path := range []string{"/scim/v2/ResourceTypes", "/scim/v2/Schemas"} {
+		list := e.do(http.MethodGet, path, "").wantStatus(t, "GET "+path, http.StatusOK)
+		n := len(list.body["Resources"].([]any))
+		if list.body["itemsPerPage"] != float64(n) || list.body["totalResults"] != float64(n) {
+			t.Errorf("GET %s: itemsPerPage, totalResults = %v, %v; want both %d (RFC 7644 §3.4.2)", path, list.body["itemsPerPage"], list.body["totalResults"], n)
+		}
+	}
 	user := res[0].(map[string]any)
 	if str(user, "name") != "User" || str(user, "endpoint") != "/Users" || str(user, "schema") != coreURN {
 		t.Errorf("ResourceType = %v", user)

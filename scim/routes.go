@@ -16,7 +16,9 @@ import (
 // of a user, /Schemas and /ResourceTypes. This package serves the user list
 // and /ServiceProviderConfig itself: the library writes a wrong
 // itemsPerPage, cannot combine filters of core and extension attributes and
-// hard-codes a false ServiceProviderConfig. Discovery endpoints refuse a
+// hard-codes a false ServiceProviderConfig; countItems corrects the
+// itemsPerPage of its /Schemas and /ResourceTypes lists. Discovery
+// endpoints refuse a
 // filter (refuseFilter). Request bodies pass userBody or
 // patchBody (strict JSON, unknown attributes, boolean strings) before the
 // library sees them.
@@ -33,9 +35,9 @@ func (h *handler) routes() http.Handler {
 		r.Use(h.limitBody, h.authenticate)
 
 		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
-		r.With(h.refuseFilter).Get("/Schemas", h.serveLibrary)
+		r.With(h.refuseFilter, countItems).Get("/Schemas", h.serveLibrary)
 		r.With(h.refuseFilter).Get("/Schemas/{id}", h.serveLibrary)
-		r.With(h.refuseFilter).Get("/ResourceTypes", h.serveLibrary)
+		r.With(h.refuseFilter, countItems).Get("/ResourceTypes", h.serveLibrary)
 		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveLibrary)
 
 		r.Get("/Users", h.listUsers)
