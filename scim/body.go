@@ -75,7 +75,8 @@ func tolerated(urn string) bool {
 //   - A string for a complex attribute with a value sub-attribute (Entra's
 //     "manager": "id") becomes {"value": ...}; one object for a
 //     multi-valued attribute becomes a list of one.
-//   - userName is required (invalidValue).
+//   - the core schema's required string attributes (userName,
+//     displayName) are required (invalidValue).
 func (rs *resourceSchema) normaliseResource(doc map[string]any) (map[string]any, error) {
 	out := map[string]any{}
 	var unknown []string
@@ -121,8 +122,11 @@ func (rs *resourceSchema) normaliseResource(doc map[string]any) (map[string]any,
 	if _, ok := out["schemas"]; !ok {
 		return nil, directory.Errorf(directory.KindInvalidSyntax, "schemas", `"schemas" must list %s`, rs.core.urn)
 	}
-	if s, _ := out["userName"].(string); s == "" {
-		return nil, directory.Errorf(directory.KindInvalidValue, "userName", "userName is required")
+	for _, name := range sortedKeys(rs.core.attrs) {
+		a := rs.core.attrs[name]
+		if s, isString := out[a.name].(string); a.required && a.typ == "string" && (!isString || s == "") {
+			return nil, directory.Errorf(directory.KindInvalidValue, a.name, "%s is required", a.name)
+		}
 	}
 	return out, nil
 }
