@@ -41,18 +41,11 @@ type listResponse struct {
 // returned and Resources is always an array.
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
-	startIndex, err := intParam(query, "startIndex", 1)
+	startIndex, count, err := pageParams(query)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	count, err := intParam(query, "count", defaultPageCount)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	startIndex = max(startIndex, 1)
-	count = min(max(count, 0), directory.MaxPageSize)
 
 	var lf listFilter
 	if raw := query.Get("filter"); strings.TrimSpace(raw) != "" {
@@ -122,6 +115,20 @@ func emailKey(addr string) string {
 		addr = canonical
 	}
 	return fold.Key(addr)
+}
+
+// pageParams reads startIndex and count of a list request (RFC 7644
+// §3.4.2.4): startIndex below 1 counts as 1, count is clamped to [0,
+// MaxPageSize] and defaults to defaultPageCount; a non-integer is
+// KindInvalidValue.
+func pageParams(query map[string][]string) (startIndex, count int, err error) {
+	if startIndex, err = intParam(query, "startIndex", 1); err != nil {
+		return 0, 0, err
+	}
+	if count, err = intParam(query, "count", defaultPageCount); err != nil {
+		return 0, 0, err
+	}
+	return max(startIndex, 1), min(max(count, 0), directory.MaxPageSize), nil
 }
 
 // intParam reads an integer query parameter; absent is def, anything but
