@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/scimd/scimd/internal/directory"
 )
 
 func main() {
@@ -15,7 +17,17 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "scimd:", err)
+		fmt.Fprintln(os.Stderr, "scimd:", message(err))
 		os.Exit(1)
 	}
+}
+
+// message is what the operator reads of err: the detail of a rule the
+// command broke ("a user with this email already exists"), or the whole
+// chain of an internal error, which is theirs to diagnose.
+func message(err error) string {
+	if directory.KindOf(err) != directory.KindInternal {
+		return directory.DetailOf(err)
+	}
+	return err.Error()
 }

@@ -300,3 +300,16 @@ func TestUnknownDatabaseScheme(t *testing.T) {
 		t.Errorf("a failed command created scimd.db in the working directory")
 	}
 }
+
+func TestErrorMessages(t *testing.T) {
+	db := tempDB(t)
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	_, _, err := scimd(t, db, "tenant", "create", "--name", "ACME")
+	if got := message(err); got != "a tenant with this name already exists" {
+		t.Errorf("message(duplicate tenant) = %q, want the rule's detail alone", got)
+	}
+	_, _, err = scimd(t, db, "token", "revoke", "--tenant", id, "--name", "nope")
+	if got := message(err); got != `no active token named "nope" in this tenant` {
+		t.Errorf("message(unknown token) = %q", got)
+	}
+}
