@@ -7,14 +7,16 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 )
 
-// Store persists tenants, tokens, users and audit events. Every method that
-// changes data takes the audit event that records the change and writes both
-// in one transaction, or neither. Every user query is scoped by tenant: a row
-// of another tenant is ErrNotFound.
+// Store persists tenants, tokens, users, groups and audit events. Every
+// method that changes data takes the audit event that records the change and
+// writes both in one transaction, or neither. Every user and group query is
+// scoped by tenant: a row of another tenant is ErrNotFound.
 //
 // Implementations: store/sqlite and store/postgres, both checked by the
 // conformance suite in store/storetest.
 type Store interface {
+	GroupStore
+
 	// CreateTenant inserts t. Returns *UniqueError{FieldTenant} if the name is taken.
 	CreateTenant(ctx context.Context, t Tenant, ev audit.Event) error
 	// Tenant returns the tenant with this id, or ErrNotFound.
@@ -37,10 +39,14 @@ type Store interface {
 	// TouchTokens records last-used times, by token id.
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
 
-	// CreateUser inserts u (Version 1). Returns *UniqueError{FieldEmail or
+	// CreateUser inserts u (Version 1) and makes it a member of the groups
+	// (ids of the tenant's groups), in one transaction: each group moves to
+	// its next version and records a group.members_added event derived from
+	// ev (audit.MembersEvent). Returns *GroupNotFoundError for the first
+	// group the tenant does not have, *UniqueError{FieldEmail or
 	// FieldUserName} when the tenant already has the key, ErrNotFound if the
-	// tenant does not exist.
-	CreateUser(ctx context.Context, u User, ev audit.Event) error
+	// tenant does not exist; then nothing is written.
+	CreateUser(ctx context.Context, u User, groups []string, ev audit.Event) error
 	// User returns the tenant's user with this id, or ErrNotFound.
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UpdateUser writes u (whose Version is already incremented) and the
@@ -48,7 +54,10 @@ type Store interface {
 	// ErrVersionMismatch or *UniqueError.
 	UpdateUser(ctx context.Context, u User, version int64, events []audit.Event) error
 	// DeleteUser deletes the tenant's user if its version is still version
-	// (any version when version is 0). Returns ErrNotFound or ErrVersionMismatch.
+	// (any version when version is 0), with its group memberships: each
+	// group it was a member of moves to its next version and records a
+	// group.members_removed event derived from ev (audit.MembersEvent).
+	// Returns ErrNotFound or ErrVersionMismatch.
 	DeleteUser(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error
 	// Users returns a page of the tenant's users, ordered by creation.
 	Users(ctx context.Context, tenantID string, q UserQuery) (UserPage, error)

@@ -101,7 +101,7 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	if err != nil {
 		return User{}, wrap(op, err)
 	}
-	if err := s.store.CreateUser(ctx, u, ev); err != nil {
+	if err := s.store.CreateUser(ctx, u, nil, ev); err != nil {
 		return User{}, wrap(op, err)
 	}
 	return u, nil

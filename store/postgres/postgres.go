@@ -135,10 +135,11 @@ func (db *DB) Close() error { return db.db.Close() }
 // uniqueFields maps the unique constraints that carry a domain rule to the
 // field a violation concerns. Others (ids, token hashes) are internal errors.
 var uniqueFields = map[string]string{
-	"tenants_name_unique":       directory.FieldTenant,
-	"tokens_active_name_unique": directory.FieldTokenName,
-	"users_email_unique":        directory.FieldEmail,
-	"users_user_name_unique":    directory.FieldUserName,
+	"tenants_name_unique":        directory.FieldTenant,
+	"tokens_active_name_unique":  directory.FieldTokenName,
+	"users_email_unique":         directory.FieldEmail,
+	"users_user_name_unique":     directory.FieldUserName,
+	"groups_display_name_unique": directory.FieldDisplayName,
 }
 
 // SQLSTATE codes the backend translates.
@@ -149,18 +150,22 @@ const (
 
 // fail translates err by SQLSTATE: a unique violation of a constraint in
 // uniqueFields is a *directory.UniqueError, a foreign key violation (a
-// missing tenant) directory.ErrNotFound. Domain errors pass unwrapped, as
-// the directory.Store contract names them; anything else is wrapped with the
-// operation.
+// missing tenant or group) directory.ErrNotFound. Domain errors
+// (ErrNotFound, ErrVersionMismatch, *UniqueError, *MemberError,
+// *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
+// them; anything else is wrapped with the operation.
 func fail(op string, err error) error {
 	var (
 		pe *pgconn.PgError
 		ue *directory.UniqueError
+		me *directory.MemberError
+		ge *directory.GroupNotFoundError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch), errors.As(err, &ue):
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
+		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err
 	case errors.As(err, &pe) && pe.Code == uniqueViolation:
 		if f, ok := uniqueFields[pe.ConstraintName]; ok {

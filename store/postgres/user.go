@@ -31,31 +31,62 @@ func emailArrays(u *directory.User) []any {
 
 const emailUnnest = `unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::boolean[]) AS x (position, value, value_key, type, is_primary)`
 
-// CreateUser inserts u with version 1, its email rows and ev, in one
-// statement. Returns *directory.UniqueError{FieldEmail or FieldUserName}
-// when the tenant already has the key, directory.ErrNotFound if the tenant
-// does not exist.
-func (db *DB) CreateUser(ctx context.Context, u directory.User, ev audit.Event) error {
+// CreateUser inserts u with version 1, its email rows, its membership of
+// the groups (ids of the tenant's groups, each bumped to its next version)
+// and ev, with one group.members_added event per group derived from ev.
+// Without groups it is one statement; with groups, the groups are first
+// locked (so none can be deleted before the commit) and read for their
+// display names. Returns *directory.GroupNotFoundError for the first group
+// the tenant does not have, *directory.UniqueError{FieldEmail or
+// FieldUserName} when the tenant already has the key, directory.ErrNotFound
+// if the tenant does not exist.
+func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string, ev audit.Event) error {
 	doc, err := record.UserDoc(&u)
 	if err != nil {
 		return fail("create user", err)
 	}
-	args := []any{u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
-		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
-		doc, u.CreatedAt, u.UpdatedAt} // $1 to $17
-	args = append(args, emailArrays(&u)...) // $18 to $22
-	args = append(args, eventArgs(ev)...)   // $23 on
-	_, err = db.db.ExecContext(ctx, `WITH u AS (
-			INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
-				active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
-				doc, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)
-		), e AS (
-			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
-			SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
-			FROM `+fmt.Sprintf(emailUnnest, "$18", "$19", "$20", "$21", "$22")+`
-		)
-		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($2, `+params(23, eventParams)+`)`, args...)
+	groups = record.Dedupe(groups)
+	insert := func(q sqlx.ExecerContext, events []audit.Event) error {
+		args := []any{u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+			u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
+			u.Display(), doc, u.CreatedAt, u.UpdatedAt} // $1 to $18
+		args = append(args, emailArrays(&u)...)     // $19 to $23
+		args = append(args, groups, ev.Time)        // $24, $25
+		args = append(args, eventArrays(events)...) // $26 on
+		_, err := q.ExecContext(ctx, `WITH u AS (
+				INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
+					active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
+					display, doc, version, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18)
+			), e AS (
+				INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
+				SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
+				FROM `+fmt.Sprintf(emailUnnest, "$19", "$20", "$21", "$22", "$23")+`
+			), m AS (
+				INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+				SELECT $2, x.id, $1, 'User' FROM unnest($24::text[]) AS x (id)
+			), b AS (
+				UPDATE groups SET version = version + 1, updated_at = $25 WHERE tenant_id = $2 AND id = ANY($24::text[])
+			)
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $2, x.* FROM `+eventUnnest(26)+` AS x`, args...)
+		return err
+	}
+	if len(groups) == 0 {
+		err = insert(db.db, []audit.Event{ev})
+	} else {
+		err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+			refs, err := lockGroups(ctx, tx, u.TenantID, groups)
+			if err != nil {
+				return err
+			}
+			joined, err := record.MembershipEvents(ev, audit.GroupMembersAdded, refs, u.ID)
+			if err != nil {
+				return err
+			}
+			return insert(tx, append([]audit.Event{ev}, joined...))
+		})
+	}
 	if err != nil {
 		return db.emailFirst(ctx, "create user", fail("create user", err), &u)
 	}
@@ -128,10 +159,10 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 	}
 	args := []any{u.TenantID, u.ID, version, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
-		u.PasswordHash, doc, u.Version, u.UpdatedAt} // $1 to $18
-	args = append(args, emailArrays(&u)...)     // $19 to $23
-	args = append(args, len(u.Emails))          // $24
-	args = append(args, eventArrays(events)...) // $25 on
+		u.PasswordHash, doc, u.Version, u.UpdatedAt, u.Display()} // $1 to $19
+	args = append(args, emailArrays(&u)...)     // $20 to $24
+	args = append(args, len(u.Emails))          // $25
+	args = append(args, eventArrays(events)...) // $26 on
 	// The email rows are upserted by position and the surplus deleted: the
 	// sub-statements of one WITH run in no fixed order, so a delete of every
 	// row beside an insert of the new ones could collide on the primary key.
@@ -139,20 +170,20 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 	err = db.db.QueryRowContext(ctx, `WITH u AS (
 			UPDATE users SET user_name = $4, user_name_key = $5, external_id = $6, email = $7, email_key = $8,
 				active = $9, status = $10, email_verified = $11, password_must_reset = $12, force_mfa_enrollment = $13,
-				mfa_enrolled = $14, password_hash = $15, doc = $16, version = $17, updated_at = $18
+				mfa_enrolled = $14, password_hash = $15, doc = $16, version = $17, updated_at = $18, display = $19
 			WHERE tenant_id = $1 AND id = $2 AND version = $3
 			RETURNING id
 		), e AS (
 			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
 			SELECT $1, u.id, x.position, x.value, x.value_key, x.type, x.is_primary
-			FROM u, `+fmt.Sprintf(emailUnnest, "$19", "$20", "$21", "$22", "$23")+`
+			FROM u, `+fmt.Sprintf(emailUnnest, "$20", "$21", "$22", "$23", "$24")+`
 			ON CONFLICT (user_id, position) DO UPDATE SET value = excluded.value, value_key = excluded.value_key,
 				type = excluded.type, is_primary = excluded.is_primary
 		), d AS (
-			DELETE FROM user_emails WHERE user_id IN (SELECT id FROM u) AND position >= $24
+			DELETE FROM user_emails WHERE user_id IN (SELECT id FROM u) AND position >= $25
 		), ev AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, x.* FROM u, `+eventUnnest(25)+` AS x
+			SELECT $1, x.* FROM u, `+eventUnnest(26)+` AS x
 		)
 		SELECT count(*) FROM u`, args...).Scan(&n)
 	if err != nil {
@@ -167,11 +198,18 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 // missingOrChanged explains why a versioned write of the tenant's user id
 // changed no row: directory.ErrNotFound or directory.ErrVersionMismatch.
 func (db *DB) missingOrChanged(ctx context.Context, tenantID, id string) error {
+	return missingOrChanged(ctx, db.db, "users", tenantID, id)
+}
+
+// missingOrChanged explains why a versioned write of the tenant's row id of
+// table (users or groups) changed no row: directory.ErrNotFound or
+// directory.ErrVersionMismatch.
+func missingOrChanged(ctx context.Context, q sqlx.QueryerContext, table, tenantID, id string) error {
 	var found bool
-	err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2)`, tenantID, id).Scan(&found)
+	err := q.QueryRowxContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE tenant_id = $1 AND id = $2)`, tenantID, id).Scan(&found)
 	switch {
 	case err != nil:
-		return fmt.Errorf("find user: %w", err)
+		return fmt.Errorf("find %s row: %w", table, err)
 	case found:
 		return directory.ErrVersionMismatch
 	}
@@ -180,28 +218,33 @@ func (db *DB) missingOrChanged(ctx context.Context, tenantID, id string) error {
 
 // DeleteUser deletes the tenant's user (its email rows by cascade, and its
 // group memberships) and records ev, if its version is still version (any
-// version when version is 0); one statement does it all. Returns
-// directory.ErrNotFound or directory.ErrVersionMismatch.
+// version when version is 0). Each group the user was a member of moves to
+// its next version and records group.members_removed, derived from ev.
+// The memberships are deleted by a second statement, after the first has
+// deleted (and so locked) the user: it sees a membership added by a
+// transaction that held the user locked until its commit, which the first
+// statement's snapshot would miss. Returns directory.ErrNotFound or
+// directory.ErrVersionMismatch.
 func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error {
-	args := append([]any{tenantID, id, version}, eventArgs(ev)...)
-	var n int
-	err := db.db.QueryRowContext(ctx, `WITH u AS (
-			DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND ($3::bigint = 0 OR version = $3)
-			RETURNING id
-		), m AS (
-			DELETE FROM group_members WHERE tenant_id = $1 AND member_id IN (SELECT id FROM u)
-		), e AS (
-			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, `+params(4, eventParams)+` FROM u
-		)
-		SELECT count(*) FROM u`, args...).Scan(&n)
-	if err != nil {
-		return fail("delete user", err)
-	}
-	if n == 0 {
-		return fail("delete user", db.missingOrChanged(ctx, tenantID, id))
-	}
-	return nil
+	return fail("delete user", db.inTx(ctx, func(tx *sqlx.Tx) error {
+		args := append([]any{tenantID, id, version}, eventArgs(ev)...)
+		var n int
+		err := tx.QueryRowContext(ctx, `WITH u AS (
+				DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND ($3::bigint = 0 OR version = $3)
+				RETURNING id
+			), e AS (
+				INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+				SELECT $1, `+params(4, eventParams)+` FROM u
+			)
+			SELECT count(*) FROM u`, args...).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return missingOrChanged(ctx, tx, "users", tenantID, id)
+		}
+		return leaveGroups(ctx, tx, tenantID, id, ev)
+	}))
 }
 
 // Users returns a page of the tenant's users matching q.Filter, ordered by

@@ -173,14 +173,20 @@ func isUnique(err error) bool {
 func isForeignKey(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY }
 
 // fail wraps an internal error with the operation; the domain errors
-// (ErrNotFound, ErrVersionMismatch, *UniqueError) pass unwrapped, as the
-// directory.Store contract names them.
+// (ErrNotFound, ErrVersionMismatch, *UniqueError, *MemberError,
+// *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
+// them.
 func fail(op string, err error) error {
-	var ue *directory.UniqueError
+	var (
+		ue *directory.UniqueError
+		me *directory.MemberError
+		ge *directory.GroupNotFoundError
+	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch), errors.As(err, &ue):
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
+		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)

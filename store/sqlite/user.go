@@ -12,34 +12,61 @@ import (
 	"github.com/scimd/scimd/store/internal/record"
 )
 
-// CreateUser inserts u with version 1, its email rows and ev. Returns
-// *directory.UniqueError{FieldEmail or FieldUserName} when the tenant
-// already has the key, directory.ErrNotFound if the tenant does not exist.
-func (db *DB) CreateUser(ctx context.Context, u directory.User, ev audit.Event) error {
+// CreateUser inserts u with version 1, its email rows, its membership of
+// the groups (ids of the tenant's groups, each bumped to its next version)
+// and ev, with one group.members_added event per group derived from ev.
+// Returns *directory.GroupNotFoundError for the first group the tenant does
+// not have, *directory.UniqueError{FieldEmail or FieldUserName} when the
+// tenant already has the key, directory.ErrNotFound if the tenant does not
+// exist.
+func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string, ev audit.Event) error {
 	return fail("create user", db.write(ctx, func(ctx context.Context, tx *tx) error {
-		return createUser(ctx, tx, &u, ev)
+		return createUser(ctx, tx, &u, record.Dedupe(groups), ev)
 	}))
 }
 
-func createUser(ctx context.Context, tx *tx, u *directory.User, ev audit.Event) error {
+func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string, ev audit.Event) error {
+	var refs []record.GroupRef
+	if len(groups) > 0 {
+		var err error
+		if refs, err = findGroups(ctx, tx, u.TenantID, groups); err != nil {
+			return err
+		}
+	}
 	doc, err := record.UserDoc(u)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
 		active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
-		doc, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		display, doc, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
 		u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
-		string(doc), micros(u.CreatedAt), micros(u.UpdatedAt))
+		u.Display(), string(doc), micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
 		return userWriteError(ctx, tx, "insert user", u, err)
 	}
 	if err := insertEmails(ctx, tx, u); err != nil {
 		return err
 	}
-	return insertEvents(ctx, tx, u.TenantID, ev)
+	events := []audit.Event{ev}
+	if len(refs) > 0 {
+		_, err := tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+			SELECT ?1, j.value, ?2, 'User' FROM json_each(?3) j`, u.TenantID, u.ID, jsonArray(groups))
+		if err != nil {
+			return fmt.Errorf("insert memberships: %w", err)
+		}
+		if err := bumpGroups(ctx, tx, u.TenantID, groups, ev.Time); err != nil {
+			return err
+		}
+		joined, err := record.MembershipEvents(ev, audit.GroupMembersAdded, refs, u.ID)
+		if err != nil {
+			return err
+		}
+		events = append(events, joined...)
+	}
+	return insertEvents(ctx, tx, u.TenantID, events...)
 }
 
 // userWriteError translates the error of an insert or update of u: a
@@ -133,11 +160,11 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, email = ?, email_key = ?,
 		active = ?, status = ?, email_verified = ?, password_must_reset = ?, force_mfa_enrollment = ?, mfa_enrolled = ?,
-		password_hash = ?, doc = ?, version = ?, updated_at = ?
+		password_hash = ?, display = ?, doc = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
 		u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
-		u.PasswordHash, string(doc), u.Version, micros(u.UpdatedAt),
+		u.PasswordHash, u.Display(), string(doc), u.Version, micros(u.UpdatedAt),
 		u.TenantID, u.ID, version)
 	if err != nil {
 		return userWriteError(ctx, tx, "update user", u, err)
@@ -176,8 +203,9 @@ func checkChanged(ctx context.Context, tx *tx, res sql.Result, tenantID, id stri
 
 // DeleteUser deletes the tenant's user (with its email rows and group
 // memberships) and records ev, if its version is still version (any version
-// when version is 0). Returns directory.ErrNotFound or
-// directory.ErrVersionMismatch.
+// when version is 0). Each group the user was a member of moves to its next
+// version and records group.members_removed, derived from ev. Returns
+// directory.ErrNotFound or directory.ErrVersionMismatch.
 func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error {
 	return fail("delete user", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		return deleteUser(ctx, tx, tenantID, id, version, ev)
@@ -192,10 +220,11 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 	if err := checkChanged(ctx, tx, res, tenantID, id); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ?`, tenantID, id); err != nil {
-		return fmt.Errorf("delete group memberships: %w", err)
+	left, err := leaveGroups(ctx, tx, tenantID, id, ev)
+	if err != nil {
+		return err
 	}
-	return insertEvents(ctx, tx, tenantID, ev)
+	return insertEvents(ctx, tx, tenantID, append([]audit.Event{ev}, left...)...)
 }
 
 // Users returns a page of the tenant's users matching q.Filter, ordered by

@@ -117,7 +117,7 @@ func testAuditEventFields(t *testing.T, in Instance) {
 	u := newUser(tn.ID, "anita", "anita@example.com")
 	misfiled := event("another-tenant", audit.UserCreated, userTarget(u))
 	misfiled.Changes = nil
-	if err := b.CreateUser(ctx, u, misfiled); err != nil {
+	if err := b.CreateUser(ctx, u, nil, misfiled); err != nil {
 		t.Fatalf("CreateUser() = %v, want nil", err)
 	}
 

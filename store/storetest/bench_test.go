@@ -46,7 +46,7 @@ func BenchmarkCreateUser(b *testing.B) {
 				u.UserName = fmt.Sprint("bench-", i)
 				u.Email = fmt.Sprintf("bench-%d@example.com", i)
 				u.Emails[0].Value = u.Email
-				if err := be.CreateUser(context.Background(), u, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
+				if err := be.CreateUser(context.Background(), u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
 					b.Errorf("CreateUser() = %v", err)
 					return
 				}
@@ -68,7 +68,7 @@ func BenchmarkUser(b *testing.B) {
 			u.UserName = fmt.Sprint("bench-", i)
 			u.Email = fmt.Sprintf("bench-%d@example.com", i)
 			u.Emails[0].Value = u.Email
-			if err := be.CreateUser(ctx, u, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
+			if err := be.CreateUser(ctx, u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
 				b.Fatalf("CreateUser() = %v", err)
 			}
 			ids[i] = u.ID

@@ -126,7 +126,7 @@ func userTarget(u directory.User) audit.Target {
 // createUser creates u, recording user.created.
 func createUser(t *testing.T, b store.Backend, u directory.User) directory.User {
 	t.Helper()
-	if err := b.CreateUser(context.Background(), u, event(u.TenantID, audit.UserCreated, userTarget(u))); err != nil {
+	if err := b.CreateUser(context.Background(), u, nil, event(u.TenantID, audit.UserCreated, userTarget(u))); err != nil {
 		t.Fatalf("CreateUser(%q, %q) = %v, want nil", u.UserName, u.Email, err)
 	}
 	return u

@@ -130,7 +130,7 @@ func testUserUnique(t *testing.T, in Instance) {
 		{"strasse", "änne@example.com", directory.FieldEmail},     // both taken: the email's rule first
 	} {
 		u := newUser(acme.ID, tc.userName, tc.email)
-		err := b.CreateUser(ctx, u, event(acme.ID, audit.UserCreated, userTarget(u)))
+		err := b.CreateUser(ctx, u, nil, event(acme.ID, audit.UserCreated, userTarget(u)))
 		wantUnique(t, "CreateUser("+tc.userName+", "+tc.email+")", err, tc.field)
 		_, err = b.User(ctx, acme.ID, u.ID)
 		wantIs(t, "User(refused user)", err, directory.ErrNotFound)
@@ -148,7 +148,7 @@ func testUserUnique(t *testing.T, in Instance) {
 
 func testUserMissingTenant(t *testing.T, in Instance) {
 	u := newUser(newID(), "orphan", "orphan@example.com")
-	err := in.Backend.CreateUser(context.Background(), u, event(u.TenantID, audit.UserCreated, userTarget(u)))
+	err := in.Backend.CreateUser(context.Background(), u, nil, event(u.TenantID, audit.UserCreated, userTarget(u)))
 	wantIs(t, "CreateUser(unknown tenant)", err, directory.ErrNotFound)
 }
 
@@ -320,7 +320,8 @@ func testDeleteUser(t *testing.T, in Instance) {
 	u := createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
 	keep := createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
 
-	// Memberships are written by the group store to come; insert them raw.
+	// Memberships inserted raw, so that this test does not depend on the
+	// group store (groups.go tests DeleteUser with it).
 	group := newID()
 	rawExec(t, raw, `INSERT INTO groups (id, tenant_id, display_name, display_name_key, doc, version, created_at, updated_at)
 		VALUES (?, ?, 'Guides', 'guides', '{}', 1, ?, ?)`, group, acme.ID, rawTime(raw, now()), rawTime(raw, now()))
@@ -354,8 +355,13 @@ func testDeleteUser(t *testing.T, in Instance) {
 		t.Fatalf("DeleteUser(version 0) = %v, want nil", err)
 	}
 	createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
+	if n := rawCount(t, raw, `SELECT version FROM groups WHERE id = ?`, group); n != 3 {
+		t.Fatalf("version of the group after deleting its two members = %d, want 3", n)
+	}
 	wantEqual(t, "AuditEvents() types", types(sealed(t, b, acme.ID)), []string{
-		audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserDeleted, audit.UserDeleted, audit.UserCreated,
+		audit.TenantCreated, audit.UserCreated, audit.UserCreated,
+		audit.UserDeleted, audit.GroupMembersRemoved, audit.UserDeleted, audit.GroupMembersRemoved,
+		audit.UserCreated,
 	})
 }
 

@@ -46,6 +46,7 @@ CREATE TABLE users (
 	force_mfa_enrollment INTEGER NOT NULL,
 	mfa_enrolled         INTEGER NOT NULL,
 	password_hash        TEXT    NOT NULL, -- '' without a password identity
+	display              TEXT    NOT NULL, -- displayName, else userName: the user's label as a group member
 	doc                  TEXT    NOT NULL, -- JSON of the attributes without a column
 	version              INTEGER NOT NULL,
 	created_at           INTEGER NOT NULL,
@@ -80,21 +81,29 @@ CREATE TABLE groups (
 	version          INTEGER NOT NULL,
 	created_at       INTEGER NOT NULL,
 	updated_at       INTEGER NOT NULL,
-	CONSTRAINT groups_display_name_unique UNIQUE (tenant_id, display_name_key)
+	CONSTRAINT groups_display_name_unique UNIQUE (tenant_id, display_name_key),
+	-- The parent key of group_members, which names a group with its tenant.
+	CONSTRAINT groups_tenant_id_unique UNIQUE (tenant_id, id)
 ) STRICT;
 CREATE INDEX groups_external_id ON groups (tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX groups_created ON groups (tenant_id, created_at, id);
 
 -- Members are users or groups of the same tenant; member_id has no foreign
--- key because it points at either table. Deleting a user deletes its rows.
+-- key because it points at either table, so the backends delete a user's or
+-- a group's rows as members themselves. The foreign key names the group with
+-- its tenant, so a row cannot join a group of another tenant, and its
+-- cascade finds a deleted group's rows by the primary key, which also lists
+-- a group's members in order. group_members_member finds the groups a user
+-- or group belongs to (membership filters, nested groups, deletes).
 CREATE TABLE group_members (
 	tenant_id   TEXT NOT NULL,
-	group_id    TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+	group_id    TEXT NOT NULL,
 	member_id   TEXT NOT NULL,
 	member_type TEXT NOT NULL CHECK (member_type IN ('User', 'Group')),
-	PRIMARY KEY (group_id, member_id)
+	PRIMARY KEY (tenant_id, group_id, member_id),
+	FOREIGN KEY (tenant_id, group_id) REFERENCES groups (tenant_id, id) ON DELETE CASCADE
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX group_members_member ON group_members (tenant_id, member_id);
+CREATE INDEX group_members_member ON group_members (tenant_id, member_id, group_id);
 
 CREATE TABLE invitations (
 	id         TEXT    NOT NULL PRIMARY KEY,

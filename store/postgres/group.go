@@ -1,0 +1,609 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/store/internal/record"
+)
+
+// Locking. A write that adds members locks their user or group rows FOR
+// KEY SHARE in the statement that finds them, so a concurrent delete of a
+// member waits for the commit (and then removes the new membership row
+// too), or has committed first and the member is not found. A group's row
+// is locked by the UPDATE that bumps its version, late in the transaction,
+// after the member rows; deletes lock the user or group first and the
+// groups they leave after, in id order. A write that adds a group to a
+// group holds a transaction advisory lock of its tenant while it looks for
+// a cycle and adds the member, so two such writes cannot each make half of
+// a cycle. A transaction that is a deadlock victim anyway is run again.
+
+var _ directory.GroupStore = (*DB)(nil)
+
+// SQLSTATE codes of a transaction that may succeed when run again.
+const (
+	deadlockDetected     = "40P01"
+	serializationFailure = "40001"
+)
+
+// txAttempts is how many times inTx runs a transaction that keeps losing a
+// deadlock.
+const txAttempts = 3
+
+// inTx runs fn in a read-committed transaction and commits it; fn's error
+// rolls it back. A transaction chosen as a deadlock victim is run again
+// (fn must start afresh each time).
+func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.runTx(ctx, fn)
+		var pe *pgconn.PgError
+		if attempt < txAttempts && errors.As(err, &pe) && (pe.Code == deadlockDetected || pe.Code == serializationFailure) {
+			continue
+		}
+		return err
+	}
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// insertEvents writes events as pending events of the tenant.
+func insertEvents(ctx context.Context, q sqlx.ExecerContext, tenantID string, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+		SELECT $1, x.* FROM `+eventUnnest(2)+` AS x`, append([]any{tenantID}, eventArrays(events)...)...)
+	if err != nil {
+		return fmt.Errorf("insert audit events: %w", err)
+	}
+	return nil
+}
+
+// queryStrings runs a query of one text column.
+func queryStrings(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// lockGroups locks the tenant's groups ids, in id order, for an update of
+// their version, and returns them in the order of ids, or the
+// *directory.GroupNotFoundError of the first the tenant does not have.
+func lockGroups(ctx context.Context, tx *sqlx.Tx, tenantID string, ids []string) ([]record.GroupRef, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, display_name FROM groups WHERE tenant_id = $1 AND id = ANY($2::text[])
+		ORDER BY id FOR NO KEY UPDATE`, tenantID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock groups: %w", err)
+	}
+	defer rows.Close()
+	names := make(map[string]string, len(ids))
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("lock groups: %w", err)
+		}
+		names[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock groups: %w", err)
+	}
+	refs := make([]record.GroupRef, len(ids))
+	for i, id := range ids {
+		name, ok := names[id]
+		if !ok {
+			return nil, &directory.GroupNotFoundError{ID: id}
+		}
+		refs[i] = record.GroupRef{ID: id, DisplayName: name}
+	}
+	return refs, nil
+}
+
+// leaveGroups removes the tenant's user or group memberID, whose row this
+// transaction has deleted, from every group it was a member of: it bumps
+// their versions (locking them in id order) and records their
+// group.members_removed events, derived from ev, in the order of their
+// ids. It is a statement of its own, after the delete, so that it sees the
+// memberships committed by transactions the delete waited for.
+func leaveGroups(ctx context.Context, tx *sqlx.Tx, tenantID, memberID string, ev audit.Event) error {
+	rows, err := tx.QueryContext(ctx, `WITH m AS (
+			DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2
+			RETURNING group_id
+		), l AS (
+			SELECT g.id FROM groups g WHERE g.tenant_id = $1 AND g.id IN (SELECT group_id FROM m)
+			ORDER BY g.id FOR NO KEY UPDATE
+		), b AS (
+			UPDATE groups g SET version = g.version + 1, updated_at = $3 FROM l WHERE g.id = l.id
+			RETURNING g.id, g.display_name
+		)
+		SELECT id, display_name FROM b ORDER BY id`, tenantID, memberID, ev.Time)
+	if err != nil {
+		return fmt.Errorf("delete memberships: %w", err)
+	}
+	var refs []record.GroupRef
+	for rows.Next() {
+		var r record.GroupRef
+		if err := rows.Scan(&r.ID, &r.DisplayName); err != nil {
+			rows.Close()
+			return fmt.Errorf("delete memberships: %w", err)
+		}
+		refs = append(refs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("delete memberships: %w", err)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	left, err := record.MembershipEvents(ev, audit.GroupMembersRemoved, refs, memberID)
+	if err != nil {
+		return err
+	}
+	return insertEvents(ctx, tx, tenantID, left)
+}
+
+// lockMembersSQL returns the statement end that finds which of the ids
+// $ids are users or groups of the tenant $1 and locks them FOR KEY SHARE:
+// a delete of one waits for the commit. Prefixed with "WITH" or ",".
+func lockMembersSQL(ids int) string {
+	return fmt.Sprintf(` mu AS (
+		SELECT id FROM users WHERE tenant_id = $1 AND id = ANY($%[1]d::text[]) FOR KEY SHARE
+	), mg AS (
+		SELECT id FROM groups WHERE tenant_id = $1 AND id = ANY($%[1]d::text[]) FOR KEY SHARE
+	)
+	SELECT id, 'User' FROM mu UNION ALL SELECT id, 'Group' FROM mg`, ids)
+}
+
+// scanTypes reads the rows of lockMembersSQL.
+func scanTypes(rows *sql.Rows, n int) (map[string]directory.MemberType, error) {
+	defer rows.Close()
+	types := make(map[string]directory.MemberType, n)
+	for rows.Next() {
+		var id, typ string
+		if err := rows.Scan(&id, &typ); err != nil {
+			return nil, fmt.Errorf("find members: %w", err)
+		}
+		if _, dup := types[id]; !dup {
+			types[id] = directory.MemberType(typ)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find members: %w", err)
+	}
+	return types, nil
+}
+
+// nestingLockClass is the first key of the transaction advisory locks that
+// serialise the additions of groups to groups, one lock per tenant (the
+// second key is a hash of the tenant id). Two-key advisory locks never
+// collide with the one-key lock of Migrate.
+const nestingLockClass = 0x5c1d
+
+// containersSQL selects the group $2 of tenant $1 and every group that
+// contains it, directly or through other groups.
+const containersSQL = `WITH RECURSIVE up (id) AS (
+		SELECT $2::text
+		UNION
+		SELECT m.group_id FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = $1
+	)
+	SELECT id FROM up`
+
+// checkNesting returns the *directory.MemberError of the first of ids (of
+// types) that cannot join the tenant's existing group groupID. When one is
+// a group, it first takes the tenant's nesting lock, which it holds until
+// the transaction ends, and then looks for cycles in a statement of its
+// own, which sees the groups added by the lock's previous holders.
+func checkNesting(ctx context.Context, tx *sqlx.Tx, tenantID, groupID string, ids []string, types map[string]directory.MemberType) error {
+	var containers map[string]bool
+	if record.HasGroup(types) {
+		h := fnv.New32a()
+		h.Write([]byte(tenantID))
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(nestingLockClass), int32(h.Sum32())); err != nil {
+			return fmt.Errorf("lock group nesting: %w", err)
+		}
+		up, err := queryStrings(ctx, tx, containersSQL, tenantID, groupID)
+		if err != nil {
+			return fmt.Errorf("find containing groups: %w", err)
+		}
+		containers = make(map[string]bool, len(up))
+		for _, id := range up {
+			containers[id] = true
+		}
+	}
+	return record.BadMember(groupID, ids, types, containers)
+}
+
+// CreateGroup inserts g with version 1, its members (ids of the tenant's
+// users and groups) and events, which are written as given. Without
+// members it is one statement; with members, the first statement inserts
+// the group and finds (and locks) the members, the second inserts the
+// member rows and the events. Returns
+// *directory.UniqueError{FieldDisplayName} when the tenant has the name,
+// *directory.MemberError for the first member that is not a user or group
+// of the tenant (or is g itself), directory.ErrNotFound if the tenant does
+// not exist.
+func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []string, events []audit.Event) error {
+	members = record.Dedupe(members)
+	args := []any{g.TenantID, g.ID, g.DisplayName, fold.Key(g.DisplayName), nullString(g.ExternalID),
+		record.GroupDoc, g.CreatedAt, g.UpdatedAt} // $1 to $8
+	const insertGroup = `g AS (
+			INSERT INTO groups (id, tenant_id, display_name, display_name_key, external_id, doc, version, created_at, updated_at)
+			VALUES ($2, $1, $3, $4, $5, $6, 1, $7, $8)
+		)`
+	if len(members) == 0 {
+		_, err := db.db.ExecContext(ctx, `WITH `+insertGroup+`
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $1, x.* FROM `+eventUnnest(9)+` AS x`, append(args, eventArrays(events)...)...)
+		return fail("create group", err)
+	}
+	return fail("create group", db.inTx(ctx, func(tx *sqlx.Tx) error {
+		rows, err := tx.QueryContext(ctx, `WITH `+insertGroup+`,`+lockMembersSQL(9), append(args, members)...)
+		if err != nil {
+			return err
+		}
+		types, err := scanTypes(rows, len(members))
+		if err != nil {
+			return err
+		}
+		if err := record.BadMember(g.ID, members, types, nil); err != nil {
+			return err
+		}
+		ids, memberTypes := record.MemberTypes(members, types)
+		_, err = tx.ExecContext(ctx, `WITH m AS (
+				INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+				SELECT $1, $2, x.id, x.type FROM unnest($3::text[], $4::text[]) AS x (id, type)
+			)
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $1, x.* FROM `+eventUnnest(5)+` AS x`,
+			append([]any{g.TenantID, g.ID, ids, memberTypes}, eventArrays(events)...)...)
+		return err
+	}))
+}
+
+const groupColumns = `g.id, g.tenant_id, g.display_name, COALESCE(g.external_id, ''), g.version, g.created_at, g.updated_at`
+
+// memberJoin joins the members of the groups g (their rows m, and the users
+// mu and groups mg they are) for the member columns.
+const memberJoin = `LEFT JOIN group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
+	LEFT JOIN users mu ON m.member_type = 'User' AND mu.id = m.member_id
+	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.id = m.member_id`
+
+// memberColumns are the member of a memberJoin row: NULL when the group
+// has none.
+const memberColumns = `m.member_id, m.member_type, COALESCE(mu.display, mg.display_name, '')`
+
+// scanGroup reads a row of the columns in lead (scanned into lead) followed
+// by groupColumns and, with members, memberColumns.
+func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (directory.Group, directory.Member, bool, error) {
+	var (
+		g                  directory.Group
+		memberID, memberTy sql.NullString
+		m                  directory.Member
+	)
+	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &g.ExternalID, &g.Version, &g.CreatedAt, &g.UpdatedAt)
+	if members {
+		dest = append(dest, &memberID, &memberTy, &m.Display)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return directory.Group{}, directory.Member{}, false, err
+	}
+	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
+	m.ID, m.Type = memberID.String, directory.MemberType(memberTy.String)
+	return g, m, memberID.Valid, nil
+}
+
+// Group returns the tenant's group with this id, with its members (ordered
+// by id) when members is set, or directory.ErrNotFound. Without members it
+// does not read group_members; with them, one statement reads the group
+// and its members, so they are of one moment.
+func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (directory.Group, error) {
+	if !members {
+		g, _, _, err := scanGroup(db.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups g WHERE g.tenant_id = $1 AND g.id = $2`,
+			tenantID, id), false)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.Group{}, directory.ErrNotFound
+		}
+		return g, fail("group", err)
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT `+groupColumns+`, `+memberColumns+` FROM groups g `+memberJoin+`
+		WHERE g.tenant_id = $1 AND g.id = $2 ORDER BY m.member_id`, tenantID, id)
+	if err != nil {
+		return directory.Group{}, fail("group", err)
+	}
+	defer rows.Close()
+	a := record.NewGroupAssembler(true)
+	for rows.Next() {
+		g, m, ok, err := scanGroup(rows, true)
+		if err != nil {
+			return directory.Group{}, fail("group", err)
+		}
+		a.Add(g, m, ok)
+	}
+	if err := rows.Err(); err != nil {
+		return directory.Group{}, fail("group", err)
+	}
+	if len(a.Groups) == 0 {
+		return directory.Group{}, directory.ErrNotFound
+	}
+	return a.Groups[0], nil
+}
+
+// Groups returns a page of the tenant's groups matching q.Filter, ordered
+// by creation, and the number that matched; with q.Members, each with its
+// members, read in the same statement. The total and the page come from
+// one statement, so they agree.
+func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuery) (directory.GroupPage, error) {
+	cond, args, err := record.GroupConditions(tenantID, q.Filter)
+	if err != nil {
+		return directory.GroupPage{}, fail("groups", err)
+	}
+	countSQL := `SELECT count(*) FROM groups g WHERE ` + cond
+	var page directory.GroupPage
+	if q.Count > 0 {
+		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
+		query := `SELECT (` + countSQL + `), ` + groupColumns + ` FROM groups g WHERE ` + cond + `
+			ORDER BY g.created_at, g.id LIMIT ? OFFSET ?`
+		if q.Members {
+			query = `WITH p AS (SELECT (` + countSQL + `) AS total, g.* FROM groups g WHERE ` + cond + `
+					ORDER BY g.created_at, g.id LIMIT ? OFFSET ?)
+				SELECT g.total, ` + groupColumns + `, ` + memberColumns + ` FROM p g ` + memberJoin + `
+				ORDER BY g.created_at, g.id, m.member_id`
+		}
+		rows, err := db.db.QueryContext(ctx, sqlx.Rebind(sqlx.DOLLAR, query), pageArgs...)
+		if err != nil {
+			return directory.GroupPage{}, fail("groups", err)
+		}
+		defer rows.Close()
+		a := record.NewGroupAssembler(q.Members)
+		for rows.Next() {
+			g, m, ok, err := scanGroup(rows, q.Members, &page.Total)
+			if err != nil {
+				return directory.GroupPage{}, fail("groups", err)
+			}
+			a.Add(g, m, ok)
+		}
+		if err := rows.Err(); err != nil {
+			return directory.GroupPage{}, fail("groups", err)
+		}
+		if len(a.Groups) > 0 {
+			page.Groups = a.Groups
+			return page, nil
+		}
+	}
+	// No page asked for, or past the last group: the total alone.
+	if err := db.db.QueryRowContext(ctx, sqlx.Rebind(sqlx.DOLLAR, countSQL), args...).Scan(&page.Total); err != nil {
+		return directory.GroupPage{}, fail("groups", err)
+	}
+	return page, nil
+}
+
+// updateGroupSQL applies a member change and the attributes and bumps the
+// version when anything moved, in one statement; %s is the condition of
+// the member rows to delete. It returns a row per member added ('a') and
+// removed ('r'), the group after the update ('g', when updated) and before
+// the statement ('c', when the group exists). The UPDATE holds the group's
+// row from then to the commit and bumps the version it finds there, so
+// concurrent changes of the group's members all count.
+const updateGroupSQL = `WITH ins AS (
+		INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+		SELECT $1, $2, x.id, x.type FROM unnest($3::text[], $4::text[]) AS x (id, type)
+		ON CONFLICT DO NOTHING
+		RETURNING member_id
+	), del AS (
+		DELETE FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = $2 AND %s
+		RETURNING member_id
+	), g AS (
+		UPDATE groups SET version = version + 1, updated_at = $6,
+			display_name = CASE WHEN $7 THEN $8 ELSE display_name END,
+			display_name_key = CASE WHEN $7 THEN $9 ELSE display_name_key END,
+			external_id = CASE WHEN $7 THEN $10 ELSE external_id END
+		WHERE tenant_id = $1 AND id = $2 AND ($7 OR EXISTS (SELECT FROM ins) OR EXISTS (SELECT FROM del))
+		RETURNING version, display_name
+	)
+	SELECT 'a', member_id, 0::bigint, '' FROM ins
+	UNION ALL SELECT 'r', member_id, 0, '' FROM del
+	UNION ALL SELECT 'g', '', version, display_name FROM g
+	UNION ALL SELECT 'c', '', version, display_name FROM groups WHERE tenant_id = $1 AND id = $2`
+
+var (
+	// A removal deletes the rows named; a replacement every row whose
+	// member the new set ($5, the same as the added ids $3) lacks.
+	updateGroupRemoveSQL  = fmt.Sprintf(updateGroupSQL, `m.member_id = ANY($5::text[])`)
+	updateGroupReplaceSQL = fmt.Sprintf(updateGroupSQL, `NOT EXISTS (SELECT FROM unnest($5::text[]) AS k (id) WHERE k.id = m.member_id)`)
+)
+
+// UpdateGroup applies u in one transaction (see directory.GroupStore): when
+// members are added, one statement finds and locks them (and, for groups,
+// the tenant's nesting lock and a cycle check follow); one statement
+// changes the member rows, the attributes and the version; one writes the
+// events. Its statements touch the rows of the members named, never the
+// whole member list, except when u.Members.Replace. An id both added and
+// removed ends up a member.
+func (db *DB) UpdateGroup(ctx context.Context, u directory.GroupUpdate) (directory.GroupUpdateResult, error) {
+	c := record.MemberChange(u.Members)
+	var res directory.GroupUpdateResult
+	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		res, err = updateGroup(ctx, tx, u, c)
+		return err
+	})
+	return res, fail("update group", err)
+}
+
+func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c directory.MemberChange) (directory.GroupUpdateResult, error) {
+	var types map[string]directory.MemberType
+	if len(c.Add) > 0 {
+		rows, err := tx.QueryContext(ctx, `WITH`+lockMembersSQL(2), u.TenantID, c.Add)
+		if err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
+		if types, err = scanTypes(rows, len(c.Add)); err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
+		if err := checkNesting(ctx, tx, u.TenantID, u.ID, c.Add, types); err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
+	}
+	ids, memberTypes := record.MemberTypes(c.Add, types)
+	query, set := updateGroupRemoveSQL, c.Remove
+	if c.Replace {
+		query, set = updateGroupReplaceSQL, ids
+	}
+	var name, key, ext any
+	if a := u.Attrs; a != nil {
+		name, key, ext = a.DisplayName, fold.Key(a.DisplayName), nullString(a.ExternalID)
+	}
+	rows, err := tx.QueryContext(ctx, query, u.TenantID, u.ID, ids, memberTypes, set, u.Now, u.Attrs != nil, name, key, ext)
+	if err != nil {
+		return directory.GroupUpdateResult{}, err
+	}
+	defer rows.Close()
+	var (
+		added, removed []string
+		updated, found bool
+		version        int64
+		display        string
+	)
+	for rows.Next() {
+		var (
+			kind, id string
+			v        int64
+			d        string
+		)
+		if err := rows.Scan(&kind, &id, &v, &d); err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
+		switch kind {
+		case "a":
+			added = append(added, id)
+		case "r":
+			removed = append(removed, id)
+		case "g":
+			updated, version, display = true, v, d
+		case "c":
+			if !updated {
+				found, version, display = true, v, d
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return directory.GroupUpdateResult{}, err
+	}
+	switch {
+	case updated && u.Version != 0 && version != u.Version+1:
+		return directory.GroupUpdateResult{}, directory.ErrVersionMismatch // rolls back the change
+	case updated:
+	case !found:
+		return directory.GroupUpdateResult{}, directory.ErrNotFound
+	case u.Version != 0 && version != u.Version:
+		return directory.GroupUpdateResult{}, directory.ErrVersionMismatch
+	default:
+		return directory.GroupUpdateResult{Version: version}, nil // nothing changed: nothing written
+	}
+	res := directory.GroupUpdateResult{Version: version, Added: record.InOrder(c.Add, added)}
+	if c.Replace {
+		slices.Sort(removed)
+		res.Removed = removed
+	} else {
+		res.Removed = record.InOrder(c.Remove, removed)
+	}
+	var events []audit.Event
+	if u.Attrs != nil {
+		events = append(events, u.Events...)
+	}
+	moved, err := record.MemberEvents(u.Base, record.GroupTarget(u.ID, display), res.Added, res.Removed)
+	if err != nil {
+		return directory.GroupUpdateResult{}, err
+	}
+	return res, insertEvents(ctx, tx, u.TenantID, append(events, moved...))
+}
+
+// DeleteGroup deletes the tenant's group, if its version is still version
+// (any version when version is 0), with its member rows and its membership
+// of other groups: each group it was a member of moves to its next version
+// and records group.members_removed, derived from ev, after ev. The first
+// statement deletes the group (so locks it) and records ev; the
+// memberships are deleted by a second one, which sees those committed by
+// transactions the delete waited for. Returns directory.ErrNotFound or
+// directory.ErrVersionMismatch.
+func (db *DB) DeleteGroup(ctx context.Context, tenantID, id string, version int64, ev audit.Event) error {
+	return fail("delete group", db.inTx(ctx, func(tx *sqlx.Tx) error {
+		args := append([]any{tenantID, id, version}, eventArgs(ev)...)
+		var n int
+		// The foreign key's cascade deletes the group's member rows.
+		err := tx.QueryRowContext(ctx, `WITH d AS (
+				DELETE FROM groups WHERE tenant_id = $1 AND id = $2 AND ($3::bigint = 0 OR version = $3)
+				RETURNING id
+			), e AS (
+				INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+				SELECT $1, `+params(4, eventParams)+` FROM d
+			)
+			SELECT count(*) FROM d`, args...).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return missingOrChanged(ctx, tx, "groups", tenantID, id)
+		}
+		return leaveGroups(ctx, tx, tenantID, id, ev)
+	}))
+}
+
+// UserGroups returns the groups the tenant's user belongs to: directly
+// (Direct), or through groups that are members of them, each group once,
+// ordered by display name (byte order, as SQLite's).
+func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]directory.UserGroup, error) {
+	rows, err := db.db.QueryContext(ctx, `WITH RECURSIVE up (id, direct) AS (
+			SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2
+			UNION
+			SELECT m.group_id, false FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = $1
+		)
+		SELECT g.id, g.display_name, bool_or(up.direct) FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = $1
+		GROUP BY g.id ORDER BY g.display_name COLLATE "C", g.id`, tenantID, userID)
+	if err != nil {
+		return nil, fail("user groups", err)
+	}
+	defer rows.Close()
+	groups := []directory.UserGroup{}
+	for rows.Next() {
+		var ug directory.UserGroup
+		if err := rows.Scan(&ug.ID, &ug.Display, &ug.Direct); err != nil {
+			return nil, fail("user groups", err)
+		}
+		groups = append(groups, ug)
+	}
+	return groups, fail("user groups", rows.Err())
+}
