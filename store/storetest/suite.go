@@ -48,6 +48,23 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentCreateSameEmail", testConcurrentCreateSameEmail},
 		{"ConcurrentUpdate", testConcurrentUpdate},
 		{"ConcurrentSeal", testConcurrentSeal},
+		{"GroupRoundTrip", testGroupRoundTrip},
+		{"GroupMissingTenant", testGroupMissingTenant},
+		{"GroupPaging", testGroupPaging},
+		{"GroupFilters", testGroupFilters},
+		{"GroupUnique", testGroupUnique},
+		{"GroupBadMembers", testGroupBadMembers},
+		{"GroupCycles", testGroupCycles},
+		{"GroupMemberChanges", testGroupMemberChanges},
+		{"GroupVersion", testGroupVersion},
+		{"GroupMembersUntouched", testGroupMembersUntouched},
+		{"DeleteUserMemberships", testDeleteUserMemberships},
+		{"DeleteGroupParents", testDeleteGroupParents},
+		{"UserGroups", testUserGroups},
+		{"CreateUserGroups", testCreateUserGroups},
+		{"ConcurrentGroupMembers", testConcurrentGroupMembers},
+		{"ConcurrentNesting", testConcurrentNesting},
+		{"ConcurrentMemberDelete", testConcurrentMemberDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
