@@ -9,7 +9,7 @@ import (
 
 // rawExec runs query (? placeholders) on the raw connection and returns
 // the number of rows it changed.
-func rawExec(t *testing.T, raw *sqlx.DB, query string, args ...any) int64 {
+func rawExec(t testing.TB, raw *sqlx.DB, query string, args ...any) int64 {
 	t.Helper()
 	res, err := raw.Exec(raw.Rebind(query), args...)
 	if err != nil {
@@ -23,7 +23,7 @@ func rawExec(t *testing.T, raw *sqlx.DB, query string, args ...any) int64 {
 }
 
 // rawCount runs a query (? placeholders) that returns one integer.
-func rawCount(t *testing.T, raw *sqlx.DB, query string, args ...any) int64 {
+func rawCount(t testing.TB, raw *sqlx.DB, query string, args ...any) int64 {
 	t.Helper()
 	var n int64
 	if err := raw.Get(&n, raw.Rebind(query), args...); err != nil {
