@@ -22,6 +22,15 @@ func (h *handler) patchBody(next http.Handler) http.Handler {
 	return h.body(next, h.users.normalisePatch)
 }
 
+// groupBody and groupPatchBody do the same for /Groups.
+func (h *handler) groupBody(next http.Handler) http.Handler {
+	return h.body(next, h.groups.normaliseResource)
+}
+
+func (h *handler) groupPatchBody(next http.Handler) http.Handler {
+	return h.body(next, h.groups.normalisePatch)
+}
+
 func (h *handler) body(next http.Handler, normalise func(map[string]any) (map[string]any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, err := h.readBody(r)

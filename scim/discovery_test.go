@@ -51,8 +51,8 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t))
 	r := e.do(http.MethodGet, "/scim/v2/ResourceTypes", "").wantStatus(t, "GET /ResourceTypes", http.StatusOK)
 	res, _ := r.body["Resources"].([]any)
-	if len(res) != 1 {
-		t.Fatalf("ResourceTypes = %s, want one", r.raw)
+	if len(res) != 2 {
+		t.Fatalf("ResourceTypes = %s, want User and Group", r.raw)
 	}
 	for _, path := range []string{"/scim/v2/ResourceTypes", "/scim/v2/Schemas"} {
 		list := e.do(http.MethodGet, path, "").wantStatus(t, "GET "+path, http.StatusOK)
@@ -69,6 +69,11 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 		t.Errorf("schemaExtensions = %s", got)
 	}
 	e.do(http.MethodGet, "/scim/v2/ResourceTypes/User", "").wantStatus(t, "GET /ResourceTypes/User", http.StatusOK)
+	group := res[1].(map[string]any)
+	if str(group, "name") != "Group" || str(group, "endpoint") != "/Groups" || str(group, "schema") != "urn:ietf:params:scim:schemas:core:2.0:Group" {
+		t.Errorf("ResourceType = %v, want Group", group)
+	}
+	e.do(http.MethodGet, "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group", "").wantStatus(t, "GET /Schemas/Group", http.StatusOK)
 
 	r = e.do(http.MethodGet, "/scim/v2/Schemas", "").wantStatus(t, "GET /Schemas", http.StatusOK)
 	var ids []string
@@ -134,7 +139,7 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 
 func TestUnknownRoutes(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t))
-	e.do(http.MethodGet, "/scim/v2/Groups", "").wantError(t, "GET /Groups", http.StatusNotFound, "", "no endpoint")
+	e.do(http.MethodGet, "/scim/v2/Bulk", "").wantError(t, "GET /Bulk", http.StatusNotFound, "", "no endpoint")
 	e.do(http.MethodGet, "/scim/v2/users", "").wantError(t, "GET /users", http.StatusNotFound, "")
 	e.doAs("", http.MethodGet, "/nothing", "").wantError(t, "GET /nothing", http.StatusNotFound, "")
 	r := e.do(http.MethodDelete, "/scim/v2/Users", "")

@@ -44,6 +44,7 @@ type handler struct {
 	maxBody int64
 
 	users         *resourceSchema
+	groups        *resourceSchema
 	resourceTypes []scim.ResourceType
 	config        scim.ServiceProviderConfig
 	fixed         http.Handler // the library server when baseURL is fixed
@@ -58,6 +59,7 @@ func NewHandler(d Deps) http.Handler {
 		baseURL: strings.TrimSuffix(d.BaseURL, "/"),
 		maxBody: d.MaxBodyBytes,
 		users:   newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser()),
+		groups:  newResourceSchema(schemas.Group()),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -76,6 +78,13 @@ func NewHandler(d Deps) http.Handler {
 			{Schema: schemas.PlatformUser()},
 		},
 		Handler: userHandler{h},
+	}, {
+		ID:          optional.NewString("Group"),
+		Name:        "Group",
+		Description: optional.NewString("Group"),
+		Endpoint:    "/Groups",
+		Schema:      schemas.Group(),
+		Handler:     groupHandler{h},
 	}}
 	// The library needs a configuration to start; /ServiceProviderConfig
 	// itself is served by serviceProviderConfig, truthfully.
@@ -163,6 +172,9 @@ func (lw *libraryWriter) WriteHeader(code int) {
 	default:
 		if lw.ex.location != "" && code < 300 {
 			hdr.Set("Location", lw.ex.location)
+		}
+		if lw.ex.etag != "" && code < 300 && hdr.Get("Etag") == "" {
+			hdr.Set("ETag", lw.ex.etag) // a 204 of PATCH /Groups: the new version
 		}
 		lw.w.WriteHeader(code)
 	}

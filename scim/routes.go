@@ -13,7 +13,8 @@ import (
 // routes lists every route of scimd's HTTP surface.
 //
 // The library (serveLibrary) serves create, read, replace, patch and delete
-// of a user, /Schemas and /ResourceTypes. This package serves the user list
+// of users and groups, /Schemas and /ResourceTypes. This package serves the
+// user and group lists
 // and /ServiceProviderConfig itself: the library writes a wrong
 // itemsPerPage, cannot combine filters of core and extension attributes and
 // hard-codes a false ServiceProviderConfig; countItems corrects the
@@ -46,6 +47,13 @@ func (h *handler) routes() http.Handler {
 		r.With(h.userBody).Put("/Users/{id}", h.serveLibrary)
 		r.With(h.patchBody).Patch("/Users/{id}", h.serveLibrary)
 		r.Delete("/Users/{id}", h.serveLibrary)
+
+		r.Get("/Groups", h.listGroups)
+		r.With(h.groupBody).Post("/Groups", h.serveLibrary)
+		r.Get("/Groups/{id}", h.serveLibrary)
+		r.With(h.groupBody).Put("/Groups/{id}", h.serveLibrary)
+		r.With(h.groupPatchBody).Patch("/Groups/{id}", h.serveLibrary)
+		r.Delete("/Groups/{id}", h.serveLibrary)
 	})
 	return r
 }

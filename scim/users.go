@@ -45,7 +45,33 @@ func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		ex.notModified = true
 		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
 	}
+	if err := uh.addGroups(r, &res); err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
 	return res, nil
+}
+
+// addGroups sets the readOnly "groups" of a user resource: the groups the
+// user is in, directly or through nested groups (RFC 7643 §4.1.2).
+func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
+	ex := exchangeOf(r.Context())
+	groups, err := uh.h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, res.ID)
+	if err != nil || len(groups) == 0 {
+		return err
+	}
+	base := uh.h.base(r)
+	list := make([]any, len(groups))
+	for i, g := range groups {
+		typ := "indirect"
+		if g.Direct {
+			typ = "direct"
+		}
+		v := map[string]any{"value": g.ID, "$ref": groupLocation(base, g.ID), "type": typ}
+		putString(v, "display", g.Display)
+		list[i] = v
+	}
+	res.Attributes["groups"] = list
+	return nil
 }
 
 // GetAll is never called: GET /Users is routed to listUsers, because the
@@ -71,7 +97,11 @@ func (uh userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return uh.resource(r, &u), nil
+	res := uh.resource(r, &u)
+	if err := uh.addGroups(r, &res); err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	return res, nil
 }
 
 // Delete deletes a user (DELETE /Users/{id}).
@@ -114,7 +144,11 @@ func (uh userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return uh.resource(r, &u), nil
+	res := uh.resource(r, &u)
+	if err := uh.addGroups(r, &res); err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	return res, nil
 }
 
 // resource is the library's form of u. It also records the user's URL and

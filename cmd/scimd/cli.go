@@ -27,12 +27,15 @@ type cli struct {
 	Tenant  tenantCmd  `cmd:"" help:"Create and list tenants."`
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke bearer tokens."`
 	Audit   auditCmd   `cmd:"" help:"List and verify the audit log."`
+	Group   groupCmd   `cmd:"" help:"Create and list groups."`
+	User    userCmd    `cmd:"" help:"Create users."`
 }
 
 // env is what commands need besides their flags.
 type env struct {
 	ctx    context.Context
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
@@ -40,7 +43,7 @@ type env struct {
 
 // run parses args and runs the chosen command. It is main without the
 // process: tests call it with their own arguments, environment and streams.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	database := getenv("SCIMD_DATABASE")
 	if database == "" {
 		database = defaultDatabase
@@ -72,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	e := &env{
 		ctx:    ctx,
 		getenv: getenv,
+		stdin:  stdin,
 		stdout: stdout,
 		stderr: stderr,
 		logger: newLogger(stderr),

@@ -50,8 +50,14 @@ func testEnv(db string) func(string) string {
 // scimd runs one command to completion and returns its stdout and stderr.
 func scimd(t *testing.T, db string, args ...string) (string, string, error) {
 	t.Helper()
+	return scimdIn(t, db, "", args...)
+}
+
+// scimdIn runs scimd with stdin as its standard input.
+func scimdIn(t *testing.T, db, stdin string, args ...string) (string, string, error) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, testEnv(db), &stdout, &stderr)
+	err := run(context.Background(), args, testEnv(db), strings.NewReader(stdin), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -82,7 +88,7 @@ func startServer(t *testing.T, db string, args ...string) *server {
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), testEnv(db), s.stdout, s.stderr)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), testEnv(db), strings.NewReader(""), s.stdout, s.stderr)
 	}()
 	var once sync.Once
 	var runErr error

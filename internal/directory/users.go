@@ -30,6 +30,9 @@ type UserInput struct {
 	// Invite asks for an invitation instead of a live account; only on
 	// create and only without a password.
 	Invite bool
+	// Groups are ids of groups the new user joins in the same transaction
+	// (see ResolveGroups); only on create.
+	Groups []string
 }
 
 // User returns the tenant's user with this id, or KindNotFound.
@@ -101,7 +104,11 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	if err != nil {
 		return User{}, wrap(op, err)
 	}
-	if err := s.store.CreateUser(ctx, u, nil, ev); err != nil {
+	if err := s.store.CreateUser(ctx, u, dedupe(in.Groups), ev); err != nil {
+		var gnf *GroupNotFoundError
+		if errors.As(err, &gnf) {
+			return User{}, groupNotFound(op, gnf.ID, err)
+		}
 		return User{}, wrap(op, err)
 	}
 	return u, nil

@@ -1,0 +1,316 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/scimd/scimd/internal/audit"
+)
+
+// GroupInput is a group as a surface sends it on create and replace.
+type GroupInput struct {
+	DisplayName string
+	ExternalID  string
+	Members     []string // ids of users or groups of the tenant
+}
+
+// GroupPatch is a change to a group (SCIM PATCH). A nil attribute is left
+// as it is; an empty ExternalID removes it.
+type GroupPatch struct {
+	DisplayName *string
+	ExternalID  *string
+	Members     MemberChange
+}
+
+// Group returns the tenant's group, with its members when members is set,
+// or KindNotFound.
+func (s *Service) Group(ctx context.Context, tenantID, id string, members bool) (Group, error) {
+	g, err := s.store.Group(ctx, tenantID, id, members)
+	if errors.Is(err, ErrNotFound) {
+		return Group{}, groupNotFound("directory.Group", id, err)
+	}
+	return g, wrap("directory.Group", err)
+}
+
+func groupNotFound(op, ref string, err error) *Error {
+	return &Error{Kind: KindNotFound, Op: op, Detail: "group not found: " + ref, Err: err}
+}
+
+// Groups returns a page of the tenant's groups. StartIndex below 1 counts
+// as 1; Count is clamped to [0, MaxPageSize].
+func (s *Service) Groups(ctx context.Context, tenantID string, q GroupQuery) (GroupPage, error) {
+	q.StartIndex = max(q.StartIndex, 1)
+	q.Count = min(max(q.Count, 0), MaxPageSize)
+	p, err := s.store.Groups(ctx, tenantID, q)
+	return p, wrap("directory.Groups", err)
+}
+
+// UserGroups returns the groups the user belongs to, directly or through
+// nested groups.
+func (s *Service) UserGroups(ctx context.Context, tenantID, userID string) ([]UserGroup, error) {
+	gs, err := s.store.UserGroups(ctx, tenantID, userID)
+	return gs, wrap("directory.UserGroups", err)
+}
+
+// ResolveGroups turns group references (ids or display names, as an
+// operator types them) into group ids. The first reference that names no
+// group of the tenant is KindNotFound "group not found: REF".
+func (s *Service) ResolveGroups(ctx context.Context, tenantID string, refs []string) ([]string, error) {
+	const op = "directory.ResolveGroups"
+	ids := make([]string, 0, len(refs))
+	for _, ref := range refs {
+		g, err := s.store.Group(ctx, tenantID, ref, false)
+		if errors.Is(err, ErrNotFound) {
+			page, perr := s.store.Groups(ctx, tenantID, GroupQuery{Filter: &GroupFilter{Attr: GroupFilterDisplayName, Value: ref}, StartIndex: 1, Count: 1})
+			if perr != nil {
+				return nil, wrap(op, perr)
+			}
+			if len(page.Groups) == 0 {
+				return nil, groupNotFound(op, ref, err)
+			}
+			g, err = page.Groups[0], nil
+		}
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		ids = append(ids, g.ID)
+	}
+	return dedupe(ids), nil
+}
+
+// CreateGroup creates a group with its members and records group.created
+// and, when it has members, group.members_added.
+func (s *Service) CreateGroup(ctx context.Context, c Caller, tenantID string, in GroupInput) (Group, error) {
+	const op = "directory.CreateGroup"
+	if _, err := s.Tenant(ctx, tenantID); err != nil {
+		return Group{}, err
+	}
+	g := Group{ID: newID(), TenantID: tenantID, DisplayName: in.DisplayName, ExternalID: in.ExternalID, Version: 1}
+	if err := checkGroup(&g); err != nil {
+		return Group{}, withOp(op, err)
+	}
+	members, err := checkMemberIDs(in.Members)
+	if err != nil {
+		return Group{}, withOp(op, err)
+	}
+	g.CreatedAt = s.Now()
+	g.UpdatedAt = g.CreatedAt
+	created, err := s.event(c, tenantID, audit.GroupCreated, groupTarget(&g), diffGroups(&Group{}, &g), g.CreatedAt)
+	if err != nil {
+		return Group{}, wrap(op, err)
+	}
+	events := []audit.Event{created}
+	if len(members) > 0 {
+		added, err := audit.MembersEvent(created, audit.GroupMembersAdded, groupTarget(&g), members)
+		if err != nil {
+			return Group{}, wrap(op, err)
+		}
+		events = append(events, added)
+	}
+	if err := s.store.CreateGroup(ctx, g, members, events); err != nil {
+		return Group{}, groupError(op, err)
+	}
+	if len(members) == 0 {
+		g.Members = []Member{}
+		return g, nil
+	}
+	return s.Group(ctx, tenantID, g.ID, true)
+}
+
+// ReplaceGroup replaces the group's displayName, externalId and whole member
+// set (SCIM PUT). ifMatch, when not 0, is the version the client last read.
+func (s *Service) ReplaceGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, in GroupInput) (Group, error) {
+	const op = "directory.ReplaceGroup"
+	members, err := checkMemberIDs(in.Members)
+	if err != nil {
+		return Group{}, withOp(op, err)
+	}
+	if members == nil {
+		members = []string{}
+	}
+	name, ext := in.DisplayName, in.ExternalID
+	if _, err := s.updateGroup(ctx, c, tenantID, id, ifMatch, op, GroupPatch{
+		DisplayName: &name, ExternalID: &ext, Members: MemberChange{Replace: true, Add: members},
+	}); err != nil {
+		return Group{}, err
+	}
+	return s.Group(ctx, tenantID, id, true)
+}
+
+// PatchGroup applies p to the group (SCIM PATCH) in one transaction. A
+// change of members only does not read the group: its cost is in
+// proportion to the members named, whatever the group's size.
+func (s *Service) PatchGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, p GroupPatch) (GroupUpdateResult, error) {
+	const op = "directory.PatchGroup"
+	var err error
+	if p.Members.Add, err = checkMemberIDs(p.Members.Add); err != nil {
+		return GroupUpdateResult{}, withOp(op, err)
+	}
+	if p.Members.Remove, err = checkMemberIDs(p.Members.Remove); err != nil {
+		return GroupUpdateResult{}, withOp(op, err)
+	}
+	return s.updateGroup(ctx, c, tenantID, id, ifMatch, op, p)
+}
+
+func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op string, p GroupPatch) (GroupUpdateResult, error) {
+	for attempt := 1; ; attempt++ {
+		now := s.Now()
+		base, err := s.event(c, tenantID, audit.GroupUpdated, audit.Target{Type: "group", ID: id}, nil, now)
+		if err != nil {
+			return GroupUpdateResult{}, wrap(op, err)
+		}
+		u := GroupUpdate{TenantID: tenantID, ID: id, Version: ifMatch, Members: p.Members, Base: base, Now: now}
+		if p.DisplayName != nil || p.ExternalID != nil {
+			cur, err := s.store.Group(ctx, tenantID, id, false)
+			if errors.Is(err, ErrNotFound) {
+				return GroupUpdateResult{}, groupNotFound(op, id, err)
+			}
+			if err != nil {
+				return GroupUpdateResult{}, wrap(op, err)
+			}
+			if ifMatch != 0 && ifMatch != cur.Version {
+				return GroupUpdateResult{}, &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
+			}
+			next := cur
+			if p.DisplayName != nil {
+				next.DisplayName = *p.DisplayName
+			}
+			if p.ExternalID != nil {
+				next.ExternalID = *p.ExternalID
+			}
+			if err := checkGroup(&next); err != nil {
+				return GroupUpdateResult{}, withOp(op, err)
+			}
+			u.Base.Target = groupTarget(&next)
+			if changes := diffGroups(&cur, &next); len(changes) > 0 {
+				ev, err := s.event(c, tenantID, audit.GroupUpdated, groupTarget(&next), changes, now)
+				if err != nil {
+					return GroupUpdateResult{}, wrap(op, err)
+				}
+				u.Attrs, u.Events, u.Version = &next, []audit.Event{ev}, cur.Version
+			}
+		}
+		res, err := s.store.UpdateGroup(ctx, u)
+		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return GroupUpdateResult{}, groupNotFound(op, id, err)
+		}
+		if err != nil {
+			return GroupUpdateResult{}, groupError(op, err)
+		}
+		return res, nil
+	}
+}
+
+// DeleteGroup deletes the group and records group.deleted (and
+// group.members_removed on the groups it was a member of).
+func (s *Service) DeleteGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64) error {
+	const op = "directory.DeleteGroup"
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.Group(ctx, tenantID, id, false)
+		if errors.Is(err, ErrNotFound) {
+			return groupNotFound(op, id, err)
+		}
+		if err != nil {
+			return wrap(op, err)
+		}
+		if ifMatch != 0 && ifMatch != cur.Version {
+			return &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
+		}
+		ev, err := s.event(c, tenantID, audit.GroupDeleted, groupTarget(&cur), nil, s.Now())
+		if err != nil {
+			return wrap(op, err)
+		}
+		err = s.store.DeleteGroup(ctx, tenantID, id, cur.Version, ev)
+		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return groupNotFound(op, id, err)
+		}
+		return wrap(op, err)
+	}
+}
+
+// groupError turns store errors of a group write into domain errors.
+func groupError(op string, err error) error {
+	var me *MemberError
+	if errors.As(err, &me) {
+		if me.Cycle {
+			return &Error{Kind: KindInvalidValue, Op: op, Field: "members", Err: err,
+				Detail: fmt.Sprintf("group %s cannot be a member: a group may not contain itself, directly or through other groups", me.ID)}
+		}
+		return &Error{Kind: KindInvalidValue, Op: op, Field: "members", Err: err,
+			Detail: fmt.Sprintf("member %s is not a user or group of this tenant", me.ID)}
+	}
+	var ue *UniqueError
+	if errors.As(err, &ue) && ue.Field == FieldDisplayName {
+		return &Error{Kind: KindUniqueness, Op: op, Field: "displayName", Err: err, Detail: "a group with this displayName already exists"}
+	}
+	return wrap(op, err)
+}
+
+// checkGroup trims and checks the attributes of g.
+func checkGroup(g *Group) error {
+	g.DisplayName = strings.TrimSpace(g.DisplayName)
+	g.ExternalID = strings.TrimSpace(g.ExternalID)
+	switch {
+	case g.DisplayName == "":
+		return Errorf(KindInvalidValue, "displayName", "displayName is required")
+	case len(g.DisplayName) > MaxValueLength:
+		return Errorf(KindInvalidValue, "displayName", "displayName is longer than %d bytes", MaxValueLength)
+	case len(g.ExternalID) > MaxValueLength:
+		return Errorf(KindInvalidValue, "externalId", "externalId is longer than %d bytes", MaxValueLength)
+	}
+	return nil
+}
+
+// checkMemberIDs refuses an empty or oversized member id and drops
+// repeats, keeping the first-seen order.
+func checkMemberIDs(ids []string) ([]string, error) {
+	for _, id := range ids {
+		if id == "" {
+			return nil, Errorf(KindInvalidValue, "members", "a member has no value: members[].value must be the id of a user or group")
+		}
+		if len(id) > MaxValueLength {
+			return nil, Errorf(KindInvalidValue, "members", "a member value is longer than %d bytes", MaxValueLength)
+		}
+	}
+	return dedupe(ids), nil
+}
+
+func dedupe(ids []string) []string {
+	if len(ids) < 2 {
+		return ids
+	}
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func groupTarget(g *Group) audit.Target {
+	return audit.Target{Type: "group", ID: g.ID, Display: g.DisplayName}
+}
+
+// diffGroups returns the changed attributes (displayName, externalId) from
+// a to b.
+func diffGroups(a, b *Group) []audit.Change {
+	var changes []audit.Change
+	if a.DisplayName != b.DisplayName {
+		changes = append(changes, audit.Change{Attribute: "displayName", Old: emptyToNil(a.DisplayName), New: emptyToNil(b.DisplayName)})
+	}
+	if a.ExternalID != b.ExternalID {
+		changes = append(changes, audit.Change{Attribute: "externalId", Old: emptyToNil(a.ExternalID), New: emptyToNil(b.ExternalID)})
+	}
+	return changes
+}

@@ -1,0 +1,539 @@
+package scim
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/schemas"
+)
+
+// groupHandler is the library's ResourceHandler for /Groups, as userHandler
+// is for /Users. Membership changes go to the store as changes of the
+// members named, so a PATCH of a group of 100,000 costs what one of 10 does.
+type groupHandler struct{ h *handler }
+
+// Create creates a group (POST /Groups).
+func (gh groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	in, err := groupInput(attrs)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	ex := exchangeOf(r.Context())
+	g, err := gh.h.svc.CreateGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	return gh.resource(r, &g), nil
+}
+
+// Get reads a group (GET /Groups/{id}); its members only when the client
+// did not exclude them.
+func (gh groupHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+	ex := exchangeOf(r.Context())
+	g, err := gh.h.svc.Group(r.Context(), ex.principal.Tenant.ID, id, wantMembers(r))
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	res := gh.resource(r, &g)
+	if noneMatch(r.Header.Get("If-None-Match"), ex.etag) {
+		ex.notModified = true
+		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
+	}
+	return res, nil
+}
+
+// GetAll is never called: GET /Groups is routed to listGroups.
+func (gh groupHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim.Page, error) {
+	return scim.Page{}, fail(r, errors.New("GET /Groups reached the library; it is routed to listGroups"))
+}
+
+// Replace replaces a group's name, externalId and whole member list (PUT).
+func (gh groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	version, err := ifMatch(r)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	in, err := groupInput(attrs)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	ex := exchangeOf(r.Context())
+	g, err := gh.h.svc.ReplaceGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, in)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	if !wantMembers(r) {
+		g.Members = nil
+	}
+	return gh.resource(r, &g), nil
+}
+
+// Delete deletes a group (DELETE /Groups/{id}).
+func (gh groupHandler) Delete(r *http.Request, id string) error {
+	version, err := ifMatch(r)
+	if err != nil {
+		return fail(r, err)
+	}
+	ex := exchangeOf(r.Context())
+	if err := gh.h.svc.DeleteGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version); err != nil {
+		return fail(r, err)
+	}
+	return nil
+}
+
+// Patch applies PATCH operations to a group in one transaction. The answer
+// is 204 (what Entra expects) unless the client asked for attributes, then
+// 200 with the group.
+func (gh groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+	version, err := ifMatch(r)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	p, err := groupPatch(ops)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	ex := exchangeOf(r.Context())
+	res, err := gh.h.svc.PatchGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, p)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	q := r.URL.Query()
+	if !q.Has("attributes") && !q.Has("excludedAttributes") {
+		ex.etag = etag(res.Version)
+		return scim.Resource{}, nil // 204
+	}
+	g, err := gh.h.svc.Group(r.Context(), ex.principal.Tenant.ID, id, wantMembers(r))
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	return gh.resource(r, &g), nil
+}
+
+// resource is the library's form of g; it records the group's URL and ETag
+// in the exchange for the response headers.
+func (gh groupHandler) resource(r *http.Request, g *directory.Group) scim.Resource {
+	base := gh.h.base(r)
+	ex := exchangeOf(r.Context())
+	ex.location = groupLocation(base, g.ID)
+	ex.etag = etag(g.Version)
+	created, modified := g.CreatedAt.UTC(), g.UpdatedAt.UTC()
+	return scim.Resource{
+		ID:         g.ID,
+		Attributes: groupAttributes(g, base),
+		Meta:       scim.Meta{Created: &created, LastModified: &modified, Version: ex.etag},
+	}
+}
+
+// groupAttributes returns the SCIM attributes of g without id, meta and
+// schemas. members is present when g was read with its members and has
+// any.
+func groupAttributes(g *directory.Group, base string) map[string]any {
+	m := map[string]any{"displayName": g.DisplayName}
+	putString(m, "externalId", g.ExternalID)
+	if len(g.Members) > 0 {
+		members := make([]any, len(g.Members))
+		for i, mem := range g.Members {
+			v := map[string]any{"value": mem.ID, "type": string(mem.Type), "$ref": memberLocation(base, mem)}
+			putString(v, "display", mem.Display)
+			members[i] = v
+		}
+		m["members"] = members
+	}
+	return m
+}
+
+func groupLocation(base, id string) string {
+	return base + basePath + "/Groups/" + url.PathEscape(id)
+}
+
+func memberLocation(base string, m directory.Member) string {
+	if m.Type == directory.MemberGroup {
+		return groupLocation(base, m.ID)
+	}
+	return userLocation(base, m.ID)
+}
+
+// groupMeta is the meta attribute of g for the responses this package
+// writes itself.
+func groupMeta(g *directory.Group, base string) map[string]any {
+	return map[string]any{
+		"resourceType": "Group",
+		"created":      g.CreatedAt.UTC().Format(time.RFC3339),
+		"lastModified": g.UpdatedAt.UTC().Format(time.RFC3339),
+		"location":     groupLocation(base, g.ID),
+		"version":      etag(g.Version),
+	}
+}
+
+// wantMembers reports whether the response should carry members: not when
+// excludedAttributes names members, nor when attributes is given without
+// it (RFC 7644 §3.9). Reading a group without its members never touches
+// the member table.
+func wantMembers(r *http.Request) bool {
+	q := r.URL.Query()
+	names := func(param string) (list []string, given bool) {
+		for _, v := range q[param] {
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					list = append(list, a)
+				}
+			}
+		}
+		return list, q.Has(param)
+	}
+	isMembers := func(a string) bool {
+		a = strings.ToLower(a)
+		a = strings.TrimPrefix(a, strings.ToLower(schemas.GroupURN)+":")
+		return a == "members" || strings.HasPrefix(a, "members.")
+	}
+	if excluded, _ := names("excludedAttributes"); containsFunc(excluded, isMembers) {
+		return false
+	}
+	if attrs, given := names("attributes"); given && !containsFunc(attrs, isMembers) {
+		return false
+	}
+	return true
+}
+
+func containsFunc(list []string, f func(string) bool) bool {
+	for _, s := range list {
+		if f(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupInput reads the attributes of a POST or PUT body (already normalised
+// by normaliseResource against the Group schema).
+func groupInput(m map[string]any) (directory.GroupInput, error) {
+	in := directory.GroupInput{}
+	in.DisplayName, _ = m["displayName"].(string)
+	in.ExternalID, _ = m["externalId"].(string)
+	ids, err := memberIDs(m["members"])
+	if err != nil {
+		return directory.GroupInput{}, err
+	}
+	in.Members = ids
+	return in, nil
+}
+
+// memberIDs reads the ids of a members value: a list of objects with a
+// value (type, $ref and display are the store's to know).
+func memberIDs(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	ids := make([]string, 0, len(list))
+	for _, item := range list {
+		obj, _ := item.(map[string]any)
+		id, _ := obj["value"].(string)
+		if id == "" {
+			return nil, directory.Errorf(directory.KindInvalidValue, "members", "every member needs a value: the id of a user or group")
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// memberSet folds a request's member operations, in order, into one
+// change: what the operations do one after another, the set does at once.
+type memberSet struct {
+	replace bool
+	add     []string
+	remove  map[string]bool
+}
+
+func (s *memberSet) addIDs(ids []string) {
+	for _, id := range ids {
+		delete(s.remove, id)
+		if !containsFunc(s.add, func(a string) bool { return a == id }) {
+			s.add = append(s.add, id)
+		}
+	}
+}
+
+func (s *memberSet) removeIDs(ids []string) {
+	for _, id := range ids {
+		s.add = deleteString(s.add, id)
+		if !s.replace {
+			if s.remove == nil {
+				s.remove = map[string]bool{}
+			}
+			s.remove[id] = true
+		}
+	}
+}
+
+func (s *memberSet) replaceAll(ids []string) {
+	s.replace, s.add, s.remove = true, nil, nil
+	s.addIDs(ids)
+}
+
+func (s *memberSet) change() directory.MemberChange {
+	c := directory.MemberChange{Replace: s.replace, Add: s.add}
+	for id := range s.remove {
+		c.Remove = append(c.Remove, id)
+	}
+	if c.Replace && c.Add == nil {
+		c.Add = []string{}
+	}
+	return c
+}
+
+func deleteString(list []string, s string) []string {
+	out := list[:0]
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// groupPatch translates PATCH operations on a group into one change. Every
+// shape Okta and Entra send is understood: members added or removed by
+// path, by value filter (members[value eq "id"]) or by value list (Entra's
+// remove with a value removes only those), members replaced (an empty list
+// clears the group), displayName and externalId set by path or in a
+// no-path value (Okta's rename carries the group's id, which is ignored).
+func groupPatch(ops []scim.PatchOperation) (directory.GroupPatch, error) {
+	var p directory.GroupPatch
+	var members memberSet
+	setString := func(dst **string, v any, name string) error {
+		s, ok := v.(string)
+		if !ok {
+			return directory.Errorf(directory.KindInvalidValue, name, "%s must be a string", name)
+		}
+		*dst = &s
+		return nil
+	}
+	for _, op := range ops {
+		if op.Path == nil {
+			obj, _ := op.Value.(map[string]any)
+			for key, v := range obj {
+				switch name := strings.ToLower(strings.TrimPrefix(strings.ToLower(key), strings.ToLower(schemas.GroupURN)+":")); name {
+				case "displayname":
+					if err := setString(&p.DisplayName, v, "displayName"); err != nil {
+						return p, err
+					}
+				case "externalid":
+					if err := setString(&p.ExternalID, v, "externalId"); err != nil {
+						return p, err
+					}
+				case "members":
+					ids, err := memberIDs(v)
+					if err != nil {
+						return p, err
+					}
+					if op.Op == opReplace {
+						members.replaceAll(ids)
+					} else {
+						members.addIDs(ids)
+					}
+				case "id":
+				default:
+					return p, pathError("%q cannot be changed on a group", key)
+				}
+			}
+			continue
+		}
+		name := strings.ToLower(op.Path.AttributePath.AttributeName)
+		if op.Path.AttributePath.SubAttributeName() != "" || op.Path.SubAttributeName() != "" {
+			return p, pathError("%s: change members by their value, and the group by displayName or externalId", op.Path.String())
+		}
+		switch {
+		case name == "displayname" && op.Op == opRemove:
+			return p, directory.Errorf(directory.KindInvalidValue, "displayName", "displayName is required and cannot be removed")
+		case name == "displayname":
+			if err := setString(&p.DisplayName, op.Value, "displayName"); err != nil {
+				return p, err
+			}
+		case name == "externalid" && op.Op == opRemove:
+			empty := ""
+			p.ExternalID = &empty
+		case name == "externalid":
+			if err := setString(&p.ExternalID, op.Value, "externalId"); err != nil {
+				return p, err
+			}
+		case name == "members" && op.Path.ValueExpression != nil:
+			if op.Op != opRemove {
+				return p, pathError("%s: a filter selects members to remove; add members with the path \"members\"", op.Path.String())
+			}
+			ids, err := memberFilterIDs(op.Path.ValueExpression)
+			if err != nil {
+				return p, err
+			}
+			members.removeIDs(ids)
+		case name == "members":
+			ids, err := memberIDs(op.Value)
+			if err != nil {
+				return p, err
+			}
+			switch {
+			case op.Op == opAdd:
+				members.addIDs(ids)
+			case op.Op == opReplace:
+				members.replaceAll(ids)
+			case op.Value == nil: // remove of "members": all of them
+				members.replaceAll(nil)
+			default: // Entra: remove the members listed, only them
+				members.removeIDs(ids)
+			}
+		default:
+			return p, pathError("%s cannot be changed on a group", op.Path.String())
+		}
+	}
+	p.Members = members.change()
+	if !members.replace && len(p.Members.Add) == 0 && len(p.Members.Remove) == 0 {
+		p.Members = directory.MemberChange{}
+	}
+	return p, nil
+}
+
+// memberFilterIDs returns the ids a members value filter selects: value eq
+// "id", or several joined with or. Any other filter would need the whole
+// member list and is refused.
+func memberFilterIDs(e filter.Expression) ([]string, error) {
+	switch e := e.(type) {
+	case *filter.AttributeExpression:
+		if strings.EqualFold(e.AttributePath.AttributeName, "value") && e.AttributePath.SubAttributeName() == "" && e.Operator == filter.EQ {
+			if s, ok := e.CompareValue.(string); ok {
+				v, err := unescape(s)
+				if err != nil {
+					return nil, err
+				}
+				return []string{v}, nil
+			}
+		}
+	case *filter.LogicalExpression:
+		if e.Operator == filter.OR {
+			left, err := memberFilterIDs(e.Left)
+			if err != nil {
+				return nil, err
+			}
+			right, err := memberFilterIDs(e.Right)
+			if err != nil {
+				return nil, err
+			}
+			return append(left, right...), nil
+		}
+	}
+	return nil, pathError(`members[...] supports value eq "id" (joined with or): other filters are not supported on members`)
+}
+
+// supportedGroupFilters is the hint every refused group filter carries.
+const supportedGroupFilters = `supported: displayName, externalId, id or members.value (also members[value eq "..."]), with eq and a quoted string`
+
+// listGroups serves GET /Groups: an optional equality filter, startIndex
+// and count, and members unless excluded (Entra lists groups with
+// excludedAttributes=members, which never reads a member).
+func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
+	query := r.URL.Query()
+	startIndex, count, err := pageParams(query)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	q := directory.GroupQuery{StartIndex: startIndex, Count: count, Members: wantMembers(r)}
+	if raw := query.Get("filter"); strings.TrimSpace(raw) != "" {
+		if q.Filter, err = parseGroupFilter(raw); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	page, err := h.svc.Groups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	base := h.base(r)
+	resp := listResponse{
+		Schemas:      []string{listResponseURN},
+		TotalResults: page.Total,
+		StartIndex:   startIndex,
+		ItemsPerPage: len(page.Groups),
+		Resources:    make([]map[string]any, 0, len(page.Groups)),
+	}
+	for i := range page.Groups {
+		g := &page.Groups[i]
+		res := groupAttributes(g, base)
+		res["id"] = g.ID
+		res["schemas"] = []string{schemas.GroupURN}
+		res["meta"] = groupMeta(g, base)
+		resp.Resources = append(resp.Resources, res)
+	}
+	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+}
+
+// parseGroupFilter parses a GET /Groups filter: one equality on
+// displayName, externalId, id or members.value; anything else is
+// KindInvalidFilter, never an unfiltered list.
+func parseGroupFilter(raw string) (*directory.GroupFilter, error) {
+	if len(raw) > maxFilterLength {
+		return nil, filterError("the filter is longer than %d bytes", maxFilterLength)
+	}
+	expr, err := filter.ParseFilterNumber([]byte(raw))
+	if err != nil {
+		return nil, filterError("the filter does not parse; %s", supportedGroupFilters)
+	}
+	var path filter.AttributePath
+	var cond *filter.AttributeExpression
+	switch e := expr.(type) {
+	case *filter.AttributeExpression:
+		path, cond = e.AttributePath, e
+	case *filter.ValuePath: // members[value eq "id"]
+		inner, ok := e.ValueFilter.(*filter.AttributeExpression)
+		if !ok || !strings.EqualFold(e.AttributePath.AttributeName, "members") || e.AttributePath.SubAttributeName() != "" ||
+			!strings.EqualFold(inner.AttributePath.AttributeName, "value") || inner.AttributePath.SubAttributeName() != "" {
+			return nil, filterError("filtering on %s is not supported; %s", e.AttributePath.String(), supportedGroupFilters)
+		}
+		path, cond = filter.AttributePath{AttributeName: "members", SubAttribute: ptrTo("value")}, inner
+	default:
+		return nil, filterError("filters that combine conditions are not supported; %s", supportedGroupFilters)
+	}
+	if uri := path.URI(); uri != "" && !strings.EqualFold(uri, schemas.GroupURN) {
+		return nil, filterError("filtering on %s is not supported; %s", path.String(), supportedGroupFilters)
+	}
+	var attr directory.GroupFilterAttr
+	sub := strings.ToLower(path.SubAttributeName())
+	switch name := strings.ToLower(path.AttributeName); {
+	case name == "displayname" && sub == "":
+		attr = directory.GroupFilterDisplayName
+	case name == "externalid" && sub == "":
+		attr = directory.GroupFilterExternalID
+	case name == "id" && sub == "":
+		attr = directory.GroupFilterID
+	case name == "members" && (sub == "value" || sub == ""):
+		attr = directory.GroupFilterMembersValue
+	default:
+		return nil, filterError("filtering on %s is not supported; %s", path.String(), supportedGroupFilters)
+	}
+	if cond.Operator != filter.EQ {
+		return nil, filterError("the operator %s is not supported; %s", cond.Operator, supportedGroupFilters)
+	}
+	s, ok := cond.CompareValue.(string)
+	if !ok {
+		return nil, filterError("%s eq needs a quoted string", path.String())
+	}
+	v, err := unescape(s)
+	if err != nil {
+		return nil, err
+	}
+	return &directory.GroupFilter{Attr: attr, Value: v}, nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
