@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,58 @@ func TestErrorMessages(t *testing.T) {
 	_, _, err = scimd(t, db, "token", "revoke", "--tenant", id, "--name", "nope")
 	if got := message(err); got != `no active token named "nope" in this tenant` {
 		t.Errorf("message(unknown token) = %q", got)
+	}
+}
+
+func TestGroupsAndUserCreate(t *testing.T) {
+	db := tempDB(t)
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	eng := strings.TrimSpace(mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering"))
+	ops := strings.TrimSpace(mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Ops"))
+	if _, _, err := scimd(t, db, "group", "create", "--tenant", id, "--name", "ENGINEERING"); message(err) != "a group with this displayName already exists" {
+		t.Errorf("group create of a taken name = %v, want the uniqueness detail", err)
+	}
+	list := mustScimd(t, db, "group", "list", "--tenant", id)
+	if !strings.Contains(list, eng) || !strings.Contains(list, "Engineering") || !strings.Contains(list, ops) {
+		t.Errorf("group list = %q, want both groups", list)
+	}
+
+	// A missing group fails the whole create: no user, no event.
+	before := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
+	_, _, err := scimd(t, db, "user", "create", "--tenant", id, "--email", "anita@example.com", "--name", "Anita Singh",
+		"--group", "Engineering", "--group", "Nope")
+	if message(err) != "group not found: Nope" {
+		t.Errorf("user create --group Nope = %v, want group not found: Nope", err)
+	}
+	if after := mustScimd(t, db, "audit", "list", "--tenant", id, "--json"); after != before {
+		t.Errorf("a failed user create changed the audit log:\n%s", after)
+	}
+
+	// By name and by id, with a password from stdin.
+	out, errOut, err := scimdIn(t, db, "correct horse battery staple\n", "user", "create", "--tenant", id, "--email", "anita@example.com",
+		"--name", "Anita Singh", "--group", "engineering", "--group", ops, "--password-stdin", "--email-verified")
+	if err != nil {
+		t.Fatalf("user create = %v (stderr %s)", err, errOut)
+	}
+	userID := strings.TrimSpace(out)
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(mustScimd(t, db, "audit", "list", "--tenant", id, "--json")), "\n") {
+		var ev struct {
+			Type   string
+			Target struct{ ID string }
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ev.Type+":"+ev.Target.ID)
+	}
+	want := []string{"user.created:" + userID, "group.members_added:" + eng, "group.members_added:" + ops}
+	if got := types[len(types)-3:]; !slices.Equal(got, want) {
+		t.Errorf("last events = %v, want %v", got, want)
+	}
+	// A password that breaks the policy names the rule.
+	_, _, err = scimdIn(t, db, "short\n", "user", "create", "--tenant", id, "--email", "bob@example.com", "--password-stdin")
+	if got := message(err); !strings.Contains(got, "minLength") {
+		t.Errorf("user create with a short password = %q, want minLength named", got)
 	}
 }
