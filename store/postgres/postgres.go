@@ -144,8 +144,10 @@ var uniqueFields = map[string]string{
 
 // SQLSTATE codes the backend translates.
 const (
-	uniqueViolation     = "23505"
-	foreignKeyViolation = "23503"
+	uniqueViolation          = "23505"
+	foreignKeyViolation      = "23503"
+	characterNotInRepertoire = "22021"
+	untranslatableCharacter  = "22P05"
 )
 
 // fail translates err by SQLSTATE: a unique violation of a constraint in
@@ -173,6 +175,11 @@ func fail(op string, err error) error {
 		}
 	case errors.As(err, &pe) && pe.Code == foreignKeyViolation:
 		return directory.ErrNotFound
+	case errors.As(err, &pe) && (pe.Code == characterNotInRepertoire || pe.Code == untranslatableCharacter):
+		// A NUL (or a character the database encoding lacks) that slipped
+		// past the domain's checks: the client's input, not an outage.
+		return &directory.Error{Kind: directory.KindInvalidValue, Op: "postgres: " + op, Err: err,
+			Detail: "a value contains a character that cannot be stored (e.g. U+0000)"}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }

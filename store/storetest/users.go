@@ -376,6 +376,10 @@ func testUserFilters(t *testing.T, in Instance) {
 	anne.ExternalID = "ext-1"
 	createUser(t, b, anne)
 	createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
+	// No emails sent: the platform email is the userName.
+	zed := newUser(acme.ID, "Zed@Example.org", "Zed@example.org")
+	zed.Emails = nil
+	createUser(t, b, zed)
 
 	for _, tc := range []struct {
 		attr  directory.FilterAttr
@@ -399,6 +403,7 @@ func testUserFilters(t *testing.T, in Instance) {
 		{directory.FilterEmailsValue, "ANNE@BÜCHER.EXAMPLE", []string{anne.ID}},
 		{directory.FilterEmailsValue, "anne@xn--bcher-kva.example", []string{anne.ID}},
 		{directory.FilterEmailsValue, "anne@bucher.example", []string{}},
+		{directory.FilterEmailsValue, "ZED@example.ORG", []string{zed.ID}},
 	} {
 		f := &directory.UserFilter{Attr: tc.attr, Value: tc.value}
 		wantEqual(t, "Users(filter "+tc.value+")", userIDs(t, b, acme.ID, f), tc.want)

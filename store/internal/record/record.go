@@ -84,9 +84,14 @@ func UserConditions(tenantID string, f *directory.UserFilter) (string, []any, er
 	case directory.FilterExternalID:
 		return cond + " AND u.external_id = ?", append(args, f.Value), nil
 	case directory.FilterEmailsValue:
-		// IN, not a correlated EXISTS: the email rows can drive the query.
-		return cond + " AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?)",
-			append(args, tenantID, EmailKey(f.Value)), nil
+		// Any entry of emails, or the platform email when it came from
+		// userName (no emails sent): the key the unique index holds, so a
+		// search finds the user a 409 refers to. IN, not a correlated
+		// EXISTS: the index lookups drive the query.
+		key := EmailKey(f.Value)
+		return cond + ` AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?
+			UNION ALL SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.email_key = ?)`,
+			append(args, tenantID, key, tenantID, key), nil
 	}
 	return "", nil, fmt.Errorf("unknown user filter attribute %d", f.Attr)
 }
