@@ -27,6 +27,9 @@ type GroupPatch struct {
 // Group returns the tenant's group, with its members when members is set,
 // or KindNotFound.
 func (s *Service) Group(ctx context.Context, tenantID, id string, members bool) (Group, error) {
+	if !isID(id) {
+		return Group{}, groupNotFound("directory.Group", id, ErrNotFound)
+	}
 	g, err := s.store.Group(ctx, tenantID, id, members)
 	if errors.Is(err, ErrNotFound) {
 		return Group{}, groupNotFound("directory.Group", id, err)
@@ -61,7 +64,10 @@ func (s *Service) ResolveGroups(ctx context.Context, tenantID string, refs []str
 	const op = "directory.ResolveGroups"
 	ids := make([]string, 0, len(refs))
 	for _, ref := range refs {
-		g, err := s.store.Group(ctx, tenantID, ref, false)
+		g, err := Group{}, error(ErrNotFound)
+		if isID(ref) {
+			g, err = s.store.Group(ctx, tenantID, ref, false)
+		}
 		if errors.Is(err, ErrNotFound) {
 			page, perr := s.store.Groups(ctx, tenantID, GroupQuery{Filter: &GroupFilter{Attr: GroupFilterDisplayName, Value: ref}, StartIndex: 1, Count: 1})
 			if perr != nil {
@@ -155,6 +161,9 @@ func (s *Service) PatchGroup(ctx context.Context, c Caller, tenantID, id string,
 }
 
 func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op string, p GroupPatch) (GroupUpdateResult, error) {
+	if !isID(id) {
+		return GroupUpdateResult{}, groupNotFound(op, id, ErrNotFound)
+	}
 	for attempt := 1; ; attempt++ {
 		now := s.Now()
 		base, err := s.event(c, tenantID, audit.GroupUpdated, audit.Target{Type: "group", ID: id}, nil, now)
@@ -210,6 +219,9 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 // group.members_removed on the groups it was a member of).
 func (s *Service) DeleteGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64) error {
 	const op = "directory.DeleteGroup"
+	if !isID(id) {
+		return groupNotFound(op, id, ErrNotFound)
+	}
 	for attempt := 1; ; attempt++ {
 		cur, err := s.store.Group(ctx, tenantID, id, false)
 		if errors.Is(err, ErrNotFound) {
@@ -265,6 +277,10 @@ func checkGroup(g *Group) error {
 		return Errorf(KindInvalidValue, "displayName", "displayName is longer than %d bytes", MaxValueLength)
 	case len(g.ExternalID) > MaxValueLength:
 		return Errorf(KindInvalidValue, "externalId", "externalId is longer than %d bytes", MaxValueLength)
+	case HasControl(g.DisplayName):
+		return Errorf(KindInvalidValue, "displayName", "displayName contains a control character")
+	case HasControl(g.ExternalID):
+		return Errorf(KindInvalidValue, "externalId", "externalId contains a control character")
 	}
 	return nil
 }
@@ -276,8 +292,8 @@ func checkMemberIDs(ids []string) ([]string, error) {
 		if id == "" {
 			return nil, Errorf(KindInvalidValue, "members", "a member has no value: members[].value must be the id of a user or group")
 		}
-		if len(id) > MaxValueLength {
-			return nil, Errorf(KindInvalidValue, "members", "a member value is longer than %d bytes", MaxValueLength)
+		if len(id) > MaxValueLength || HasControl(id) {
+			return nil, Errorf(KindInvalidValue, "members", "a member value must be the id of a user or group")
 		}
 	}
 	return dedupe(ids), nil

@@ -135,8 +135,9 @@ func (s *Service) event(c Caller, tenantID, typ string, target audit.Target, cha
 // KindUniqueness when the name is taken.
 func (s *Service) CreateTenant(ctx context.Context, c Caller, name string) (Tenant, error) {
 	const op = "directory.CreateTenant"
-	if name == "" || len(name) > maxTenantName {
-		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a tenant name is required, at most %d bytes", maxTenantName)}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > maxTenantName || HasControl(name) {
+		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a tenant name is required: at most %d bytes, no control characters", maxTenantName)}
 	}
 	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), CreatedAt: s.Now()}
 	ev, err := s.event(c, t.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: t.ID, Display: name},
