@@ -255,6 +255,7 @@ type memberSet struct {
 	replace bool
 	add     []string
 	remove  map[string]bool
+	removed []string // the ids of remove in request order (some may have left it)
 }
 
 func (s *memberSet) addIDs(ids []string) {
@@ -273,20 +274,28 @@ func (s *memberSet) removeIDs(ids []string) {
 			if s.remove == nil {
 				s.remove = map[string]bool{}
 			}
+			if !s.remove[id] {
+				s.removed = append(s.removed, id)
+			}
 			s.remove[id] = true
 		}
 	}
 }
 
 func (s *memberSet) replaceAll(ids []string) {
-	s.replace, s.add, s.remove = true, nil, nil
+	s.replace, s.add, s.remove, s.removed = true, nil, nil, nil
 	s.addIDs(ids)
 }
 
 func (s *memberSet) change() directory.MemberChange {
 	c := directory.MemberChange{Replace: s.replace, Add: s.add}
-	for id := range s.remove {
-		c.Remove = append(c.Remove, id)
+	// In request order, not map order: the audit event lists them so.
+	seen := make(map[string]bool, len(s.removed))
+	for _, id := range s.removed {
+		if s.remove[id] && !seen[id] {
+			seen[id] = true
+			c.Remove = append(c.Remove, id)
+		}
 	}
 	if c.Replace && c.Add == nil {
 		c.Add = []string{}
