@@ -198,7 +198,15 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 				if err != nil {
 					return GroupUpdateResult{}, wrap(op, err)
 				}
-				u.Attrs, u.Events, u.Version = &next, []audit.Event{ev}, cur.Version
+				u.Attrs, u.Events = &next, []audit.Event{ev}
+				// Without If-Match the version guards the audit's old
+				// values. Membership changes bump it too, so under a
+				// stream of them the last attempt writes unconditionally
+				// rather than answer 412 to a client that asked for none;
+				// its old values are then those read just before.
+				if ifMatch == 0 && attempt < updateAttempts {
+					u.Version = cur.Version
+				}
 			}
 		}
 		res, err := s.store.UpdateGroup(ctx, u)
@@ -231,30 +239,27 @@ func (s *Service) DeleteGroup(ctx context.Context, c Caller, tenantID, id string
 	if !isID(id) {
 		return groupNotFound(op, id, ErrNotFound)
 	}
-	for attempt := 1; ; attempt++ {
-		cur, err := s.store.Group(ctx, tenantID, id, false)
-		if errors.Is(err, ErrNotFound) {
-			return groupNotFound(op, id, err)
-		}
-		if err != nil {
-			return wrap(op, err)
-		}
-		if ifMatch != 0 && ifMatch != cur.Version {
-			return &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
-		}
-		ev, err := s.event(c, tenantID, audit.GroupDeleted, groupTarget(&cur), nil, s.Now())
-		if err != nil {
-			return wrap(op, err)
-		}
-		err = s.store.DeleteGroup(ctx, tenantID, id, cur.Version, ev)
-		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
-			continue
-		}
-		if errors.Is(err, ErrNotFound) {
-			return groupNotFound(op, id, err)
-		}
+	cur, err := s.store.Group(ctx, tenantID, id, false)
+	if errors.Is(err, ErrNotFound) {
+		return groupNotFound(op, id, err)
+	}
+	if err != nil {
 		return wrap(op, err)
 	}
+	if ifMatch != 0 && ifMatch != cur.Version {
+		return &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
+	}
+	ev, err := s.event(c, tenantID, audit.GroupDeleted, groupTarget(&cur), nil, s.Now())
+	if err != nil {
+		return wrap(op, err)
+	}
+	// Without If-Match any version goes (0): membership changes by others
+	// bump it and must not turn a delete into a 412.
+	err = s.store.DeleteGroup(ctx, tenantID, id, ifMatch, ev)
+	if errors.Is(err, ErrNotFound) {
+		return groupNotFound(op, id, err)
+	}
+	return wrap(op, err)
 }
 
 // groupError turns store errors of a group write into domain errors.

@@ -464,6 +464,18 @@ func (db *DB) UpdateGroup(ctx context.Context, u directory.GroupUpdate) (directo
 }
 
 func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c directory.MemberChange) (directory.GroupUpdateResult, error) {
+	// Take the group row's lock for the version bump first. Otherwise the
+	// foreign-key check of an inserted member takes a weaker lock on it that
+	// the bump must then upgrade, and a concurrent DeleteGroup waiting for
+	// the row makes that a deadlock.
+	var locked bool
+	err := tx.QueryRowContext(ctx, `SELECT true FROM groups WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE`, u.TenantID, u.ID).Scan(&locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.GroupUpdateResult{}, directory.ErrNotFound
+	}
+	if err != nil {
+		return directory.GroupUpdateResult{}, fmt.Errorf("lock group: %w", err)
+	}
 	var types map[string]directory.MemberType
 	if len(c.Add) > 0 {
 		rows, err := tx.QueryContext(ctx, `WITH`+lockMembersSQL(2), u.TenantID, c.Add)
