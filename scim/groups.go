@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,13 +175,20 @@ func groupMeta(g *directory.Group, base string) map[string]any {
 	}
 }
 
-// wantMembers reports whether the response should carry members: not when
-// excludedAttributes names members, nor when attributes is given without
-// it (RFC 7644 §3.9). Reading a group without its members never touches
-// the member table.
-func wantMembers(r *http.Request) bool {
+// wantMembers reports whether a group response carries members (see
+// returned). Reading a group without its members never touches the member
+// table.
+func wantMembers(r *http.Request) bool { return returned(r, schemas.GroupURN, "members") }
+
+// returned reports whether the attribute name (of the core schema urn)
+// belongs in the response to r: not when excludedAttributes names it, nor
+// when attributes is given without it or one of its sub-attributes (RFC
+// 7644 §3.9). Only attributes that cost a query are asked about; the rest
+// of the projection is the query engine's.
+func returned(r *http.Request, urn, name string) bool {
 	q := r.URL.Query()
-	names := func(param string) (list []string, given bool) {
+	names := func(param string) []string {
+		var list []string
 		for _, v := range q[param] {
 			for _, a := range strings.Split(v, ",") {
 				if a = strings.TrimSpace(a); a != "" {
@@ -188,29 +196,17 @@ func wantMembers(r *http.Request) bool {
 				}
 			}
 		}
-		return list, q.Has(param)
+		return list
 	}
-	isMembers := func(a string) bool {
-		a = strings.ToLower(a)
-		a = strings.TrimPrefix(a, strings.ToLower(schemas.GroupURN)+":")
-		return a == "members" || strings.HasPrefix(a, "members.")
+	prefix, lname := strings.ToLower(urn)+":", strings.ToLower(name)
+	isName := func(a string) bool {
+		a = strings.TrimPrefix(strings.ToLower(a), prefix)
+		return a == lname || strings.HasPrefix(a, lname+".")
 	}
-	if excluded, _ := names("excludedAttributes"); containsFunc(excluded, isMembers) {
+	if slices.ContainsFunc(names("excludedAttributes"), isName) {
 		return false
 	}
-	if attrs, given := names("attributes"); given && !containsFunc(attrs, isMembers) {
-		return false
-	}
-	return true
-}
-
-func containsFunc(list []string, f func(string) bool) bool {
-	for _, s := range list {
-		if f(s) {
-			return true
-		}
-	}
-	return false
+	return !q.Has("attributes") || slices.ContainsFunc(names("attributes"), isName)
 }
 
 // groupInput reads the attributes of a POST or PUT body (already normalised
@@ -251,63 +247,69 @@ func memberIDs(v any) ([]string, error) {
 
 // memberSet folds a request's member operations, in order, into one
 // change: what the operations do one after another, the set does at once.
+// Every step costs in proportion to the ids it names.
 type memberSet struct {
 	replace bool
-	add     []string
-	remove  map[string]bool
-	removed []string // the ids of remove in request order (some may have left it)
+	add     orderedSet
+	remove  orderedSet
 }
 
 func (s *memberSet) addIDs(ids []string) {
 	for _, id := range ids {
-		delete(s.remove, id)
-		if !containsFunc(s.add, func(a string) bool { return a == id }) {
-			s.add = append(s.add, id)
-		}
+		s.remove.delete(id)
+		s.add.insert(id)
 	}
 }
 
 func (s *memberSet) removeIDs(ids []string) {
 	for _, id := range ids {
-		s.add = deleteString(s.add, id)
+		s.add.delete(id)
 		if !s.replace {
-			if s.remove == nil {
-				s.remove = map[string]bool{}
-			}
-			if !s.remove[id] {
-				s.removed = append(s.removed, id)
-			}
-			s.remove[id] = true
+			s.remove.insert(id)
 		}
 	}
 }
 
 func (s *memberSet) replaceAll(ids []string) {
-	s.replace, s.add, s.remove, s.removed = true, nil, nil, nil
+	*s = memberSet{replace: true}
 	s.addIDs(ids)
 }
 
 func (s *memberSet) change() directory.MemberChange {
-	c := directory.MemberChange{Replace: s.replace, Add: s.add}
-	// In request order, not map order: the audit event lists them so.
-	seen := make(map[string]bool, len(s.removed))
-	for _, id := range s.removed {
-		if s.remove[id] && !seen[id] {
-			seen[id] = true
-			c.Remove = append(c.Remove, id)
-		}
-	}
+	c := directory.MemberChange{Replace: s.replace, Add: s.add.list(), Remove: s.remove.list()}
 	if c.Replace && c.Add == nil {
 		c.Add = []string{}
 	}
 	return c
 }
 
-func deleteString(list []string, s string) []string {
-	out := list[:0]
-	for _, v := range list {
-		if v != s {
-			out = append(out, v)
+// orderedSet is a set of ids that lists them in the order they were first
+// inserted (the audit events list them so).
+type orderedSet struct {
+	order []string
+	in    map[string]bool
+}
+
+func (o *orderedSet) insert(id string) {
+	if o.in == nil {
+		o.in = map[string]bool{}
+	}
+	if !o.in[id] {
+		o.in[id] = true
+		o.order = append(o.order, id)
+	}
+}
+
+func (o *orderedSet) delete(id string) { delete(o.in, id) }
+
+// list returns the members in insertion order; nil when empty.
+func (o *orderedSet) list() []string {
+	var out []string
+	seen := make(map[string]bool, len(o.in))
+	for _, id := range o.order {
+		if o.in[id] && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
 		}
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/schemas"
 )
 
 // userHandler is the library's ResourceHandler for /Users: it translates
@@ -54,6 +55,9 @@ func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 // addGroups sets the readOnly "groups" of a user resource: the groups the
 // user is in, directly or through nested groups (RFC 7643 §4.1.2).
 func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
+	if !returned(r, schemas.UserURN, "groups") {
+		return nil
+	}
 	ex := exchangeOf(r.Context())
 	groups, err := uh.h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, res.ID)
 	if err != nil || len(groups) == 0 {
