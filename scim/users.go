@@ -37,7 +37,16 @@ func (uh userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 // ETag the answer is 304.
 func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	ex := exchangeOf(r.Context())
-	u, err := uh.h.svc.User(r.Context(), ex.principal.Tenant.ID, id)
+	var (
+		u      directory.User
+		groups []directory.UserGroup
+		err    error
+	)
+	if returned(r, schemas.UserURN, "groups") {
+		u, groups, err = uh.h.svc.UserWithGroups(r.Context(), ex.principal.Tenant.ID, id)
+	} else {
+		u, err = uh.h.svc.User(r.Context(), ex.principal.Tenant.ID, id)
+	}
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
@@ -46,22 +55,30 @@ func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		ex.notModified = true
 		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
 	}
-	if err := uh.addGroups(r, &res); err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
+	uh.putGroups(r, &res, groups)
 	return res, nil
 }
 
-// addGroups sets the readOnly "groups" of a user resource: the groups the
-// user is in, directly or through nested groups (RFC 7643 §4.1.2).
+// addGroups reads and sets the "groups" of a user resource, unless the
+// client left them out.
 func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
 	if !returned(r, schemas.UserURN, "groups") {
 		return nil
 	}
 	ex := exchangeOf(r.Context())
 	groups, err := uh.h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, res.ID)
-	if err != nil || len(groups) == 0 {
+	if err != nil {
 		return err
+	}
+	uh.putGroups(r, res, groups)
+	return nil
+}
+
+// putGroups sets the readOnly "groups" of a user resource: the groups the
+// user is in, directly or through nested groups (RFC 7643 §4.1.2).
+func (uh userHandler) putGroups(r *http.Request, res *scim.Resource, groups []directory.UserGroup) {
+	if len(groups) == 0 {
+		return
 	}
 	base := uh.h.base(r)
 	list := make([]any, len(groups))
@@ -75,7 +92,6 @@ func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
 		list[i] = v
 	}
 	res.Attributes["groups"] = list
-	return nil
 }
 
 // GetAll is never called: GET /Users is routed to listUsers, because the

@@ -57,6 +57,20 @@ func (s *Service) UserGroups(ctx context.Context, tenantID, userID string) ([]Us
 	return gs, wrap("directory.UserGroups", err)
 }
 
+// UserWithGroups returns the tenant's user with this id and the groups it
+// belongs to, in one database round trip, or KindNotFound.
+func (s *Service) UserWithGroups(ctx context.Context, tenantID, id string) (User, []UserGroup, error) {
+	const op = "directory.UserWithGroups"
+	if !isID(id) {
+		return User{}, nil, notFound(op, id, ErrNotFound)
+	}
+	u, groups, err := s.store.UserWithGroups(ctx, tenantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, nil, notFound(op, id, err)
+	}
+	return u, groups, wrap(op, err)
+}
+
 // ResolveGroups turns group references (ids or display names, as an
 // operator types them) into group ids. The first reference that names no
 // group of the tenant is KindNotFound "group not found: REF".

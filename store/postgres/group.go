@@ -598,13 +598,7 @@ func (db *DB) DeleteGroup(ctx context.Context, tenantID, id string, version int6
 // (Direct), or through groups that are members of them, each group once,
 // ordered by display name (byte order, as SQLite's).
 func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]directory.UserGroup, error) {
-	rows, err := db.db.QueryContext(ctx, `WITH RECURSIVE up (id, direct) AS (
-			SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2
-			UNION
-			SELECT m.group_id, false FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = $1
-		)
-		SELECT g.id, g.display_name, bool_or(up.direct) FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = $1
-		GROUP BY g.id ORDER BY g.display_name COLLATE "C", g.id`, tenantID, userID)
+	rows, err := db.db.QueryContext(ctx, userGroupsCTE+`SELECT id, display_name, direct FROM ug ORDER BY display_name COLLATE "C", id`, tenantID, userID)
 	if err != nil {
 		return nil, fail("user groups", err)
 	}
@@ -618,4 +612,32 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 		groups = append(groups, ug)
 	}
 	return groups, fail("user groups", rows.Err())
+}
+
+// userGroupsCTE defines ug (id, display_name, direct): the groups of user
+// $2 of tenant $1, directly or through nested groups.
+const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (
+		SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2
+		UNION
+		SELECT m.group_id, false FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = $1
+	), ug (id, display_name, direct) AS (
+		SELECT g.id, g.display_name, bool_or(up.direct) FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = $1 GROUP BY g.id
+	)
+	`
+
+// UserWithGroups returns the user and its groups in one statement: one
+// round trip, as GET /Users/{id} needs both.
+func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (directory.User, []directory.UserGroup, error) {
+	var groups []byte
+	u, err := scanUser(db.db.QueryRowContext(ctx, userGroupsCTE+`SELECT (SELECT COALESCE(json_agg(json_build_array(id, display_name, direct)
+			ORDER BY display_name COLLATE "C", id), '[]') FROM ug), `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
+		tenantID, id), &groups)
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.User{}, nil, directory.ErrNotFound
+	}
+	if err != nil {
+		return directory.User{}, nil, fail("user with groups", err)
+	}
+	ugs, err := record.DecodeUserGroups(groups)
+	return u, ugs, fail("user with groups", err)
 }

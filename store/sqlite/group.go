@@ -497,13 +497,7 @@ func deleteGroup(ctx context.Context, tx *tx, tenantID, id string, version int64
 // (Direct), or through groups that are members of them, each group once,
 // ordered by display name.
 func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]directory.UserGroup, error) {
-	rows, err := db.query(ctx, `WITH RECURSIVE up (id, direct) AS (
-			SELECT m.group_id, 1 FROM group_members m WHERE m.tenant_id = ?1 AND m.member_id = ?2
-			UNION
-			SELECT m.group_id, 0 FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = ?1
-		)
-		SELECT g.id, g.display_name, max(up.direct) FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = ?1
-		GROUP BY g.id ORDER BY g.display_name, g.id`, tenantID, userID)
+	rows, err := db.query(ctx, userGroupsCTE+`SELECT id, display_name, direct FROM ug ORDER BY display_name, id`, tenantID, userID)
 	if err != nil {
 		return nil, fail("user groups", err)
 	}
@@ -517,4 +511,31 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 		groups = append(groups, ug)
 	}
 	return groups, fail("user groups", rows.Err())
+}
+
+// userGroupsCTE defines ug (id, display_name, direct): the groups of user
+// ?2 of tenant ?1, directly or through nested groups.
+const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (
+		SELECT m.group_id, 1 FROM group_members m WHERE m.tenant_id = ?1 AND m.member_id = ?2
+		UNION
+		SELECT m.group_id, 0 FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = ?1
+	), ug (id, display_name, direct) AS (
+		SELECT g.id, g.display_name, max(up.direct) FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = ?1 GROUP BY g.id
+	)
+	`
+
+// UserWithGroups returns the user and its groups in one statement.
+func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (directory.User, []directory.UserGroup, error) {
+	var groups []byte
+	u, err := scanUser(db.queryRow(ctx, userGroupsCTE+`SELECT (SELECT json_group_array(json_array(id, display_name, direct))
+			FROM (SELECT * FROM ug ORDER BY display_name, id)), `+userColumns+` FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2`,
+		tenantID, id), &groups)
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.User{}, nil, directory.ErrNotFound
+	}
+	if err != nil {
+		return directory.User{}, nil, fail("user with groups", err)
+	}
+	ugs, err := record.DecodeUserGroups(groups)
+	return u, ugs, fail("user with groups", err)
 }

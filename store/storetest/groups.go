@@ -783,6 +783,28 @@ func testUserGroups(t *testing.T, in Instance) {
 	if err != nil || len(gs) != 0 {
 		t.Fatalf("UserGroups(unknown user) = %v, %v, want none", gs, err)
 	}
+
+	// UserWithGroups: the same user and groups in one statement.
+	got, withGroups, err := b.UserWithGroups(ctx, acme.ID, u.ID)
+	if err != nil {
+		t.Fatalf("UserWithGroups() = %v", err)
+	}
+	wantEqual(t, "UserWithGroups(anita) user", got, getUser(t, b, acme.ID, u.ID))
+	want, _ := b.UserGroups(ctx, acme.ID, u.ID)
+	wantEqual(t, "UserWithGroups(anita) groups", withGroups, want)
+	_, other, err := b.UserWithGroups(ctx, acme.ID, lonely.ID)
+	if err != nil || len(other) != 1 || other[0].Display != "Other" || !other[0].Direct {
+		t.Fatalf("UserWithGroups(bob) = %+v, %v; want Other, direct", other, err)
+	}
+	_, _, err = b.UserWithGroups(ctx, globex.ID, u.ID)
+	wantIs(t, "UserWithGroups(another tenant's user)", err, directory.ErrNotFound)
+	_, _, err = b.UserWithGroups(ctx, acme.ID, newID())
+	wantIs(t, "UserWithGroups(unknown user)", err, directory.ErrNotFound)
+	x := createUser(t, b, newUser(acme.ID, "carol", "carol@example.com"))
+	_, none, err := b.UserWithGroups(ctx, acme.ID, x.ID)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("UserWithGroups(user in no group) = %v, %v, want no groups", none, err)
+	}
 }
 
 func testCreateUserGroups(t *testing.T, in Instance) {

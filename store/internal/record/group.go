@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -220,4 +221,27 @@ func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) {
 		last := &a.Groups[len(a.Groups)-1]
 		last.Members = append(last.Members, m)
 	}
+}
+
+// DecodeUserGroups reads the JSON array of [id, display, direct] triples
+// that the stores' UserWithGroups aggregate (direct as a boolean or 0/1).
+func DecodeUserGroups(b []byte) ([]directory.UserGroup, error) {
+	var rows [][3]any
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return nil, fmt.Errorf("decode user groups: %w", err)
+	}
+	groups := make([]directory.UserGroup, 0, len(rows))
+	for _, r := range rows {
+		id, _ := r[0].(string)
+		display, _ := r[1].(string)
+		var direct bool
+		switch d := r[2].(type) {
+		case bool:
+			direct = d
+		case float64:
+			direct = d != 0
+		}
+		groups = append(groups, directory.UserGroup{ID: id, Display: display, Direct: direct})
+	}
+	return groups, nil
 }
