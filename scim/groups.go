@@ -472,13 +472,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := h.base(r)
-	resp := listResponse{
-		Schemas:      []string{listResponseURN},
-		TotalResults: page.Total,
-		StartIndex:   startIndex,
-		ItemsPerPage: len(page.Groups),
-		Resources:    make([]map[string]any, 0, len(page.Groups)),
-	}
+	resp := newListResponse(page.Total, startIndex, len(page.Groups))
 	for i := range page.Groups {
 		g := &page.Groups[i]
 		res := groupAttributes(g, base)

@@ -36,6 +36,19 @@ type listResponse struct {
 	Resources    []map[string]any `json:"Resources"`
 }
 
+// newListResponse returns a list response for a page of n resources of
+// total (Resources is filled by the caller). itemsPerPage is the number
+// returned, and Resources is an array even when empty.
+func newListResponse(total, startIndex, n int) listResponse {
+	return listResponse{
+		Schemas:      []string{listResponseURN},
+		TotalResults: total,
+		StartIndex:   startIndex,
+		ItemsPerPage: n,
+		Resources:    make([]map[string]any, 0, n),
+	}
+}
+
 // listUsers serves GET /Users: an optional equality filter, startIndex and
 // count (RFC 7644 §3.4.2). itemsPerPage is the number of resources
 // returned and Resources is always an array.
@@ -66,13 +79,7 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := h.base(r)
-	resp := listResponse{
-		Schemas:      []string{listResponseURN},
-		TotalResults: page.Total,
-		StartIndex:   startIndex,
-		ItemsPerPage: len(page.Users),
-		Resources:    make([]map[string]any, 0, len(page.Users)),
-	}
+	resp := newListResponse(page.Total, startIndex, len(page.Users))
 	for i := range page.Users {
 		u := &page.Users[i]
 		res := userAttributes(u, base)
