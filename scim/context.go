@@ -22,6 +22,9 @@ type exchange struct {
 	principal directory.Principal
 	caller    directory.Caller
 
+	// Set by the project middleware: the shape of returned resources.
+	projection projection
+
 	// Set by the resource handlers for libraryWriter.
 	problem     error  // answer with this error instead of the library's output
 	notModified bool   // answer 304 with etag instead of the library's output

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +31,7 @@ func (gh groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return gh.resource(r, &g), nil
+	return shaped(r, gh.resource(r, &g)), nil
 }
 
 // Get reads a group (GET /Groups/{id}); its members only when the client
@@ -48,7 +47,7 @@ func (gh groupHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		ex.notModified = true
 		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
 	}
-	return res, nil
+	return shaped(r, res), nil
 }
 
 // GetAll is never called: GET /Groups is routed to listGroups.
@@ -74,7 +73,7 @@ func (gh groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	if !wantMembers(r) {
 		g.Members = nil
 	}
-	return gh.resource(r, &g), nil
+	return shaped(r, gh.resource(r, &g)), nil
 }
 
 // Delete deletes a group (DELETE /Groups/{id}).
@@ -116,7 +115,7 @@ func (gh groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return gh.resource(r, &g), nil
+	return shaped(r, gh.resource(r, &g)), nil
 }
 
 // resource is the library's form of g; it records the group's URL and ETag
@@ -175,39 +174,9 @@ func groupMeta(g *directory.Group, base string) map[string]any {
 	}
 }
 
-// wantMembers reports whether a group response carries members (see
-// returned). Reading a group without its members never touches the member
-// table.
-func wantMembers(r *http.Request) bool { return returned(r, schemas.GroupURN, "members") }
-
-// returned reports whether the attribute name (of the core schema urn)
-// belongs in the response to r: not when excludedAttributes names it, nor
-// when attributes is given without it or one of its sub-attributes (RFC
-// 7644 §3.9). Only attributes that cost a query are asked about; the rest
-// of the projection is the query engine's.
-func returned(r *http.Request, urn, name string) bool {
-	q := r.URL.Query()
-	names := func(param string) []string {
-		var list []string
-		for _, v := range q[param] {
-			for _, a := range strings.Split(v, ",") {
-				if a = strings.TrimSpace(a); a != "" {
-					list = append(list, a)
-				}
-			}
-		}
-		return list
-	}
-	prefix, lname := strings.ToLower(urn)+":", strings.ToLower(name)
-	isName := func(a string) bool {
-		a = strings.TrimPrefix(strings.ToLower(a), prefix)
-		return a == lname || strings.HasPrefix(a, lname+".")
-	}
-	if slices.ContainsFunc(names("excludedAttributes"), isName) {
-		return false
-	}
-	return !q.Has("attributes") || slices.ContainsFunc(names("attributes"), isName)
-}
+// wantMembers reports whether a group response carries members. Reading a
+// group without its members never touches the member table.
+func wantMembers(r *http.Request) bool { return exchangeOf(r.Context()).projection.returns("members") }
 
 // groupInput reads the attributes of a POST or PUT body (already normalised
 // by normaliseResource against the Group schema).
@@ -473,9 +442,10 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	base := h.base(r)
 	resp := newListResponse(page.Total, startIndex, len(page.Groups))
+	proj := exchangeOf(r.Context()).projection
 	for i := range page.Groups {
 		g := &page.Groups[i]
-		res := groupAttributes(g, base)
+		res := proj.apply(groupAttributes(g, base))
 		res["id"] = g.ID
 		res["schemas"] = []string{schemas.GroupURN}
 		res["meta"] = groupMeta(g, base)

@@ -80,9 +80,10 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	base := h.base(r)
 	resp := newListResponse(page.Total, startIndex, len(page.Users))
+	proj := exchangeOf(r.Context()).projection
 	for i := range page.Users {
 		u := &page.Users[i]
-		res := userAttributes(u, base)
+		res := proj.apply(userAttributes(u, base))
 		res["id"] = u.ID
 		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
 		res["meta"] = userMeta(u, base)

@@ -14,15 +14,14 @@ import (
 //
 // The library (serveLibrary) serves create, read, replace, patch and delete
 // of users and groups, /Schemas and /ResourceTypes. This package serves the
-// user and group lists
-// and /ServiceProviderConfig itself: the library writes a wrong
-// itemsPerPage, cannot combine filters of core and extension attributes and
-// hard-codes a false ServiceProviderConfig; countItems corrects the
-// itemsPerPage of its /Schemas and /ResourceTypes lists. Discovery
-// endpoints refuse a
-// filter (refuseFilter). Request bodies pass userBody or
-// patchBody (strict JSON, unknown attributes, boolean strings) before the
-// library sees them.
+// user and group lists and /ServiceProviderConfig itself: the library writes
+// a wrong itemsPerPage, cannot combine filters of core and extension
+// attributes and hard-codes a false ServiceProviderConfig; countItems
+// corrects the itemsPerPage of its /Schemas and /ResourceTypes lists.
+// Discovery endpoints refuse a filter (refuseFilter). Request bodies pass
+// userBody, patchBody, groupBody or groupPatchBody (strict JSON, unknown
+// attributes, boolean strings) before the library sees them, and project
+// reads attributes and excludedAttributes, which the library ignores.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, h.logRequests)
@@ -41,19 +40,24 @@ func (h *handler) routes() http.Handler {
 		r.With(h.refuseFilter, countItems).Get("/ResourceTypes", h.serveLibrary)
 		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveLibrary)
 
-		r.Get("/Users", h.listUsers)
-		r.With(h.userBody).Post("/Users", h.serveLibrary)
-		r.Get("/Users/{id}", h.serveLibrary)
-		r.With(h.userBody).Put("/Users/{id}", h.serveLibrary)
-		r.With(h.patchBody).Patch("/Users/{id}", h.serveLibrary)
-		r.Delete("/Users/{id}", h.serveLibrary)
-
-		r.Get("/Groups", h.listGroups)
-		r.With(h.groupBody).Post("/Groups", h.serveLibrary)
-		r.Get("/Groups/{id}", h.serveLibrary)
-		r.With(h.groupBody).Put("/Groups/{id}", h.serveLibrary)
-		r.With(h.groupPatchBody).Patch("/Groups/{id}", h.serveLibrary)
-		r.Delete("/Groups/{id}", h.serveLibrary)
+		r.Group(func(r chi.Router) {
+			r.Use(h.project(h.users))
+			r.Get("/Users", h.listUsers)
+			r.With(h.userBody).Post("/Users", h.serveLibrary)
+			r.Get("/Users/{id}", h.serveLibrary)
+			r.With(h.userBody).Put("/Users/{id}", h.serveLibrary)
+			r.With(h.patchBody).Patch("/Users/{id}", h.serveLibrary)
+			r.Delete("/Users/{id}", h.serveLibrary)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(h.project(h.groups))
+			r.Get("/Groups", h.listGroups)
+			r.With(h.groupBody).Post("/Groups", h.serveLibrary)
+			r.Get("/Groups/{id}", h.serveLibrary)
+			r.With(h.groupBody).Put("/Groups/{id}", h.serveLibrary)
+			r.With(h.groupPatchBody).Patch("/Groups/{id}", h.serveLibrary)
+			r.Delete("/Groups/{id}", h.serveLibrary)
+		})
 	})
 	return r
 }

@@ -10,7 +10,6 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/schemas"
 )
 
 // userHandler is the library's ResourceHandler for /Users: it translates
@@ -30,7 +29,7 @@ func (uh userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return uh.resource(r, &u), nil
+	return shaped(r, uh.resource(r, &u)), nil
 }
 
 // Get reads a user (GET /Users/{id}); with If-None-Match naming the current
@@ -42,7 +41,7 @@ func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		groups []directory.UserGroup
 		err    error
 	)
-	if returned(r, schemas.UserURN, "groups") {
+	if ex.projection.returns("groups") {
 		u, groups, err = uh.h.svc.UserWithGroups(r.Context(), ex.principal.Tenant.ID, id)
 	} else {
 		u, err = uh.h.svc.User(r.Context(), ex.principal.Tenant.ID, id)
@@ -56,16 +55,16 @@ func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
 	}
 	uh.putGroups(r, &res, groups)
-	return res, nil
+	return shaped(r, res), nil
 }
 
 // addGroups reads and sets the "groups" of a user resource, unless the
 // client left them out.
 func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
-	if !returned(r, schemas.UserURN, "groups") {
+	ex := exchangeOf(r.Context())
+	if !ex.projection.returns("groups") {
 		return nil
 	}
-	ex := exchangeOf(r.Context())
 	groups, err := uh.h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, res.ID)
 	if err != nil {
 		return err
@@ -121,7 +120,7 @@ func (uh userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 	if err := uh.addGroups(r, &res); err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return res, nil
+	return shaped(r, res), nil
 }
 
 // Delete deletes a user (DELETE /Users/{id}).
@@ -168,7 +167,7 @@ func (uh userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 	if err := uh.addGroups(r, &res); err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	return res, nil
+	return shaped(r, res), nil
 }
 
 // resource is the library's form of u. It also records the user's URL and
