@@ -22,6 +22,7 @@ import (
 // userBody, patchBody, groupBody or groupPatchBody (strict JSON, unknown
 // attributes, boolean strings) before the library sees them, and project
 // reads attributes and excludedAttributes, which the library ignores.
+// POST .search (searchBody) is the list with its parameters in the body.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, h.logRequests)
@@ -40,6 +41,8 @@ func (h *handler) routes() http.Handler {
 		r.With(h.refuseFilter, countItems).Get("/ResourceTypes", h.serveLibrary)
 		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveLibrary)
 
+		r.With(h.searchBody, h.project(h.users)).Post("/Users/.search", h.listUsers)
+		r.With(h.searchBody, h.project(h.groups)).Post("/Groups/.search", h.listGroups)
 		r.Group(func(r chi.Router) {
 			r.Use(h.project(h.users))
 			r.Get("/Users", h.listUsers)

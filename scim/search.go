@@ -1,0 +1,95 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// searchRequestURN is the schema of a POST .search body (RFC 7644 §3.4.3).
+const searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+// searchBody turns a POST /{resource}/.search request into the equivalent
+// GET list request: the body's filter, startIndex, count, attributes and
+// excludedAttributes become query parameters (replacing any sent in the
+// URL), so that one list handler serves both with the same rules. The
+// body is strict JSON; sortBy is refused, as sorting is not supported yet.
+func (h *handler) searchBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, err := h.readBody(r)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		doc, err := decodeStrict(raw)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		query, err := searchQuery(doc)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		r.URL.RawQuery = query
+		next.ServeHTTP(w, r)
+	})
+}
+
+// searchQuery returns the query string of a SearchRequest body.
+func searchQuery(doc map[string]any) (string, error) {
+	q := url.Values{}
+	schemaOK := false
+	for _, key := range sortedKeys(doc) {
+		v := doc[key]
+		switch strings.ToLower(key) {
+		case "schemas":
+			list, _ := v.([]any)
+			schemaOK = len(list) == 1 && strings.EqualFold(asString(list[0]), searchRequestURN)
+		case "filter":
+			s, ok := v.(string)
+			if !ok {
+				return "", directory.Errorf(directory.KindInvalidValue, "filter", "filter must be a string")
+			}
+			q["filter"] = []string{s}
+		case "startindex", "count":
+			n, ok := v.(json.Number)
+			if _, err := strconv.Atoi(n.String()); !ok || err != nil {
+				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be an integer", key)
+			}
+			q[map[string]string{"startindex": "startIndex", "count": "count"}[strings.ToLower(key)]] = []string{n.String()}
+		case "attributes", "excludedattributes":
+			list, ok := v.([]any)
+			names := make([]string, 0, len(list))
+			for _, item := range list {
+				s, isString := item.(string)
+				if !isString {
+					ok = false
+				}
+				names = append(names, s)
+			}
+			if !ok {
+				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be a list of attribute names", key)
+			}
+			name := "attributes"
+			if strings.EqualFold(key, "excludedAttributes") {
+				name = "excludedAttributes"
+			}
+			q[name] = []string{strings.Join(names, ",")}
+		case "sortby", "sortorder":
+			return "", directory.Errorf(directory.KindInvalidValue, key, "sorting is not supported: send the search without sortBy and sortOrder")
+		default:
+			return "", syntaxError("unknown attribute %q in the search request", key)
+		}
+	}
+	if !schemaOK {
+		return "", syntaxError(`a search request needs "schemas": [%q]`, searchRequestURN)
+	}
+	return q.Encode(), nil
+}
+
+func asString(v any) string { s, _ := v.(string); return s }

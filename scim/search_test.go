@@ -1,0 +1,53 @@
+package scim_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/scimd/scimd/store/storetest"
+)
+
+func TestSearch(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	anita := e.createUser("anita@example.com", `"title":"Boss"`)
+	e.createUser("bob@example.com")
+	g := e.createGroup("Engineering", anita)
+
+	r := e.do(http.MethodPost, "/scim/v2/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+		"filter":"userName eq \"ANITA@example.com\"","attributes":["userName"],"startIndex":1,"count":10}`).
+		wantStatus(t, "POST /Users/.search", http.StatusOK)
+	res, _ := r.body["Resources"].([]any)
+	if r.body["totalResults"] != 1.0 || len(res) != 1 {
+		t.Fatalf("search = %s, want anita alone", r.raw)
+	}
+	if u := res[0].(map[string]any); u["id"] != anita || u["userName"] != "anita@example.com" || u["title"] != nil {
+		t.Errorf("search result = %v, want anita's id and userName only", u)
+	}
+
+	// Paging in the body; the URL's parameters do not count.
+	r = e.do(http.MethodPost, "/scim/v2/Users/.search?count=100", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":1,"startIndex":2}`).
+		wantStatus(t, "POST /Users/.search paged", http.StatusOK)
+	if r.body["totalResults"] != 2.0 || r.body["itemsPerPage"] != 1.0 || r.body["startIndex"] != 2.0 {
+		t.Errorf("paged search = totalResults %v, itemsPerPage %v, startIndex %v; want 2, 1, 2", r.body["totalResults"], r.body["itemsPerPage"], r.body["startIndex"])
+	}
+
+	r = e.do(http.MethodPost, "/scim/v2/Groups/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+		"filter":"displayName eq \"engineering\"","excludedAttributes":["members"]}`).wantStatus(t, "POST /Groups/.search", http.StatusOK)
+	res, _ = r.body["Resources"].([]any)
+	if len(res) != 1 || res[0].(map[string]any)["id"] != g || res[0].(map[string]any)["members"] != nil {
+		t.Errorf("group search = %s, want Engineering without members", r.raw)
+	}
+
+	for _, c := range []struct{ name, body, scimType, detail string }{
+		{"no schema", `{"filter":"userName eq \"x\""}`, "invalidSyntax", "SearchRequest"},
+		{"wrong schema", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`, "invalidSyntax", "SearchRequest"},
+		{"sortBy", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"userName"}`, "invalidValue", "sorting is not supported"},
+		{"count as string", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":"10"}`, "invalidValue", "count must be an integer"},
+		{"unknown member", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filtre":"x"}`, "invalidSyntax", `"filtre"`},
+		{"bad filter", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"title co \"B\""}`, "invalidFilter", ""},
+		{"unknown attribute", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"attributes":["nope"]}`, "invalidValue", `"nope"`},
+		{"not JSON", `{"schemas":`, "invalidSyntax", ""},
+	} {
+		e.do(http.MethodPost, "/scim/v2/Users/.search", c.body).wantError(t, "search "+c.name, http.StatusBadRequest, c.scimType, c.detail)
+	}
+}
