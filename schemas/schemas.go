@@ -1,8 +1,8 @@
 // Package schemas holds the SCIM schema definitions scimd serves and
 // validates against, as github.com/elimity-com/scim schema.Schema values:
 // the core User (RFC 7643 §4.1), the enterprise User extension (RFC 7643
-// §4.3) and the platform extension that carries the platform's own user
-// flags.
+// §4.3), the platform extension that carries the platform's own user
+// flags, and the core Group (RFC 7643 §4.2).
 //
 // The definitions are data only. The package imports no HTTP, no SQL and no
 // package of the domain (internal/...): the scim package maps these

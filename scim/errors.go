@@ -33,7 +33,6 @@ var errorStatuses = map[directory.Kind]errorStatus{
 	directory.KindNoTarget:      {http.StatusBadRequest, scimerrors.ScimTypeNoTarget},
 	directory.KindMutability:    {http.StatusBadRequest, scimerrors.ScimTypeMutability},
 	directory.KindUniqueness:    {http.StatusConflict, scimerrors.ScimTypeUniqueness},
-	directory.KindConflict:      {http.StatusConflict, ""},
 	directory.KindNotFound:      {http.StatusNotFound, ""},
 	directory.KindPrecondition:  {http.StatusPreconditionFailed, ""},
 	directory.KindUnauthorized:  {http.StatusUnauthorized, ""},

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
 
@@ -59,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			"database": database,
 			"listen":   envOr(getenv, "SCIMD_LISTEN", ":8080"),
 			"baseURL":  getenv("SCIMD_BASE_URL"),
+			"maxBody":  strconv.FormatInt(scim.DefaultMaxBodyBytes, 10),
 		},
 		kong.UsageOnError(),
 	)
@@ -95,7 +98,7 @@ func envOr(getenv func(string) string, key, def string) string {
 
 // open opens and migrates the database named by --database and returns the
 // domain service over it. The caller closes the returned store.
-func (c *cli) open(e *env, hasher directory.PasswordHasher) (store.Backend, *directory.Service, error) {
+func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
 	db, err := store.Open(e.ctx, c.Database)
 	if err != nil {
 		return nil, nil, err
@@ -107,7 +110,7 @@ func (c *cli) open(e *env, hasher directory.PasswordHasher) (store.Backend, *dir
 	if hasher == nil {
 		hasher = password.NewHasher(password.DefaultParams(), 1, 4)
 	}
-	return db, directory.NewService(db, hasher), nil
+	return db, directory.NewService(db, hasher, opts...), nil
 }
 
 // operator is the audit actor of a command-line change.

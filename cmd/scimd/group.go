@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -103,7 +104,10 @@ func (u *userCreateCmd) Run(e *env, c *cli) error {
 	}
 	if u.PasswordStdin {
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
-		if err != nil && line == "" {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("--password-stdin: read stdin: %w", err)
+		}
+		if line == "" {
 			return errors.New("--password-stdin: no password on stdin")
 		}
 		pw := strings.TrimRight(line, "\r\n")

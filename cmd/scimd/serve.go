@@ -13,6 +13,7 @@ import (
 	"github.com/scimd/scimd/internal/logbuf"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
 )
 
 // logFlushInterval bounds how long a log line of serve waits in memory.
@@ -21,10 +22,11 @@ const logFlushInterval = 100 * time.Millisecond
 type serveCmd struct {
 	Listen          string        `default:"${listen}" help:"Address to listen on (env SCIMD_LISTEN)." placeholder:"ADDR"`
 	BaseURL         string        `name:"base-url" default:"${baseURL}" help:"External base URL for Location and meta.location, e.g. https://scim.example.com (env SCIMD_BASE_URL); default: from each request's Host." placeholder:"URL"`
-	MaxBody         int64         `name:"max-body" default:"1048576" help:"Largest accepted request body in bytes (maxPayloadSize)."`
+	MaxBody         int64         `name:"max-body" default:"${maxBody}" help:"Largest accepted request body in bytes (maxPayloadSize)."`
 	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Memory bound = slots x 19 MiB."`
 	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
+	TokenCache      time.Duration `name:"token-cache" default:"5s" help:"How long a checked token is trusted without the database: a token revoked elsewhere stops working within this time."`
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: in-flight
@@ -39,7 +41,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	defer logs.Close()
 	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
-	db, svc, err := c.open(e, hasher)
+	db, svc, err := c.open(e, hasher, directory.WithCacheTTL(s.TokenCache))
 	if err != nil {
 		return err
 	}
@@ -80,12 +82,13 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(e.stdout, "scimd listening on %s (SCIM base %s/scim/v2)\n", url, url)
-	e.logger.Info("listening", "addr", ln.Addr().String(), "database", redact(c.Database))
+	e.logger.Info("listening", "addr", ln.Addr().String(), "database", store.Redact(c.Database))
 
 	select {
 	case err := <-served:
 		stopBackground()
 		<-background
+		finish(context.WithoutCancel(e.ctx), e, svc)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():
 	}
@@ -109,6 +112,9 @@ func (s *serveCmd) validate() error {
 	}
 	if s.HashSlots < 0 {
 		problems = append(problems, "--hash-slots must not be negative")
+	}
+	if s.TokenCache < 0 {
+		problems = append(problems, "--token-cache must not be negative")
 	}
 	if s.HashQueue < 0 {
 		problems = append(problems, "--hash-queue must not be negative")
@@ -179,20 +185,4 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// redact hides the password of a database URL for logs.
-func redact(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return url
-	}
-	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
-		return scheme + "://" + user + ":xxxxx@" + host
-	}
-	return url
 }

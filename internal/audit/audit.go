@@ -52,7 +52,6 @@ var Types = []string{
 const (
 	ActorToken    = "token"    // a bearer token; Name is the token's name
 	ActorOperator = "operator" // a person at the command line
-	ActorUser     = "user"     // the user acting on their own account
 	ActorSystem   = "system"   // scimd itself, e.g. the first-start bootstrap
 )
 
@@ -155,6 +154,7 @@ type BrokenChainError struct {
 	Reason string
 }
 
+// Error names the event and the reason.
 func (e *BrokenChainError) Error() string {
 	return fmt.Sprintf("audit chain broken at event %d: %s", e.Seq, e.Reason)
 }

@@ -26,7 +26,6 @@ const (
 	KindForbidden                 // 403
 	KindTooLarge                  // 413
 	KindBusy                      // 503: try again after a short wait
-	KindConflict                  // 409 without scimType: a concurrent change won
 )
 
 // Error is the one error type of the domain. Detail is a sentence a person
@@ -39,6 +38,7 @@ type Error struct {
 	Err    error
 }
 
+// Error returns the operation, the detail and the cause, for logs.
 func (e *Error) Error() string {
 	switch {
 	case e.Err != nil && e.Detail != "":
@@ -50,6 +50,7 @@ func (e *Error) Error() string {
 	}
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error of kind k with a formatted detail.
@@ -97,9 +98,10 @@ const (
 	FieldDisplayName = "displayName" // of a group
 )
 
+// Error names the field whose unique key was violated.
 func (e *UniqueError) Error() string { return "unique key violated: " + e.Field }
 
-// op wraps err with the operation name, turning store sentinels into
+// wrap wraps err with the operation name, turning store sentinels into
 // domain errors with a detail.
 func wrap(op string, err error) error {
 	if err == nil {

@@ -50,9 +50,6 @@ type MemberChange struct {
 	Remove  []string
 }
 
-// IsZero reports whether c changes nothing.
-func (c MemberChange) IsZero() bool { return !c.Replace && len(c.Add) == 0 && len(c.Remove) == 0 }
-
 // GroupUpdate is one atomic change to a group.
 type GroupUpdate struct {
 	TenantID string
@@ -130,6 +127,7 @@ type MemberError struct {
 	Cycle bool
 }
 
+// Error names the member id and why it cannot be added.
 func (e *MemberError) Error() string {
 	if e.Cycle {
 		return "member " + e.ID + " would make the group contain itself"
@@ -141,6 +139,7 @@ func (e *MemberError) Error() string {
 // memberships, that the tenant does not have (any more).
 type GroupNotFoundError struct{ ID string }
 
+// Error names the missing group.
 func (e *GroupNotFoundError) Error() string { return "group not found: " + e.ID }
 
 // GroupStore persists groups and memberships. Like every Store method, each

@@ -115,7 +115,7 @@ func (s *Service) CreateGroup(ctx context.Context, c Caller, tenantID string, in
 	if err != nil {
 		return Group{}, withOp(op, err)
 	}
-	g.CreatedAt = s.Now()
+	g.CreatedAt = s.timeNow()
 	g.UpdatedAt = g.CreatedAt
 	created, err := s.event(c, tenantID, audit.GroupCreated, groupTarget(&g), diffGroups(&Group{}, &g), g.CreatedAt)
 	if err != nil {
@@ -179,7 +179,7 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 		return GroupUpdateResult{}, groupNotFound(op, id, ErrNotFound)
 	}
 	for attempt := 1; ; attempt++ {
-		now := s.Now()
+		now := s.timeNow()
 		base, err := s.event(c, tenantID, audit.GroupUpdated, audit.Target{Type: "group", ID: id}, nil, now)
 		if err != nil {
 			return GroupUpdateResult{}, wrap(op, err)
@@ -263,7 +263,7 @@ func (s *Service) DeleteGroup(ctx context.Context, c Caller, tenantID, id string
 	if ifMatch != 0 && ifMatch != cur.Version {
 		return &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
 	}
-	ev, err := s.event(c, tenantID, audit.GroupDeleted, groupTarget(&cur), nil, s.Now())
+	ev, err := s.event(c, tenantID, audit.GroupDeleted, groupTarget(&cur), nil, s.timeNow())
 	if err != nil {
 		return wrap(op, err)
 	}

@@ -1,5 +1,5 @@
-// Package directory is the platform domain of scimd: tenants, tokens and
-// users, the Service that enforces every platform rule on every path in
+// Package directory is the platform domain of scimd: tenants, tokens,
+// users and groups, the Service that enforces every platform rule on every path in
 // (SCIM, command line, import), the Store interface it needs and the one
 // error type (Error, with a Kind) that the surfaces translate.
 //
@@ -97,9 +97,9 @@ func NewService(store Store, hasher PasswordHasher, opts ...Option) *Service {
 	return s
 }
 
-// Now returns the service clock's time in UTC, truncated to the microsecond
-// precision every store keeps.
-func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+// timeNow returns the service clock's time in UTC, truncated to the
+// microsecond precision every store keeps.
+func (s *Service) timeNow() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
@@ -139,7 +139,7 @@ func (s *Service) CreateTenant(ctx context.Context, c Caller, name string) (Tena
 	if name == "" || len(name) > maxTenantName || HasControl(name) {
 		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a tenant name is required: at most %d bytes, no control characters", maxTenantName)}
 	}
-	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), CreatedAt: s.Now()}
+	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), CreatedAt: s.timeNow()}
 	ev, err := s.event(c, t.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: t.ID, Display: name},
 		[]audit.Change{{Attribute: "name", New: name}}, t.CreatedAt)
 	if err != nil {
@@ -242,7 +242,7 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name stri
 	if err != nil {
 		return "", Token{}, wrap(op, err)
 	}
-	now := s.Now()
+	now := s.timeNow()
 	t := Token{ID: newID(), TenantID: tenantID, Name: name, Prefix: secret[:len(TokenPrefix)+4], Hash: HashToken(secret), Scopes: scopes, CreatedAt: now}
 	if expiresIn > 0 {
 		exp := now.Add(expiresIn)
@@ -272,7 +272,7 @@ func (s *Service) Tokens(ctx context.Context, tenantID string) ([]Token, error) 
 // token.revoked. Returns KindNotFound when there is none.
 func (s *Service) RevokeToken(ctx context.Context, c Caller, tenantID, name string) error {
 	const op = "directory.RevokeToken"
-	now := s.Now()
+	now := s.timeNow()
 	ev, err := s.event(c, tenantID, audit.TokenRevoked, audit.Target{Type: "token", Display: name}, nil, now)
 	if err != nil {
 		return wrap(op, err)

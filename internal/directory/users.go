@@ -93,7 +93,7 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 			return User{}, withOp(op, err)
 		}
 	}
-	u.CreatedAt = s.Now()
+	u.CreatedAt = s.timeNow()
 	u.UpdatedAt = u.CreatedAt
 	u.Version = 1
 	typ := audit.UserCreated
@@ -186,7 +186,7 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 			}
 			next.PasswordHash = hash
 		}
-		next.UpdatedAt = s.Now()
+		next.UpdatedAt = s.timeNow()
 		events, err := s.updateEvents(c, &cur, &next, in.Password != nil)
 		if err != nil {
 			return User{}, wrap(op, err)
@@ -227,7 +227,7 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, tenantID, id string,
 		if ifMatch != 0 && ifMatch != cur.Version {
 			return &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
 		}
-		ev, err := s.event(c, tenantID, audit.UserDeleted, userTarget(&cur), nil, s.Now())
+		ev, err := s.event(c, tenantID, audit.UserDeleted, userTarget(&cur), nil, s.timeNow())
 		if err != nil {
 			return wrap(op, err)
 		}

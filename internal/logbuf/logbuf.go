@@ -1,7 +1,8 @@
 // Package logbuf batches log output: a Writer collects whole lines in
 // memory and writes them to the underlying stream at most every interval,
 // when the buffer fills, and on Close, so that a busy server does not pay
-// one write system call per log line.
+// one write system call per log line. It imports only the standard library
+// and knows nothing of log formats.
 package logbuf
 
 import (

@@ -192,7 +192,7 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE audit_events AS e SET seq = x.seq, prev_hash = x.prev_hash, hash = x.hash
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS x (id, seq, prev_hash, hash)
-		WHERE e.id = x.id`, ids, seqs, prevs, hashes)
+		WHERE e.tenant_id = $5 AND e.id = x.id`, ids, seqs, prevs, hashes, tenantID)
 	if err != nil {
 		return 0, fmt.Errorf("seal events: %w", err)
 	}

@@ -146,7 +146,7 @@ func leaveGroups(ctx context.Context, tx *sqlx.Tx, tenantID, memberID string, ev
 			SELECT g.id FROM groups g WHERE g.tenant_id = $1 AND g.id IN (SELECT group_id FROM m)
 			ORDER BY g.id FOR NO KEY UPDATE
 		), b AS (
-			UPDATE groups g SET version = g.version + 1, updated_at = $3 FROM l WHERE g.id = l.id
+			UPDATE groups g SET version = g.version + 1, updated_at = $3 FROM l WHERE g.tenant_id = $1 AND g.id = l.id
 			RETURNING g.id, g.display_name
 		)
 		SELECT id, display_name FROM b ORDER BY id`, tenantID, memberID, ev.Time)
@@ -272,11 +272,11 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 	return fail("create group", db.inTx(ctx, func(tx *sqlx.Tx) error {
 		rows, err := tx.QueryContext(ctx, `WITH `+insertGroup+`,`+lockMembersSQL(9), append(args, members)...)
 		if err != nil {
-			return err
+			return fmt.Errorf("insert group and lock members: %w", err)
 		}
 		types, err := scanTypes(rows, len(members))
 		if err != nil {
-			return err
+			return fmt.Errorf("read members: %w", err)
 		}
 		if err := record.BadMember(g.ID, members, types, nil); err != nil {
 			return err
@@ -289,7 +289,10 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
 			SELECT $1, x.* FROM `+eventUnnest(5)+` AS x`,
 			append([]any{g.TenantID, g.ID, ids, memberTypes}, eventArrays(events)...)...)
-		return err
+		if err != nil {
+			return fmt.Errorf("insert members and events: %w", err)
+		}
+		return nil
 	}))
 }
 
@@ -298,8 +301,8 @@ const groupColumns = `g.id, g.tenant_id, g.display_name, COALESCE(g.external_id,
 // memberJoin joins the members of the groups g (their rows m, and the users
 // mu and groups mg they are) for the member columns.
 const memberJoin = `LEFT JOIN group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
-	LEFT JOIN users mu ON m.member_type = 'User' AND mu.id = m.member_id
-	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.id = m.member_id`
+	LEFT JOIN users mu ON m.member_type = 'User' AND mu.tenant_id = m.tenant_id AND mu.id = m.member_id
+	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.tenant_id = m.tenant_id AND mg.id = m.member_id`
 
 // memberColumns are the member of a memberJoin row: NULL when the group
 // has none.
@@ -480,10 +483,10 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 	if len(c.Add) > 0 {
 		rows, err := tx.QueryContext(ctx, `WITH`+lockMembersSQL(2), u.TenantID, c.Add)
 		if err != nil {
-			return directory.GroupUpdateResult{}, err
+			return directory.GroupUpdateResult{}, fmt.Errorf("lock members: %w", err)
 		}
 		if types, err = scanTypes(rows, len(c.Add)); err != nil {
-			return directory.GroupUpdateResult{}, err
+			return directory.GroupUpdateResult{}, fmt.Errorf("read members: %w", err)
 		}
 		if err := checkNesting(ctx, tx, u.TenantID, u.ID, c.Add, types); err != nil {
 			return directory.GroupUpdateResult{}, err
@@ -500,7 +503,7 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 	}
 	rows, err := tx.QueryContext(ctx, query, u.TenantID, u.ID, ids, memberTypes, set, u.Now, u.Attrs != nil, name, key, ext)
 	if err != nil {
-		return directory.GroupUpdateResult{}, err
+		return directory.GroupUpdateResult{}, fmt.Errorf("update group: %w", err)
 	}
 	defer rows.Close()
 	var (
@@ -516,7 +519,7 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 			d        string
 		)
 		if err := rows.Scan(&kind, &id, &v, &d); err != nil {
-			return directory.GroupUpdateResult{}, err
+			return directory.GroupUpdateResult{}, fmt.Errorf("read update: %w", err)
 		}
 		switch kind {
 		case "a":
@@ -532,7 +535,7 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return directory.GroupUpdateResult{}, err
+		return directory.GroupUpdateResult{}, fmt.Errorf("read update: %w", err)
 	}
 	switch {
 	case updated && u.Version != 0 && version != u.Version+1:

@@ -142,8 +142,8 @@ func sealBatch(ctx context.Context, tx *tx, tenantID string) (int, error) {
 	}
 	head = record.Seal(head, events)
 	for i, e := range events {
-		_, err := tx.ExecContext(ctx, `UPDATE audit_events SET seq = ?, prev_hash = ?, hash = ? WHERE id = ?`,
-			e.Seq, e.PrevHash, e.Hash, ids[i])
+		_, err := tx.ExecContext(ctx, `UPDATE audit_events SET seq = ?, prev_hash = ?, hash = ? WHERE tenant_id = ? AND id = ?`,
+			e.Seq, e.PrevHash, e.Hash, tenantID, ids[i])
 		if err != nil {
 			return 0, fmt.Errorf("seal event: %w", err)
 		}

@@ -183,7 +183,7 @@ func insertMembers(ctx context.Context, tx *tx, tenantID, groupID string, ids []
 	}
 	obj, err := json.Marshal(byID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode members: %w", err)
 	}
 	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
 	added, err := queryStrings(ctx, tx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
@@ -253,8 +253,8 @@ const groupColumns = `g.id, g.tenant_id, g.display_name, COALESCE(g.external_id,
 // memberJoin joins the members of the groups g (their rows m, and the users
 // mu and groups mg they are) for the member columns.
 const memberJoin = `LEFT JOIN group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
-	LEFT JOIN users mu ON m.member_type = 'User' AND mu.id = m.member_id
-	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.id = m.member_id`
+	LEFT JOIN users mu ON m.member_type = 'User' AND mu.tenant_id = m.tenant_id AND mu.id = m.member_id
+	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.tenant_id = m.tenant_id AND mg.id = m.member_id`
 
 // memberColumns are the member of a memberJoin row: NULL when the group
 // has none.

@@ -70,7 +70,7 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // tx is a writer transaction. It runs the statements the writer has
 // prepared through their prepared form; the others it runs as they are and
-// remembers, so that write prepares them once the transaction has released
+// remembers, so that commit prepares them once the transaction has released
 // the connection.
 type tx struct {
 	*sql.Tx

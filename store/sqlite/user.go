@@ -172,7 +172,7 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 	if err := checkChanged(ctx, tx, res, u.TenantID, u.ID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE user_id = ?`, u.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE tenant_id = ? AND user_id = ?`, u.TenantID, u.ID); err != nil {
 		return fmt.Errorf("delete user emails: %w", err)
 	}
 	if err := insertEmails(ctx, tx, u); err != nil {
