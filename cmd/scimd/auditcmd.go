@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -19,7 +20,34 @@ type auditListCmd struct {
 	Tenant string `required:"" help:"Tenant id."`
 	Type   string `help:"Only events of this type, e.g. user.created."`
 	Target string `help:"Only events about this target id."`
+	Actor  string `help:"Only events by this actor id (a token id, or an operator's name)."`
+	Since  string `help:"Only events at or after this time (RFC 3339, e.g. 2026-11-26T00:00:00Z)."`
+	Until  string `help:"Only events before this time (RFC 3339)."`
+	After  int64  `name:"after-seq" help:"Only events after this sequence number."`
+	Limit  int    `help:"At most this many events (0: all)."`
 	JSON   bool   `name:"json" help:"One JSON object per line."`
+}
+
+// filter returns the audit filter the flags ask for.
+func (a *auditListCmd) filter() (directory.AuditFilter, error) {
+	f := directory.AuditFilter{Type: a.Type, TargetID: a.Target, ActorID: a.Actor, AfterSeq: a.After, Limit: a.Limit}
+	for _, t := range []struct {
+		flag, value string
+		into        *time.Time
+	}{{"--since", a.Since, &f.Since}, {"--until", a.Until, &f.Until}} {
+		if t.value == "" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, t.value)
+		if err != nil {
+			return f, fmt.Errorf("%s %q: not an RFC 3339 time (e.g. 2026-11-26T00:00:00Z)", t.flag, t.value)
+		}
+		*t.into = at
+	}
+	if a.Limit < 0 || a.After < 0 {
+		return f, errors.New("--limit and --after-seq must not be negative")
+	}
+	return f, nil
 }
 
 // auditLine is the --json form of an event.
@@ -37,12 +65,16 @@ type auditLine struct {
 
 // Run prints the events.
 func (a *auditListCmd) Run(e *env, c *cli) error {
+	f, err := a.filter()
+	if err != nil {
+		return err
+	}
 	db, svc, err := c.open(e, nil)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	events, err := svc.AuditEvents(e.ctx, a.Tenant, directory.AuditFilter{Type: a.Type, TargetID: a.Target})
+	events, err := svc.AuditEvents(e.ctx, a.Tenant, f)
 	if err != nil {
 		return err
 	}

@@ -268,6 +268,22 @@ func TestCommandLine(t *testing.T) {
 	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revoked", "--json"); strings.Count(out, "\n") != 1 {
 		t.Errorf("audit list --type token.revoked = %q, want one line", out)
 	}
+	// Filters by actor, time and count.
+	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--actor", "test-operator", "--limit", "2", "--json"); strings.Count(out, "\n") != 2 {
+		t.Errorf("audit list --actor test-operator --limit 2 = %q, want two lines", out)
+	}
+	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--actor", "someone-else", "--json"); out != "" {
+		t.Errorf("audit list --actor someone-else = %q, want nothing", out)
+	}
+	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--since", "2999-01-01T00:00:00Z", "--json"); out != "" {
+		t.Errorf("audit list --since 2999 = %q, want nothing", out)
+	}
+	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--until", "2999-01-01T00:00:00Z", "--after-seq", "2", "--json"); strings.Count(out, "\n") != 1 {
+		t.Errorf("audit list --after-seq 2 = %q, want the third event only", out)
+	}
+	if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--since", "yesterday"); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Errorf("audit list --since yesterday = %v, want an RFC 3339 error", err)
+	}
 	// A mistyped type is an error, not an empty list.
 	if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revokd"); err == nil || !strings.Contains(err.Error(), `unknown event type "token.revokd"`) {
 		t.Errorf("audit list --type token.revokd = %v, want an error naming the unknown type", err)
