@@ -59,6 +59,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, into 
 	return resp.StatusCode, err
 }
 
+// close releases the client's idle connections.
+func (c *client) close() { c.httpc.CloseIdleConnections() }
+
 func (c *client) getUser(ctx context.Context, id string) (int, error) {
 	return c.do(ctx, http.MethodGet, "/Users/"+id, nil, nil)
 }
@@ -128,6 +131,8 @@ func (c *client) preload(ctx context.Context, n, conns int) (int, error) {
 		return 0, nil
 	}
 	run := time.Now().UnixNano()
+	ctx, cancel := context.WithCancel(ctx) // the first failure stops every worker
+	defer cancel()
 	var next, added atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -146,6 +151,7 @@ func (c *client) preload(ctx context.Context, n, conns int) (int, error) {
 				}
 				if err != nil {
 					errs <- err
+					cancel()
 					return
 				}
 				added.Add(1)

@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 	cl := newClient(c.url, c.token, c.concurrency)
+	defer cl.close()
 	if c.preload > 0 {
 		start := time.Now()
 		added, err := cl.preload(ctx, c.preload, c.concurrency)
