@@ -11,7 +11,6 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/email"
-	"github.com/scimd/scimd/internal/fold"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -100,11 +99,11 @@ func (h *handler) typedEmailPage(r *http.Request, tenantID string, lf listFilter
 	if err != nil {
 		return directory.UserPage{}, err
 	}
-	want := emailKey(lf.filter.Value)
+	want := email.Key(lf.filter.Value)
 	var matched []directory.User
 	for _, u := range all.Users {
 		for _, e := range u.Emails {
-			if strings.EqualFold(e.Type, lf.emailType) && emailKey(e.Value) == want {
+			if strings.EqualFold(e.Type, lf.emailType) && email.Key(e.Value) == want {
 				matched = append(matched, u)
 				break
 			}
@@ -115,14 +114,6 @@ func (h *handler) typedEmailPage(r *http.Request, tenantID string, lf listFilter
 		page.Users = matched[from:min(from+count, len(matched))]
 	}
 	return page, nil
-}
-
-// emailKey is the comparison key of an address: its stored form, folded.
-func emailKey(addr string) string {
-	if canonical, err := email.Parse(addr); err == nil {
-		addr = canonical
-	}
-	return fold.Key(addr)
 }
 
 // pageParams reads startIndex and count of a list request (RFC 7644

@@ -21,6 +21,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/scimd/scimd/internal/fold"
 )
 
 // Limits of the product rule, in octets.
@@ -266,4 +268,14 @@ func isLetter(c byte) bool {
 // isDigit reports whether c is an ASCII digit.
 func isDigit(c byte) bool {
 	return '0' <= c && c <= '9'
+}
+
+// Key returns the comparison key of an address: the folded canonical form
+// when v is a valid address (so a Unicode domain matches its A-label
+// form), else the folded v. Unique indexes and eq filters use it.
+func Key(v string) string {
+	if addr, err := Parse(v); err == nil {
+		v = addr
+	}
+	return fold.Key(v)
 }

@@ -174,3 +174,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestKey(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"Anita@Example.COM", "anita@example.com"},
+		{"anne@bücher.example", "ANNE@xn--bcher-kva.example"},
+		{"not an address", "NOT AN ADDRESS"},
+	} {
+		if Key(c.a) != Key(c.b) {
+			t.Errorf("Key(%q) = %q, Key(%q) = %q; want equal", c.a, Key(c.a), c.b, Key(c.b))
+		}
+	}
+	if Key("a@example.com") == Key("b@example.com") {
+		t.Errorf("different addresses share a key")
+	}
+}

@@ -58,16 +58,6 @@ func EmailRows(u *directory.User) []EmailRow {
 	return rows
 }
 
-// EmailKey returns the key an emails.value filter compares with the stored
-// value keys: the key of the canonical address when v is a valid address
-// (so a Unicode domain finds its A-label form), else the key of v.
-func EmailKey(v string) string {
-	if addr, err := email.Parse(v); err == nil {
-		v = addr
-	}
-	return fold.Key(v)
-}
-
 // UserConditions returns the SQL condition, with ? placeholders, and its
 // arguments that select the tenant's users matching f (nil: all of them).
 // The users table must be aliased u.
@@ -88,7 +78,7 @@ func UserConditions(tenantID string, f *directory.UserFilter) (string, []any, er
 		// userName (no emails sent): the key the unique index holds, so a
 		// search finds the user a 409 refers to. IN, not a correlated
 		// EXISTS: the index lookups drive the query.
-		key := EmailKey(f.Value)
+		key := email.Key(f.Value)
 		return cond + ` AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?
 			UNION ALL SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.email_key = ?)`,
 			append(args, tenantID, key, tenantID, key), nil
