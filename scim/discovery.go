@@ -77,7 +77,7 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		Bulk:           bulk{Supported: false, MaxOperations: 0, MaxPayloadSize: h.maxBody},
 		Filter:         filter{Supported: true, MaxResults: directory.MaxPageSize},
 		ChangePassword: supported{true},
-		Sort:           supported{false},
+		Sort:           supported{true},
 		ETag:           supported{true},
 		AuthenticationSchemes: []scheme{{
 			Type:        "oauthbearertoken",

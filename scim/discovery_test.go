@@ -25,7 +25,7 @@ func TestServiceProviderConfig(t *testing.T) {
 		{[]string{"filter", "supported"}, true},
 		{[]string{"filter", "maxResults"}, 1000.0},
 		{[]string{"changePassword", "supported"}, true},
-		{[]string{"sort", "supported"}, false},
+		{[]string{"sort", "supported"}, true},
 		{[]string{"etag", "supported"}, true},
 		{[]string{"meta", "resourceType"}, "ServiceProviderConfig"},
 		{[]string{"meta", "location"}, "https://scim.example.com/scim/v2/ServiceProviderConfig"},

@@ -428,7 +428,12 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	q := directory.GroupQuery{StartIndex: startIndex, Count: count, Members: wantMembers(r)}
+	sort, err := parseSort(query, schemas.GroupURN, groupSorts, "sortable: id, displayName, externalId, meta.created, meta.lastModified")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	q := directory.GroupQuery{Sort: sort, StartIndex: startIndex, Count: count, Members: wantMembers(r)}
 	if raw := query.Get("filter"); strings.TrimSpace(raw) != "" {
 		if q.Filter, err = parseGroupFilter(raw); err != nil {
 			h.writeError(w, r, err)

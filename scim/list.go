@@ -59,6 +59,11 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	sort, err := parseSort(query, schemas.UserURN, userSorts, "sortable: id, userName, emails, externalId, active, meta.created, meta.lastModified")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	var lf listFilter
 	if raw := query.Get("filter"); strings.TrimSpace(raw) != "" {
 		if lf, err = parseListFilter(raw); err != nil {
@@ -69,9 +74,9 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
 	var page directory.UserPage
 	if lf.emailType == "" {
-		page, err = h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: lf.filter, StartIndex: startIndex, Count: count})
+		page, err = h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: lf.filter, Sort: sort, StartIndex: startIndex, Count: count})
 	} else {
-		page, err = h.typedEmailPage(r, tenantID, lf, startIndex, count)
+		page, err = h.typedEmailPage(r, tenantID, lf, sort, startIndex, count)
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -94,8 +99,8 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 // typedEmailPage answers emails[type eq "T" and value eq "V"]: the store
 // matches the address (at most a handful of users, since addresses are
 // unique in a tenant), the type is checked here, then the page is cut.
-func (h *handler) typedEmailPage(r *http.Request, tenantID string, lf listFilter, startIndex, count int) (directory.UserPage, error) {
-	all, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: lf.filter, StartIndex: 1, Count: directory.MaxPageSize})
+func (h *handler) typedEmailPage(r *http.Request, tenantID string, lf listFilter, sort *directory.Sort, startIndex, count int) (directory.UserPage, error) {
+	all, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: lf.filter, Sort: sort, StartIndex: 1, Count: directory.MaxPageSize})
 	if err != nil {
 		return directory.UserPage{}, err
 	}
@@ -287,4 +292,52 @@ func emailValuePath(vp *filter.ValuePath) (listFilter, error) {
 
 func filterError(format string, args ...any) error {
 	return directory.Errorf(directory.KindInvalidFilter, "filter", format, args...)
+}
+
+// userSorts and groupSorts name the attributes a list sorts by, lower
+// case, with the core schema's URN or without.
+var (
+	userSorts = map[string]directory.SortAttr{
+		"id": directory.SortID, "username": directory.SortUserName, "emails": directory.SortEmail,
+		"emails.value": directory.SortEmail, "externalid": directory.SortExternalID, "active": directory.SortActive,
+		"meta.created": directory.SortCreated, "meta.lastmodified": directory.SortLastModified,
+	}
+	groupSorts = map[string]directory.SortAttr{
+		"id": directory.SortID, "displayname": directory.SortDisplayName, "externalid": directory.SortExternalID,
+		"meta.created": directory.SortCreated, "meta.lastmodified": directory.SortLastModified,
+	}
+)
+
+// parseSort reads sortBy and sortOrder (RFC 7644 §3.4.2.3) against the
+// sortable attributes of a resource (core schema urn). Without sortBy the
+// order is creation order and sortOrder is ignored; an attribute that
+// cannot be sorted, or a sortOrder other than ascending or descending, is
+// KindInvalidValue.
+func parseSort(q map[string][]string, urn string, sortable map[string]directory.SortAttr, hint string) (*directory.Sort, error) {
+	by := strings.TrimSpace(first(q["sortBy"]))
+	if by == "" {
+		return nil, nil
+	}
+	name := strings.ToLower(by)
+	name = strings.TrimPrefix(name, strings.ToLower(urn)+":")
+	attr, ok := sortable[name]
+	if !ok {
+		return nil, directory.Errorf(directory.KindInvalidValue, "sortBy", "sortBy %q is not supported; %s", by, hint)
+	}
+	s := &directory.Sort{Attr: attr}
+	switch order := strings.ToLower(strings.TrimSpace(first(q["sortOrder"]))); order {
+	case "", "ascending":
+	case "descending":
+		s.Desc = true
+	default:
+		return nil, directory.Errorf(directory.KindInvalidValue, "sortOrder", "sortOrder must be ascending or descending")
+	}
+	return s, nil
+}
+
+func first(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	return vals[0]
 }

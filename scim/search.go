@@ -14,10 +14,10 @@ import (
 const searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 // searchBody turns a POST /{resource}/.search request into the equivalent
-// GET list request: the body's filter, startIndex, count, attributes and
-// excludedAttributes become query parameters (replacing any sent in the
+// GET list request: the body's filter, sortBy, sortOrder, startIndex,
+// count, attributes and excludedAttributes become query parameters (replacing any sent in the
 // URL), so that one list handler serves both with the same rules. The
-// body is strict JSON; sortBy is refused, as sorting is not supported yet.
+// body is strict JSON.
 func (h *handler) searchBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, err := h.readBody(r)
@@ -81,7 +81,11 @@ func searchQuery(doc map[string]any) (string, error) {
 			}
 			q[name] = []string{strings.Join(names, ",")}
 		case "sortby", "sortorder":
-			return "", directory.Errorf(directory.KindInvalidValue, key, "sorting is not supported: send the search without sortBy and sortOrder")
+			s, ok := v.(string)
+			if !ok {
+				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be a string", key)
+			}
+			q[map[string]string{"sortby": "sortBy", "sortorder": "sortOrder"}[strings.ToLower(key)]] = []string{s}
 		default:
 			return "", syntaxError("unknown attribute %q in the search request", key)
 		}

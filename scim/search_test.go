@@ -24,6 +24,13 @@ func TestSearch(t *testing.T) {
 		t.Errorf("search result = %v, want anita's id and userName only", u)
 	}
 
+	// Sorting in the body.
+	r = e.do(http.MethodPost, "/scim/v2/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"userName","sortOrder":"descending"}`).
+		wantStatus(t, "POST /Users/.search sorted", http.StatusOK)
+	if res := r.body["Resources"].([]any); len(res) != 2 || res[0].(map[string]any)["userName"] != "bob@example.com" {
+		t.Errorf("search sorted by userName descending = %s, want bob first", r.raw)
+	}
+
 	// Paging in the body; the URL's parameters do not count.
 	r = e.do(http.MethodPost, "/scim/v2/Users/.search?count=100", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":1,"startIndex":2}`).
 		wantStatus(t, "POST /Users/.search paged", http.StatusOK)
@@ -41,7 +48,8 @@ func TestSearch(t *testing.T) {
 	for _, c := range []struct{ name, body, scimType, detail string }{
 		{"no schema", `{"filter":"userName eq \"x\""}`, "invalidSyntax", "SearchRequest"},
 		{"wrong schema", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`, "invalidSyntax", "SearchRequest"},
-		{"sortBy", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"userName"}`, "invalidValue", "sorting is not supported"},
+		{"unsortable sortBy", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"title"}`, "invalidValue", `sortBy "title" is not supported`},
+		{"bad sortOrder", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"userName","sortOrder":"up"}`, "invalidValue", "ascending or descending"},
 		{"count as string", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":"10"}`, "invalidValue", "count must be an integer"},
 		{"unknown member", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filtre":"x"}`, "invalidSyntax", `"filtre"`},
 		{"bad filter", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"title co \"B\""}`, "invalidFilter", ""},

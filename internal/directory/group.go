@@ -82,6 +82,7 @@ type GroupUpdateResult struct {
 
 // GroupQuery selects a page of a tenant's groups.
 type GroupQuery struct {
+	Sort       *Sort        // nil: creation order
 	Filter     *GroupFilter // nil: all groups
 	StartIndex int          // 1-based
 	Count      int          // at most this many; 0 returns the total only

@@ -147,8 +147,33 @@ func (u *User) Display() string {
 	return u.UserName
 }
 
+// SortAttr is an attribute a list can be sorted by.
+type SortAttr int
+
+// Sortable attributes: each is a column, compared as SCIM says (userName,
+// emails and displayName case-insensitively by their normalised keys).
+const (
+	SortID           SortAttr = iota + 1
+	SortUserName              // users
+	SortEmail                 // users: the platform email (the primary one)
+	SortExternalID            // users and groups
+	SortActive                // users
+	SortDisplayName           // groups
+	SortCreated               // meta.created
+	SortLastModified          // meta.lastModified
+)
+
+// Sort orders a list by one attribute (RFC 7644 §3.4.2.3): resources
+// without a value come last ascending and first descending; ties are
+// broken by id, so pages never overlap or skip. nil keeps creation order.
+type Sort struct {
+	Attr SortAttr
+	Desc bool
+}
+
 // UserQuery selects a page of a tenant's users.
 type UserQuery struct {
+	Sort       *Sort       // nil: creation order
 	Filter     *UserFilter // nil: all users
 	StartIndex int         // 1-based
 	Count      int         // at most this many; 0 returns the total only

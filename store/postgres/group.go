@@ -373,17 +373,21 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
+	order, err := record.Order("g", q.Sort, ` COLLATE "C"`)
+	if err != nil {
+		return directory.GroupPage{}, fail("groups", err)
+	}
 	countSQL := `SELECT count(*) FROM groups g WHERE ` + cond
 	var page directory.GroupPage
 	if q.Count > 0 {
 		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
 		query := `SELECT (` + countSQL + `), ` + groupColumns + ` FROM groups g WHERE ` + cond + `
-			ORDER BY g.created_at, g.id LIMIT ? OFFSET ?`
+			ORDER BY ` + order + ` LIMIT ? OFFSET ?`
 		if q.Members {
 			query = `WITH p AS (SELECT (` + countSQL + `) AS total, g.* FROM groups g WHERE ` + cond + `
-					ORDER BY g.created_at, g.id LIMIT ? OFFSET ?)
+					ORDER BY ` + order + ` LIMIT ? OFFSET ?)
 				SELECT g.total, ` + groupColumns + `, ` + memberColumns + ` FROM p g ` + memberJoin + `
-				ORDER BY g.created_at, g.id, m.member_id`
+				ORDER BY ` + order + `, m.member_id`
 		}
 		rows, err := db.db.QueryContext(ctx, sqlx.Rebind(sqlx.DOLLAR, query), pageArgs...)
 		if err != nil {

@@ -255,12 +255,16 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
+	order, err := record.Order("u", q.Sort, ` COLLATE "C"`)
+	if err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
 	countSQL := `SELECT count(*) FROM users u WHERE ` + cond
 	var page directory.UserPage
 	if q.Count > 0 {
 		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
 		rows, err := db.db.QueryContext(ctx, sqlx.Rebind(sqlx.DOLLAR, `SELECT (`+countSQL+`), `+userColumns+` FROM users u
-			WHERE `+cond+` ORDER BY u.created_at, u.id LIMIT ? OFFSET ?`), pageArgs...)
+			WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`), pageArgs...)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}

@@ -40,6 +40,8 @@ func Run(t *testing.T, h Harness) {
 		{"DeleteUser", testDeleteUser},
 		{"UserFilters", testUserFilters},
 		{"UserPaging", testUserPaging},
+		{"UserSort", testUserSort},
+		{"GroupSort", testGroupSort},
 		{"AuditSeal", testAuditSeal},
 		{"AuditEventFields", testAuditEventFields},
 		{"AuditFilter", testAuditFilter},

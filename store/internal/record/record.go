@@ -171,3 +171,52 @@ func Seal(head audit.Head, events []audit.Event) audit.Head {
 	}
 	return head
 }
+
+// Order returns the ORDER BY list of a page of users (table alias u) or
+// groups (alias g) sorted by s; nil is creation order. collate follows
+// every text key (PostgreSQL's `COLLATE "C"`, so both dialects compare
+// bytes). A key that may be NULL sorts its NULLs last ascending and first
+// descending; ties go by id.
+func Order(alias string, s *directory.Sort, collate string) (string, error) {
+	if s == nil {
+		return alias + ".created_at, " + alias + ".id", nil
+	}
+	var col string
+	nullable, text := false, true
+	switch {
+	case s.Attr == directory.SortID:
+		return alias + ".id" + collate + dir(s.Desc), nil
+	case s.Attr == directory.SortUserName && alias == "u":
+		col = "u.user_name_key"
+	case s.Attr == directory.SortEmail && alias == "u":
+		col = "u.email_key"
+	case s.Attr == directory.SortActive && alias == "u":
+		col, text = "u.active", false
+	case s.Attr == directory.SortDisplayName && alias == "g":
+		col = "g.display_name_key"
+	case s.Attr == directory.SortExternalID:
+		col, nullable = alias+".external_id", true
+	case s.Attr == directory.SortCreated:
+		col, text = alias+".created_at", false
+	case s.Attr == directory.SortLastModified:
+		col, text = alias+".updated_at", false
+	default:
+		return "", fmt.Errorf("unknown sort attribute %d for %s", s.Attr, alias)
+	}
+	key := col
+	if text {
+		key += collate
+	}
+	order := key + dir(s.Desc) + ", " + alias + ".id" + collate + dir(s.Desc)
+	if nullable {
+		order = "(" + col + " IS NULL)" + dir(s.Desc) + ", " + order
+	}
+	return order, nil
+}
+
+func dir(desc bool) string {
+	if desc {
+		return " DESC"
+	}
+	return ""
+}
