@@ -31,14 +31,19 @@ func (h *handler) groupPatchBody(next http.Handler) http.Handler {
 	return h.body(next, h.groups.normalisePatch)
 }
 
+// readObject reads the (limited) request body as one strict JSON object
+// (see decodeStrict).
+func (h *handler) readObject(r *http.Request) (map[string]any, error) {
+	raw, err := h.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeStrict(raw)
+}
+
 func (h *handler) body(next http.Handler, normalise func(map[string]any) (map[string]any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := h.readBody(r)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		doc, err := decodeStrict(raw)
+		doc, err := h.readObject(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return

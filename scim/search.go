@@ -20,12 +20,7 @@ const searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 // body is strict JSON.
 func (h *handler) searchBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := h.readBody(r)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		doc, err := decodeStrict(raw)
+		doc, err := h.readObject(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
