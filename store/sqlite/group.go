@@ -531,8 +531,11 @@ const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (
 // UserWithGroups returns the user and its groups in one statement.
 func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (directory.User, []directory.UserGroup, error) {
 	var groups []byte
-	u, err := scanUser(db.queryRow(ctx, userGroupsCTE+`SELECT (SELECT json_group_array(json_array(id, display_name, direct))
-			FROM (SELECT * FROM ug ORDER BY display_name, id)), `+userColumns+` FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2`,
+	// The recursive part runs only for a user with a membership.
+	u, err := scanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
+			WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = ?1 AND m.member_id = ?2)
+			THEN (SELECT json_group_array(json_array(id, display_name, direct)) FROM (SELECT * FROM ug ORDER BY display_name, id))
+			ELSE '[]' END, `+userColumns+` FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2`,
 		tenantID, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, nil, directory.ErrNotFound
