@@ -37,28 +37,42 @@ func (g *groupCreateCmd) Run(e *env, c *cli) error {
 }
 
 type groupListCmd struct {
-	Tenant string `required:"" help:"Tenant id."`
+	Tenant string `help:"Tenant id; default: every tenant."`
 }
 
-// Run prints one line per group, without reading members.
+// Run prints one line per group, without reading members: of the tenant,
+// or of every tenant.
 func (g *groupListCmd) Run(e *env, c *cli) error {
 	db, svc, err := c.open(e, nil)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tEXTERNAL ID")
-	for start := 1; ; start += directory.MaxPageSize {
-		page, err := svc.Groups(e.ctx, g.Tenant, directory.GroupQuery{StartIndex: start, Count: directory.MaxPageSize})
+	tenants := []string{g.Tenant}
+	if g.Tenant == "" {
+		all, err := svc.Tenants(e.ctx)
 		if err != nil {
 			return err
 		}
-		for _, grp := range page.Groups {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", grp.ID, grp.DisplayName, grp.ExternalID)
+		tenants = tenants[:0]
+		for _, t := range all {
+			tenants = append(tenants, t.ID)
 		}
-		if len(page.Groups) < directory.MaxPageSize {
-			break
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tEXTERNAL ID\tTENANT")
+	for _, tenant := range tenants {
+		for start := 1; ; start += directory.MaxPageSize {
+			page, err := svc.Groups(e.ctx, tenant, directory.GroupQuery{StartIndex: start, Count: directory.MaxPageSize})
+			if err != nil {
+				return err
+			}
+			for _, grp := range page.Groups {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", grp.ID, grp.DisplayName, grp.ExternalID, tenant)
+			}
+			if len(page.Groups) < directory.MaxPageSize {
+				break
+			}
 		}
 	}
 	return w.Flush()

@@ -349,6 +349,14 @@ func TestGroupsAndUserCreate(t *testing.T) {
 	if !strings.Contains(list, eng) || !strings.Contains(list, "Engineering") || !strings.Contains(list, ops) {
 		t.Errorf("group list = %q, want both groups", list)
 	}
+	other := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Globex"))
+	mustScimd(t, db, "group", "create", "--tenant", other, "--name", "Sales")
+	if list := mustScimd(t, db, "group", "list", "--tenant", id); strings.Contains(list, "Sales") {
+		t.Errorf("group list --tenant acme = %q, shows another tenant's group", list)
+	}
+	if all := mustScimd(t, db, "group", "list"); !strings.Contains(all, "Sales") || !strings.Contains(all, "Engineering") {
+		t.Errorf("group list (every tenant) = %q, want both tenants' groups", all)
+	}
 
 	// A missing group fails the whole create: no user, no event.
 	before := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
