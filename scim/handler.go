@@ -10,6 +10,7 @@ import (
 	"github.com/elimity-com/scim/optional"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -34,6 +35,9 @@ type Deps struct {
 	// MaxBodyBytes is the largest accepted request body (maxPayloadSize);
 	// 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Metrics receives every request and is served at /metrics; nil
+	// serves no /metrics.
+	Metrics *metrics.Registry
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
@@ -42,6 +46,7 @@ type handler struct {
 	log     *slog.Logger
 	baseURL string // without a trailing slash; empty: from the request
 	maxBody int64
+	metrics *metrics.Registry // nil: none
 
 	users         *resourceSchema
 	groups        *resourceSchema
@@ -58,6 +63,7 @@ func NewHandler(d Deps) http.Handler {
 		log:     d.Logger,
 		baseURL: strings.TrimSuffix(d.BaseURL, "/"),
 		maxBody: d.MaxBodyBytes,
+		metrics: d.Metrics,
 		users:   newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser()),
 		groups:  newResourceSchema(schemas.Group()),
 	}

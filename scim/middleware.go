@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -99,11 +102,15 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 					writeProblem(rec, http.StatusInternalServerError, "", internalDetail(ex.requestID))
 				}
 			}
+			elapsed := time.Since(start)
+			if h.metrics != nil {
+				h.metrics.ObserveRequest(r.Method, routePattern(r), cmp.Or(rec.status, http.StatusOK), elapsed)
+			}
 			h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", elapsed),
 				slog.String("request_id", ex.requestID),
 				slog.String("tenant_id", ex.principal.Tenant.ID),
 				slog.String("token", ex.principal.Token.Name),
@@ -199,4 +206,13 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 		return nil, directory.Errorf(directory.KindInvalidSyntax, "", "the request body could not be read")
 	}
 	return body, nil
+}
+
+// routePattern is the pattern the router matched for r (e.g.
+// /scim/v2/Users/{id}), "" when none did.
+func routePattern(r *http.Request) string {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		return rctx.RoutePattern()
+	}
+	return ""
 }

@@ -31,6 +31,10 @@ func (h *handler) routes() http.Handler {
 
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
+	if h.metrics != nil {
+		// Counts by route pattern only: no tenant, id or secret.
+		r.Method(http.MethodGet, "/metrics", h.metrics.Handler())
+	}
 
 	r.Route(basePath, func(r chi.Router) {
 		r.Use(h.limitBody, h.authenticate)

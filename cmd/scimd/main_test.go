@@ -173,6 +173,10 @@ func TestServeBootstrapsAndServesSCIM(t *testing.T) {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
 		}
 	}
+	if resp, body := s.do(t, http.MethodGet, "/metrics", "", ""); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(string(body), `scimd_http_requests_total{method="GET",route="/scim/v2/Users/{id}",status="200"} 1`) {
+		t.Errorf("GET /metrics = %d, want 200 counting the GET of the user:\n%s", resp.StatusCode, body)
+	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("serve after SIGTERM = %v, want a clean exit", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logbuf"
+	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
@@ -66,6 +67,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Logger:       e.logger,
 			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
 			MaxBodyBytes: s.MaxBody,
+			Metrics:      metrics.New(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
