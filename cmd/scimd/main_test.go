@@ -98,7 +98,7 @@ func startServer(t *testing.T, db string, args ...string) *server {
 		return runErr
 	}
 	t.Cleanup(func() { _ = s.stop() })
-	listening := regexp.MustCompile(`scimd listening on (http://\S+) `)
+	listening := regexp.MustCompile(`scimd listening on (https?://\S+) `)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {

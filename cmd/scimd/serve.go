@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,8 @@ type serveCmd struct {
 	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Memory bound = slots x 19 MiB."`
 	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
+	TLSCert         string        `name:"tls-cert" type:"existingfile" help:"Serve HTTPS with this PEM certificate (chain); needs --tls-key." placeholder:"FILE"`
+	TLSKey          string        `name:"tls-key" type:"existingfile" help:"The PEM private key of --tls-cert." placeholder:"FILE"`
 	TokenCache      time.Duration `name:"token-cache" default:"5s" help:"How long a checked token is trusted without the database: a token revoked elsewhere stops working within this time."`
 }
 
@@ -52,11 +55,20 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
+	var tlsConfig *tls.Config
+	scheme := "http"
+	if s.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load --tls-cert and --tls-key: %w", err)
+		}
+		tlsConfig, scheme = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, "https"
+	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Listen, err)
 	}
-	url := "http://" + displayAddr(ln.Addr())
+	url := scheme + "://" + displayAddr(ln.Addr())
 	if secret != "" {
 		printBootstrap(e, tenant, secret, url)
 	}
@@ -69,6 +81,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      metrics.New(),
 		}),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -82,7 +95,13 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	}()
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	fmt.Fprintf(e.stdout, "scimd listening on %s (SCIM base %s/scim/v2)\n", url, url)
 	e.logger.Info("listening", "addr", ln.Addr().String(), "database", store.Redact(c.Database))
 
@@ -114,6 +133,9 @@ func (s *serveCmd) validate() error {
 	}
 	if s.HashSlots < 0 {
 		problems = append(problems, "--hash-slots must not be negative")
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		problems = append(problems, "--tls-cert and --tls-key go together")
 	}
 	if s.TokenCache < 0 {
 		problems = append(problems, "--token-cache must not be negative")
