@@ -35,54 +35,53 @@ func (h *handler) searchBody(next http.Handler) http.Handler {
 	})
 }
 
-// searchQuery returns the query string of a SearchRequest body.
+// searchParams maps the lower-case members of a SearchRequest to the list
+// query parameters they become.
+var searchParams = map[string]string{
+	"filter": "filter", "sortby": "sortBy", "sortorder": "sortOrder", "startindex": "startIndex", "count": "count",
+	"attributes": "attributes", "excludedattributes": "excludedAttributes",
+}
+
+// searchQuery returns the query string of a SearchRequest body. Members
+// are matched case-insensitively; a value of the wrong type is
+// KindInvalidValue, an unknown member KindInvalidSyntax.
 func searchQuery(doc map[string]any) (string, error) {
 	q := url.Values{}
 	schemaOK := false
 	for _, key := range sortedKeys(doc) {
 		v := doc[key]
-		switch strings.ToLower(key) {
-		case "schemas":
+		lower := strings.ToLower(key)
+		param, known := searchParams[lower]
+		switch {
+		case lower == "schemas":
 			list, _ := v.([]any)
 			schemaOK = len(list) == 1 && strings.EqualFold(asString(list[0]), searchRequestURN)
-		case "filter":
-			s, ok := v.(string)
-			if !ok {
-				return "", directory.Errorf(directory.KindInvalidValue, "filter", "filter must be a string")
-			}
-			q["filter"] = []string{s}
-		case "startindex", "count":
+		case !known:
+			return "", syntaxError("unknown attribute %q in the search request", key)
+		case param == "startIndex" || param == "count":
 			n, ok := v.(json.Number)
 			if _, err := strconv.Atoi(n.String()); !ok || err != nil {
 				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be an integer", key)
 			}
-			q[map[string]string{"startindex": "startIndex", "count": "count"}[strings.ToLower(key)]] = []string{n.String()}
-		case "attributes", "excludedattributes":
+			q.Set(param, n.String())
+		case param == "attributes" || param == "excludedAttributes":
 			list, ok := v.([]any)
 			names := make([]string, 0, len(list))
 			for _, item := range list {
 				s, isString := item.(string)
-				if !isString {
-					ok = false
-				}
+				ok = ok && isString
 				names = append(names, s)
 			}
 			if !ok {
 				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be a list of attribute names", key)
 			}
-			name := "attributes"
-			if strings.EqualFold(key, "excludedAttributes") {
-				name = "excludedAttributes"
-			}
-			q[name] = []string{strings.Join(names, ",")}
-		case "sortby", "sortorder":
+			q.Set(param, strings.Join(names, ","))
+		default: // filter, sortBy, sortOrder
 			s, ok := v.(string)
 			if !ok {
 				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be a string", key)
 			}
-			q[map[string]string{"sortby": "sortBy", "sortorder": "sortOrder"}[strings.ToLower(key)]] = []string{s}
-		default:
-			return "", syntaxError("unknown attribute %q in the search request", key)
+			q.Set(param, s)
 		}
 	}
 	if !schemaOK {
