@@ -31,6 +31,7 @@ type cli struct {
 	Audit   auditCmd   `cmd:"" help:"List and verify the audit log."`
 	Group   groupCmd   `cmd:"" help:"Create and list groups."`
 	User    userCmd    `cmd:"" help:"Create users."`
+	Policy  policyCmd  `cmd:"" help:"Show and set a tenant's password policy."`
 }
 
 // env is what commands need besides their flags.

@@ -90,7 +90,7 @@ type userCreateCmd struct {
 	Group              []string `help:"A group to join, by id or name (repeatable); a missing one fails the whole create."`
 	PasswordStdin      bool     `name:"password-stdin" help:"Read a password from the first line of stdin (checked against the tenant's policy)."`
 	EmailVerified      bool     `name:"email-verified" help:"The email was verified out of band."`
-	PasswordMustReset  bool     `name:"password-must-reset" help:"The password is temporary: the user must change it at first sign-in."`
+	PasswordMustReset  bool     `name:"must-reset" help:"The password is temporary: the user must change it at first sign-in."`
 	ForceMFAEnrollment *bool    `name:"force-mfa" negatable:"" help:"Make MFA enrolment the first thing (default: the tenant's MFA setting)."`
 }
 

@@ -401,3 +401,33 @@ func TestGroupsAndUserCreate(t *testing.T) {
 		t.Errorf("user create with a short password = %q, want minLength named", got)
 	}
 }
+
+func TestPolicy(t *testing.T) {
+	db := tempDB(t)
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	if out := mustScimd(t, db, "policy", "show", "--tenant", id); !strings.Contains(out, "minLength     15") || !strings.Contains(out, "mfaRequired   false") {
+		t.Errorf("policy show = %q, want the defaults", out)
+	}
+	// Below 15 only while MFA is required: refused, and nothing recorded.
+	if _, _, err := scimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8"); err == nil || !strings.Contains(message(err), "unless MFA is required") {
+		t.Errorf("policy set --min-length 8 = %v, want the MFA rule named", err)
+	}
+	out := mustScimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8", "--mfa-required", "--min-digits", "1")
+	if !strings.Contains(out, "minLength     8") || !strings.Contains(out, "mfaRequired   true") || !strings.Contains(out, "minDigits     1") {
+		t.Errorf("policy set = %q", out)
+	}
+	// The new policy applies at once: an 8-character password with a digit
+	// is accepted, one without is refused naming the rule.
+	if _, _, err := scimdIn(t, db, "bluesky9\n", "user", "create", "--tenant", id, "--email", "ok@example.com", "--password-stdin"); err != nil {
+		t.Errorf("user create with an 8-character password under the new policy = %v", err)
+	}
+	if _, _, err := scimdIn(t, db, "bluesky!\n", "user", "create", "--tenant", id, "--email", "no@example.com", "--password-stdin"); err == nil || !strings.Contains(message(err), "characterClasses") {
+		t.Errorf("user create without a digit = %v, want characterClasses named", err)
+	}
+	// The change is audited once; setting it again records nothing.
+	mustScimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8")
+	audit := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "tenant.policy_updated", "--json")
+	if strings.Count(audit, "\n") != 1 || !strings.Contains(audit, `"attribute":"mfaRequired"`) || !strings.Contains(audit, `"minLength":8`) {
+		t.Errorf("tenant.policy_updated events = %q, want one with the MFA and policy changes", audit)
+	}
+}

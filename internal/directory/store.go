@@ -23,6 +23,9 @@ type Store interface {
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	// Tenants returns every tenant, oldest first.
 	Tenants(ctx context.Context) ([]Tenant, error)
+	// UpdateTenantPolicy sets the tenant's MFA requirement and password
+	// policy and records ev. Returns ErrNotFound.
+	UpdateTenantPolicy(ctx context.Context, t Tenant, ev audit.Event) error
 
 	// CreateToken inserts t. Returns *UniqueError{FieldTokenName} if an
 	// unrevoked token of the tenant has the same name, ErrNotFound if the

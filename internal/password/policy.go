@@ -24,17 +24,21 @@ const (
 type Policy struct {
 	// MinLength and MaxLength bound the length in Unicode code points after
 	// NFKC normalisation.
-	MinLength, MaxLength int
+	MinLength int `json:"minLength"`
+	MaxLength int `json:"maxLength"`
 	// MinLower, MinUpper, MinDigits and MinSymbols are the least number of
 	// lower-case letters, upper-case letters, decimal digits and symbols
 	// (punctuation, symbols and spaces) a password must contain; 0 turns
 	// the rule off.
-	MinLower, MinUpper, MinDigits, MinSymbols int
+	MinLower   int `json:"minLower"`
+	MinUpper   int `json:"minUpper"`
+	MinDigits  int `json:"minDigits"`
+	MinSymbols int `json:"minSymbols"`
 	// Blocklist refuses passwords on the embedded list of common passwords.
-	Blocklist bool
+	Blocklist bool `json:"blocklist"`
 	// ContextCheck refuses passwords that contain the local part of the
 	// user's email address, the userName or the tenant's name.
-	ContextCheck bool
+	ContextCheck bool `json:"contextCheck"`
 }
 
 // DefaultPolicy returns the NIST SP 800-63B-4 policy: 15 to 128 characters,

@@ -72,3 +72,28 @@ func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
 	}
 	return ts, fail("tenants", rows.Err())
 }
+
+// UpdateTenantPolicy sets the tenant's MFA requirement and password policy
+// and records ev, in one statement, or returns directory.ErrNotFound.
+func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev audit.Event) error {
+	policy, err := record.Policy(t.PasswordPolicy)
+	if err != nil {
+		return fail("update tenant policy", err)
+	}
+	args := append([]any{t.ID, t.MFARequired, policy}, eventArgs(ev)...) // $4 on: the event
+	var n int
+	err = db.db.QueryRowContext(ctx, `WITH t AS (
+			UPDATE tenants SET mfa_required = $2, password_policy = $3 WHERE id = $1 RETURNING id
+		), e AS (
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT t.id, `+params(4, eventParams)+` FROM t
+		)
+		SELECT count(*) FROM t`, args...).Scan(&n)
+	if err != nil {
+		return fail("update tenant policy", err)
+	}
+	if n == 0 {
+		return directory.ErrNotFound
+	}
+	return nil
+}

@@ -88,3 +88,26 @@ func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
 	}
 	return ts, fail("tenants", rows.Err())
 }
+
+// UpdateTenantPolicy sets the tenant's MFA requirement and password policy
+// and records ev, or returns directory.ErrNotFound.
+func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev audit.Event) error {
+	policy, err := record.Policy(t.PasswordPolicy)
+	if err != nil {
+		return fail("update tenant policy", err)
+	}
+	return fail("update tenant policy", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tenants SET mfa_required = ?, password_policy = ? WHERE id = ?`, t.MFARequired, policy, t.ID)
+		if err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		if n == 0 {
+			return directory.ErrNotFound
+		}
+		return insertEvents(ctx, tx, t.ID, ev)
+	}))
+}

@@ -27,6 +27,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"Migrate", testMigrate},
 		{"Tenants", testTenants},
+		{"UpdateTenantPolicy", testUpdateTenantPolicy},
 		{"Tokens", testTokens},
 		{"TokenMissingTenant", testTokenMissingTenant},
 		{"TouchTokens", testTouchTokens},

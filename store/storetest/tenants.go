@@ -177,3 +177,28 @@ func testTouchTokens(t *testing.T, in Instance) {
 		}
 	}
 }
+
+func testUpdateTenantPolicy(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	other := createTenant(t, b, "Other")
+	next := acme
+	next.MFARequired = true
+	next.PasswordPolicy = password.Policy{MinLength: 8, MaxLength: 100, MinDigits: 2, Blocklist: false, ContextCheck: true}
+	if err := b.UpdateTenantPolicy(ctx, next, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
+		t.Fatalf("UpdateTenantPolicy() = %v, want nil", err)
+	}
+	got, err := b.Tenant(ctx, acme.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "Tenant(acme) after UpdateTenantPolicy", got, next)
+	if o, _ := b.Tenant(ctx, other.ID); o != other {
+		t.Errorf("Tenant(other) = %+v, want it unchanged", o)
+	}
+	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.TenantPolicyUpdated})
+
+	missing := newTenant("Missing")
+	err = b.UpdateTenantPolicy(ctx, missing, event(missing.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: missing.ID}))
+	wantIs(t, "UpdateTenantPolicy(missing tenant)", err, directory.ErrNotFound)
+}
