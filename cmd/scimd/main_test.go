@@ -431,3 +431,41 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("tenant.policy_updated events = %q, want one with the MFA and policy changes", audit)
 	}
 }
+
+func TestUserCommands(t *testing.T) {
+	db := tempDB(t)
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering")
+	invited := strings.TrimSpace(mustScimd(t, db, "user", "invite", "--tenant", id, "--email", "carol@example.com", "--name", "Carol Jones", "--group", "Engineering"))
+	show := mustScimd(t, db, "user", "show", "--tenant", id, "CAROL@example.com")
+	for _, want := range []string{invited, "status              invited", "hasPassword         false", "givenName           Carol", "groups              Engineering"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("user show = %q, want %q in it", show, want)
+		}
+	}
+	if _, _, err := scimd(t, db, "user", "invite", "--tenant", id, "--email", "Carol@Example.com"); message(err) != "a user with this email already exists" {
+		t.Errorf("inviting the same email again = %v, want the uniqueness detail", err)
+	}
+	if list := mustScimd(t, db, "user", "list", "--tenant", id); !strings.Contains(list, invited) || !strings.Contains(list, "invited") {
+		t.Errorf("user list = %q, want carol, invited", list)
+	}
+	mustScimd(t, db, "user", "delete", "--tenant", id, "carol@example.com")
+	if _, _, err := scimd(t, db, "user", "show", "--tenant", id, invited); err == nil || !strings.Contains(message(err), "user not found") {
+		t.Errorf("user show after delete = %v, want user not found", err)
+	}
+	if _, _, err := scimd(t, db, "user", "delete", "--tenant", id, "nobody@example.com"); err == nil {
+		t.Errorf("deleting an unknown user succeeded")
+	}
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(mustScimd(t, db, "audit", "list", "--tenant", id, "--json")), "\n") {
+		var ev struct{ Type string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ev.Type)
+	}
+	want := []string{"tenant.created", "group.created", "user.invited", "group.members_added", "user.deleted", "group.members_removed"}
+	if !slices.Equal(types, want) {
+		t.Errorf("audit types = %v, want %v", types, want)
+	}
+}
