@@ -157,7 +157,8 @@ type GroupStore interface {
 	// Groups returns a page of the tenant's groups, ordered by creation.
 	Groups(ctx context.Context, tenantID string, q GroupQuery) (GroupPage, error)
 	// UpdateGroup applies u in one transaction: the attributes, the member
-	// change, the version bump and the events. Its cost is in proportion to
+	// change, the version bump and the events. A group that does not exist
+	// is ErrNotFound whatever the members named. Its cost is in proportion to
 	// the members changed, not to the group's size. A change that moves no
 	// member and sets no attribute writes nothing. Returns ErrNotFound,
 	// ErrVersionMismatch, *UniqueError{FieldDisplayName} or *MemberError.

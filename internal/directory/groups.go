@@ -230,15 +230,6 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 		if errors.Is(err, ErrNotFound) {
 			return GroupUpdateResult{}, groupNotFound(op, id, err)
 		}
-		// A store may check the members before it finds the group (the
-		// PostgreSQL one does): a group that does not exist is a 404
-		// whatever its members, as on every backend.
-		var me *MemberError
-		if errors.As(err, &me) {
-			if _, gerr := s.store.Group(ctx, tenantID, id, false); errors.Is(gerr, ErrNotFound) {
-				return GroupUpdateResult{}, groupNotFound(op, id, gerr)
-			}
-		}
 		if err != nil {
 			return GroupUpdateResult{}, groupError(op, err)
 		}
