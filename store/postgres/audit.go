@@ -216,16 +216,8 @@ func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.Audi
 	if err != nil {
 		return nil, fail("audit events", err)
 	}
-	defer rows.Close()
-	var events []audit.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fail("audit events", err)
-		}
-		events = append(events, e)
-	}
-	return events, fail("audit events", rows.Err())
+	events, err := record.Collect(rows, func(r record.Row) (audit.Event, error) { return scanEvent(r) })
+	return events, fail("audit events", err)
 }
 
 // AuditHead returns the end of the tenant's sealed chain, zero before the

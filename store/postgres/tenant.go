@@ -61,16 +61,8 @@ func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
 	if err != nil {
 		return nil, fail("tenants", err)
 	}
-	defer rows.Close()
-	var ts []directory.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, fail("tenants", err)
-		}
-		ts = append(ts, t)
-	}
-	return ts, fail("tenants", rows.Err())
+	ts, err := record.Collect(rows, scanTenant)
+	return ts, fail("tenants", err)
 }
 
 // UpdateTenantPolicy sets the tenant's MFA requirement and password policy

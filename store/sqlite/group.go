@@ -505,16 +505,15 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 	if err != nil {
 		return nil, fail("user groups", err)
 	}
-	defer rows.Close()
-	groups := []directory.UserGroup{}
-	for rows.Next() {
+	groups, err := record.Collect(rows, func(r record.Row) (directory.UserGroup, error) {
 		var ug directory.UserGroup
-		if err := rows.Scan(&ug.ID, &ug.Display, &ug.Direct); err != nil {
-			return nil, fail("user groups", err)
-		}
-		groups = append(groups, ug)
+		err := r.Scan(&ug.ID, &ug.Display, &ug.Direct)
+		return ug, err
+	})
+	if groups == nil && err == nil {
+		groups = []directory.UserGroup{}
 	}
-	return groups, fail("user groups", rows.Err())
+	return groups, fail("user groups", err)
 }
 
 // userGroupsCTE defines ug (id, display_name, direct): the groups of user

@@ -72,16 +72,8 @@ func (db *DB) Tokens(ctx context.Context, tenantID string) ([]directory.Token, e
 	if err != nil {
 		return nil, fail("tokens", err)
 	}
-	defer rows.Close()
-	var ts []directory.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fail("tokens", err)
-		}
-		ts = append(ts, t)
-	}
-	return ts, fail("tokens", rows.Err())
+	ts, err := record.Collect(rows, scanToken)
+	return ts, fail("tokens", err)
 }
 
 // TokenByHash returns the token with this secret hash, or

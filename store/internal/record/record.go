@@ -9,6 +9,7 @@
 package record
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -219,4 +220,22 @@ func dir(desc bool) string {
 		return " DESC"
 	}
 	return ""
+}
+
+// Row is what a scan function reads: *sql.Row or *sql.Rows.
+type Row = interface{ Scan(...any) error }
+
+// Collect scans every row of rows with scan, closes rows, and returns the
+// values (nil when there are none).
+func Collect[T any](rows *sql.Rows, scan func(Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
