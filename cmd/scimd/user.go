@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store"
 )
 
 type userCmd struct {
@@ -109,38 +110,47 @@ func (u *userInviteCmd) Run(e *env, c *cli) error {
 	return nil
 }
 
-// findUser returns the tenant's user named by ref: its id, else its email.
-func findUser(e *env, svc *directory.Service, tenantID, ref string) (directory.User, error) {
-	u, err := svc.User(e.ctx, tenantID, ref)
-	if directory.KindOf(err) != directory.KindNotFound {
-		return u, err
-	}
-	page, perr := svc.Users(e.ctx, tenantID, directory.UserQuery{Filter: &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: ref}, Count: 2})
-	if perr != nil {
-		return directory.User{}, perr
-	}
-	if len(page.Users) != 1 {
-		return directory.User{}, err // not found, by id or by email
-	}
-	return page.Users[0], nil
-}
-
-type userShowCmd struct {
+// userRef names one user of a tenant on the command line.
+type userRef struct {
 	Tenant string `required:"" help:"Tenant id."`
 	User   string `arg:"" help:"The user's id or email."`
 }
 
+// find opens the database and returns the service and the user named,
+// by id, else by email. The caller closes the returned store.
+func (u *userRef) find(e *env, c *cli) (store.Backend, *directory.Service, directory.User, error) {
+	db, svc, err := c.open(e, nil)
+	if err != nil {
+		return nil, nil, directory.User{}, err
+	}
+	user, err := svc.User(e.ctx, u.Tenant, u.User)
+	if directory.KindOf(err) == directory.KindNotFound {
+		page, perr := svc.Users(e.ctx, u.Tenant, directory.UserQuery{Filter: &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: u.User}, Count: 2})
+		switch {
+		case perr != nil:
+			err = perr
+		case len(page.Users) == 1:
+			user, err = page.Users[0], nil
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, directory.User{}, err
+	}
+	return db, svc, user, nil
+}
+
+type userShowCmd struct {
+	userRef
+}
+
 // Run prints the user's main attributes and groups, one a line.
 func (u *userShowCmd) Run(e *env, c *cli) error {
-	db, svc, err := c.open(e, nil)
+	db, svc, user, err := u.find(e, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	user, err := findUser(e, svc, u.Tenant, u.User)
-	if err != nil {
-		return err
-	}
 	user, groups, err := svc.UserWithGroups(e.ctx, u.Tenant, user.ID)
 	if err != nil {
 		return err
@@ -191,20 +201,15 @@ func (u *userListCmd) Run(e *env, c *cli) error {
 }
 
 type userDeleteCmd struct {
-	Tenant string `required:"" help:"Tenant id."`
-	User   string `arg:"" help:"The user's id or email."`
+	userRef
 }
 
 // Run deletes the user (and its memberships), recording user.deleted.
 func (u *userDeleteCmd) Run(e *env, c *cli) error {
-	db, svc, err := c.open(e, nil)
+	db, svc, user, err := u.find(e, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	user, err := findUser(e, svc, u.Tenant, u.User)
-	if err != nil {
-		return err
-	}
 	return svc.DeleteUser(e.ctx, operator(e), u.Tenant, user.ID, 0)
 }
