@@ -12,6 +12,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -415,30 +416,25 @@ func memberFilterIDs(e filter.Expression) ([]string, error) {
 	return nil, pathError(`members[...] supports value eq "id" (joined with or): other filters are not supported on members`)
 }
 
-// supportedGroupFilters is the hint every refused group filter carries.
-const supportedGroupFilters = `supported: displayName, externalId, id or members.value (also members[value eq "..."]), with eq and a quoted string`
-
 // listGroups serves GET /Groups: an optional equality filter, startIndex
 // and count, and members unless excluded (Entra lists groups with
 // excludedAttributes=members, which never reads a member).
 func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	query := r.URL.Query()
-	startIndex, count, err := pageParams(query)
+	params := r.URL.Query()
+	startIndex, count, err := pageParams(params)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	sort, err := parseSort(query, schemas.GroupURN, groupSorts, "sortable: id, displayName, externalId, meta.created, meta.lastModified")
+	sort, err := parseSort(params, query.Groups)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	q := directory.GroupQuery{Sort: sort, StartIndex: startIndex, Count: count, Members: wantMembers(r)}
-	if raw := query.Get("filter"); strings.TrimSpace(raw) != "" {
-		if q.Filter, err = parseGroupFilter(raw); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
+	if q.Filter, err = parseFilter(params, query.Groups); err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	page, err := h.svc.Groups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, q)
 	if err != nil {
@@ -458,62 +454,3 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	h.writeJSON(w, r, http.StatusOK, contentType, resp)
 }
-
-// parseGroupFilter parses a GET /Groups filter: one equality on
-// displayName, externalId, id or members.value; anything else is
-// KindInvalidFilter, never an unfiltered list.
-func parseGroupFilter(raw string) (*directory.GroupFilter, error) {
-	if len(raw) > maxFilterLength {
-		return nil, filterError("the filter is longer than %d bytes", maxFilterLength)
-	}
-	expr, err := filter.ParseFilterNumber([]byte(raw))
-	if err != nil {
-		return nil, filterError("the filter does not parse; %s", supportedGroupFilters)
-	}
-	var path filter.AttributePath
-	var cond *filter.AttributeExpression
-	switch e := expr.(type) {
-	case *filter.AttributeExpression:
-		path, cond = e.AttributePath, e
-	case *filter.ValuePath: // members[value eq "id"]
-		inner, ok := e.ValueFilter.(*filter.AttributeExpression)
-		if !ok || !strings.EqualFold(e.AttributePath.AttributeName, "members") || e.AttributePath.SubAttributeName() != "" ||
-			!strings.EqualFold(inner.AttributePath.AttributeName, "value") || inner.AttributePath.SubAttributeName() != "" {
-			return nil, filterError("filtering on %s is not supported; %s", e.AttributePath.String(), supportedGroupFilters)
-		}
-		path, cond = filter.AttributePath{AttributeName: "members", SubAttribute: ptrTo("value")}, inner
-	default:
-		return nil, filterError("filters that combine conditions are not supported; %s", supportedGroupFilters)
-	}
-	if uri := path.URI(); uri != "" && !strings.EqualFold(uri, schemas.GroupURN) {
-		return nil, filterError("filtering on %s is not supported; %s", path.String(), supportedGroupFilters)
-	}
-	var attr directory.GroupFilterAttr
-	sub := strings.ToLower(path.SubAttributeName())
-	switch name := strings.ToLower(path.AttributeName); {
-	case name == "displayname" && sub == "":
-		attr = directory.GroupFilterDisplayName
-	case name == "externalid" && sub == "":
-		attr = directory.GroupFilterExternalID
-	case name == "id" && sub == "":
-		attr = directory.GroupFilterID
-	case name == "members" && (sub == "value" || sub == ""):
-		attr = directory.GroupFilterMembersValue
-	default:
-		return nil, filterError("filtering on %s is not supported; %s", path.String(), supportedGroupFilters)
-	}
-	if cond.Operator != filter.EQ {
-		return nil, filterError("the operator %s is not supported; %s", cond.Operator, supportedGroupFilters)
-	}
-	s, ok := cond.CompareValue.(string)
-	if !ok {
-		return nil, filterError("%s eq needs a quoted string", path.String())
-	}
-	v, err := unescape(s)
-	if err != nil {
-		return nil, err
-	}
-	return &directory.GroupFilter{Attr: attr, Value: v}, nil
-}
-
-func ptrTo[T any](v T) *T { return &v }

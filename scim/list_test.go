@@ -48,6 +48,10 @@ func TestListFilters(t *testing.T) {
 			{`emails[type eq "home"].value eq "Anita.Singh@Example.com"`, ""},
 			{`userName eq "nobody@example.com"`, ""},
 			{`externalId eq "EXT-B"`, ""}, // externalId is caseExact
+			{`emails[value co "singh" and type eq "work" and primary eq true]`, anita},
+			{`userName sw "ANITA" and not (externalId eq "ext-B")`, anita},
+			{`emails.type eq "home" or externalId eq "ext-B" and userName co "zzz"`, anita},
+			{`urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "active" and userName ew "n@example.com"`, quoted},
 		} {
 			r := e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(c.filter), "").wantStatus(t, "filter "+c.filter, http.StatusOK)
 			want := []string{}
@@ -63,23 +67,18 @@ func TestListFilters(t *testing.T) {
 		}
 
 		for _, c := range []struct{ filter, detail string }{
-			{`title eq "CEO"`, "title"},
+			{`nope eq "CEO"`, "no attribute nope"},
 			{`password eq "x"`, "password"},
-			{`userName co "anita"`, "co"},
-			{`userName sw "a"`, "sw"},
-			{`userName pr`, "pr"},
 			{`userName eq true`, "quoted string"},
-			{`userName eq "a" and externalId eq "b"`, "and"},
-			{`userName eq "a" or userName eq "b"`, "or"},
-			{`not (userName eq "a")`, "not"},
+			{`active gt true`, "boolean"},
+			{`emails[nope eq "x"]`, "no sub-attribute nope"},
 			{`userName eq`, "does not parse"},
 			{`userName eq 'a'`, "does not parse"},
 			{`externalId eq ext-B`, "does not parse"},
-			{`name.givenName eq "Anita"`, "name.givenName"},
-			{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1"`, "employeeNumber"},
-			{`emails[type eq "work"]`, "value eq"},
-			{`emails[value co "x"]`, "co"},
-			{`userName eq "` + strings.Repeat("a", 1100) + `"`, "longer than 1024"},
+			{`name eq "Anita"`, "complex"},
+			{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nope eq "1"`, "no attribute"},
+			{`groups.value co "x"`, "eq and pr"},
+			{`userName eq "` + strings.Repeat("a", 2100) + `"`, "longer than 2048"},
 		} {
 			r := e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(c.filter), "")
 			r.wantError(t, "filter "+c.filter, http.StatusBadRequest, "invalidFilter", c.detail)

@@ -48,11 +48,11 @@ func TestSearch(t *testing.T) {
 	for _, c := range []struct{ name, body, scimType, detail string }{
 		{"no schema", `{"filter":"userName eq \"x\""}`, "invalidSyntax", "SearchRequest"},
 		{"wrong schema", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`, "invalidSyntax", "SearchRequest"},
-		{"unsortable sortBy", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"title"}`, "invalidValue", `sortBy "title" is not supported`},
+		{"unsortable sortBy", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"emails.type"}`, "invalidValue", `multi-valued`},
 		{"bad sortOrder", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"sortBy":"userName","sortOrder":"up"}`, "invalidValue", "ascending or descending"},
 		{"count as string", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":"10"}`, "invalidValue", "count must be an integer"},
 		{"unknown member", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filtre":"x"}`, "invalidSyntax", `"filtre"`},
-		{"bad filter", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"title co \"B\""}`, "invalidFilter", ""},
+		{"bad filter", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"title xx \"B\""}`, "invalidFilter", ""},
 		{"unknown attribute", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"attributes":["nope"]}`, "invalidValue", `"nope"`},
 		{"not JSON", `{"schemas":`, "invalidSyntax", ""},
 	} {

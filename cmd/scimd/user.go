@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/store"
 )
 
@@ -125,7 +126,11 @@ func (u *userRef) find(e *env, c *cli) (store.Backend, *directory.Service, direc
 	}
 	user, err := svc.User(e.ctx, u.Tenant, u.User)
 	if directory.KindOf(err) == directory.KindNotFound {
-		page, perr := svc.Users(e.ctx, u.Tenant, directory.UserQuery{Filter: &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: u.User}, Count: 2})
+		f, ferr := query.Users.Equal("emails.value", u.User)
+		if ferr != nil {
+			return nil, nil, directory.User{}, directory.Errorf(directory.KindInvalidValue, "user", "%q is neither a user id nor an email: %v", u.User, ferr)
+		}
+		page, perr := svc.Users(e.ctx, u.Tenant, directory.UserQuery{Filter: f, Count: 2})
 		switch {
 		case perr != nil:
 			err = perr

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/query"
 )
 
 // MemberType is the kind of resource a group member is.
@@ -82,29 +83,11 @@ type GroupUpdateResult struct {
 
 // GroupQuery selects a page of a tenant's groups.
 type GroupQuery struct {
-	Sort       *Sort        // nil: creation order
-	Filter     *GroupFilter // nil: all groups
-	StartIndex int          // 1-based
-	Count      int          // at most this many; 0 returns the total only
-	Members    bool         // read each group's members; false never touches them
-}
-
-// GroupFilterAttr is an attribute a GroupFilter can compare.
-type GroupFilterAttr int
-
-// Filterable group attributes.
-const (
-	GroupFilterID GroupFilterAttr = iota + 1
-	GroupFilterDisplayName
-	GroupFilterExternalID
-	GroupFilterMembersValue
-)
-
-// GroupFilter is an equality filter on one attribute. displayName compares
-// by fold.Key; id, externalId and members.value exactly.
-type GroupFilter struct {
-	Attr  GroupFilterAttr
-	Value string
+	Sort       *Sort      // nil: creation order
+	Filter     query.Expr // on query.Groups; nil: all groups
+	StartIndex int        // 1-based
+	Count      int        // at most this many; 0 returns the total only
+	Members    bool       // read each group's members; false never touches them
 }
 
 // GroupPage is one page of groups and the total that matched.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/query"
 )
 
 // GroupInput is a group as a surface sends it on create and replace.
@@ -47,7 +48,7 @@ func (s *Service) Groups(ctx context.Context, tenantID string, q GroupQuery) (Gr
 	q.StartIndex = max(q.StartIndex, 1)
 	q.Count = min(max(q.Count, 0), MaxPageSize)
 	p, err := s.store.Groups(ctx, tenantID, q)
-	return p, wrap("directory.Groups", err)
+	return p, wrap("directory.Groups", queryError(err))
 }
 
 // UserGroups returns the groups the user belongs to, directly or through
@@ -83,7 +84,11 @@ func (s *Service) ResolveGroups(ctx context.Context, tenantID string, refs []str
 			g, err = s.store.Group(ctx, tenantID, ref, false)
 		}
 		if errors.Is(err, ErrNotFound) {
-			page, perr := s.store.Groups(ctx, tenantID, GroupQuery{Filter: &GroupFilter{Attr: GroupFilterDisplayName, Value: ref}, StartIndex: 1, Count: 1})
+			f, perr := query.Groups.Equal("displayName", ref)
+			if perr != nil {
+				return nil, Errorf(KindInvalidValue, "groups", "group %q: %v", ref, perr)
+			}
+			page, perr := s.store.Groups(ctx, tenantID, GroupQuery{Filter: f, StartIndex: 1, Count: 1})
 			if perr != nil {
 				return nil, wrap(op, perr)
 			}

@@ -1,6 +1,10 @@
 package directory
 
-import "time"
+import (
+	"time"
+
+	"github.com/scimd/scimd/internal/query"
+)
 
 // Status is a user's lifecycle state.
 type Status string
@@ -147,54 +151,20 @@ func (u *User) Display() string {
 	return u.UserName
 }
 
-// SortAttr is an attribute a list can be sorted by.
-type SortAttr int
-
-// Sortable attributes: each is a column, compared as SCIM says (userName,
-// emails and displayName case-insensitively by their normalised keys).
-const (
-	SortID           SortAttr = iota + 1
-	SortUserName              // users
-	SortEmail                 // users: the platform email (the primary one)
-	SortExternalID            // users and groups
-	SortActive                // users
-	SortDisplayName           // groups
-	SortCreated               // meta.created
-	SortLastModified          // meta.lastModified
-)
-
 // Sort orders a list by one attribute (RFC 7644 §3.4.2.3): resources
 // without a value come last ascending and first descending; ties are
 // broken by id, so pages never overlap or skip. nil keeps creation order.
 type Sort struct {
-	Attr SortAttr
+	Attr *query.Attr
 	Desc bool
 }
 
 // UserQuery selects a page of a tenant's users.
 type UserQuery struct {
-	Sort       *Sort       // nil: creation order
-	Filter     *UserFilter // nil: all users
-	StartIndex int         // 1-based
-	Count      int         // at most this many; 0 returns the total only
-}
-
-// FilterAttr is an attribute a UserFilter can compare.
-type FilterAttr int
-
-// Filterable attributes.
-const (
-	FilterID FilterAttr = iota + 1
-	FilterUserName
-	FilterExternalID
-	FilterEmailsValue
-)
-
-// UserFilter is an equality filter on one attribute. userName and
-// emails.value compare by fold.Key; id and externalId exactly.
-type UserFilter struct {
-	Attr  FilterAttr
-	Value string
+	Sort       *Sort      // nil: creation order
+	Filter     query.Expr // on query.Users; nil: all users
+	StartIndex int        // 1-based
+	Count      int        // at most this many; 0 returns the total only
 }
 
 // UserPage is one page of users and the total that matched.

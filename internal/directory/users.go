@@ -11,6 +11,7 @@ import (
 	"github.com/scimd/scimd/internal/email"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/personname"
+	"github.com/scimd/scimd/internal/query"
 )
 
 // UserInput is what a surface asks a user to become: on create the new
@@ -57,7 +58,17 @@ func (s *Service) Users(ctx context.Context, tenantID string, q UserQuery) (User
 	q.StartIndex = max(q.StartIndex, 1)
 	q.Count = min(max(q.Count, 0), MaxPageSize)
 	p, err := s.store.Users(ctx, tenantID, q)
-	return p, wrap("directory.Users", err)
+	return p, wrap("directory.Users", queryError(err))
+}
+
+// queryError makes a filter or sort that a store cannot run
+// (*query.Error) the client's KindInvalidFilter.
+func queryError(err error) error {
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return Errorf(KindInvalidFilter, "filter", "%s", qe.Error())
+	}
+	return err
 }
 
 // CreateUser creates a user and records user.created (or user.invited when

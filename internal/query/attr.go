@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/scimd/scimd/schemas"
 )
 
 // Type is the data type of an attribute (RFC 7643 §2.3).
@@ -224,3 +226,35 @@ func (c *Catalog) LookupPath(path string) (*Attr, error) {
 // sub returns the sub-attribute of the complex attribute a with this
 // name, or nil.
 func (a *Attr) sub(name string) *Attr { return a.subs[strings.ToLower(name)] }
+
+// The catalogs of scimd's resource types.
+var (
+	// Users is the catalog of the User resource type: the core schema, the
+	// enterprise extension and the platform extension.
+	Users = NewCatalog("User", schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser())
+	// Groups is the catalog of the Group resource type.
+	Groups = NewCatalog("Group", schemas.Group())
+)
+
+// Equal returns the filter path eq "value", for callers that look a
+// resource up by one attribute.
+func (c *Catalog) Equal(path, value string) (Expr, error) {
+	return c.Parse(path + " eq " + quote(value))
+}
+
+// SortAttr resolves a sortBy attribute path (RFC 7644 §3.4.2.3): any
+// singular attribute that is not complex, or emails, which sorts by the
+// primary address (the platform email).
+func (c *Catalog) SortAttr(path string) (*Attr, error) {
+	a, err := c.LookupPath(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case a.Type == Complex:
+		return nil, fmt.Errorf("%s is complex: sort by one of its sub-attributes", a.Path())
+	case a.MultiValued && !(c.resourceType == "User" && a.Name == "emails" && a.Sub == "value"):
+		return nil, fmt.Errorf("%s is multi-valued: of those only emails (by the primary one) can be sorted by", a.Path())
+	}
+	return a, nil
+}

@@ -32,7 +32,8 @@ type Error struct{ msg string }
 
 func (e *Error) Error() string { return e.msg }
 
-func errorf(format string, args ...any) *Error { return &Error{msg: fmt.Sprintf(format, args...)} }
+// Errorf returns an *Error with a message for the client.
+func Errorf(format string, args ...any) *Error { return &Error{msg: fmt.Sprintf(format, args...)} }
 
 // Parse parses a filter on the catalog's resource type. Attribute names
 // are resolved (an unknown one is an error), values are checked against
@@ -40,7 +41,7 @@ func errorf(format string, args ...any) *Error { return &Error{msg: fmt.Sprintf(
 // eq null is a not pr and an ne null a pr. Every error is an *Error.
 func (c *Catalog) Parse(raw string) (Expr, error) {
 	if len(raw) > MaxLength {
-		return nil, errorf("the filter is longer than %d bytes", MaxLength)
+		return nil, Errorf("the filter is longer than %d bytes", MaxLength)
 	}
 	shape, lits, err := lex(raw)
 	if err != nil {
@@ -56,7 +57,7 @@ func (c *Catalog) Parse(raw string) (Expr, error) {
 		return nil, err
 	}
 	if cv.terms > MaxTerms {
-		return nil, errorf("the filter has more than %d comparisons", MaxTerms)
+		return nil, Errorf("the filter has more than %d comparisons", MaxTerms)
 	}
 	return e, nil
 }
@@ -85,7 +86,7 @@ func lex(raw string) (string, []string, error) {
 			j++
 		}
 		if j >= len(raw) {
-			return "", nil, errorf("the filter has an unterminated string")
+			return "", nil, Errorf("the filter has an unterminated string")
 		}
 		lits = append(lits, raw[i+1:j])
 		b.WriteString(`""`)
@@ -146,22 +147,22 @@ func newShape(text string) *shape {
 		open := strings.IndexByte(rest, '[')
 		if open < 0 {
 			if strings.IndexByte(rest, ']') >= 0 {
-				return &shape{err: errorf("the filter has a ] without a [")}
+				return &shape{err: Errorf("the filter has a ] without a [")}
 			}
 			outer.WriteString(rest)
 			break
 		}
 		end := strings.IndexByte(rest[open+1:], ']')
 		if end < 0 {
-			return &shape{err: errorf("the filter has a [ without a ]")}
+			return &shape{err: Errorf("the filter has a [ without a ]")}
 		}
 		end += open + 1
 		inner := rest[open+1 : end]
 		if strings.ContainsAny(inner, "[") {
-			return &shape{err: errorf("value filters cannot be nested")}
+			return &shape{err: Errorf("value filters cannot be nested")}
 		}
 		if strings.ContainsAny(rest[:open], "]") {
-			return &shape{err: errorf("the filter has a ] without a [")}
+			return &shape{err: Errorf("the filter has a ] without a [")}
 		}
 		outer.WriteString(rest[:open])
 		outer.WriteString("[value pr]")
@@ -175,12 +176,12 @@ func newShape(text string) *shape {
 	s := &shape{}
 	var err error
 	if s.outer, err = filter.ParseFilterNumber([]byte(outer.String())); err != nil {
-		return &shape{err: errorf("the filter does not parse (RFC 7644 §3.4.2.2)")}
+		return &shape{err: Errorf("the filter does not parse (RFC 7644 §3.4.2.2)")}
 	}
 	for _, t := range innerTexts {
 		in, err := filter.ParseFilterNumber([]byte(t))
 		if err != nil {
-			return &shape{err: errorf("the value filter [%s] does not parse (RFC 7644 §3.4.2.2)", t)}
+			return &shape{err: Errorf("the value filter [%s] does not parse (RFC 7644 §3.4.2.2)", t)}
 		}
 		s.inners = append(s.inners, in)
 	}
@@ -196,7 +197,7 @@ func checkComplexity(text string) error {
 		switch c := text[i]; c {
 		case '(':
 			if depth++; depth > MaxDepth {
-				return errorf("the filter nests parentheses deeper than %d", MaxDepth)
+				return Errorf("the filter nests parentheses deeper than %d", MaxDepth)
 			}
 		case ')':
 			depth--
@@ -204,7 +205,7 @@ func checkComplexity(text string) error {
 			w := text[i+1:]
 			if (len(w) > 4 && strings.EqualFold(w[:4], "and ")) || (len(w) > 3 && strings.EqualFold(w[:3], "or ")) {
 				if ops++; ops >= MaxTerms {
-					return errorf("the filter has more than %d comparisons", MaxTerms)
+					return Errorf("the filter has more than %d comparisons", MaxTerms)
 				}
 			}
 		}
@@ -246,18 +247,18 @@ func (cv *converter) expr(e filter.Expression, within *Attr) (Expr, error) {
 		return &Not{X: x}, nil
 	case *filter.ValuePath:
 		if within != nil {
-			return nil, errorf("value filters cannot be nested")
+			return nil, Errorf("value filters cannot be nested")
 		}
 		p := e.AttributePath
 		if p.SubAttribute != nil {
-			return nil, errorf("%s[...]: a value filter applies to an attribute, not a sub-attribute", p.String())
+			return nil, Errorf("%s[...]: a value filter applies to an attribute, not a sub-attribute", p.String())
 		}
 		top, err := cv.c.top(p.URI(), p.AttributeName)
 		if err != nil {
-			return nil, errorf("%v", err)
+			return nil, Errorf("%v", err)
 		}
 		if top.Type != Complex {
-			return nil, errorf("%s[...]: a value filter needs a complex attribute", top.Path())
+			return nil, Errorf("%s[...]: a value filter needs a complex attribute", top.Path())
 		}
 		inner := cv.inners[cv.vp]
 		cv.vp++
@@ -269,7 +270,7 @@ func (cv *converter) expr(e filter.Expression, within *Attr) (Expr, error) {
 	case *filter.AttributeExpression:
 		return cv.compare(e, within)
 	}
-	return nil, errorf("the filter does not parse (RFC 7644 §3.4.2.2)")
+	return nil, Errorf("the filter does not parse (RFC 7644 §3.4.2.2)")
 }
 
 func (cv *converter) compare(e *filter.AttributeExpression, within *Attr) (Expr, error) {
@@ -279,23 +280,23 @@ func (cv *converter) compare(e *filter.AttributeExpression, within *Attr) (Expr,
 	var err error
 	if within != nil {
 		if p.URIPrefix != nil || p.SubAttribute != nil {
-			return nil, errorf("inside %s[...] name a sub-attribute of %s, not %s", within.Path(), within.Path(), p.String())
+			return nil, Errorf("inside %s[...] name a sub-attribute of %s, not %s", within.Path(), within.Path(), p.String())
 		}
 		if a = within.sub(p.AttributeName); a == nil {
-			return nil, errorf("%s has no sub-attribute %s", within.Path(), p.AttributeName)
+			return nil, Errorf("%s has no sub-attribute %s", within.Path(), p.AttributeName)
 		}
 	} else if a, err = cv.c.Lookup(p.URI(), p.AttributeName, p.SubAttributeName()); err != nil {
-		return nil, errorf("%v", err)
+		return nil, Errorf("%v", err)
 	}
 	op, ok := opNames[strings.ToLower(string(e.Operator))]
 	if !ok {
-		return nil, errorf("unknown operator %s", e.Operator)
+		return nil, Errorf("unknown operator %s", e.Operator)
 	}
 	if op == Pr {
 		return &Compare{Attr: a, Op: Pr}, nil
 	}
 	if a.Type == Complex {
-		return nil, errorf("%s is complex: compare one of its sub-attributes, or test it with pr", a.Path())
+		return nil, Errorf("%s is complex: compare one of its sub-attributes, or test it with pr", a.Path())
 	}
 	v, err := cv.value(a, op, e.CompareValue)
 	if err != nil {
@@ -308,7 +309,7 @@ func (cv *converter) compare(e *filter.AttributeExpression, within *Attr) (Expr,
 		case Ne:
 			return &Compare{Attr: a, Op: Pr}, nil
 		}
-		return nil, errorf("%s %s null: only eq and ne compare with null", a.Path(), op)
+		return nil, Errorf("%s %s null: only eq and ne compare with null", a.Path(), op)
 	}
 	return &Compare{Attr: a, Op: op, Value: v}, nil
 }
@@ -326,27 +327,27 @@ func (cv *converter) value(a *Attr, op Op, raw any) (Value, error) {
 	case Boolean:
 		b, ok := raw.(bool)
 		if !ok || ordering || substring {
-			return Value{}, errorf("%s is a boolean: compare it with eq or ne and true or false", a.Path())
+			return Value{}, Errorf("%s is a boolean: compare it with eq or ne and true or false", a.Path())
 		}
 		return Value{Kind: KindBool, Bool: b}, nil
 	case Integer, Decimal:
 		n, ok := raw.(json.Number)
 		if !ok || substring {
-			return Value{}, errorf("%s is a number: compare it with eq, ne, gt, ge, lt or le and a number", a.Path())
+			return Value{}, Errorf("%s is a number: compare it with eq, ne, gt, ge, lt or le and a number", a.Path())
 		}
 		f, err := strconv.ParseFloat(string(n), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return Value{}, errorf("%s: %s is not a number", a.Path(), n)
+			return Value{}, Errorf("%s: %s is not a number", a.Path(), n)
 		}
 		if a.Type == Integer && f != math.Trunc(f) {
-			return Value{}, errorf("%s is an integer: %s is not one", a.Path(), n)
+			return Value{}, Errorf("%s is an integer: %s is not one", a.Path(), n)
 		}
 		return Value{Kind: KindNumber, Num: f}, nil
 	}
 	if _, ok := raw.(string); !ok || cv.lit >= len(cv.lits) {
-		return Value{}, errorf("%s is a string: compare it with a quoted string", a.Path())
+		return Value{}, Errorf("%s is a string: compare it with a quoted string", a.Path())
 	}
-	s, err := unescape(cv.lits[cv.lit])
+	s, err := Unescape(cv.lits[cv.lit])
 	cv.lit++
 	if err != nil {
 		return Value{}, err
@@ -355,15 +356,15 @@ func (cv *converter) value(a *Attr, op Op, raw any) (Value, error) {
 	switch a.Type {
 	case Binary:
 		if ordering || substring {
-			return Value{}, errorf("%s is binary: compare it with eq or ne", a.Path())
+			return Value{}, Errorf("%s is binary: compare it with eq or ne", a.Path())
 		}
 	case DateTime:
 		if substring {
-			return Value{}, errorf("%s is a dateTime: compare it with eq, ne, gt, ge, lt or le", a.Path())
+			return Value{}, Errorf("%s is a dateTime: compare it with eq, ne, gt, ge, lt or le", a.Path())
 		}
 		t, err := ParseTime(s)
 		if err != nil {
-			return Value{}, errorf("%s is a dateTime: %q is not one (such as 2026-11-27T10:00:00Z)", a.Path(), s)
+			return Value{}, Errorf("%s is a dateTime: %q is not one (such as 2026-11-27T10:00:00Z)", a.Path(), s)
 		}
 		v.Time = t
 	default:
@@ -374,19 +375,19 @@ func (cv *converter) value(a *Attr, op Op, raw any) (Value, error) {
 	return v, nil
 }
 
-// unescape decodes the JSON escapes of a string value of the filter. A
+// Unescape decodes the JSON escapes of a string value of a filter. A
 // control character other than tab and line breaks is refused: no value of
 // a resource holds one (the rule of directory.HasControl).
-func unescape(raw string) (string, error) {
+func Unescape(raw string) (string, error) {
 	s := raw
 	if strings.Contains(raw, `\`) {
 		if err := json.Unmarshal([]byte(`"`+raw+`"`), &s); err != nil {
-			return "", errorf("a string in the filter has an invalid escape")
+			return "", Errorf("a string in the filter has an invalid escape")
 		}
 	}
 	for _, r := range s {
 		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
-			return "", errorf("a string in the filter contains a control character")
+			return "", Errorf("a string in the filter contains a control character")
 		}
 	}
 	return s, nil

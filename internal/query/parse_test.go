@@ -5,10 +5,9 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/internal/query"
-	"github.com/scimd/scimd/schemas"
 )
 
-var users = query.NewCatalog("User", schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser())
+var users = query.Users
 
 func TestParse(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{

@@ -111,7 +111,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db.db.DB, fsys,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(docKeyMigration))
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}

@@ -41,7 +41,7 @@ const emailUnnest = `unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %
 // FieldUserName} when the tenant already has the key, directory.ErrNotFound
 // if the tenant does not exist.
 func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string, ev audit.Event) error {
-	doc, err := record.UserDoc(&u)
+	doc, docKey, err := record.UserDocs(&u)
 	if err != nil {
 		return fail("create user", err)
 	}
@@ -52,12 +52,13 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 			u.Display(), doc, u.CreatedAt, u.UpdatedAt} // $1 to $18
 		args = append(args, emailArrays(&u)...)     // $19 to $23
 		args = append(args, groups, ev.Time)        // $24, $25
-		args = append(args, eventArrays(events)...) // $26 on
+		args = append(args, docKey)                 // $26
+		args = append(args, eventArrays(events)...) // $27 on
 		_, err := q.ExecContext(ctx, `WITH u AS (
 				INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
 					active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
-					display, doc, version, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18)
+					display, doc, doc_key, version, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26, 1, $17, $18)
 			), e AS (
 				INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
 				SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
@@ -69,7 +70,7 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 				UPDATE groups SET version = version + 1, updated_at = $25 WHERE tenant_id = $2 AND id = ANY($24::text[])
 			)
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $2, x.* FROM `+eventUnnest(26)+` AS x`, args...)
+			SELECT $2, x.* FROM `+eventUnnest(27)+` AS x`, args...)
 		return err
 	}
 	if len(groups) == 0 {
@@ -153,7 +154,7 @@ func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, er
 // statement does it all. Returns directory.ErrNotFound,
 // directory.ErrVersionMismatch or *directory.UniqueError.
 func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, events []audit.Event) error {
-	doc, err := record.UserDoc(&u)
+	doc, docKey, err := record.UserDocs(&u)
 	if err != nil {
 		return fail("update user", err)
 	}
@@ -162,7 +163,8 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 		u.PasswordHash, doc, u.Version, u.UpdatedAt, u.Display()} // $1 to $19
 	args = append(args, emailArrays(&u)...)     // $20 to $24
 	args = append(args, len(u.Emails))          // $25
-	args = append(args, eventArrays(events)...) // $26 on
+	args = append(args, docKey)                 // $26
+	args = append(args, eventArrays(events)...) // $27 on
 	// The email rows are upserted by position and the surplus deleted: the
 	// sub-statements of one WITH run in no fixed order, so a delete of every
 	// row beside an insert of the new ones could collide on the primary key.
@@ -170,7 +172,7 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 	err = db.db.QueryRowContext(ctx, `WITH u AS (
 			UPDATE users SET user_name = $4, user_name_key = $5, external_id = $6, email = $7, email_key = $8,
 				active = $9, status = $10, email_verified = $11, password_must_reset = $12, force_mfa_enrollment = $13,
-				mfa_enrolled = $14, password_hash = $15, doc = $16, version = $17, updated_at = $18, display = $19
+				mfa_enrolled = $14, password_hash = $15, doc = $16, doc_key = $26, version = $17, updated_at = $18, display = $19
 			WHERE tenant_id = $1 AND id = $2 AND version = $3
 			RETURNING id
 		), e AS (
@@ -183,7 +185,7 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 			DELETE FROM user_emails WHERE user_id IN (SELECT id FROM u) AND position >= $25
 		), ev AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, x.* FROM u, `+eventUnnest(26)+` AS x
+			SELECT $1, x.* FROM u, `+eventUnnest(27)+` AS x
 		)
 		SELECT count(*) FROM u`, args...).Scan(&n)
 	if err != nil {
@@ -251,11 +253,11 @@ func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64
 // creation, and the number that matched. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	cond, args, err := record.UserConditions(tenantID, q.Filter)
+	cond, args, err := record.Where(record.Postgres, record.Users, tenantID, q.Filter)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
-	order, err := record.Order("u", q.Sort, ` COLLATE "C"`)
+	order, err := record.OrderBy(record.Postgres, record.Users, q.Sort)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}

@@ -322,11 +322,11 @@ func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (dir
 // members, read in the same statement. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuery) (directory.GroupPage, error) {
-	cond, args, err := record.GroupConditions(tenantID, q.Filter)
+	cond, args, err := record.Where(record.SQLite, record.Groups, tenantID, q.Filter)
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
-	order, err := record.Order("g", q.Sort, "")
+	order, err := record.OrderBy(record.SQLite, record.Groups, q.Sort)
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}

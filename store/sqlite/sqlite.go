@@ -119,7 +119,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.w.DB, fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w.DB, fsys, goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(docKeyMigration))
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}

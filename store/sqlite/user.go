@@ -33,17 +33,17 @@ func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string,
 			return err
 		}
 	}
-	doc, err := record.UserDoc(u)
+	doc, docKey, err := record.UserDocs(u)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
 		active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
-		display, doc, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		display, doc, doc_key, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
 		u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
-		u.Display(), string(doc), micros(u.CreatedAt), micros(u.UpdatedAt))
+		u.Display(), string(doc), string(docKey), micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
 		return userWriteError(ctx, tx, "insert user", u, err)
 	}
@@ -154,17 +154,17 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 }
 
 func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, events []audit.Event) error {
-	doc, err := record.UserDoc(u)
+	doc, docKey, err := record.UserDocs(u)
 	if err != nil {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, email = ?, email_key = ?,
 		active = ?, status = ?, email_verified = ?, password_must_reset = ?, force_mfa_enrollment = ?, mfa_enrolled = ?,
-		password_hash = ?, display = ?, doc = ?, version = ?, updated_at = ?
+		password_hash = ?, display = ?, doc = ?, doc_key = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
 		u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
-		u.PasswordHash, u.Display(), string(doc), u.Version, micros(u.UpdatedAt),
+		u.PasswordHash, u.Display(), string(doc), string(docKey), u.Version, micros(u.UpdatedAt),
 		u.TenantID, u.ID, version)
 	if err != nil {
 		return userWriteError(ctx, tx, "update user", u, err)
@@ -231,11 +231,11 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 // creation, and the number that matched. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	cond, args, err := record.UserConditions(tenantID, q.Filter)
+	cond, args, err := record.Where(record.SQLite, record.Users, tenantID, q.Filter)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
-	order, err := record.Order("u", q.Sort, "")
+	order, err := record.OrderBy(record.SQLite, record.Users, q.Sort)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}

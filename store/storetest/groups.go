@@ -13,6 +13,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/store"
 )
 
@@ -317,44 +318,52 @@ func testGroupFilters(t *testing.T, in Instance) {
 	createGroup(t, b, newGroup(globex.ID, "Engineering"))
 
 	for _, tc := range []struct {
-		attr  directory.GroupFilterAttr
+		attr  string
 		value string
 		want  []string
 	}{
-		{directory.GroupFilterID, eng.ID, []string{eng.ID}},
-		{directory.GroupFilterID, strings.ToUpper(eng.ID), []string{}}, // exact
-		{directory.GroupFilterDisplayName, "engineering", []string{eng.ID}},
-		{directory.GroupFilterDisplayName, "ENGINEERING", []string{eng.ID}},
-		{directory.GroupFilterDisplayName, "STRASSE", []string{strasse.ID}}, // full case folding
-		{directory.GroupFilterDisplayName, "Engineer", []string{}},
-		{directory.GroupFilterExternalID, "EXT-1", []string{eng.ID}}, // caseExact
-		{directory.GroupFilterExternalID, "ext-1", []string{strasse.ID}},
-		{directory.GroupFilterMembersValue, u.ID, []string{eng.ID, strasse.ID}},
-		{directory.GroupFilterMembersValue, eng.ID, []string{strasse.ID}},
-		{directory.GroupFilterMembersValue, other.ID, []string{}},
+		{"id", eng.ID, []string{eng.ID}},
+		{"id", strings.ToUpper(eng.ID), []string{}}, // exact
+		{"displayName", "engineering", []string{eng.ID}},
+		{"displayName", "ENGINEERING", []string{eng.ID}},
+		{"displayName", "STRASSE", []string{strasse.ID}}, // full case folding
+		{"displayName", "Engineer", []string{}},
+		{"externalId", "EXT-1", []string{eng.ID}}, // caseExact
+		{"externalId", "ext-1", []string{strasse.ID}},
+		{"members.value", u.ID, []string{eng.ID, strasse.ID}},
+		{"members.value", eng.ID, []string{strasse.ID}},
+		{"members.value", other.ID, []string{}},
 	} {
-		f := &directory.GroupFilter{Attr: tc.attr, Value: tc.value}
+		f, err := query.Groups.Equal(tc.attr, tc.value)
+		if err != nil {
+			t.Fatal(err)
+		}
 		page, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: f, StartIndex: 1, Count: 10})
 		if err != nil {
-			t.Fatalf("Groups(filter %d %q) = %v", tc.attr, tc.value, err)
+			t.Fatalf("Groups(filter %s %q) = %v", tc.attr, tc.value, err)
 		}
 		got := []string{}
 		for _, g := range page.Groups {
 			got = append(got, g.ID)
 		}
-		wantEqual(t, fmt.Sprintf("Groups(filter %d %q)", tc.attr, tc.value), got, tc.want)
+		wantEqual(t, fmt.Sprintf("Groups(filter %s %q)", tc.attr, tc.value), got, tc.want)
 		if page.Total != len(tc.want) {
-			t.Fatalf("Groups(filter %d %q).Total = %d, want %d", tc.attr, tc.value, page.Total, len(tc.want))
+			t.Fatalf("Groups(filter %s %q).Total = %d, want %d", tc.attr, tc.value, page.Total, len(tc.want))
 		}
 		// Count 0: the total alone.
 		page, err = b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: f, StartIndex: 1, Count: 0})
 		if err != nil || page.Total != len(tc.want) || page.Groups != nil {
-			t.Fatalf("Groups(filter %d %q, count 0) = %+v, %v, want total %d alone", tc.attr, tc.value, page, err, len(tc.want))
+			t.Fatalf("Groups(filter %s %q, count 0) = %+v, %v, want total %d alone", tc.attr, tc.value, page, err, len(tc.want))
 		}
 	}
-	_, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: &directory.GroupFilter{Attr: 99, Value: "x"}, StartIndex: 1, Count: 1})
-	if err == nil {
-		t.Fatalf("Groups(filter on unknown attribute 99) = nil error, want an error")
+	f, err := query.Groups.Parse(`members.display eq "x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: f, StartIndex: 1, Count: 1})
+	var qe *query.Error
+	if !errors.As(err, &qe) {
+		t.Fatalf("Groups(members.display eq) = %v, want a *query.Error", err)
 	}
 }
 
@@ -893,7 +902,11 @@ func testGroupMembersUntouched(t *testing.T, in Instance) {
 	if got := getGroup(t, b, acme.ID, g.ID, false); got.Members != nil || got.Version != 1 {
 		t.Fatalf("Group(members false) = %+v, want no members", got)
 	}
-	for _, f := range []*directory.GroupFilter{nil, {Attr: directory.GroupFilterDisplayName, Value: "team"}} {
+	team, err := query.Groups.Equal("displayName", "team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []query.Expr{nil, team} {
 		for _, count := range []int{0, 10} {
 			page, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: f, StartIndex: 1, Count: count})
 			if err != nil || page.Total != 1 || count > 0 && page.Groups[0].Members != nil {

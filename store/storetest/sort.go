@@ -12,6 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/email"
 	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/internal/query"
 )
 
 // testUserSort sorts users by every sortable attribute, both ways, and
@@ -30,6 +31,10 @@ func testUserSort(t *testing.T, in Instance) {
 			u.ExternalID = fmt.Sprintf("ext-%d", 7-i)
 		}
 		u.Active = i%2 == 0
+		if i%4 != 1 { // some without: missing values sort last
+			u.Name.FamilyName = []string{"Berg", "ärger", "Zorn", "berg", "Abel", "", "Öz"}[i]
+			u.Title = fmt.Sprint("T", i%3)
+		}
 		u.CreatedAt = now().Add(-time.Second * time.Duration(len(users)%3)) // repeated times: ties by id
 		u.UpdatedAt = u.CreatedAt.Add(time.Millisecond * time.Duration(i))
 		users = append(users, createUser(t, b, u))
@@ -38,21 +43,20 @@ func testUserSort(t *testing.T, in Instance) {
 
 	byID := func(x, y directory.User) int { return strings.Compare(x.ID, y.ID) }
 	for _, c := range []struct {
-		attr directory.SortAttr
+		attr string
 		less func(x, y directory.User) int // ascending, before the id tie-break
 	}{
-		{directory.SortID, func(x, y directory.User) int { return 0 }},
-		{directory.SortUserName, func(x, y directory.User) int { return strings.Compare(fold.Key(x.UserName), fold.Key(y.UserName)) }},
-		{directory.SortEmail, func(x, y directory.User) int { return strings.Compare(email.Key(x.Email), email.Key(y.Email)) }},
-		{directory.SortExternalID, func(x, y directory.User) int {
-			if (x.ExternalID == "") != (y.ExternalID == "") {
-				return map[bool]int{true: 1, false: -1}[x.ExternalID == ""] // missing last
-			}
-			return strings.Compare(x.ExternalID, y.ExternalID)
+		{"id", func(x, y directory.User) int { return 0 }},
+		{"userName", func(x, y directory.User) int { return strings.Compare(fold.Key(x.UserName), fold.Key(y.UserName)) }},
+		{"emails", func(x, y directory.User) int { return strings.Compare(email.Key(x.Email), email.Key(y.Email)) }},
+		{"externalId", func(x, y directory.User) int { return missingLast(x.ExternalID, y.ExternalID) }},
+		{"name.familyName", func(x, y directory.User) int {
+			return missingLast(fold.Key(x.Name.FamilyName), fold.Key(y.Name.FamilyName))
 		}},
-		{directory.SortActive, func(x, y directory.User) int { return cmp.Compare(boolInt(x.Active), boolInt(y.Active)) }},
-		{directory.SortCreated, func(x, y directory.User) int { return x.CreatedAt.Compare(y.CreatedAt) }},
-		{directory.SortLastModified, func(x, y directory.User) int { return x.UpdatedAt.Compare(y.UpdatedAt) }},
+		{"urn:ietf:params:scim:schemas:core:2.0:User:title", func(x, y directory.User) int { return missingLast(x.Title, y.Title) }},
+		{"active", func(x, y directory.User) int { return cmp.Compare(boolInt(x.Active), boolInt(y.Active)) }},
+		{"meta.created", func(x, y directory.User) int { return x.CreatedAt.Compare(y.CreatedAt) }},
+		{"meta.lastModified", func(x, y directory.User) int { return x.UpdatedAt.Compare(y.UpdatedAt) }},
 	} {
 		for _, desc := range []bool{false, true} {
 			want := slices.Clone(users)
@@ -65,12 +69,12 @@ func testUserSort(t *testing.T, in Instance) {
 			})
 			var got []string
 			for start := 1; start <= len(users); start += 3 { // pages of 3
-				page, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: &directory.Sort{Attr: c.attr, Desc: desc}, StartIndex: start, Count: 3})
+				page, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: &directory.Sort{Attr: sortAttr(t, query.Users, c.attr), Desc: desc}, StartIndex: start, Count: 3})
 				if err != nil {
-					t.Fatalf("Users(sort %d, desc %t) = %v", c.attr, desc, err)
+					t.Fatalf("Users(sort %s, desc %t) = %v", c.attr, desc, err)
 				}
 				if page.Total != len(users) {
-					t.Fatalf("Users(sort %d).Total = %d, want %d", c.attr, page.Total, len(users))
+					t.Fatalf("Users(sort %s).Total = %d, want %d", c.attr, page.Total, len(users))
 				}
 				for _, u := range page.Users {
 					got = append(got, u.UserName)
@@ -80,13 +84,27 @@ func testUserSort(t *testing.T, in Instance) {
 			for _, u := range want {
 				names = append(names, u.UserName)
 			}
-			wantEqual(t, fmt.Sprintf("users sorted by %d (desc %t), in pages of 3", c.attr, desc), got, names)
+			wantEqual(t, fmt.Sprintf("users sorted by %s (desc %t), in pages of 3", c.attr, desc), got, names)
 		}
 	}
-	_, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: &directory.Sort{Attr: directory.SortDisplayName}, StartIndex: 1, Count: 3})
-	if err == nil {
-		t.Errorf("Users(sort by a group attribute) = nil error, want an error")
+}
+
+// missingLast compares x and y byte by byte, an empty one after the other.
+func missingLast(x, y string) int {
+	if (x == "") != (y == "") {
+		return map[bool]int{true: 1, false: -1}[x == ""]
 	}
+	return strings.Compare(x, y)
+}
+
+// sortAttr resolves a sortBy path.
+func sortAttr(t *testing.T, c *query.Catalog, path string) *query.Attr {
+	t.Helper()
+	a, err := c.SortAttr(path)
+	if err != nil {
+		t.Fatalf("SortAttr(%s) = %v", path, err)
+	}
+	return a
 }
 
 // testGroupSort sorts groups by displayName (case-insensitively) and
@@ -105,10 +123,10 @@ func testGroupSort(t *testing.T, in Instance) {
 		sort directory.Sort
 		want []string
 	}{
-		{directory.Sort{Attr: directory.SortDisplayName}, []string{"admins", "Engineering", "ops", "Zeta"}},
-		{directory.Sort{Attr: directory.SortDisplayName, Desc: true}, []string{"Zeta", "ops", "Engineering", "admins"}},
-		{directory.Sort{Attr: directory.SortExternalID}, []string{"Zeta", "admins", "ops", "Engineering"}},
-		{directory.Sort{Attr: directory.SortExternalID, Desc: true}, []string{"Engineering", "ops", "admins", "Zeta"}},
+		{directory.Sort{Attr: sortAttr(t, query.Groups, "displayName")}, []string{"admins", "Engineering", "ops", "Zeta"}},
+		{directory.Sort{Attr: sortAttr(t, query.Groups, "displayName"), Desc: true}, []string{"Zeta", "ops", "Engineering", "admins"}},
+		{directory.Sort{Attr: sortAttr(t, query.Groups, "externalId")}, []string{"Zeta", "admins", "ops", "Engineering"}},
+		{directory.Sort{Attr: sortAttr(t, query.Groups, "externalId"), Desc: true}, []string{"Engineering", "ops", "admins", "Zeta"}},
 	} {
 		for _, members := range []bool{false, true} {
 			page, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Sort: &c.sort, StartIndex: 1, Count: 10, Members: members})

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/store"
 )
 
@@ -171,11 +173,11 @@ func testUserTenantIsolation(t *testing.T, in Instance) {
 	err = b.DeleteUser(ctx, globex.ID, u.ID, 0, event(globex.ID, audit.UserDeleted, userTarget(u)))
 	wantIs(t, "DeleteUser(globex, acme's user)", err, directory.ErrNotFound)
 
-	for _, f := range []*directory.UserFilter{
+	for _, f := range []query.Expr{
 		nil,
-		{Attr: directory.FilterID, Value: u.ID},
-		{Attr: directory.FilterUserName, Value: "anita"},
-		{Attr: directory.FilterEmailsValue, Value: "anita@example.com"},
+		userEq(t, "id", u.ID),
+		userEq(t, "userName", "anita"),
+		userEq(t, "emails.value", "anita@example.com"),
 	} {
 		page, err := b.Users(ctx, globex.ID, directory.UserQuery{Filter: f, StartIndex: 1, Count: 10})
 		if err != nil {
@@ -264,8 +266,18 @@ func testUpdateUserUnique(t *testing.T, in Instance) {
 	})
 }
 
+// userEq returns the filter path eq "value" on users.
+func userEq(t testing.TB, path, value string) query.Expr {
+	t.Helper()
+	e, err := query.Users.Equal(path, value)
+	if err != nil {
+		t.Fatalf("query.Users.Equal(%s, %q) = %v", path, value, err)
+	}
+	return e
+}
+
 // userIDs lists the ids of the tenant's users matching f.
-func userIDs(t *testing.T, b store.Backend, tenantID string, f *directory.UserFilter) []string {
+func userIDs(t *testing.T, b store.Backend, tenantID string, f query.Expr) []string {
 	t.Helper()
 	page, err := b.Users(context.Background(), tenantID, directory.UserQuery{Filter: f, StartIndex: 1, Count: 100})
 	if err != nil {
@@ -287,9 +299,7 @@ func testUpdateUserEmails(t *testing.T, in Instance) {
 	u := newUser(acme.ID, "anita", "anita@example.com")
 	u.Emails = append(u.Emails, directory.Email{Value: "anita@home.example", Type: "home"}, directory.Email{Value: "ani@old.example", Type: "other"})
 	createUser(t, b, u)
-	byEmail := func(v string) *directory.UserFilter {
-		return &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: v}
-	}
+	byEmail := func(v string) query.Expr { return userEq(t, "emails.value", v) }
 	for _, v := range []string{"anita@example.com", "anita@home.example", "ani@old.example"} {
 		wantEqual(t, "Users(emails.value eq "+v+")", userIDs(t, b, acme.ID, byEmail(v)), []string{u.ID})
 	}
@@ -338,7 +348,7 @@ func testDeleteUser(t *testing.T, in Instance) {
 	}
 	_, err = b.User(ctx, acme.ID, u.ID)
 	wantIs(t, "User(deleted)", err, directory.ErrNotFound)
-	wantEqual(t, "Users(emails.value eq deleted user's)", userIDs(t, b, acme.ID, &directory.UserFilter{Attr: directory.FilterEmailsValue, Value: u.Email}), []string{})
+	wantEqual(t, "Users(emails.value eq deleted user's)", userIDs(t, b, acme.ID, userEq(t, "emails.value", u.Email)), []string{})
 	for member, want := range map[string]int64{u.ID: 0, keep.ID: 1} {
 		if n := rawCount(t, raw, `SELECT count(*) FROM group_members WHERE member_id = ?`, member); n != want {
 			t.Fatalf("group_members rows of %s after deleting %s = %d, want %d", member, u.ID, n, want)
@@ -382,35 +392,40 @@ func testUserFilters(t *testing.T, in Instance) {
 	createUser(t, b, zed)
 
 	for _, tc := range []struct {
-		attr  directory.FilterAttr
+		attr  string
 		value string
 		want  []string
 	}{
-		{directory.FilterID, anita.ID, []string{anita.ID}},
-		{directory.FilterID, strings.ToUpper(anita.ID), []string{}}, // exact
-		{directory.FilterID, "not-a-uuid", []string{}},
-		{directory.FilterUserName, "anita.berg@example.com", []string{anita.ID}},
-		{directory.FilterUserName, "ANITA.BERG@EXAMPLE.COM", []string{anita.ID}},
-		{directory.FilterUserName, "änne", []string{anne.ID}},
-		{directory.FilterUserName, "anne", []string{}},
-		{directory.FilterExternalID, "EXT-1", []string{anita.ID}}, // caseExact
-		{directory.FilterExternalID, "ext-1", []string{anne.ID}},
-		{directory.FilterExternalID, "", []string{}},
-		{directory.FilterEmailsValue, "anita.berg@example.com", []string{anita.ID}},
-		{directory.FilterEmailsValue, "ANITA.BERG@Example.COM", []string{anita.ID}},
-		{directory.FilterEmailsValue, "ani@home.example", []string{anita.ID}}, // not the primary one
-		{directory.FilterEmailsValue, "anne@bücher.example", []string{anne.ID}},
-		{directory.FilterEmailsValue, "ANNE@BÜCHER.EXAMPLE", []string{anne.ID}},
-		{directory.FilterEmailsValue, "anne@xn--bcher-kva.example", []string{anne.ID}},
-		{directory.FilterEmailsValue, "anne@bucher.example", []string{}},
-		{directory.FilterEmailsValue, "ZED@example.ORG", []string{zed.ID}},
+		{"id", anita.ID, []string{anita.ID}},
+		{"id", strings.ToUpper(anita.ID), []string{}}, // exact
+		{"id", "not-a-uuid", []string{}},
+		{"userName", "anita.berg@example.com", []string{anita.ID}},
+		{"userName", "ANITA.BERG@EXAMPLE.COM", []string{anita.ID}},
+		{"userName", "änne", []string{anne.ID}},
+		{"userName", "anne", []string{}},
+		{"externalId", "EXT-1", []string{anita.ID}}, // caseExact
+		{"externalId", "ext-1", []string{anne.ID}},
+		{"externalId", "", []string{}},
+		{"emails.value", "anita.berg@example.com", []string{anita.ID}},
+		{"emails.value", "ANITA.BERG@Example.COM", []string{anita.ID}},
+		{"emails.value", "ani@home.example", []string{anita.ID}}, // not the primary one
+		{"emails.value", "anne@bücher.example", []string{anne.ID}},
+		{"emails.value", "ANNE@BÜCHER.EXAMPLE", []string{anne.ID}},
+		{"emails.value", "anne@xn--bcher-kva.example", []string{anne.ID}},
+		{"emails.value", "anne@bucher.example", []string{}},
+		{"emails.value", "ZED@example.ORG", []string{zed.ID}},
 	} {
-		f := &directory.UserFilter{Attr: tc.attr, Value: tc.value}
-		wantEqual(t, "Users(filter "+tc.value+")", userIDs(t, b, acme.ID, f), tc.want)
+		wantEqual(t, "Users(filter "+tc.attr+" eq "+tc.value+")", userIDs(t, b, acme.ID, userEq(t, tc.attr, tc.value)), tc.want)
 	}
-	_, err := b.Users(ctx, acme.ID, directory.UserQuery{Filter: &directory.UserFilter{Attr: 99, Value: "x"}, StartIndex: 1, Count: 1})
-	if err == nil {
-		t.Fatalf("Users(filter on unknown attribute 99) = nil error, want an error")
+	// A filter the store cannot run is a *query.Error, for the client.
+	f, err := query.Users.Parse(`groups.value co "x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Users(ctx, acme.ID, directory.UserQuery{Filter: f, StartIndex: 1, Count: 1})
+	var qe *query.Error
+	if !errors.As(err, &qe) {
+		t.Fatalf("Users(groups.value co) = %v, want a *query.Error", err)
 	}
 }
 
@@ -466,7 +481,7 @@ func testUserPaging(t *testing.T, in Instance) {
 		wantEqual(t, "Users(startIndex, count) ids", ids(page.Users), ids(tc.want))
 	}
 	page, err := b.Users(ctx, acme.ID, directory.UserQuery{
-		Filter: &directory.UserFilter{Attr: directory.FilterUserName, Value: "USERC"}, StartIndex: 1, Count: 0,
+		Filter: userEq(t, "userName", "USERC"), StartIndex: 1, Count: 0,
 	})
 	if err != nil || page.Total != 1 || len(page.Users) != 0 {
 		t.Fatalf("Users(userName eq USERC, count 0) = %+v, %v, want total 1 and no users", page, err)

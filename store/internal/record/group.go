@@ -7,7 +7,6 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/fold"
 )
 
 // GroupDoc is the stored document of a group: the attributes without a
@@ -171,30 +170,6 @@ func MemberEvents(base audit.Event, group audit.Target, added, removed []string)
 		events = append(events, e)
 	}
 	return events, nil
-}
-
-// GroupConditions returns the SQL condition, with ? placeholders, and its
-// arguments that select the tenant's groups matching f (nil: all of them).
-// The groups table must be aliased g. Only a members.value filter reads
-// group_members.
-func GroupConditions(tenantID string, f *directory.GroupFilter) (string, []any, error) {
-	cond, args := "g.tenant_id = ?", []any{tenantID}
-	if f == nil {
-		return cond, args, nil
-	}
-	switch f.Attr {
-	case directory.GroupFilterID:
-		return cond + " AND g.id = ?", append(args, f.Value), nil
-	case directory.GroupFilterDisplayName:
-		return cond + " AND g.display_name_key = ?", append(args, fold.Key(f.Value)), nil
-	case directory.GroupFilterExternalID:
-		return cond + " AND g.external_id = ?", append(args, f.Value), nil
-	case directory.GroupFilterMembersValue:
-		// IN, not a correlated EXISTS: the member's rows drive the query.
-		return cond + " AND g.id IN (SELECT fm.group_id FROM group_members fm WHERE fm.tenant_id = ? AND fm.member_id = ?)",
-			append(args, tenantID, f.Value), nil
-	}
-	return "", nil, fmt.Errorf("unknown group filter attribute %d", f.Attr)
 }
 
 // GroupAssembler collects groups from rows of a group's columns followed by

@@ -17,19 +17,21 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/email"
 	"github.com/scimd/scimd/internal/fold"
 	"github.com/scimd/scimd/internal/password"
 )
 
-// UserDoc returns the stored document of u: the JSON of the attributes that
-// have no column of their own (the tagged fields of directory.User).
-func UserDoc(u *directory.User) ([]byte, error) {
-	b, err := json.Marshal(u)
-	if err != nil {
-		return nil, fmt.Errorf("encode user document: %w", err)
+// UserDocs returns the stored document of u, the JSON of the attributes
+// that have no column of their own (the tagged fields of directory.User),
+// and its folded form (DocKey).
+func UserDocs(u *directory.User) (doc, docKey []byte, err error) {
+	if doc, err = json.Marshal(u); err != nil {
+		return nil, nil, fmt.Errorf("encode user document: %w", err)
 	}
-	return b, nil
+	if docKey, err = DocKey(doc); err != nil {
+		return nil, nil, err
+	}
+	return doc, docKey, nil
 }
 
 // DecodeUserDoc fills the document attributes of u from doc, leaving the
@@ -57,34 +59,6 @@ func EmailRows(u *directory.User) []EmailRow {
 		rows[i] = EmailRow{Position: i, Value: e.Value, ValueKey: fold.Key(e.Value), Type: e.Type, Primary: e.Primary}
 	}
 	return rows
-}
-
-// UserConditions returns the SQL condition, with ? placeholders, and its
-// arguments that select the tenant's users matching f (nil: all of them).
-// The users table must be aliased u.
-func UserConditions(tenantID string, f *directory.UserFilter) (string, []any, error) {
-	cond, args := "u.tenant_id = ?", []any{tenantID}
-	if f == nil {
-		return cond, args, nil
-	}
-	switch f.Attr {
-	case directory.FilterID:
-		return cond + " AND u.id = ?", append(args, f.Value), nil
-	case directory.FilterUserName:
-		return cond + " AND u.user_name_key = ?", append(args, fold.Key(f.Value)), nil
-	case directory.FilterExternalID:
-		return cond + " AND u.external_id = ?", append(args, f.Value), nil
-	case directory.FilterEmailsValue:
-		// Any entry of emails, or the platform email when it came from
-		// userName (no emails sent): the key the unique index holds, so a
-		// search finds the user a 409 refers to. IN, not a correlated
-		// EXISTS: the index lookups drive the query.
-		key := email.Key(f.Value)
-		return cond + ` AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?
-			UNION ALL SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.email_key = ?)`,
-			append(args, tenantID, key, tenantID, key), nil
-	}
-	return "", nil, fmt.Errorf("unknown user filter attribute %d", f.Attr)
 }
 
 // AuditConditions returns the SQL condition, with ? placeholders, and its
@@ -173,44 +147,29 @@ func Seal(head audit.Head, events []audit.Event) audit.Head {
 	return head
 }
 
-// Order returns the ORDER BY list of a page of users (table alias u) or
-// groups (alias g) sorted by s; nil is creation order. collate follows
-// every text key (PostgreSQL's `COLLATE "C"`, so both dialects compare
-// bytes). A key that may be NULL sorts its NULLs last ascending and first
+// OrderBy returns the ORDER BY list of a page of rt sorted by s; nil is
+// creation order. Text keys compare with the dialect's collation (bytes);
+// a key that may be NULL sorts its NULLs last ascending and first
 // descending; ties go by id.
-func Order(alias string, s *directory.Sort, collate string) (string, error) {
+func OrderBy(d *Dialect, rt *Resource, s *directory.Sort) (string, error) {
+	id := rt.alias + ".id"
 	if s == nil {
-		return alias + ".created_at, " + alias + ".id", nil
+		return rt.alias + ".created_at, " + id, nil
 	}
-	var col string
-	nullable, text := false, true
-	switch {
-	case s.Attr == directory.SortID:
-		return alias + ".id" + collate + dir(s.Desc), nil
-	case s.Attr == directory.SortUserName && alias == "u":
-		col = "u.user_name_key"
-	case s.Attr == directory.SortEmail && alias == "u":
-		col = "u.email_key"
-	case s.Attr == directory.SortActive && alias == "u":
-		col, text = "u.active", false
-	case s.Attr == directory.SortDisplayName && alias == "g":
-		col = "g.display_name_key"
-	case s.Attr == directory.SortExternalID:
-		col, nullable = alias+".external_id", true
-	case s.Attr == directory.SortCreated:
-		col, text = alias+".created_at", false
-	case s.Attr == directory.SortLastModified:
-		col, text = alias+".updated_at", false
-	default:
-		return "", fmt.Errorf("unknown sort attribute %d for %s", s.Attr, alias)
+	k, err := SortKeyOf(d, rt, s.Attr)
+	if err != nil {
+		return "", err
 	}
-	key := col
-	if text {
-		key += collate
+	if k.Expr == id {
+		return id + d.Collate + dir(s.Desc), nil
 	}
-	order := key + dir(s.Desc) + ", " + alias + ".id" + collate + dir(s.Desc)
-	if nullable {
-		order = "(" + col + " IS NULL)" + dir(s.Desc) + ", " + order
+	key := k.Expr
+	if k.Text {
+		key += d.Collate
+	}
+	order := key + dir(s.Desc) + ", " + id + d.Collate + dir(s.Desc)
+	if k.Nullable {
+		order = "(" + k.Expr + " IS NULL)" + dir(s.Desc) + ", " + order
 	}
 	return order, nil
 }

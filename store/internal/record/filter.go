@@ -1,0 +1,529 @@
+package record
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/email"
+	"github.com/scimd/scimd/internal/query"
+)
+
+// Dialect is what the SQL of filters and sorts differs in between the
+// backends.
+type Dialect struct {
+	// Collate follows a text operand of an ordering comparison or sort key,
+	// so that both dialects order strings byte by byte.
+	Collate string
+	// Bool and Time convert a value to the dialect's column value.
+	Bool func(bool) any
+	Time func(time.Time) any
+	// docText returns the SQL of the string at path in the JSON column col,
+	// docBool of the boolean there and docValue of whatever is there (for
+	// pr).
+	docText, docBool, docValue func(col string, path []string) string
+	// elements returns the FROM item that yields one row per entry of the
+	// JSON array at key in col, aliased as, and elemText/elemBool read a key
+	// of that entry.
+	elements           func(col, key, as string) string
+	elemText, elemBool func(as, key string) string
+	// contains, prefix and suffix return the condition that the text x
+	// contains, starts with or ends with the string s (never empty).
+	contains, prefix, suffix func(x string, s string) (string, []any)
+}
+
+// SQLite is the dialect of the SQLite backend: times are integer
+// microseconds, booleans 0 or 1, JSON read with json_extract.
+var SQLite = &Dialect{
+	Bool: func(b bool) any {
+		if b {
+			return 1
+		}
+		return 0
+	},
+	Time:     func(t time.Time) any { return t.UnixMicro() },
+	docText:  func(col string, path []string) string { return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')" },
+	docBool:  func(col string, path []string) string { return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')" },
+	docValue: func(col string, path []string) string { return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')" },
+	elements: func(col, key, as string) string { return "json_each(" + col + ", '$." + key + "') AS " + as },
+	elemText: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
+	elemBool: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
+	// instr and substr, not LIKE: SQLite's LIKE ignores ASCII case.
+	contains: func(x, s string) (string, []any) { return "instr(" + x + ", ?) > 0", []any{s} },
+	prefix:   func(x, s string) (string, []any) { return "substr(" + x + ", 1, length(?)) = ?", []any{s, s} },
+	suffix:   func(x, s string) (string, []any) { return "substr(" + x + ", -length(?)) = ?", []any{s, s} },
+}
+
+// Postgres is the dialect of the PostgreSQL backend: timestamptz,
+// boolean, jsonb. Substring tests are LIKE patterns, which the trigram
+// indexes serve.
+var Postgres = &Dialect{
+	Collate:  ` COLLATE "C"`,
+	Bool:     func(b bool) any { return b },
+	Time:     func(t time.Time) any { return t },
+	docText:  func(col string, path []string) string { return jsonPath(col, path, "->>") },
+	docBool:  func(col string, path []string) string { return "(" + jsonPath(col, path, "->>") + ")::boolean" },
+	docValue: func(col string, path []string) string { return jsonPath(col, path, "->") },
+	elements: func(col, key, as string) string {
+		return "jsonb_array_elements(" + col + "->'" + key + "') AS " + as + "(v)"
+	},
+	elemText: func(as, key string) string { return as + ".v->>'" + key + "'" },
+	elemBool: func(as, key string) string { return "(" + as + ".v->>'" + key + "')::boolean" },
+	contains: func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s) + "%"} },
+	prefix:   func(x, s string) (string, []any) { return x + " LIKE ?", []any{likeEscape(s) + "%"} },
+	suffix:   func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s)} },
+}
+
+// jsonPath is col->'a'->'b'<last>'c': the same expression the trigram
+// indexes are built on for a one-key path.
+func jsonPath(col string, path []string, last string) string {
+	s := col
+	for i, k := range path {
+		if i == len(path)-1 {
+			s += last + "'" + k + "'"
+		} else {
+			s += "->'" + k + "'"
+		}
+	}
+	return s
+}
+
+// likeEscape makes s match itself in a LIKE pattern (PostgreSQL's default
+// escape character, the backslash).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Where returns the SQL condition, with ? placeholders, and its arguments
+// that select the tenant's resources of rt matching e (nil: all of them).
+// The tenant condition comes first. An attribute the store cannot compare
+// this way is a *query.Error.
+func Where(d *Dialect, rt *Resource, tenantID string, e query.Expr) (string, []any, error) {
+	c := compiler{d: d, rt: rt, tenantID: tenantID}
+	c.b.WriteString(rt.alias + ".tenant_id = ?")
+	c.args = append(c.args, tenantID)
+	if e == nil {
+		return c.b.String(), c.args, nil
+	}
+	c.b.WriteString(" AND ")
+	if err := c.expr(e, ""); err != nil {
+		return "", nil, err
+	}
+	return c.b.String(), c.args, nil
+}
+
+// Resource is where the attributes of a resource type are stored.
+type Resource struct {
+	name   string // the resource type
+	alias  string
+	fields map[string]field // by query.Attr.Key
+	// arrays are the multi-valued attributes kept in the document, by
+	// lower-case name, with their JSON key.
+	arrays map[string]string
+	// doc maps a document attribute's lower-case name to its JSON path.
+	doc map[string][]string
+	// member is the correlated condition that joins the rows of
+	// group_members (alias m) of a resource.
+	member func(alias string) string
+}
+
+// field is an attribute stored in a column, or computed.
+type field struct {
+	expr     string // the value; for a case-insensitive string, its folded key
+	text     bool
+	nullable bool
+	special  special
+}
+
+type special uint8
+
+const (
+	plain        special = iota
+	emailsValue          // users' emails.value: user_emails, and the platform email
+	groupsValue          // users' groups.value: memberships, direct or through groups
+	membersValue         // groups' members.value
+	membersType          // groups' members.type
+	resourceType         // meta.resourceType: a constant
+)
+
+// Users is where user attributes are stored: columns for the keys and
+// flags, the rest in the document (doc, and doc_key with every string
+// case-folded).
+var Users = &Resource{
+	name:  "User",
+	alias: "u",
+	fields: map[string]field{
+		"id":                {expr: "u.id", text: true},
+		"externalid":        {expr: "u.external_id", text: true, nullable: true},
+		"username":          {expr: "u.user_name_key", text: true},
+		"active":            {expr: "u.active"},
+		"meta.created":      {expr: "u.created_at"},
+		"meta.lastmodified": {expr: "u.updated_at"},
+		"meta.resourcetype": {special: resourceType},
+		"emails.value":      {expr: "u.email_key", text: true, special: emailsValue},
+		"groups.value":      {special: groupsValue},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:emailverified":      {expr: "u.email_verified"},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:passwordmustreset":  {expr: "u.password_must_reset"},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:forcemfaenrollment": {expr: "u.force_mfa_enrollment"},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:mfaenrolled":        {expr: "u.mfa_enrolled"},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:haspassword":        {expr: "(u.password_hash <> '')"},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:status":             {expr: "u.status", text: true},
+	},
+	arrays: map[string]string{
+		"emails": "emails", "phonenumbers": "phoneNumbers", "ims": "ims", "photos": "photos", "addresses": "addresses",
+		"entitlements": "entitlements", "roles": "roles", "x509certificates": "x509Certificates",
+	},
+	doc: docPaths(map[string]string{
+		"name": "name", "displayname": "displayName", "nickname": "nickName", "profileurl": "profileUrl", "title": "title",
+		"usertype": "userType", "preferredlanguage": "preferredLanguage", "locale": "locale", "timezone": "timezone",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:employeenumber": "enterprise.employeeNumber",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:costcenter":     "enterprise.costCenter",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:organization":   "enterprise.organization",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:division":       "enterprise.division",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:department":     "enterprise.department",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:manager":        "enterprise.manager",
+	}),
+	member: func(m string) string { return m + ".tenant_id = u.tenant_id AND " + m + ".member_id = u.id" },
+}
+
+// Groups is where group attributes are stored, all in columns and
+// group_members.
+var Groups = &Resource{
+	name:  "Group",
+	alias: "g",
+	fields: map[string]field{
+		"id":                {expr: "g.id", text: true},
+		"externalid":        {expr: "g.external_id", text: true, nullable: true},
+		"displayname":       {expr: "g.display_name_key", text: true},
+		"meta.created":      {expr: "g.created_at"},
+		"meta.lastmodified": {expr: "g.updated_at"},
+		"meta.resourcetype": {special: resourceType},
+		"members.value":     {special: membersValue},
+		"members.type":      {special: membersType},
+	},
+	member: func(m string) string { return m + ".tenant_id = g.tenant_id AND " + m + ".group_id = g.id" },
+}
+
+func docPaths(m map[string]string) map[string][]string {
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		out[k] = strings.Split(v, ".")
+	}
+	return out
+}
+
+type compiler struct {
+	d        *Dialect
+	rt       *Resource
+	tenantID string
+	b        strings.Builder
+	args     []any
+}
+
+func (c *compiler) write(sql string, args ...any) {
+	c.b.WriteString(sql)
+	c.args = append(c.args, args...)
+}
+
+// expr writes the condition of e; inside a value filter, elem is the alias
+// of the entry being tested.
+func (c *compiler) expr(e query.Expr, elem string) error {
+	switch e := e.(type) {
+	case *query.And, *query.Or:
+		x, y, op := binary(e)
+		c.write("(")
+		if err := c.expr(x, elem); err != nil {
+			return err
+		}
+		c.write(op)
+		if err := c.expr(y, elem); err != nil {
+			return err
+		}
+		c.write(")")
+		return nil
+	case *query.Not:
+		// A comparison with an absent value is NULL; NOT of it must be true.
+		c.write("NOT COALESCE((")
+		if err := c.expr(e.X, elem); err != nil {
+			return err
+		}
+		c.write("), FALSE)")
+		return nil
+	case *query.Has:
+		return c.has(e)
+	case *query.Compare:
+		if elem != "" {
+			return c.elemCompare(e, elem)
+		}
+		return c.compare(e)
+	}
+	return fmt.Errorf("unknown filter node %T", e)
+}
+
+func binary(e query.Expr) (x, y query.Expr, op string) {
+	if a, ok := e.(*query.And); ok {
+		return a.X, a.Y, " AND "
+	}
+	o := e.(*query.Or)
+	return o.X, o.Y, " OR "
+}
+
+func (c *compiler) compare(e *query.Compare) error {
+	a := e.Attr
+	if f, ok := c.rt.fields[a.Key()]; ok {
+		switch f.special {
+		case plain:
+			return c.scalar(e, f.expr, f.text)
+		case resourceType:
+			if query.Match(e, map[string]any{"meta": map[string]any{"resourceType": c.rt.name}}) {
+				c.write("1 = 1")
+			} else {
+				c.write("1 = 0")
+			}
+			return nil
+		case emailsValue:
+			if e.Op == query.Eq {
+				// Any entry of emails, or the platform email when it came
+				// from userName (no emails sent), the key the unique index
+				// holds, so a search finds the user a 409 refers to. IN,
+				// not a correlated EXISTS: the index lookups drive the
+				// query.
+				key := email.Key(e.Value.Str)
+				c.write(`u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?
+					UNION ALL SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.email_key = ?)`,
+					c.tenantID, key, c.tenantID, key)
+				return nil
+			}
+		case groupsValue:
+			return c.groupsValue(e)
+		case membersValue, membersType:
+			if f.special == membersValue && e.Op == query.Eq {
+				c.write("g.id IN (SELECT fm.group_id FROM group_members fm WHERE fm.tenant_id = ? AND fm.member_id = ?)", c.tenantID, e.Value.Key)
+				return nil
+			}
+			c.write("EXISTS (SELECT 1 FROM group_members m WHERE " + c.rt.member("m") + " AND ")
+			if err := c.memberCompare(e, "m"); err != nil {
+				return err
+			}
+			c.write(")")
+			return nil
+		}
+	}
+	if key, ok := c.rt.arrays[strings.ToLower(a.Name)]; ok && !a.Extension && a.Sub != "" {
+		c.write("EXISTS (SELECT 1 FROM " + c.d.elements(c.doc(), key, "j") + " WHERE ")
+		if err := c.elemCompare(e, "j"); err != nil {
+			return err
+		}
+		c.write(")")
+		return nil
+	}
+	if path, ok := c.docPath(a); ok {
+		return c.docCompare(e, path)
+	}
+	return query.Errorf("%s cannot be compared in a filter", a.Path())
+}
+
+// scalar writes the comparison of the SQL value x (text: a string, which
+// orders with the dialect's collation) with e's value.
+func (c *compiler) scalar(e *query.Compare, x string, text bool) error {
+	v := e.Value
+	if e.Op == query.Pr {
+		c.write(x + " IS NOT NULL")
+		return nil
+	}
+	var arg any
+	switch {
+	case v.Kind == query.KindBool:
+		arg = c.d.Bool(v.Bool)
+	case v.Kind == query.KindString && e.Attr.Type == query.DateTime:
+		arg = c.d.Time(v.Time)
+	case v.Kind == query.KindString:
+		arg = v.Key
+	default:
+		return query.Errorf("%s cannot be compared with a number", e.Attr.Path())
+	}
+	switch e.Op {
+	case query.Eq:
+		c.write(x+" = ?", arg)
+	case query.Ne:
+		c.write("NOT COALESCE(("+x+" = ?), FALSE)", arg)
+	case query.Co, query.Sw, query.Ew:
+		if v.Key == "" {
+			c.write(x + " IS NOT NULL")
+			return nil
+		}
+		test := map[query.Op]func(string, string) (string, []any){query.Co: c.d.contains, query.Sw: c.d.prefix, query.Ew: c.d.suffix}[e.Op]
+		cond, args := test(x, v.Key)
+		c.write(cond, args...)
+	default:
+		if text {
+			x += c.d.Collate
+		}
+		c.write(x+" "+map[query.Op]string{query.Gt: ">", query.Ge: ">=", query.Lt: "<", query.Le: "<="}[e.Op]+" ?", arg)
+	}
+	return nil
+}
+
+// doc returns the document column that holds values of a comparison:
+// doc_key, whose strings are case-folded; caseExact strings would read doc.
+func (c *compiler) doc() string { return c.rt.alias + ".doc_key" }
+
+// docPath returns where a singular document attribute (or a sub-attribute
+// of a singular complex one) is in the document.
+func (c *compiler) docPath(a *query.Attr) ([]string, bool) {
+	top := strings.ToLower(a.Name)
+	if a.Extension {
+		top = strings.ToLower(a.Schema) + ":" + top
+	}
+	path, ok := c.rt.doc[top]
+	if !ok {
+		return nil, false
+	}
+	if a.Sub != "" {
+		path = append(append([]string(nil), path...), a.Sub)
+	}
+	return path, true
+}
+
+func (c *compiler) docCompare(e *query.Compare, path []string) error {
+	a := e.Attr
+	switch {
+	case a.Type == query.Complex || e.Op == query.Pr:
+		c.write(c.d.docValue(c.doc(), path) + " IS NOT NULL")
+		return nil
+	case a.CaseExact && a.Type != query.Boolean:
+		return query.Errorf("%s cannot be compared in a filter", a.Path())
+	case a.Type == query.Boolean:
+		return c.scalar(e, c.d.docBool(c.doc(), path), false)
+	}
+	return c.scalar(e, c.d.docText(c.doc(), path), true)
+}
+
+// elemCompare writes the comparison of a sub-attribute within the entry
+// elem of a value filter: a document array entry (j) or a group member (m).
+func (c *compiler) elemCompare(e *query.Compare, elem string) error {
+	if elem == "m" {
+		return c.memberCompare(e, elem)
+	}
+	a := e.Attr
+	switch {
+	case e.Op == query.Pr:
+		c.write(c.d.elemText(elem, a.Sub) + " IS NOT NULL")
+		return nil
+	case a.Type == query.Boolean:
+		return c.scalar(e, c.d.elemBool(elem, a.Sub), false)
+	case a.CaseExact:
+		return query.Errorf("%s cannot be compared in a filter", a.Path())
+	}
+	return c.scalar(e, c.d.elemText(elem, a.Sub), true)
+}
+
+// memberCompare compares members.value (the member's id, caseExact) or
+// members.type (User or Group, case-insensitive) of the group_members row m.
+func (c *compiler) memberCompare(e *query.Compare, m string) error {
+	switch strings.ToLower(e.Attr.Sub) {
+	case "value":
+		return c.scalar(e, m+".member_id", true)
+	case "type":
+		return c.scalar(e, "lower("+m+".member_type)", true)
+	}
+	return query.Errorf("%s cannot be compared in a filter; members.value and members.type can", e.Attr.Path())
+}
+
+// groupsValue writes a users' groups.value comparison: eq finds the
+// members of the group and of the groups inside it, as the groups
+// attribute lists direct and indirect memberships; pr finds users with a
+// membership.
+func (c *compiler) groupsValue(e *query.Compare) error {
+	switch e.Op {
+	case query.Eq:
+		c.write(`u.id IN (WITH RECURSIVE down (id) AS (
+				SELECT ?
+				UNION
+				SELECT dm.member_id FROM group_members dm JOIN down ON dm.group_id = down.id WHERE dm.tenant_id = ? AND dm.member_type = 'Group'
+			)
+			SELECT um.member_id FROM group_members um JOIN down ON um.group_id = down.id WHERE um.tenant_id = ? AND um.member_type = 'User')`,
+			e.Value.Key, c.tenantID, c.tenantID)
+	case query.Pr:
+		c.write("EXISTS (SELECT 1 FROM group_members pm WHERE " + c.rt.member("pm") + ")")
+	default:
+		return query.Errorf("groups.value supports eq and pr")
+	}
+	return nil
+}
+
+// has writes a value filter: one entry of the attribute matches h.Where.
+func (c *compiler) has(h *query.Has) error {
+	name := strings.ToLower(h.Attr.Name)
+	if key, ok := c.rt.arrays[name]; ok && !h.Attr.Extension {
+		if v, ok := conjunctEq(h.Where, "value"); ok && name == "emails" {
+			// The index of emails.value narrows the candidates first.
+			c.write("u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?) AND ", c.tenantID, v.Key)
+		}
+		c.write("EXISTS (SELECT 1 FROM " + c.d.elements(c.doc(), key, "j") + " WHERE ")
+		if err := c.expr(h.Where, "j"); err != nil {
+			return err
+		}
+		c.write(")")
+		return nil
+	}
+	switch {
+	case c.rt == Groups && name == "members":
+		c.write("EXISTS (SELECT 1 FROM group_members m WHERE " + c.rt.member("m") + " AND ")
+		if err := c.expr(h.Where, "m"); err != nil {
+			return err
+		}
+		c.write(")")
+		return nil
+	case c.rt == Users && name == "groups":
+		if _, ok := h.Where.(*query.Compare); !ok {
+			return query.Errorf("groups[...] takes one comparison")
+		}
+	case h.Attr.MultiValued:
+		return query.Errorf("%s[...] is not supported", h.Attr.Path())
+	}
+	// A singular complex attribute: its sub-attributes are compared as
+	// they are outside brackets.
+	return c.expr(h.Where, "")
+}
+
+// conjunctEq returns the value of a sub eq comparison that e requires (e
+// itself, or a term of its top-level ands).
+func conjunctEq(e query.Expr, sub string) (query.Value, bool) {
+	switch e := e.(type) {
+	case *query.And:
+		if v, ok := conjunctEq(e.X, sub); ok {
+			return v, true
+		}
+		return conjunctEq(e.Y, sub)
+	case *query.Compare:
+		if e.Op == query.Eq && strings.EqualFold(e.Attr.Sub, sub) {
+			return e.Value, true
+		}
+	}
+	return query.Value{}, false
+}
+
+// SortKey is the SQL of the value a list is sorted by.
+type SortKey struct {
+	Expr     string
+	Text     bool // a string: compared with the dialect's collation
+	Nullable bool // may be NULL: NULLs sort last ascending
+}
+
+// SortKeyOf returns the sort key of an attribute: a column, a document
+// value or, for emails, the platform email (the primary one). Other
+// attributes cannot be sorted by.
+func SortKeyOf(d *Dialect, rt *Resource, a *query.Attr) (SortKey, error) {
+	if f, ok := rt.fields[a.Key()]; ok && f.expr != "" {
+		return SortKey{Expr: f.expr, Text: f.text, Nullable: f.nullable}, nil
+	}
+	c := compiler{d: d, rt: rt}
+	if path, ok := c.docPath(a); ok && a.Type != query.Complex && !a.CaseExact {
+		if a.Type == query.Boolean {
+			return SortKey{Expr: d.docBool(c.doc(), path), Nullable: true}, nil
+		}
+		return SortKey{Expr: d.docText(c.doc(), path), Text: true, Nullable: true}, nil
+	}
+	return SortKey{}, query.Errorf("%s cannot be sorted by", a.Path())
+}
