@@ -41,10 +41,16 @@ var SQLite = &Dialect{
 		}
 		return 0
 	},
-	Time:     func(t time.Time) any { return t.UnixMicro() },
-	docText:  func(col string, path []string) string { return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')" },
-	docBool:  func(col string, path []string) string { return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')" },
-	docValue: func(col string, path []string) string { return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')" },
+	Time: func(t time.Time) any { return t.UnixMicro() },
+	docText: func(col string, path []string) string {
+		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
+	},
+	docBool: func(col string, path []string) string {
+		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
+	},
+	docValue: func(col string, path []string) string {
+		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
+	},
 	elements: func(col, key, as string) string { return "json_each(" + col + ", '$." + key + "') AS " + as },
 	elemText: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
 	elemBool: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
