@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 
@@ -42,6 +43,9 @@ func Errorf(format string, args ...any) *Error { return &Error{msg: fmt.Sprintf(
 func (c *Catalog) Parse(raw string) (Expr, error) {
 	if len(raw) > MaxLength {
 		return nil, Errorf("the filter is longer than %d bytes", MaxLength)
+	}
+	if !utf8.ValidString(raw) {
+		return nil, Errorf("the filter is not valid UTF-8")
 	}
 	shape, lits, err := lex(raw)
 	if err != nil {

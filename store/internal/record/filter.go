@@ -275,6 +275,13 @@ func binary(e query.Expr) (x, y query.Expr, op string) {
 }
 
 func (c *compiler) compare(e *query.Compare) error {
+	if e.Op == query.Ne {
+		// ne is not eq: no value of a multi-valued attribute equals, and an
+		// absent value matches.
+		eq := *e
+		eq.Op = query.Eq
+		return c.expr(&query.Not{X: &eq}, "")
+	}
 	a := e.Attr
 	if f, ok := c.rt.fields[a.Key()]; ok {
 		switch f.special {
