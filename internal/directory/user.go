@@ -163,12 +163,25 @@ type Sort struct {
 type UserQuery struct {
 	Sort       *Sort      // nil: creation order
 	Filter     query.Expr // on query.Users; nil: all users
-	StartIndex int        // 1-based
+	StartIndex int        // 1-based; ignored with After
 	Count      int        // at most this many; 0 returns the total only
+	// After starts the page after this position (cursor paging), the Last
+	// of the previous page of the same query.
+	After *Keyset
+}
+
+// Keyset is a position in a sorted list: the sort key and the id of a
+// resource. Key is the store's own value of the key (nil when the
+// resource has none), to be handed back as it was.
+type Keyset struct {
+	Key any
+	ID  string
 }
 
 // UserPage is one page of users and the total that matched.
 type UserPage struct {
 	Total int
 	Users []User
+	// Last is the position of the page's last user, nil for an empty page.
+	Last *Keyset
 }

@@ -227,34 +227,29 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 	return insertEvents(ctx, tx, tenantID, append([]audit.Event{ev}, left...)...)
 }
 
-// Users returns a page of the tenant's users matching q.Filter, ordered by
-// creation, and the number that matched. The total and the page come from
+// Users returns a page of the tenant's users matching q.Filter in q.Sort
+// order, and the number that matched. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	cond, args, err := record.Where(record.SQLite, record.Users, tenantID, q.Filter)
+	st, err := record.List(record.SQLite, record.Users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
-	order, err := record.OrderBy(record.SQLite, record.Users, q.Sort)
-	if err != nil {
-		return directory.UserPage{}, fail("users", err)
-	}
-	countSQL := `SELECT count(*) FROM users u WHERE ` + cond
 	var page directory.UserPage
 	if q.Count > 0 {
-		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
-		rows, err := db.query(ctx, `SELECT (`+countSQL+`), `+userColumns+` FROM users u WHERE `+cond+`
-			ORDER BY `+order+` LIMIT ? OFFSET ?`, pageArgs...)
+		rows, err := db.query(ctx, st.Page, st.PageArgs...)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}
 		defer rows.Close()
+		var key any
 		for rows.Next() {
-			u, err := scanUser(rows, &page.Total)
+			u, err := scanUser(rows, &page.Total, &key)
 			if err != nil {
 				return directory.UserPage{}, fail("users", err)
 			}
 			page.Users = append(page.Users, u)
+			page.Last = &directory.Keyset{Key: key, ID: u.ID}
 		}
 		if err := rows.Err(); err != nil {
 			return directory.UserPage{}, fail("users", err)
@@ -264,7 +259,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 		}
 	}
 	// No page asked for, or past the last user: the total alone.
-	if err := db.queryRow(ctx, countSQL, args...).Scan(&page.Total); err != nil {
+	if err := db.queryRow(ctx, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
 	return page, nil

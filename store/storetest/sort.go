@@ -67,9 +67,15 @@ func testUserSort(t *testing.T, in Instance) {
 					return r
 				}
 			})
-			var got []string
-			for start := 1; start <= len(users); start += 3 { // pages of 3
-				page, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: &directory.Sort{Attr: sortAttr(t, query.Users, c.attr), Desc: desc}, StartIndex: start, Count: 3})
+			var names []string
+			for _, u := range want {
+				names = append(names, u.UserName)
+			}
+			sort := &directory.Sort{Attr: sortAttr(t, query.Users, c.attr), Desc: desc}
+			var got, byCursor []string
+			var after *directory.Keyset
+			for start := 1; start <= len(users); start += 3 { // pages of 3, by index and by keyset
+				page, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: sort, StartIndex: start, Count: 3})
 				if err != nil {
 					t.Fatalf("Users(sort %s, desc %t) = %v", c.attr, desc, err)
 				}
@@ -79,12 +85,17 @@ func testUserSort(t *testing.T, in Instance) {
 				for _, u := range page.Users {
 					got = append(got, u.UserName)
 				}
-			}
-			var names []string
-			for _, u := range want {
-				names = append(names, u.UserName)
+				page, err = b.Users(ctx, acme.ID, directory.UserQuery{Sort: sort, After: after, Count: 3})
+				if err != nil {
+					t.Fatalf("Users(sort %s, desc %t, after %+v) = %v", c.attr, desc, after, err)
+				}
+				for _, u := range page.Users {
+					byCursor = append(byCursor, u.UserName)
+				}
+				after = page.Last
 			}
 			wantEqual(t, fmt.Sprintf("users sorted by %s (desc %t), in pages of 3", c.attr, desc), got, names)
+			wantEqual(t, fmt.Sprintf("users sorted by %s (desc %t), in keyset pages of 3", c.attr, desc), byCursor, names)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/email"
 	"github.com/scimd/scimd/internal/query"
 )
@@ -121,6 +122,7 @@ func Where(d *Dialect, rt *Resource, tenantID string, e query.Expr) (string, []a
 // Resource is where the attributes of a resource type are stored.
 type Resource struct {
 	name   string // the resource type
+	table  string
 	alias  string
 	fields map[string]field // by query.Attr.Key
 	// arrays are the multi-valued attributes kept in the document, by
@@ -157,6 +159,7 @@ const (
 // case-folded).
 var Users = &Resource{
 	name:  "User",
+	table: "users",
 	alias: "u",
 	fields: map[string]field{
 		"id":                {expr: "u.id", text: true},
@@ -196,6 +199,7 @@ var Users = &Resource{
 // group_members.
 var Groups = &Resource{
 	name:  "Group",
+	table: "groups",
 	alias: "g",
 	fields: map[string]field{
 		"id":                {expr: "g.id", text: true},
@@ -539,4 +543,90 @@ func SortKeyOf(d *Dialect, rt *Resource, a *query.Attr) (SortKey, error) {
 		return SortKey{Expr: d.docText(c.doc(), path), Text: true, Nullable: true}, nil
 	}
 	return SortKey{}, query.Errorf("%s cannot be sorted by", a.Path())
+}
+
+// ListStatements are the statements of one page of a list, with ?
+// placeholders: Page selects the total that matched, the sort key and the
+// columns of each resource of the page; Count the total alone, for a
+// request of no resources or past the end.
+type ListStatements struct {
+	Page      string
+	PageArgs  []any
+	Count     string
+	CountArgs []any
+}
+
+// List returns the statements of a page of the tenant's resources of rt
+// matching filter, sorted by s (nil: creation order), selecting columns:
+// count from startIndex (1-based), or after the keyset position when
+// after is set (cursor paging: no offset, so a deep page costs what the
+// first does).
+func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr, s *directory.Sort, after *directory.Keyset, startIndex, count int) (ListStatements, error) {
+	cond, args, err := Where(d, rt, tenantID, filter)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	order, err := OrderBy(d, rt, s)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	key, err := sortKey(d, rt, s)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	from := " FROM " + rt.table + " " + rt.alias + " WHERE "
+	st := ListStatements{Count: "SELECT count(*)" + from + cond, CountArgs: args}
+	pageCond, pageArgs := cond, append([]any(nil), args...)
+	if after != nil {
+		kc, kargs := keyset(d, rt, key, s != nil && s.Desc, after)
+		pageCond += " AND " + kc
+		pageArgs = append(pageArgs, kargs...)
+	}
+	st.Page = "SELECT (" + st.Count + "), " + key.Expr + ", " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
+	st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count)
+	if after == nil {
+		st.Page += " OFFSET ?"
+		st.PageArgs = append(st.PageArgs, max(startIndex, 1)-1)
+	}
+	return st, nil
+}
+
+// sortKey is the key a page is ordered by before the id: the sort
+// attribute's, or the creation time.
+func sortKey(d *Dialect, rt *Resource, s *directory.Sort) (SortKey, error) {
+	if s == nil {
+		return SortKey{Expr: rt.alias + ".created_at"}, nil
+	}
+	return SortKeyOf(d, rt, s.Attr)
+}
+
+// keyset returns the condition that selects what comes after the position
+// in the order of OrderBy: by key, then id, NULL keys last ascending and
+// first descending.
+func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Keyset) (string, []any) {
+	id := rt.alias + ".id" + d.Collate
+	x := k.Expr
+	if k.Text {
+		x += d.Collate
+	}
+	gt, null := ">", after.Key == nil
+	if desc {
+		gt = "<"
+	}
+	if k.Expr == rt.alias+".id" {
+		return id + " " + gt + " ?", []any{after.ID}
+	}
+	switch {
+	case !desc && null: // among the NULLs, at the end
+		return "(" + k.Expr + " IS NULL AND " + id + " > ?)", []any{after.ID}
+	case !desc:
+		cond := "(" + x + " > ? OR (" + k.Expr + " = ? AND " + id + " > ?)"
+		if k.Nullable {
+			cond += " OR " + k.Expr + " IS NULL"
+		}
+		return cond + ")", []any{after.Key, after.Key, after.ID}
+	case null: // descending: the NULLs first, then every value
+		return "((" + k.Expr + " IS NULL AND " + id + " < ?) OR " + k.Expr + " IS NOT NULL)", []any{after.ID}
+	}
+	return "(" + x + " < ? OR (" + k.Expr + " = ? AND " + id + " < ?))", []any{after.Key, after.Key, after.ID}
 }
