@@ -56,20 +56,31 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		SpecURI     string `json:"specUri"`
 		Primary     bool   `json:"primary"`
 	}
+	// pagination is RFC 9865's pagination block. Cursor paging is served
+	// on /Users.
+	type pagination struct {
+		Cursor                  bool   `json:"cursor"`
+		Index                   bool   `json:"index"`
+		DefaultPaginationMethod string `json:"defaultPaginationMethod"`
+		DefaultPageSize         int    `json:"defaultPageSize"`
+		MaxPageSize             int    `json:"maxPageSize"`
+		CursorTimeout           int    `json:"cursorTimeout"`
+	}
 	type meta struct {
 		ResourceType string `json:"resourceType"`
 		Location     string `json:"location"`
 	}
 	h.writeJSON(w, r, http.StatusOK, contentType, struct {
-		Schemas               []string  `json:"schemas"`
-		Patch                 supported `json:"patch"`
-		Bulk                  bulk      `json:"bulk"`
-		Filter                filter    `json:"filter"`
-		ChangePassword        supported `json:"changePassword"`
-		Sort                  supported `json:"sort"`
-		ETag                  supported `json:"etag"`
-		AuthenticationSchemes []scheme  `json:"authenticationSchemes"`
-		Meta                  meta      `json:"meta"`
+		Schemas               []string   `json:"schemas"`
+		Patch                 supported  `json:"patch"`
+		Bulk                  bulk       `json:"bulk"`
+		Filter                filter     `json:"filter"`
+		ChangePassword        supported  `json:"changePassword"`
+		Sort                  supported  `json:"sort"`
+		ETag                  supported  `json:"etag"`
+		Pagination            pagination `json:"pagination"`
+		AuthenticationSchemes []scheme   `json:"authenticationSchemes"`
+		Meta                  meta       `json:"meta"`
 	}{
 		Schemas: []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		Patch:   supported{true},
@@ -79,6 +90,8 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		ChangePassword: supported{true},
 		Sort:           supported{true},
 		ETag:           supported{true},
+		Pagination: pagination{Cursor: true, Index: true, DefaultPaginationMethod: "index",
+			DefaultPageSize: defaultPageCount, MaxPageSize: directory.MaxPageSize, CursorTimeout: int(h.cursors.TTL().Seconds())},
 		AuthenticationSchemes: []scheme{{
 			Type:        "oauthbearertoken",
 			Name:        "OAuth Bearer Token",

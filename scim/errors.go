@@ -39,6 +39,9 @@ var errorStatuses = map[directory.Kind]errorStatus{
 	directory.KindForbidden:     {http.StatusForbidden, ""},
 	directory.KindTooLarge:      {http.StatusRequestEntityTooLarge, ""},
 	directory.KindBusy:          {http.StatusServiceUnavailable, ""},
+	directory.KindInvalidCursor: {http.StatusBadRequest, "invalidCursor"},
+	directory.KindExpiredCursor: {http.StatusBadRequest, "expiredCursor"},
+	directory.KindInvalidCount:  {http.StatusBadRequest, "invalidCount"},
 }
 
 // writeError is the one error writer: it answers err as a SCIM error.

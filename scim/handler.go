@@ -9,6 +9,7 @@ import (
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
 
+	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/schemas"
@@ -38,6 +39,9 @@ type Deps struct {
 	// Metrics receives every request and is served at /metrics; nil
 	// serves no /metrics.
 	Metrics *metrics.Registry
+	// Cursors signs the cursors of RFC 9865 paging; every replica must share
+	// its key. nil: a random key, so cursors hold on this process only.
+	Cursors *cursor.Codec
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
@@ -47,6 +51,7 @@ type handler struct {
 	baseURL string // without a trailing slash; empty: from the request
 	maxBody int64
 	metrics *metrics.Registry // nil: none
+	cursors *cursor.Codec
 
 	users         *resourceSchema
 	groups        *resourceSchema
@@ -64,6 +69,7 @@ func NewHandler(d Deps) http.Handler {
 		baseURL: strings.TrimSuffix(d.BaseURL, "/"),
 		maxBody: d.MaxBodyBytes,
 		metrics: d.Metrics,
+		cursors: d.Cursors,
 		users:   newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser()),
 		groups:  newResourceSchema(schemas.Group()),
 	}
@@ -72,6 +78,9 @@ func NewHandler(d Deps) http.Handler {
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.cursors == nil {
+		h.cursors = cursor.Random(DefaultCursorTTL)
 	}
 	h.resourceTypes = []scim.ResourceType{{
 		ID:          optional.NewString("User"),

@@ -1,11 +1,14 @@
 package scim
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/schemas"
@@ -14,6 +17,10 @@ import (
 // defaultPageCount is the count of a list request that sends none.
 const defaultPageCount = 100
 
+// DefaultCursorTTL is how long a cursor of RFC 9865 paging stays valid
+// (cursorTimeout in the ServiceProviderConfig).
+const DefaultCursorTTL = time.Hour
+
 // listResponseURN is the schema of a query response (RFC 7644 §3.4.2).
 const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
@@ -21,8 +28,9 @@ const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 type listResponse struct {
 	Schemas      []string         `json:"schemas"`
 	TotalResults int              `json:"totalResults"`
-	StartIndex   int              `json:"startIndex"`
+	StartIndex   int              `json:"startIndex,omitempty"` // index paging only, where it is at least 1
 	ItemsPerPage int              `json:"itemsPerPage"`
+	NextCursor   string           `json:"nextCursor,omitempty"` // cursor paging (RFC 9865), when another page follows
 	Resources    []map[string]any `json:"Resources"`
 }
 
@@ -44,6 +52,10 @@ func newListResponse(total, startIndex, n int) listResponse {
 // resources returned and Resources is always an array.
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
+	if err := cursorCount(params); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	startIndex, count, err := pageParams(params)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -60,13 +72,36 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
-	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: startIndex, Count: count})
+	q := directory.UserQuery{Filter: f, Sort: sort, StartIndex: startIndex, Count: count}
+	var cursorScope string
+	if params.Has("cursor") {
+		cursorScope = strings.Join([]string{tenantID, "User", params.Get("filter"), strings.ToLower(params.Get("sortBy")), strings.ToLower(params.Get("sortOrder"))}, "\x00")
+		if q.After, err = h.cursorPosition(params, cursorScope); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		q.StartIndex = 0
+		if count > 0 {
+			q.Count = count + 1 // one more tells whether another page follows
+		}
+	}
+	page, err := h.svc.Users(r.Context(), tenantID, q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	base := h.base(r)
-	resp := newListResponse(page.Total, startIndex, len(page.Users))
+	resp := newListResponse(page.Total, q.StartIndex, min(len(page.Users), count))
+	if cursorScope != "" && len(page.Users) > count {
+		page.Users = page.Users[:count]
+		last := page.Users[count-1]
+		next, err := h.cursors.Encode(cursorScope, cursor.Position{Key: page.Keys[count-1], ID: last.ID})
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		resp.NextCursor = next
+	}
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Users {
 		u := &page.Users[i]
@@ -93,6 +128,35 @@ func parseFilter(params url.Values, c *query.Catalog) (query.Expr, error) {
 		return nil, filterError("%v", err)
 	}
 	return e, nil
+}
+
+// cursorCount checks the count of an RFC 9865 request (one with a cursor
+// parameter): one that is not a non-negative integer is KindInvalidCount.
+func cursorCount(params url.Values) error {
+	if c := params.Get("count"); c != "" && params.Has("cursor") {
+		if n, err := strconv.Atoi(c); err != nil || n < 0 {
+			return directory.Errorf(directory.KindInvalidCount, "count", "count must be a non-negative integer")
+		}
+	}
+	return nil
+}
+
+// cursorPosition reads the cursor of an RFC 9865 request: empty for the
+// first page (nil), else the position it carries. A cursor that is not
+// ours for this query is KindInvalidCursor, an old one KindExpiredCursor.
+func (h *handler) cursorPosition(params url.Values, scope string) (*directory.Keyset, error) {
+	raw := params.Get("cursor")
+	if raw == "" {
+		return nil, nil
+	}
+	pos, err := h.cursors.Decode(scope, raw)
+	switch {
+	case errors.Is(err, cursor.ErrExpired):
+		return nil, directory.Errorf(directory.KindExpiredCursor, "cursor", "the cursor has expired; start again without one")
+	case err != nil:
+		return nil, directory.Errorf(directory.KindInvalidCursor, "cursor", "the cursor is not valid for this query (same filter, sortBy and sortOrder)")
+	}
+	return &directory.Keyset{Key: pos.Key, ID: pos.ID}, nil
 }
 
 // pageParams reads startIndex and count of a list request (RFC 7644

@@ -26,6 +26,9 @@ const (
 	KindForbidden                 // 403
 	KindTooLarge                  // 413
 	KindBusy                      // 503: try again after a short wait
+	KindInvalidCursor             // 400 invalidCursor (RFC 9865): a cursor that is not one of ours for this query
+	KindExpiredCursor             // 400 expiredCursor (RFC 9865)
+	KindInvalidCount              // 400 invalidCount (RFC 9865)
 )
 
 // Error is the one error type of the domain. Detail is a sentence a person

@@ -182,6 +182,7 @@ type Keyset struct {
 type UserPage struct {
 	Total int
 	Users []User
-	// Last is the position of the page's last user, nil for an empty page.
-	Last *Keyset
+	// Keys are the users' sort keys, in order: a user's Keyset is its key
+	// and its id.
+	Keys []any
 }

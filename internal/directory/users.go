@@ -56,7 +56,9 @@ func notFound(op, id string, err error) *Error {
 // 1; Count is clamped to [0, MaxPageSize].
 func (s *Service) Users(ctx context.Context, tenantID string, q UserQuery) (UserPage, error) {
 	q.StartIndex = max(q.StartIndex, 1)
-	q.Count = min(max(q.Count, 0), MaxPageSize)
+	// One more than a page: cursor paging asks for it to tell whether
+	// another page follows.
+	q.Count = min(max(q.Count, 0), MaxPageSize+1)
 	p, err := s.store.Users(ctx, tenantID, q)
 	return p, wrap("directory.Users", queryError(err))
 }

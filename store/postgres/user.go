@@ -271,7 +271,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 				return directory.UserPage{}, fail("users", err)
 			}
 			page.Users = append(page.Users, u)
-			page.Last = &directory.Keyset{Key: key, ID: u.ID}
+			page.Keys = append(page.Keys, key)
 		}
 		if err := rows.Err(); err != nil {
 			return directory.UserPage{}, fail("users", err)

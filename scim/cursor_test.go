@@ -1,0 +1,64 @@
+package scim_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+// TestCursorPaging walks /Users by RFC 9865 cursors, sorted and filtered,
+// and checks the pages against index paging, the last page's missing
+// nextCursor, and the cursor errors.
+func TestCursorPaging(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		for i := range 7 {
+			e.createUser(fmt.Sprintf("user%d@example.com", (i*5)%7), fmt.Sprintf(`"title":"t%d"`, i%3))
+		}
+		for _, q := range []string{"", "&sortBy=userName", "&sortBy=title&sortOrder=descending", "&filter=" + urlQuery(`title ne "t1"`)} {
+			all := ids(e.do(http.MethodGet, "/scim/v2/Users?count=100"+q, "").wantStatus(t, "index "+q, http.StatusOK))
+			var got []string
+			next, pages := "", 0
+			for {
+				r := e.do(http.MethodGet, "/scim/v2/Users?count=3&cursor="+urlQuery(next)+q, "").wantStatus(t, "cursor "+q, http.StatusOK)
+				pages++
+				if _, ok := r.body["startIndex"]; ok {
+					t.Errorf("cursor page %s has startIndex", q)
+				}
+				if r.body["totalResults"] != float64(len(all)) {
+					t.Errorf("cursor page %s: totalResults %v, want %d", q, r.body["totalResults"], len(all))
+				}
+				got = append(got, ids(r)...)
+				n, ok := r.body["nextCursor"].(string)
+				if !ok {
+					break
+				}
+				next = n
+				if pages > 10 {
+					t.Fatal("cursor pages never end")
+				}
+			}
+			if !slices.Equal(got, all) || pages != (len(all)+2)/3 {
+				t.Errorf("cursor pages %s = %v in %d pages, want %v in %d", q, got, pages, all, (len(all)+2)/3)
+			}
+		}
+		first := e.do(http.MethodGet, "/scim/v2/Users?count=2&cursor=&sortBy=userName", "").wantStatus(t, "first page", http.StatusOK)
+		next := first.body["nextCursor"].(string)
+		e.do(http.MethodGet, "/scim/v2/Users?count=2&cursor="+urlQuery(next)+"&sortBy=title", "").
+			wantError(t, "cursor of another query", http.StatusBadRequest, "invalidCursor")
+		e.do(http.MethodGet, "/scim/v2/Users?count=2&cursor="+urlQuery(next[:len(next)-2]+"xx")+"&sortBy=userName", "").
+			wantError(t, "altered cursor", http.StatusBadRequest, "invalidCursor")
+		_, otherToken := e.newTenant("Other")
+		e.doAs(otherToken, http.MethodGet, "/scim/v2/Users?count=2&cursor="+urlQuery(next)+"&sortBy=userName", "").
+			wantError(t, "cursor of another tenant", http.StatusBadRequest, "invalidCursor")
+		e.do(http.MethodGet, "/scim/v2/Users?count=x&cursor=", "").wantError(t, "count x", http.StatusBadRequest, "invalidCount")
+		spc := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "SPC", http.StatusOK)
+		if p, _ := spc.body["pagination"].(map[string]any); p["cursor"] != true || p["cursorTimeout"] != 3600.0 || p["maxPageSize"] != 1000.0 {
+			t.Errorf("SPC pagination = %v", spc.body["pagination"])
+		}
+	})
+}
