@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logbuf"
 	"github.com/scimd/scimd/internal/metrics"
@@ -51,6 +53,10 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	}
 	defer db.Close()
 
+	cursors, err := cursorCodec(e)
+	if err != nil {
+		return err
+	}
 	tenant, secret, err := svc.Bootstrap(e.ctx)
 	if err != nil {
 		return err
@@ -80,6 +86,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      metrics.New(),
+			Cursors:      cursors,
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -209,4 +216,29 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// cursorKeyEnv names the environment variable with the key that signs
+// paging cursors (base64, at least 32 bytes), the same on every replica.
+// It is read from the environment only, never from a flag, so that it
+// stays out of process listings.
+const cursorKeyEnv = "SCIMD_CURSOR_KEY"
+
+// cursorCodec returns the cursor codec of $SCIMD_CURSOR_KEY, or without
+// it one with a random key, whose cursors hold on this process only.
+func cursorCodec(e *env) (*cursor.Codec, error) {
+	raw := e.getenv(cursorKeyEnv)
+	if raw == "" {
+		e.logger.Warn("no " + cursorKeyEnv + ": paging cursors are signed with a random key and hold on this process only")
+		return cursor.Random(scim.DefaultCursorTTL), nil
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not base64: %w", cursorKeyEnv, err)
+	}
+	c, err := cursor.New(key, scim.DefaultCursorTTL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cursorKeyEnv, err)
+	}
+	return c, nil
 }
