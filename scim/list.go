@@ -223,10 +223,3 @@ func parseSort(params url.Values, c *query.Catalog) (*directory.Sort, error) {
 	}
 	return s, nil
 }
-
-func first(vals []string) string {
-	if len(vals) == 0 {
-		return ""
-	}
-	return vals[0]
-}
