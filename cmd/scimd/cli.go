@@ -32,6 +32,7 @@ type cli struct {
 	Group   groupCmd   `cmd:"" help:"Create and list groups."`
 	User    userCmd    `cmd:"" help:"Create users."`
 	Policy  policyCmd  `cmd:"" help:"Show and set a tenant's password policy."`
+	Dev     devCmd     `cmd:"" help:"Developer tools: generated test data."`
 }
 
 // env is what commands need besides their flags.
