@@ -2,8 +2,10 @@ package scim_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
+	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -58,4 +60,45 @@ func TestSearch(t *testing.T) {
 	} {
 		e.do(http.MethodPost, "/scim/v2/Users/.search", c.body).wantError(t, "search "+c.name, http.StatusBadRequest, c.scimType, c.detail)
 	}
+}
+
+// TestRootSearch searches users and groups at once through POST /.search.
+func TestRootSearch(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		anna := e.createUser("anna@example.com", `"displayName":"Team Anna"`)
+		bob := e.createUser("bob@example.com")
+		team := e.createGroupWith("Team Blue", []string{anna})
+		ops := e.createGroupWith("ops", nil)
+		search := func(body string) response {
+			return e.do(http.MethodPost, "/scim/v2/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]`+body+`}`)
+		}
+		for _, c := range []struct {
+			body string
+			want []string
+		}{
+			{``, []string{anna, bob, team, ops}},
+			{`,"filter":"displayName sw \"team\""`, []string{anna, team}},
+			{`,"filter":"userName eq \"bob@example.com\""`, []string{bob}},    // no group has userName
+			{`,"filter":"members.value eq \"` + anna + `\""`, []string{team}}, // no user has members
+			{`,"startIndex":2,"count":2`, []string{bob, team}},                // across the two types
+			{`,"startIndex":4,"count":10`, []string{ops}},
+		} {
+			r := search(c.body).wantStatus(t, "root search "+c.body, http.StatusOK)
+			if got := ids(r); !slices.Equal(got, c.want) {
+				t.Errorf("root search %s = %v, want %v", c.body, got, c.want)
+			}
+		}
+		r := search(`,"attributes":["userName"]`).wantStatus(t, "root search attributes", http.StatusOK)
+		res := r.body["Resources"].([]any)
+		if u := res[0].(map[string]any); u["userName"] != "anna@example.com" || u["displayName"] != nil {
+			t.Errorf("root search attributes=userName, user = %v", u)
+		}
+		if g := res[2].(map[string]any); g["displayName"] != nil || g["id"] != team {
+			t.Errorf("root search attributes=userName, group = %v, want id and meta only", g)
+		}
+		search(`,"filter":"nope eq \"x\""`).wantError(t, "root search unknown attribute", http.StatusBadRequest, "invalidFilter", "nope")
+		search(`,"sortBy":"id"`).wantError(t, "root search sortBy", http.StatusBadRequest, "invalidValue", "not supported")
+		search(`,"attributes":["nope"]`).wantError(t, "root search unknown projection", http.StatusBadRequest, "invalidValue", "nope")
+	})
 }

@@ -1,0 +1,86 @@
+package scim
+
+import (
+	"net/http"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/schemas"
+)
+
+// rootSearch serves POST /.search (RFC 7644 §3.4.3): a search across
+// Users and Groups. The filter is applied to each resource type; a type
+// whose attributes it does not name (a userName filter, for groups)
+// contributes nothing, and a filter neither type can use is
+// invalidFilter. Results are the users, then the groups, each in
+// creation order, paged by startIndex and count over the whole. sortBy
+// and cursors are not supported here: they are per resource type.
+func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
+	params := r.URL.Query()
+	if params.Get("sortBy") != "" || params.Has("cursor") {
+		h.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "sortBy",
+			"sortBy and cursor are not supported in a search at the root; search /Users or /Groups"))
+		return
+	}
+	startIndex, count, err := pageParams(params)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	userFilter, userErr := parseFilter(params, query.Users)
+	groupFilter, groupErr := parseFilter(params, query.Groups)
+	if userErr != nil && groupErr != nil {
+		h.writeError(w, r, userErr)
+		return
+	}
+	userProj, userProjErr := h.users.projection(r)
+	groupProj, groupProjErr := h.groups.projection(r)
+	switch {
+	case userProjErr != nil && groupProjErr != nil:
+		h.writeError(w, r, userProjErr)
+		return
+	case userProjErr != nil:
+		userProj = projection{include: []target{}} // names none of its attributes: only those returned always
+	case groupProjErr != nil:
+		groupProj = projection{include: []target{}}
+	}
+	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
+	base := h.base(r)
+	var resources []map[string]any
+	users, groups := 0, 0
+	if userErr == nil {
+		page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: userFilter, StartIndex: startIndex, Count: count})
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		users = page.Total
+		for i := range page.Users {
+			u := &page.Users[i]
+			res := userProj.apply(userAttributes(u, base))
+			res["id"], res["meta"] = u.ID, userMeta(u, base)
+			res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
+			resources = append(resources, res)
+		}
+	}
+	if groupErr == nil {
+		// The groups' part of the page starts where the users end.
+		from := max(startIndex-users, 1)
+		page, err := h.svc.Groups(r.Context(), tenantID, directory.GroupQuery{Filter: groupFilter, StartIndex: from,
+			Count: count - len(resources), Members: groupProj.returns("members")})
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		groups = page.Total
+		for i := range page.Groups {
+			g := &page.Groups[i]
+			res := groupProj.apply(groupAttributes(g, base))
+			res["id"], res["meta"], res["schemas"] = g.ID, groupMeta(g, base), []string{schemas.GroupURN}
+			resources = append(resources, res)
+		}
+	}
+	resp := newListResponse(users+groups, startIndex, len(resources))
+	resp.Resources = append(resp.Resources, resources...)
+	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+}
