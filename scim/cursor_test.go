@@ -46,6 +46,27 @@ func TestCursorPaging(t *testing.T) {
 				t.Errorf("cursor pages %s = %v in %d pages, want %v in %d", q, got, pages, all, (len(all)+2)/3)
 			}
 		}
+		// Groups, with and without members.
+		for i := range 5 {
+			e.createGroupWith(fmt.Sprintf("g%d", (i*3)%5), nil)
+		}
+		for _, q := range []string{"&sortBy=displayName", "&excludedAttributes=members&sortBy=displayName&sortOrder=descending"} {
+			all := ids(e.do(http.MethodGet, "/scim/v2/Groups?count=100"+q, "").wantStatus(t, "groups "+q, http.StatusOK))
+			var got []string
+			for next := ""; ; {
+				r := e.do(http.MethodGet, "/scim/v2/Groups?count=2&cursor="+urlQuery(next)+q, "").wantStatus(t, "group cursor "+q, http.StatusOK)
+				got = append(got, ids(r)...)
+				n, ok := r.body["nextCursor"].(string)
+				if !ok || len(got) > 10 {
+					break
+				}
+				next = n
+			}
+			if !slices.Equal(got, all) || len(all) != 5 {
+				t.Errorf("group cursor pages %s = %v, want %v", q, got, all)
+			}
+		}
+
 		first := e.do(http.MethodGet, "/scim/v2/Users?count=2&cursor=&sortBy=userName", "").wantStatus(t, "first page", http.StatusOK)
 		next := first.body["nextCursor"].(string)
 		e.do(http.MethodGet, "/scim/v2/Users?count=2&cursor="+urlQuery(next)+"&sortBy=title", "").
@@ -56,6 +77,8 @@ func TestCursorPaging(t *testing.T) {
 		e.doAs(otherToken, http.MethodGet, "/scim/v2/Users?count=2&cursor="+urlQuery(next)+"&sortBy=userName", "").
 			wantError(t, "cursor of another tenant", http.StatusBadRequest, "invalidCursor")
 		e.do(http.MethodGet, "/scim/v2/Users?count=x&cursor=", "").wantError(t, "count x", http.StatusBadRequest, "invalidCount")
+		e.do(http.MethodGet, "/scim/v2/Groups?count=2&cursor="+urlQuery(next)+"&sortBy=displayName", "").
+			wantError(t, "a user cursor on groups", http.StatusBadRequest, "invalidCursor")
 		spc := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "SPC", http.StatusOK)
 		if p, _ := spc.body["pagination"].(map[string]any); p["cursor"] != true || p["cursorTimeout"] != 3600.0 || p["maxPageSize"] != 1000.0 {
 			t.Errorf("SPC pagination = %v", spc.body["pagination"])

@@ -416,11 +416,15 @@ func memberFilterIDs(e filter.Expression) ([]string, error) {
 	return nil, pathError(`members[...] supports value eq "id" (joined with or): other filters are not supported on members`)
 }
 
-// listGroups serves GET /Groups: an optional equality filter, startIndex
-// and count, and members unless excluded (Entra lists groups with
+// listGroups serves GET /Groups: filter, sortBy and sortOrder, index or
+// cursor paging, and members unless excluded (Entra lists groups with
 // excludedAttributes=members, which never reads a member).
 func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
+	if err := cursorCount(params); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	startIndex, count, err := pageParams(params)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -431,18 +435,31 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	q := directory.GroupQuery{Sort: sort, StartIndex: startIndex, Count: count, Members: wantMembers(r)}
+	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
+	pg, err := h.newPager(params, tenantID, "Group", startIndex, count)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	q := directory.GroupQuery{Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after, Members: wantMembers(r)}
 	if q.Filter, err = parseFilter(params, query.Groups); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	page, err := h.svc.Groups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, q)
+	page, err := h.svc.Groups(r.Context(), tenantID, q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	base := h.base(r)
-	resp := newListResponse(page.Total, startIndex, len(page.Groups))
+	resp := newListResponse(page.Total, pg.startIndex, min(len(page.Groups), count))
+	if n := pg.page(len(page.Groups)); n < len(page.Groups) {
+		if resp.NextCursor, err = pg.next(page.Keys[n-1], page.Groups[n-1].ID); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		page.Groups = page.Groups[:n]
+	}
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Groups {
 		g := &page.Groups[i]

@@ -72,35 +72,24 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
-	q := directory.UserQuery{Filter: f, Sort: sort, StartIndex: startIndex, Count: count}
-	var cursorScope string
-	if params.Has("cursor") {
-		cursorScope = strings.Join([]string{tenantID, "User", params.Get("filter"), strings.ToLower(params.Get("sortBy")), strings.ToLower(params.Get("sortOrder"))}, "\x00")
-		if q.After, err = h.cursorPosition(params, cursorScope); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		q.StartIndex = 0
-		if count > 0 {
-			q.Count = count + 1 // one more tells whether another page follows
-		}
+	pg, err := h.newPager(params, tenantID, "User", startIndex, count)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
-	page, err := h.svc.Users(r.Context(), tenantID, q)
+	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	base := h.base(r)
-	resp := newListResponse(page.Total, q.StartIndex, min(len(page.Users), count))
-	if cursorScope != "" && len(page.Users) > count {
-		page.Users = page.Users[:count]
-		last := page.Users[count-1]
-		next, err := h.cursors.Encode(cursorScope, cursor.Position{Key: page.Keys[count-1], ID: last.ID})
-		if err != nil {
+	resp := newListResponse(page.Total, pg.startIndex, min(len(page.Users), count))
+	if n := pg.page(len(page.Users)); n < len(page.Users) {
+		if resp.NextCursor, err = pg.next(page.Keys[n-1], page.Users[n-1].ID); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		resp.NextCursor = next
+		page.Users = page.Users[:n]
 	}
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Users {
@@ -128,6 +117,44 @@ func parseFilter(params url.Values, c *query.Catalog) (query.Expr, error) {
 		return nil, filterError("%v", err)
 	}
 	return e, nil
+}
+
+// pager is how a list request pages: by index, or by cursor (RFC 9865).
+type pager struct {
+	cursors    *cursor.Codec
+	scope      string // the tenant and query a cursor is bound to; empty: index paging
+	startIndex int    // index paging; 0 with a cursor
+	count      int    // resources the page holds at most
+	fetch      int    // resources to read: one more than count with a cursor, to tell whether another page follows
+	after      *directory.Keyset
+}
+
+// newPager reads the paging of a list request of a resource type.
+func (h *handler) newPager(params url.Values, tenantID, resourceType string, startIndex, count int) (pager, error) {
+	pg := pager{cursors: h.cursors, startIndex: startIndex, count: count, fetch: count}
+	if !params.Has("cursor") {
+		return pg, nil
+	}
+	pg.scope = strings.Join([]string{tenantID, resourceType, params.Get("filter"),
+		strings.ToLower(params.Get("sortBy")), strings.ToLower(params.Get("sortOrder"))}, "\x00")
+	var err error
+	if pg.after, err = h.cursorPosition(params, pg.scope); err != nil {
+		return pager{}, err
+	}
+	pg.startIndex = 0
+	if count > 0 {
+		pg.fetch = count + 1
+	}
+	return pg, nil
+}
+
+// page returns how many of the n resources read belong to the page.
+func (pg pager) page(n int) int { return min(n, pg.count) }
+
+// next returns the cursor of the page after the resource at this
+// position; called only when more resources were read than the page holds.
+func (pg pager) next(key any, id string) (string, error) {
+	return pg.cursors.Encode(pg.scope, cursor.Position{Key: key, ID: id})
 }
 
 // cursorCount checks the count of an RFC 9865 request (one with a cursor

@@ -85,15 +85,17 @@ type GroupUpdateResult struct {
 type GroupQuery struct {
 	Sort       *Sort      // nil: creation order
 	Filter     query.Expr // on query.Groups; nil: all groups
-	StartIndex int        // 1-based
+	StartIndex int        // 1-based; ignored with After
 	Count      int        // at most this many; 0 returns the total only
 	Members    bool       // read each group's members; false never touches them
+	After      *Keyset    // start after this position (cursor paging)
 }
 
 // GroupPage is one page of groups and the total that matched.
 type GroupPage struct {
 	Total  int
 	Groups []Group
+	Keys   []any // the groups' sort keys, in order (see UserPage.Keys)
 }
 
 // UserGroup is a group a user belongs to: directly, or through a group

@@ -46,7 +46,7 @@ func groupNotFound(op, ref string, err error) *Error {
 // as 1; Count is clamped to [0, MaxPageSize].
 func (s *Service) Groups(ctx context.Context, tenantID string, q GroupQuery) (GroupPage, error) {
 	q.StartIndex = max(q.StartIndex, 1)
-	q.Count = min(max(q.Count, 0), MaxPageSize)
+	q.Count = min(max(q.Count, 0), MaxPageSize+1) // one more: see Users
 	p, err := s.store.Groups(ctx, tenantID, q)
 	return p, wrap("directory.Groups", queryError(err))
 }

@@ -322,38 +322,27 @@ func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (dir
 // members, read in the same statement. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuery) (directory.GroupPage, error) {
-	cond, args, err := record.Where(record.SQLite, record.Groups, tenantID, q.Filter)
+	st, err := record.GroupList(record.SQLite, tenantID, q, groupColumns, memberColumns, memberJoin)
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
-	order, err := record.OrderBy(record.SQLite, record.Groups, q.Sort)
-	if err != nil {
-		return directory.GroupPage{}, fail("groups", err)
-	}
-	countSQL := `SELECT count(*) FROM groups g WHERE ` + cond
 	var page directory.GroupPage
 	if q.Count > 0 {
-		pageArgs := append(append(append([]any{}, args...), args...), q.Count, max(q.StartIndex, 1)-1)
-		query := `SELECT (` + countSQL + `), ` + groupColumns + ` FROM groups g WHERE ` + cond + `
-			ORDER BY ` + order + ` LIMIT ? OFFSET ?`
-		if q.Members {
-			query = `WITH p AS (SELECT (` + countSQL + `) AS total, g.* FROM groups g WHERE ` + cond + `
-					ORDER BY ` + order + ` LIMIT ? OFFSET ?)
-				SELECT g.total, ` + groupColumns + `, ` + memberColumns + ` FROM p g ` + memberJoin + `
-				ORDER BY ` + order + `, m.member_id`
-		}
-		rows, err := db.query(ctx, query, pageArgs...)
+		rows, err := db.query(ctx, st.Page, st.PageArgs...)
 		if err != nil {
 			return directory.GroupPage{}, fail("groups", err)
 		}
 		defer rows.Close()
 		a := record.NewGroupAssembler(q.Members)
+		var key any
 		for rows.Next() {
-			g, m, ok, err := scanGroup(rows, q.Members, &page.Total)
+			g, m, ok, err := scanGroup(rows, q.Members, &page.Total, &key)
 			if err != nil {
 				return directory.GroupPage{}, fail("groups", err)
 			}
-			a.Add(g, m, ok)
+			if n := len(a.Groups); a.Add(g, m, ok) > n {
+				page.Keys = append(page.Keys, key)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return directory.GroupPage{}, fail("groups", err)
@@ -364,7 +353,7 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 		}
 	}
 	// No page asked for, or past the last group: the total alone.
-	if err := db.queryRow(ctx, countSQL, args...).Scan(&page.Total); err != nil {
+	if err := db.queryRow(ctx, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
 	return page, nil

@@ -211,11 +211,19 @@ func testGroupRoundTrip(t *testing.T, in Instance) {
 	if err != nil {
 		t.Fatalf("Groups() = %v", err)
 	}
+	if len(page.Keys) != 2 {
+		t.Fatalf("Groups().Keys = %v, want one sort key per group", page.Keys)
+	}
+	page.Keys = nil
 	wantEqual(t, "Groups(members false)", page, directory.GroupPage{Total: 2, Groups: []directory.Group{empty, guides}})
 	page, err = b.Groups(ctx, acme.ID, directory.GroupQuery{StartIndex: 1, Count: 10, Members: true})
 	if err != nil {
 		t.Fatalf("Groups(members) = %v", err)
 	}
+	if len(page.Keys) != 2 {
+		t.Fatalf("Groups(members).Keys = %v, want one sort key per group", page.Keys)
+	}
+	page.Keys = nil
 	got = getGroup(t, b, acme.ID, guides.ID, true)
 	wantEqual(t, "Groups(members true)", page, directory.GroupPage{Total: 2, Groups: []directory.Group{withMembers, got}})
 

@@ -151,6 +151,19 @@ func testGroupSort(t *testing.T, in Instance) {
 				got = append(got, g.DisplayName)
 			}
 			wantEqual(t, fmt.Sprintf("groups sorted by %+v (members %t)", c.sort, members), got, c.want)
+
+			// The same order in keyset pages of one.
+			var byCursor []string
+			var after *directory.Keyset
+			for range c.want {
+				page, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Sort: &c.sort, After: after, Count: 1, Members: members})
+				if err != nil || len(page.Groups) != 1 {
+					t.Fatalf("Groups(sort %+v, after %+v) = %+v, %v, want one group", c.sort, after, page, err)
+				}
+				byCursor = append(byCursor, page.Groups[0].DisplayName)
+				after = &directory.Keyset{Key: page.Keys[0], ID: page.Groups[0].ID}
+			}
+			wantEqual(t, fmt.Sprintf("groups sorted by %+v (members %t) in keyset pages", c.sort, members), byCursor, c.want)
 		}
 	}
 }

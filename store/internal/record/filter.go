@@ -582,7 +582,7 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 		pageCond += " AND " + kc
 		pageArgs = append(pageArgs, kargs...)
 	}
-	st.Page = "SELECT (" + st.Count + "), " + key.Expr + ", " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
+	st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
 	st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count)
 	if after == nil {
 		st.Page += " OFFSET ?"
@@ -629,4 +629,25 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 		return "((" + k.Expr + " IS NULL AND " + id + " < ?) OR " + k.Expr + " IS NOT NULL)", []any{after.ID}
 	}
 	return "(" + x + " < ? OR (" + k.Expr + " = ? AND " + id + " < ?))", []any{after.Key, after.Key, after.ID}
+}
+
+// GroupList returns the statements of a page of groups: List, and with
+// members each group's member rows joined to the page (memberColumns and
+// memberJoin, which join group_members m to the page aliased g), ordered
+// by group, then member. Rows lead with the total and the sort key.
+func GroupList(d *Dialect, tenantID string, q directory.GroupQuery, groupColumns, memberColumns, memberJoin string) (ListStatements, error) {
+	if !q.Members {
+		return List(d, Groups, groupColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	}
+	st, err := List(d, Groups, "g.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	order, err := OrderBy(d, Groups, q.Sort)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	st.Page = "WITH p AS (" + st.Page + ") SELECT g.total, g.sort_key, " + groupColumns + ", " + memberColumns +
+		" FROM p g " + memberJoin + " ORDER BY " + order + ", m.member_id"
+	return st, nil
 }

@@ -184,8 +184,9 @@ type GroupAssembler struct {
 // yields has a non-nil Members.
 func NewGroupAssembler(members bool) *GroupAssembler { return &GroupAssembler{members: members} }
 
-// Add records a row: g, and its member m when ok.
-func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) {
+// Add records a row: g, and its member m when ok. It returns the number
+// of groups so far.
+func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) int {
 	if n := len(a.Groups); n == 0 || a.Groups[n-1].ID != g.ID {
 		if a.members {
 			g.Members = []directory.Member{}
@@ -196,6 +197,7 @@ func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) {
 		last := &a.Groups[len(a.Groups)-1]
 		last.Members = append(last.Members, m)
 	}
+	return len(a.Groups)
 }
 
 // DecodeUserGroups reads the JSON array of [id, display, direct] triples
