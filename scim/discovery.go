@@ -56,8 +56,8 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		SpecURI     string `json:"specUri"`
 		Primary     bool   `json:"primary"`
 	}
-	// pagination is RFC 9865's pagination block. Cursor paging is served
-	// on /Users.
+	// pagination is RFC 9865's pagination block: cursor paging on /Users and
+	// /Groups, index paging everywhere.
 	type pagination struct {
 		Cursor                  bool   `json:"cursor"`
 		Index                   bool   `json:"index"`
