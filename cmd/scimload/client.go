@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,7 @@ func userBody(userName string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
 		"userName":    userName,
+		"externalId":  "ext-" + userName,
 		"displayName": "Load Test User",
 		"name":        map[string]string{"givenName": "Load", "familyName": "User"},
 		"emails":      []map[string]any{{"value": userName, "type": "work", "primary": true}},
@@ -83,10 +85,41 @@ func (c *client) createUser(ctx context.Context, userName string) (int, error) {
 }
 
 type listResponse struct {
-	TotalResults int `json:"totalResults"`
-	Resources    []struct {
-		ID string `json:"id"`
-	} `json:"Resources"`
+	TotalResults int        `json:"totalResults"`
+	NextCursor   string     `json:"nextCursor"`
+	Resources    []resource `json:"Resources"`
+}
+
+// resource is what the scenarios read of a user.
+type resource struct {
+	ID         string `json:"id"`
+	UserName   string `json:"userName"`
+	ExternalID string `json:"externalId"`
+	Emails     []struct {
+		Value string `json:"value"`
+		Type  string `json:"type"`
+	} `json:"emails"`
+}
+
+// workEmail is the user's first work email, or "".
+func (r resource) workEmail() string {
+	for _, e := range r.Emails {
+		if e.Type == "work" {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// find runs GET /Users?filter=... and fails unless it finds exactly one
+// user.
+func (c *client) find(ctx context.Context, filter string) (int, error) {
+	var lr listResponse
+	status, err := c.do(ctx, http.MethodGet, "/Users?filter="+url.QueryEscape(filter), nil, &lr)
+	if err == nil && status == http.StatusOK && lr.TotalResults != 1 {
+		err = fmt.Errorf("filter %s found %d users, want 1", filter, lr.TotalResults)
+	}
+	return status, err
 }
 
 func (c *client) total(ctx context.Context) (int, error) {
@@ -98,10 +131,10 @@ func (c *client) total(ctx context.Context) (int, error) {
 	return lr.TotalResults, err
 }
 
-// sampleIDs reads up to n user ids, 1,000 a page.
-func (c *client) sampleIDs(ctx context.Context, n int) ([]string, error) {
-	var ids []string
-	for start := 1; len(ids) < n; start += 1000 {
+// sample reads up to n users, 1,000 a page.
+func (c *client) sample(ctx context.Context, n int) ([]resource, error) {
+	var users []resource
+	for start := 1; len(users) < n; start += 1000 {
 		var lr listResponse
 		status, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=1000", start), nil, &lr)
 		if err != nil {
@@ -110,14 +143,12 @@ func (c *client) sampleIDs(ctx context.Context, n int) ([]string, error) {
 		if status != http.StatusOK {
 			return nil, fmt.Errorf("GET /Users: status %d", status)
 		}
-		for _, r := range lr.Resources {
-			ids = append(ids, r.ID)
-		}
+		users = append(users, lr.Resources...)
 		if len(lr.Resources) < 1000 {
 			break
 		}
 	}
-	return ids, nil
+	return users, nil
 }
 
 // preload creates users until the tenant has at least n.

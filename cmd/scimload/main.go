@@ -4,6 +4,13 @@
 // a fixed time.
 //
 //	scimload -url http://localhost:8080 -token scimd_... -preload 100000 -scenario get -c 16 -d 20s
+//
+// Scenarios: get (GET /Users/{id}), create (POST /Users), filter (GET
+// /Users?filter= on userName, the typed work email or externalId of
+// existing users, -filter), fixed (a baseline: an in-process chi handler
+// that returns a fixed user document, no scimd involved) and export (every
+// user by cursor pages of -count, once, with the time of the first and the
+// last pages).
 package main
 
 import (
@@ -13,6 +20,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -35,6 +44,8 @@ type config struct {
 	concurrency int
 	duration    time.Duration
 	preload     int
+	filter      string
+	count       int
 }
 
 func parse(args []string, getenv func(string) string, out io.Writer) (config, error) {
@@ -43,7 +54,9 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.SetOutput(out)
 	fs.StringVar(&c.url, "url", "http://localhost:8080", "scimd base URL (without /scim/v2)")
 	fs.StringVar(&c.token, "token", getenv("SCIMD_TOKEN"), "bearer token with the scim scope (env SCIMD_TOKEN)")
-	fs.StringVar(&c.scenario, "scenario", "get", "get: GET /Users/{id} of preloaded users; create: POST /Users without a password")
+	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed or export (see the package documentation)")
+	fs.StringVar(&c.filter, "filter", "userName", "filter scenario: userName, email (emails[type eq \"work\"].value eq) or externalId")
+	fs.IntVar(&c.count, "count", 1000, "export scenario: users per page")
 	fs.IntVar(&c.concurrency, "c", 16, "concurrent clients")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to run the scenario")
 	fs.IntVar(&c.preload, "preload", 0, "make sure the tenant has at least this many users before the scenario")
@@ -57,8 +70,12 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("-c must be at least 1")
 	case c.duration <= 0:
 		return c, fmt.Errorf("-d must be positive")
-	case c.scenario != "get" && c.scenario != "create":
-		return c, fmt.Errorf("unknown -scenario %q: use get or create", c.scenario)
+	case !slices.Contains([]string{"get", "create", "filter", "fixed", "export"}, c.scenario):
+		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed or export", c.scenario)
+	case !slices.Contains([]string{"userName", "email", "externalId"}, c.filter):
+		return c, fmt.Errorf("unknown -filter %q: use userName, email or externalId", c.filter)
+	case c.count < 1:
+		return c, fmt.Errorf("-count must be at least 1")
 	}
 	return c, nil
 }
@@ -80,16 +97,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	var op func(ctx context.Context, worker, i int) (int, error)
 	switch c.scenario {
-	case "get":
-		ids, err := cl.sampleIDs(ctx, 10000)
+	case "export":
+		return export(ctx, cl, c.count, out)
+	case "fixed":
+		stop, err := cl.serveFixed()
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 {
-			return fmt.Errorf("the tenant has no users to get: use -preload")
+		defer stop()
+		op = func(ctx context.Context, worker, i int) (int, error) { return cl.getUser(ctx, "fixed") }
+	case "get", "filter":
+		users, err := cl.sample(ctx, 10000)
+		if err != nil {
+			return err
 		}
-		op = func(ctx context.Context, worker, i int) (int, error) {
-			return cl.getUser(ctx, ids[(worker*7919+i*104729)%len(ids)])
+		if len(users) == 0 {
+			return fmt.Errorf("the tenant has no users: use -preload")
+		}
+		pick := func(worker, i int) resource { return users[(worker*7919+i*104729)%len(users)] }
+		op = func(ctx context.Context, worker, i int) (int, error) { return cl.getUser(ctx, pick(worker, i).ID) }
+		if c.scenario == "filter" {
+			op = func(ctx context.Context, worker, i int) (int, error) {
+				u := pick(worker, i)
+				switch c.filter {
+				case "email":
+					return cl.find(ctx, `emails[type eq "work"].value eq `+strconv.Quote(u.workEmail()))
+				case "externalId":
+					return cl.find(ctx, `externalId eq `+strconv.Quote(u.ExternalID))
+				}
+				return cl.find(ctx, `userName eq `+strconv.Quote(u.UserName))
+			}
 		}
 	case "create":
 		run := time.Now().UnixNano()

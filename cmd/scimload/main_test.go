@@ -79,12 +79,36 @@ func TestPreloadThenGetAndCreate(t *testing.T) {
 	}
 }
 
+// TestFilterFixedAndExport runs the filter scenario in its three forms
+// (each request must find exactly one user, or it counts as failed), the
+// fixed baseline and an export by cursor pages.
+func TestFilterFixedAndExport(t *testing.T) {
+	url, token := startScimd(t)
+	for _, f := range []string{"userName", "email", "externalId"} {
+		if _, n := runOK(t, "-url", url, "-token", token, "-preload", "20", "-scenario", "filter", "-filter", f, "-c", "2", "-d", "200ms"); n == 0 {
+			t.Errorf("filter %s: no successful request", f)
+		}
+	}
+	if _, n := runOK(t, "-url", url, "-token", token, "-scenario", "fixed", "-c", "2", "-d", "200ms"); n == 0 {
+		t.Error("fixed: no successful request")
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-url", url, "-token", token, "-scenario", "export", "-count", "7"}, func(string) string { return "" }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "export: 20 users in 3 pages of 7") {
+		t.Errorf("export = %q, want 20 users in 3 pages", out.String())
+	}
+}
+
 func TestRejectsBadArguments(t *testing.T) {
 	for _, args := range [][]string{
 		{"-scenario", "get"},                   // no token
 		{"-token", "x", "-scenario", "delete"}, // unknown scenario
 		{"-token", "x", "-c", "0"},             // no clients
 		{"-token", "x", "-d", "0s"},            // no duration
+		{"-token", "x", "-filter", "title"},    // unknown filter form
+		{"-token", "x", "-count", "0"},         // no export page size
 	} {
 		if err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
 			t.Errorf("run(%q) = nil, want an error", args)

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// fixedUser is the document the fixed baseline returns: a user of the
+// size scimd returns.
+var fixedUser = []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"fixed","userName":"user1@seed.example",` +
+	`"name":{"givenName":"Bob","familyName":"Singh"},"displayName":"Bob Singh 1","active":true,` +
+	`"emails":[{"value":"user1@seed.example","type":"work","primary":true},{"value":"u1@home.example","type":"home"}],` +
+	`"meta":{"resourceType":"User","created":"2026-11-27T04:00:00Z","lastModified":"2026-11-27T04:00:00Z","version":"W/\"1\""}}`)
+
+// serveFixed starts the baseline on a loopback port, a chi router whose
+// GET /scim/v2/Users/{id} returns fixedUser, points the client at it and
+// returns its stop function.
+func (c *client) serveFixed() (func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fixed baseline: %w", err)
+	}
+	r := chi.NewRouter()
+	r.Get("/scim/v2/Users/{id}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		_, _ = w.Write(fixedUser)
+	})
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	c.base = "http://" + ln.Addr().String() + "/scim/v2"
+	return func() { _ = srv.Close() }, nil
+}
+
+// export reads every user by cursor pages of count and reports the pages,
+// the users, the total time and the mean time of the first and the last
+// ten pages (deep pages should cost what the first do).
+func export(ctx context.Context, cl *client, count int, out io.Writer) error {
+	start := time.Now()
+	var times []time.Duration
+	users, next := 0, ""
+	for {
+		var lr listResponse
+		t := time.Now()
+		status, err := cl.do(ctx, http.MethodGet, fmt.Sprintf("/Users?count=%d&cursor=%s", count, url.QueryEscape(next)), nil, &lr)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("export page %d: status %d", len(times)+1, status)
+		}
+		times = append(times, time.Since(t))
+		users += len(lr.Resources)
+		if lr.NextCursor == "" {
+			break
+		}
+		next = lr.NextCursor
+	}
+	mean := func(ts []time.Duration) time.Duration {
+		var sum time.Duration
+		for _, t := range ts {
+			sum += t
+		}
+		return sum / time.Duration(max(len(ts), 1))
+	}
+	k := min(10, len(times))
+	fmt.Fprintf(out, "export: %d users in %d pages of %d in %s; first %d pages %s each, last %d pages %s each\n",
+		users, len(times), count, time.Since(start).Round(time.Millisecond), k, mean(times[:k]).Round(time.Microsecond),
+		k, mean(times[len(times)-k:]).Round(time.Microsecond))
+	return nil
+}
