@@ -46,3 +46,22 @@ func FuzzWhere(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseAndWhere is the cost of turning a filter into SQL: parse
+// (from the shape cache) and compile, for the lookups IdPs make.
+func BenchmarkParseAndWhere(b *testing.B) {
+	for _, f := range []string{`userName eq "bjensen@example.com"`, `emails[type eq "work"].value eq "bjensen@example.com"`, `externalId eq "00u1abcd"`} {
+		b.Run(f, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e, err := query.Users.Parse(f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := record.Where(record.Postgres, record.Users, "tenant", e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
