@@ -40,7 +40,8 @@ func TestSortBy(t *testing.T) {
 				t.Errorf("GET %s = %v, want %v", c.path, got, c.want)
 			}
 		}
-		e.do(http.MethodGet, "/scim/v2/Users?sortBy=phoneNumbers", "").wantError(t, "sortBy phoneNumbers", http.StatusBadRequest, "invalidValue", "multi-valued")
+		e.do(http.MethodGet, "/scim/v2/Users?sortBy=phoneNumbers.type", "").wantError(t, "sortBy phoneNumbers.type", http.StatusBadRequest, "invalidValue", "multi-valued")
+		e.do(http.MethodGet, "/scim/v2/Users?sortBy=groups", "").wantError(t, "sortBy groups", http.StatusBadRequest, "invalidValue", "multi-valued")
 		e.do(http.MethodGet, "/scim/v2/Users?sortBy=name", "").wantError(t, "sortBy name", http.StatusBadRequest, "invalidValue", "complex")
 		e.do(http.MethodGet, "/scim/v2/Users?sortBy=password", "").wantError(t, "sortBy password", http.StatusBadRequest, "invalidValue", "no attribute password")
 		e.do(http.MethodGet, "/scim/v2/Groups?sortBy=members", "").wantError(t, "sortBy members", http.StatusBadRequest, "invalidValue", "multi-valued")

@@ -243,8 +243,9 @@ func (c *Catalog) Equal(path, value string) (Expr, error) {
 }
 
 // SortAttr resolves a sortBy attribute path (RFC 7644 §3.4.2.3): any
-// singular attribute that is not complex, or emails, which sorts by the
-// primary address (the platform email).
+// singular attribute that is not complex, or the value of a multi-valued
+// attribute with a primary sub-attribute (emails, phoneNumbers, ...),
+// which sorts by its primary value.
 func (c *Catalog) SortAttr(path string) (*Attr, error) {
 	a, err := c.LookupPath(path)
 	if err != nil {
@@ -253,8 +254,27 @@ func (c *Catalog) SortAttr(path string) (*Attr, error) {
 	switch {
 	case a.Type == Complex:
 		return nil, fmt.Errorf("%s is complex: sort by one of its sub-attributes", a.Path())
-	case a.MultiValued && !(c.resourceType == "User" && a.Name == "emails" && a.Sub == "value"):
-		return nil, fmt.Errorf("%s is multi-valued: of those only emails (by the primary one) can be sorted by", a.Path())
+	case a.MultiValued && (a.Sub != "value" || c.primary(a) == nil):
+		return nil, fmt.Errorf("%s is multi-valued: sort by an attribute with a primary value, such as emails", a.Path())
 	}
 	return a, nil
+}
+
+// primary returns the primary sub-attribute of a sub-attribute's parent,
+// or nil.
+func (c *Catalog) primary(a *Attr) *Attr {
+	top, err := c.top(schemaOf(a), a.Name)
+	if err != nil {
+		return nil
+	}
+	return top.sub("primary")
+}
+
+// schemaOf is the URN a lookup of a needs: its schema's for an extension
+// attribute, none for a core one.
+func schemaOf(a *Attr) string {
+	if a.Extension {
+		return a.Schema
+	}
+	return ""
 }

@@ -31,6 +31,9 @@ func testUserSort(t *testing.T, in Instance) {
 			u.ExternalID = fmt.Sprintf("ext-%d", 7-i)
 		}
 		u.Active = i%2 == 0
+		if i%3 != 2 { // a primary phone, after another; the others have none or none primary
+			u.PhoneNumbers = []directory.MultiValue{{Value: "+1 555 0"}, {Value: fmt.Sprint("+", 7-i, " Ext"), Primary: i%3 == 0}}
+		}
 		if i%4 != 1 { // some without: missing values sort last
 			u.Name.FamilyName = []string{"Berg", "ärger", "Zorn", "berg", "Abel", "", "Öz"}[i]
 			u.Title = fmt.Sprint("T", i%3)
@@ -54,6 +57,7 @@ func testUserSort(t *testing.T, in Instance) {
 			return missingLast(fold.Key(x.Name.FamilyName), fold.Key(y.Name.FamilyName))
 		}},
 		{"urn:ietf:params:scim:schemas:core:2.0:User:title", func(x, y directory.User) int { return missingLast(x.Title, y.Title) }},
+		{"phoneNumbers", func(x, y directory.User) int { return missingLast(primaryPhone(x), primaryPhone(y)) }},
 		{"active", func(x, y directory.User) int { return cmp.Compare(boolInt(x.Active), boolInt(y.Active)) }},
 		{"meta.created", func(x, y directory.User) int { return x.CreatedAt.Compare(y.CreatedAt) }},
 		{"meta.lastModified", func(x, y directory.User) int { return x.UpdatedAt.Compare(y.UpdatedAt) }},
@@ -100,6 +104,16 @@ func testUserSort(t *testing.T, in Instance) {
 			wantEqual(t, fmt.Sprintf("users sorted by %s (desc %t), in keyset pages of 3", c.attr, desc), byCursor, names)
 		}
 	}
+}
+
+// primaryPhone is the folded value of u's primary phone number, or "".
+func primaryPhone(u directory.User) string {
+	for _, p := range u.PhoneNumbers {
+		if p.Primary {
+			return fold.Key(p.Value)
+		}
+	}
+	return ""
 }
 
 // missingLast compares x and y byte by byte, an empty one after the other.

@@ -18,7 +18,9 @@ type Dialect struct {
 	Collate string
 	// Bool and Time convert a value to the dialect's column value.
 	Bool func(bool) any
-	Time func(time.Time) any
+	// sqlBool is the literal of a boolean.
+	sqlBool func(bool) string
+	Time    func(time.Time) any
 	// docText returns the SQL of the string at path in the JSON column col,
 	// docBool of the boolean there and docValue of whatever is there (for
 	// pr).
@@ -43,6 +45,12 @@ var SQLite = &Dialect{
 		return 0
 	},
 	Time: func(t time.Time) any { return t.UnixMicro() },
+	sqlBool: func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	},
 	docText: func(col string, path []string) string {
 		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
 	},
@@ -65,9 +73,15 @@ var SQLite = &Dialect{
 // boolean, jsonb. Substring tests are LIKE patterns, which the trigram
 // indexes serve.
 var Postgres = &Dialect{
-	Collate:  ` COLLATE "C"`,
-	Bool:     func(b bool) any { return b },
-	Time:     func(t time.Time) any { return t },
+	Collate: ` COLLATE "C"`,
+	Bool:    func(b bool) any { return b },
+	Time:    func(t time.Time) any { return t },
+	sqlBool: func(b bool) string {
+		if b {
+			return "TRUE"
+		}
+		return "FALSE"
+	},
 	docText:  func(col string, path []string) string { return jsonPath(col, path, "->>") },
 	docBool:  func(col string, path []string) string { return "(" + jsonPath(col, path, "->>") + ")::boolean" },
 	docValue: func(col string, path []string) string { return jsonPath(col, path, "->") },
@@ -536,6 +550,11 @@ func SortKeyOf(d *Dialect, rt *Resource, a *query.Attr) (SortKey, error) {
 		return SortKey{Expr: f.expr, Text: f.text, Nullable: f.nullable}, nil
 	}
 	c := compiler{d: d, rt: rt}
+	if key, ok := rt.arrays[strings.ToLower(a.Name)]; ok && !a.Extension && a.MultiValued && strings.EqualFold(a.Sub, "value") {
+		// The primary entry's value.
+		return SortKey{Expr: "(SELECT " + d.elemText("pj", "value") + " FROM " + d.elements(c.doc(), key, "pj") +
+			" WHERE " + d.elemBool("pj", "primary") + " = " + d.sqlBool(true) + " LIMIT 1)", Text: true, Nullable: true}, nil
+	}
 	if path, ok := c.docPath(a); ok && a.Type != query.Complex && !a.CaseExact {
 		if a.Type == query.Boolean {
 			return SortKey{Expr: d.docBool(c.doc(), path), Nullable: true}, nil
