@@ -90,11 +90,17 @@ func (s *seedCmd) fill(e *env, svc *directory.Service, op directory.Caller, tena
 	ids := make([]string, n)
 	start := time.Now()
 	ticker := time.NewTicker(10 * time.Second)
-	defer ticker.Stop()
+	stopProgress := make(chan struct{})
+	defer func() { ticker.Stop(); close(stopProgress) }()
 	go func() {
-		for range ticker.C {
-			d := done.Load()
-			fmt.Fprintf(e.stderr, "%s: %d of %d users (%.0f/s)\n", tenant.Name, d, n, float64(d)/time.Since(start).Seconds())
+		for {
+			select {
+			case <-ticker.C:
+				d := done.Load()
+				fmt.Fprintf(e.stderr, "%s: %d of %d users (%.0f/s)\n", tenant.Name, d, n, float64(d)/time.Since(start).Seconds())
+			case <-stopProgress:
+				return
+			}
 		}
 	}()
 	for range s.Workers {
@@ -117,6 +123,7 @@ func (s *seedCmd) fill(e *env, svc *directory.Service, op directory.Caller, tena
 		}()
 	}
 	wg.Wait()
+	ticker.Stop()
 	if firstErr != nil {
 		return firstErr
 	}
