@@ -121,20 +121,20 @@ func Format(e Expr) string {
 	return b.String()
 }
 
+func writeLogical(b *strings.Builder, x Expr, op string, y Expr, within bool) {
+	b.WriteByte('(')
+	write(b, x, within)
+	b.WriteString(op)
+	write(b, y, within)
+	b.WriteByte(')')
+}
+
 func write(b *strings.Builder, e Expr, within bool) {
 	switch e := e.(type) {
 	case *And:
-		b.WriteByte('(')
-		write(b, e.X, within)
-		b.WriteString(" and ")
-		write(b, e.Y, within)
-		b.WriteByte(')')
+		writeLogical(b, e.X, " and ", e.Y, within)
 	case *Or:
-		b.WriteByte('(')
-		write(b, e.X, within)
-		b.WriteString(" or ")
-		write(b, e.Y, within)
-		b.WriteByte(')')
+		writeLogical(b, e.X, " or ", e.Y, within)
 	case *Not:
 		b.WriteString("not (")
 		write(b, e.X, within)
