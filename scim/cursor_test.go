@@ -29,8 +29,8 @@ func TestCursorPaging(t *testing.T) {
 				if _, ok := r.body["startIndex"]; ok {
 					t.Errorf("cursor page %s has startIndex", q)
 				}
-				if r.body["totalResults"] != float64(len(all)) {
-					t.Errorf("cursor page %s: totalResults %v, want %d", q, r.body["totalResults"], len(all))
+				if total, counted := r.body["totalResults"]; pages == 1 && total != float64(len(all)) || pages > 1 && counted {
+					t.Errorf("cursor page %d %s: totalResults %v, want %d on the first page and none after", pages, q, total, len(all))
 				}
 				got = append(got, ids(r)...)
 				n, ok := r.body["nextCursor"].(string)
@@ -76,7 +76,17 @@ func TestCursorPaging(t *testing.T) {
 		_, otherToken := e.newTenant("Other")
 		e.doAs(otherToken, http.MethodGet, "/scim/v2/Users?count=2&cursor="+urlQuery(next)+"&sortBy=userName", "").
 			wantError(t, "cursor of another tenant", http.StatusBadRequest, "invalidCursor")
-		e.do(http.MethodGet, "/scim/v2/Users?count=x&cursor=", "").wantError(t, "count x", http.StatusBadRequest, "invalidCount")
+		for _, c := range []string{"x", "0", "-1", "1001"} {
+			e.do(http.MethodGet, "/scim/v2/Users?cursor=&count="+c, "").wantError(t, "cursor with count "+c, http.StatusBadRequest, "invalidCount")
+		}
+		// The cursor of a .search body, and RFC 9865's cursor without a value.
+		r := e.do(http.MethodPost, "/scim/v2/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"cursor":"","count":2}`)
+		if _, ok := r.wantStatus(t, ".search with a cursor", http.StatusOK).body["nextCursor"].(string); !ok {
+			t.Errorf(".search with an empty cursor = %s, want a nextCursor", r.raw)
+		}
+		if r := e.do(http.MethodGet, "/scim/v2/Users?cursor&count=2", "").wantStatus(t, "?cursor&count=2", http.StatusOK); r.body["nextCursor"] == nil {
+			t.Errorf("?cursor&count=2 = %s, want a nextCursor", r.raw)
+		}
 		e.do(http.MethodGet, "/scim/v2/Groups?count=2&cursor="+urlQuery(next)+"&sortBy=displayName", "").
 			wantError(t, "a user cursor on groups", http.StatusBadRequest, "invalidCursor")
 		spc := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "SPC", http.StatusOK)

@@ -27,7 +27,7 @@ const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 // listResponse is a query response (RFC 7644 §3.4.2).
 type listResponse struct {
 	Schemas      []string         `json:"schemas"`
-	TotalResults int              `json:"totalResults"`
+	TotalResults *int             `json:"totalResults,omitempty"` // nil on cursor pages after the first
 	StartIndex   int              `json:"startIndex,omitempty"` // index paging only, where it is at least 1
 	ItemsPerPage int              `json:"itemsPerPage"`
 	NextCursor   string           `json:"nextCursor,omitempty"` // cursor paging (RFC 9865), when another page follows
@@ -36,11 +36,18 @@ type listResponse struct {
 
 // newListResponse returns a list response for a page of n resources of
 // total (Resources is filled by the caller). itemsPerPage is the number
-// returned, and Resources is an array even when empty.
+// returned, and Resources is an array even when empty. A negative total
+// (a cursor page after the first, not counted) leaves totalResults out
+// (RFC 9865 lets a provider omit it; counting every match would make each
+// page of an export cost the whole tenant).
 func newListResponse(total, startIndex, n int) listResponse {
+	var totalResults *int
+	if total >= 0 {
+		totalResults = &total
+	}
 	return listResponse{
 		Schemas:      []string{listResponseURN},
-		TotalResults: total,
+		TotalResults: totalResults,
 		StartIndex:   startIndex,
 		ItemsPerPage: n,
 		Resources:    make([]map[string]any, 0, n),
@@ -158,11 +165,12 @@ func (pg pager) next(key any, id string) (string, error) {
 }
 
 // cursorCount checks the count of an RFC 9865 request (one with a cursor
-// parameter): one that is not a non-negative integer is KindInvalidCount.
+// parameter): anything but an integer from 1 to the maximum page size is
+// KindInvalidCount.
 func cursorCount(params url.Values) error {
 	if c := params.Get("count"); c != "" && params.Has("cursor") {
-		if n, err := strconv.Atoi(c); err != nil || n < 0 {
-			return directory.Errorf(directory.KindInvalidCount, "count", "count must be a non-negative integer")
+		if n, err := strconv.Atoi(c); err != nil || n < 1 || n > directory.MaxPageSize {
+			return directory.Errorf(directory.KindInvalidCount, "count", "count must be an integer from 1 to %d with a cursor", directory.MaxPageSize)
 		}
 	}
 	return nil

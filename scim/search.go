@@ -39,7 +39,7 @@ func (h *handler) searchBody(next http.Handler) http.Handler {
 // query parameters they become.
 var searchParams = map[string]string{
 	"filter": "filter", "sortby": "sortBy", "sortorder": "sortOrder", "startindex": "startIndex", "count": "count",
-	"attributes": "attributes", "excludedattributes": "excludedAttributes",
+	"attributes": "attributes", "excludedattributes": "excludedAttributes", "cursor": "cursor",
 }
 
 // searchQuery returns the query string of a SearchRequest body. Members
@@ -76,7 +76,7 @@ func searchQuery(doc map[string]any) (string, error) {
 				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be a list of attribute names", key)
 			}
 			q.Set(param, strings.Join(names, ","))
-		default: // filter, sortBy, sortOrder
+		default: // filter, sortBy, sortOrder, cursor
 			s, ok := v.(string)
 			if !ok {
 				return "", directory.Errorf(directory.KindInvalidValue, key, "%s must be a string", key)

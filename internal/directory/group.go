@@ -93,7 +93,7 @@ type GroupQuery struct {
 
 // GroupPage is one page of groups and the total that matched.
 type GroupPage struct {
-	Total  int
+	Total  int // -1 for a page After a position (see UserPage)
 	Groups []Group
 	Keys   []any // the groups' sort keys, in order (see UserPage.Keys)
 }

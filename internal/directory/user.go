@@ -178,7 +178,8 @@ type Keyset struct {
 	ID  string
 }
 
-// UserPage is one page of users and the total that matched.
+// UserPage is one page of users and the total that matched (-1 for a
+// page After a position, which is not counted).
 type UserPage struct {
 	Total int
 	Users []User

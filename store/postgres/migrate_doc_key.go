@@ -14,8 +14,8 @@ import (
 // docKeyMigration (version 2) adds users.doc_key, the user document with
 // every string case-folded, which filters and sorts on document attributes
 // compare, fills it for the users there are, and adds the trigram indexes
-// that serve co, sw and ew filters on userName, emails, displayName and a
-// group's displayName. pg_trgm is created in the public schema when it is
+// that serve co, sw and ew filters on userName, emails.value, displayName
+// and a group's displayName. pg_trgm is created in the public schema when it is
 // not installed yet.
 var docKeyMigration = goose.NewGoMigration(2,
 	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
@@ -29,7 +29,7 @@ var docKeyMigration = goose.NewGoMigration(2,
 			`ALTER TABLE users ALTER COLUMN doc_key DROP DEFAULT`,
 			`CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public`,
 			`CREATE INDEX users_user_name_trgm ON users USING gin (user_name_key public.gin_trgm_ops)`,
-			`CREATE INDEX users_email_trgm ON users USING gin (email_key public.gin_trgm_ops)`,
+			`CREATE INDEX user_emails_value_trgm ON user_emails USING gin (value_key public.gin_trgm_ops)`,
 			`CREATE INDEX users_display_name_trgm ON users USING gin ((doc_key->>'displayName') public.gin_trgm_ops)`,
 			`CREATE INDEX groups_display_name_trgm ON groups USING gin (display_name_key public.gin_trgm_ops)`,
 		} {
@@ -42,7 +42,7 @@ var docKeyMigration = goose.NewGoMigration(2,
 	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 		for _, stmt := range []string{
 			`DROP INDEX groups_display_name_trgm`, `DROP INDEX users_display_name_trgm`,
-			`DROP INDEX users_email_trgm`, `DROP INDEX users_user_name_trgm`, `ALTER TABLE users DROP COLUMN doc_key`,
+			`DROP INDEX user_emails_value_trgm`, `DROP INDEX users_user_name_trgm`, `ALTER TABLE users DROP COLUMN doc_key`,
 		} {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration 2 down: %s: %w", stmt, err)

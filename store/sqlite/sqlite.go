@@ -74,7 +74,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		"temp_store(MEMORY)",
 	}}
 	writeParams := url.Values{"_txlock": {"immediate"}}
-	readParams := url.Values{"_pragma": {"query_only(1)"}}
+	// Readers map the file (up to SQLite's 2 GiB limit) and keep 32 MiB of
+	// pages each: a lookup in a large tenant then reads memory, not pread
+	// system calls.
+	readParams := url.Values{"_pragma": {"query_only(1)", "mmap_size(2147418112)", "cache_size(-32768)"}}
 	for k, v := range common {
 		writeParams[k] = append(writeParams[k], v...)
 		readParams[k] = append(readParams[k], v...)

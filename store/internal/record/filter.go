@@ -325,6 +325,16 @@ func (c *compiler) compare(e *query.Compare) error {
 					c.tenantID, key, c.tenantID, key)
 				return nil
 			}
+			if e.Op != query.Pr {
+				// Any entry of emails: their rows in user_emails, which the
+				// trigram index serves on PostgreSQL.
+				c.write("u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND ", c.tenantID)
+				if err := c.scalar(e, "e.value_key", true); err != nil {
+					return err
+				}
+				c.write(")")
+				return nil
+			}
 		case groupsValue:
 			return c.groupsValue(e)
 		case membersValue, membersType:
@@ -579,7 +589,7 @@ type ListStatements struct {
 // matching filter, sorted by s (nil: creation order), selecting columns:
 // count from startIndex (1-based), or after the keyset position when
 // after is set (cursor paging: no offset, so a deep page costs what the
-// first does).
+// first does; and no count, so the page's total is -1).
 func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr, s *directory.Sort, after *directory.Keyset, startIndex, count int) (ListStatements, error) {
 	cond, args, err := Where(d, rt, tenantID, filter)
 	if err != nil {
@@ -601,12 +611,15 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 		pageCond += " AND " + kc
 		pageArgs = append(pageArgs, kargs...)
 	}
-	st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
-	st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count)
-	if after == nil {
-		st.Page += " OFFSET ?"
-		st.PageArgs = append(st.PageArgs, max(startIndex, 1)-1)
+	if after != nil {
+		// A page after a position is not counted: a count reads every match,
+		// which would make each page of an export cost the whole tenant.
+		st.Page = "SELECT -1 AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
+		st.PageArgs = append(pageArgs, count)
+		return st, nil
 	}
+	st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count, max(startIndex, 1)-1)
 	return st, nil
 }
 
