@@ -28,7 +28,7 @@ const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 type listResponse struct {
 	Schemas      []string         `json:"schemas"`
 	TotalResults *int             `json:"totalResults,omitempty"` // nil on cursor pages after the first
-	StartIndex   int              `json:"startIndex,omitempty"` // index paging only, where it is at least 1
+	StartIndex   int              `json:"startIndex,omitempty"`   // index paging only, where it is at least 1
 	ItemsPerPage int              `json:"itemsPerPage"`
 	NextCursor   string           `json:"nextCursor,omitempty"` // cursor paging (RFC 9865), when another page follows
 	Resources    []map[string]any `json:"Resources"`

@@ -15,8 +15,9 @@ import (
 // every string case-folded, which filters and sorts on document attributes
 // compare, fills it for the users there are, and adds the trigram indexes
 // that serve co, sw and ew filters on userName, emails.value, displayName
-// and a group's displayName. pg_trgm is created in the public schema when it is
-// not installed yet.
+// and a group's displayName, and rebuilds the creation-order indexes with
+// the byte collation the lists order ids by. pg_trgm is created in the
+// public schema when it is not installed yet.
 var docKeyMigration = goose.NewGoMigration(2,
 	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `ALTER TABLE users ADD COLUMN doc_key jsonb NOT NULL DEFAULT '{}'`); err != nil {
@@ -32,6 +33,13 @@ var docKeyMigration = goose.NewGoMigration(2,
 			`CREATE INDEX user_emails_value_trgm ON user_emails USING gin (value_key public.gin_trgm_ops)`,
 			`CREATE INDEX users_display_name_trgm ON users USING gin ((doc_key->>'displayName') public.gin_trgm_ops)`,
 			`CREATE INDEX groups_display_name_trgm ON groups USING gin (display_name_key public.gin_trgm_ops)`,
+			// Lists order by id COLLATE "C" (bytes, as SQLite does); the
+			// creation-order indexes must too, or a keyset page cannot
+			// range-scan them.
+			`DROP INDEX users_created`,
+			`CREATE INDEX users_created ON users (tenant_id, created_at, id COLLATE "C")`,
+			`DROP INDEX groups_created`,
+			`CREATE INDEX groups_created ON groups (tenant_id, created_at, id COLLATE "C")`,
 		} {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration 2: %s: %w", stmt, err)
@@ -41,6 +49,8 @@ var docKeyMigration = goose.NewGoMigration(2,
 	}},
 	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 		for _, stmt := range []string{
+			`DROP INDEX users_created`, `CREATE INDEX users_created ON users (tenant_id, created_at, id)`,
+			`DROP INDEX groups_created`, `CREATE INDEX groups_created ON groups (tenant_id, created_at, id)`,
 			`DROP INDEX groups_display_name_trgm`, `DROP INDEX users_display_name_trgm`,
 			`DROP INDEX user_emails_value_trgm`, `DROP INDEX users_user_name_trgm`, `ALTER TABLE users DROP COLUMN doc_key`,
 		} {

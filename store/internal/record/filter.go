@@ -648,6 +648,10 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 	if k.Expr == rt.alias+".id" {
 		return id + " " + gt + " ?", []any{after.ID}
 	}
+	if !k.Nullable {
+		// A row value: both dialects range-scan the index of (key, id).
+		return "(" + x + ", " + id + ") " + gt + " (?, ?)", []any{after.Key, after.ID}
+	}
 	switch {
 	case !desc && null: // among the NULLs, at the end
 		return "(" + k.Expr + " IS NULL AND " + id + " > ?)", []any{after.ID}
