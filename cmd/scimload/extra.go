@@ -39,8 +39,9 @@ func (c *client) serveFixed() (func(), error) {
 }
 
 // export reads every user by cursor pages of count and reports the pages,
-// the users, the total time and the mean time of the first and the last
-// ten pages (deep pages should cost what the first do).
+// the users, the total time, the first page's time and the mean time of
+// the next ten and of the last ten pages (deep pages should cost what the
+// first do).
 func export(ctx context.Context, cl *client, count int, out io.Writer) error {
 	start := time.Now()
 	var times []time.Duration
@@ -69,9 +70,11 @@ func export(ctx context.Context, cl *client, count int, out io.Writer) error {
 		}
 		return sum / time.Duration(max(len(ts), 1))
 	}
-	k := min(10, len(times))
-	fmt.Fprintf(out, "export: %d users in %d pages of %d in %s; first %d pages %s each, last %d pages %s each\n",
-		users, len(times), count, time.Since(start).Round(time.Millisecond), k, mean(times[:k]).Round(time.Microsecond),
-		k, mean(times[len(times)-k:]).Round(time.Microsecond))
+	// The first page also counts the matches (totalResults); the others
+	// do not.
+	k := min(10, len(times)-1)
+	fmt.Fprintf(out, "export: %d users in %d pages of %d in %s; page 1 (counted) %s, pages 2-%d %s each, last %d pages %s each\n",
+		users, len(times), count, time.Since(start).Round(time.Millisecond), times[0].Round(time.Microsecond),
+		k+1, mean(times[1:k+1]).Round(time.Microsecond), k, mean(times[len(times)-k:]).Round(time.Microsecond))
 	return nil
 }
