@@ -96,7 +96,7 @@ func TestFilterFixedAndExport(t *testing.T) {
 	if err := run(context.Background(), []string{"-url", url, "-token", token, "-scenario", "export", "-count", "7"}, func(string) string { return "" }, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "export: 20 users in 3 pages of 7;") {
+	if !strings.Contains(out.String(), "export: 20 users in 3 pages of 7 in ") {
 		t.Errorf("export = %q, want 20 users in 3 pages", out.String())
 	}
 }
