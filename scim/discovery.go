@@ -84,8 +84,7 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 	}{
 		Schemas: []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		Patch:   supported{true},
-		// Bulk is not served; maxPayloadSize is the body limit of every request.
-		Bulk:           bulk{Supported: false, MaxOperations: 0, MaxPayloadSize: h.maxBody},
+		Bulk:           bulk{Supported: true, MaxOperations: MaxBulkOperations, MaxPayloadSize: h.maxBulk},
 		Filter:         filter{Supported: true, MaxResults: directory.MaxPageSize},
 		ChangePassword: supported{true},
 		Sort:           supported{true},

@@ -58,6 +58,8 @@ type handler struct {
 	resourceTypes []scim.ResourceType
 	config        scim.ServiceProviderConfig
 	fixed         http.Handler // the library server when baseURL is fixed
+	router        http.Handler // the whole surface, which /Bulk sends its operations through
+	maxBulk       int64
 }
 
 // NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
@@ -79,6 +81,7 @@ func NewHandler(d Deps) http.Handler {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
+	h.maxBulk = max(h.maxBody, DefaultMaxBulkBytes)
 	if h.cursors == nil {
 		h.cursors = cursor.Random(DefaultCursorTTL)
 	}
@@ -111,7 +114,8 @@ func NewHandler(d Deps) http.Handler {
 	if h.baseURL != "" {
 		h.fixed = h.library(h.baseURL)
 	}
-	return h.routes()
+	h.router = h.routes()
+	return h.router
 }
 
 // library returns the library's SCIM server for one external base URL,

@@ -125,11 +125,15 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 // into 413).
 func (h *handler) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > h.maxBody {
-			h.writeError(w, r, tooLarge(h.maxBody))
+		limit := h.maxBody
+		if r.URL.Path == basePath+"/Bulk" {
+			limit = h.maxBulk
+		}
+		if r.ContentLength > limit {
+			h.writeError(w, r, tooLarge(limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -200,7 +204,7 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, tooLarge(h.maxBody)
+		return nil, tooLarge(tooBig.Limit)
 	}
 	if err != nil {
 		return nil, directory.Errorf(directory.KindInvalidSyntax, "", "the request body could not be read")

@@ -46,6 +46,7 @@ func (h *handler) routes() http.Handler {
 		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveLibrary)
 
 		r.With(h.searchBody).Post("/.search", h.rootSearch)
+		r.Post("/Bulk", h.bulk)
 		r.With(h.searchBody, h.project(h.users)).Post("/Users/.search", h.listUsers)
 		r.With(h.searchBody, h.project(h.groups)).Post("/Groups/.search", h.listGroups)
 		r.Group(func(r chi.Router) {

@@ -1,0 +1,391 @@
+package scim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// Bulk limits (RFC 7644 §3.7.4), advertised in the ServiceProviderConfig.
+const (
+	// MaxBulkOperations is the most operations one /Bulk request may hold.
+	MaxBulkOperations = 1000
+	// DefaultMaxBulkBytes is the largest /Bulk request body by default.
+	DefaultMaxBulkBytes = 8 << 20
+	// bulkWorkers is how many consecutive creates of a bulk run at once.
+	bulkWorkers = 8
+)
+
+const (
+	bulkRequestURN  = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+	bulkResponseURN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+)
+
+// bulkOp is one operation of a bulk request, and its outcome.
+type bulkOp struct {
+	Method  string `json:"method"`
+	BulkID  string `json:"bulkId,omitempty"`
+	Version string `json:"version,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Data    any    `json:"data,omitempty"`
+
+	refs   []string // bulkIds the path and data refer to
+	result *bulkResult
+}
+
+// bulkResult is an operation's entry of the BulkResponse.
+type bulkResult struct {
+	Method   string          `json:"method"`
+	BulkID   string          `json:"bulkId,omitempty"`
+	Version  string          `json:"version,omitempty"`
+	Location string          `json:"location,omitempty"`
+	Status   string          `json:"status"`
+	Response json.RawMessage `json:"response,omitempty"`
+}
+
+// bulkPath is the path of an operation: a resource type's endpoint, or one
+// resource of it by id or by "bulkId:" reference.
+var bulkPath = regexp.MustCompile(`^/(Users|Groups)(/[^/]+)?$`)
+
+// bulkRef finds "bulkId:<id>" references in strings.
+var bulkRef = regexp.MustCompile(`^bulkId:(.+)$`)
+
+// bulk serves POST /Bulk (RFC 7644 §3.7). Each operation runs as its own
+// request through the same router, so it obeys every rule of its
+// single-resource twin and is audited the same way; operations are not
+// one transaction, each is atomic. "bulkId:" references, in the path or
+// anywhere in data (group members, manager), are replaced by the id the
+// referenced POST created: an operation waits for the operations it
+// refers to, so forward references work; a reference to a failed
+// operation fails, and a cycle fails with 409. failOnErrors stops the
+// bulk after that many failures. Consecutive creates without references
+// run in parallel, in bulkWorkers, unless failOnErrors is set.
+func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
+	doc, err := h.readObject(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ops, failOnErrors, err := parseBulk(doc)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	run := bulkRun{h: h, outer: r, ids: map[string]string{}, failed: map[string]bool{}}
+	run.execute(ops, failOnErrors)
+	resp := struct {
+		Schemas    []string      `json:"schemas"`
+		Operations []*bulkResult `json:"Operations"`
+	}{Schemas: []string{bulkResponseURN}, Operations: []*bulkResult{}}
+	for _, op := range ops {
+		if op.result != nil {
+			resp.Operations = append(resp.Operations, op.result)
+		}
+	}
+	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+}
+
+// parseBulk reads a BulkRequest: its schema, failOnErrors, and at most
+// MaxBulkOperations operations, each with a known method, a path the method
+// fits, a bulkId on every POST (unique in the request) and data where the
+// method needs it.
+func parseBulk(doc map[string]any) ([]*bulkOp, int, error) {
+	list, _ := doc["schemas"].([]any)
+	if len(list) != 1 || !strings.EqualFold(asString(list[0]), bulkRequestURN) {
+		return nil, 0, syntaxError("a bulk request has the schema %s", bulkRequestURN)
+	}
+	failOnErrors := 0
+	if v, ok := doc["failOnErrors"]; ok {
+		n, isNum := v.(json.Number)
+		i, err := strconv.Atoi(string(n))
+		if !isNum || err != nil || i < 0 {
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "failOnErrors", "failOnErrors must be a non-negative integer")
+		}
+		failOnErrors = i
+	}
+	raw, ok := doc["Operations"].([]any)
+	if !ok {
+		return nil, 0, syntaxError("a bulk request has an Operations array")
+	}
+	if len(raw) > MaxBulkOperations {
+		return nil, 0, directory.Errorf(directory.KindTooLarge, "Operations", "a bulk request holds at most %d operations (maxOperations)", MaxBulkOperations)
+	}
+	ops := make([]*bulkOp, 0, len(raw))
+	bulkIDs := map[string]bool{}
+	for i, item := range raw {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, 0, syntaxError("operation %d is not an object", i+1)
+		}
+		op := &bulkOp{Method: strings.ToUpper(asString(m["method"])), BulkID: asString(m["bulkId"]),
+			Version: asString(m["version"]), Path: asString(m["path"]), Data: m["data"]}
+		match := bulkPath.FindStringSubmatch(op.Path)
+		switch {
+		case match == nil:
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "path", "operation %d: path %q is not /Users, /Groups or one of their resources", i+1, op.Path)
+		case op.Method == http.MethodPost && match[2] != "":
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "path", "operation %d: POST goes to /Users or /Groups", i+1)
+		case op.Method != http.MethodPost && op.Method != http.MethodPut && op.Method != http.MethodPatch && op.Method != http.MethodDelete:
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "method", "operation %d: method %q is not POST, PUT, PATCH or DELETE", i+1, asString(m["method"]))
+		case op.Method != http.MethodPost && match[2] == "":
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "path", "operation %d: %s needs the path of one resource", i+1, op.Method)
+		case op.Method == http.MethodPost && op.BulkID == "":
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "bulkId", "operation %d: a POST needs a bulkId", i+1)
+		case op.Method == http.MethodPost && bulkIDs[op.BulkID]:
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "bulkId", "operation %d: bulkId %q is used twice", i+1, op.BulkID)
+		case op.Method != http.MethodDelete && op.Data == nil:
+			return nil, 0, directory.Errorf(directory.KindInvalidValue, "data", "operation %d: %s needs data", i+1, op.Method)
+		}
+		if op.Method == http.MethodPost {
+			bulkIDs[op.BulkID] = true
+		}
+		op.refs = references(op.Path, op.Data)
+		ops = append(ops, op)
+	}
+	return ops, failOnErrors, nil
+}
+
+// references returns the bulkIds a path and data refer to.
+func references(path string, data any) []string {
+	var refs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			if m := bulkRef.FindStringSubmatch(v); m != nil {
+				refs = append(refs, m[1])
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(strings.TrimPrefix(strings.TrimPrefix(path, "/Users/"), "/Groups/"))
+	walk(data)
+	return refs
+}
+
+// bulkRun is the execution of one bulk request.
+type bulkRun struct {
+	h      *handler
+	outer  *http.Request
+	mu     sync.Mutex
+	ids    map[string]string // bulkId → id of the created resource
+	failed map[string]bool   // bulkIds whose POST failed
+	errors int
+}
+
+// execute runs the operations in passes: each pass runs, in order, those
+// whose references are all resolved; an operation that refers to a failed
+// one fails; what is left when a pass makes no progress is a cycle.
+func (b *bulkRun) execute(ops []*bulkOp, failOnErrors int) {
+	pending := ops
+	for len(pending) > 0 {
+		var ready, waiting []*bulkOp
+		for _, op := range pending {
+			switch b.state(op) {
+			case refsReady:
+				ready = append(ready, op)
+			case refsFailed:
+				op.result = bulkFailure(op, http.StatusConflict, "invalidValue", "it refers to an operation of this bulk that failed")
+				b.errors++
+			default:
+				waiting = append(waiting, op)
+			}
+		}
+		if len(ready) == 0 {
+			for _, op := range waiting {
+				op.result = bulkFailure(op, http.StatusConflict, "invalidValue", "its bulkId references cannot be resolved (a cycle, or a bulkId no POST of this request defines)")
+			}
+			return
+		}
+		for i := 0; i < len(ready); {
+			if failOnErrors > 0 && b.errors >= failOnErrors {
+				return
+			}
+			// A run of creates without references goes in parallel.
+			j := i + 1
+			if failOnErrors == 0 && ready[i].Method == http.MethodPost && len(ready[i].refs) == 0 {
+				for j < len(ready) && ready[j].Method == http.MethodPost && len(ready[j].refs) == 0 {
+					j++
+				}
+			}
+			b.parallel(ready[i:j])
+			i = j
+		}
+		pending = waiting
+	}
+}
+
+type refState int
+
+const (
+	refsReady refState = iota
+	refsWaiting
+	refsFailed
+)
+
+func (b *bulkRun) state(op *bulkOp) refState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ref := range op.refs {
+		if b.failed[ref] {
+			return refsFailed
+		}
+		if _, ok := b.ids[ref]; !ok {
+			return refsWaiting
+		}
+	}
+	return refsReady
+}
+
+// parallel runs ops on up to bulkWorkers goroutines.
+func (b *bulkRun) parallel(ops []*bulkOp) {
+	if len(ops) == 1 {
+		b.run(ops[0])
+		return
+	}
+	next := make(chan *bulkOp)
+	var wg sync.WaitGroup
+	for range min(bulkWorkers, len(ops)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for op := range next {
+				b.run(op)
+			}
+		}()
+	}
+	for _, op := range ops {
+		next <- op
+	}
+	close(next)
+	wg.Wait()
+}
+
+// run performs one operation through the router, as a request of its own
+// with the bulk request's credentials, and records its outcome.
+func (b *bulkRun) run(op *bulkOp) {
+	b.mu.Lock()
+	path, data := b.resolve(op.Path).(string), b.resolve(op.Data)
+	b.mu.Unlock()
+	var body []byte
+	if data != nil {
+		var err error
+		if body, err = json.Marshal(data); err != nil {
+			b.record(op, bulkFailure(op, http.StatusBadRequest, "invalidSyntax", "the data cannot be encoded"))
+			return
+		}
+	}
+	// The bulk request's context without its routing state, which the
+	// router would otherwise take for its own.
+	ctx := context.WithValue(b.outer.Context(), chi.RouteCtxKey, nil)
+	req, err := http.NewRequestWithContext(ctx, op.Method, basePath+path, bytes.NewReader(body))
+	if err != nil {
+		b.record(op, bulkFailure(op, http.StatusBadRequest, "invalidValue", "the path is not valid"))
+		return
+	}
+	req.Header.Set("Authorization", b.outer.Header.Get("Authorization"))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Request-Id", b.outer.Header.Get("X-Request-Id"))
+	if op.Version != "" {
+		req.Header.Set("If-Match", op.Version)
+	}
+	req.RemoteAddr, req.Host, req.TLS = b.outer.RemoteAddr, b.outer.Host, b.outer.TLS
+	rec := httptest.NewRecorder()
+	b.h.router.ServeHTTP(rec, req)
+
+	res := &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Version: rec.Header().Get("ETag")}
+	if rec.Code >= 400 {
+		res.Response = json.RawMessage(rec.Body.Bytes())
+		b.record(op, res)
+		return
+	}
+	res.Location = rec.Header().Get("Location")
+	if res.Location == "" && rec.Code != http.StatusNoContent {
+		var created struct {
+			Meta struct {
+				Location string `json:"location"`
+			} `json:"meta"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &created)
+		res.Location = created.Meta.Location
+	}
+	if op.Method == http.MethodPost {
+		var created struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &created)
+		b.mu.Lock()
+		b.ids[op.BulkID] = created.ID
+		b.mu.Unlock()
+	}
+	b.record(op, res)
+}
+
+// record stores an operation's outcome; a failed POST fails the
+// operations that refer to it.
+func (b *bulkRun) record(op *bulkOp, res *bulkResult) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	op.result = res
+	if code, _ := strconv.Atoi(res.Status); code >= 400 {
+		b.errors++
+		if op.Method == http.MethodPost {
+			b.failed[op.BulkID] = true
+		}
+	}
+}
+
+// resolve returns v with every "bulkId:" reference replaced by the id it
+// stands for (the caller holds b.mu and has checked they are all known).
+func (b *bulkRun) resolve(v any) any {
+	switch v := v.(type) {
+	case string:
+		if m := bulkRef.FindStringSubmatch(v); m != nil {
+			return b.ids[m[1]]
+		}
+		if i := strings.Index(v, "/bulkId:"); i >= 0 && strings.HasPrefix(v, "/") {
+			return v[:i+1] + b.ids[v[i+len("/bulkId:"):]]
+		}
+		return v
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = b.resolve(x)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = b.resolve(x)
+		}
+		return out
+	}
+	return v
+}
+
+// bulkFailure is the outcome of an operation that did not run or failed
+// before reaching the router.
+func bulkFailure(op *bulkOp, status int, scimType, detail string) *bulkResult {
+	body, _ := json.Marshal(map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
+		"status":  strconv.Itoa(status), "scimType": scimType, "detail": "operation " + op.Method + " " + op.Path + ": " + detail,
+	})
+	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(status), Response: body}
+}

@@ -1,0 +1,136 @@
+package scim_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+func bulkBody(failOnErrors string, ops ...string) string {
+	if failOnErrors != "" {
+		failOnErrors = `"failOnErrors":` + failOnErrors + `,`
+	}
+	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],` + failOnErrors + `"Operations":[` + strings.Join(ops, ",") + `]}`
+}
+
+// bulkResults returns the status of each operation of a BulkResponse, by
+// bulkId (or method and position when it has none), and the results.
+func bulkResults(t *testing.T, r response) []map[string]any {
+	t.Helper()
+	r.wantStatus(t, "POST /Bulk", http.StatusOK)
+	var out []map[string]any
+	for _, op := range r.body["Operations"].([]any) {
+		out = append(out, op.(map[string]any))
+	}
+	return out
+}
+
+func TestBulk(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		// The group comes first and names users created after it; the
+		// second user's manager is the first (forward references).
+		r := e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("",
+			`{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Bulk team","members":[{"value":"bulkId:u1"},{"value":"bulkId:u2"}]}}`,
+			`{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["`+coreURN+`"],"userName":"ann@example.com"}}`,
+			`{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["`+coreURN+`","`+enterpriseURN+`"],"userName":"ben@example.com","`+enterpriseURN+`":{"manager":{"value":"bulkId:u1"}}}}`,
+			`{"method":"PATCH","path":"/Users/bulkId:u1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Lead"}]}}`,
+		))
+		res := bulkResults(t, r)
+		if len(res) != 4 {
+			t.Fatalf("BulkResponse has %d operations, want 4: %s", len(res), r.raw)
+		}
+		for i, want := range []string{"201", "201", "201", "200"} {
+			if res[i]["status"] != want || res[i]["version"] == nil {
+				t.Errorf("operation %d = %v, want status %s with a version", i+1, res[i], want)
+			}
+		}
+		if loc, _ := res[0]["location"].(string); !strings.Contains(loc, "/scim/v2/Groups/") || res[0]["bulkId"] != "g" {
+			t.Errorf("group result = %v, want its location and bulkId", res[0])
+		}
+		group := e.do(http.MethodGet, strings.TrimPrefix(res[0]["location"].(string), e.srv.URL), "").wantStatus(t, "GET the bulk group", http.StatusOK)
+		if members, _ := group.body["members"].([]any); len(members) != 2 {
+			t.Errorf("bulk group members = %v, want the two bulk users", group.body["members"])
+		}
+		ben := e.do(http.MethodGet, strings.TrimPrefix(res[2]["location"].(string), e.srv.URL), "").wantStatus(t, "GET ben", http.StatusOK)
+		annID := strings.TrimPrefix(res[1]["location"].(string), e.srv.URL+"/scim/v2/Users/")
+		if get(ben.body, enterpriseURN, "manager", "value") != annID {
+			t.Errorf("ben's manager = %v, want ann %s", get(ben.body, enterpriseURN, "manager"), annID)
+		}
+		if ann := e.do(http.MethodGet, "/scim/v2/Users/"+annID, "").body; ann["title"] != "Lead" {
+			t.Errorf("ann's title after the bulk PATCH = %v", ann["title"])
+		}
+
+		// A failed create leaves nothing; what refers to it fails; a cycle
+		// fails; the rest runs.
+		before := e.userCount()
+		r = e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("",
+			`{"method":"POST","path":"/Users","bulkId":"bad","data":{"schemas":["`+coreURN+`"],"userName":"not an email","emails":[{"value":"nope"}]}}`,
+			`{"method":"POST","path":"/Groups","bulkId":"g2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Needs bad","members":[{"value":"bulkId:bad"}]}}`,
+			`{"method":"POST","path":"/Groups","bulkId":"c1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"C1","members":[{"value":"bulkId:c2"}]}}`,
+			`{"method":"POST","path":"/Groups","bulkId":"c2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"C2","members":[{"value":"bulkId:c1"}]}}`,
+			`{"method":"DELETE","path":"/Users/`+annID+`","version":"W/\"999\""}`,
+			`{"method":"POST","path":"/Users","bulkId":"ok","data":{"schemas":["`+coreURN+`"],"userName":"cat@example.com"}}`,
+		))
+		res = bulkResults(t, r)
+		statuses := map[string]string{}
+		for _, op := range res {
+			key, _ := op["bulkId"].(string)
+			if key == "" {
+				key = op["method"].(string)
+			}
+			statuses[key] = op["status"].(string)
+		}
+		want := map[string]string{"bad": "400", "g2": "409", "c1": "409", "c2": "409", "DELETE": "412", "ok": "201"}
+		if fmt.Sprint(statuses) != fmt.Sprint(want) {
+			t.Errorf("statuses = %v, want %v\n%s", statuses, want, r.raw)
+		}
+		if n := e.userCount(); n != before+1 {
+			t.Errorf("users after the second bulk = %d, want %d (only cat)", n, before+1)
+		}
+		for _, name := range []string{"Needs bad", "C1", "C2"} {
+			if r := e.do(http.MethodGet, "/scim/v2/Groups?filter="+urlQuery(`displayName eq "`+name+`"`), ""); r.body["totalResults"] != 0.0 {
+				t.Errorf("group %s exists after its operation failed", name)
+			}
+		}
+
+		// failOnErrors 1: the bulk stops at the first failure.
+		r = e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("1",
+			`{"method":"POST","path":"/Users","bulkId":"x","data":{"schemas":["`+coreURN+`"],"userName":"cat@example.com"}}`,
+			`{"method":"POST","path":"/Users","bulkId":"y","data":{"schemas":["`+coreURN+`"],"userName":"dan@example.com"}}`,
+		))
+		if res = bulkResults(t, r); len(res) != 1 || res[0]["status"] != "409" {
+			t.Errorf("failOnErrors 1 = %s, want the one 409 (cat exists) and nothing after it", r.raw)
+		}
+
+		// Requests refused whole.
+		var many []string
+		for i := range scim.MaxBulkOperations + 1 {
+			many = append(many, fmt.Sprintf(`{"method":"DELETE","path":"/Users/x%d"}`, i))
+		}
+		e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("", many...)).wantError(t, "too many operations", http.StatusRequestEntityTooLarge, "", "maxOperations")
+		e.do(http.MethodPost, "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[]}`).
+			wantError(t, "wrong schema", http.StatusBadRequest, "invalidSyntax", "BulkRequest")
+		for _, op := range []string{
+			`{"method":"POST","path":"/Users","data":{}}`, // no bulkId
+			`{"method":"GET","path":"/Users/x"}`,          // not a bulk method
+			`{"method":"DELETE","path":"/Bulk"}`,          // not a resource
+			`{"method":"PUT","path":"/Users"}`,            // needs one resource
+			`{"method":"POST","path":"/Users","bulkId":"a"},{"method":"POST","path":"/Users","bulkId":"a","data":{}}`, // no data, then a duplicate
+		} {
+			e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("", op)).wantError(t, "bulk "+op, http.StatusBadRequest, "invalidValue")
+		}
+		if n := e.userCount(); n != before+1 {
+			t.Errorf("refused bulks changed the users: %d, want %d", n, before+1)
+		}
+		spc := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").body
+		if bulk, _ := spc["bulk"].(map[string]any); bulk["supported"] != true || bulk["maxOperations"] != float64(scim.MaxBulkOperations) {
+			t.Errorf("SPC bulk = %v", spc["bulk"])
+		}
+	})
+}
