@@ -82,8 +82,8 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		AuthenticationSchemes []scheme   `json:"authenticationSchemes"`
 		Meta                  meta       `json:"meta"`
 	}{
-		Schemas: []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		Patch:   supported{true},
+		Schemas:        []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		Patch:          supported{true},
 		Bulk:           bulk{Supported: true, MaxOperations: MaxBulkOperations, MaxPayloadSize: h.maxBulk},
 		Filter:         filter{Supported: true, MaxResults: directory.MaxPageSize},
 		ChangePassword: supported{true},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -20,8 +21,9 @@ func TestServiceProviderConfig(t *testing.T) {
 		want any
 	}{
 		{[]string{"patch", "supported"}, true},
-		{[]string{"bulk", "supported"}, false},
-		{[]string{"bulk", "maxPayloadSize"}, 65536.0},
+		{[]string{"bulk", "supported"}, true},
+		{[]string{"bulk", "maxOperations"}, float64(scim.MaxBulkOperations)},
+		{[]string{"bulk", "maxPayloadSize"}, float64(scim.DefaultMaxBulkBytes)},
 		{[]string{"filter", "supported"}, true},
 		{[]string{"filter", "maxResults"}, 1000.0},
 		{[]string{"changePassword", "supported"}, true},
@@ -139,7 +141,8 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 
 func TestUnknownRoutes(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t))
-	e.do(http.MethodGet, "/scim/v2/Bulk", "").wantError(t, "GET /Bulk", http.StatusNotFound, "", "no endpoint")
+	e.do(http.MethodGet, "/scim/v2/Nothing", "").wantError(t, "GET /Nothing", http.StatusNotFound, "", "no endpoint")
+	e.do(http.MethodGet, "/scim/v2/Bulk", "").wantError(t, "GET /Bulk", http.StatusMethodNotAllowed, "", "use POST")
 	e.do(http.MethodGet, "/scim/v2/users", "").wantError(t, "GET /users", http.StatusNotFound, "")
 	e.doAs("", http.MethodGet, "/nothing", "").wantError(t, "GET /nothing", http.StatusNotFound, "")
 	r := e.do(http.MethodDelete, "/scim/v2/Users", "")
