@@ -618,8 +618,17 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 		st.PageArgs = append(pageArgs, count)
 		return st, nil
 	}
-	st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?"
-	st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count, max(startIndex, 1)-1)
+	if startIndex <= 1 {
+		st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
+		st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count)
+		return st, nil
+	}
+	// A deep offset skips ids only, in the index, and reads the rows of the
+	// page alone.
+	alias := rt.alias
+	st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + alias + ".tenant_id = ? AND " +
+		alias + ".id IN (SELECT " + alias + ".id" + from + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?) ORDER BY " + order
+	st.PageArgs = append(append(append(append([]any(nil), args...), tenantID), pageArgs...), count, startIndex-1)
 	return st, nil
 }
 
