@@ -22,8 +22,9 @@ const (
 	MaxBulkOperations = 1000
 	// DefaultMaxBulkBytes is the largest /Bulk request body by default.
 	DefaultMaxBulkBytes = 8 << 20
-	// bulkWorkers is how many consecutive creates of a bulk run at once.
-	bulkWorkers = 8
+	// bulkWorkers is how many consecutive creates of a bulk run at once:
+	// enough for the SQLite writer to commit them in groups.
+	bulkWorkers = 32
 )
 
 const (
