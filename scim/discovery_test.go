@@ -143,6 +143,11 @@ func TestUnknownRoutes(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t))
 	e.do(http.MethodGet, "/scim/v2/Nothing", "").wantError(t, "GET /Nothing", http.StatusNotFound, "", "no endpoint")
 	e.do(http.MethodGet, "/scim/v2/Bulk", "").wantError(t, "GET /Bulk", http.StatusMethodNotAllowed, "", "use POST")
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost} {
+		e.do(m, "/scim/v2/Me", "").wantError(t, m+" /Me", http.StatusNotImplemented, "", "not a user")
+	}
+	e.do(http.MethodGet, "/scim/v2/Me/x", "").wantError(t, "GET /Me/x", http.StatusNotImplemented, "")
+	e.doAs("", http.MethodGet, "/scim/v2/Me", "").wantError(t, "GET /Me without a token", http.StatusUnauthorized, "")
 	e.do(http.MethodGet, "/scim/v2/users", "").wantError(t, "GET /users", http.StatusNotFound, "")
 	e.doAs("", http.MethodGet, "/nothing", "").wantError(t, "GET /nothing", http.StatusNotFound, "")
 	r := e.do(http.MethodDelete, "/scim/v2/Users", "")

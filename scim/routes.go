@@ -47,6 +47,8 @@ func (h *handler) routes() http.Handler {
 
 		r.With(h.searchBody).Post("/.search", h.rootSearch)
 		r.Post("/Bulk", h.bulk)
+		r.HandleFunc("/Me", notImplemented("/Me is not served: a token is a provisioning connection, not a user (RFC 7644 §3.11)"))
+		r.HandleFunc("/Me/*", notImplemented("/Me is not served: a token is a provisioning connection, not a user (RFC 7644 §3.11)"))
 		r.With(h.searchBody, h.project(h.users)).Post("/Users/.search", h.listUsers)
 		r.With(h.searchBody, h.project(h.groups)).Post("/Groups/.search", h.listGroups)
 		r.Group(func(r chi.Router) {
@@ -69,6 +71,13 @@ func (h *handler) routes() http.Handler {
 		})
 	})
 	return r
+}
+
+// notImplemented answers every method with a SCIM 501 and detail.
+func notImplemented(detail string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, http.StatusNotImplemented, "", detail)
+	}
 }
 
 // notFound answers a path that is no endpoint with a SCIM 404.
