@@ -65,6 +65,53 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 	})
 }
 
+// TestConcurrentIfMatch sends one PUT and one PATCH per goroutine, all
+// with the same If-Match: exactly one write wins, the others get 412, and
+// only the winner is audited.
+func TestConcurrentIfMatch(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		path := "/scim/v2/Users/" + e.createUser("race@example.com")
+		events := len(e.events(e.tenant.ID))
+		const n = 16
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				method, body := http.MethodPut, fmt.Sprintf(`{"schemas":[%q],"userName":"race@example.com","title":"writer %d"}`, coreURN, i)
+				if i%2 == 1 {
+					method, body = http.MethodPatch, patch(fmt.Sprintf(`{"op":"replace","path":"title","value":"writer %d"}`, i))
+				}
+				r, err := e.request(e.token, method, path, body, "If-Match", `W/"1"`)
+				if err != nil {
+					t.Errorf("%s %d: %v", method, i, err)
+				}
+				statuses[i] = r.status
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for i, s := range statuses {
+			switch s {
+			case http.StatusOK:
+				won++
+			case http.StatusPreconditionFailed:
+			default:
+				t.Errorf("write %d = %d, want 200 or 412", i, s)
+			}
+		}
+		r := e.do(http.MethodGet, path, "")
+		if won != 1 || r.header.Get("ETag") != `W/"2"` {
+			t.Errorf("%d concurrent writes with one If-Match: %d won, ETag %s; want 1 and W/\"2\"", n, won, r.header.Get("ETag"))
+		}
+		if got := len(e.events(e.tenant.ID)) - events; got != 1 {
+			t.Errorf("audit events of the race = %d, want 1", got)
+		}
+	})
+}
+
 // TestBusyHasher fills a password hasher of one slot and no queue: the
 // requests it refuses are answered 503 with Retry-After.
 func TestBusyHasher(t *testing.T) {
