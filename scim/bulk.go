@@ -283,7 +283,7 @@ func (b *bulkRun) parallel(ops []*bulkOp) {
 // with the bulk request's credentials, and records its outcome.
 func (b *bulkRun) run(op *bulkOp) {
 	b.mu.Lock()
-	path, data := b.resolve(op.Path).(string), b.resolve(op.Data)
+	path, data := b.resolvePath(op.Path), b.resolve(op.Data)
 	b.mu.Unlock()
 	var body []byte
 	if data != nil {
@@ -361,9 +361,6 @@ func (b *bulkRun) resolve(v any) any {
 		if m := bulkRef.FindStringSubmatch(v); m != nil {
 			return b.ids[m[1]]
 		}
-		if i := strings.Index(v, "/bulkId:"); i >= 0 && strings.HasPrefix(v, "/") {
-			return v[:i+1] + b.ids[v[i+len("/bulkId:"):]]
-		}
 		return v
 	case []any:
 		out := make([]any, len(v))
@@ -379,6 +376,17 @@ func (b *bulkRun) resolve(v any) any {
 		return out
 	}
 	return v
+}
+
+// resolvePath returns an operation's path with a "bulkId:" reference in
+// place of the id replaced by the id it stands for (the caller holds b.mu).
+func (b *bulkRun) resolvePath(path string) string {
+	for _, prefix := range []string{"/Users/bulkId:", "/Groups/bulkId:"} {
+		if ref, ok := strings.CutPrefix(path, prefix); ok {
+			return strings.TrimSuffix(prefix, "bulkId:") + b.ids[ref]
+		}
+	}
+	return path
 }
 
 // bulkFailure is the outcome of an operation that did not run or failed

@@ -65,6 +65,15 @@ func TestBulk(t *testing.T) {
 		if ann := e.do(http.MethodGet, "/scim/v2/Users/"+annID, "").body; ann["title"] != "Lead" {
 			t.Errorf("ann's title after the bulk PATCH = %v", ann["title"])
 		}
+		// Only a whole "bulkId:" value is a reference; text that merely
+		// contains one is data.
+		r = e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("",
+			`{"method":"POST","path":"/Users","bulkId":"t","data":{"schemas":["`+coreURN+`"],"userName":"tex@example.com","title":"/docs/bulkId:u1"}}`))
+		if res := bulkResults(t, r); res[0]["status"] != "201" {
+			t.Fatalf("bulk with bulkId text in data = %s", r.raw)
+		} else if tex := e.do(http.MethodGet, strings.TrimPrefix(res[0]["location"].(string), e.srv.URL), "").body; tex["title"] != "/docs/bulkId:u1" {
+			t.Errorf("title = %v, want the text unchanged", tex["title"])
+		}
 
 		// A failed create leaves nothing; what refers to it fails; a cycle
 		// fails; the rest runs.

@@ -94,7 +94,7 @@ func diffUsers(t *testing.T, e *env, rng *rand.Rand) map[string]map[string]any {
 	t.Helper()
 	var ids []string
 	for i := range 60 {
-		e.advance(time.Second) // distinct meta.created values
+		e.advance(1500 * time.Millisecond) // distinct meta.created values, some within one served second
 		attrs := []string{`"active":` + fmt.Sprint(rng.IntN(2) == 0)}
 		userName := fmt.Sprintf("%s%d", pick(rng, diffWords), i)
 		var emails []string
@@ -194,6 +194,7 @@ var valuePaths = map[string][]diffAttr{
 	"phoneNumbers": {{"value", "string"}, {"type", "string"}},
 	"roles":        {{"value", "string"}, {"primary", "bool"}},
 	"addresses":    {{"locality", "string"}, {"country", "string"}, {"primary", "bool"}, {"type", "string"}},
+	"name":         {{"givenName", "string"}, {"familyName", "string"}}, // singular: the user must have a name
 }
 
 func (g *filterGen) filter() string { return g.expr(3, "") }
@@ -209,7 +210,7 @@ func (g *filterGen) expr(depth int, within string) string {
 	case depth > 0 && r < 4:
 		return "not (" + g.expr(depth-1, within) + ")"
 	case depth > 0 && r < 5 && within == "":
-		names := []string{"emails", "phoneNumbers", "roles", "addresses"}
+		names := []string{"emails", "phoneNumbers", "roles", "addresses", "name"}
 		name := pick(g.rng, names)
 		return name + "[" + g.expr(min(depth-1, 2), name) + "]"
 	}

@@ -78,6 +78,7 @@ func TestListFilters(t *testing.T) {
 			{`name eq "Anita"`, "complex"},
 			{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nope eq "1"`, "no attribute"},
 			{`groups.value co "x"`, "eq and pr"},
+			{`groups[value ne "x"]`, "value eq or value pr"},
 			{`userName eq "` + strings.Repeat("a", 2100) + `"`, "longer than 2048"},
 		} {
 			r := e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(c.filter), "")

@@ -86,7 +86,8 @@ type Value struct {
 	Kind Kind
 	// Str is a string as the filter gave it, unescaped; Key is what the
 	// attribute's values are compared with: Str itself when the attribute
-	// is caseExact, else its case-folded key (fold.Key).
+	// is caseExact, else its case-folded key (fold.Key), and for a user's
+	// emails.value the address's key (email.Key: the domain in ASCII).
 	Str, Key string
 	Bool     bool
 	Num      float64

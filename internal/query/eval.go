@@ -17,7 +17,8 @@ import (
 //   - ne is not eq: a resource without the attribute matches it;
 //   - strings compare by their keys: case-folded unless the attribute is
 //     caseExact; gt, ge, lt and le order keys byte by byte (code points);
-//   - dateTime values compare as instants;
+//   - dateTime values compare as instants, as served (meta times to the
+//     second);
 //   - pr matches a value that is not null, not an empty string and not an
 //     empty array or object;
 //   - a user without emails whose userName is an email address has that

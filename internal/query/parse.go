@@ -13,7 +13,9 @@ import (
 
 	filter "github.com/scim2/filter-parser/v2"
 
+	"github.com/scimd/scimd/internal/email"
 	"github.com/scimd/scimd/internal/fold"
+	"github.com/scimd/scimd/schemas"
 )
 
 // Limits of a filter, advertised in the documentation. Over them a filter
@@ -372,7 +374,12 @@ func (cv *converter) value(a *Attr, op Op, raw any) (Value, error) {
 		}
 		v.Time = t
 	default:
-		if !a.CaseExact {
+		switch {
+		case a.Schema == schemas.UserURN && a.Name == "emails" && a.Sub == "value":
+			// Addresses are stored with an ASCII (A-label) domain: compare
+			// the filter's address in the same form.
+			v.Key = email.Key(s)
+		case !a.CaseExact:
 			v.Key = fold.Key(s)
 		}
 	}

@@ -421,6 +421,15 @@ func testUserFilters(t *testing.T, in Instance) {
 	} {
 		wantEqual(t, "Users(filter "+tc.attr+" eq "+tc.value+")", userIDs(t, b, acme.ID, userEq(t, tc.attr, tc.value)), tc.want)
 	}
+	// The bracket and Entra forms compare addresses as the plain form does:
+	// a Unicode domain matches its stored A-label.
+	for _, f := range []string{`emails[value eq "ANNE@BÜCHER.EXAMPLE"]`, `emails[type eq "work"].value eq "anne@bücher.example"`} {
+		e, err := query.Users.Parse(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEqual(t, "Users(filter "+f+")", userIDs(t, b, acme.ID, e), []string{anne.ID})
+	}
 	// A filter the store cannot run is a *query.Error, for the client.
 	f, err := query.Users.Parse(`groups.value co "x"`)
 	if err != nil {

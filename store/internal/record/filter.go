@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/email"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -20,6 +19,9 @@ type Dialect struct {
 	Bool func(bool) any
 	// sqlBool is the literal of a boolean.
 	sqlBool func(bool) string
+	// seconds is a time column truncated to the second: meta times are
+	// served to the second, so filters compare them at that precision.
+	seconds func(col string) string
 	Time    func(time.Time) any
 	// docText returns the SQL of the string at path in the JSON column col,
 	// docBool of the boolean there and docValue of whatever is there (for
@@ -44,7 +46,8 @@ var SQLite = &Dialect{
 		}
 		return 0
 	},
-	Time: func(t time.Time) any { return t.UnixMicro() },
+	Time:    func(t time.Time) any { return t.UnixMicro() },
+	seconds: func(col string) string { return "(" + col + " / 1000000 * 1000000)" },
 	sqlBool: func(b bool) string {
 		if b {
 			return "1"
@@ -76,6 +79,7 @@ var Postgres = &Dialect{
 	Collate: ` COLLATE "C"`,
 	Bool:    func(b bool) any { return b },
 	Time:    func(t time.Time) any { return t },
+	seconds: func(col string) string { return "date_trunc('second', " + col + ")" },
 	sqlBool: func(b bool) string {
 		if b {
 			return "TRUE"
@@ -304,6 +308,9 @@ func (c *compiler) compare(e *query.Compare) error {
 	if f, ok := c.rt.fields[a.Key()]; ok {
 		switch f.special {
 		case plain:
+			if a.Type == query.DateTime && e.Op != query.Pr {
+				return c.scalar(e, c.d.seconds(f.expr), false)
+			}
 			return c.scalar(e, f.expr, f.text)
 		case resourceType:
 			if query.Match(e, map[string]any{"meta": map[string]any{"resourceType": c.rt.name}}) {
@@ -319,7 +326,7 @@ func (c *compiler) compare(e *query.Compare) error {
 				// holds, so a search finds the user a 409 refers to. IN,
 				// not a correlated EXISTS: the index lookups drive the
 				// query.
-				key := email.Key(e.Value.Str)
+				key := e.Value.Key // email.Key of the address (query.Value)
 				c.write(`u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.value_key = ?
 					UNION ALL SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.email_key = ?)`,
 					c.tenantID, key, c.tenantID, key)
@@ -517,15 +524,27 @@ func (c *compiler) has(h *query.Has) error {
 		c.write(")")
 		return nil
 	case c.rt == Users && name == "groups":
-		if _, ok := h.Where.(*query.Compare); !ok {
-			return query.Errorf("groups[...] takes one comparison")
+		// One membership matching value eq is a membership of that group,
+		// as outside brackets; other forms would need each membership.
+		if cmp, ok := h.Where.(*query.Compare); !ok || cmp.Op != query.Eq && cmp.Op != query.Pr {
+			return query.Errorf("groups[...] takes one comparison, value eq or value pr")
 		}
+		return c.expr(h.Where, "")
 	case h.Attr.MultiValued:
 		return query.Errorf("%s[...] is not supported", h.Attr.Path())
 	}
-	// A singular complex attribute: its sub-attributes are compared as
-	// they are outside brackets.
-	return c.expr(h.Where, "")
+	// A singular complex attribute: present, and its sub-attributes
+	// compared as they are outside brackets.
+	path, ok := c.docPath(h.Attr)
+	if !ok {
+		return query.Errorf("%s[...] is not supported", h.Attr.Path())
+	}
+	c.write("(" + c.d.docValue(c.doc(), path) + " IS NOT NULL AND ")
+	if err := c.expr(h.Where, ""); err != nil {
+		return err
+	}
+	c.write(")")
+	return nil
 }
 
 // conjunctEq returns the value of a sub eq comparison that e requires (e
