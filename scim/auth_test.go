@@ -28,7 +28,7 @@ func TestAuthentication(t *testing.T) {
 		if err := e.svc.RevokeToken(ctx, operator, e.tenant.ID, "revoked"); err != nil {
 			t.Fatalf("RevokeToken = %v", err)
 		}
-		expiring, _, err := e.svc.CreateToken(ctx, operator, e.tenant.ID, "expiring", []directory.Scope{directory.ScopeSCIM}, time.Hour)
+		expiring, _, err := e.svc.CreateToken(ctx, operator, e.tenant.ID, "expiring", []directory.Scope{directory.ScopeSCIM}, time.Hour, directory.ConnectionSettings{})
 		if err != nil {
 			t.Fatalf("CreateToken(expiring) = %v", err)
 		}

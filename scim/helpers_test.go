@@ -145,7 +145,7 @@ func (e *env) advance(d time.Duration) {
 // newToken creates a token of the tenant and returns its secret.
 func (e *env) newToken(tenantID, name string, scopes ...directory.Scope) string {
 	e.t.Helper()
-	s, _, err := e.svc.CreateToken(context.Background(), operator, tenantID, name, scopes, 0)
+	s, _, err := e.svc.CreateToken(context.Background(), operator, tenantID, name, scopes, 0, directory.ConnectionSettings{})
 	if err != nil {
 		e.t.Fatalf("CreateToken(%s) = %v", name, err)
 	}

@@ -25,6 +25,7 @@ func (uh userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		return scim.Resource{}, fail(r, err)
 	}
 	ex := exchangeOf(r.Context())
+	ex.principal.Token.Settings.Apply(&in, true)
 	u, err := uh.h.svc.CreateUser(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
@@ -112,6 +113,7 @@ func (uh userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 		return scim.Resource{}, fail(r, err)
 	}
 	ex := exchangeOf(r.Context())
+	ex.principal.Token.Settings.Apply(&in, false)
 	u, err := uh.h.svc.ReplaceUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, in)
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
@@ -157,6 +159,7 @@ func (uh userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 		if err != nil {
 			return err
 		}
+		ex.principal.Token.Settings.Apply(&next, false)
 		*in = next
 		return nil
 	})

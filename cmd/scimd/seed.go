@@ -52,7 +52,7 @@ func (s *seedCmd) Run(e *env, c *cli) error {
 			return err
 		}
 		if t == 0 {
-			if token, _, err = svc.CreateToken(e.ctx, op, tenant.ID, "seed", []directory.Scope{directory.ScopeSCIM}, 0); err != nil {
+			if token, _, err = svc.CreateToken(e.ctx, op, tenant.ID, "seed", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{}); err != nil {
 				return err
 			}
 		}

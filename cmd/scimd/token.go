@@ -11,8 +11,35 @@ import (
 
 type tokenCmd struct {
 	Create tokenCreateCmd `cmd:"" help:"Create a bearer token and print it (shown once)."`
+	Update tokenUpdateCmd `cmd:"" help:"Change a token's connection settings."`
 	List   tokenListCmd   `cmd:"" help:"List a tenant's tokens (never their secrets)."`
 	Revoke tokenRevokeCmd `cmd:"" help:"Revoke a tenant's token by name."`
+}
+
+// connectionFlags are a token's connection settings on the command line;
+// a flag not given leaves its setting as it is.
+type connectionFlags struct {
+	Password      string `enum:",enforce,ignore" default:"" help:"A password the IdP sends: enforce (check the tenant policy and store it; the default) or ignore (drop it; Okta sends a random one even without password sync)."`
+	EmailVerified string `name:"email-verified" enum:",true,false" default:"" help:"emailVerified of users this connection creates without sending it."`
+	MustReset     string `name:"must-reset" enum:",true,false" default:"" help:"passwordMustReset of users this connection creates without sending it."`
+	ForceMFA      string `name:"force-mfa" enum:",true,false" default:"" help:"forceMfaEnrollment of users this connection creates without sending it."`
+}
+
+// apply returns cs with the flags given.
+func (f connectionFlags) apply(cs directory.ConnectionSettings) directory.ConnectionSettings {
+	if f.Password != "" {
+		cs.Password = directory.PasswordMode(f.Password)
+	}
+	for _, x := range []struct {
+		flag string
+		dst  **bool
+	}{{f.EmailVerified, &cs.EmailVerified}, {f.MustReset, &cs.PasswordMustReset}, {f.ForceMFA, &cs.ForceMFAEnrollment}} {
+		if x.flag != "" {
+			v := x.flag == "true"
+			*x.dst = &v
+		}
+	}
+	return cs
 }
 
 type tokenCreateCmd struct {
@@ -20,6 +47,57 @@ type tokenCreateCmd struct {
 	Name    string        `required:"" help:"Token name; the audit actor (e.g. okta-prod)."`
 	Scope   string        `default:"scim" help:"scim, admin or scim,admin."`
 	Expires time.Duration `help:"Lifetime, e.g. 720h; none by default."`
+	connectionFlags
+}
+
+type tokenUpdateCmd struct {
+	Tenant string `required:"" help:"Tenant id."`
+	Name   string `required:"" help:"Token name."`
+	connectionFlags
+}
+
+// Run changes the settings given and prints the token's settings.
+func (t *tokenUpdateCmd) Run(e *env, c *cli) error {
+	db, svc, err := c.open(e, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tokens, err := svc.Tokens(e.ctx, t.Tenant)
+	if err != nil {
+		return err
+	}
+	var current directory.ConnectionSettings
+	for _, tk := range tokens {
+		if tk.Name == t.Name && tk.RevokedAt == nil {
+			current = tk.Settings
+		}
+	}
+	tk, err := svc.SetTokenSettings(e.ctx, operator(e), t.Tenant, t.Name, t.apply(current))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, settingsText(tk.Settings))
+	return nil
+}
+
+// settingsText is a token's settings in one line, such as
+// "password=ignore emailVerified=true".
+func settingsText(cs directory.ConnectionSettings) string {
+	mode := cs.Password
+	if mode == "" {
+		mode = directory.PasswordEnforce
+	}
+	parts := []string{"password=" + string(mode)}
+	for _, x := range []struct {
+		name string
+		v    *bool
+	}{{"emailVerified", cs.EmailVerified}, {"passwordMustReset", cs.PasswordMustReset}, {"forceMfaEnrollment", cs.ForceMFAEnrollment}} {
+		if x.v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%t", x.name, *x.v))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // Run creates the token and prints the secret alone.
@@ -36,7 +114,7 @@ func (t *tokenCreateCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	defer db.Close()
-	secret, _, err := svc.CreateToken(e.ctx, operator(e), t.Tenant, t.Name, scopes, t.Expires)
+	secret, _, err := svc.CreateToken(e.ctx, operator(e), t.Tenant, t.Name, scopes, t.Expires, t.apply(directory.ConnectionSettings{}))
 	if err != nil {
 		return err
 	}
@@ -60,7 +138,7 @@ func (t *tokenListCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tPREFIX\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tSTATE")
+	fmt.Fprintln(w, "NAME\tPREFIX\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tSTATE\tSETTINGS")
 	now := time.Now()
 	for _, tk := range tokens {
 		scopes := make([]string, len(tk.Scopes))
@@ -74,8 +152,8 @@ func (t *tokenListCmd) Run(e *env, c *cli) error {
 		case !tk.Usable(now):
 			state = "expired"
 		}
-		fmt.Fprintf(w, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", tk.Name, tk.Prefix, strings.Join(scopes, ","),
-			tk.CreatedAt.Format(time.RFC3339), timeOrDash(tk.ExpiresAt), timeOrDash(tk.LastUsedAt), state)
+		fmt.Fprintf(w, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\n", tk.Name, tk.Prefix, strings.Join(scopes, ","),
+			tk.CreatedAt.Format(time.RFC3339), timeOrDash(tk.ExpiresAt), timeOrDash(tk.LastUsedAt), state, settingsText(tk.Settings))
 	}
 	return w.Flush()
 }

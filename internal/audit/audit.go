@@ -37,6 +37,7 @@ const (
 	GroupMembersRemoved = "group.members_removed"
 	TokenCreated        = "token.created"
 	TokenRevoked        = "token.revoked"
+	TokenUpdated        = "token.updated"
 	TenantCreated       = "tenant.created"
 	TenantPolicyUpdated = "tenant.policy_updated"
 )
@@ -45,7 +46,7 @@ const (
 var Types = []string{
 	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
-	TokenCreated, TokenRevoked, TenantCreated, TenantPolicyUpdated,
+	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
 }
 
 // Actor kinds.

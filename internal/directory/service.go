@@ -242,7 +242,7 @@ func (s *Service) Bootstrap(ctx context.Context) (Tenant, string, error) {
 	if err != nil {
 		return Tenant{}, "", err
 	}
-	secret, _, err := s.CreateToken(ctx, c, t.ID, "bootstrap", []Scope{ScopeSCIM, ScopeAdmin}, 0)
+	secret, _, err := s.CreateToken(ctx, c, t.ID, "bootstrap", []Scope{ScopeSCIM, ScopeAdmin}, 0, ConnectionSettings{})
 	if err != nil {
 		return Tenant{}, "", err
 	}
@@ -266,8 +266,11 @@ func validTokenName(name string) bool {
 // shown this once and never stored. expiresIn 0 means no expiry. Records
 // token.created. Returns KindInvalidValue, KindNotFound (tenant) or
 // KindUniqueness (an active token has the name).
-func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name string, scopes []Scope, expiresIn time.Duration) (string, Token, error) {
+func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name string, scopes []Scope, expiresIn time.Duration, settings ConnectionSettings) (string, Token, error) {
 	const op = "directory.CreateToken"
+	if err := settings.check(); err != nil {
+		return "", Token{}, err
+	}
 	if !validTokenName(name) {
 		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a token name is 1 to %d letters, digits, '.', '-' or '_'", maxTokenName)}
 	}
@@ -285,13 +288,13 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name stri
 		return "", Token{}, wrap(op, err)
 	}
 	now := s.timeNow()
-	t := Token{ID: newID(), TenantID: tenantID, Name: name, Prefix: secret[:len(TokenPrefix)+4], Hash: HashToken(secret), Scopes: scopes, CreatedAt: now}
+	t := Token{ID: newID(), TenantID: tenantID, Name: name, Prefix: secret[:len(TokenPrefix)+4], Hash: HashToken(secret), Scopes: scopes, CreatedAt: now, Settings: settings}
 	if expiresIn > 0 {
 		exp := now.Add(expiresIn)
 		t.ExpiresAt = &exp
 	}
 	ev, err := s.event(c, tenantID, audit.TokenCreated, audit.Target{Type: "token", ID: t.ID, Display: name},
-		[]audit.Change{{Attribute: "scopes", New: scopes}}, now)
+		[]audit.Change{{Attribute: "scopes", New: scopes}, {Attribute: "settings", New: settings}}, now)
 	if err != nil {
 		return "", Token{}, wrap(op, err)
 	}
@@ -330,6 +333,33 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, tenantID, name stri
 	delete(s.tokens, t.Hash)
 	s.mu.Unlock()
 	return nil
+}
+
+// SetTokenSettings replaces the connection settings of the tenant's active
+// token with this name and records token.updated. The token cache of this
+// process forgets the token at once; other processes within their cache
+// time. Returns KindInvalidValue or KindNotFound.
+func (s *Service) SetTokenSettings(ctx context.Context, c Caller, tenantID, name string, settings ConnectionSettings) (Token, error) {
+	const op = "directory.SetTokenSettings"
+	if err := settings.check(); err != nil {
+		return Token{}, err
+	}
+	ev, err := s.event(c, tenantID, audit.TokenUpdated, audit.Target{Type: "token", Display: name},
+		[]audit.Change{{Attribute: "settings", New: settings}}, s.timeNow())
+	if err != nil {
+		return Token{}, wrap(op, err)
+	}
+	t, err := s.store.UpdateTokenSettings(ctx, tenantID, name, settings, ev)
+	if errors.Is(err, ErrNotFound) {
+		return Token{}, &Error{Kind: KindNotFound, Op: op, Field: "name", Detail: fmt.Sprintf("no active token named %q in this tenant", name), Err: err}
+	}
+	if err != nil {
+		return Token{}, wrap(op, err)
+	}
+	s.mu.Lock()
+	delete(s.tokens, t.Hash)
+	s.mu.Unlock()
+	return t, nil
 }
 
 // Principal is an authenticated token and its tenant.

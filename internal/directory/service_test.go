@@ -303,7 +303,7 @@ func TestTokens(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
 		ctx := context.Background()
 		f := setup(t, b)
-		secret, tok, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "okta-prod", []directory.Scope{directory.ScopeSCIM}, time.Hour)
+		secret, tok, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "okta-prod", []directory.Scope{directory.ScopeSCIM}, time.Hour, directory.ConnectionSettings{})
 		if err != nil {
 			t.Fatalf("CreateToken = %v", err)
 		}
@@ -317,7 +317,7 @@ func TestTokens(t *testing.T) {
 		if _, err := f.svc.Authenticate(ctx, secret+"x"); directory.KindOf(err) != directory.KindUnauthorized {
 			t.Errorf("Authenticate(wrong) = %v, want unauthorized", err)
 		}
-		if _, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "okta-prod", []directory.Scope{directory.ScopeSCIM}, 0); directory.KindOf(err) != directory.KindUniqueness {
+		if _, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "okta-prod", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{}); directory.KindOf(err) != directory.KindUniqueness {
 			t.Errorf("CreateToken(same name) = %v, want uniqueness", err)
 		}
 
@@ -327,7 +327,7 @@ func TestTokens(t *testing.T) {
 			t.Errorf("Authenticate(expired) = %v, want unauthorized", err)
 		}
 
-		secret2, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "entra", []directory.Scope{directory.ScopeSCIM}, 0)
+		secret2, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "entra", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{})
 		if err != nil {
 			t.Fatalf("CreateToken(entra) = %v", err)
 		}

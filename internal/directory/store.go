@@ -39,6 +39,10 @@ type Store interface {
 	// at ev.Time, records ev with the token's id as its target id, and
 	// returns the token, or ErrNotFound.
 	RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (Token, error)
+	// UpdateTokenSettings sets the connection settings of the tenant's
+	// unrevoked token with this name, records ev with the token's id as its
+	// target id, and returns the token, or ErrNotFound.
+	UpdateTokenSettings(ctx context.Context, tenantID, name string, s ConnectionSettings, ev audit.Event) (Token, error)
 	// TouchTokens records last-used times, by token id.
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
 

@@ -64,6 +64,63 @@ type Token struct {
 	ExpiresAt  *time.Time
 	RevokedAt  *time.Time
 	LastUsedAt *time.Time
+	// Settings are the token's connection settings: how the users it
+	// provisions are treated.
+	Settings ConnectionSettings
+}
+
+// PasswordMode is what a connection does with a password its IdP sends.
+type PasswordMode string
+
+// Password modes.
+const (
+	// PasswordEnforce checks an IdP's password against the tenant's policy
+	// and stores it (the default).
+	PasswordEnforce PasswordMode = "enforce"
+	// PasswordIgnore drops an IdP's password: Okta sends a random one even
+	// when password sync is off.
+	PasswordIgnore PasswordMode = "ignore"
+)
+
+// ConnectionSettings are a token's settings as a provisioning connection.
+type ConnectionSettings struct {
+	Password PasswordMode `json:"password,omitempty"` // empty: PasswordEnforce
+	// Defaults of the platform flags for users the connection creates
+	// without sending them; nil: the platform's own defaults.
+	EmailVerified      *bool `json:"emailVerified,omitempty"`
+	PasswordMustReset  *bool `json:"passwordMustReset,omitempty"`
+	ForceMFAEnrollment *bool `json:"forceMfaEnrollment,omitempty"`
+}
+
+// Apply makes in follow the settings: without the password under
+// PasswordIgnore, and on create with the flag defaults where in sends none.
+func (cs ConnectionSettings) Apply(in *UserInput, create bool) {
+	if cs.Password == PasswordIgnore {
+		in.Password = nil
+	}
+	if !create {
+		return
+	}
+	for _, f := range []struct {
+		dst **bool
+		def *bool
+	}{
+		{&in.EmailVerified, cs.EmailVerified}, {&in.PasswordMustReset, cs.PasswordMustReset}, {&in.ForceMFAEnrollment, cs.ForceMFAEnrollment},
+	} {
+		if *f.dst == nil && f.def != nil {
+			v := *f.def
+			*f.dst = &v
+		}
+	}
+}
+
+// check reports an unknown password mode.
+func (cs ConnectionSettings) check() error {
+	switch cs.Password {
+	case "", PasswordEnforce, PasswordIgnore:
+		return nil
+	}
+	return Errorf(KindInvalidValue, "password", "the password mode is enforce or ignore, not %q", cs.Password)
 }
 
 // HasScope reports whether t grants s.

@@ -15,29 +15,65 @@ import (
 // *directory.UniqueError{FieldTokenName} if an unrevoked token of the tenant
 // has the name, directory.ErrNotFound if the tenant does not exist.
 func (db *DB) CreateToken(ctx context.Context, t directory.Token, ev audit.Event) error {
+	settings, err := record.TokenSettings(t.Settings)
+	if err != nil {
+		return fail("create token", err)
+	}
 	args := append([]any{t.ID, t.TenantID, t.Name, t.Prefix, t.Hash, record.Scopes(t.Scopes), t.CreatedAt,
-		t.ExpiresAt, t.RevokedAt, t.LastUsedAt}, eventArgs(ev)...)
-	_, err := db.db.ExecContext(ctx, `WITH t AS (
-			INSERT INTO tokens (id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		t.ExpiresAt, t.RevokedAt, t.LastUsedAt, settings}, eventArgs(ev)...)
+	_, err = db.db.ExecContext(ctx, `WITH t AS (
+			INSERT INTO tokens (id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at, settings)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		)
-		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($2, `+params(11, eventParams)+`)`, args...)
+		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($2, `+params(12, eventParams)+`)`, args...)
 	return fail("create token", err)
 }
 
-const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at`
+// UpdateTokenSettings sets the settings of the tenant's active token with
+// this name and records ev (target id: the token's), in one statement.
+// Returns the token or directory.ErrNotFound.
+func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, cs directory.ConnectionSettings, ev audit.Event) (directory.Token, error) {
+	settings, err := record.TokenSettings(cs)
+	if err != nil {
+		return directory.Token{}, fail("update token settings", err)
+	}
+	const targetID = 6 // index of target_id in eventInsertColumns
+	evArgs := eventArgs(ev)
+	args := append([]any{tenantID, name, settings}, evArgs[:targetID]...)
+	args = append(args, evArgs[targetID+1:]...)
+	t, err := scanToken(db.db.QueryRowContext(ctx, `WITH t AS (
+			UPDATE tokens SET settings = $3 WHERE tenant_id = $1 AND name = $2 AND revoked_at IS NULL
+			RETURNING `+tokenColumns+`
+		), e AS (
+			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT $1, `+params(4, targetID)+`, t.id, `+params(4+targetID, eventParams-targetID-1)+` FROM t
+		)
+		SELECT `+tokenColumns+` FROM t`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.Token{}, directory.ErrNotFound
+	}
+	if err != nil {
+		return directory.Token{}, fail("update token settings", err)
+	}
+	return t, nil
+}
+
+const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at, settings`
 
 func scanToken(row interface{ Scan(...any) error }) (directory.Token, error) {
 	var (
 		t                          directory.Token
-		scopes                     string
+		scopes, settings           string
 		expires, revoked, lastUsed sql.NullTime
 	)
-	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &t.CreatedAt, &expires, &revoked, &lastUsed); err != nil {
+	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &t.CreatedAt, &expires, &revoked, &lastUsed, &settings); err != nil {
 		return directory.Token{}, err
 	}
 	s, err := record.ParseScopes(scopes)
 	if err != nil {
+		return directory.Token{}, err
+	}
+	if t.Settings, err = record.ParseTokenSettings(settings); err != nil {
 		return directory.Token{}, err
 	}
 	t.Scopes = s

@@ -22,10 +22,14 @@ func (db *DB) CreateToken(ctx context.Context, t directory.Token, ev audit.Event
 }
 
 func createToken(ctx context.Context, tx *tx, t directory.Token, ev audit.Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	settings, err := record.TokenSettings(t.Settings)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at, settings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.TenantID, t.Name, t.Prefix, t.Hash, record.Scopes(t.Scopes), micros(t.CreatedAt),
-		nullMicros(t.ExpiresAt), nullMicros(t.RevokedAt), nullMicros(t.LastUsedAt))
+		nullMicros(t.ExpiresAt), nullMicros(t.RevokedAt), nullMicros(t.LastUsedAt), settings)
 	switch {
 	case isForeignKey(err):
 		return directory.ErrNotFound
@@ -44,20 +48,23 @@ func createToken(ctx context.Context, tx *tx, t directory.Token, ev audit.Event)
 	return insertEvents(ctx, tx, t.TenantID, ev)
 }
 
-const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at`
+const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at, settings`
 
 func scanToken(row interface{ Scan(...any) error }) (directory.Token, error) {
 	var (
 		t                          directory.Token
-		scopes                     string
+		scopes, settings           string
 		created                    int64
 		expires, revoked, lastUsed sql.NullInt64
 	)
-	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &created, &expires, &revoked, &lastUsed); err != nil {
+	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &created, &expires, &revoked, &lastUsed, &settings); err != nil {
 		return directory.Token{}, err
 	}
 	s, err := record.ParseScopes(scopes)
 	if err != nil {
+		return directory.Token{}, err
+	}
+	if t.Settings, err = record.ParseTokenSettings(settings); err != nil {
 		return directory.Token{}, err
 	}
 	t.Scopes = s
@@ -106,6 +113,34 @@ func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.E
 	})
 	if err != nil {
 		return directory.Token{}, fail("revoke token", err)
+	}
+	return t, nil
+}
+
+// UpdateTokenSettings sets the settings of the tenant's active token with
+// this name and records ev (target id: the token's). Returns the token or
+// directory.ErrNotFound.
+func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, cs directory.ConnectionSettings, ev audit.Event) (directory.Token, error) {
+	settings, err := record.TokenSettings(cs)
+	if err != nil {
+		return directory.Token{}, fail("update token settings", err)
+	}
+	var t directory.Token
+	err = db.write(ctx, func(ctx context.Context, tx *tx) error {
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = ?
+			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns, settings, tenantID, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("update token settings: %w", err)
+		}
+		ev.Target.ID = t.ID
+		return insertEvents(ctx, tx, tenantID, ev)
+	})
+	if err != nil {
+		return directory.Token{}, fail("update token settings", err)
 	}
 	return t, nil
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, h Harness) {
 		{"UpdateTenantPolicy", testUpdateTenantPolicy},
 		{"Tokens", testTokens},
 		{"TokenMissingTenant", testTokenMissingTenant},
+		{"TokenSettings", testTokenSettings},
 		{"TouchTokens", testTouchTokens},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserUnique", testUserUnique},

@@ -202,3 +202,46 @@ func testUpdateTenantPolicy(t *testing.T, in Instance) {
 	err = b.UpdateTenantPolicy(ctx, missing, event(missing.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: missing.ID}))
 	wantIs(t, "UpdateTenantPolicy(missing tenant)", err, directory.ErrNotFound)
 }
+
+// testTokenSettings stores a token's connection settings, reads them back
+// by hash and in the list, changes them (audited, the event naming the
+// token), and refuses to change a revoked or another tenant's token.
+func testTokenSettings(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	other := createTenant(t, b, "Other")
+	yes, no := true, false
+	tk := newToken(acme.ID, "okta-prod")
+	tk.Settings = directory.ConnectionSettings{Password: directory.PasswordIgnore, EmailVerified: &yes}
+	createToken(t, b, tk)
+	wantEqual(t, "TokenByHash().Settings", tokenByHash(t, b, tk.Hash).Settings, tk.Settings)
+
+	next := directory.ConnectionSettings{Password: directory.PasswordEnforce, PasswordMustReset: &no, ForceMFAEnrollment: &yes}
+	ev := event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token", Display: tk.Name})
+	got, err := b.UpdateTokenSettings(ctx, acme.ID, tk.Name, next, ev)
+	if err != nil || got.ID != tk.ID {
+		t.Fatalf("UpdateTokenSettings() = %+v, %v, want the token", got, err)
+	}
+	wantEqual(t, "UpdateTokenSettings().Settings", got.Settings, next)
+	wantEqual(t, "TokenByHash() after the update", tokenByHash(t, b, tk.Hash).Settings, next)
+	list, err := b.Tokens(ctx, acme.ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Tokens() = %v, %v", list, err)
+	}
+	wantEqual(t, "Tokens()[0].Settings", list[0].Settings, next)
+	evs := sealed(t, b, acme.ID)
+	if last := evs[len(evs)-1]; last.Type != audit.TokenUpdated || last.Target.ID != tk.ID {
+		t.Fatalf("last event = %s on %q, want token.updated on the token", last.Type, last.Target.ID)
+	}
+
+	_, err = b.UpdateTokenSettings(ctx, other.ID, tk.Name, next, event(other.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
+	wantIs(t, "UpdateTokenSettings(another tenant)", err, directory.ErrNotFound)
+	if _, err := b.RevokeToken(ctx, acme.ID, tk.Name, event(acme.ID, audit.TokenRevoked, audit.Target{Type: "token"})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.UpdateTokenSettings(ctx, acme.ID, tk.Name, next, event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
+	wantIs(t, "UpdateTokenSettings(revoked)", err, directory.ErrNotFound)
+	if n := len(sealed(t, b, other.ID)); n != 1 {
+		t.Fatalf("Other's events = %d, want its tenant.created alone", n)
+	}
+}

@@ -110,6 +110,24 @@ func ParseScopes(s string) ([]directory.Scope, error) {
 	return scopes, nil
 }
 
+// TokenSettings returns the stored form of connection settings: their JSON.
+func TokenSettings(s directory.ConnectionSettings) (string, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("encode token settings: %w", err)
+	}
+	return string(b), nil
+}
+
+// ParseTokenSettings reads the stored form of connection settings.
+func ParseTokenSettings(s string) (directory.ConnectionSettings, error) {
+	var cs directory.ConnectionSettings
+	if err := json.Unmarshal([]byte(s), &cs); err != nil {
+		return cs, fmt.Errorf("decode token settings: %w", err)
+	}
+	return cs, nil
+}
+
 // Policy returns the stored form of a password policy: its JSON.
 func Policy(p password.Policy) (string, error) {
 	b, err := json.Marshal(p)
