@@ -16,7 +16,8 @@ import (
 // recording is one file of testdata/okta or testdata/entra: request shapes
 // an identity provider sends, as its documentation or issue trackers show
 // them, replayed in order against a fresh tenant. "{id}" in a path, body or
-// expectation stands for the id of the user the latest 201 created.
+// expectation stands for the id of the resource the latest 201 created,
+// "{id1}", "{id2}", ... for the first, second, ... resource created.
 type recording struct {
 	Description string `json:"description"`
 	Source      string `json:"source"`
@@ -64,10 +65,17 @@ func TestReplayIdentityProviders(t *testing.T) {
 					_, token = e.mfaTenant(name + "-mfa")
 				}
 				id := ""
+				var created []string // {id1}, {id2}, ...: the resources created so far, in order
+				ids := func(s string) string {
+					for k := len(created); k >= 1; k-- { // {id12} before {id1}
+						s = strings.ReplaceAll(s, fmt.Sprintf("{id%d}", k), created[k-1])
+					}
+					return strings.ReplaceAll(s, "{id}", id)
+				}
 				for n, step := range rec.Steps {
 					req := step.Request
-					path := strings.ReplaceAll(req.Path, "{id}", id)
-					body := strings.ReplaceAll(string(req.Body), "{id}", id)
+					path := ids(req.Path)
+					body := ids(string(req.Body))
 					var headers []string
 					for k, v := range req.Headers {
 						headers = append(headers, k, v)
@@ -82,7 +90,7 @@ func TestReplayIdentityProviders(t *testing.T) {
 					}
 					if len(step.Expect) > 0 {
 						var want any
-						if err := json.Unmarshal([]byte(strings.ReplaceAll(string(step.Expect), "{id}", id)), &want); err != nil {
+						if err := json.Unmarshal([]byte(ids(string(step.Expect))), &want); err != nil {
 							t.Fatalf("%s: expect: %v", what, err)
 						}
 						if !contained(want, any(r.body)) {
@@ -91,6 +99,7 @@ func TestReplayIdentityProviders(t *testing.T) {
 					}
 					if r.status == 201 {
 						id = str(r.body, "id")
+						created = append(created, id)
 					}
 				}
 			})
