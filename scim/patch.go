@@ -8,6 +8,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
 )
 
 // MaxPatchOperations is the most operations one PATCH request may carry;
@@ -329,9 +330,9 @@ func (rs *resourceSchema) normaliseNoPathValue(op string, value any, i int) (map
 	return out, nil
 }
 
-// resolveText parses and resolves a path.
+// resolveText parses (through the shape cache) and resolves a path.
 func (rs *resourceSchema) resolveText(path string) (target, error) {
-	p, err := filter.ParsePath([]byte(path))
+	p, err := query.ParsePath(path)
 	if err != nil {
 		return target{}, pathError("path %q does not parse", path)
 	}

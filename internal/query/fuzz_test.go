@@ -1,23 +1,33 @@
 package query_test
 
 import (
+	"reflect"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/query"
 )
 
-// FuzzParse: parsing never panics, every error is an *Error, and a parsed
-// filter printed by Format parses again to the same filter.
+// FuzzParse: parsing never panics, every error is an *Error, a parsed
+// filter printed by Format parses again to the same filter, and a path the
+// library parses, ParsePath parses the same way.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`userName eq "x"`, `emails[type eq "work" and value co "@x" and primary eq true]`,
 		`emails[type eq "work"].value eq "a"`, `not (title pr) or meta.created gt "2026-01-01T00:00:00Z"`,
 		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m"`, `userName eq "\u00e9\""`,
-		`((a eq "1"))`, `emails[`, `"`, `x[y[z eq "1"]]`,
+		`((a eq "1"))`, `emails[`, `"`, `x[y[z eq "1"]]`, `members[value eq "x"]`, `emails[type eq "work"].value`, `active`,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// The cached path parse agrees with the library's.
+		if want, err := filter.ParsePath([]byte(s)); err == nil {
+			if got, err := query.ParsePath(s); err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("ParsePath(%q) = %#v, %v; the library gives %#v", s, got, err, want)
+			}
+		}
 		for _, c := range []*query.Catalog{query.Users, query.Groups} {
 			e, err := c.Parse(s)
 			if err != nil {
