@@ -203,8 +203,10 @@ func (b *bulkRun) execute(ops []*bulkOp, failOnErrors int) {
 			case refsReady:
 				ready = append(ready, op)
 			case refsFailed:
-				op.result = bulkFailure(op, http.StatusConflict, "invalidValue", "it refers to an operation of this bulk that failed")
-				b.errors++
+				if failOnErrors > 0 && b.errors >= failOnErrors {
+					return
+				}
+				b.record(op, bulkFailure(op, http.StatusConflict, "invalidValue", "it refers to an operation of this bulk that failed"))
 			default:
 				waiting = append(waiting, op)
 			}

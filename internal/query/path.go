@@ -18,14 +18,20 @@ var pathShapes = struct {
 
 type pathShape struct {
 	path filter.Path
-	err  error
+	err  error // set only while parsing: failures are not cached
 }
 
 // ParsePath parses a SCIM attribute path (RFC 7644 §3.5.2) as
 // filter.ParsePath does, string values left escaped as it leaves them, at
-// the cost of a cache lookup for a shape seen before. The returned path
-// shares nothing with other calls' results.
+// the cost of a cache lookup for a shape seen before. A path longer than
+// MaxLength is refused unparsed, and only shapes that parse are cached, so
+// that no request can fill the cache with large entries. The value filter
+// of the result is a copy; its attribute paths are shared and must not be
+// changed.
 func ParsePath(text string) (filter.Path, error) {
+	if len(text) > MaxLength {
+		return filter.Path{}, Errorf("the path is longer than %d bytes", MaxLength)
+	}
 	shape, lits, err := lex(text)
 	if err != nil {
 		return filter.Path{}, err
@@ -35,15 +41,15 @@ func ParsePath(text string) (filter.Path, error) {
 	pathShapes.RUnlock()
 	if !ok {
 		s.path, s.err = filter.ParsePath([]byte(shape))
+		if s.err != nil {
+			return filter.Path{}, s.err
+		}
 		pathShapes.Lock()
 		if len(pathShapes.m) >= maxShapes {
 			clear(pathShapes.m)
 		}
 		pathShapes.m[shape] = s
 		pathShapes.Unlock()
-	}
-	if s.err != nil {
-		return filter.Path{}, s.err
 	}
 	p := s.path
 	if p.ValueExpression != nil {

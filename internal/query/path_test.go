@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -23,7 +24,7 @@ func TestParsePathMatchesTheLibrary(t *testing.T) {
 			t.Errorf("ParsePath(%s) = %#v, %v; the library gives %#v, %v", p, got, err, want, wantErr)
 		}
 	}
-	for _, bad := range []string{`members[`, `"`, `a b c`} {
+	for _, bad := range []string{`members[`, `"`, `a b c`, "a" + strings.Repeat("b", query.MaxLength)} {
 		if _, err := query.ParsePath(bad); err == nil {
 			t.Errorf("ParsePath(%s) = nil error", bad)
 		}
