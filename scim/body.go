@@ -16,19 +16,9 @@ func (h *handler) userBody(next http.Handler) http.Handler {
 	return h.body(next, h.users.normaliseResource)
 }
 
-// patchBody checks and normalises the body of PATCH /Users/{id} before the
-// library reads it (see normalisePatch).
-func (h *handler) patchBody(next http.Handler) http.Handler {
-	return h.body(next, h.users.normalisePatch)
-}
-
-// groupBody and groupPatchBody do the same for /Groups.
+// groupBody does the same for /Groups.
 func (h *handler) groupBody(next http.Handler) http.Handler {
 	return h.body(next, h.groups.normaliseResource)
-}
-
-func (h *handler) groupPatchBody(next http.Handler) http.Handler {
-	return h.body(next, h.groups.normalisePatch)
 }
 
 // readObject reads the (limited) request body as one strict JSON object

@@ -59,14 +59,17 @@ func secret(s string) string {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	out := logs.String()
+	issued := 0
 	secrets.Range(func(k, _ any) bool {
+		issued++
 		if strings.Contains(out, k.(string)) {
 			fmt.Fprintf(os.Stderr, "FAIL: a secret (%.10s...) appears in the log output\n", k.(string))
 			code = 1
 		}
 		return true
 	})
-	if !strings.Contains(out, `"msg":"request"`) {
+	// Tokens were issued, so requests were served: their lines must be there.
+	if issued > 0 && !strings.Contains(out, `"msg":"request"`) {
 		fmt.Fprintln(os.Stderr, "FAIL: the log output has no request lines; the secret check saw nothing")
 		code = 1
 	}

@@ -18,7 +18,7 @@ const MaxPatchOperations = 1000
 // patchOpURN is the schema of a PATCH request body (RFC 7644 §3.5.2).
 const patchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-// PATCH operations (RFC 7644 §3.5.2), lower case as the library passes them.
+// PATCH operations (RFC 7644 §3.5.2), lower case as normalisePatch writes them.
 const (
 	opAdd     = "add"
 	opRemove  = "remove"
@@ -150,8 +150,8 @@ func (t target) checkWrite(op string) error {
 	return nil
 }
 
-// normalisePatch checks a PATCH body and returns it in the form the library
-// validates without surprises (RFC 7644 §3.5.2):
+// normalisePatch checks a PATCH body and returns it in canonical form
+// (RFC 7644 §3.5.2):
 //
 //   - schemas must be the PatchOp URN and Operations a non-empty list of
 //     at most MaxPatchOperations objects with op, path and value only;
@@ -365,10 +365,10 @@ func pathError(format string, args ...any) error {
 	return directory.Errorf(directory.KindInvalidPath, "path", format, args...)
 }
 
-// applyPatch applies the library's operations, in order, to attrs, the
-// SCIM attributes of a user (see userAttributes). The operations were
-// checked by normalisePatch and validated by the library; values are
-// copied, never shared with attrs.
+// applyPatch applies the operations, in order, to attrs, the SCIM
+// attributes of a user (see userAttributes). The operations were checked
+// by normalisePatch (see patchOperations); values are copied, never shared
+// with attrs.
 func (rs *resourceSchema) applyPatch(attrs map[string]any, ops []scim.PatchOperation) error {
 	for _, op := range ops {
 		if op.Path != nil {

@@ -12,16 +12,17 @@ import (
 
 // routes lists every route of scimd's HTTP surface.
 //
-// The library (serveLibrary) serves create, read, replace, patch and delete
-// of users and groups, /Schemas and /ResourceTypes. This package serves the
-// user and group lists and /ServiceProviderConfig itself: the library writes
-// a wrong itemsPerPage, cannot combine filters of core and extension
-// attributes and hard-codes a false ServiceProviderConfig; countItems
-// corrects the itemsPerPage of its /Schemas and /ResourceTypes lists.
-// Discovery endpoints refuse a filter (refuseFilter). Request bodies pass
-// userBody, patchBody, groupBody or groupPatchBody (strict JSON, unknown
-// attributes, boolean strings) before the library sees them, and project
-// reads attributes and excludedAttributes, which the library ignores.
+// The library (serveLibrary) serves create, read, replace and delete of
+// users and groups, /Schemas and /ResourceTypes. This package serves PATCH
+// (servePatch), the user and group lists and /ServiceProviderConfig
+// itself: the library parses PATCH paths slowly, writes a wrong
+// itemsPerPage, cannot combine filters of core and extension attributes
+// and hard-codes a false ServiceProviderConfig; countItems corrects the
+// itemsPerPage of its /Schemas and /ResourceTypes lists. Discovery
+// endpoints refuse a filter (refuseFilter). Request bodies pass userBody or
+// groupBody (strict JSON, unknown attributes, boolean strings) before the
+// library sees them, and project reads attributes and excludedAttributes,
+// which the library ignores.
 // POST .search (searchBody) is the list with its parameters in the body.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
@@ -57,7 +58,7 @@ func (h *handler) routes() http.Handler {
 			r.With(h.userBody).Post("/Users", h.serveLibrary)
 			r.Get("/Users/{id}", h.serveLibrary)
 			r.With(h.userBody).Put("/Users/{id}", h.serveLibrary)
-			r.With(h.patchBody).Patch("/Users/{id}", h.serveLibrary)
+			r.Patch("/Users/{id}", h.servePatch(h.users, h.resourceTypes[0]))
 			r.Delete("/Users/{id}", h.serveLibrary)
 		})
 		r.Group(func(r chi.Router) {
@@ -66,7 +67,7 @@ func (h *handler) routes() http.Handler {
 			r.With(h.groupBody).Post("/Groups", h.serveLibrary)
 			r.Get("/Groups/{id}", h.serveLibrary)
 			r.With(h.groupBody).Put("/Groups/{id}", h.serveLibrary)
-			r.With(h.groupPatchBody).Patch("/Groups/{id}", h.serveLibrary)
+			r.Patch("/Groups/{id}", h.servePatch(h.groups, h.resourceTypes[1]))
 			r.Delete("/Groups/{id}", h.serveLibrary)
 		})
 	})
