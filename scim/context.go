@@ -46,3 +46,7 @@ func exchangeOf(ctx context.Context) *exchange {
 	}
 	return &exchange{}
 }
+
+// connectionOf returns the provisioning connection of the request: whose
+// externalIds it reads and writes.
+func connectionOf(r *http.Request) string { return exchangeOf(r.Context()).caller.Connection }

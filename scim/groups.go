@@ -129,17 +129,17 @@ func (gh groupHandler) resource(r *http.Request, g *directory.Group) scim.Resour
 	created, modified := g.CreatedAt.UTC(), g.UpdatedAt.UTC()
 	return scim.Resource{
 		ID:         g.ID,
-		Attributes: groupAttributes(g, base),
+		Attributes: groupAttributes(g, base, connectionOf(r)),
 		Meta:       scim.Meta{Created: &created, LastModified: &modified, Version: ex.etag},
 	}
 }
 
 // groupAttributes returns the SCIM attributes of g without id, meta and
 // schemas. members is present when g was read with its members and has
-// any.
-func groupAttributes(g *directory.Group, base string) map[string]any {
+// any. externalId is the one connection gave the group.
+func groupAttributes(g *directory.Group, base, connection string) map[string]any {
 	m := map[string]any{"displayName": g.DisplayName}
-	putString(m, "externalId", g.ExternalID)
+	putString(m, "externalId", g.ExternalIDs.Of(connection))
 	if len(g.Members) > 0 {
 		members := make([]any, len(g.Members))
 		for i, mem := range g.Members {
@@ -441,7 +441,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	q := directory.GroupQuery{Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after, Members: wantMembers(r)}
+	q := directory.GroupQuery{Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after, Members: wantMembers(r), Connection: connectionOf(r)}
 	if q.Filter, err = parseFilter(params, query.Groups); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -463,7 +463,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Groups {
 		g := &page.Groups[i]
-		res := proj.apply(groupAttributes(g, base))
+		res := proj.apply(groupAttributes(g, base, connectionOf(r)))
 		res["id"] = g.ID
 		res["schemas"] = []string{schemas.GroupURN}
 		res["meta"] = groupMeta(g, base)

@@ -84,7 +84,7 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after})
+	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after, Connection: connectionOf(r)})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -101,7 +101,7 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Users {
 		u := &page.Users[i]
-		res := proj.apply(userAttributes(u, base))
+		res := proj.apply(userAttributes(u, base, connectionOf(r)))
 		res["id"] = u.ID
 		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
 		res["meta"] = userMeta(u, base)

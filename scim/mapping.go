@@ -20,13 +20,14 @@ import (
 // userAttributes returns the SCIM attributes of u (core, enterprise and
 // platform), without id, meta and schemas, which the response adds. It
 // never contains password or invite (writeOnly, returned never). base is
-// the external base URL, for manager.$ref.
-func userAttributes(u *directory.User, base string) map[string]any {
+// the external base URL, for manager.$ref; externalId is the one
+// connection gave the user (directory.ExternalIDs).
+func userAttributes(u *directory.User, base, connection string) map[string]any {
 	m := map[string]any{
 		"userName": u.UserName,
 		"active":   u.Active,
 	}
-	putString(m, "externalId", u.ExternalID)
+	putString(m, "externalId", u.ExternalIDs.Of(connection))
 	name := map[string]any{}
 	putString(name, "formatted", u.Name.Formatted)
 	putString(name, "familyName", u.Name.FamilyName)
@@ -114,7 +115,7 @@ func userInput(m map[string]any) (directory.UserInput, error) {
 	var in directory.UserInput
 	u := &in.User
 	u.UserName = r.str(m, "userName")
-	u.ExternalID = r.str(m, "externalId")
+	in.ExternalID = r.str(m, "externalId")
 	u.Active = true
 	if b, ok := r.boolean(m, "active"); ok {
 		u.Active = b

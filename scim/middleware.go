@@ -169,9 +169,10 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		ex.caller = directory.Caller{
-			Actor:     audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
-			RequestID: ex.requestID,
-			Source:    remoteIP(r),
+			Actor:      audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
+			RequestID:  ex.requestID,
+			Source:     remoteIP(r),
+			Connection: p.Token.ID,
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -49,7 +49,7 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 	var resources []map[string]any
 	users, groups := 0, 0
 	if userErr == nil {
-		page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: userFilter, StartIndex: startIndex, Count: count})
+		page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: userFilter, StartIndex: startIndex, Count: count, Connection: connectionOf(r)})
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -57,7 +57,7 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 		users = page.Total
 		for i := range page.Users {
 			u := &page.Users[i]
-			res := userProj.apply(userAttributes(u, base))
+			res := userProj.apply(userAttributes(u, base, connectionOf(r)))
 			res["id"], res["meta"] = u.ID, userMeta(u, base)
 			res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
 			resources = append(resources, res)
@@ -66,7 +66,7 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 	if groupErr == nil {
 		// The groups' part of the page starts where the users end.
 		from := max(startIndex-users, 1)
-		page, err := h.svc.Groups(r.Context(), tenantID, directory.GroupQuery{Filter: groupFilter, StartIndex: from,
+		page, err := h.svc.Groups(r.Context(), tenantID, directory.GroupQuery{Filter: groupFilter, Connection: connectionOf(r), StartIndex: from,
 			Count: count - len(resources), Members: groupProj.returns("members")})
 		if err != nil {
 			h.writeError(w, r, err)
@@ -75,7 +75,7 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 		groups = page.Total
 		for i := range page.Groups {
 			g := &page.Groups[i]
-			res := groupProj.apply(groupAttributes(g, base))
+			res := groupProj.apply(groupAttributes(g, base, connectionOf(r)))
 			res["id"], res["meta"], res["schemas"] = g.ID, groupMeta(g, base), []string{schemas.GroupURN}
 			resources = append(resources, res)
 		}

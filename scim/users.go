@@ -151,7 +151,7 @@ func (uh userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 	ex := exchangeOf(r.Context())
 	base := uh.h.base(r)
 	u, err := uh.h.svc.PatchUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, func(in *directory.UserInput) error {
-		attrs := userAttributes(&in.User, base)
+		attrs := userAttributes(&in.User, base, connectionOf(r))
 		if err := uh.h.users.applyPatch(attrs, ops); err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func (uh userHandler) resource(r *http.Request, u *directory.User) scim.Resource
 	created, modified := u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return scim.Resource{
 		ID:         u.ID,
-		Attributes: userAttributes(u, base),
+		Attributes: userAttributes(u, base, connectionOf(r)),
 		Meta:       scim.Meta{Created: &created, LastModified: &modified, Version: ex.etag},
 	}
 }

@@ -56,7 +56,7 @@ func (g *groupListCmd) Run(e *env, c *cli) error {
 		}
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tEXTERNAL ID\tTENANT")
+	fmt.Fprintln(w, "ID\tNAME\tEXTERNAL ID (OPERATORS')\tTENANT")
 	for _, tenant := range tenants {
 		for start := 1; ; start += directory.MaxPageSize {
 			page, err := svc.Groups(e.ctx, tenant, directory.GroupQuery{StartIndex: start, Count: directory.MaxPageSize})
@@ -64,7 +64,7 @@ func (g *groupListCmd) Run(e *env, c *cli) error {
 				return err
 			}
 			for _, grp := range page.Groups {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", grp.ID, grp.DisplayName, grp.ExternalID, tenant)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", grp.ID, grp.DisplayName, grp.ExternalIDs.Of(""), tenant)
 			}
 			if len(page.Groups) < directory.MaxPageSize {
 				break

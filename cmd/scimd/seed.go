@@ -51,12 +51,17 @@ func (s *seedCmd) Run(e *env, c *cli) error {
 		if err != nil {
 			return err
 		}
+		writer := op
 		if t == 0 {
-			if token, _, err = svc.CreateToken(e.ctx, op, tenant.ID, "seed", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{}); err != nil {
+			var tok directory.Token
+			if token, tok, err = svc.CreateToken(e.ctx, op, tenant.ID, "seed", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{}); err != nil {
 				return err
 			}
+			// The externalIds are the token's, so that its requests (scimload
+			// -filter externalId) find them.
+			writer.Connection = tok.ID
 		}
-		if err := s.fill(e, svc, op, tenant, n); err != nil {
+		if err := s.fill(e, svc, writer, tenant, n); err != nil {
 			return err
 		}
 	}
@@ -161,7 +166,6 @@ func seedUser(i int) directory.UserInput {
 	given, family := seedGiven[i%len(seedGiven)], seedFamily[(i/len(seedGiven))%len(seedFamily)]
 	u := directory.User{
 		UserName:    fmt.Sprintf("user%d@seed.example", i),
-		ExternalID:  fmt.Sprintf("ext-%d", i),
 		Active:      i%10 != 0,
 		Name:        directory.Name{GivenName: given, FamilyName: family},
 		DisplayName: fmt.Sprintf("%s %s %d", given, family, i),
@@ -171,5 +175,5 @@ func seedUser(i int) directory.UserInput {
 		},
 		Enterprise: directory.Enterprise{EmployeeNumber: fmt.Sprint(100000 + i), Department: seedDepts[i%len(seedDepts)]},
 	}
-	return directory.UserInput{User: u}
+	return directory.UserInput{User: u, ExternalID: fmt.Sprintf("ext-%d", i)}
 }

@@ -22,7 +22,9 @@ type Group struct {
 	ID          string
 	TenantID    string
 	DisplayName string
-	ExternalID  string
+	// ExternalIDs are the externalIds the provisioning connections gave the
+	// group; each connection reads and writes only its own.
+	ExternalIDs ExternalIDs
 	// Members is nil unless the group was read with its members.
 	Members []Member
 
@@ -58,7 +60,7 @@ type GroupUpdate struct {
 	// Version is the stored version the change expects; 0 applies it to
 	// any version (a membership change without If-Match).
 	Version int64
-	// Attrs, when set, is the new DisplayName and ExternalID (the other
+	// Attrs, when set, is the new DisplayName and ExternalIDs (the other
 	// fields are ignored); nil leaves them.
 	Attrs *Group
 	// Members is the change to the member set.
@@ -85,6 +87,7 @@ type GroupUpdateResult struct {
 type GroupQuery struct {
 	Sort       *Sort      // nil: creation order
 	Filter     query.Expr // on query.Groups; nil: all groups
+	Connection string     // whose externalId filters and sorts compare
 	StartIndex int        // 1-based; ignored with After
 	Count      int        // at most this many; 0 returns the total only
 	Members    bool       // read each group's members; false never touches them

@@ -13,12 +13,12 @@ import (
 // GroupInput is a group as a surface sends it on create and replace.
 type GroupInput struct {
 	DisplayName string
-	ExternalID  string
+	ExternalID  string   // the caller's connection's (see ExternalIDs)
 	Members     []string // ids of users or groups of the tenant
 }
 
 // GroupPatch is a change to a group (SCIM PATCH). A nil attribute is left
-// as it is; an empty ExternalID removes it.
+// as it is; an empty ExternalID removes the caller's connection's.
 type GroupPatch struct {
 	DisplayName *string
 	ExternalID  *string
@@ -112,10 +112,15 @@ func (s *Service) CreateGroup(ctx context.Context, c Caller, tenantID string, in
 	if _, err := s.Tenant(ctx, tenantID); err != nil {
 		return Group{}, err
 	}
-	g := Group{ID: newID(), TenantID: tenantID, DisplayName: in.DisplayName, ExternalID: in.ExternalID, Version: 1}
+	g := Group{ID: newID(), TenantID: tenantID, DisplayName: in.DisplayName, Version: 1}
 	if err := checkGroup(&g); err != nil {
 		return Group{}, withOp(op, err)
 	}
+	ext, err := checkExternalID(in.ExternalID)
+	if err != nil {
+		return Group{}, withOp(op, err)
+	}
+	g.ExternalIDs = ExternalIDs(nil).With(c.Connection, ext)
 	members, err := checkMemberIDs(in.Members)
 	if err != nil {
 		return Group{}, withOp(op, err)
@@ -205,11 +210,15 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 			if p.DisplayName != nil {
 				next.DisplayName = *p.DisplayName
 			}
-			if p.ExternalID != nil {
-				next.ExternalID = *p.ExternalID
-			}
 			if err := checkGroup(&next); err != nil {
 				return GroupUpdateResult{}, withOp(op, err)
+			}
+			if p.ExternalID != nil {
+				ext, err := checkExternalID(*p.ExternalID)
+				if err != nil {
+					return GroupUpdateResult{}, withOp(op, err)
+				}
+				next.ExternalIDs = cur.ExternalIDs.With(c.Connection, ext)
 			}
 			u.Base.Target = groupTarget(&next)
 			if changes := diffGroups(&cur, &next); len(changes) > 0 {
@@ -293,18 +302,13 @@ func groupError(op string, err error) error {
 // checkGroup trims and checks the attributes of g.
 func checkGroup(g *Group) error {
 	g.DisplayName = strings.TrimSpace(g.DisplayName)
-	g.ExternalID = strings.TrimSpace(g.ExternalID)
 	switch {
 	case g.DisplayName == "":
 		return Errorf(KindInvalidValue, "displayName", "displayName is required")
 	case len(g.DisplayName) > MaxValueLength:
 		return Errorf(KindInvalidValue, "displayName", "displayName is longer than %d bytes", MaxValueLength)
-	case len(g.ExternalID) > MaxValueLength:
-		return Errorf(KindInvalidValue, "externalId", "externalId is longer than %d bytes", MaxValueLength)
 	case HasControl(g.DisplayName):
 		return Errorf(KindInvalidValue, "displayName", "displayName contains a control character")
-	case HasControl(g.ExternalID):
-		return Errorf(KindInvalidValue, "externalId", "externalId contains a control character")
 	}
 	return nil
 }
@@ -342,15 +346,13 @@ func groupTarget(g *Group) audit.Target {
 	return audit.Target{Type: "group", ID: g.ID, Display: g.DisplayName}
 }
 
-// diffGroups returns the changed attributes (displayName, externalId) from
+// diffGroups returns the changed attributes (displayName, externalIds) from
 // a to b.
 func diffGroups(a, b *Group) []audit.Change {
 	var changes []audit.Change
 	if a.DisplayName != b.DisplayName {
 		changes = append(changes, audit.Change{Attribute: "displayName", Old: emptyToNil(a.DisplayName), New: emptyToNil(b.DisplayName)})
 	}
-	if a.ExternalID != b.ExternalID {
-		changes = append(changes, audit.Change{Attribute: "externalId", Old: emptyToNil(a.ExternalID), New: emptyToNil(b.ExternalID)})
-	}
+	changes = append(changes, externalIDChanges(a.ExternalIDs, b.ExternalIDs)...)
 	return changes
 }

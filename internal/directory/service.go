@@ -34,6 +34,10 @@ type Caller struct {
 	Actor     audit.Actor
 	RequestID string
 	Source    string
+	// Connection is the token id of the provisioning connection making the
+	// change, "" for an operator: the key of the externalId it reads and
+	// writes (ExternalIDs).
+	Connection string
 }
 
 // Limits shared by every surface.

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"maps"
 	"time"
 
 	"github.com/scimd/scimd/internal/query"
@@ -24,8 +25,10 @@ type User struct {
 	ID       string `json:"-"`
 	TenantID string `json:"-"`
 
-	UserName   string `json:"-"`
-	ExternalID string `json:"-"`
+	UserName string `json:"-"`
+	// ExternalIDs are the externalIds the provisioning connections gave the
+	// user; each connection reads and writes only its own.
+	ExternalIDs ExternalIDs `json:"externalIds,omitempty"`
 	// Email is the platform email: the primary entry of Emails, else the first
 	// "work" one, else the first; or UserName when Emails is empty and
 	// UserName is an address. Derived by the service, never set by surfaces.
@@ -128,6 +131,7 @@ type Manager struct {
 // the original.
 func (u *User) Clone() *User {
 	c := *u
+	c.ExternalIDs = maps.Clone(u.ExternalIDs)
 	c.Emails = append([]Email(nil), u.Emails...)
 	c.PhoneNumbers = append([]MultiValue(nil), u.PhoneNumbers...)
 	c.IMs = append([]MultiValue(nil), u.IMs...)
@@ -161,10 +165,13 @@ type Sort struct {
 
 // UserQuery selects a page of a tenant's users.
 type UserQuery struct {
-	Sort       *Sort      // nil: creation order
-	Filter     query.Expr // on query.Users; nil: all users
-	StartIndex int        // 1-based; ignored with After
-	Count      int        // at most this many; 0 returns the total only
+	Sort   *Sort      // nil: creation order
+	Filter query.Expr // on query.Users; nil: all users
+	// Connection is whose externalId filters and sorts compare (see
+	// ExternalIDs).
+	Connection string
+	StartIndex int // 1-based; ignored with After
+	Count      int // at most this many; 0 returns the total only
 	// After starts the page after this position (cursor paging), the Last
 	// of the previous page of the same query.
 	After *Keyset

@@ -23,7 +23,12 @@ import (
 // sent: on create it takes its default (forceMfaEnrollment: the tenant's MFA
 // setting), otherwise it keeps its current value.
 type UserInput struct {
-	User               User
+	// User holds the attributes; its ExternalIDs are ignored: ExternalID
+	// is the caller's.
+	User User
+	// ExternalID is the externalId the caller's connection gives the user;
+	// empty removes it. The other connections' are kept.
+	ExternalID         string
 	Password           *string // a new password; nil keeps the current one
 	EmailVerified      *bool
 	PasswordMustReset  *bool
@@ -101,6 +106,11 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	if err := normalize(&u); err != nil {
 		return User{}, withOp(op, err)
 	}
+	ext, err := checkExternalID(in.ExternalID)
+	if err != nil {
+		return User{}, withOp(op, err)
+	}
+	u.ExternalIDs = ExternalIDs(nil).With(c.Connection, ext)
 	if in.Password != nil {
 		if u.PasswordHash, err = s.hashPassword(ctx, tenant, &u, *in.Password); err != nil {
 			return User{}, withOp(op, err)
@@ -144,7 +154,7 @@ func (s *Service) ReplaceUser(ctx context.Context, c Caller, tenantID, id string
 // have side effects. An error from change aborts with nothing written.
 func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, change func(*UserInput) error) (User, error) {
 	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.PatchUser", func(cur *User) (UserInput, error) {
-		in := UserInput{User: *cur.Clone()}
+		in := UserInput{User: *cur.Clone(), ExternalID: cur.ExternalIDs.Of(c.Connection)}
 		in.EmailVerified = ptr(cur.EmailVerified)
 		in.PasswordMustReset = ptr(cur.PasswordMustReset)
 		in.ForceMFAEnrollment = ptr(cur.ForceMFAEnrollment)
@@ -190,6 +200,11 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 		if err := normalize(&next); err != nil {
 			return User{}, withOp(op, err)
 		}
+		ext, err := checkExternalID(in.ExternalID)
+		if err != nil {
+			return User{}, withOp(op, err)
+		}
+		next.ExternalIDs = cur.ExternalIDs.With(c.Connection, ext)
 		if in.Password != nil {
 			if hashedFor != *in.Password || hash == "" {
 				if hash, err = s.hashPassword(ctx, tenant, &next, *in.Password); err != nil {
@@ -449,6 +464,7 @@ func diffUsers(a, b *User) []audit.Change {
 	if a.PasswordHash != b.PasswordHash {
 		out = append(out, audit.Change{Attribute: "password"})
 	}
+	out = append(out, externalIDChanges(a.ExternalIDs, b.ExternalIDs)...)
 	for _, f := range userFields {
 		x, y := f.get(a), f.get(b)
 		if !reflect.DeepEqual(x, y) {
@@ -466,7 +482,6 @@ type userField struct {
 // userFields are the audited attributes, in SCIM naming.
 var userFields = []userField{
 	{"userName", func(u *User) any { return u.UserName }},
-	{"externalId", func(u *User) any { return u.ExternalID }},
 	{"email", func(u *User) any { return u.Email }},
 	{"active", func(u *User) any { return u.Active }},
 	{"name", func(u *User) any { return u.Name }},

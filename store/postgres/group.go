@@ -257,11 +257,19 @@ func checkNesting(ctx context.Context, tx *sqlx.Tx, tenantID, groupID string, id
 // not exist.
 func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []string, events []audit.Event) error {
 	members = record.Dedupe(members)
-	args := []any{g.TenantID, g.ID, g.DisplayName, fold.Key(g.DisplayName), nullString(g.ExternalID),
+	ext, err := record.ExternalIDsColumn(g.ExternalIDs)
+	if err != nil {
+		return fail("create group", err)
+	}
+	args := []any{g.TenantID, g.ID, g.DisplayName, fold.Key(g.DisplayName), ext,
 		record.GroupDoc, g.CreatedAt, g.UpdatedAt} // $1 to $8
 	const insertGroup = `g AS (
-			INSERT INTO groups (id, tenant_id, display_name, display_name_key, external_id, doc, version, created_at, updated_at)
-			VALUES ($2, $1, $3, $4, $5, $6, 1, $7, $8)
+			INSERT INTO groups (id, tenant_id, display_name, display_name_key, external_ids, doc, version, created_at, updated_at)
+			VALUES ($2, $1, $3, $4, $5::text, $6, 1, $7, $8)
+			RETURNING id
+		), x AS (
+			INSERT INTO group_external_ids (tenant_id, resource_id, connection_id, external_id)
+			SELECT $1, g.id, j.key, j.value FROM g, jsonb_each_text(COALESCE($5::text::jsonb, '{}')) j
 		)`
 	if len(members) == 0 {
 		_, err := db.db.ExecContext(ctx, `WITH `+insertGroup+`
@@ -296,7 +304,7 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 	}))
 }
 
-const groupColumns = `g.id, g.tenant_id, g.display_name, COALESCE(g.external_id, ''), g.version, g.created_at, g.updated_at`
+const groupColumns = `g.id, g.tenant_id, g.display_name, g.external_ids, g.version, g.created_at, g.updated_at`
 
 // memberJoin joins the members of the groups g (their rows m, and the users
 // mu and groups mg they are) for the member columns.
@@ -314,9 +322,10 @@ func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (
 	var (
 		g                  directory.Group
 		memberID, memberTy sql.NullString
+		ext                sql.NullString
 		m                  directory.Member
 	)
-	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &g.ExternalID, &g.Version, &g.CreatedAt, &g.UpdatedAt)
+	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &ext, &g.Version, &g.CreatedAt, &g.UpdatedAt)
 	if members {
 		dest = append(dest, &memberID, &memberTy, &m.Display)
 	}
@@ -324,6 +333,10 @@ func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (
 		return directory.Group{}, directory.Member{}, false, err
 	}
 	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
+	var err error
+	if g.ExternalIDs, err = record.ParseExternalIDs(ext); err != nil {
+		return directory.Group{}, directory.Member{}, false, err
+	}
 	m.ID, m.Type = memberID.String, directory.MemberType(memberTy.String)
 	return g, m, memberID.Valid, nil
 }
@@ -425,9 +438,16 @@ const updateGroupSQL = `WITH ins AS (
 		UPDATE groups SET version = version + 1, updated_at = $6,
 			display_name = CASE WHEN $7 THEN $8 ELSE display_name END,
 			display_name_key = CASE WHEN $7 THEN $9 ELSE display_name_key END,
-			external_id = CASE WHEN $7 THEN $10 ELSE external_id END
+			external_ids = CASE WHEN $7 THEN $10::text ELSE external_ids END
 		WHERE tenant_id = $1 AND id = $2 AND ($7 OR EXISTS (SELECT FROM ins) OR EXISTS (SELECT FROM del))
 		RETURNING version, display_name
+	), xi AS (
+		INSERT INTO group_external_ids (tenant_id, resource_id, connection_id, external_id)
+		SELECT $1, $2, j.key, j.value FROM g, jsonb_each_text(COALESCE($10::text::jsonb, '{}')) j WHERE $7
+		ON CONFLICT (resource_id, connection_id) DO UPDATE SET external_id = excluded.external_id
+	), xd AS (
+		DELETE FROM group_external_ids WHERE $7 AND EXISTS (SELECT FROM g) AND tenant_id = $1 AND resource_id = $2
+			AND connection_id NOT IN (SELECT jsonb_object_keys(COALESCE($10::text::jsonb, '{}')))
 	)
 	SELECT 'a', member_id, 0::bigint, '' FROM ins
 	UNION ALL SELECT 'r', member_id, 0, '' FROM del
@@ -492,7 +512,10 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 	}
 	var name, key, ext any
 	if a := u.Attrs; a != nil {
-		name, key, ext = a.DisplayName, fold.Key(a.DisplayName), nullString(a.ExternalID)
+		name, key = a.DisplayName, fold.Key(a.DisplayName)
+		if ext, err = record.ExternalIDsColumn(a.ExternalIDs); err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
 	}
 	rows, err := tx.QueryContext(ctx, query, u.TenantID, u.ID, ids, memberTypes, set, u.Now, u.Attrs != nil, name, key, ext)
 	if err != nil {

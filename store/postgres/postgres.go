@@ -93,25 +93,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 // schema's name (so that databases in different schemas do not wait for each
 // other).
 func (db *DB) Migrate(ctx context.Context) error {
-	var schema string
-	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&schema); err != nil {
-		return fmt.Errorf("postgres: migrate: find the schema: %w", err)
-	}
-	if schema == "" {
-		return errors.New("postgres: migrate: no schema of the search_path exists")
-	}
-	h := fnv.New64a()
-	h.Write([]byte("scimd migrate " + schema))
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db.db.DB, fsys,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(docKeyMigration))
+	p, err := db.migrations(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -119,6 +101,30 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	return nil
+}
+
+// migrations returns the provider of the embedded migrations, which takes
+// an advisory lock of the schema while it migrates.
+func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {
+	var schema string
+	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("find the schema: %w", err)
+	}
+	if schema == "" {
+		return nil, errors.New("no schema of the search_path exists")
+	}
+	h := fnv.New64a()
+	h.Write([]byte("scimd migrate " + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return nil, err
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db.db.DB, fsys,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(docKeyMigration))
 }
 
 // Ping checks that the database answers.
@@ -182,12 +188,4 @@ func fail(op string, err error) error {
 			Detail: "a value contains a character that cannot be stored (e.g. U+0000)"}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
-}
-
-// nullString stores "" as NULL.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

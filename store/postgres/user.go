@@ -46,8 +46,12 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 		return fail("create user", err)
 	}
 	groups = record.Dedupe(groups)
+	ext, err := record.ExternalIDsColumn(u.ExternalIDs)
+	if err != nil {
+		return fail("create user", err)
+	}
 	insert := func(q sqlx.ExecerContext, events []audit.Event) error {
-		args := []any{u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		args := []any{u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), ext, u.Email, fold.Key(u.Email),
 			u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
 			u.Display(), doc, u.CreatedAt, u.UpdatedAt} // $1 to $18
 		args = append(args, emailArrays(&u)...)     // $19 to $23
@@ -55,10 +59,13 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 		args = append(args, docKey)                 // $26
 		args = append(args, eventArrays(events)...) // $27 on
 		_, err := q.ExecContext(ctx, `WITH u AS (
-				INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
+				INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 					active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
 					display, doc, doc_key, version, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26, 1, $17, $18)
+				VALUES ($1, $2, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26, 1, $17, $18)
+			), x AS (
+				INSERT INTO user_external_ids (tenant_id, resource_id, connection_id, external_id)
+				SELECT $2, $1, j.key, j.value FROM jsonb_each_text(COALESCE($5::jsonb, '{}')) j
 			), e AS (
 				INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
 				SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
@@ -114,7 +121,7 @@ func (db *DB) emailFirst(ctx context.Context, op string, err error, u *directory
 	return err
 }
 
-const userColumns = `u.id, u.tenant_id, u.user_name, COALESCE(u.external_id, ''), u.email, u.active, u.status,
+const userColumns = `u.id, u.tenant_id, u.user_name, u.email, u.active, u.status,
 	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
 	u.doc, u.version, u.created_at, u.updated_at`
 
@@ -126,7 +133,7 @@ func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User,
 		status string
 		doc    []byte
 	)
-	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.ExternalID, &u.Email, &u.Active, &status,
+	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.Email, &u.Active, &status,
 		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
 		&doc, &u.Version, &u.CreatedAt, &u.UpdatedAt)...)
 	if err != nil {
@@ -158,19 +165,23 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 	if err != nil {
 		return fail("update user", err)
 	}
-	args := []any{u.TenantID, u.ID, version, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+	ext, err := record.ExternalIDsColumn(u.ExternalIDs)
+	if err != nil {
+		return fail("update user", err)
+	}
+	args := []any{u.TenantID, u.ID, version, u.UserName, fold.Key(u.UserName), ext, u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
 		u.PasswordHash, doc, u.Version, u.UpdatedAt, u.Display()} // $1 to $19
 	args = append(args, emailArrays(&u)...)     // $20 to $24
 	args = append(args, len(u.Emails))          // $25
 	args = append(args, docKey)                 // $26
 	args = append(args, eventArrays(events)...) // $27 on
-	// The email rows are upserted by position and the surplus deleted: the
+	// The email and externalId rows are upserted and the surplus deleted: the
 	// sub-statements of one WITH run in no fixed order, so a delete of every
 	// row beside an insert of the new ones could collide on the primary key.
 	var n int
 	err = db.db.QueryRowContext(ctx, `WITH u AS (
-			UPDATE users SET user_name = $4, user_name_key = $5, external_id = $6, email = $7, email_key = $8,
+			UPDATE users SET user_name = $4, user_name_key = $5, email = $7, email_key = $8,
 				active = $9, status = $10, email_verified = $11, password_must_reset = $12, force_mfa_enrollment = $13,
 				mfa_enrolled = $14, password_hash = $15, doc = $16, doc_key = $26, version = $17, updated_at = $18, display = $19
 			WHERE tenant_id = $1 AND id = $2 AND version = $3
@@ -183,6 +194,13 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 				type = excluded.type, is_primary = excluded.is_primary
 		), d AS (
 			DELETE FROM user_emails WHERE user_id IN (SELECT id FROM u) AND position >= $25
+		), xi AS (
+			INSERT INTO user_external_ids (tenant_id, resource_id, connection_id, external_id)
+			SELECT $1, u.id, j.key, j.value FROM u, jsonb_each_text(COALESCE($6::jsonb, '{}')) j
+			ON CONFLICT (resource_id, connection_id) DO UPDATE SET external_id = excluded.external_id
+		), xd AS (
+			DELETE FROM user_external_ids WHERE resource_id IN (SELECT id FROM u)
+				AND connection_id NOT IN (SELECT jsonb_object_keys(COALESCE($6::jsonb, '{}')))
 		), ev AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
 			SELECT $1, x.* FROM u, `+eventUnnest(27)+` AS x
@@ -253,7 +271,11 @@ func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64
 // order, and the number that matched. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	st, err := record.List(record.Postgres, record.Users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	users, err := record.Users.For(q.Connection)
+	if err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
+	st, err := record.List(record.Postgres, users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}

@@ -229,12 +229,19 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 }
 
 func createGroup(ctx context.Context, tx *tx, g *directory.Group, members []string, events []audit.Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO groups (id, tenant_id, display_name, display_name_key, external_id,
+	ext, err := record.ExternalIDsColumn(g.ExternalIDs)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO groups (id, tenant_id, display_name, display_name_key, external_ids,
 		doc, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-		g.ID, g.TenantID, g.DisplayName, fold.Key(g.DisplayName), nullString(g.ExternalID),
+		g.ID, g.TenantID, g.DisplayName, fold.Key(g.DisplayName), ext,
 		record.GroupDoc, micros(g.CreatedAt), micros(g.UpdatedAt))
 	if err != nil {
 		return groupWriteError(ctx, tx, "insert group", g.TenantID, g.ID, g.DisplayName, err)
+	}
+	if err := insertExternalIDs(ctx, tx, "group_external_ids", g.TenantID, g.ID, g.ExternalIDs); err != nil {
+		return err
 	}
 	if len(members) > 0 {
 		types, err := checkMembers(ctx, tx, g.TenantID, g.ID, members, true)
@@ -248,7 +255,7 @@ func createGroup(ctx context.Context, tx *tx, g *directory.Group, members []stri
 	return insertEvents(ctx, tx, g.TenantID, events...)
 }
 
-const groupColumns = `g.id, g.tenant_id, g.display_name, COALESCE(g.external_id, ''), g.version, g.created_at, g.updated_at`
+const groupColumns = `g.id, g.tenant_id, g.display_name, g.external_ids, g.version, g.created_at, g.updated_at`
 
 // memberJoin joins the members of the groups g (their rows m, and the users
 // mu and groups mg they are) for the member columns.
@@ -267,9 +274,10 @@ func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (
 		g                  directory.Group
 		created, updated   int64
 		memberID, memberTy sql.NullString
+		ext                sql.NullString
 		m                  directory.Member
 	)
-	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &g.ExternalID, &g.Version, &created, &updated)
+	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &ext, &g.Version, &created, &updated)
 	if members {
 		dest = append(dest, &memberID, &memberTy, &m.Display)
 	}
@@ -277,6 +285,10 @@ func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (
 		return directory.Group{}, directory.Member{}, false, err
 	}
 	g.CreatedAt, g.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var err error
+	if g.ExternalIDs, err = record.ParseExternalIDs(ext); err != nil {
+		return directory.Group{}, directory.Member{}, false, err
+	}
 	m.ID, m.Type = memberID.String, directory.MemberType(memberTy.String)
 	return g, m, memberID.Valid, nil
 }
@@ -425,11 +437,18 @@ func updateGroup(ctx context.Context, tx *tx, u directory.GroupUpdate) (director
 	var events []audit.Event
 	if u.Attrs != nil {
 		a := u.Attrs
-		_, err := tx.ExecContext(ctx, `UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?,
+		ext, err := record.ExternalIDsColumn(a.ExternalIDs)
+		if err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE groups SET display_name = ?, display_name_key = ?, external_ids = ?,
 			version = version + 1, updated_at = ? WHERE tenant_id = ? AND id = ?`,
-			a.DisplayName, fold.Key(a.DisplayName), nullString(a.ExternalID), micros(u.Now), u.TenantID, u.ID)
+			a.DisplayName, fold.Key(a.DisplayName), ext, micros(u.Now), u.TenantID, u.ID)
 		if err != nil {
 			return directory.GroupUpdateResult{}, groupWriteError(ctx, tx, "update group", u.TenantID, u.ID, a.DisplayName, err)
+		}
+		if err := replaceExternalIDs(ctx, tx, "group_external_ids", u.TenantID, u.ID, a.ExternalIDs); err != nil {
+			return directory.GroupUpdateResult{}, err
 		}
 		display = a.DisplayName
 		events = append(events, u.Events...)

@@ -118,12 +118,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Migrate applies the pending embedded migrations, each in its own
 // transaction. Running it again is a no-op.
 func (db *DB) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.w.DB, fsys, goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(docKeyMigration))
+	p, err := db.migrations()
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
@@ -131,6 +126,16 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	return nil
+}
+
+// migrations returns the provider of the embedded migrations.
+func (db *DB) migrations() (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, db.w.DB, fsys, goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(docKeyMigration))
 }
 
 // Ping checks that both the writer and the readers answer.
@@ -224,12 +229,4 @@ func timePtr(v sql.NullInt64) *time.Time {
 	}
 	t := fromMicros(v.Int64)
 	return &t
-}
-
-// nullString stores "" as NULL.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

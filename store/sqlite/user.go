@@ -37,17 +37,20 @@ func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string,
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, external_id, email, email_key,
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 		active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
 		display, doc, doc_key, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-		u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
 		u.Display(), string(doc), string(docKey), micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
 		return userWriteError(ctx, tx, "insert user", u, err)
 	}
 	if err := insertEmails(ctx, tx, u); err != nil {
+		return err
+	}
+	if err := insertExternalIDs(ctx, tx, "user_external_ids", u.TenantID, u.ID, u.ExternalIDs); err != nil {
 		return err
 	}
 	events := []audit.Event{ev}
@@ -95,6 +98,26 @@ func userWriteError(ctx context.Context, tx *tx, op string, u *directory.User, e
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// insertExternalIDs writes the rows of table (user_external_ids or
+// group_external_ids) that index the externalIds of the resource id.
+func insertExternalIDs(ctx context.Context, tx *tx, table, tenantID, id string, ids directory.ExternalIDs) error {
+	for conn, ext := range ids {
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` VALUES (?, ?, ?, ?)`, tenantID, id, conn, ext)
+		if err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// replaceExternalIDs makes the rows of table those of ids.
+func replaceExternalIDs(ctx context.Context, tx *tx, table, tenantID, id string, ids directory.ExternalIDs) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND resource_id = ?`, tenantID, id); err != nil {
+		return fmt.Errorf("delete %s: %w", table, err)
+	}
+	return insertExternalIDs(ctx, tx, table, tenantID, id, ids)
+}
+
 // insertEmails writes the user_emails rows of u.
 func insertEmails(ctx context.Context, tx *tx, u *directory.User) error {
 	for _, e := range record.EmailRows(u) {
@@ -107,7 +130,7 @@ func insertEmails(ctx context.Context, tx *tx, u *directory.User) error {
 	return nil
 }
 
-const userColumns = `u.id, u.tenant_id, u.user_name, COALESCE(u.external_id, ''), u.email, u.active, u.status,
+const userColumns = `u.id, u.tenant_id, u.user_name, u.email, u.active, u.status,
 	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
 	u.doc, u.version, u.created_at, u.updated_at`
 
@@ -120,7 +143,7 @@ func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User,
 		doc              []byte
 		created, updated int64
 	)
-	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.ExternalID, &u.Email, &u.Active, &status,
+	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.Email, &u.Active, &status,
 		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
 		&doc, &u.Version, &created, &updated)...)
 	if err != nil {
@@ -158,11 +181,11 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, email = ?, email_key = ?,
+	res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, email = ?, email_key = ?,
 		active = ?, status = ?, email_verified = ?, password_must_reset = ?, force_mfa_enrollment = ?, mfa_enrolled = ?,
 		password_hash = ?, display = ?, doc = ?, doc_key = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		u.UserName, fold.Key(u.UserName), nullString(u.ExternalID), u.Email, fold.Key(u.Email),
+		u.UserName, fold.Key(u.UserName), u.Email, fold.Key(u.Email),
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
 		u.PasswordHash, u.Display(), string(doc), string(docKey), u.Version, micros(u.UpdatedAt),
 		u.TenantID, u.ID, version)
@@ -176,6 +199,9 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 		return fmt.Errorf("delete user emails: %w", err)
 	}
 	if err := insertEmails(ctx, tx, u); err != nil {
+		return err
+	}
+	if err := replaceExternalIDs(ctx, tx, "user_external_ids", u.TenantID, u.ID, u.ExternalIDs); err != nil {
 		return err
 	}
 	return insertEvents(ctx, tx, u.TenantID, events...)
@@ -231,7 +257,11 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 // order, and the number that matched. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	st, err := record.List(record.SQLite, record.Users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	users, err := record.Users.For(q.Connection)
+	if err != nil {
+		return directory.UserPage{}, fail("users", err)
+	}
+	st, err := record.List(record.SQLite, users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -171,7 +172,7 @@ func testGroupRoundTrip(t *testing.T, in Instance) {
 	bob := createUser(t, b, newUser(acme.ID, "bob", "bob@example.com")) // no displayName: userName
 
 	empty := newGroup(acme.ID, "Empty")
-	empty.ExternalID = "ext-empty"
+	empty.ExternalIDs = directory.ExternalIDs{"": "ext-empty", hrConnection: "hr-empty"}
 	createGroup(t, b, empty)
 	wantEqual(t, "Group(members false)", getGroup(t, b, acme.ID, empty.ID, false), empty)
 	withMembers := empty
@@ -317,10 +318,10 @@ func testGroupFilters(t *testing.T, in Instance) {
 	u := createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
 	other := createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
 	eng := newGroup(acme.ID, "Engineering")
-	eng.ExternalID = "EXT-1"
+	eng.ExternalIDs = directory.ExternalIDs{"": "EXT-1"}
 	createGroup(t, b, eng, u.ID)
 	strasse := newGroup(acme.ID, "Straße")
-	strasse.ExternalID = "ext-1"
+	strasse.ExternalIDs = directory.ExternalIDs{"": "ext-1", hrConnection: "EXT-1"}
 	createGroup(t, b, strasse, eng.ID, u.ID)
 	createGroup(t, b, newGroup(acme.ID, "Empty"))
 	createGroup(t, b, newGroup(globex.ID, "Engineering"))
@@ -364,7 +365,16 @@ func testGroupFilters(t *testing.T, in Instance) {
 			t.Fatalf("Groups(filter %s %q, count 0) = %+v, %v, want total %d alone", tc.attr, tc.value, page, err, len(tc.want))
 		}
 	}
-	f, err := query.Groups.Parse(`members.display eq "x"`)
+	// The HR connection sees its own externalIds only.
+	f, err := query.Groups.Equal("externalId", "EXT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: f, StartIndex: 1, Count: 10, Connection: hrConnection})
+	if err != nil || len(page.Groups) != 1 || page.Groups[0].ID != strasse.ID {
+		t.Fatalf("Groups(externalId eq EXT-1, HR connection) = %+v, %v, want Straße alone", page, err)
+	}
+	f, err = query.Groups.Parse(`members.display eq "x"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,7 +575,7 @@ func testGroupMemberChanges(t *testing.T, in Instance) {
 
 	// Attributes alone bump the version too, and record the events given.
 	next := getGroup(t, b, acme.ID, g.ID, false)
-	next.DisplayName, next.ExternalID = "Team A", "ext-a"
+	next.DisplayName, next.ExternalIDs = "Team A", directory.ExternalIDs{"": "ext-a", hrConnection: "hr-a"}
 	u := memberChange(acme.ID, g.ID, directory.MemberChange{})
 	u.Attrs, u.Version = &next, version
 	u.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
@@ -583,13 +593,28 @@ func testGroupMemberChanges(t *testing.T, in Instance) {
 	version++
 	withBase := u.Base
 	// An external id removed.
-	next.ExternalID = ""
+	next.ExternalIDs = directory.ExternalIDs{hrConnection: "hr-b"}
 	u = memberChange(acme.ID, g.ID, directory.MemberChange{})
 	u.Attrs, u.Version = &next, version
 	u.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
 	updateGroup(t, b, u)
-	if got := getGroup(t, b, acme.ID, g.ID, false); got.ExternalID != "" || got.Version != version+1 {
-		t.Fatalf("Group() after externalId removed = %+v, want none, version %d", got, version+1)
+	if got := getGroup(t, b, acme.ID, g.ID, false); !maps.Equal(got.ExternalIDs, next.ExternalIDs) || got.Version != version+1 {
+		t.Fatalf("Group() after externalIds changed = %+v, want %v, version %d", got, next.ExternalIDs, version+1)
+	}
+	// The index follows: the HR connection finds the group by its new
+	// externalId only, the operators by none.
+	for _, c := range []struct {
+		conn, value string
+		n           int
+	}{{hrConnection, "hr-b", 1}, {hrConnection, "hr-a", 0}, {"", "ext-a", 0}} {
+		f, err := query.Groups.Equal("externalId", c.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := b.Groups(context.Background(), acme.ID, directory.GroupQuery{Filter: f, Connection: c.conn})
+		if err != nil || page.Total != c.n {
+			t.Fatalf("Groups(externalId eq %q, connection %q).Total = %d, %v, want %d", c.value, c.conn, page.Total, err, c.n)
+		}
 	}
 
 	g.DisplayName = "Team A" // the events' target: the name after the change

@@ -28,7 +28,9 @@ func testUserSort(t *testing.T, in Instance) {
 		u := newUser(acme.ID, name, mails[i])
 		u.Emails[0].Value = u.Email
 		if i%3 != 0 {
-			u.ExternalID = fmt.Sprintf("ext-%d", 7-i)
+			// The HR connection's externalIds sort the other way: never
+			// the operators'.
+			u.ExternalIDs = directory.ExternalIDs{"": fmt.Sprintf("ext-%d", 7-i), hrConnection: fmt.Sprintf("hr-%d", i)}
 		}
 		u.Active = i%2 == 0
 		if i%3 != 2 { // a primary phone, after another; the others have none or none primary
@@ -52,7 +54,7 @@ func testUserSort(t *testing.T, in Instance) {
 		{"id", func(x, y directory.User) int { return 0 }},
 		{"userName", func(x, y directory.User) int { return strings.Compare(fold.Key(x.UserName), fold.Key(y.UserName)) }},
 		{"emails", func(x, y directory.User) int { return strings.Compare(email.Key(x.Email), email.Key(y.Email)) }},
-		{"externalId", func(x, y directory.User) int { return missingLast(x.ExternalID, y.ExternalID) }},
+		{"externalId", func(x, y directory.User) int { return missingLast(x.ExternalIDs.Of(""), y.ExternalIDs.Of("")) }},
 		{"name.familyName", func(x, y directory.User) int {
 			return missingLast(fold.Key(x.Name.FamilyName), fold.Key(y.Name.FamilyName))
 		}},
@@ -142,7 +144,7 @@ func testGroupSort(t *testing.T, in Instance) {
 	for i, name := range []string{"ops", "Engineering", "admins", "Zeta"} {
 		g := newGroup(acme.ID, name)
 		if i != 1 {
-			g.ExternalID = fmt.Sprint("x", 3-i)
+			g.ExternalIDs = directory.ExternalIDs{"": fmt.Sprint("x", 3-i), hrConnection: fmt.Sprint("x", i)}
 		}
 		createGroup(t, b, g)
 	}

@@ -89,6 +89,10 @@ func now() time.Time { return base.Add(time.Duration(ticks.Add(1)) * 1001 * time
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// hrConnection is a provisioning connection (a token id) beside the
+// operators' (""): externalIds are kept per connection.
+const hrConnection = "0190f4b2-7c1d-7a3e-9f10-4b5c6d7e8f90"
+
 var operator = audit.Actor{Kind: audit.ActorOperator, ID: "op-7", Name: "tester"}
 
 // event returns an event of the tenant as the service builds it.

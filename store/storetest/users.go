@@ -19,12 +19,12 @@ import (
 func fullUser(tenantID string) directory.User {
 	at := now()
 	return directory.User{
-		ID:         newID(),
-		TenantID:   tenantID,
-		UserName:   "Anita.Berg@Example.com",
-		ExternalID: "00u1xyzAbc",
-		Email:      "anita.berg@example.com",
-		Active:     true,
+		ID:          newID(),
+		TenantID:    tenantID,
+		UserName:    "Anita.Berg@Example.com",
+		ExternalIDs: directory.ExternalIDs{"": "00u1xyzAbc", hrConnection: "HR-4711"},
+		Email:       "anita.berg@example.com",
+		Active:      true,
 		Name: directory.Name{
 			Formatted: "Dr. Anita van der Berg Jr.", FamilyName: "van der Berg", GivenName: "Anita",
 			MiddleName: "Maria", HonorificPrefix: "Dr.", HonorificSuffix: "Jr.",
@@ -204,7 +204,7 @@ func testUpdateUser(t *testing.T, in Instance) {
 
 	next := u
 	next.UserName = "anita.berg"
-	next.ExternalID = ""
+	next.ExternalIDs = directory.ExternalIDs{hrConnection: "HR-4711"} // the operators' removed
 	next.DisplayName = "Anita Berg"
 	next.Active = false
 	next.Enterprise.Manager = nil
@@ -383,13 +383,13 @@ func testUserFilters(t *testing.T, in Instance) {
 	ctx, b := context.Background(), in.Backend
 	acme := createTenant(t, b, "Acme")
 	anita := newUser(acme.ID, "Anita.Berg@Example.com", "anita.berg@example.com")
-	anita.ExternalID = "EXT-1"
+	anita.ExternalIDs = directory.ExternalIDs{"": "EXT-1"}
 	anita.Emails = append(anita.Emails, directory.Email{Value: "Ani@Home.Example", Type: "home"})
 	createUser(t, b, anita)
 	anne := newUser(acme.ID, "ÄNNE", "anne@xn--bcher-kva.example") // stored as the A-label of bücher
-	anne.ExternalID = "ext-1"
+	anne.ExternalIDs = directory.ExternalIDs{"": "ext-1", hrConnection: "EXT-1"}
 	createUser(t, b, anne)
-	createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
+	bob := createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
 	// No emails sent: the platform email is the userName.
 	zed := newUser(acme.ID, "Zed@Example.org", "Zed@example.org")
 	zed.Emails = nil
@@ -420,6 +420,35 @@ func testUserFilters(t *testing.T, in Instance) {
 		{"emails.value", "ZED@example.ORG", []string{zed.ID}},
 	} {
 		wantEqual(t, "Users(filter "+tc.attr+" eq "+tc.value+")", userIDs(t, b, acme.ID, userEq(t, tc.attr, tc.value)), tc.want)
+	}
+	// externalId is the connection's own: the HR connection's EXT-1 is
+	// anne, and it sees no other externalId.
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{`externalId eq "EXT-1"`, []string{anne.ID}},
+		{`externalId eq "ext-1"`, []string{}},
+		{`externalId pr`, []string{anne.ID}},
+		{`externalId sw "EXT"`, []string{anne.ID}},
+		{`not (externalId pr)`, []string{anita.ID, bob.ID, zed.ID}},
+	} {
+		e, err := query.Users.Parse(tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := b.Users(ctx, acme.ID, directory.UserQuery{Filter: e, StartIndex: 1, Count: 10, Connection: hrConnection})
+		if err != nil {
+			t.Fatalf("Users(%s, HR connection) = %v", tc.filter, err)
+		}
+		got := []string{}
+		for _, u := range page.Users {
+			got = append(got, u.ID)
+		}
+		wantEqual(t, "Users(filter "+tc.filter+", HR connection)", got, tc.want)
+	}
+	if _, err := b.Users(ctx, acme.ID, directory.UserQuery{Count: 1, Connection: "x' OR '1'='1"}); err == nil {
+		t.Fatal("Users(connection not a token id) = nil error, want one")
 	}
 	// The bracket and Entra forms compare addresses as the plain form does:
 	// a Unicode domain matches its stored A-label.

@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -151,6 +152,32 @@ type Resource struct {
 	// member is the correlated condition that joins the rows of
 	// group_members (alias m) of a resource.
 	member func(alias string) string
+	// externals is the table of the resource's externalIds: one row per
+	// connection, resource_id naming the resource.
+	externals string
+	// connection is the connection whose externalId is compared (see For).
+	connection string
+}
+
+// For returns rt for the requests of one provisioning connection (a token
+// id, "" for operators): externalId then means that connection's
+// externalId (directory.ExternalIDs). rt itself cannot compare or sort by
+// externalId, so a caller that forgets For gets an error, never another
+// connection's ids.
+func (rt *Resource) For(connection string) (*Resource, error) {
+	// The id is a literal in the sort key's SQL: hex digits and dashes only.
+	if len(connection) > 36 || strings.Trim(connection, "0123456789abcdef-") != "" {
+		return nil, fmt.Errorf("connection id %q is not a token id", connection)
+	}
+	c := *rt
+	c.connection = connection
+	c.fields = maps.Clone(rt.fields)
+	c.fields["externalid"] = field{
+		expr: "(SELECT x.external_id FROM " + rt.externals + " x WHERE x.tenant_id = " + rt.alias + ".tenant_id AND x.resource_id = " +
+			rt.alias + ".id AND x.connection_id = '" + connection + "')",
+		text: true, nullable: true, special: externalID,
+	}
+	return &c, nil
 }
 
 // field is an attribute stored in a column, or computed.
@@ -170,6 +197,7 @@ const (
 	membersValue         // groups' members.value
 	membersType          // groups' members.type
 	resourceType         // meta.resourceType: a constant
+	externalID           // the connection's externalId (see For)
 )
 
 // Users is where user attributes are stored: columns for the keys and
@@ -181,7 +209,6 @@ var Users = &Resource{
 	alias: "u",
 	fields: map[string]field{
 		"id":                {expr: "u.id", text: true},
-		"externalid":        {expr: "u.external_id", text: true, nullable: true},
 		"username":          {expr: "u.user_name_key", text: true},
 		"active":            {expr: "u.active"},
 		"meta.created":      {expr: "u.created_at"},
@@ -210,7 +237,8 @@ var Users = &Resource{
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:department":     "enterprise.department",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:manager":        "enterprise.manager",
 	}),
-	member: func(m string) string { return m + ".tenant_id = u.tenant_id AND " + m + ".member_id = u.id" },
+	member:    func(m string) string { return m + ".tenant_id = u.tenant_id AND " + m + ".member_id = u.id" },
+	externals: "user_external_ids",
 }
 
 // Groups is where group attributes are stored, all in columns and
@@ -221,7 +249,6 @@ var Groups = &Resource{
 	alias: "g",
 	fields: map[string]field{
 		"id":                {expr: "g.id", text: true},
-		"externalid":        {expr: "g.external_id", text: true, nullable: true},
 		"displayname":       {expr: "g.display_name_key", text: true},
 		"meta.created":      {expr: "g.created_at"},
 		"meta.lastmodified": {expr: "g.updated_at"},
@@ -229,7 +256,8 @@ var Groups = &Resource{
 		"members.value":     {special: membersValue},
 		"members.type":      {special: membersType},
 	},
-	member: func(m string) string { return m + ".tenant_id = g.tenant_id AND " + m + ".group_id = g.id" },
+	member:    func(m string) string { return m + ".tenant_id = g.tenant_id AND " + m + ".group_id = g.id" },
+	externals: "group_external_ids",
 }
 
 func docPaths(m map[string]string) map[string][]string {
@@ -342,6 +370,14 @@ func (c *compiler) compare(e *query.Compare) error {
 				c.write(")")
 				return nil
 			}
+		case externalID:
+			if e.Op == query.Eq {
+				// The index of (tenant, connection, externalId) drives it.
+				c.write(c.rt.alias+".id IN (SELECT x.resource_id FROM "+c.rt.externals+" x WHERE x.tenant_id = ? AND x.connection_id = ? AND x.external_id = ?)",
+					c.tenantID, c.rt.connection, e.Value.Key)
+				return nil
+			}
+			return c.scalar(e, f.expr, f.text)
 		case groupsValue:
 			return c.groupsValue(e)
 		case membersValue, membersType:
@@ -516,14 +552,14 @@ func (c *compiler) has(h *query.Has) error {
 		return nil
 	}
 	switch {
-	case c.rt == Groups && name == "members":
+	case c.rt.name == Groups.name && name == "members":
 		c.write("EXISTS (SELECT 1 FROM group_members m WHERE " + c.rt.member("m") + " AND ")
 		if err := c.expr(h.Where, "m"); err != nil {
 			return err
 		}
 		c.write(")")
 		return nil
-	case c.rt == Users && name == "groups":
+	case c.rt.name == Users.name && name == "groups":
 		// One membership matching value eq is a membership of that group,
 		// as outside brackets; other forms would need each membership.
 		if cmp, ok := h.Where.(*query.Compare); !ok || cmp.Op != query.Eq && cmp.Op != query.Pr {
@@ -700,14 +736,18 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 // memberJoin, which join group_members m to the page aliased g), ordered
 // by group, then member. Rows lead with the total and the sort key.
 func GroupList(d *Dialect, tenantID string, q directory.GroupQuery, groupColumns, memberColumns, memberJoin string) (ListStatements, error) {
-	if !q.Members {
-		return List(d, Groups, groupColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
-	}
-	st, err := List(d, Groups, "g.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	groups, err := Groups.For(q.Connection)
 	if err != nil {
 		return ListStatements{}, err
 	}
-	order, err := OrderBy(d, Groups, q.Sort)
+	if !q.Members {
+		return List(d, groups, groupColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	}
+	st, err := List(d, groups, "g.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	order, err := OrderBy(d, groups, q.Sort)
 	if err != nil {
 		return ListStatements{}, err
 	}

@@ -216,3 +216,28 @@ func Collect[T any](rows *sql.Rows, scan func(Row) (T, error)) ([]T, error) {
 	}
 	return out, rows.Err()
 }
+
+// ExternalIDsColumn returns the stored form of a group's externalIds: their
+// JSON, or NULL when there are none. (A user's are in its document.)
+func ExternalIDsColumn(ids directory.ExternalIDs) (any, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("encode externalIds: %w", err)
+	}
+	return string(b), nil
+}
+
+// ParseExternalIDs reads the stored form of a group's externalIds.
+func ParseExternalIDs(s sql.NullString) (directory.ExternalIDs, error) {
+	if !s.Valid || s.String == "" {
+		return nil, nil
+	}
+	var ids directory.ExternalIDs
+	if err := json.Unmarshal([]byte(s.String), &ids); err != nil {
+		return nil, fmt.Errorf("decode externalIds: %w", err)
+	}
+	return ids, nil
+}
