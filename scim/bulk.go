@@ -63,14 +63,17 @@ var bulkRef = regexp.MustCompile(`^bulkId:(.+)$`)
 
 // bulk serves POST /Bulk (RFC 7644 §3.7). Each operation runs as its own
 // request through the same router, so it obeys every rule of its
-// single-resource twin and is audited the same way; operations are not
-// one transaction, each is atomic. "bulkId:" references, in the path or
+// single-resource twin and is audited the same way, except that user
+// creates without references go to the service together (createUsers),
+// which applies the same rules and writes them in batches; operations are
+// not one transaction, each is atomic. "bulkId:" references, in the path or
 // anywhere in data (group members, manager), are replaced by the id the
 // referenced POST created: an operation waits for the operations it
 // refers to, so forward references work; a reference to a failed
 // operation fails, and a cycle fails with 409. failOnErrors stops the
 // bulk after that many failures. Consecutive creates without references
-// run in parallel, in bulkWorkers, unless failOnErrors is set.
+// run together (users batched, groups in bulkWorkers), unless failOnErrors
+// is set.
 func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	doc, err := h.readObject(r)
 	if err != nil {
@@ -221,14 +224,24 @@ func (b *bulkRun) execute(ops []*bulkOp, failOnErrors int) {
 			if failOnErrors > 0 && b.errors >= failOnErrors {
 				return
 			}
-			// A run of creates without references goes in parallel.
+			// A run of creates without references goes at once: the users
+			// in one service call, the groups in parallel.
 			j := i + 1
 			if failOnErrors == 0 && ready[i].Method == http.MethodPost && len(ready[i].refs) == 0 {
 				for j < len(ready) && ready[j].Method == http.MethodPost && len(ready[j].refs) == 0 {
 					j++
 				}
 			}
-			b.parallel(ready[i:j])
+			var users, others []*bulkOp
+			for _, op := range ready[i:j] {
+				if op.Method == http.MethodPost && len(op.refs) == 0 && op.Path == "/Users" {
+					users = append(users, op)
+				} else {
+					others = append(others, op)
+				}
+			}
+			b.createUsers(users)
+			b.parallel(others)
 			i = j
 		}
 		pending = waiting
@@ -257,9 +270,68 @@ func (b *bulkRun) state(op *bulkOp) refState {
 	return refsReady
 }
 
+// createUsers performs creates of users without references in one call of
+// directory.Service.CreateUsers, which writes them in batches: the body of
+// each goes through what POST /Users does to it (normaliseResource,
+// newUserInput), and each gets POST's outcome and audit event.
+func (b *bulkRun) createUsers(ops []*bulkOp) {
+	if len(ops) == 0 {
+		return
+	}
+	r := b.outer
+	ins := make([]directory.UserInput, 0, len(ops))
+	valid := make([]*bulkOp, 0, len(ops))
+	for _, op := range ops {
+		in, err := b.userInput(op)
+		if err != nil {
+			b.record(op, b.failure(op, err))
+			continue
+		}
+		ins, valid = append(ins, in), append(valid, op)
+	}
+	ex := exchangeOf(r.Context())
+	users, errs := b.h.svc.CreateUsers(r.Context(), ex.caller, ex.principal.Tenant.ID, ins)
+	base := b.h.base(r)
+	for i, op := range valid {
+		if errs[i] != nil {
+			b.record(op, b.failure(op, errs[i]))
+			continue
+		}
+		b.mu.Lock()
+		b.ids[op.BulkID] = users[i].ID
+		b.mu.Unlock()
+		b.record(op, &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(http.StatusCreated),
+			Version: etag(users[i].Version), Location: userLocation(base, users[i].ID)})
+	}
+}
+
+// userInput reads the data of a user create as POST /Users reads its body.
+func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
+	doc, ok := op.Data.(map[string]any)
+	if !ok {
+		return directory.UserInput{}, syntaxError("the data of a POST must be a JSON object")
+	}
+	attrs, err := b.h.users.normaliseResource(doc)
+	if err != nil {
+		return directory.UserInput{}, err
+	}
+	return newUserInput(b.outer, attrs)
+}
+
+// failure is the outcome of an operation that err failed: writeError's
+// answer.
+func (b *bulkRun) failure(op *bulkOp, err error) *bulkResult {
+	rec := httptest.NewRecorder()
+	b.h.writeError(rec, b.outer, err)
+	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Response: rec.Body.Bytes()}
+}
+
 // parallel runs ops on up to bulkWorkers goroutines.
 func (b *bulkRun) parallel(ops []*bulkOp) {
-	if len(ops) == 1 {
+	switch len(ops) {
+	case 0:
+		return
+	case 1:
 		b.run(ops[0])
 		return
 	}

@@ -143,3 +143,51 @@ func TestBulk(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkCreatesAsPost checks that a user created in a bulk (the batched
+// path) is what POST /Users makes of the same body: the same attributes,
+// connection defaults and audit event, and the same errors.
+func TestBulkCreatesAsPost(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		body := func(n string) string {
+			return `{"schemas":["` + coreURN + `","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+				"userName":"` + n + `@example.com","externalId":"ext-` + n + `","active":"False","displayName":"Anita Singh",
+				"name":{"formatted":"Dr. Anita Singh"},"emails":[{"value":"` + n + `@example.com","type":"work","primary":true},{"value":"` + n + `@home.example","type":"home"}],
+				"phoneNumbers":[{"value":"+1 555 0100","type":"mobile"}],"roles":[{"value":"admin"}],
+				"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"42","manager":"0190f4b2-0000-7000-8000-000000000001"}}`
+		}
+		single := e.do(http.MethodPost, "/scim/v2/Users", body("alpha")).wantStatus(t, "POST /Users", http.StatusCreated)
+		results := bulkResults(t, e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("",
+			`{"method":"POST","path":"/Users","bulkId":"a","data":`+body("bravo")+`}`,
+			`{"method":"POST","path":"/Users","bulkId":"b","data":`+body("charlie")+`}`,
+			`{"method":"POST","path":"/Users","bulkId":"c","data":{"schemas":["`+coreURN+`"],"userName":"bad@"}}`,
+			`{"method":"POST","path":"/Users","bulkId":"d","data":{"schemas":["`+coreURN+`"],"userName":"BRAVO@example.com"}}`,
+			`{"method":"POST","path":"/Users","bulkId":"e","data":{"schemas":["`+coreURN+`"],"userName":"x@example.com","nope":1}}`,
+		)))
+		wantStatuses := []string{"201", "201", "400", "409", "400"}
+		for i, res := range results {
+			if res["status"] != wantStatuses[i] {
+				t.Fatalf("operation %d: status %v, want %s: %v", i, res["status"], wantStatuses[i], res)
+			}
+		}
+		if loc, _ := results[0]["location"].(string); !strings.Contains(loc, "/scim/v2/Users/") || results[0]["version"] != `W/"1"` {
+			t.Fatalf("bulk create result = %v, want a location and version W/\"1\"", results[0])
+		}
+		// POST's error bodies, detail included.
+		post := e.do(http.MethodPost, "/scim/v2/Users", `{"schemas":["`+coreURN+`"],"userName":"BRAVO@example.com"}`)
+		if got, _ := results[3]["response"].(map[string]any); got["detail"] != post.body["detail"] || got["scimType"] != "uniqueness" {
+			t.Fatalf("bulk 409 = %v, want POST's %v", got, post.body)
+		}
+		loc, _ := results[0]["location"].(string)
+		bulked := e.do(http.MethodGet, strings.TrimPrefix(loc, e.srv.URL), "").wantStatus(t, "GET the bulk-created user", http.StatusOK)
+		direct := e.do(http.MethodGet, "/scim/v2/Users/"+str(single.body, "id"), "").wantStatus(t, "GET the posted user", http.StatusOK)
+		for _, m := range []map[string]any{bulked.body, direct.body} {
+			delete(m, "id")
+			delete(m, "meta")
+		}
+		if b, d := fmt.Sprint(bulked.body), strings.ReplaceAll(fmt.Sprint(direct.body), "alpha", "bravo"); b != d {
+			t.Fatalf("bulk-created user\n%s\nwant what POST makes\n%s", b, d)
+		}
+	})
+}

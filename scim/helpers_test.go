@@ -81,7 +81,7 @@ var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Na
 // env is a running scimd HTTP surface over a real store and service, with
 // one tenant ("Acme") and a scim token for it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  store.Backend
 	svc    *directory.Service
 	srv    *httptest.Server
@@ -104,7 +104,7 @@ func withBaseURL(u string) envOption { return func(c *envConfig) { c.deps.BaseUR
 
 func withHasher(h *password.Hasher) envOption { return func(c *envConfig) { c.hasher = h } }
 
-func newEnv(t *testing.T, b store.Backend, opts ...envOption) *env {
+func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	t.Helper()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	e := &env{t: t, store: b, now: &now, mu: &sync.Mutex{}}
@@ -242,7 +242,7 @@ func exchange(req *http.Request) (response, error) {
 }
 
 // wantStatus fails the test unless the response has the status.
-func (r response) wantStatus(t *testing.T, what string, status int) response {
+func (r response) wantStatus(t testing.TB, what string, status int) response {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("%s = %d, want %d\n%s", what, r.status, status, r.raw)
@@ -253,7 +253,7 @@ func (r response) wantStatus(t *testing.T, what string, status int) response {
 // wantError checks a SCIM error response (RFC 7644 §3.12): status (also
 // as a string in the body), scimType ("" for none), a detail containing
 // each of details, and the SCIM media type.
-func (r response) wantError(t *testing.T, what string, status int, scimType string, details ...string) {
+func (r response) wantError(t testing.TB, what string, status int, scimType string, details ...string) {
 	t.Helper()
 	r.wantStatus(t, what, status)
 	if got := r.header.Get("Content-Type"); got != "application/scim+json" {

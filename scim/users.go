@@ -20,17 +20,28 @@ type userHandler struct{ h *handler }
 
 // Create creates a user (POST /Users).
 func (uh userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	in, err := userInput(attrs)
+	in, err := newUserInput(r, attrs)
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
 	ex := exchangeOf(r.Context())
-	ex.principal.Token.Settings.Apply(&in, true)
 	u, err := uh.h.svc.CreateUser(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
 	return shaped(r, uh.resource(r, &u)), nil
+}
+
+// newUserInput reads the attributes of a new user (POST /Users, and the
+// creates of a bulk) into a domain input with the defaults of the
+// request's connection.
+func newUserInput(r *http.Request, attrs map[string]any) (directory.UserInput, error) {
+	in, err := userInput(attrs)
+	if err != nil {
+		return in, err
+	}
+	exchangeOf(r.Context()).principal.Token.Settings.Apply(&in, true)
+	return in, nil
 }
 
 // Get reads a user (GET /Users/{id}); with If-None-Match naming the current

@@ -54,6 +54,10 @@ type Store interface {
 	// FieldUserName} when the tenant already has the key, ErrNotFound if the
 	// tenant does not exist; then nothing is written.
 	CreateUser(ctx context.Context, u User, groups []string, ev audit.Event) error
+	// CreateUsers inserts users (of one tenant, in no group), each with
+	// version 1, its rows and events[i], in one transaction: all or none.
+	// Errors as CreateUser's, for whichever user the store checked first.
+	CreateUsers(ctx context.Context, users []User, events []audit.Event) error
 	// User returns the tenant's user with this id, or ErrNotFound.
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UpdateUser writes u (whose Version is already incremented) and the

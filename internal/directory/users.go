@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/email"
@@ -88,12 +90,92 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	if err != nil {
 		return User{}, err
 	}
+	u, ev, err := s.newUser(ctx, c, tenant, in)
+	if err != nil {
+		return User{}, withOp(op, err)
+	}
+	if err := s.storeUser(ctx, op, u, in.Groups, ev); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// createBatch is how many users CreateUsers writes in one store call: a
+// taken key makes only its batch fall back to one write per user.
+const createBatch = 100
+
+// CreateUsers creates users as CreateUser does, each with its own outcome
+// (errs[i] is nil when users[i] was created), but writes them in batches
+// of createBatch, one transaction each: the rules are applied to every
+// input first (passwords hashed on all cores), then a batch of those that
+// passed is written at once. When the store refuses a batch (a key taken
+// by a stored user or by another of the batch), its users are written one
+// by one, so that each gets CreateUser's answer. Inputs with groups are
+// written one by one.
+func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) (users []User, errs []error) {
+	const op = "directory.CreateUsers"
+	users, errs = make([]User, len(ins)), make([]error, len(ins))
+	tenant, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return users, errs
+	}
+	events := make([]audit.Event, len(ins))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range ins {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			var err error
+			if users[i], events[i], err = s.newUser(ctx, c, tenant, ins[i]); err != nil {
+				errs[i] = withOp(op, err)
+			}
+		})
+	}
+	wg.Wait()
+	var batch []int
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		us, evs := make([]User, len(batch)), make([]audit.Event, len(batch))
+		for j, i := range batch {
+			us[j], evs[j] = users[i], events[i]
+		}
+		if s.store.CreateUsers(ctx, us, evs) != nil {
+			for _, i := range batch {
+				errs[i] = s.storeUser(ctx, op, users[i], nil, events[i])
+			}
+		}
+		batch = batch[:0]
+	}
+	for i := range ins {
+		switch {
+		case errs[i] != nil:
+		case len(ins[i].Groups) > 0:
+			errs[i] = s.storeUser(ctx, op, users[i], ins[i].Groups, events[i])
+		default:
+			if batch = append(batch, i); len(batch) == createBatch {
+				flush()
+			}
+		}
+	}
+	flush()
+	return users, errs
+}
+
+// newUser applies the rules of a create to in: the user to store and its
+// event (user.created, or user.invited when in.Invite).
+func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserInput) (User, audit.Event, error) {
 	if in.Invite && in.Password != nil {
-		return User{}, &Error{Kind: KindInvalidValue, Op: op, Field: "invite", Detail: "an invited user sets their own password: send either invite or password, not both"}
+		return User{}, audit.Event{}, &Error{Kind: KindInvalidValue, Field: "invite", Detail: "an invited user sets their own password: send either invite or password, not both"}
 	}
 	u := in.User
 	u.ID = newID()
-	u.TenantID = tenantID
+	u.TenantID = tenant.ID
 	u.Status = StatusActive
 	if in.Invite {
 		u.Status = StatusInvited
@@ -104,16 +186,16 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	u.PasswordMustReset = deref(in.PasswordMustReset, false)
 	u.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, tenant.MFARequired)
 	if err := normalize(&u); err != nil {
-		return User{}, withOp(op, err)
+		return User{}, audit.Event{}, err
 	}
 	ext, err := checkExternalID(in.ExternalID)
 	if err != nil {
-		return User{}, withOp(op, err)
+		return User{}, audit.Event{}, err
 	}
 	u.ExternalIDs = ExternalIDs(nil).With(c.Connection, ext)
 	if in.Password != nil {
 		if u.PasswordHash, err = s.hashPassword(ctx, tenant, &u, *in.Password); err != nil {
-			return User{}, withOp(op, err)
+			return User{}, audit.Event{}, err
 		}
 	}
 	u.CreatedAt = s.timeNow()
@@ -123,18 +205,24 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	if in.Invite {
 		typ = audit.UserInvited
 	}
-	ev, err := s.event(c, tenantID, typ, userTarget(&u), diffUsers(&User{}, &u), u.CreatedAt)
+	ev, err := s.event(c, tenant.ID, typ, userTarget(&u), diffUsers(&User{}, &u), u.CreatedAt)
 	if err != nil {
-		return User{}, wrap(op, err)
+		return User{}, audit.Event{}, fmt.Errorf("audit event: %w", err)
 	}
-	if err := s.store.CreateUser(ctx, u, dedupe(in.Groups), ev); err != nil {
+	return u, ev, nil
+}
+
+// storeUser writes a new user with its groups and event, and translates
+// the store's refusal.
+func (s *Service) storeUser(ctx context.Context, op string, u User, groups []string, ev audit.Event) error {
+	if err := s.store.CreateUser(ctx, u, dedupe(groups), ev); err != nil {
 		var gnf *GroupNotFoundError
 		if errors.As(err, &gnf) {
-			return User{}, groupNotFound(op, gnf.ID, err)
+			return groupNotFound(op, gnf.ID, err)
 		}
-		return User{}, wrap(op, err)
+		return wrap(op, err)
 	}
-	return u, nil
+	return nil
 }
 
 // ReplaceUser replaces every writable attribute of the user with in (SCIM

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -99,6 +100,80 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 		return db.emailFirst(ctx, "create user", fail("create user", err), &u)
 	}
 	return nil
+}
+
+// CreateUsers inserts users (of one tenant, in no group), their email and
+// externalId rows and events in one statement: one round trip and one
+// commit for the lot. A key another user holds fails the whole statement
+// (*directory.UniqueError, the field PostgreSQL checked first).
+func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []audit.Event) error {
+	n := len(users)
+	if n == 0 {
+		return nil
+	}
+	for _, u := range users {
+		if u.TenantID != users[0].TenantID {
+			return fmt.Errorf("postgres: create users: users of tenants %s and %s in one call", users[0].TenantID, u.TenantID)
+		}
+	}
+	var (
+		ids, tenants, names, nameKeys, emails, emailKeys = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		statuses, hashes, displays, docs, docKeys        = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		active, verified, mustReset, forceMFA, mfa       = make([]bool, n), make([]bool, n), make([]bool, n), make([]bool, n), make([]bool, n)
+		created, updated                                 = make([]time.Time, n), make([]time.Time, n)
+		// One row per email and per externalId, naming its user.
+		emailUser, emailValue, emailKey, emailType []string
+		emailPos                                   []int32
+		emailPrimary                               []bool
+		extUser, extConn, extValue                 []string
+	)
+	for i := range users {
+		u := &users[i]
+		doc, docKey, err := record.UserDocs(u)
+		if err != nil {
+			return fail("create users", err)
+		}
+		ids[i], tenants[i], names[i], nameKeys[i], emails[i], emailKeys[i] = u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), u.Email, fold.Key(u.Email)
+		statuses[i], hashes[i], displays[i], docs[i], docKeys[i] = string(u.Status), u.PasswordHash, u.Display(), string(doc), string(docKey)
+		active[i], verified[i], mustReset[i], forceMFA[i], mfa[i] = u.Active, u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled
+		created[i], updated[i] = u.CreatedAt, u.UpdatedAt
+		for _, r := range record.EmailRows(u) {
+			emailUser, emailPos, emailValue, emailKey = append(emailUser, u.ID), append(emailPos, int32(r.Position)), append(emailValue, r.Value), append(emailKey, r.ValueKey)
+			emailType, emailPrimary = append(emailType, r.Type), append(emailPrimary, r.Primary)
+		}
+		for conn, ext := range u.ExternalIDs {
+			extUser, extConn, extValue = append(extUser, u.ID), append(extConn, conn), append(extValue, ext)
+		}
+	}
+	args := []any{ids, tenants, names, nameKeys, emails, emailKeys, active, statuses, verified, mustReset, forceMFA, mfa,
+		hashes, displays, docs, docKeys, created, updated} // $1 to $18
+	args = append(args, emailUser, emailPos, emailValue, emailKey, emailType, emailPrimary) // $19 to $24
+	args = append(args, extUser, extConn, extValue, users[0].TenantID)                      // $25 to $28
+	args = append(args, eventArrays(events)...)                                             // $29 on
+	_, err := db.db.ExecContext(ctx, `WITH u AS (
+			INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
+				active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
+				display, doc, doc_key, version, created_at, updated_at)
+			SELECT x.id, x.tenant_id, x.user_name, x.user_name_key, x.email, x.email_key, x.active, x.status, x.email_verified,
+				x.password_must_reset, x.force_mfa_enrollment, x.mfa_enrolled, x.password_hash, x.display, x.doc::jsonb,
+				x.doc_key::jsonb, 1, x.created_at, x.updated_at
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[],
+				$9::boolean[], $10::boolean[], $11::boolean[], $12::boolean[], $13::text[], $14::text[], $15::text[], $16::text[],
+				$17::timestamptz[], $18::timestamptz[])
+				AS x (id, tenant_id, user_name, user_name_key, email, email_key, active, status, email_verified,
+					password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash, display, doc, doc_key, created_at, updated_at)
+		), e AS (
+			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
+			SELECT $28, x.user_id, x.position, x.value, x.value_key, x.type, x.is_primary
+			FROM unnest($19::text[], $20::integer[], $21::text[], $22::text[], $23::text[], $24::boolean[])
+				AS x (user_id, position, value, value_key, type, is_primary)
+		), x AS (
+			INSERT INTO user_external_ids (tenant_id, resource_id, connection_id, external_id)
+			SELECT $28, x.id, x.conn, x.ext FROM unnest($25::text[], $26::text[], $27::text[]) AS x (id, conn, ext)
+		)
+		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+		SELECT $28, x.* FROM `+eventUnnest(29)+` AS x`, args...)
+	return fail("create users", err)
 }
 
 // emailFirst turns a *UniqueError{FieldUserName} of u into one of

@@ -25,6 +25,18 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 	}))
 }
 
+// CreateUsers inserts users with their events in one transaction.
+func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []audit.Event) error {
+	return fail("create users", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		for i := range users {
+			if err := createUser(ctx, tx, &users[i], nil, events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
 func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string, ev audit.Event) error {
 	var refs []record.GroupRef
 	if len(groups) > 0 {

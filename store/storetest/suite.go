@@ -34,6 +34,7 @@ func Run(t *testing.T, h Harness) {
 		{"TouchTokens", testTouchTokens},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserUnique", testUserUnique},
+		{"CreateUsers", testCreateUsers},
 		{"UserMissingTenant", testUserMissingTenant},
 		{"UserTenantIsolation", testUserTenantIsolation},
 		{"UpdateUser", testUpdateUser},

@@ -152,6 +152,55 @@ func testUserUnique(t *testing.T, in Instance) {
 	createUser(t, b, newUser(globex.ID, "straße", "änne@example.com"))
 }
 
+// testCreateUsers writes several users in one call, each as CreateUser
+// would, and refuses the lot when one key is taken, by a stored user or
+// by another of the batch.
+func testCreateUsers(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	batch := []directory.User{fullUser(acme.ID), newUser(acme.ID, "bob", "bob@example.com"), newUser(acme.ID, "carl", "carl@example.com")}
+	batch[2].Emails = nil // the platform email alone
+	var events []audit.Event
+	for _, u := range batch {
+		events = append(events, event(acme.ID, audit.UserCreated, userTarget(u)))
+	}
+	if err := b.CreateUsers(ctx, batch, events); err != nil {
+		t.Fatalf("CreateUsers() = %v", err)
+	}
+	for _, u := range batch {
+		want := u
+		want.Version = 1
+		wantEqual(t, "User("+u.UserName+") after CreateUsers", getUser(t, b, acme.ID, u.ID), want)
+	}
+	wantEqual(t, "Users(emails.value eq) after CreateUsers", userIDs(t, b, acme.ID, userEq(t, "emails.value", "BOB@example.com")), []string{batch[1].ID})
+	ext, err := query.Users.Equal("externalId", "HR-4711")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := b.Users(ctx, acme.ID, directory.UserQuery{Filter: ext, Connection: hrConnection})
+	if err != nil || page.Total != 1 {
+		t.Fatalf("Users(externalId eq, HR) after CreateUsers = %+v, %v, want the full user", page, err)
+	}
+
+	for name, refused := range map[string][]directory.User{
+		"a stored email":        {newUser(acme.ID, "dora", "dora@example.com"), newUser(acme.ID, "bobby", "BOB@example.com")},
+		"a userName of the lot": {newUser(acme.ID, "erin", "erin@example.com"), newUser(acme.ID, "ERIN", "erin2@example.com")},
+	} {
+		events := []audit.Event{event(acme.ID, audit.UserCreated, userTarget(refused[0])), event(acme.ID, audit.UserCreated, userTarget(refused[1]))}
+		err := b.CreateUsers(ctx, refused, events)
+		var ue *directory.UniqueError
+		if !errors.As(err, &ue) {
+			t.Fatalf("CreateUsers(%s) = %v, want a *UniqueError", name, err)
+		}
+		for _, u := range refused {
+			_, err := b.User(ctx, acme.ID, u.ID)
+			wantIs(t, "User(refused in "+name+")", err, directory.ErrNotFound)
+		}
+	}
+	// Only the three creates were audited.
+	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserCreated})
+}
+
 func testUserMissingTenant(t *testing.T, in Instance) {
 	u := newUser(newID(), "orphan", "orphan@example.com")
 	err := in.Backend.CreateUser(context.Background(), u, nil, event(u.TenantID, audit.UserCreated, userTarget(u)))
