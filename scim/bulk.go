@@ -58,8 +58,12 @@ type bulkResult struct {
 // resource of it by id or by "bulkId:" reference.
 var bulkPath = regexp.MustCompile(`^/(Users|Groups)(/[^/]+)?$`)
 
-// bulkRef finds "bulkId:<id>" references in strings.
-var bulkRef = regexp.MustCompile(`^bulkId:(.+)$`)
+// bulkRef finds "bulkId:<id>" references in strings; bulkRefURI finds
+// them at the end of a $ref (".../Users/bulkId:<id>").
+var (
+	bulkRef    = regexp.MustCompile(`^bulkId:(.+)$`)
+	bulkRefURI = regexp.MustCompile(`^(.*/(?:Users|Groups)/)bulkId:([^/]+)$`)
+)
 
 // bulk serves POST /Bulk (RFC 7644 §3.7). Each operation runs as its own
 // request through the same router, so it obeys every rule of its
@@ -174,7 +178,13 @@ func references(path string, data any) []string {
 				walk(x)
 			}
 		case map[string]any:
-			for _, x := range v {
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "$ref" {
+					if m := bulkRefURI.FindStringSubmatch(s); m != nil {
+						refs = append(refs, m[2])
+					}
+					continue
+				}
 				walk(x)
 			}
 		}
@@ -445,6 +455,12 @@ func (b *bulkRun) resolve(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, x := range v {
+			if s, ok := x.(string); ok && k == "$ref" {
+				if m := bulkRefURI.FindStringSubmatch(s); m != nil {
+					out[k] = m[1] + b.ids[m[2]]
+					continue
+				}
+			}
 			out[k] = b.resolve(x)
 		}
 		return out

@@ -40,12 +40,14 @@ func TestBulk(t *testing.T) {
 			`{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["`+coreURN+`"],"userName":"ann@example.com"}}`,
 			`{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["`+coreURN+`","`+enterpriseURN+`"],"userName":"ben@example.com","`+enterpriseURN+`":{"manager":{"value":"bulkId:u1"}}}}`,
 			`{"method":"PATCH","path":"/Users/bulkId:u1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Lead"}]}}`,
+			// A manager named by $ref alone, with the bulkId at its end.
+			`{"method":"POST","path":"/Users","bulkId":"u3","data":{"schemas":["`+coreURN+`","`+enterpriseURN+`"],"userName":"cy@example.com","`+enterpriseURN+`":{"manager":{"$ref":"https://scim.example.com/scim/v2/Users/bulkId:u2"}}}}`,
 		))
 		res := bulkResults(t, r)
-		if len(res) != 4 {
-			t.Fatalf("BulkResponse has %d operations, want 4: %s", len(res), r.raw)
+		if len(res) != 5 {
+			t.Fatalf("BulkResponse has %d operations, want 5: %s", len(res), r.raw)
 		}
-		for i, want := range []string{"201", "201", "201", "200"} {
+		for i, want := range []string{"201", "201", "201", "200", "201"} {
 			if res[i]["status"] != want || res[i]["version"] == nil {
 				t.Errorf("operation %d = %v, want status %s with a version", i+1, res[i], want)
 			}
@@ -61,6 +63,10 @@ func TestBulk(t *testing.T) {
 		annID := strings.TrimPrefix(res[1]["location"].(string), e.srv.URL+"/scim/v2/Users/")
 		if get(ben.body, enterpriseURN, "manager", "value") != annID {
 			t.Errorf("ben's manager = %v, want ann %s", get(ben.body, enterpriseURN, "manager"), annID)
+		}
+		cy := e.do(http.MethodGet, strings.TrimPrefix(res[4]["location"].(string), e.srv.URL), "").wantStatus(t, "GET cy", http.StatusOK)
+		if benID := str(ben.body, "id"); get(cy.body, enterpriseURN, "manager", "value") != benID {
+			t.Errorf("cy's manager (by $ref) = %v, want ben %s", get(cy.body, enterpriseURN, "manager"), benID)
 		}
 		if ann := e.do(http.MethodGet, "/scim/v2/Users/"+annID, "").body; ann["title"] != "Lead" {
 			t.Errorf("ann's title after the bulk PATCH = %v", ann["title"])

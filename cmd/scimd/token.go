@@ -17,12 +17,14 @@ type tokenCmd struct {
 }
 
 // connectionFlags are a token's connection settings on the command line;
-// a flag not given leaves its setting as it is.
+// a flag not given leaves its setting as it is, and "default" returns a
+// flag to the platform's default (false; forceMfaEnrollment: the tenant's
+// MFA requirement).
 type connectionFlags struct {
 	Password      string `enum:",enforce,ignore" default:"" help:"A password the IdP sends: enforce (check the tenant policy and store it; the default) or ignore (drop it; Okta sends a random one even without password sync)."`
-	EmailVerified string `name:"email-verified" enum:",true,false" default:"" help:"emailVerified of users this connection creates without sending it."`
-	MustReset     string `name:"must-reset" enum:",true,false" default:"" help:"passwordMustReset of users this connection creates without sending it."`
-	ForceMFA      string `name:"force-mfa" enum:",true,false" default:"" help:"forceMfaEnrollment of users this connection creates without sending it."`
+	EmailVerified string `name:"email-verified" enum:",true,false,default" default:"" help:"emailVerified of users this connection creates without sending it (default: the platform's)."`
+	MustReset     string `name:"must-reset" enum:",true,false,default" default:"" help:"passwordMustReset of users this connection creates without sending it (default: the platform's)."`
+	ForceMFA      string `name:"force-mfa" enum:",true,false,default" default:"" help:"forceMfaEnrollment of users this connection creates without sending it (default: the platform's)."`
 }
 
 // apply returns cs with the flags given.
@@ -34,7 +36,11 @@ func (f connectionFlags) apply(cs directory.ConnectionSettings) directory.Connec
 		flag string
 		dst  **bool
 	}{{f.EmailVerified, &cs.EmailVerified}, {f.MustReset, &cs.PasswordMustReset}, {f.ForceMFA, &cs.ForceMFAEnrollment}} {
-		if x.flag != "" {
+		switch x.flag {
+		case "":
+		case "default":
+			*x.dst = nil
+		default:
 			v := x.flag == "true"
 			*x.dst = &v
 		}

@@ -6,7 +6,8 @@ import (
 )
 
 // TestTokenSettingsCommands sets a connection's settings at create, changes
-// one with token update (the others kept), lists them, and refuses an
+// one with token update (the others kept), clears one back to the
+// platform default, lists them, and refuses an
 // unknown mode or an unknown token.
 func TestTokenSettingsCommands(t *testing.T) {
 	db := tempDB(t)
@@ -18,6 +19,11 @@ func TestTokenSettingsCommands(t *testing.T) {
 	}
 	if list := mustScimd(t, db, "token", "list", "--tenant", id); !strings.Contains(list, "password=ignore emailVerified=true passwordMustReset=false") {
 		t.Errorf("token list = %q, want the settings", list)
+	}
+	// "default" clears a setting back to the platform's default.
+	out = mustScimd(t, db, "token", "update", "--tenant", id, "--name", "okta", "--email-verified", "default")
+	if got := strings.TrimSpace(out); got != "password=ignore passwordMustReset=false" {
+		t.Errorf("token update --email-verified default = %q", got)
 	}
 	if audit := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "token.updated"); !strings.Contains(audit, "okta") {
 		t.Errorf("audit list --type token.updated = %q, want the update of okta", audit)

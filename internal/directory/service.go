@@ -59,9 +59,12 @@ type Service struct {
 
 	cacheTTL time.Duration
 	mu       sync.Mutex
-	tokens   map[string]cachedToken  // by secret hash
-	tenants  map[string]cachedTenant // by id
-	used     map[string]time.Time    // token id → last use not yet stored
+	tokens   map[string]cachedToken // by secret hash
+	// forgotten counts the tokens dropped from the cache: a lookup that
+	// began before a drop does not cache what it read (it may be stale).
+	forgotten uint64
+	tenants   map[string]cachedTenant // by id
+	used      map[string]time.Time    // token id → last use not yet stored
 }
 
 type cachedToken struct {
@@ -333,9 +336,7 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, tenantID, name stri
 	if err != nil {
 		return wrap(op, err)
 	}
-	s.mu.Lock()
-	delete(s.tokens, t.Hash)
-	s.mu.Unlock()
+	s.forget(t.Hash)
 	return nil
 }
 
@@ -360,10 +361,17 @@ func (s *Service) SetTokenSettings(ctx context.Context, c Caller, tenantID, name
 	if err != nil {
 		return Token{}, wrap(op, err)
 	}
-	s.mu.Lock()
-	delete(s.tokens, t.Hash)
-	s.mu.Unlock()
+	s.forget(t.Hash)
 	return t, nil
+}
+
+// forget drops a token from the cache after a change to it, and keeps
+// lookups already under way from caching what they read before it.
+func (s *Service) forget(hash string) {
+	s.mu.Lock()
+	delete(s.tokens, hash)
+	s.forgotten++
+	s.mu.Unlock()
 }
 
 // Principal is an authenticated token and its tenant.
@@ -389,6 +397,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	ct, ok := s.tokens[hash]
 	s.mu.Unlock()
 	if !ok || !now.Before(ct.expires) {
+		s.mu.Lock()
+		before := s.forgotten
+		s.mu.Unlock()
 		t, err := s.store.TokenByHash(ctx, hash)
 		if errors.Is(err, ErrNotFound) {
 			return Principal{}, errUnauthorized
@@ -398,7 +409,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		}
 		ct = cachedToken{token: t, expires: now.Add(s.cacheTTL)}
 		s.mu.Lock()
-		s.tokens[hash] = ct
+		if s.forgotten == before {
+			s.tokens[hash] = ct
+		}
 		s.mu.Unlock()
 	}
 	if !ct.token.Usable(now) {
