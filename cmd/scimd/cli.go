@@ -32,6 +32,7 @@ type cli struct {
 	Group   groupCmd   `cmd:"" help:"Create and list groups."`
 	User    userCmd    `cmd:"" help:"Create users."`
 	Policy  policyCmd  `cmd:"" help:"Show and set a tenant's password policy."`
+	Import  importCmd  `cmd:"" help:"Import users from a CSV or JSON Lines file."`
 	Dev     devCmd     `cmd:"" help:"Developer tools: generated test data."`
 }
 

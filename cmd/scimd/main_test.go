@@ -438,7 +438,8 @@ func TestUserCommands(t *testing.T) {
 	mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering")
 	invited := strings.TrimSpace(mustScimd(t, db, "user", "invite", "--tenant", id, "--email", "carol@example.com", "--name", "Carol Jones", "--group", "Engineering"))
 	show := mustScimd(t, db, "user", "show", "--tenant", id, "CAROL@example.com")
-	for _, want := range []string{invited, "status              invited", "hasPassword         false", "givenName           Carol", "groups              Engineering"} {
+	for _, want := range []string{invited, "status              invited", "hasPassword         false", "givenName           Carol", "groups              Engineering",
+		"audit (newest first):", "user.invited  operator:"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("user show = %q, want %q in it", show, want)
 		}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/store"
@@ -149,7 +152,11 @@ type userShowCmd struct {
 	userRef
 }
 
-// Run prints the user's main attributes and groups, one a line.
+// auditSummary is how many of a user's events user show prints.
+const auditSummary = 20
+
+// Run prints the user's main attributes and groups, one a line, then the
+// audit summary: the user's own events, newest first.
 func (u *userShowCmd) Run(e *env, c *cli) error {
 	db, svc, user, err := u.find(e, c)
 	if err != nil {
@@ -173,6 +180,25 @@ func (u *userShowCmd) Run(e *env, c *cli) error {
 		{"groups", strings.Join(names, ", ")}, {"created", user.CreatedAt.Format("2006-01-02T15:04:05Z07:00")},
 	} {
 		fmt.Fprintf(w, "%s\t%v\n", row[0], row[1])
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	events, err := svc.AuditEvents(e.ctx, u.Tenant, directory.AuditFilter{TargetID: user.ID})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\naudit (newest first):")
+	w = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for i := len(events) - 1; i >= 0 && i >= len(events)-auditSummary; i-- {
+		ev := events[i]
+		var changes []audit.Change
+		_ = json.Unmarshal(ev.Changes, &changes) // sealed events hold valid JSON
+		attrs := make([]string, len(changes))
+		for j, ch := range changes {
+			attrs[j] = ch.Attribute
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s:%s\t%s\n", ev.Time.UTC().Format(time.RFC3339), ev.Type, ev.Actor.Kind, ev.Actor.Name, strings.Join(attrs, ", "))
 	}
 	return w.Flush()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/email"
+	"github.com/scimd/scimd/internal/fold"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/personname"
 	"github.com/scimd/scimd/internal/query"
@@ -90,7 +91,7 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in 
 	if err != nil {
 		return User{}, err
 	}
-	u, ev, err := s.newUser(ctx, c, tenant, in)
+	u, ev, err := s.newUser(ctx, c, tenant, in, true)
 	if err != nil {
 		return User{}, withOp(op, err)
 	}
@@ -130,7 +131,7 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		wg.Go(func() {
 			defer func() { <-slots }()
 			var err error
-			if users[i], events[i], err = s.newUser(ctx, c, tenant, ins[i]); err != nil {
+			if users[i], events[i], err = s.newUser(ctx, c, tenant, ins[i], true); err != nil {
 				errs[i] = withOp(op, err)
 			}
 		})
@@ -167,9 +168,89 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 	return users, errs
 }
 
+// CheckNewUsers answers what CreateUsers would, without writing anything
+// or hashing a password: errs[i] is nil when ins[i] passes every rule, its
+// groups exist, its email and userName are free in the tenant and no
+// earlier input of ins has them. (An email counts as taken when any email
+// of another user is that address.)
+func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) []error {
+	const op = "directory.CheckNewUsers"
+	errs := make([]error, len(ins))
+	tenant, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	emails, names := map[string]bool{}, map[string]bool{}
+	groups := map[string]error{}
+	for i, in := range ins {
+		u, _, err := s.newUser(ctx, c, tenant, in, false)
+		if err == nil {
+			err = s.checkGroups(ctx, op, tenantID, in.Groups, groups)
+		}
+		if err == nil {
+			err = s.checkFree(ctx, tenantID, &u, emails, names)
+		}
+		if err != nil {
+			errs[i] = withOp(op, err)
+		}
+	}
+	return errs
+}
+
+// checkGroups checks that the groups exist; known holds the answers of
+// earlier calls.
+func (s *Service) checkGroups(ctx context.Context, op, tenantID string, ids []string, known map[string]error) error {
+	for _, id := range ids {
+		err, ok := known[id]
+		if !ok {
+			_, err = s.Group(ctx, tenantID, id, false)
+			if KindOf(err) == KindNotFound {
+				err = groupNotFound(op, id, err)
+			}
+			known[id] = err
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFree refuses u's email or userName when a stored user or an earlier
+// input (emails, names: their comparison keys) has it.
+func (s *Service) checkFree(ctx context.Context, tenantID string, u *User, emails, names map[string]bool) error {
+	for _, k := range []struct {
+		field, attr, value string
+		seen               map[string]bool
+	}{{FieldEmail, "emails.value", u.Email, emails}, {FieldUserName, "userName", u.UserName, names}} {
+		key := fold.Key(k.value)
+		taken := k.seen[key]
+		if !taken {
+			f, err := query.Users.Equal(k.attr, k.value)
+			if err != nil {
+				return err
+			}
+			page, err := s.store.Users(ctx, tenantID, UserQuery{Filter: f})
+			if err != nil {
+				return err
+			}
+			taken = page.Total > 0
+		}
+		if taken {
+			return &UniqueError{Field: k.field}
+		}
+		k.seen[key] = true
+	}
+	return nil
+}
+
 // newUser applies the rules of a create to in: the user to store and its
-// event (user.created, or user.invited when in.Invite).
-func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserInput) (User, audit.Event, error) {
+// event (user.created, or user.invited when in.Invite). Without hash, a
+// password is checked against the policy but not hashed.
+func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserInput, hash bool) (User, audit.Event, error) {
 	if in.Invite && in.Password != nil {
 		return User{}, audit.Event{}, &Error{Kind: KindInvalidValue, Field: "invite", Detail: "an invited user sets their own password: send either invite or password, not both"}
 	}
@@ -193,8 +274,13 @@ func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserI
 		return User{}, audit.Event{}, err
 	}
 	u.ExternalIDs = ExternalIDs(nil).With(c.Connection, ext)
-	if in.Password != nil {
+	switch {
+	case in.Password != nil && hash:
 		if u.PasswordHash, err = s.hashPassword(ctx, tenant, &u, *in.Password); err != nil {
+			return User{}, audit.Event{}, err
+		}
+	case in.Password != nil:
+		if err := checkPassword(tenant, &u, *in.Password); err != nil {
 			return User{}, audit.Event{}, err
 		}
 	}
@@ -403,12 +489,7 @@ func userTarget(u *User) audit.Target {
 }
 
 func (s *Service) hashPassword(ctx context.Context, t Tenant, u *User, pw string) (string, error) {
-	err := t.PasswordPolicy.Check(pw, password.Context{Email: u.Email, UserName: u.UserName, TenantName: t.Name})
-	var pe *password.PolicyError
-	if errors.As(err, &pe) {
-		return "", &Error{Kind: KindInvalidValue, Field: "password", Detail: pe.Error(), Err: err}
-	}
-	if err != nil {
+	if err := checkPassword(t, u, pw); err != nil {
 		return "", err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
@@ -419,6 +500,17 @@ func (s *Service) hashPassword(ctx context.Context, t Tenant, u *User, pw string
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return hash, nil
+}
+
+// checkPassword checks pw, u's password, against the tenant's policy; the
+// error names every rule it breaks.
+func checkPassword(t Tenant, u *User, pw string) error {
+	err := t.PasswordPolicy.Check(pw, password.Context{Email: u.Email, UserName: u.UserName, TenantName: t.Name})
+	var pe *password.PolicyError
+	if errors.As(err, &pe) {
+		return &Error{Kind: KindInvalidValue, Field: "password", Detail: pe.Error(), Err: err}
+	}
+	return err
 }
 
 // normalize enforces the user rules that need no database: required and

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/scim"
+)
+
+// importChunk is how many rows one service call creates; an interrupted
+// import stops between chunks, and the service commits whole users only.
+const importChunk = 1000
+
+type importCmd struct {
+	Tenant string `required:"" help:"Tenant id."`
+	File   string `arg:"" type:"existingfile" help:"A CSV file with a header row, or JSON Lines (.jsonl, .ndjson): one SCIM user document a line."`
+	Format string `enum:",csv,jsonl" default:"" help:"csv or jsonl; default: from the file's extension."`
+	DryRun bool   `name:"dry-run" help:"Check every row as the import would and write nothing."`
+	Invite bool   `help:"Invite the rows without a password (status invited, user.invited) rather than create them live without one."`
+}
+
+// importRow is one user of the file: its input, or why it cannot be one.
+type importRow struct {
+	line  int    // the row's line in the file
+	label string // the row's email or userName, for the report
+	in    directory.UserInput
+	err   error
+}
+
+// Run imports the file: every row is read and checked first (a file that
+// cannot be read changes nothing), then the rows are created in chunks
+// through the same rules as every other path. Refused rows are reported
+// with their line and reason; existing emails are refused, so running a
+// file again creates nobody twice. The exit status is non-zero when a row
+// was refused or the import was interrupted.
+func (c *importCmd) Run(e *env, cl *cli) error {
+	format := c.Format
+	if format == "" {
+		format = "csv"
+		switch strings.ToLower(filepath.Ext(c.File)) {
+		case ".jsonl", ".ndjson":
+			format = "jsonl"
+		}
+	}
+	// Hashing uses every core; DefaultParams bounds the memory of each.
+	cores := runtime.GOMAXPROCS(0)
+	db, svc, err := cl.open(e, password.NewHasher(password.DefaultParams(), cores, 4*cores))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := svc.Tenant(e.ctx, c.Tenant); err != nil {
+		return err
+	}
+	f, err := os.Open(c.File)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var rows []importRow
+	if format == "jsonl" {
+		rows, err = readJSONLines(f)
+	} else {
+		rows, err = readCSV(f, groupResolver(e, svc, c.Tenant))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.File, err)
+	}
+	var todo []*importRow
+	for i := range rows {
+		r := &rows[i]
+		if c.Invite && r.in.Password == nil {
+			r.in.Invite = true
+		}
+		if r.err == nil {
+			todo = append(todo, r)
+		}
+	}
+	op := operator(e)
+	done, interrupted := 0, false
+	if c.DryRun {
+		errs := svc.CheckNewUsers(e.ctx, op, c.Tenant, inputs(todo))
+		for i, r := range todo {
+			r.err = errs[i]
+		}
+	} else {
+		bar := newProgress(e.stderr, len(todo))
+		for start := 0; start < len(todo); start += importChunk {
+			if e.ctx.Err() != nil {
+				interrupted = true
+				for _, r := range todo[start:] {
+					r.err = errors.New("not imported: the import was interrupted")
+				}
+				break
+			}
+			chunk := todo[start:min(start+importChunk, len(todo))]
+			_, errs := svc.CreateUsers(e.ctx, op, c.Tenant, inputs(chunk))
+			for i, r := range chunk {
+				if r.err = errs[i]; r.err == nil {
+					done++
+				}
+			}
+			bar.add(len(chunk))
+		}
+		bar.finish()
+	}
+	return c.report(e, rows, done, interrupted)
+}
+
+// report prints every refused row, then the summary.
+func (c *importCmd) report(e *env, rows []importRow, done int, interrupted bool) error {
+	refused := 0
+	for _, r := range rows {
+		if r.err != nil {
+			refused++
+			fmt.Fprintf(e.stdout, "line %d: %s: %s\n", r.line, r.label, message(r.err))
+		}
+	}
+	switch {
+	case c.DryRun:
+		fmt.Fprintf(e.stdout, "dry run: %d of %d rows would be imported, %d refused; nothing was written\n", len(rows)-refused, len(rows), refused)
+	default:
+		fmt.Fprintf(e.stdout, "imported %d of %d rows, %d refused\n", done, len(rows), refused)
+	}
+	switch {
+	case interrupted:
+		return fmt.Errorf("interrupted after %d users; the rows reported as not imported can be imported again", done)
+	case refused > 0:
+		return fmt.Errorf("%d rows refused (listed above)", refused)
+	}
+	return nil
+}
+
+func inputs(rows []*importRow) []directory.UserInput {
+	ins := make([]directory.UserInput, len(rows))
+	for i, r := range rows {
+		ins[i] = r.in
+	}
+	return ins
+}
+
+// csvColumns are the columns a CSV file may have, by lower-case header;
+// email is required. groups holds group names or ids separated by ";".
+var csvColumns = []string{"email", "username", "name", "givenname", "familyname", "externalid", "password", "groups",
+	"emailverified", "passwordmustreset", "mustreset", "forcemfaenrollment", "forcemfa"}
+
+// readCSV reads a CSV file with a header row into rows. A header that
+// names an unknown column, or lacks email, fails the file; a bad row is a
+// refused row.
+func readCSV(r io.Reader, groupID func(ref string) (string, error)) ([]importRow, error) {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("read the header row: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if !slices.Contains(csvColumns, name) {
+			return nil, fmt.Errorf("unknown column %q; the columns are email, userName, name, givenName, familyName, externalId, password, groups, emailVerified, passwordMustReset, forceMfaEnrollment", h)
+		}
+		col[name] = i
+	}
+	if _, ok := col["email"]; !ok {
+		return nil, errors.New("the header row has no email column")
+	}
+	var rows []importRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err // a quoting error: the rest cannot be read reliably
+		}
+		line, _ := cr.FieldPos(0)
+		row := importRow{line: line}
+		if len(rec) != len(header) {
+			row.label, row.err = strings.Join(rec, ","), fmt.Errorf("the row has %d fields, the header %d", len(rec), len(header))
+			rows = append(rows, row)
+			continue
+		}
+		field := func(names ...string) string {
+			for _, n := range names {
+				if i, ok := col[n]; ok {
+					return strings.TrimSpace(rec[i])
+				}
+			}
+			return ""
+		}
+		row.label = field("email")
+		row.in, row.err = csvInput(field, groupID)
+		rows = append(rows, row)
+	}
+}
+
+// csvInput turns the fields of one CSV row into a user input.
+func csvInput(field func(names ...string) string, groupID func(string) (string, error)) (directory.UserInput, error) {
+	email := field("email")
+	in := directory.UserInput{
+		User: directory.User{
+			UserName:    field("username"),
+			DisplayName: field("name"),
+			Name:        directory.Name{GivenName: field("givenname"), FamilyName: field("familyname")},
+			Active:      true,
+			Emails:      []directory.Email{{Value: email, Type: "work", Primary: true}},
+		},
+		ExternalID: field("externalid"),
+	}
+	if email == "" {
+		return in, errors.New("email is required")
+	}
+	if in.User.UserName == "" {
+		in.User.UserName = email
+	}
+	if pw := field("password"); pw != "" {
+		in.Password = &pw
+	}
+	for _, f := range []struct {
+		dst   **bool
+		names []string
+	}{
+		{&in.EmailVerified, []string{"emailverified"}},
+		{&in.PasswordMustReset, []string{"passwordmustreset", "mustreset"}},
+		{&in.ForceMFAEnrollment, []string{"forcemfaenrollment", "forcemfa"}},
+	} {
+		v := strings.ToLower(field(f.names...))
+		switch v {
+		case "":
+		case "true", "yes", "1":
+			*f.dst = ptr(true)
+		case "false", "no", "0":
+			*f.dst = ptr(false)
+		default:
+			return in, fmt.Errorf("%s must be true or false, not %q", f.names[0], v)
+		}
+	}
+	if groups := field("groups"); groups != "" {
+		for _, ref := range strings.Split(groups, ";") {
+			if ref = strings.TrimSpace(ref); ref == "" {
+				continue
+			}
+			id, err := groupID(ref)
+			if err != nil {
+				return in, err
+			}
+			in.Groups = append(in.Groups, id)
+		}
+	}
+	return in, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// groupResolver returns a function that finds a group of the tenant by
+// name or id, asking the service once per name.
+func groupResolver(e *env, svc *directory.Service, tenantID string) func(string) (string, error) {
+	type answer struct {
+		id  string
+		err error
+	}
+	known := map[string]answer{}
+	return func(ref string) (string, error) {
+		a, ok := known[ref]
+		if !ok {
+			ids, err := svc.ResolveGroups(e.ctx, tenantID, []string{ref})
+			if err == nil {
+				a.id = ids[0]
+			}
+			a.err = err
+			known[ref] = a
+		}
+		return a.id, a.err
+	}
+}
+
+// maxJSONLine is the longest line of a JSON Lines file.
+const maxJSONLine = 1 << 20
+
+// readJSONLines reads one SCIM user document a line; blank lines are
+// skipped. A line that is not a valid user is a refused row.
+func readJSONLines(r io.Reader) ([]importRow, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxJSONLine)
+	var rows []importRow
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		in, err := scim.ParseUser([]byte(text))
+		row := importRow{line: line, label: in.User.UserName, in: in, err: err}
+		if err != nil {
+			var named struct{ UserName string }
+			_ = json.Unmarshal([]byte(text), &named) // a label for the report, if the line has one
+			row.label = named.UserName
+		}
+		rows = append(rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", len(rows)+1, err)
+	}
+	return rows, nil
+}
+
+// progress shows how far an import is: a bar on a terminal, a line every
+// few seconds otherwise.
+type progress struct {
+	bar   *progressbar.ProgressBar // nil: lines
+	w     io.Writer
+	total int
+	done  int
+	last  time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	p := &progress{w: w, total: total, last: time.Now()}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("importing"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	return p
+}
+
+func (p *progress) add(n int) {
+	p.done += n
+	if p.bar != nil {
+		_ = p.bar.Add(n) // a terminal that went away
+		return
+	}
+	if time.Since(p.last) >= 5*time.Second {
+		p.last = time.Now()
+		fmt.Fprintf(p.w, "import: %d of %d rows\n", p.done, p.total)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}

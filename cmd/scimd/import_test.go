@@ -1,0 +1,132 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/store/storetest"
+)
+
+// eachDB runs fn on a new SQLite database and on a new PostgreSQL schema
+// (skipped without SCIMD_TEST_POSTGRES_URL).
+func eachDB(t *testing.T, fn func(t *testing.T, db string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, tempDB(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, storetest.PostgresURL(t)) })
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestImportCSV imports a CSV file with good and bad rows: the good ones
+// become users (in their groups, with their flags, invited without a
+// password under --invite), each bad one is reported with its line and
+// the seed's reason; a dry run writes nothing; running the file again
+// creates nobody twice.
+func TestImportCSV(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering")
+		file := writeFile(t, "users.csv", "email,name,password,groups,emailVerified,mustReset,forceMfa\n"+
+			"anita@example.com,Anita Singh,correct horse battery staple 42,Engineering,true,true,false\n"+ // line 2
+			"bob@example.com,Bob Berg,,,,,\n"+ // 3: invited under --invite
+			"not-an-email,Nobody,,,,,\n"+ // 4
+			"weak@example.com,Weak,abc,,,,\n"+ // 5
+			"carl@example.com,Carl,,Sales,,,\n"+ // 6: no such group
+			"ANITA@example.com,Twice,,,,,\n"+ // 7: the same email as line 2
+			"dora@example.com,Dora,,,maybe,,\n"+ // 8
+			"\"emil@example.com\",\"Emil, Jr.\",,,,,\n") // 9
+		out, _, err := scimd(t, db, "import", "--tenant", id, "--dry-run", file)
+		if err == nil || !strings.Contains(out, "dry run: 3 of 8 rows would be imported, 5 refused; nothing was written") {
+			t.Fatalf("import --dry-run = %v\n%s", err, out)
+		}
+		if list := mustScimd(t, db, "user", "list", "--tenant", id); strings.Count(list, "\n") != 1 {
+			t.Fatalf("users after a dry run:\n%s", list)
+		}
+
+		out, _, err = scimd(t, db, "import", "--tenant", id, "--invite", file)
+		if err == nil || message(err) != "5 rows refused (listed above)" {
+			t.Fatalf("import = %v, want 5 rows refused\n%s", err, out)
+		}
+		for _, want := range []string{
+			"line 4: not-an-email: ", "line 5: weak@example.com: ", "line 6: carl@example.com: group not found: Sales",
+			"line 7: ANITA@example.com: a user with this email already exists", "line 8: dora@example.com: emailverified must be true or false",
+			"imported 3 of 8 rows, 5 refused",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("import output lacks %q:\n%s", want, out)
+			}
+		}
+		show := mustScimd(t, db, "user", "show", "--tenant", id, "anita@example.com")
+		for _, want := range []string{"hasPassword         true", "emailVerified       true", "passwordMustReset   true", "groups              Engineering", "givenName           Anita"} {
+			if !strings.Contains(show, want) {
+				t.Errorf("user show anita lacks %q:\n%s", want, show)
+			}
+		}
+		if show := mustScimd(t, db, "user", "show", "--tenant", id, "bob@example.com"); !strings.Contains(show, "status              invited") {
+			t.Errorf("bob without a password under --invite:\n%s", show)
+		}
+		if show := mustScimd(t, db, "user", "show", "--tenant", id, "emil@example.com"); !strings.Contains(show, "Emil, Jr.") {
+			t.Errorf("a quoted name with a comma:\n%s", show)
+		}
+
+		// Again: every row refused, nobody created twice.
+		out, _, _ = scimd(t, db, "import", "--tenant", id, "--invite", file)
+		if !strings.Contains(out, "imported 0 of 8 rows, 8 refused") || !strings.Contains(out, "line 2: anita@example.com: a user with this email already exists") {
+			t.Errorf("import again:\n%s", out)
+		}
+		if list := mustScimd(t, db, "user", "list", "--tenant", id); strings.Count(list, "\n") != 4 {
+			t.Errorf("users after two imports:\n%s", list)
+		}
+		audit := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
+		if created, invited := strings.Count(audit, `"type":"user.created"`), strings.Count(audit, `"type":"user.invited"`); created != 1 || invited != 2 {
+			t.Errorf("audit: %d user.created and %d user.invited, want 1 (anita) and 2 (bob, emil)", created, invited)
+		}
+	})
+}
+
+// TestImportRefusesBadFiles refuses a header with an unknown column or no
+// email, and writes nothing.
+func TestImportRefusesBadFiles(t *testing.T) {
+	db := tempDB(t)
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	for header, want := range map[string]string{
+		"email,shoeSize\na@example.com,42\n": `unknown column "shoeSize"`,
+		"name\nAnita\n":                      "no email column",
+	} {
+		_, _, err := scimd(t, db, "import", "--tenant", id, writeFile(t, "bad.csv", header))
+		if err == nil || !strings.Contains(message(err), want) {
+			t.Errorf("import of %q = %v, want %q", header, err, want)
+		}
+	}
+	if list := mustScimd(t, db, "user", "list", "--tenant", id); strings.Count(list, "\n") != 1 {
+		t.Errorf("users after refused files:\n%s", list)
+	}
+}
+
+// TestImportJSONLines imports SCIM user documents, one a line, read as
+// POST /Users reads them.
+func TestImportJSONLines(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		file := writeFile(t, "users.jsonl",
+			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ola@example.com","name":{"givenName":"Ola","familyName":"Nordmann"},"active":"True"}`+"\n"+
+				"\n"+
+				`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"pia@example.com","shoeSize":42}`+"\n"+
+				`{"userName":`+"\n")
+		out, _, err := scimd(t, db, "import", "--tenant", id, file)
+		if err == nil || !strings.Contains(out, "imported 1 of 3 rows, 2 refused") || !strings.Contains(out, `line 3: pia@example.com: unknown attribute "shoeSize"`) || !strings.Contains(out, "line 4: ") {
+			t.Fatalf("import = %v\n%s", err, out)
+		}
+		if show := mustScimd(t, db, "user", "show", "--tenant", id, "ola@example.com"); !strings.Contains(show, "familyName          Nordmann") {
+			t.Errorf("imported ola:\n%s", show)
+		}
+	})
+}

@@ -1,0 +1,25 @@
+package scim
+
+import (
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/schemas"
+)
+
+// documentUsers is the schema of user documents read outside a request.
+var documentUsers = newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser())
+
+// ParseUser reads a SCIM user document, a JSON object, as POST /Users
+// reads its body (strict JSON, unknown attributes refused, boolean strings,
+// readOnly attributes dropped) into a domain input, so that a tool that
+// imports users (scimd import) reads them by the rules of the API.
+func ParseUser(doc []byte) (directory.UserInput, error) {
+	m, err := decodeStrict(doc)
+	if err != nil {
+		return directory.UserInput{}, err
+	}
+	attrs, err := documentUsers.normaliseResource(m)
+	if err != nil {
+		return directory.UserInput{}, err
+	}
+	return userInput(attrs)
+}
