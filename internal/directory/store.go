@@ -58,6 +58,10 @@ type Store interface {
 	// version 1, its rows and events[i], in one transaction: all or none.
 	// Errors as CreateUser's, for whichever user the store checked first.
 	CreateUsers(ctx context.Context, users []User, events []audit.Event) error
+	// TakenUserKeys reports, for each of users, whether a stored user of
+	// the tenant other than it holds its email (email[i]) or its userName
+	// (userName[i]), compared as the unique keys compare them.
+	TakenUserKeys(ctx context.Context, tenantID string, users []User) (email, userName []bool, err error)
 	// User returns the tenant's user with this id, or ErrNotFound.
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UpdateUser writes u (whose Version is already incremented) and the

@@ -146,8 +146,27 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		for j, i := range batch {
 			us[j], evs[j] = users[i], events[i]
 		}
-		if s.store.CreateUsers(ctx, us, evs) != nil {
-			for _, i := range batch {
+		if s.store.CreateUsers(ctx, us, evs) == nil {
+			batch = batch[:0]
+			return
+		}
+		// Refused: the inputs whose keys are taken are answered at once,
+		// and the others tried together again, then one by one.
+		taken := s.takenKeys(ctx, tenant.ID, us)
+		var retry []int
+		for j, i := range batch {
+			if taken[j] != nil {
+				errs[i] = wrap(op, taken[j])
+			} else {
+				retry = append(retry, i)
+			}
+		}
+		us, evs = us[:0], evs[:0]
+		for _, i := range retry {
+			us, evs = append(us, users[i]), append(evs, events[i])
+		}
+		if len(retry) == 0 || len(retry) == len(batch) || s.store.CreateUsers(ctx, us, evs) != nil {
+			for _, i := range retry {
 				errs[i] = s.storeUser(ctx, op, users[i], nil, events[i])
 			}
 		}
@@ -198,6 +217,31 @@ func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, 
 		}
 	}
 	return errs
+}
+
+// takenKeys finds, in one store call, which of users (new users of the
+// tenant) have an email or userName that a stored user holds, or that an
+// earlier one of users has: a *UniqueError for each of those, nil for the
+// others. It answers nothing (all nil) when the store fails.
+func (s *Service) takenKeys(ctx context.Context, tenantID string, users []User) []error {
+	out := make([]error, len(users))
+	email, userName, err := s.store.TakenUserKeys(ctx, tenantID, users)
+	if err != nil {
+		return out
+	}
+	emails, names := map[string]bool{}, map[string]bool{}
+	for i, u := range users {
+		e, n := fold.Key(u.Email), fold.Key(u.UserName)
+		switch {
+		case email[i] || emails[e]:
+			out[i] = &UniqueError{Field: FieldEmail}
+		case userName[i] || names[n]:
+			out[i] = &UniqueError{Field: FieldUserName}
+		default:
+			emails[e], names[n] = true, true // a later input with them is refused
+		}
+	}
+	return out
 }
 
 // checkGroups checks that the groups exist; known holds the answers of

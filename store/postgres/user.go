@@ -176,6 +176,19 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 	return fail("create users", err)
 }
 
+// TakenUserKeys reports which of users have an email or userName another
+// stored user of the tenant holds: one indexed lookup a key column.
+func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []directory.User) (email, userName []bool, err error) {
+	email, userName, err = record.TakenUserKeys(users, func(column string, keys []string) ([][2]string, error) {
+		rows, err := db.db.QueryContext(ctx, `SELECT `+column+`, id FROM users WHERE tenant_id = $1 AND `+column+` = ANY($2::text[])`, tenantID, keys)
+		if err != nil {
+			return nil, err
+		}
+		return record.Collect(rows, record.ScanKeyHolder)
+	})
+	return email, userName, fail("taken user keys", err)
+}
+
 // emailFirst turns a *UniqueError{FieldUserName} of u into one of
 // FieldEmail when u's email is taken too: PostgreSQL reports whichever
 // index it checked first, and the email's rule takes precedence.

@@ -37,6 +37,20 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 	}))
 }
 
+// TakenUserKeys reports which of users have an email or userName another
+// stored user of the tenant holds: one indexed lookup a key column.
+func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []directory.User) (email, userName []bool, err error) {
+	email, userName, err = record.TakenUserKeys(users, func(column string, keys []string) ([][2]string, error) {
+		rows, err := db.query(ctx, `SELECT `+column+`, id FROM users WHERE tenant_id = ? AND `+column+` IN (SELECT j.value FROM json_each(?) j)`,
+			tenantID, jsonArray(keys))
+		if err != nil {
+			return nil, err
+		}
+		return record.Collect(rows, record.ScanKeyHolder)
+	})
+	return email, userName, fail("taken user keys", err)
+}
+
 func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string, ev audit.Event) error {
 	var refs []record.GroupRef
 	if len(groups) > 0 {

@@ -197,6 +197,23 @@ func testCreateUsers(t *testing.T, in Instance) {
 			wantIs(t, "User(refused in "+name+")", err, directory.ErrNotFound)
 		}
 	}
+	// TakenUserKeys compares as the unique keys do, and a user does not
+	// take its own keys.
+	probe := []directory.User{
+		newUser(acme.ID, "someone", "Bob@EXAMPLE.com"), // bob's email
+		newUser(acme.ID, "CARL", "c2@example.com"), // carl's userName
+		newUser(acme.ID, "fresh", "fresh@example.com"),
+		batch[1], // bob himself
+	}
+	email, userName, err := b.TakenUserKeys(ctx, acme.ID, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "TakenUserKeys email", email, []bool{true, false, false, false})
+	wantEqual(t, "TakenUserKeys userName", userName, []bool{false, true, false, false})
+	if email, _, err := b.TakenUserKeys(ctx, createTenant(t, b, "Other").ID, probe[:1]); err != nil || email[0] {
+		t.Fatalf("TakenUserKeys in another tenant = %v, %v; want free", email, err)
+	}
 	// Only the three creates were audited.
 	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserCreated})
 }

@@ -241,3 +241,46 @@ func ParseExternalIDs(s sql.NullString) (directory.ExternalIDs, error) {
 	}
 	return ids, nil
 }
+
+// TakenUserKeys answers directory.Store.TakenUserKeys: lookup returns the
+// (key, id) pairs of the tenant's users whose column (email_key or
+// user_name_key) holds one of keys.
+func TakenUserKeys(users []directory.User, lookup func(column string, keys []string) ([][2]string, error)) (email, userName []bool, err error) {
+	emails, names, ids := make([]string, len(users)), make([]string, len(users)), make([]string, len(users))
+	for i, u := range users {
+		emails[i], names[i], ids[i] = fold.Key(u.Email), fold.Key(u.UserName), u.ID
+	}
+	holders, err := lookup("email_key", emails)
+	if err != nil {
+		return nil, nil, err
+	}
+	email = taken(emails, ids, holders)
+	if holders, err = lookup("user_name_key", names); err != nil {
+		return nil, nil, err
+	}
+	return email, taken(names, ids, holders), nil
+}
+
+// ScanKeyHolder reads a (key, id) pair.
+func ScanKeyHolder(r Row) ([2]string, error) {
+	var kv [2]string
+	return kv, r.Scan(&kv[0], &kv[1])
+}
+
+// taken reports, for each keys[i], whether a holder other than the
+// resource ids[i] has it.
+func taken(keys, ids []string, holders [][2]string) []bool {
+	by := make(map[string][]string, len(holders))
+	for _, h := range holders {
+		by[h[0]] = append(by[h[0]], h[1])
+	}
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		for _, id := range by[k] {
+			if id != ids[i] {
+				out[i] = true
+			}
+		}
+	}
+	return out
+}
