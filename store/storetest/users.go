@@ -201,7 +201,7 @@ func testCreateUsers(t *testing.T, in Instance) {
 	// take its own keys.
 	probe := []directory.User{
 		newUser(acme.ID, "someone", "Bob@EXAMPLE.com"), // bob's email
-		newUser(acme.ID, "CARL", "c2@example.com"), // carl's userName
+		newUser(acme.ID, "CARL", "c2@example.com"),     // carl's userName
 		newUser(acme.ID, "fresh", "fresh@example.com"),
 		batch[1], // bob himself
 	}
