@@ -47,6 +47,10 @@ func exchangeOf(ctx context.Context) *exchange {
 	return &exchange{}
 }
 
+// RequestID returns the id the server gave the request (X-Request-Id), for
+// handlers mounted beside the SCIM endpoint (Deps.Admin).
+func RequestID(r *http.Request) string { return exchangeOf(r.Context()).requestID }
+
 // connectionOf returns the provisioning connection of the request: whose
 // externalIds it reads and writes.
 func connectionOf(r *http.Request) string { return exchangeOf(r.Context()).caller.Connection }

@@ -42,6 +42,10 @@ type Deps struct {
 	// Cursors signs the cursors of RFC 9865 paging; every replica must share
 	// its key. nil: a random key, so cursors hold on this process only.
 	Cursors *cursor.Codec
+	// Admin, when set, is served at /admin/v1 (the admin package) behind
+	// the same request ids, logging and body limit; it authenticates its
+	// requests itself.
+	Admin http.Handler
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
@@ -60,6 +64,7 @@ type handler struct {
 	fixed         http.Handler // the library server when baseURL is fixed
 	router        http.Handler // the whole surface, which /Bulk sends its operations through
 	maxBulk       int64
+	admin         http.Handler // nil: none
 }
 
 // NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
@@ -72,6 +77,7 @@ func NewHandler(d Deps) http.Handler {
 		maxBody: d.MaxBodyBytes,
 		metrics: d.Metrics,
 		cursors: d.Cursors,
+		admin:   d.Admin,
 		users:   newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser()),
 		groups:  newResourceSchema(schemas.Group()),
 	}

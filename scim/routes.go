@@ -36,6 +36,9 @@ func (h *handler) routes() http.Handler {
 		// Counts by route pattern only: no tenant, id or secret.
 		r.Method(http.MethodGet, "/metrics", h.metrics.Handler())
 	}
+	if h.admin != nil {
+		r.With(h.limitBody).Mount("/admin/v1", h.admin)
+	}
 
 	r.Route(basePath, func(r chi.Router) {
 		r.Use(h.limitBody, h.authenticate)

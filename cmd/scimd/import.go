@@ -214,21 +214,10 @@ func readCSV(r io.Reader, groupID func(ref string) (string, error)) ([]importRow
 // csvInput turns the fields of one CSV row into a user input.
 func csvInput(field func(names ...string) string, groupID func(string) (string, error)) (directory.UserInput, error) {
 	email := field("email")
-	in := directory.UserInput{
-		User: directory.User{
-			UserName:    field("username"),
-			DisplayName: field("name"),
-			Name:        directory.Name{GivenName: field("givenname"), FamilyName: field("familyname")},
-			Active:      true,
-			Emails:      []directory.Email{{Value: email, Type: "work", Primary: true}},
-		},
-		ExternalID: field("externalid"),
-	}
+	in := directory.UserInput{User: directory.DirectUser(email, field("username"), field("name")), ExternalID: field("externalid")}
+	in.User.Name = directory.Name{GivenName: field("givenname"), FamilyName: field("familyname")}
 	if email == "" {
 		return in, errors.New("email is required")
-	}
-	if in.User.UserName == "" {
-		in.User.UserName = email
 	}
 	if pw := field("password"); pw != "" {
 		in.Password = &pw

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/admin"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logbuf"
@@ -87,6 +88,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      metrics.New(),
 			Cursors:      cursors,
+			Admin:        admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -45,18 +45,10 @@ func (u *userCreateCmd) Run(e *env, c *cli) error {
 	}
 	defer db.Close()
 	in := directory.UserInput{
-		User: directory.User{
-			UserName:    u.UserName,
-			DisplayName: u.Name,
-			Active:      true,
-			Emails:      []directory.Email{{Value: u.Email, Type: "work", Primary: true}},
-		},
+		User:               directory.DirectUser(u.Email, u.UserName, u.Name),
 		EmailVerified:      &u.EmailVerified,
 		PasswordMustReset:  &u.PasswordMustReset,
 		ForceMFAEnrollment: u.ForceMFAEnrollment,
-	}
-	if in.User.UserName == "" {
-		in.User.UserName = u.Email
 	}
 	if u.PasswordStdin {
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
@@ -98,7 +90,7 @@ func (u *userInviteCmd) Run(e *env, c *cli) error {
 	}
 	defer db.Close()
 	in := directory.UserInput{
-		User:   directory.User{UserName: u.Email, DisplayName: u.Name, Active: true, Emails: []directory.Email{{Value: u.Email, Type: "work", Primary: true}}},
+		User:   directory.DirectUser(u.Email, "", u.Name),
 		Invite: true,
 	}
 	if len(u.Group) > 0 {

@@ -44,6 +44,18 @@ type UserInput struct {
 	Groups []string
 }
 
+// DirectUser is the user an administrator creates or invites by hand (the
+// seed's two paths, on the command line, the admin API and import): email
+// as the primary work email and, unless userName is given, the userName;
+// displayName, which the rules split into given and family name.
+func DirectUser(email, userName, displayName string) User {
+	if userName == "" {
+		userName = email
+	}
+	return User{UserName: userName, DisplayName: displayName, Active: true,
+		Emails: []Email{{Value: email, Type: "work", Primary: true}}}
+}
+
 // User returns the tenant's user with this id, or KindNotFound.
 func (s *Service) User(ctx context.Context, tenantID, id string) (User, error) {
 	if !isID(id) {

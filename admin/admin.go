@@ -1,0 +1,235 @@
+// Package admin is scimd's administration API under /admin/v1: JSON over
+// HTTP for tokens with the admin scope, giving a tenant's administrators
+// what the command line gives operators (users, groups, connections, the
+// password policy, the audit log), through the same directory.Service and
+// so the same rules. docs/admin-api.md describes it; openapi.json is its
+// OpenAPI document, served at /admin/v1/openapi.json.
+package admin
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// Prefix is where the API is served.
+const Prefix = "/admin/v1"
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Deps is what the API needs.
+type Deps struct {
+	// Service enforces the platform rules; required.
+	Service *directory.Service
+	// Logger receives internal errors; nil discards.
+	Logger *slog.Logger
+	// RequestID returns the id of the request in ctx (the server's request
+	// id middleware gives every request one), for audit events.
+	RequestID func(*http.Request) string
+}
+
+// api serves the administration API.
+type api struct {
+	svc       *directory.Service
+	log       *slog.Logger
+	requestID func(*http.Request) string
+}
+
+// NewHandler returns the API's handler; it routes paths below Prefix, with
+// the prefix removed (mount it at Prefix).
+func NewHandler(d Deps) http.Handler {
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.requestID == nil {
+		a.requestID = func(*http.Request) string { return "" }
+	}
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, directory.Errorf(directory.KindNotFound, "", "no admin endpoint at %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, problem{Status: http.StatusMethodNotAllowed, Error: "methodNotAllowed",
+			Detail: fmt.Sprintf("%s is not supported here", r.Method)})
+	})
+	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(a.authenticate)
+		r.Get("/tenant", a.getTenant)
+		r.Get("/policy", a.getPolicy)
+		r.Put("/policy", a.putPolicy)
+		r.Get("/users", a.listUsers)
+		r.Post("/users", a.createUser)
+		r.Get("/users/{id}", a.getUser)
+		r.Delete("/users/{id}", a.deleteUser)
+		r.Get("/groups", a.listGroups)
+		r.Post("/groups", a.createGroup)
+		r.Get("/groups/{id}", a.getGroup)
+		r.Delete("/groups/{id}", a.deleteGroup)
+		r.Get("/tokens", a.listTokens)
+		r.Post("/tokens", a.createToken)
+		r.Patch("/tokens/{name}", a.updateToken)
+		r.Delete("/tokens/{name}", a.revokeToken)
+		r.Get("/audit", a.listAudit)
+	})
+	return r
+}
+
+type ctxKey struct{}
+
+// principal is the authenticated token of a request and its caller.
+type principal struct {
+	tenant directory.Tenant
+	caller directory.Caller
+}
+
+func principalOf(r *http.Request) principal {
+	p, _ := r.Context().Value(ctxKey{}).(principal)
+	return p
+}
+
+var (
+	errNoToken = directory.Errorf(directory.KindUnauthorized, "", "send a bearer token: Authorization: Bearer <token>")
+	errNoScope = directory.Errorf(directory.KindForbidden, "", "this token does not have the admin scope")
+)
+
+// authenticate admits requests with a usable bearer token that has the
+// admin scope; the token is the audit actor of every change.
+func (a *api) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		secret = strings.TrimSpace(secret)
+		if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+			a.writeError(w, r, errNoToken)
+			return
+		}
+		p, err := a.svc.Authenticate(r.Context(), secret)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if !p.Token.HasScope(directory.ScopeAdmin) {
+			a.writeError(w, r, errNoScope)
+			return
+		}
+		source, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			source = r.RemoteAddr
+		}
+		pr := principal{tenant: p.Tenant, caller: directory.Caller{
+			Actor:     audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
+			RequestID: a.requestID(r),
+			Source:    source,
+		}}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, pr)))
+	})
+}
+
+// problem is the body of every error answer.
+type problem struct {
+	Status int    `json:"status"`
+	Error  string `json:"error"`           // the kind, e.g. "invalidValue", "uniqueness", "notFound"
+	Field  string `json:"field,omitempty"` // the attribute concerned, if any
+	Detail string `json:"detail"`
+}
+
+// errorStatuses maps every directory.Kind to its status and error code.
+var errorStatuses = map[directory.Kind]struct {
+	status int
+	code   string
+}{
+	directory.KindInternal:      {http.StatusInternalServerError, "internal"},
+	directory.KindInvalidValue:  {http.StatusBadRequest, "invalidValue"},
+	directory.KindInvalidSyntax: {http.StatusBadRequest, "invalidSyntax"},
+	directory.KindInvalidFilter: {http.StatusBadRequest, "invalidFilter"},
+	directory.KindInvalidPath:   {http.StatusBadRequest, "invalidPath"},
+	directory.KindNoTarget:      {http.StatusBadRequest, "noTarget"},
+	directory.KindMutability:    {http.StatusBadRequest, "mutability"},
+	directory.KindUniqueness:    {http.StatusConflict, "uniqueness"},
+	directory.KindNotFound:      {http.StatusNotFound, "notFound"},
+	directory.KindPrecondition:  {http.StatusPreconditionFailed, "precondition"},
+	directory.KindUnauthorized:  {http.StatusUnauthorized, "unauthorized"},
+	directory.KindForbidden:     {http.StatusForbidden, "forbidden"},
+	directory.KindTooLarge:      {http.StatusRequestEntityTooLarge, "tooLarge"},
+	directory.KindBusy:          {http.StatusServiceUnavailable, "busy"},
+	directory.KindInvalidCursor: {http.StatusBadRequest, "invalidCursor"},
+	directory.KindExpiredCursor: {http.StatusBadRequest, "expiredCursor"},
+	directory.KindInvalidCount:  {http.StatusBadRequest, "invalidCount"},
+}
+
+// writeError answers err. Internal errors are logged with their cause and
+// answered with the request id alone.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := directory.KindOf(err)
+	es, ok := errorStatuses[kind]
+	if !ok {
+		kind, es = directory.KindInternal, errorStatuses[directory.KindInternal]
+	}
+	p := problem{Status: es.status, Error: es.code, Detail: directory.DetailOf(err)}
+	var de *directory.Error
+	if errors.As(err, &de) && kind != directory.KindInternal {
+		p.Field = de.Field
+	}
+	switch kind {
+	case directory.KindInternal:
+		id := a.requestID(r)
+		a.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
+		p.Detail = "internal error; report request id " + id + " to the operator"
+	case directory.KindUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
+	case directory.KindBusy:
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, es.status, p)
+}
+
+// writeJSON writes v as the JSON body of a status answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only for values that cannot be JSON: a bug
+		status, body = http.StatusInternalServerError, []byte(`{"status":500,"error":"internal","detail":"the answer cannot be encoded"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// readJSON decodes the request body into v, refusing unknown members and
+// anything after the object.
+func readJSON(r *http.Request, v any) error {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit)
+		}
+		return directory.Errorf(directory.KindInvalidSyntax, "", "the request body cannot be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return directory.Errorf(directory.KindInvalidSyntax, "", "the request body is not the JSON object this endpoint takes: %v", err)
+	}
+	if dec.More() {
+		return directory.Errorf(directory.KindInvalidSyntax, "", "the request body has data after the JSON object")
+	}
+	return nil
+}

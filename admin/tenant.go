@@ -1,0 +1,230 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+)
+
+// tenantView is the token's tenant.
+type tenantView struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	MFARequired bool      `json:"mfaRequired"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// getTenant serves GET /tenant.
+func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
+	t := principalOf(r).tenant
+	writeJSON(w, http.StatusOK, tenantView{ID: t.ID, Name: t.Name, MFARequired: t.MFARequired, CreatedAt: t.CreatedAt})
+}
+
+// policyView is the body of GET and PUT /policy: the tenant's MFA
+// requirement and password policy.
+type policyView struct {
+	MFARequired bool            `json:"mfaRequired"`
+	Policy      password.Policy `json:"policy"`
+}
+
+// getPolicy serves GET /policy.
+func (a *api) getPolicy(w http.ResponseWriter, r *http.Request) {
+	t, err := a.svc.Tenant(r.Context(), principalOf(r).tenant.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, policyView{MFARequired: t.MFARequired, Policy: t.PasswordPolicy})
+}
+
+// putPolicy serves PUT /policy: the whole policy, checked against the
+// bounds of SPEC §3 (a minimum length below 15 only while MFA is
+// required); audited as tenant.policy_updated.
+func (a *api) putPolicy(w http.ResponseWriter, r *http.Request) {
+	var body policyView
+	if err := readJSON(r, &body); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	p := principalOf(r)
+	t, err := a.svc.SetTenantPolicy(r.Context(), p.caller, p.tenant.ID, body.MFARequired, body.Policy)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, policyView{MFARequired: t.MFARequired, Policy: t.PasswordPolicy})
+}
+
+// tokenView is a token (a provisioning connection or an admin key); never
+// its secret or hash.
+type tokenView struct {
+	ID         string                       `json:"id"`
+	Name       string                       `json:"name"`
+	Prefix     string                       `json:"prefix"`
+	Scopes     []directory.Scope            `json:"scopes"`
+	Settings   directory.ConnectionSettings `json:"settings"`
+	CreatedAt  time.Time                    `json:"createdAt"`
+	ExpiresAt  *time.Time                   `json:"expiresAt,omitempty"`
+	RevokedAt  *time.Time                   `json:"revokedAt,omitempty"`
+	LastUsedAt *time.Time                   `json:"lastUsedAt,omitempty"`
+	// Token is the secret, in the answer of POST /tokens alone.
+	Token string `json:"token,omitempty"`
+}
+
+func viewToken(t *directory.Token) tokenView {
+	return tokenView{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: t.Scopes, Settings: t.Settings,
+		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt}
+}
+
+// listTokens serves GET /tokens: every token of the tenant, revoked ones
+// included.
+func (a *api) listTokens(w http.ResponseWriter, r *http.Request) {
+	tokens, err := a.svc.Tokens(r.Context(), principalOf(r).tenant.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := []tokenView{}
+	for i := range tokens {
+		out = append(out, viewToken(&tokens[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// newToken is the body of POST /tokens.
+type newToken struct {
+	Name      string                       `json:"name"`
+	Scopes    []directory.Scope            `json:"scopes"`    // default: scim
+	ExpiresIn string                       `json:"expiresIn"` // a Go duration, e.g. "720h"; empty: never
+	Settings  directory.ConnectionSettings `json:"settings"`
+}
+
+// createToken serves POST /tokens: 201 with the token, whose secret is in
+// this answer and nowhere else, ever.
+func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
+	var body newToken
+	if err := readJSON(r, &body); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var expires time.Duration
+	if body.ExpiresIn != "" {
+		var err error
+		if expires, err = time.ParseDuration(body.ExpiresIn); err != nil || expires <= 0 {
+			a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "expiresIn", "expiresIn must be a positive duration such as 720h"))
+			return
+		}
+	}
+	if len(body.Scopes) == 0 {
+		body.Scopes = []directory.Scope{directory.ScopeSCIM}
+	}
+	p := principalOf(r)
+	secret, t, err := a.svc.CreateToken(r.Context(), p.caller, p.tenant.ID, body.Name, body.Scopes, expires, body.Settings)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	v := viewToken(&t)
+	v.Token = secret
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, v)
+}
+
+// updateToken serves PATCH /tokens/{name}: the body is the connection's
+// new settings, whole; audited as token.updated.
+func (a *api) updateToken(w http.ResponseWriter, r *http.Request) {
+	var body directory.ConnectionSettings
+	if err := readJSON(r, &body); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	p := principalOf(r)
+	t, err := a.svc.SetTokenSettings(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name"), body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewToken(&t))
+}
+
+// revokeToken serves DELETE /tokens/{name}: 204; the token stops working
+// at once on this server and within the token cache time on the others.
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if err := a.svc.RevokeToken(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name")); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxAuditPage is the most events one GET /audit returns.
+const maxAuditPage = 1000
+
+// auditPage is one page of the audit log, oldest first; Next, when set, is
+// the after parameter of the next page.
+type auditPage struct {
+	Events []audit.Event `json:"events"`
+	Next   string        `json:"next,omitempty"`
+}
+
+// listAudit serves GET /audit: the tenant's sealed events, oldest first,
+// filtered by type, actor (id), target (id), since and until (RFC 3339),
+// paged by after (a sequence number: the next of the previous page) and
+// limit (default 100, at most 1,000).
+func (a *api) listAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := directory.AuditFilter{Type: q.Get("type"), ActorID: q.Get("actor"), TargetID: q.Get("target"), Limit: 100}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, p.name, "%s must be an RFC 3339 time such as 2026-11-27T09:00:00Z", p.name))
+				return
+			}
+			*p.dst = t
+		}
+	}
+	for _, p := range []struct {
+		name     string
+		dst      *int64
+		min, max int64
+	}{{"after", &f.AfterSeq, 0, 1 << 62}, {"limit", nil, 1, maxAuditPage}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < p.min || n > p.max {
+			a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, p.name, "%s must be an integer from %d to %d", p.name, p.min, p.max))
+			return
+		}
+		if p.dst != nil {
+			*p.dst = n
+		} else {
+			f.Limit = int(n)
+		}
+	}
+	limit := f.Limit
+	f.Limit++ // one more tells whether a next page exists
+	events, err := a.svc.AuditEvents(r.Context(), principalOf(r).tenant.ID, f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := auditPage{Events: append([]audit.Event{}, events...)}
+	if len(events) > limit {
+		out.Events = out.Events[:limit]
+		out.Next = strconv.FormatInt(out.Events[limit-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
