@@ -89,6 +89,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Patch("/tokens/{name}", a.updateToken)
 		r.Delete("/tokens/{name}", a.revokeToken)
 		r.Get("/audit", a.listAudit)
+		r.Get("/requests", a.listRequests)
 	})
 	return r
 }

@@ -357,3 +357,46 @@ func TestGroupsTokensPolicyAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestLog shows an administrator the SCIM requests that failed,
+// with the scimType and detail the IdP got, and the writes; successful
+// reads are not recorded; no body or query string is.
+func TestRequestLog(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ola@example.com","password":"correct horse battery staple 42"}`
+		for i, want := range []int{http.StatusCreated, http.StatusConflict} {
+			if r := e.call(e.scim, http.MethodPost, "/scim/v2/Users", user); r.status != want {
+				t.Fatalf("POST %d = %d, want %d", i, r.status, want)
+			}
+		}
+		e.call(e.scim, http.MethodGet, "/scim/v2/Users?filter="+urlQuery(`userName eq "ola@example.com"`), "")
+		if _, err := e.svc.FlushRequests(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r := e.do(http.MethodGet, "/admin/v1/requests?status=4xx&connection=okta", "", http.StatusOK)
+		reqs, _ := r.body["requests"].([]any)
+		if len(reqs) != 1 {
+			t.Fatalf("4xx requests = %s", r.raw)
+		}
+		got := reqs[0].(map[string]any)
+		if got["status"] != float64(409) || got["scimType"] != "uniqueness" || got["detail"] != "a user with this email already exists" ||
+			got["method"] != "POST" || got["path"] != "/scim/v2/Users" || got["connection"] != "okta" || str(got["requestId"]) == "" {
+			t.Fatalf("the 409 = %v", got)
+		}
+		all := e.do(http.MethodGet, "/admin/v1/requests?limit=1", "", http.StatusOK)
+		if reqs, _ := all.body["requests"].([]any); len(reqs) != 1 || all.body["next"] == nil {
+			t.Fatalf("first page = %s", all.raw)
+		}
+		older := e.do(http.MethodGet, "/admin/v1/requests?before="+str(all.body["next"]), "", http.StatusOK)
+		if reqs, _ := older.body["requests"].([]any); len(reqs) != 1 || reqs[0].(map[string]any)["status"] != float64(201) {
+			t.Fatalf("the older page = %s (the GET is not recorded)", older.raw)
+		}
+		for _, secret := range []string{"correct horse", "ola@example.com", e.scim} {
+			if strings.Contains(all.raw+older.raw+r.raw, secret) {
+				t.Fatalf("the request log shows %q", secret)
+			}
+		}
+		e.call(e.admin, http.MethodGet, "/admin/v1/requests?status=4x", "").wantProblem(t, "a bad status", http.StatusBadRequest, "invalidValue", "status")
+	})
+}

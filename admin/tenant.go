@@ -180,51 +180,30 @@ type auditPage struct {
 // limit (default 100, at most 1,000).
 func (a *api) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := directory.AuditFilter{Type: q.Get("type"), ActorID: q.Get("actor"), TargetID: q.Get("target"), Limit: 100}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, p.name, "%s must be an RFC 3339 time such as 2026-11-27T09:00:00Z", p.name))
-				return
+	f := directory.AuditFilter{Type: q.Get("type"), ActorID: q.Get("actor"), TargetID: q.Get("target")}
+	var err error
+	var limit int64
+	if f.Since, err = timeParam(q, "since"); err == nil {
+		if f.Until, err = timeParam(q, "until"); err == nil {
+			if f.AfterSeq, err = intParam(q, "after", 0, 0, 1<<62); err == nil {
+				limit, err = intParam(q, "limit", 100, 1, maxAuditPage)
 			}
-			*p.dst = t
 		}
 	}
-	for _, p := range []struct {
-		name     string
-		dst      *int64
-		min, max int64
-	}{{"after", &f.AfterSeq, 0, 1 << 62}, {"limit", nil, 1, maxAuditPage}} {
-		v := q.Get(p.name)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < p.min || n > p.max {
-			a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, p.name, "%s must be an integer from %d to %d", p.name, p.min, p.max))
-			return
-		}
-		if p.dst != nil {
-			*p.dst = n
-		} else {
-			f.Limit = int(n)
-		}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
-	limit := f.Limit
-	f.Limit++ // one more tells whether a next page exists
+	f.Limit = int(limit) + 1 // one more tells whether a next page exists
 	events, err := a.svc.AuditEvents(r.Context(), principalOf(r).tenant.ID, f)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	out := auditPage{Events: append([]audit.Event{}, events...)}
-	if len(events) > limit {
-		out.Events = out.Events[:limit]
-		out.Next = strconv.FormatInt(out.Events[limit-1].Seq, 10)
+	if n := int(limit); len(out.Events) > n {
+		out.Events = out.Events[:n]
+		out.Next = strconv.FormatInt(out.Events[n-1].Seq, 10)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

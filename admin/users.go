@@ -109,21 +109,39 @@ type page[T any] struct {
 // pageParams reads startIndex (from 1) and count (0 to MaxPageSize,
 // default 100).
 func pageParams(q url.Values) (startIndex, count int, err error) {
-	startIndex, count = 1, 100
-	for _, p := range []struct {
-		name string
-		dst  *int
-		min  int
-	}{{"startIndex", &startIndex, 1}, {"count", &count, 0}} {
-		if v := q.Get(p.name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < p.min {
-				return 0, 0, directory.Errorf(directory.KindInvalidValue, p.name, "%s must be an integer of at least %d", p.name, p.min)
-			}
-			*p.dst = n
-		}
+	start, err := intParam(q, "startIndex", 1, 1, 1<<31)
+	if err != nil {
+		return 0, 0, err
 	}
-	return startIndex, min(count, directory.MaxPageSize), nil
+	n, err := intParam(q, "count", 100, 0, 1<<31)
+	return int(start), min(int(n), directory.MaxPageSize), err
+}
+
+// intParam reads the integer parameter name, from lo to hi, def when
+// absent.
+func intParam(q url.Values, name string, def, lo, hi int64) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, directory.Errorf(directory.KindInvalidValue, name, "%s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// timeParam reads the RFC 3339 time parameter name; zero when absent.
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, directory.Errorf(directory.KindInvalidValue, name, "%s must be an RFC 3339 time such as 2026-11-27T09:00:00Z", name)
+	}
+	return t, nil
 }
 
 // parseFilter reads the filter parameter, in SCIM filter syntax (RFC 7644

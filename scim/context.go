@@ -30,6 +30,9 @@ type exchange struct {
 	notModified bool   // answer 304 with etag instead of the library's output
 	etag        string // the resource's ETag
 	location    string // the resource's URL, for the Location header
+
+	// Set by writeError, for the request log.
+	scimType, detail string
 }
 
 // withExchange returns r with a new exchange in its context.

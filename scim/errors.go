@@ -55,6 +55,10 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		kind, es = directory.KindInternal, errorStatuses[directory.KindInternal]
 	}
 	detail := directory.DetailOf(err)
+	defer func() {
+		ex := exchangeOf(r.Context())
+		ex.scimType, ex.detail = string(es.scimType), detail
+	}()
 	switch kind {
 	case directory.KindInternal:
 		id := exchangeOf(r.Context()).requestID

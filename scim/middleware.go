@@ -106,6 +106,13 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			if h.metrics != nil {
 				h.metrics.ObserveRequest(r.Method, routePattern(r), cmp.Or(rec.status, http.StatusOK), elapsed)
 			}
+			if ex.principal.Tenant.ID != "" && logged(r, rec.status) {
+				h.svc.RecordRequest(directory.RequestRecord{
+					TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
+					Method: r.Method, Path: r.URL.Path, Status: cmp.Or(rec.status, http.StatusOK), SCIMType: ex.scimType, Detail: ex.detail,
+					Duration: elapsed, RequestID: ex.requestID,
+				})
+			}
 			h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
@@ -118,6 +125,14 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// logged reports whether a request goes to the tenant's request log:
+// every change and every failure, not the successful reads, which are
+// most of the traffic and tell an administrator nothing.
+func logged(r *http.Request, status int) bool {
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead || strings.HasSuffix(r.URL.Path, "/.search")
+	return status >= 400 || !read
 }
 
 // limitBody refuses a body over the limit: by its Content-Length before

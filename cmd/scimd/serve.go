@@ -34,6 +34,7 @@ type serveCmd struct {
 	TLSCert         string        `name:"tls-cert" type:"existingfile" help:"Serve HTTPS with this PEM certificate (chain); needs --tls-key." placeholder:"FILE"`
 	TLSKey          string        `name:"tls-key" type:"existingfile" help:"The PEM private key of --tls-cert." placeholder:"FILE"`
 	TokenCache      time.Duration `name:"token-cache" default:"5s" help:"How long a checked token is trusted without the database: a token revoked elsewhere stops working within this time."`
+	RequestLog      time.Duration `name:"request-log-retention" default:"168h" help:"How long the SCIM request log (writes and failures, shown by the admin API) keeps an entry."`
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: in-flight
@@ -100,7 +101,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	background := make(chan struct{})
 	go func() {
 		defer close(background)
-		housekeeping(bgCtx, e, svc)
+		housekeeping(bgCtx, e, svc, s.RequestLog)
 	}()
 
 	served := make(chan error, 1)
@@ -149,6 +150,9 @@ func (s *serveCmd) validate() error {
 	if s.TokenCache < 0 {
 		problems = append(problems, "--token-cache must not be negative")
 	}
+	if s.RequestLog <= 0 {
+		problems = append(problems, "--request-log-retention must be positive")
+	}
 	if s.HashQueue < 0 {
 		problems = append(problems, "--hash-queue must not be negative")
 	}
@@ -162,11 +166,15 @@ func (s *serveCmd) validate() error {
 }
 
 // housekeeping seals audit events and stores token last-use times until ctx ends.
-func housekeeping(ctx context.Context, e *env, svc *directory.Service) {
+func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention time.Duration) {
 	seal := time.NewTicker(250 * time.Millisecond)
 	touch := time.NewTicker(30 * time.Second)
+	requests := time.NewTicker(time.Second)
+	prune := time.NewTicker(time.Hour)
 	defer seal.Stop()
 	defer touch.Stop()
+	defer requests.Stop()
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,6 +182,12 @@ func housekeeping(ctx context.Context, e *env, svc *directory.Service) {
 		case <-seal.C:
 			if err := svc.SealAudit(ctx); err != nil && ctx.Err() == nil {
 				e.logger.Error("seal audit events", "err", err)
+			}
+		case <-requests.C:
+			flushRequests(ctx, e, svc)
+		case <-prune.C:
+			if _, err := svc.PruneRequests(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+				e.logger.Error("prune the request log", "err", err)
 			}
 		case <-touch.C:
 			if err := svc.FlushTokenUse(ctx); err != nil && ctx.Err() == nil {
@@ -183,8 +197,21 @@ func housekeeping(ctx context.Context, e *env, svc *directory.Service) {
 	}
 }
 
+// flushRequests writes the request log entries recorded since the last
+// flush.
+func flushRequests(ctx context.Context, e *env, svc *directory.Service) {
+	dropped, err := svc.FlushRequests(ctx)
+	if err != nil && ctx.Err() == nil {
+		e.logger.Error("write the request log", "err", err)
+	}
+	if dropped > 0 {
+		e.logger.Warn("request log entries dropped: more requests than one flush holds", "dropped", dropped)
+	}
+}
+
 // finish does the last housekeeping after the server stopped.
 func finish(ctx context.Context, e *env, svc *directory.Service) {
+	flushRequests(ctx, e, svc)
 	if err := svc.FlushTokenUse(ctx); err != nil {
 		e.logger.Error("record token use", "err", err)
 	}

@@ -65,6 +65,10 @@ type Service struct {
 	forgotten uint64
 	tenants   map[string]cachedTenant // by id
 	used      map[string]time.Time    // token id → last use not yet stored
+	// requests wait for FlushRequests; droppedRequests counts those that
+	// found no room.
+	requests        []RequestRecord
+	droppedRequests int
 }
 
 type cachedToken struct {

@@ -87,6 +87,15 @@ type Store interface {
 	// AuditEvents returns the tenant's sealed events matching f, in sequence order.
 	AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error)
 
+	// RecordRequests appends entries to the SCIM request log.
+	RecordRequests(ctx context.Context, recs []RequestRecord) error
+	// Requests returns the tenant's entries matching f, newest first, at
+	// most f.Limit.
+	Requests(ctx context.Context, tenantID string, f RequestFilter) ([]RequestRecord, error)
+	// PruneRequests deletes the entries older than before, of every
+	// tenant, and returns how many.
+	PruneRequests(ctx context.Context, before time.Time) (int64, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -35,6 +35,7 @@ func Run(t *testing.T, h Harness) {
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserUnique", testUserUnique},
 		{"CreateUsers", testCreateUsers},
+		{"RequestLog", testRequestLog},
 		{"UserMissingTenant", testUserMissingTenant},
 		{"UserTenantIsolation", testUserTenantIsolation},
 		{"UpdateUser", testUpdateUser},

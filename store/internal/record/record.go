@@ -284,3 +284,44 @@ func taken(keys, ids []string, holders [][2]string) []bool {
 	}
 	return out
 }
+
+// RequestConditions returns the SQL condition, with ? placeholders, and
+// its arguments that select the tenant's request log entries matching f
+// (without its limit). timeArg converts a time to the dialect's value.
+func RequestConditions(tenantID string, f directory.RequestFilter, timeArg func(time.Time) any) (string, []any) {
+	conds, args := []string{"tenant_id = ?"}, []any{tenantID}
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		args = append(args, arg)
+	}
+	if f.MinStatus > 0 {
+		add("status >= ?", f.MinStatus)
+	}
+	if f.MaxStatus > 0 {
+		add("status <= ?", f.MaxStatus)
+	}
+	if f.TokenName != "" {
+		add("token_name = ?", f.TokenName)
+	}
+	if !f.Since.IsZero() {
+		add("time >= ?", timeArg(f.Since))
+	}
+	if f.Before > 0 {
+		add("seq < ?", f.Before)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// RequestColumns are the columns of a request log entry, in the order
+// ScanRequest reads them.
+const RequestColumns = `seq, tenant_id, time, token_id, token_name, method, path, status, scim_type, detail, duration_us, request_id`
+
+// ScanRequest reads a row of RequestColumns; t receives the time, which
+// the caller converts.
+func ScanRequest(row Row, t any) (directory.RequestRecord, error) {
+	var r directory.RequestRecord
+	var us int64
+	err := row.Scan(&r.Seq, &r.TenantID, t, &r.TokenID, &r.TokenName, &r.Method, &r.Path, &r.Status, &r.SCIMType, &r.Detail, &us, &r.RequestID)
+	r.Duration = time.Duration(us) * time.Microsecond
+	return r, err
+}
