@@ -11,7 +11,6 @@ import (
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/query"
-	"github.com/scimd/scimd/schemas"
 )
 
 // defaultPageCount is the count of a list request that sends none.
@@ -89,7 +88,6 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	base := h.base(r)
 	resp := newListResponse(page.Total, pg.startIndex, min(len(page.Users), count))
 	if n := pg.page(len(page.Users)); n < len(page.Users) {
 		if resp.NextCursor, err = pg.next(page.Keys[n-1], page.Users[n-1].ID); err != nil {
@@ -98,15 +96,12 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Users = page.Users[:n]
 	}
-	proj := exchangeOf(r.Context()).projection
-	for i := range page.Users {
-		u := &page.Users[i]
-		res := proj.apply(userAttributes(u, base, connectionOf(r)))
-		res["id"] = u.ID
-		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
-		res["meta"] = userMeta(u, base)
-		resp.Resources = append(resp.Resources, res)
+	res, err := h.userResources(r, page.Users, exchangeOf(r.Context()).projection)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
+	resp.Resources = append(resp.Resources, res...)
 	h.writeJSON(w, r, http.StatusOK, contentType, resp)
 }
 

@@ -55,13 +55,12 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		users = page.Total
-		for i := range page.Users {
-			u := &page.Users[i]
-			res := userProj.apply(userAttributes(u, base, connectionOf(r)))
-			res["id"], res["meta"] = u.ID, userMeta(u, base)
-			res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
-			resources = append(resources, res)
+		res, err := h.userResources(r, page.Users, userProj)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
 		}
+		resources = append(resources, res...)
 	}
 	if groupErr == nil {
 		// The groups' part of the page starts where the users end.

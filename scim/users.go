@@ -10,6 +10,7 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/schemas"
 )
 
 // userHandler is the library's ResourceHandler for /Users: it translates
@@ -88,10 +89,13 @@ func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
 // putGroups sets the readOnly "groups" of a user resource: the groups the
 // user is in, directly or through nested groups (RFC 7643 §4.1.2).
 func (uh userHandler) putGroups(r *http.Request, res *scim.Resource, groups []directory.UserGroup) {
-	if len(groups) == 0 {
-		return
+	if len(groups) > 0 {
+		res.Attributes["groups"] = groupsValue(uh.h.base(r), groups)
 	}
-	base := uh.h.base(r)
+}
+
+// groupsValue is the "groups" attribute of a user in those groups.
+func groupsValue(base string, groups []directory.UserGroup) []any {
 	list := make([]any, len(groups))
 	for i, g := range groups {
 		typ := "indirect"
@@ -102,7 +106,37 @@ func (uh userHandler) putGroups(r *http.Request, res *scim.Resource, groups []di
 		putString(v, "display", g.Display)
 		list[i] = v
 	}
-	res.Attributes["groups"] = list
+	return list
+}
+
+// userResources returns the SCIM form of a page of users, shaped by proj,
+// with their groups (one query for the page) unless proj leaves them out.
+func (h *handler) userResources(r *http.Request, users []directory.User, proj projection) ([]map[string]any, error) {
+	var groups map[string][]directory.UserGroup
+	if proj.returns("groups") {
+		ids := make([]string, len(users))
+		for i := range users {
+			ids[i] = users[i].ID
+		}
+		var err error
+		if groups, err = h.svc.UsersGroups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, ids); err != nil {
+			return nil, err
+		}
+	}
+	base, conn := h.base(r), connectionOf(r)
+	out := make([]map[string]any, len(users))
+	for i := range users {
+		u := &users[i]
+		attrs := userAttributes(u, base, conn)
+		if gs := groups[u.ID]; len(gs) > 0 {
+			attrs["groups"] = groupsValue(base, gs)
+		}
+		res := proj.apply(attrs)
+		res["id"], res["meta"] = u.ID, userMeta(u, base)
+		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
+		out[i] = res
+	}
+	return out, nil
 }
 
 // GetAll is never called: GET /Users is routed to listUsers, because the

@@ -159,6 +159,9 @@ type GroupStore interface {
 	// UserGroups returns the groups the user belongs to, directly or
 	// through nested groups, ordered by display name.
 	UserGroups(ctx context.Context, tenantID, userID string) ([]UserGroup, error)
+	// UsersGroups is UserGroups of several users in one query: by user id,
+	// only users with a group.
+	UsersGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]UserGroup, error)
 	// UserWithGroups returns the tenant's user with this id and its
 	// UserGroups, in one round trip, or ErrNotFound.
 	UserWithGroups(ctx context.Context, tenantID, id string) (User, []UserGroup, error)

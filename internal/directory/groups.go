@@ -58,6 +58,16 @@ func (s *Service) UserGroups(ctx context.Context, tenantID, userID string) ([]Us
 	return gs, wrap("directory.UserGroups", err)
 }
 
+// UsersGroups returns the groups of each of the users, by user id (users
+// in no group are absent), in one query: a page of users with its groups.
+func (s *Service) UsersGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]UserGroup, error) {
+	if len(userIDs) == 0 {
+		return map[string][]UserGroup{}, nil
+	}
+	gs, err := s.store.UsersGroups(ctx, tenantID, userIDs)
+	return gs, wrap("directory.UsersGroups", err)
+}
+
 // UserWithGroups returns the tenant's user with this id and the groups it
 // belongs to, in one database round trip, or KindNotFound.
 func (s *Service) UserWithGroups(ctx context.Context, tenantID, id string) (User, []UserGroup, error) {

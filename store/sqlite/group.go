@@ -524,6 +524,24 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 	return groups, fail("user groups", err)
 }
 
+// UsersGroups returns the groups of several users, directly or through
+// nested groups, by user id.
+func (db *DB) UsersGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]directory.UserGroup, error) {
+	rows, err := db.query(ctx, `WITH RECURSIVE up (user_id, id, direct) AS (
+			SELECT m.member_id, m.group_id, 1 FROM group_members m
+			WHERE m.tenant_id = ?1 AND m.member_id IN (SELECT j.value FROM json_each(?2) j)
+			UNION
+			SELECT up.user_id, m.group_id, 0 FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = ?1
+		)
+		SELECT up.user_id, g.id, g.display_name, max(up.direct) FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = ?1
+		GROUP BY up.user_id, g.id ORDER BY up.user_id, g.display_name, g.id`, tenantID, jsonArray(userIDs))
+	if err != nil {
+		return nil, fail("users groups", err)
+	}
+	gs, err := record.Collect(rows, record.ScanUserGroup)
+	return record.ByUser(gs), fail("users groups", err)
+}
+
 // userGroupsCTE defines ug (id, display_name, direct): the groups of user
 // ?2 of tenant ?1, directly or through nested groups.
 const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (

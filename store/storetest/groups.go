@@ -826,6 +826,19 @@ func testUserGroups(t *testing.T, in Instance) {
 		t.Fatalf("UserGroups(unknown user) = %v, %v, want none", gs, err)
 	}
 
+	// UsersGroups: the same, of several users at once; users in no group
+	// (or of another tenant) are absent.
+	loner := createUser(t, b, newUser(acme.ID, "carl", "carl@example.com"))
+	byUser, err := b.UsersGroups(ctx, acme.ID, []string{u.ID, lonely.ID, loner.ID, newID()})
+	if err != nil {
+		t.Fatalf("UsersGroups() = %v", err)
+	}
+	bobs, _ := b.UserGroups(ctx, acme.ID, lonely.ID)
+	wantEqual(t, "UsersGroups()", byUser, map[string][]directory.UserGroup{u.ID: userGroupsOf(t, b, acme.ID, u.ID), lonely.ID: bobs})
+	if byUser, err := b.UsersGroups(ctx, globex.ID, []string{u.ID}); err != nil || len(byUser) != 0 {
+		t.Fatalf("UsersGroups(globex, acme's user) = %v, %v, want none", byUser, err)
+	}
+
 	// UserWithGroups: the same user and groups in one statement.
 	got, withGroups, err := b.UserWithGroups(ctx, acme.ID, u.ID)
 	if err != nil {
@@ -1112,4 +1125,14 @@ func testConcurrentMemberDelete(t *testing.T, in Instance) {
 	if err := audit.Verify(sealed(t, b, acme.ID)); err != nil {
 		t.Fatalf("audit.Verify() = %v", err)
 	}
+}
+
+// userGroupsOf returns UserGroups of the user, failing t on error.
+func userGroupsOf(t *testing.T, b store.Backend, tenantID, userID string) []directory.UserGroup {
+	t.Helper()
+	gs, err := b.UserGroups(context.Background(), tenantID, userID)
+	if err != nil {
+		t.Fatalf("UserGroups() = %v", err)
+	}
+	return gs
 }

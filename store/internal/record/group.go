@@ -222,3 +222,25 @@ func DecodeUserGroups(b []byte) ([]directory.UserGroup, error) {
 	}
 	return groups, nil
 }
+
+// UserGroupRow is a group of a user, as UsersGroups queries read it.
+type UserGroupRow struct {
+	UserID string
+	Group  directory.UserGroup
+}
+
+// ScanUserGroup reads a row of (user id, group id, display name, direct).
+func ScanUserGroup(r Row) (UserGroupRow, error) {
+	var g UserGroupRow
+	err := r.Scan(&g.UserID, &g.Group.ID, &g.Group.Display, &g.Group.Direct)
+	return g, err
+}
+
+// ByUser groups rows by user, keeping their order.
+func ByUser(rows []UserGroupRow) map[string][]directory.UserGroup {
+	out := map[string][]directory.UserGroup{}
+	for _, r := range rows {
+		out[r.UserID] = append(out[r.UserID], r.Group)
+	}
+	return out
+}
