@@ -212,87 +212,88 @@ func TestServeBootstrapsAndServesSCIM(t *testing.T) {
 }
 
 func TestCommandLine(t *testing.T) {
-	db := tempDB(t)
-	if out := mustScimd(t, db, "migrate"); !strings.Contains(out, "up to date") {
-		t.Errorf("migrate = %q", out)
-	}
-	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme Corp"))
-	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(id) {
-		t.Fatalf("tenant create printed %q, want the id alone", id)
-	}
-	if out := mustScimd(t, db, "tenant", "list"); !strings.Contains(out, id) || !strings.Contains(out, "Acme Corp") {
-		t.Errorf("tenant list = %q, want the new tenant", out)
-	}
-	secret := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", id, "--name", "okta-prod", "--scope", "scim,admin", "--expires", "720h"))
-	if !regexp.MustCompile(`^scimd_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
-		t.Fatalf("token create printed %q, want the token alone", secret)
-	}
-	list := mustScimd(t, db, "token", "list", "--tenant", id)
-	if !strings.Contains(list, "okta-prod") || !strings.Contains(list, "scim,admin") || strings.Contains(list, secret) {
-		t.Errorf("token list = %q, want the token without its secret", list)
-	}
-	if _, errOut, err := scimd(t, db, "token", "create", "--tenant", id, "--name", "okta-prod"); err == nil {
-		t.Errorf("token create with a taken name succeeded (stderr %q)", errOut)
-	}
-	if _, _, err := scimd(t, db, "token", "create", "--tenant", id, "--name", "x", "--scope", "root"); err == nil {
-		t.Errorf("token create --scope root succeeded, want an error")
-	}
-	mustScimd(t, db, "token", "revoke", "--tenant", id, "--name", "okta-prod")
-	if list := mustScimd(t, db, "token", "list", "--tenant", id); !strings.Contains(list, "revoked") {
-		t.Errorf("token list after revoke = %q, want it marked revoked", list)
-	}
-	if _, _, err := scimd(t, db, "token", "revoke", "--tenant", id, "--name", "okta-prod"); err == nil {
-		t.Errorf("revoking a revoked token succeeded")
-	}
-	if _, _, err := scimd(t, db, "tenant", "create"); err == nil {
-		t.Errorf("tenant create without --name succeeded")
-	}
+	eachDB(t, func(t *testing.T, db string) {
+		if out := mustScimd(t, db, "migrate"); !strings.Contains(out, "up to date") {
+			t.Errorf("migrate = %q", out)
+		}
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme Corp"))
+		if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(id) {
+			t.Fatalf("tenant create printed %q, want the id alone", id)
+		}
+		if out := mustScimd(t, db, "tenant", "list"); !strings.Contains(out, id) || !strings.Contains(out, "Acme Corp") {
+			t.Errorf("tenant list = %q, want the new tenant", out)
+		}
+		secret := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", id, "--name", "okta-prod", "--scope", "scim,admin", "--expires", "720h"))
+		if !regexp.MustCompile(`^scimd_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
+			t.Fatalf("token create printed %q, want the token alone", secret)
+		}
+		list := mustScimd(t, db, "token", "list", "--tenant", id)
+		if !strings.Contains(list, "okta-prod") || !strings.Contains(list, "scim,admin") || strings.Contains(list, secret) {
+			t.Errorf("token list = %q, want the token without its secret", list)
+		}
+		if _, errOut, err := scimd(t, db, "token", "create", "--tenant", id, "--name", "okta-prod"); err == nil {
+			t.Errorf("token create with a taken name succeeded (stderr %q)", errOut)
+		}
+		if _, _, err := scimd(t, db, "token", "create", "--tenant", id, "--name", "x", "--scope", "root"); err == nil {
+			t.Errorf("token create --scope root succeeded, want an error")
+		}
+		mustScimd(t, db, "token", "revoke", "--tenant", id, "--name", "okta-prod")
+		if list := mustScimd(t, db, "token", "list", "--tenant", id); !strings.Contains(list, "revoked") {
+			t.Errorf("token list after revoke = %q, want it marked revoked", list)
+		}
+		if _, _, err := scimd(t, db, "token", "revoke", "--tenant", id, "--name", "okta-prod"); err == nil {
+			t.Errorf("revoking a revoked token succeeded")
+		}
+		if _, _, err := scimd(t, db, "tenant", "create"); err == nil {
+			t.Errorf("tenant create without --name succeeded")
+		}
 
-	out := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
-	var types []string
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var ev map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		for _, k := range []string{"seq", "time", "type", "actor", "target", "requestId", "changes"} {
-			if _, ok := ev[k]; !ok {
-				t.Errorf("audit line %s lacks %q", sc.Text(), k)
+		out := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
+		var types []string
+		sc := bufio.NewScanner(strings.NewReader(out))
+		for sc.Scan() {
+			var ev map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				t.Fatalf("audit line %q: %v", sc.Text(), err)
 			}
+			for _, k := range []string{"seq", "time", "type", "actor", "target", "requestId", "changes"} {
+				if _, ok := ev[k]; !ok {
+					t.Errorf("audit line %s lacks %q", sc.Text(), k)
+				}
+			}
+			if actor, _ := ev["actor"].(map[string]any); actor["kind"] != "operator" || actor["id"] != "test-operator" || actor["name"] != "test-operator" {
+				t.Errorf("actor = %v, want operator test-operator (id and name)", ev["actor"])
+			}
+			types = append(types, ev["type"].(string))
 		}
-		if actor, _ := ev["actor"].(map[string]any); actor["kind"] != "operator" || actor["id"] != "test-operator" || actor["name"] != "test-operator" {
-			t.Errorf("actor = %v, want operator test-operator (id and name)", ev["actor"])
+		if got := strings.Join(types, ","); got != "tenant.created,token.created,token.revoked" {
+			t.Errorf("audit types = %s", got)
 		}
-		types = append(types, ev["type"].(string))
-	}
-	if got := strings.Join(types, ","); got != "tenant.created,token.created,token.revoked" {
-		t.Errorf("audit types = %s", got)
-	}
-	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revoked", "--json"); strings.Count(out, "\n") != 1 {
-		t.Errorf("audit list --type token.revoked = %q, want one line", out)
-	}
-	// Filters by actor, time and count.
-	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--actor", "test-operator", "--limit", "2", "--json"); strings.Count(out, "\n") != 2 {
-		t.Errorf("audit list --actor test-operator --limit 2 = %q, want two lines", out)
-	}
-	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--actor", "someone-else", "--json"); out != "" {
-		t.Errorf("audit list --actor someone-else = %q, want nothing", out)
-	}
-	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--since", "2999-01-01T00:00:00Z", "--json"); out != "" {
-		t.Errorf("audit list --since 2999 = %q, want nothing", out)
-	}
-	if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--until", "2999-01-01T00:00:00Z", "--after-seq", "2", "--json"); strings.Count(out, "\n") != 1 {
-		t.Errorf("audit list --after-seq 2 = %q, want the third event only", out)
-	}
-	if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--since", "yesterday"); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
-		t.Errorf("audit list --since yesterday = %v, want an RFC 3339 error", err)
-	}
-	// A mistyped type is an error, not an empty list.
-	if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revokd"); err == nil || !strings.Contains(err.Error(), `unknown event type "token.revokd"`) {
-		t.Errorf("audit list --type token.revokd = %v, want an error naming the unknown type", err)
-	}
-	mustScimd(t, db, "audit", "verify", "--tenant", id)
+		if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revoked", "--json"); strings.Count(out, "\n") != 1 {
+			t.Errorf("audit list --type token.revoked = %q, want one line", out)
+		}
+		// Filters by actor, time and count.
+		if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--actor", "test-operator", "--limit", "2", "--json"); strings.Count(out, "\n") != 2 {
+			t.Errorf("audit list --actor test-operator --limit 2 = %q, want two lines", out)
+		}
+		if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--actor", "someone-else", "--json"); out != "" {
+			t.Errorf("audit list --actor someone-else = %q, want nothing", out)
+		}
+		if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--since", "2999-01-01T00:00:00Z", "--json"); out != "" {
+			t.Errorf("audit list --since 2999 = %q, want nothing", out)
+		}
+		if out := mustScimd(t, db, "audit", "list", "--tenant", id, "--until", "2999-01-01T00:00:00Z", "--after-seq", "2", "--json"); strings.Count(out, "\n") != 1 {
+			t.Errorf("audit list --after-seq 2 = %q, want the third event only", out)
+		}
+		if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--since", "yesterday"); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+			t.Errorf("audit list --since yesterday = %v, want an RFC 3339 error", err)
+		}
+		// A mistyped type is an error, not an empty list.
+		if _, _, err := scimd(t, db, "audit", "list", "--tenant", id, "--type", "token.revokd"); err == nil || !strings.Contains(err.Error(), `unknown event type "token.revokd"`) {
+			t.Errorf("audit list --type token.revokd = %v, want an error naming the unknown type", err)
+		}
+		mustScimd(t, db, "audit", "verify", "--tenant", id)
+	})
 }
 
 func TestAuditVerifyDetectsTampering(t *testing.T) {
@@ -342,131 +343,134 @@ func TestErrorMessages(t *testing.T) {
 }
 
 func TestGroupsAndUserCreate(t *testing.T) {
-	db := tempDB(t)
-	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
-	eng := strings.TrimSpace(mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering"))
-	ops := strings.TrimSpace(mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Ops"))
-	if _, _, err := scimd(t, db, "group", "create", "--tenant", id, "--name", "ENGINEERING"); message(err) != "a group with this displayName already exists" {
-		t.Errorf("group create of a taken name = %v, want the uniqueness detail", err)
-	}
-	list := mustScimd(t, db, "group", "list", "--tenant", id)
-	if !strings.Contains(list, eng) || !strings.Contains(list, "Engineering") || !strings.Contains(list, ops) {
-		t.Errorf("group list = %q, want both groups", list)
-	}
-	other := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Globex"))
-	mustScimd(t, db, "group", "create", "--tenant", other, "--name", "Sales")
-	if list := mustScimd(t, db, "group", "list", "--tenant", id); strings.Contains(list, "Sales") {
-		t.Errorf("group list --tenant acme = %q, shows another tenant's group", list)
-	}
-	if all := mustScimd(t, db, "group", "list"); !strings.Contains(all, "Sales") || !strings.Contains(all, "Engineering") {
-		t.Errorf("group list (every tenant) = %q, want both tenants' groups", all)
-	}
-
-	// A missing group fails the whole create: no user, no event.
-	before := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
-	_, _, err := scimd(t, db, "user", "create", "--tenant", id, "--email", "anita@example.com", "--name", "Anita Singh",
-		"--group", "Engineering", "--group", "Nope")
-	if message(err) != "group not found: Nope" {
-		t.Errorf("user create --group Nope = %v, want group not found: Nope", err)
-	}
-	if after := mustScimd(t, db, "audit", "list", "--tenant", id, "--json"); after != before {
-		t.Errorf("a failed user create changed the audit log:\n%s", after)
-	}
-
-	// By name and by id, with a password from stdin.
-	out, errOut, err := scimdIn(t, db, "correct horse battery staple\n", "user", "create", "--tenant", id, "--email", "anita@example.com",
-		"--name", "Anita Singh", "--group", "engineering", "--group", ops, "--password-stdin", "--email-verified")
-	if err != nil {
-		t.Fatalf("user create = %v (stderr %s)", err, errOut)
-	}
-	userID := strings.TrimSpace(out)
-	var types []string
-	for _, line := range strings.Split(strings.TrimSpace(mustScimd(t, db, "audit", "list", "--tenant", id, "--json")), "\n") {
-		var ev struct {
-			Type   string
-			Target struct{ ID string }
+	eachDB(t, func(t *testing.T, db string) {
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		eng := strings.TrimSpace(mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering"))
+		ops := strings.TrimSpace(mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Ops"))
+		if _, _, err := scimd(t, db, "group", "create", "--tenant", id, "--name", "ENGINEERING"); message(err) != "a group with this displayName already exists" {
+			t.Errorf("group create of a taken name = %v, want the uniqueness detail", err)
 		}
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatal(err)
+		list := mustScimd(t, db, "group", "list", "--tenant", id)
+		if !strings.Contains(list, eng) || !strings.Contains(list, "Engineering") || !strings.Contains(list, ops) {
+			t.Errorf("group list = %q, want both groups", list)
 		}
-		types = append(types, ev.Type+":"+ev.Target.ID)
-	}
-	want := []string{"user.created:" + userID, "group.members_added:" + eng, "group.members_added:" + ops}
-	if got := types[len(types)-3:]; !slices.Equal(got, want) {
-		t.Errorf("last events = %v, want %v", got, want)
-	}
-	// A password that breaks the policy names the rule.
-	_, _, err = scimdIn(t, db, "short\n", "user", "create", "--tenant", id, "--email", "bob@example.com", "--password-stdin")
-	if got := message(err); !strings.Contains(got, "minLength") {
-		t.Errorf("user create with a short password = %q, want minLength named", got)
-	}
+		other := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Globex"))
+		mustScimd(t, db, "group", "create", "--tenant", other, "--name", "Sales")
+		if list := mustScimd(t, db, "group", "list", "--tenant", id); strings.Contains(list, "Sales") {
+			t.Errorf("group list --tenant acme = %q, shows another tenant's group", list)
+		}
+		if all := mustScimd(t, db, "group", "list"); !strings.Contains(all, "Sales") || !strings.Contains(all, "Engineering") {
+			t.Errorf("group list (every tenant) = %q, want both tenants' groups", all)
+		}
+
+		// A missing group fails the whole create: no user, no event.
+		before := mustScimd(t, db, "audit", "list", "--tenant", id, "--json")
+		_, _, err := scimd(t, db, "user", "create", "--tenant", id, "--email", "anita@example.com", "--name", "Anita Singh",
+			"--group", "Engineering", "--group", "Nope")
+		if message(err) != "group not found: Nope" {
+			t.Errorf("user create --group Nope = %v, want group not found: Nope", err)
+		}
+		if after := mustScimd(t, db, "audit", "list", "--tenant", id, "--json"); after != before {
+			t.Errorf("a failed user create changed the audit log:\n%s", after)
+		}
+
+		// By name and by id, with a password from stdin.
+		out, errOut, err := scimdIn(t, db, "correct horse battery staple\n", "user", "create", "--tenant", id, "--email", "anita@example.com",
+			"--name", "Anita Singh", "--group", "engineering", "--group", ops, "--password-stdin", "--email-verified")
+		if err != nil {
+			t.Fatalf("user create = %v (stderr %s)", err, errOut)
+		}
+		userID := strings.TrimSpace(out)
+		var types []string
+		for _, line := range strings.Split(strings.TrimSpace(mustScimd(t, db, "audit", "list", "--tenant", id, "--json")), "\n") {
+			var ev struct {
+				Type   string
+				Target struct{ ID string }
+			}
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatal(err)
+			}
+			types = append(types, ev.Type+":"+ev.Target.ID)
+		}
+		want := []string{"user.created:" + userID, "group.members_added:" + eng, "group.members_added:" + ops}
+		if got := types[len(types)-3:]; !slices.Equal(got, want) {
+			t.Errorf("last events = %v, want %v", got, want)
+		}
+		// A password that breaks the policy names the rule.
+		_, _, err = scimdIn(t, db, "short\n", "user", "create", "--tenant", id, "--email", "bob@example.com", "--password-stdin")
+		if got := message(err); !strings.Contains(got, "minLength") {
+			t.Errorf("user create with a short password = %q, want minLength named", got)
+		}
+	})
 }
 
 func TestPolicy(t *testing.T) {
-	db := tempDB(t)
-	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
-	if out := mustScimd(t, db, "policy", "show", "--tenant", id); !strings.Contains(out, "minLength     15") || !strings.Contains(out, "mfaRequired   false") {
-		t.Errorf("policy show = %q, want the defaults", out)
-	}
-	// Below 15 only while MFA is required: refused, and nothing recorded.
-	if _, _, err := scimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8"); err == nil || !strings.Contains(message(err), "unless MFA is required") {
-		t.Errorf("policy set --min-length 8 = %v, want the MFA rule named", err)
-	}
-	out := mustScimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8", "--mfa-required", "--min-digits", "1")
-	if !strings.Contains(out, "minLength     8") || !strings.Contains(out, "mfaRequired   true") || !strings.Contains(out, "minDigits     1") {
-		t.Errorf("policy set = %q", out)
-	}
-	// The new policy applies at once: an 8-character password with a digit
-	// is accepted, one without is refused naming the rule.
-	if _, _, err := scimdIn(t, db, "bluesky9\n", "user", "create", "--tenant", id, "--email", "ok@example.com", "--password-stdin"); err != nil {
-		t.Errorf("user create with an 8-character password under the new policy = %v", err)
-	}
-	if _, _, err := scimdIn(t, db, "bluesky!\n", "user", "create", "--tenant", id, "--email", "no@example.com", "--password-stdin"); err == nil || !strings.Contains(message(err), "characterClasses") {
-		t.Errorf("user create without a digit = %v, want characterClasses named", err)
-	}
-	// The change is audited once; setting it again records nothing.
-	mustScimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8")
-	audit := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "tenant.policy_updated", "--json")
-	if strings.Count(audit, "\n") != 1 || !strings.Contains(audit, `"attribute":"mfaRequired"`) || !strings.Contains(audit, `"minLength":8`) {
-		t.Errorf("tenant.policy_updated events = %q, want one with the MFA and policy changes", audit)
-	}
+	eachDB(t, func(t *testing.T, db string) {
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		if out := mustScimd(t, db, "policy", "show", "--tenant", id); !strings.Contains(out, "minLength     15") || !strings.Contains(out, "mfaRequired   false") {
+			t.Errorf("policy show = %q, want the defaults", out)
+		}
+		// Below 15 only while MFA is required: refused, and nothing recorded.
+		if _, _, err := scimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8"); err == nil || !strings.Contains(message(err), "unless MFA is required") {
+			t.Errorf("policy set --min-length 8 = %v, want the MFA rule named", err)
+		}
+		out := mustScimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8", "--mfa-required", "--min-digits", "1")
+		if !strings.Contains(out, "minLength     8") || !strings.Contains(out, "mfaRequired   true") || !strings.Contains(out, "minDigits     1") {
+			t.Errorf("policy set = %q", out)
+		}
+		// The new policy applies at once: an 8-character password with a digit
+		// is accepted, one without is refused naming the rule.
+		if _, _, err := scimdIn(t, db, "bluesky9\n", "user", "create", "--tenant", id, "--email", "ok@example.com", "--password-stdin"); err != nil {
+			t.Errorf("user create with an 8-character password under the new policy = %v", err)
+		}
+		if _, _, err := scimdIn(t, db, "bluesky!\n", "user", "create", "--tenant", id, "--email", "no@example.com", "--password-stdin"); err == nil || !strings.Contains(message(err), "characterClasses") {
+			t.Errorf("user create without a digit = %v, want characterClasses named", err)
+		}
+		// The change is audited once; setting it again records nothing.
+		mustScimd(t, db, "policy", "set", "--tenant", id, "--min-length", "8")
+		audit := mustScimd(t, db, "audit", "list", "--tenant", id, "--type", "tenant.policy_updated", "--json")
+		if strings.Count(audit, "\n") != 1 || !strings.Contains(audit, `"attribute":"mfaRequired"`) || !strings.Contains(audit, `"minLength":8`) {
+			t.Errorf("tenant.policy_updated events = %q, want one with the MFA and policy changes", audit)
+		}
+	})
 }
 
 func TestUserCommands(t *testing.T) {
-	db := tempDB(t)
-	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
-	mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering")
-	invited := strings.TrimSpace(mustScimd(t, db, "user", "invite", "--tenant", id, "--email", "carol@example.com", "--name", "Carol Jones", "--group", "Engineering"))
-	show := mustScimd(t, db, "user", "show", "--tenant", id, "CAROL@example.com")
-	for _, want := range []string{invited, "status              invited", "hasPassword         false", "givenName           Carol", "groups              Engineering",
-		"audit (newest first):", "user.invited  operator:"} {
-		if !strings.Contains(show, want) {
-			t.Errorf("user show = %q, want %q in it", show, want)
+	eachDB(t, func(t *testing.T, db string) {
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		mustScimd(t, db, "group", "create", "--tenant", id, "--name", "Engineering")
+		invited := strings.TrimSpace(mustScimd(t, db, "user", "invite", "--tenant", id, "--email", "carol@example.com", "--name", "Carol Jones", "--group", "Engineering"))
+		show := mustScimd(t, db, "user", "show", "--tenant", id, "CAROL@example.com")
+		for _, want := range []string{invited, "status              invited", "hasPassword         false", "givenName           Carol", "groups              Engineering",
+			"audit (newest first):", "user.invited  operator:"} {
+			if !strings.Contains(show, want) {
+				t.Errorf("user show = %q, want %q in it", show, want)
+			}
 		}
-	}
-	if _, _, err := scimd(t, db, "user", "invite", "--tenant", id, "--email", "Carol@Example.com"); message(err) != "a user with this email already exists" {
-		t.Errorf("inviting the same email again = %v, want the uniqueness detail", err)
-	}
-	if list := mustScimd(t, db, "user", "list", "--tenant", id); !strings.Contains(list, invited) || !strings.Contains(list, "invited") {
-		t.Errorf("user list = %q, want carol, invited", list)
-	}
-	mustScimd(t, db, "user", "delete", "--tenant", id, "carol@example.com")
-	if _, _, err := scimd(t, db, "user", "show", "--tenant", id, invited); err == nil || !strings.Contains(message(err), "user not found") {
-		t.Errorf("user show after delete = %v, want user not found", err)
-	}
-	if _, _, err := scimd(t, db, "user", "delete", "--tenant", id, "nobody@example.com"); err == nil {
-		t.Errorf("deleting an unknown user succeeded")
-	}
-	var types []string
-	for _, line := range strings.Split(strings.TrimSpace(mustScimd(t, db, "audit", "list", "--tenant", id, "--json")), "\n") {
-		var ev struct{ Type string }
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatal(err)
+		if _, _, err := scimd(t, db, "user", "invite", "--tenant", id, "--email", "Carol@Example.com"); message(err) != "a user with this email already exists" {
+			t.Errorf("inviting the same email again = %v, want the uniqueness detail", err)
 		}
-		types = append(types, ev.Type)
-	}
-	want := []string{"tenant.created", "group.created", "user.invited", "group.members_added", "user.deleted", "group.members_removed"}
-	if !slices.Equal(types, want) {
-		t.Errorf("audit types = %v, want %v", types, want)
-	}
+		if list := mustScimd(t, db, "user", "list", "--tenant", id); !strings.Contains(list, invited) || !strings.Contains(list, "invited") {
+			t.Errorf("user list = %q, want carol, invited", list)
+		}
+		mustScimd(t, db, "user", "delete", "--tenant", id, "carol@example.com")
+		if _, _, err := scimd(t, db, "user", "show", "--tenant", id, invited); err == nil || !strings.Contains(message(err), "user not found") {
+			t.Errorf("user show after delete = %v, want user not found", err)
+		}
+		if _, _, err := scimd(t, db, "user", "delete", "--tenant", id, "nobody@example.com"); err == nil {
+			t.Errorf("deleting an unknown user succeeded")
+		}
+		var types []string
+		for _, line := range strings.Split(strings.TrimSpace(mustScimd(t, db, "audit", "list", "--tenant", id, "--json")), "\n") {
+			var ev struct{ Type string }
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatal(err)
+			}
+			types = append(types, ev.Type)
+		}
+		want := []string{"tenant.created", "group.created", "user.invited", "group.members_added", "user.deleted", "group.members_removed"}
+		if !slices.Equal(types, want) {
+			t.Errorf("audit types = %v, want %v", types, want)
+		}
+	})
 }
