@@ -15,13 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 )
 
@@ -107,38 +106,19 @@ func principalOf(r *http.Request) principal {
 	return p
 }
 
-var (
-	errNoToken = directory.Errorf(directory.KindUnauthorized, "", "send a bearer token: Authorization: Bearer <token>")
-	errNoScope = directory.Errorf(directory.KindForbidden, "", "this token does not have the admin scope")
-)
-
 // authenticate admits requests with a usable bearer token that has the
 // admin scope; the token is the audit actor of every change.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		secret = strings.TrimSpace(secret)
-		if !strings.EqualFold(scheme, "Bearer") || secret == "" {
-			a.writeError(w, r, errNoToken)
-			return
-		}
-		p, err := a.svc.Authenticate(r.Context(), secret)
+		p, err := bearer.Authenticate(r, a.svc, directory.ScopeAdmin)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		if !p.Token.HasScope(directory.ScopeAdmin) {
-			a.writeError(w, r, errNoScope)
-			return
-		}
-		source, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			source = r.RemoteAddr
-		}
 		pr := principal{tenant: p.Tenant, caller: directory.Caller{
 			Actor:     audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
 			RequestID: a.requestID(r),
-			Source:    source,
+			Source:    bearer.RemoteIP(r),
 		}}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, pr)))
 	})
@@ -195,7 +175,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
 		p.Detail = "internal error; report request id " + id + " to the operator"
 	case directory.KindUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
+		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 	case directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 	}

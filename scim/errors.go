@@ -7,14 +7,13 @@ import (
 
 	scimerrors "github.com/elimity-com/scim/errors"
 
+	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 )
 
 // contentType is the media type of every SCIM response (RFC 7644 §8.1).
 const contentType = "application/scim+json"
 
-// wwwAuthenticate is the challenge sent with every 401 (RFC 6750 §3).
-const wwwAuthenticate = `Bearer realm="scimd"`
 
 // errorStatus is how one error kind is answered.
 type errorStatus struct {
@@ -67,7 +66,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 	case directory.KindUnauthorized:
-		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 	}
 	writeProblem(w, es.status, es.scimType, detail)
 }

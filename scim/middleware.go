@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 )
 
@@ -157,61 +157,26 @@ func tooLarge(limit int64) error {
 	return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", limit)
 }
 
-var (
-	errNoToken = directory.Errorf(directory.KindUnauthorized, "", "send a bearer token: Authorization: Bearer <token>")
-	errNoScope = directory.Errorf(directory.KindForbidden, "", "this token does not have the scim scope")
-)
-
 // authenticate admits requests with a usable bearer token that has the scim
 // scope, and puts the principal and the audit caller (the token as actor,
 // the request id, the remote address) in the exchange.
 func (h *handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := bearerToken(r.Header.Get("Authorization"))
-		if !ok {
-			h.writeError(w, r, errNoToken)
-			return
-		}
-		p, err := h.svc.Authenticate(r.Context(), secret)
+		p, err := bearer.Authenticate(r, h.svc, directory.ScopeSCIM)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 		ex := exchangeOf(r.Context())
 		ex.principal = p
-		if !p.Token.HasScope(directory.ScopeSCIM) {
-			h.writeError(w, r, errNoScope)
-			return
-		}
 		ex.caller = directory.Caller{
 			Actor:      audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
 			RequestID:  ex.requestID,
-			Source:     remoteIP(r),
+			Source:     bearer.RemoteIP(r),
 			Connection: p.Token.ID,
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// bearerToken returns the credentials of an "Authorization: Bearer ..."
-// header; the scheme is case-insensitive (RFC 9110 §11.1).
-func bearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
-
-// remoteIP is the peer address without the port. Forwarding headers are
-// not trusted: they are whatever the client wrote.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // readBody reads the whole (limited) request body. Exceeding the limit is
