@@ -14,7 +14,6 @@ import (
 // contentType is the media type of every SCIM response (RFC 7644 §8.1).
 const contentType = "application/scim+json"
 
-
 // errorStatus is how one error kind is answered.
 type errorStatus struct {
 	status   int
