@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -312,6 +313,7 @@ func TestGroupsTokensPolicyAudit(t *testing.T) {
 		}
 		e.call(e.admin, http.MethodPatch, "/admin/v1/tokens/entra", `{"password":"sometimes"}`).wantProblem(t, "a bad mode", http.StatusBadRequest, "invalidValue", "")
 		e.call(e.admin, http.MethodPost, "/admin/v1/tokens", `{"name":"x","expiresIn":"soon"}`).wantProblem(t, "a bad duration", http.StatusBadRequest, "invalidValue", "expiresIn")
+		e.call(e.admin, http.MethodPost, "/admin/v1/tokens", `{"name":"x","scopes":["root"]}`).wantProblem(t, "an unknown scope", http.StatusBadRequest, "invalidValue", "unknown scope")
 		e.do(http.MethodDelete, "/admin/v1/tokens/entra", "", http.StatusNoContent)
 		if r := e.call(secret, http.MethodGet, "/scim/v2/Users", ""); r.status != http.StatusUnauthorized {
 			t.Fatalf("a revoked token on SCIM = %d, want 401", r.status)
@@ -398,5 +400,27 @@ func TestRequestLog(t *testing.T) {
 			}
 		}
 		e.call(e.admin, http.MethodGet, "/admin/v1/requests?status=4x", "").wantProblem(t, "a bad status", http.StatusBadRequest, "invalidValue", "status")
+
+		// The user creates of a bulk are logged one by one, as POST /Users;
+		// the bulk itself is one entry without an error of its own.
+		bulk := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[
+			{"method":"POST","path":"/Users","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"pia@example.com"}},
+			{"method":"POST","path":"/Users","bulkId":"b","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bad@"}}]}`
+		if r := e.call(e.scim, http.MethodPost, "/scim/v2/Bulk", bulk); r.status != http.StatusOK {
+			t.Fatalf("bulk = %d %s", r.status, r.raw)
+		}
+		if _, err := e.svc.FlushRequests(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r = e.do(http.MethodGet, "/admin/v1/requests?limit=3", "", http.StatusOK)
+		var got3 []string
+		for _, x := range r.body["requests"].([]any) {
+			m := x.(map[string]any)
+			got3 = append(got3, fmt.Sprint(m["method"], " ", m["path"], " ", m["status"], " ", m["scimType"]))
+		}
+		want3 := []string{"POST /scim/v2/Bulk 200 <nil>", "POST /scim/v2/Users 400 invalidValue", "POST /scim/v2/Users 201 <nil>"}
+		if strings.Join(got3, "|") != strings.Join(want3, "|") {
+			t.Fatalf("the log of a bulk = %q, want %q", got3, want3)
+		}
 	})
 }

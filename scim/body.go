@@ -2,6 +2,7 @@ package scim
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"strconv"
@@ -227,7 +228,12 @@ func normaliseSingle(a *attrDef, v any, name string, unknown *[]string) (any, er
 		return normaliseObject(a.subs, obj, a.path()+".", unknown)
 	case "boolean":
 		return normaliseBoolean(v, name)
-	case "string", "reference", "binary", "dateTime":
+	case "binary":
+		s, ok := v.(string)
+		if _, err := base64.StdEncoding.DecodeString(s); !ok || err != nil {
+			return nil, directory.Errorf(directory.KindInvalidValue, a.path(), "%s must be base64 (RFC 4648 §4)", name)
+		}
+	case "string", "reference", "dateTime":
 		if _, ok := v.(string); !ok {
 			return nil, directory.Errorf(directory.KindInvalidValue, a.path(), "%s must be a string", name)
 		}

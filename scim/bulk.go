@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -182,8 +183,8 @@ func references(path string, data any) []string {
 				if s, ok := x.(string); ok && k == "$ref" {
 					if m := bulkRefURI.FindStringSubmatch(s); m != nil {
 						refs = append(refs, m[2])
+						continue
 					}
-					continue
 				}
 				walk(x)
 			}
@@ -283,11 +284,13 @@ func (b *bulkRun) state(op *bulkOp) refState {
 // createUsers performs creates of users without references in one call of
 // directory.Service.CreateUsers, which writes them in batches: the body of
 // each goes through what POST /Users does to it (normaliseResource,
-// newUserInput), and each gets POST's outcome and audit event.
+// newUserInput), and each gets POST's outcome, audit event and entry in
+// the request log.
 func (b *bulkRun) createUsers(ops []*bulkOp) {
 	if len(ops) == 0 {
 		return
 	}
+	start := time.Now()
 	r := b.outer
 	ins := make([]directory.UserInput, 0, len(ops))
 	valid := make([]*bulkOp, 0, len(ops))
@@ -302,6 +305,9 @@ func (b *bulkRun) createUsers(ops []*bulkOp) {
 	ex := exchangeOf(r.Context())
 	users, errs := b.h.svc.CreateUsers(r.Context(), ex.caller, ex.principal.Tenant.ID, ins)
 	base := b.h.base(r)
+	// Each is logged as the POST /Users it stands for; they took the time
+	// of the batch together.
+	elapsed := time.Since(start) / time.Duration(len(ops))
 	for i, op := range valid {
 		if errs[i] != nil {
 			b.record(op, b.failure(op, errs[i]))
@@ -313,6 +319,23 @@ func (b *bulkRun) createUsers(ops []*bulkOp) {
 		b.record(op, &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(http.StatusCreated),
 			Version: etag(users[i].Version), Location: userLocation(base, users[i].ID)})
 	}
+	for _, op := range ops {
+		b.logCreate(op, start, elapsed)
+	}
+}
+
+// logCreate adds a user create of the batch to the request log, as
+// logRequests does for the operations that go through the router.
+func (b *bulkRun) logCreate(op *bulkOp, start time.Time, elapsed time.Duration) {
+	ex := exchangeOf(b.outer.Context())
+	status, _ := strconv.Atoi(op.result.Status)
+	var problem struct{ ScimType, Detail string }
+	_ = json.Unmarshal(op.result.Response, &problem) // empty on success
+	b.h.svc.RecordRequest(directory.RequestRecord{
+		TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
+		Method: http.MethodPost, Path: basePath + "/Users", Status: status, SCIMType: problem.ScimType, Detail: problem.Detail,
+		Duration: elapsed, RequestID: ex.requestID,
+	})
 }
 
 // userInput reads the data of a user create as POST /Users reads its body.
@@ -329,10 +352,11 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 }
 
 // failure is the outcome of an operation that err failed: writeError's
-// answer.
+// answer, written in an exchange of its own (the bulk request's is the
+// bulk's).
 func (b *bulkRun) failure(op *bulkOp, err error) *bulkResult {
 	rec := httptest.NewRecorder()
-	b.h.writeError(rec, b.outer, err)
+	b.h.writeError(rec, withExchange(b.outer, exchangeOf(b.outer.Context()).requestID), err)
 	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Response: rec.Body.Bytes()}
 }
 

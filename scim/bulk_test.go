@@ -40,14 +40,16 @@ func TestBulk(t *testing.T) {
 			`{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["`+coreURN+`"],"userName":"ann@example.com"}}`,
 			`{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["`+coreURN+`","`+enterpriseURN+`"],"userName":"ben@example.com","`+enterpriseURN+`":{"manager":{"value":"bulkId:u1"}}}}`,
 			`{"method":"PATCH","path":"/Users/bulkId:u1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Lead"}]}}`,
-			// A manager named by $ref alone, with the bulkId at its end.
+			// A manager named by $ref alone, with the bulkId at its end,
+			// and by a bare bulkId in $ref.
 			`{"method":"POST","path":"/Users","bulkId":"u3","data":{"schemas":["`+coreURN+`","`+enterpriseURN+`"],"userName":"cy@example.com","`+enterpriseURN+`":{"manager":{"$ref":"https://scim.example.com/scim/v2/Users/bulkId:u2"}}}}`,
+			`{"method":"POST","path":"/Users","bulkId":"u4","data":{"schemas":["`+coreURN+`","`+enterpriseURN+`"],"userName":"dee@example.com","`+enterpriseURN+`":{"manager":{"$ref":"bulkId:u2"}}}}`,
 		))
 		res := bulkResults(t, r)
-		if len(res) != 5 {
-			t.Fatalf("BulkResponse has %d operations, want 5: %s", len(res), r.raw)
+		if len(res) != 6 {
+			t.Fatalf("BulkResponse has %d operations, want 6: %s", len(res), r.raw)
 		}
-		for i, want := range []string{"201", "201", "201", "200", "201"} {
+		for i, want := range []string{"201", "201", "201", "200", "201", "201"} {
 			if res[i]["status"] != want || res[i]["version"] == nil {
 				t.Errorf("operation %d = %v, want status %s with a version", i+1, res[i], want)
 			}
@@ -67,6 +69,10 @@ func TestBulk(t *testing.T) {
 		cy := e.do(http.MethodGet, strings.TrimPrefix(res[4]["location"].(string), e.srv.URL), "").wantStatus(t, "GET cy", http.StatusOK)
 		if benID := str(ben.body, "id"); get(cy.body, enterpriseURN, "manager", "value") != benID {
 			t.Errorf("cy's manager (by $ref) = %v, want ben %s", get(cy.body, enterpriseURN, "manager"), benID)
+		}
+		dee := e.do(http.MethodGet, strings.TrimPrefix(res[5]["location"].(string), e.srv.URL), "").wantStatus(t, "GET dee", http.StatusOK)
+		if benID := str(ben.body, "id"); get(dee.body, enterpriseURN, "manager", "value") != benID {
+			t.Errorf("dee's manager (by a bare bulkId in $ref) = %v, want ben %s", get(dee.body, enterpriseURN, "manager"), benID)
 		}
 		if ann := e.do(http.MethodGet, "/scim/v2/Users/"+annID, "").body; ann["title"] != "Lead" {
 			t.Errorf("ann's title after the bulk PATCH = %v", ann["title"])
@@ -196,4 +202,24 @@ func TestBulkCreatesAsPost(t *testing.T) {
 			t.Fatalf("bulk-created user\n%s\nwant what POST makes\n%s", b, d)
 		}
 	})
+}
+
+// TestBinaryIsBase64: a binary value (x509Certificates.value) must be
+// base64 on every path that writes it: POST, PATCH and a bulk create.
+func TestBinaryIsBase64(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	cert := func(v string) string { return `"x509Certificates":[{"value":"` + v + `"}]` }
+	e.do(http.MethodPost, "/scim/v2/Users", `{"schemas":["`+coreURN+`"],"userName":"a@example.com",`+cert("not base64!!")+`}`).
+		wantError(t, "POST with a bad binary", http.StatusBadRequest, "invalidValue", "base64")
+	id := e.createUser("b@example.com")
+	e.do(http.MethodPatch, "/scim/v2/Users/"+id, patch(`{"op":"add","path":"x509Certificates","value":[{"value":"not base64!!"}]}`)).
+		wantError(t, "PATCH with a bad binary", http.StatusBadRequest, "invalidValue", "base64")
+	res := bulkResults(t, e.do(http.MethodPost, "/scim/v2/Bulk", bulkBody("",
+		`{"method":"POST","path":"/Users","bulkId":"x","data":{"schemas":["`+coreURN+`"],"userName":"c@example.com",`+cert("not base64!!")+`}}`,
+		`{"method":"POST","path":"/Users","bulkId":"y","data":{"schemas":["`+coreURN+`"],"userName":"d@example.com",`+cert("TUlJQg==")+`}}`)))
+	if res[0]["status"] != "400" || res[1]["status"] != "201" {
+		t.Fatalf("bulk creates with a bad and a good binary = %v, %v", res[0]["status"], res[1]["status"])
+	}
+	e.do(http.MethodPatch, "/scim/v2/Users/"+id, patch(`{"op":"add","path":"x509Certificates","value":[{"value":"TUlJQg=="}]}`)).
+		wantStatus(t, "PATCH with base64", http.StatusOK)
 }

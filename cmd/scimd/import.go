@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -109,7 +110,9 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 				break
 			}
 			chunk := todo[start:min(start+importChunk, len(todo))]
-			_, errs := svc.CreateUsers(e.ctx, op, c.Tenant, inputs(chunk))
+			// A chunk under way finishes: an interrupt stops the import
+			// between chunks, so that no row is reported wrongly.
+			_, errs := svc.CreateUsers(context.WithoutCancel(e.ctx), op, c.Tenant, inputs(chunk))
 			for i, r := range chunk {
 				if r.err = errs[i]; r.err == nil {
 					done++
@@ -193,7 +196,11 @@ func readCSV(r io.Reader, groupID func(ref string) (string, error)) ([]importRow
 		line, _ := cr.FieldPos(0)
 		row := importRow{line: line}
 		if len(rec) != len(header) {
-			row.label, row.err = strings.Join(rec, ","), fmt.Errorf("the row has %d fields, the header %d", len(rec), len(header))
+			// The label is the email alone: the row may hold a password.
+			if i := col["email"]; i < len(rec) {
+				row.label = strings.TrimSpace(rec[i])
+			}
+			row.err = fmt.Errorf("the row has %d fields, the header %d", len(rec), len(header))
 			rows = append(rows, row)
 			continue
 		}
@@ -280,33 +287,61 @@ func groupResolver(e *env, svc *directory.Service, tenantID string) func(string)
 	}
 }
 
-// maxJSONLine is the longest line of a JSON Lines file.
+// maxJSONLine is the longest line of a JSON Lines file; a longer one is a
+// refused row.
 const maxJSONLine = 1 << 20
 
 // readJSONLines reads one SCIM user document a line; blank lines are
 // skipped. A line that is not a valid user is a refused row.
 func readJSONLines(r io.Reader) ([]importRow, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxJSONLine)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var rows []importRow
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
+	for line := 1; ; line++ {
+		text, tooLong, err := readLine(br, maxJSONLine)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		switch text = strings.TrimSpace(text); {
+		case tooLong:
+			rows = append(rows, importRow{line: line, err: fmt.Errorf("the line is longer than %d bytes", maxJSONLine)})
+		case text != "":
+			in, perr := scim.ParseUser([]byte(text))
+			row := importRow{line: line, label: in.User.UserName, in: in, err: perr}
+			if perr != nil {
+				var named struct{ UserName string }
+				_ = json.Unmarshal([]byte(text), &named) // a label for the report, if the line has one
+				row.label = named.UserName
+			}
+			rows = append(rows, row)
+		}
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+	}
+}
+
+// readLine reads one line without its end; a line longer than limit is
+// skipped whole and reported as tooLong. err is io.EOF at the last line.
+func readLine(br *bufio.Reader, limit int) (text string, tooLong bool, err error) {
+	var b strings.Builder
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if b.Len()+len(chunk) > limit+1 {
+				tooLong = true
+				b.Reset()
+			} else {
+				b.Write(chunk)
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
 			continue
+		case err != nil:
+			return b.String(), tooLong, err
 		}
-		in, err := scim.ParseUser([]byte(text))
-		row := importRow{line: line, label: in.User.UserName, in: in, err: err}
-		if err != nil {
-			var named struct{ UserName string }
-			_ = json.Unmarshal([]byte(text), &named) // a label for the report, if the line has one
-			row.label = named.UserName
-		}
-		rows = append(rows, row)
+		return strings.TrimRight(b.String(), "\r\n"), tooLong, nil
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", len(rows)+1, err)
-	}
-	return rows, nil
 }
 
 // progress shows how far an import is: a bar on a terminal, a line every

@@ -42,9 +42,10 @@ func TestImportCSV(t *testing.T) {
 			"carl@example.com,Carl,,Sales,,,\n"+ // 6: no such group
 			"ANITA@example.com,Twice,,,,,\n"+ // 7: the same email as line 2
 			"dora@example.com,Dora,,,maybe,,\n"+ // 8
-			"\"emil@example.com\",\"Emil, Jr.\",,,,,\n") // 9
+			"\"emil@example.com\",\"Emil, Jr.\",,,,,\n"+ // 9
+			"fay@example.com,Fay,Secret-Horse-Battery-42,,,,,extra\n") // 10: a field too many
 		out, _, err := scimd(t, db, "import", "--tenant", id, "--dry-run", file)
-		if err == nil || !strings.Contains(out, "dry run: 3 of 8 rows would be imported, 5 refused; nothing was written") {
+		if err == nil || !strings.Contains(out, "dry run: 3 of 9 rows would be imported, 6 refused; nothing was written") {
 			t.Fatalf("import --dry-run = %v\n%s", err, out)
 		}
 		if list := mustScimd(t, db, "user", "list", "--tenant", id); strings.Count(list, "\n") != 1 {
@@ -52,17 +53,20 @@ func TestImportCSV(t *testing.T) {
 		}
 
 		out, _, err = scimd(t, db, "import", "--tenant", id, "--invite", file)
-		if err == nil || message(err) != "5 rows refused (listed above)" {
-			t.Fatalf("import = %v, want 5 rows refused\n%s", err, out)
+		if err == nil || message(err) != "6 rows refused (listed above)" {
+			t.Fatalf("import = %v, want 6 rows refused\n%s", err, out)
 		}
 		for _, want := range []string{
 			"line 4: not-an-email: ", "line 5: weak@example.com: ", "line 6: carl@example.com: group not found: Sales",
 			"line 7: ANITA@example.com: a user with this email already exists", "line 8: dora@example.com: emailverified must be true or false",
-			"imported 3 of 8 rows, 5 refused",
+			"line 10: fay@example.com: the row has 8 fields, the header 7", "imported 3 of 9 rows, 6 refused",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("import output lacks %q:\n%s", want, out)
 			}
+		}
+		if strings.Contains(out, "Secret-Horse") {
+			t.Errorf("the report shows a password:\n%s", out)
 		}
 		show := mustScimd(t, db, "user", "show", "--tenant", id, "anita@example.com")
 		for _, want := range []string{"hasPassword         true", "emailVerified       true", "passwordMustReset   true", "groups              Engineering", "givenName           Anita"} {
@@ -79,7 +83,7 @@ func TestImportCSV(t *testing.T) {
 
 		// Again: every row refused, nobody created twice.
 		out, _, _ = scimd(t, db, "import", "--tenant", id, "--invite", file)
-		if !strings.Contains(out, "imported 0 of 8 rows, 8 refused") || !strings.Contains(out, "line 2: anita@example.com: a user with this email already exists") {
+		if !strings.Contains(out, "imported 0 of 9 rows, 9 refused") || !strings.Contains(out, "line 2: anita@example.com: a user with this email already exists") {
 			t.Errorf("import again:\n%s", out)
 		}
 		if list := mustScimd(t, db, "user", "list", "--tenant", id); strings.Count(list, "\n") != 4 {
@@ -120,10 +124,14 @@ func TestImportJSONLines(t *testing.T) {
 			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ola@example.com","name":{"givenName":"Ola","familyName":"Nordmann"},"active":"True"}`+"\n"+
 				"\n"+
 				`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"pia@example.com","shoeSize":42}`+"\n"+
-				`{"userName":`+"\n")
+				`{"userName":`+"\n"+
+				`{"userName":"huge@example.com","title":"`+strings.Repeat("x", 1<<20)+`"}`+"\n"+
+				`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"quinn@example.com"}`)
 		out, _, err := scimd(t, db, "import", "--tenant", id, file)
-		if err == nil || !strings.Contains(out, "imported 1 of 3 rows, 2 refused") || !strings.Contains(out, `line 3: pia@example.com: unknown attribute "shoeSize"`) || !strings.Contains(out, "line 4: ") {
-			t.Fatalf("import = %v\n%s", err, out)
+		for _, want := range []string{"imported 2 of 5 rows, 3 refused", `line 3: pia@example.com: unknown attribute "shoeSize"`, "line 4: ", "line 5: : the line is longer than 1048576 bytes"} {
+			if err == nil || !strings.Contains(out, want) {
+				t.Fatalf("import = %v, want %q in\n%.2000s", err, want, out)
+			}
 		}
 		if show := mustScimd(t, db, "user", "show", "--tenant", id, "ola@example.com"); !strings.Contains(show, "familyName          Nordmann") {
 			t.Errorf("imported ola:\n%s", show)

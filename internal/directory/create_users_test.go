@@ -74,3 +74,28 @@ func TestCreateUsers(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateUsersInOrder: inputs take keys in their order, also when a
+// later one has groups (written alone) and an earlier one waits in a
+// batch; CheckNewUsers answers the same.
+func TestCreateUsersInOrder(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		g, err := f.svc.CreateGroup(ctx, operator, f.tenant.ID, directory.GroupInput{DisplayName: "Engineering"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins := []directory.UserInput{
+			{User: directory.DirectUser("anita@example.com", "", "")},
+			{User: directory.DirectUser("ANITA@example.com", "", ""), Groups: []string{g.ID}},
+		}
+		checked := f.svc.CheckNewUsers(ctx, operator, f.tenant.ID, ins)
+		_, errs := f.svc.CreateUsers(ctx, operator, f.tenant.ID, ins)
+		for name, got := range map[string][]error{"CheckNewUsers": checked, "CreateUsers": errs} {
+			if got[0] != nil || directory.KindOf(got[1]) != directory.KindUniqueness {
+				t.Errorf("%s = %v, want the first created and the second refused", name, got)
+			}
+		}
+	})
+}

@@ -7,7 +7,8 @@ import (
 
 // RequestRecord is one entry of a tenant's SCIM request log: what an
 // administrator needs to see why a provisioning call failed. It holds no
-// body, header or query string, so never a secret or a filter's values.
+// body, header or query string, so never a secret; an error's detail may
+// quote what the request sent (an attribute name, a PATCH path).
 type RequestRecord struct {
 	Seq       int64 // the store's order; set on read
 	TenantID  string

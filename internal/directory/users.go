@@ -164,7 +164,10 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		}
 		// Refused: the inputs whose keys are taken are answered at once,
 		// and the others tried together again, then one by one.
-		taken := s.takenKeys(ctx, tenant.ID, us)
+		taken, err := s.takenKeys(ctx, tenant.ID, us, map[string]bool{}, map[string]bool{})
+		if err != nil {
+			taken = make([]error, len(us)) // unknown: each is tried alone below
+		}
 		var retry []int
 		for j, i := range batch {
 			if taken[j] != nil {
@@ -188,6 +191,7 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		switch {
 		case errs[i] != nil:
 		case len(ins[i].Groups) > 0:
+			flush() // in input order: an earlier input takes a key first
 			errs[i] = s.storeUser(ctx, op, users[i], ins[i].Groups, events[i])
 		default:
 			if batch = append(batch, i); len(batch) == createBatch {
@@ -202,8 +206,7 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 // CheckNewUsers answers what CreateUsers would, without writing anything
 // or hashing a password: errs[i] is nil when ins[i] passes every rule, its
 // groups exist, its email and userName are free in the tenant and no
-// earlier input of ins has them. (An email counts as taken when any email
-// of another user is that address.)
+// earlier input of ins has them.
 func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) []error {
 	const op = "directory.CheckNewUsers"
 	errs := make([]error, len(ins))
@@ -214,18 +217,33 @@ func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, 
 		}
 		return errs
 	}
-	emails, names := map[string]bool{}, map[string]bool{}
 	groups := map[string]error{}
+	var valid []int
+	var users []User
 	for i, in := range ins {
 		u, _, err := s.newUser(ctx, c, tenant, in, false)
 		if err == nil {
 			err = s.checkGroups(ctx, op, tenantID, in.Groups, groups)
 		}
-		if err == nil {
-			err = s.checkFree(ctx, tenantID, &u, emails, names)
-		}
 		if err != nil {
 			errs[i] = withOp(op, err)
+			continue
+		}
+		valid, users = append(valid, i), append(users, u)
+	}
+	// The keys, by the store's comparison, a batch at a time; the batches
+	// share what earlier ones took.
+	emails, names := map[string]bool{}, map[string]bool{}
+	for start := 0; start < len(users); start += createBatch {
+		batch := users[start:min(start+createBatch, len(users))]
+		taken, err := s.takenKeys(ctx, tenantID, batch, emails, names)
+		for j := range batch {
+			switch {
+			case err != nil:
+				errs[valid[start+j]] = wrap(op, err)
+			case taken[j] != nil:
+				errs[valid[start+j]] = wrap(op, taken[j])
+			}
 		}
 	}
 	return errs
@@ -233,15 +251,15 @@ func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, 
 
 // takenKeys finds, in one store call, which of users (new users of the
 // tenant) have an email or userName that a stored user holds, or that an
-// earlier one of users has: a *UniqueError for each of those, nil for the
-// others. It answers nothing (all nil) when the store fails.
-func (s *Service) takenKeys(ctx context.Context, tenantID string, users []User) []error {
+// earlier one of users has, or that emails and names (the keys of earlier
+// calls, which it extends) hold: a *UniqueError for each of those, nil for
+// the others.
+func (s *Service) takenKeys(ctx context.Context, tenantID string, users []User, emails, names map[string]bool) ([]error, error) {
 	out := make([]error, len(users))
 	email, userName, err := s.store.TakenUserKeys(ctx, tenantID, users)
 	if err != nil {
-		return out
+		return nil, err
 	}
-	emails, names := map[string]bool{}, map[string]bool{}
 	for i, u := range users {
 		e, n := fold.Key(u.Email), fold.Key(u.UserName)
 		switch {
@@ -253,7 +271,7 @@ func (s *Service) takenKeys(ctx context.Context, tenantID string, users []User) 
 			emails[e], names[n] = true, true // a later input with them is refused
 		}
 	}
-	return out
+	return out, nil
 }
 
 // checkGroups checks that the groups exist; known holds the answers of
@@ -271,34 +289,6 @@ func (s *Service) checkGroups(ctx context.Context, op, tenantID string, ids []st
 		if err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// checkFree refuses u's email or userName when a stored user or an earlier
-// input (emails, names: their comparison keys) has it.
-func (s *Service) checkFree(ctx context.Context, tenantID string, u *User, emails, names map[string]bool) error {
-	for _, k := range []struct {
-		field, attr, value string
-		seen               map[string]bool
-	}{{FieldEmail, "emails.value", u.Email, emails}, {FieldUserName, "userName", u.UserName, names}} {
-		key := fold.Key(k.value)
-		taken := k.seen[key]
-		if !taken {
-			f, err := query.Users.Equal(k.attr, k.value)
-			if err != nil {
-				return err
-			}
-			page, err := s.store.Users(ctx, tenantID, UserQuery{Filter: f})
-			if err != nil {
-				return err
-			}
-			taken = page.Total > 0
-		}
-		if taken {
-			return &UniqueError{Field: k.field}
-		}
-		k.seen[key] = true
 	}
 	return nil
 }
