@@ -194,7 +194,7 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	events, err := a.svc.AuditEvents(r.Context(), tenantID, directory.AuditFilter{TargetID: u.ID})
+	events, err := a.svc.AuditEvents(r.Context(), tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: auditSummary})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -204,9 +204,7 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
 	for _, g := range groups {
 		v.Groups = append(v.Groups, groupRef{ID: g.ID, DisplayName: g.Display, Direct: g.Direct})
 	}
-	for i := len(events) - 1; i >= 0 && len(v.Audit) < auditSummary; i-- {
-		v.Audit = append(v.Audit, events[i])
-	}
+	v.Audit = events
 	writeJSON(w, http.StatusOK, v)
 }
 

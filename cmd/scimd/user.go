@@ -176,14 +176,13 @@ func (u *userShowCmd) Run(e *env, c *cli) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	events, err := svc.AuditEvents(e.ctx, u.Tenant, directory.AuditFilter{TargetID: user.ID})
+	events, err := svc.AuditEvents(e.ctx, u.Tenant, directory.AuditFilter{TargetID: user.ID, Newest: true, Limit: auditSummary})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, "\naudit (newest first):")
 	w = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	for i := len(events) - 1; i >= 0 && i >= len(events)-auditSummary; i-- {
-		ev := events[i]
+	for _, ev := range events {
 		var changes []audit.Change
 		_ = json.Unmarshal(ev.Changes, &changes) // sealed events hold valid JSON
 		attrs := make([]string, len(changes))

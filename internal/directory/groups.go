@@ -241,8 +241,10 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 				// values. Membership changes bump it too, so under a
 				// stream of them the last attempt writes unconditionally
 				// rather than answer 412 to a client that asked for none;
-				// its old values are then those read just before.
-				if ifMatch == 0 && attempt < updateAttempts {
+				// its old values are then those read just before. Not
+				// when other connections have externalIds: the whole map
+				// is written, and a stale one would undo their changes.
+				if ifMatch == 0 && (attempt < updateAttempts || len(cur.ExternalIDs.With(c.Connection, "")) > 0) {
 					u.Version = cur.Version
 				}
 			}
@@ -250,6 +252,10 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 		res, err := s.store.UpdateGroup(ctx, u)
 		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
 			continue
+		}
+		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 {
+			return GroupUpdateResult{}, &Error{Kind: KindBusy, Op: op, Err: err,
+				Detail: "the group kept changing while this change was tried; retry it"}
 		}
 		if errors.Is(err, ErrNotFound) {
 			return GroupUpdateResult{}, groupNotFound(op, id, err)

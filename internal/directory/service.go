@@ -458,7 +458,8 @@ func (s *Service) SealAudit(ctx context.Context) error {
 	return wrap("directory.SealAudit", s.store.SealAudit(ctx, ""))
 }
 
-// AuditEvents returns the tenant's audit events matching f, oldest first.
+// AuditEvents returns the tenant's audit events matching f, oldest first
+// (newest first with f.Newest).
 func (s *Service) AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error) {
 	const op = "directory.AuditEvents"
 	if f.Type != "" && !slices.Contains(audit.Types, f.Type) {

@@ -110,5 +110,6 @@ type AuditFilter struct {
 	Since    time.Time
 	Until    time.Time
 	AfterSeq int64
-	Limit    int // 0: no limit
+	Limit    int  // 0: no limit
+	Newest   bool // newest first (the last Limit events), rather than oldest first
 }

@@ -208,6 +208,9 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.AuditFilter) ([]audit.Event, error) {
 	cond, args := record.AuditConditions(tenantID, f, func(t time.Time) any { return t })
 	query := `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + cond + ` ORDER BY seq`
+	if f.Newest {
+		query += ` DESC`
+	}
 	if f.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)

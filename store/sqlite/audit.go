@@ -161,6 +161,9 @@ func sealBatch(ctx context.Context, tx *tx, tenantID string) (int, error) {
 func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.AuditFilter) ([]audit.Event, error) {
 	cond, args := record.AuditConditions(tenantID, f, func(t time.Time) any { return micros(t) })
 	query := `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + cond + ` ORDER BY seq`
+	if f.Newest {
+		query += ` DESC`
+	}
 	if f.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)

@@ -167,6 +167,7 @@ func testAuditFilter(t *testing.T, in Instance) {
 		{"after seq", directory.AuditFilter{AfterSeq: 4}, []int64{5, 6}},
 		{"limit", directory.AuditFilter{Limit: 2}, []int64{1, 2}},
 		{"after seq and limit", directory.AuditFilter{AfterSeq: 2, Limit: 2}, []int64{3, 4}},
+		{"newest first", directory.AuditFilter{Newest: true, Limit: 2}, []int64{6, 5}},
 		{"type and target", directory.AuditFilter{Type: audit.UserUpdated, TargetID: u.ID}, []int64{3, 6}},
 		{"no match", directory.AuditFilter{Type: audit.GroupCreated}, []int64{}},
 	} {
