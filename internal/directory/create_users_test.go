@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/scimd/scimd/internal/audit"
@@ -96,6 +97,70 @@ func TestCreateUsersInOrder(t *testing.T) {
 			if got[0] != nil || directory.KindOf(got[1]) != directory.KindUniqueness {
 				t.Errorf("%s = %v, want the first created and the second refused", name, got)
 			}
+		}
+	})
+}
+
+// TestCreateUsersConcurrent races batches and single creates of
+// overlapping emails on one tenant: every email ends up on exactly one
+// user, each success names a stored user, each refusal is a uniqueness
+// error, and the audit has one user.created per user.
+func TestCreateUsersConcurrent(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		const emails, workers = 150, 6
+		var mu sync.Mutex
+		created := map[string]string{} // email → id
+		record := func(email string, u directory.User, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				if prev, dup := created[email]; dup {
+					t.Errorf("%s created twice: %s and %s", email, prev, u.ID)
+				}
+				created[email] = u.ID
+			case directory.KindOf(err) != directory.KindUniqueness:
+				t.Errorf("create %s: %v, want success or uniqueness", email, err)
+			}
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				if w%2 == 0 { // batches, each worker in its own order
+					var ins []directory.UserInput
+					for i := range emails {
+						ins = append(ins, directory.UserInput{User: directory.DirectUser(fmt.Sprintf("u%d@example.com", (i*(w+1))%emails), "", "")})
+					}
+					users, errs := f.svc.CreateUsers(ctx, operator, f.tenant.ID, ins)
+					for i := range ins {
+						record(ins[i].User.UserName, users[i], errs[i])
+					}
+					return
+				}
+				for i := range emails {
+					email := fmt.Sprintf("u%d@example.com", (emails-1-i+w)%emails)
+					u, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.DirectUser(email, "", "")})
+					record(email, u, err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(created) != emails {
+			t.Fatalf("%d emails created, want all %d", len(created), emails)
+		}
+		page, err := f.svc.Users(ctx, f.tenant.ID, directory.UserQuery{StartIndex: 1, Count: directory.MaxPageSize})
+		if err != nil || page.Total != emails {
+			t.Fatalf("Users().Total = %d, %v; want %d", page.Total, err, emails)
+		}
+		for _, u := range page.Users {
+			if created[u.UserName] != u.ID {
+				t.Fatalf("stored %s is %s, the create that succeeded said %s", u.UserName, u.ID, created[u.UserName])
+			}
+		}
+		if n := strings.Count(types(f.events(t)), audit.UserCreated); n != emails {
+			t.Fatalf("%d user.created events, want %d", n, emails)
 		}
 	})
 }
