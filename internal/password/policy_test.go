@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestDefaultPolicy(t *testing.T) {
@@ -222,4 +225,26 @@ func BenchmarkCheck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzCheck: Check never panics, refuses with a *PolicyError naming at
+// least one rule, and accepts only passwords within the length bounds.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{"correct horse battery staple 42", "abc", "", "ｃｏｒｒｅｃｔ ｈｏｒｓｅ", "password1234567", "\u0000\u00ff\u2028"} {
+		f.Add(s, "anita@example.com")
+	}
+	p := DefaultPolicy()
+	f.Fuzz(func(t *testing.T, pw, email string) {
+		err := p.Check(pw, Context{Email: email, UserName: email, TenantName: "Acme"})
+		if err == nil {
+			if n := utf8.RuneCountInString(norm.NFKC.String(pw)); n < p.MinLength || n > p.MaxLength {
+				t.Fatalf("Check(%q) accepted %d characters, outside [%d, %d]", pw, n, p.MinLength, p.MaxLength)
+			}
+			return
+		}
+		var pe *PolicyError
+		if !errors.As(err, &pe) || len(pe.Violations) == 0 {
+			t.Fatalf("Check(%q) = %v, want a *PolicyError with violations", pw, err)
+		}
+	})
 }

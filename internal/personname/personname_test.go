@@ -1,6 +1,9 @@
 package personname
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSplit(t *testing.T) {
 	tests := []struct {
@@ -41,4 +44,23 @@ func TestSplit(t *testing.T) {
 			t.Errorf("Split(%q) = %q, %q, want %q, %q", tt.full, given, family, tt.given, tt.family)
 		}
 	}
+}
+
+// FuzzSplit: Split never loses or invents a word: the given and family
+// names are the input's words, in order, and a non-blank name has a given
+// name.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"Anita Singh", "Ludwig van Beethoven", "Juan de la Cruz", "Cher", "  ", "De Niro", "a van", "Mary  Ann\tSmith"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, full string) {
+		given, family := Split(full)
+		got := strings.Fields(given + " " + family)
+		if want := strings.Fields(full); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("Split(%q) = %q, %q: the words %q, want %q", full, given, family, got, want)
+		}
+		if strings.TrimSpace(full) != "" && given == "" {
+			t.Fatalf("Split(%q) has no given name", full)
+		}
+	})
 }
