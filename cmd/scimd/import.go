@@ -43,9 +43,9 @@ type importRow struct {
 	err   error
 }
 
-// Run imports the file: every row is read and checked first (a file that
-// cannot be read changes nothing), then the rows are created in chunks
-// through the same rules as every other path. Refused rows are reported
+// Run imports the file: every row is read first (a file that cannot be
+// read changes nothing), then the rows are created in chunks through the
+// same rules as every other path (Service.CreateUsers). Refused rows are reported
 // with their line and reason; existing emails are refused, so running a
 // file again creates nobody twice. The exit status is non-zero when a row
 // was refused or the import was interrupted.
