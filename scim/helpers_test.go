@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimd/scimd/admin"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
@@ -96,7 +97,10 @@ type envOption func(*envConfig)
 type envConfig struct {
 	deps   scim.Deps
 	hasher *password.Hasher
+	admin  bool // mount the admin API
 }
+
+func withAdmin() envOption { return func(c *envConfig) { c.admin = true } }
 
 func withMaxBody(n int64) envOption { return func(c *envConfig) { c.deps.MaxBodyBytes = n } }
 
@@ -114,6 +118,9 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	}
 	e.svc = directory.NewService(b, cfg.hasher, directory.WithClock(e.clock))
 	cfg.deps.Service = e.svc
+	if cfg.admin {
+		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID})
+	}
 	cfg.deps.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.srv = httptest.NewServer(scim.NewHandler(cfg.deps))
 	t.Cleanup(e.srv.Close)
