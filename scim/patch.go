@@ -489,6 +489,9 @@ func applyFiltered(c map[string]any, op string, t target, value any) error {
 		}
 	}
 	if op == opRemove {
+		if len(matched) == 0 {
+			return directory.Errorf(directory.KindNoTarget, a.path(), "no value of %s matches %q: nothing to remove", a.path(), t.text)
+		}
 		if t.sub != nil {
 			for _, i := range matched {
 				delete(asObject(items[i]), t.sub.name)
