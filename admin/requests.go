@@ -50,28 +50,21 @@ func (a *api) listRequests(w http.ResponseWriter, r *http.Request) {
 		}
 		f.MinStatus, f.MaxStatus = n, n
 	}
-	var err error
-	var limit int64
-	if f.Since, err = timeParam(q, "since"); err == nil {
-		if f.Before, err = intParam(q, "before", 0, 1, 1<<62); err == nil {
-			limit, err = intParam(q, "limit", 100, 1, directory.MaxPageSize)
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
+	p := params{q: q}
+	f.Since, f.Before = p.time("since"), p.int("before", 0, 1, 1<<62)
+	limit := int(p.int("limit", 100, 1, directory.MaxPageSize))
+	if p.err != nil {
+		a.writeError(w, r, p.err)
 		return
 	}
-	f.Limit = int(limit) + 1 // one more tells whether an older page exists
+	f.Limit = limit + 1 // one more tells whether an older page exists
 	recs, err := a.svc.Requests(r.Context(), principalOf(r).tenant.ID, f)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	out := requestPage{Requests: []requestView{}}
-	if n := int(limit); len(recs) > n {
-		recs = recs[:n]
-		out.Next = strconv.FormatInt(recs[n-1].Seq, 10)
-	}
+	recs, out.Next = nextPage(recs, limit, func(r directory.RequestRecord) int64 { return r.Seq })
 	for _, rec := range recs {
 		out.Requests = append(out.Requests, requestView{Seq: rec.Seq, Time: rec.Time, Connection: rec.TokenName, Method: rec.Method,
 			Path: rec.Path, Status: rec.Status, SCIMType: rec.SCIMType, Detail: rec.Detail,

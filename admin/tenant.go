@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -179,31 +178,21 @@ type auditPage struct {
 // paged by after (a sequence number: the next of the previous page) and
 // limit (default 100, at most 1,000).
 func (a *api) listAudit(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := directory.AuditFilter{Type: q.Get("type"), ActorID: q.Get("actor"), TargetID: q.Get("target")}
-	var err error
-	var limit int64
-	if f.Since, err = timeParam(q, "since"); err == nil {
-		if f.Until, err = timeParam(q, "until"); err == nil {
-			if f.AfterSeq, err = intParam(q, "after", 0, 0, 1<<62); err == nil {
-				limit, err = intParam(q, "limit", 100, 1, maxAuditPage)
-			}
-		}
-	}
-	if err != nil {
-		a.writeError(w, r, err)
+	q := params{q: r.URL.Query()}
+	f := directory.AuditFilter{Type: q.q.Get("type"), ActorID: q.q.Get("actor"), TargetID: q.q.Get("target"),
+		Since: q.time("since"), Until: q.time("until"), AfterSeq: q.int("after", 0, 0, 1<<62)}
+	limit := int(q.int("limit", 100, 1, maxAuditPage))
+	if q.err != nil {
+		a.writeError(w, r, q.err)
 		return
 	}
-	f.Limit = int(limit) + 1 // one more tells whether a next page exists
+	f.Limit = limit + 1 // one more tells whether a next page exists
 	events, err := a.svc.AuditEvents(r.Context(), principalOf(r).tenant.ID, f)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	out := auditPage{Events: append([]audit.Event{}, events...)}
-	if n := int(limit); len(out.Events) > n {
-		out.Events = out.Events[:n]
-		out.Next = strconv.FormatInt(out.Events[n-1].Seq, 10)
-	}
+	var out auditPage
+	out.Events, out.Next = nextPage(append([]audit.Event{}, events...), limit, func(e audit.Event) int64 { return e.Seq })
 	writeJSON(w, http.StatusOK, out)
 }

@@ -3,7 +3,6 @@ package admin
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -104,44 +103,6 @@ type page[T any] struct {
 	TotalResults int `json:"totalResults"`
 	StartIndex   int `json:"startIndex"`
 	Resources    []T `json:"resources"`
-}
-
-// pageParams reads startIndex (from 1) and count (0 to MaxPageSize,
-// default 100).
-func pageParams(q url.Values) (startIndex, count int, err error) {
-	start, err := intParam(q, "startIndex", 1, 1, 1<<31)
-	if err != nil {
-		return 0, 0, err
-	}
-	n, err := intParam(q, "count", 100, 0, 1<<31)
-	return int(start), min(int(n), directory.MaxPageSize), err
-}
-
-// intParam reads the integer parameter name, from lo to hi, def when
-// absent.
-func intParam(q url.Values, name string, def, lo, hi int64) (int64, error) {
-	v := q.Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, directory.Errorf(directory.KindInvalidValue, name, "%s must be an integer from %d to %d", name, lo, hi)
-	}
-	return n, nil
-}
-
-// timeParam reads the RFC 3339 time parameter name; zero when absent.
-func timeParam(q url.Values, name string) (time.Time, error) {
-	v := q.Get(name)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, directory.Errorf(directory.KindInvalidValue, name, "%s must be an RFC 3339 time such as 2026-11-27T09:00:00Z", name)
-	}
-	return t, nil
 }
 
 // parseFilter reads the filter parameter, in SCIM filter syntax (RFC 7644

@@ -53,6 +53,8 @@ type bulkResult struct {
 	Location string          `json:"location,omitempty"`
 	Status   string          `json:"status"`
 	Response json.RawMessage `json:"response,omitempty"`
+
+	scimType, detail string // of a failure answered here, for the request log
 }
 
 // bulkPath is the path of an operation: a resource type's endpoint, or one
@@ -329,11 +331,9 @@ func (b *bulkRun) createUsers(ops []*bulkOp) {
 func (b *bulkRun) logCreate(op *bulkOp, start time.Time, elapsed time.Duration) {
 	ex := exchangeOf(b.outer.Context())
 	status, _ := strconv.Atoi(op.result.Status)
-	var problem struct{ ScimType, Detail string }
-	_ = json.Unmarshal(op.result.Response, &problem) // empty on success
 	b.h.svc.RecordRequest(directory.RequestRecord{
 		TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
-		Method: http.MethodPost, Path: basePath + "/Users", Status: status, SCIMType: problem.ScimType, Detail: problem.Detail,
+		Method: http.MethodPost, Path: basePath + "/Users", Status: status, SCIMType: op.result.scimType, Detail: op.result.detail,
 		Duration: elapsed, RequestID: ex.requestID,
 	})
 }
@@ -356,8 +356,11 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 // bulk's).
 func (b *bulkRun) failure(op *bulkOp, err error) *bulkResult {
 	rec := httptest.NewRecorder()
-	b.h.writeError(rec, withExchange(b.outer, exchangeOf(b.outer.Context()).requestID), err)
-	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Response: rec.Body.Bytes()}
+	r := withExchange(b.outer, exchangeOf(b.outer.Context()).requestID)
+	b.h.writeError(rec, r, err)
+	ex := exchangeOf(r.Context())
+	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Response: rec.Body.Bytes(),
+		scimType: ex.scimType, detail: ex.detail}
 }
 
 // parallel runs ops on up to bulkWorkers goroutines.

@@ -53,20 +53,17 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		kind, es = directory.KindInternal, errorStatuses[directory.KindInternal]
 	}
 	detail := directory.DetailOf(err)
-	defer func() {
-		ex := exchangeOf(r.Context())
-		ex.scimType, ex.detail = string(es.scimType), detail
-	}()
+	ex := exchangeOf(r.Context())
 	switch kind {
 	case directory.KindInternal:
-		id := exchangeOf(r.Context()).requestID
-		h.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
-		detail = internalDetail(id)
+		h.log.ErrorContext(r.Context(), "internal error", "request_id", ex.requestID, "err", err)
+		detail = internalDetail(ex.requestID)
 	case directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 	case directory.KindUnauthorized:
 		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 	}
+	ex.scimType, ex.detail = string(es.scimType), detail // for the request log
 	writeProblem(w, es.status, es.scimType, detail)
 }
 

@@ -78,7 +78,7 @@ func NewHandler(d Deps) http.Handler {
 		metrics: d.Metrics,
 		cursors: d.Cursors,
 		admin:   d.Admin,
-		users:   newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser()),
+		users:   userSchema,
 		groups:  newResourceSchema(schemas.Group()),
 	}
 	if h.log == nil {

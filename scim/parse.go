@@ -5,8 +5,9 @@ import (
 	"github.com/scimd/scimd/schemas"
 )
 
-// documentUsers is the schema of user documents read outside a request.
-var documentUsers = newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser())
+// userSchema is the schema of user resources: of request bodies, PATCH
+// paths and projections, and of documents read outside a request.
+var userSchema = newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser())
 
 // ParseUser reads a SCIM user document, a JSON object, as POST /Users
 // reads its body (strict JSON, unknown attributes refused, boolean strings,
@@ -17,7 +18,7 @@ func ParseUser(doc []byte) (directory.UserInput, error) {
 	if err != nil {
 		return directory.UserInput{}, err
 	}
-	attrs, err := documentUsers.normaliseResource(m)
+	attrs, err := userSchema.normaliseResource(m)
 	if err != nil {
 		return directory.UserInput{}, err
 	}
