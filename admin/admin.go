@@ -154,6 +154,7 @@ var errorStatuses = map[directory.Kind]struct {
 	directory.KindInvalidCursor: {http.StatusBadRequest, "invalidCursor"},
 	directory.KindExpiredCursor: {http.StatusBadRequest, "expiredCursor"},
 	directory.KindInvalidCount:  {http.StatusBadRequest, "invalidCount"},
+	directory.KindConflict:      {http.StatusConflict, "conflict"},
 }
 
 // writeError answers err. Internal errors are logged with their cause and

@@ -40,6 +40,7 @@ var errorStatuses = map[directory.Kind]errorStatus{
 	directory.KindInvalidCursor: {http.StatusBadRequest, "invalidCursor"},
 	directory.KindExpiredCursor: {http.StatusBadRequest, "expiredCursor"},
 	directory.KindInvalidCount:  {http.StatusBadRequest, "invalidCount"},
+	directory.KindConflict:      {http.StatusConflict, ""},
 }
 
 // writeError is the one error writer: it answers err as a SCIM error.

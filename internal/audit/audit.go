@@ -40,6 +40,10 @@ const (
 	TokenUpdated        = "token.updated"
 	TenantCreated       = "tenant.created"
 	TenantPolicyUpdated = "tenant.policy_updated"
+	// TenantAttributeDefined and TenantAttributeRemoved record a change
+	// of the tenant's custom attribute definitions.
+	TenantAttributeDefined = "tenant.attribute_defined"
+	TenantAttributeRemoved = "tenant.attribute_removed"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -47,6 +51,7 @@ var Types = []string{
 	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
+	TenantAttributeDefined, TenantAttributeRemoved,
 }
 
 // Actor kinds.

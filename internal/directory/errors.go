@@ -3,6 +3,7 @@ package directory
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind classifies an error for the surfaces: each kind maps to one HTTP
@@ -29,6 +30,7 @@ const (
 	KindInvalidCursor             // 400 invalidCursor (RFC 9865): a cursor that is not one of ours for this query
 	KindExpiredCursor             // 400 expiredCursor (RFC 9865)
 	KindInvalidCount              // 400 invalidCount (RFC 9865)
+	KindConflict                  // 409: the request conflicts with the current state (e.g. a custom attribute users hold)
 )
 
 // Error is the one error type of the domain. Detail is a sentence a person
@@ -139,6 +141,9 @@ func uniqueDetail(field string) string {
 		return "an active token with this name already exists in the tenant"
 	case FieldTenant:
 		return "a tenant with this name already exists"
+	}
+	if name, ok := strings.CutPrefix(field, CustomURN+":"); ok {
+		return "a user with this " + name + " already exists"
 	}
 	return "a unique value is already taken: " + field
 }

@@ -26,6 +26,14 @@ type Store interface {
 	// UpdateTenantPolicy sets the tenant's MFA requirement and password
 	// policy and records ev. Returns ErrNotFound.
 	UpdateTenantPolicy(ctx context.Context, t Tenant, ev audit.Event) error
+	// UpdateTenantAttributes sets the tenant's custom attribute definitions
+	// to t.Attributes, deletes every stored value of the attribute name
+	// (any letter case) from the tenant's users, each user holding one
+	// moving to its next version at ev.Time, and records ev, in one
+	// transaction. Unless force, users holding a value make it return
+	// *AttributeHeldError with nothing written. Returns the number of
+	// users whose value was deleted, or ErrNotFound.
+	UpdateTenantAttributes(ctx context.Context, t Tenant, name string, force bool, ev audit.Event) (int64, error)
 
 	// CreateToken inserts t. Returns *UniqueError{FieldTokenName} if an
 	// unrevoked token of the tenant has the same name, ErrNotFound if the

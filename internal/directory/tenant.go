@@ -19,7 +19,10 @@ type Tenant struct {
 	MFARequired bool   // the tenant forces MFA; forceMfaEnrollment defaults to it
 	// PasswordPolicy applies to every password set in the tenant.
 	PasswordPolicy password.Policy
-	CreatedAt      time.Time
+	// Attributes are the custom attributes of the tenant's users, in the
+	// order they were defined.
+	Attributes []AttributeDef
+	CreatedAt  time.Time
 }
 
 // Scope is what a token may do.

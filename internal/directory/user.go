@@ -53,6 +53,14 @@ type User struct {
 	Roles             []MultiValue `json:"roles,omitempty"`
 	X509Certificates  []MultiValue `json:"x509Certificates,omitempty"`
 	Enterprise        Enterprise   `json:"enterprise,omitzero"`
+	// Custom holds the values of the tenant's custom attributes (see
+	// AttributeDef), by attribute name: strings, booleans, float64 numbers,
+	// or lists of them for multi-valued attributes.
+	Custom map[string]any `json:"custom,omitempty"`
+	// UniqueValues are the index entries of Custom's unique attributes,
+	// set by the service on every write; stores keep them in a unique
+	// index and do not read them back.
+	UniqueValues []UniqueValue `json:"-"`
 
 	// Platform extension.
 	EmailVerified      bool   `json:"-"`
@@ -132,6 +140,8 @@ type Manager struct {
 func (u *User) Clone() *User {
 	c := *u
 	c.ExternalIDs = maps.Clone(u.ExternalIDs)
+	c.Custom = cloneCustom(u.Custom)
+	c.UniqueValues = append([]UniqueValue(nil), u.UniqueValues...)
 	c.Emails = append([]Email(nil), u.Emails...)
 	c.PhoneNumbers = append([]MultiValue(nil), u.PhoneNumbers...)
 	c.IMs = append([]MultiValue(nil), u.IMs...)
@@ -193,4 +203,19 @@ type UserPage struct {
 	// Keys are the users' sort keys, in order: a user's Keyset is its key
 	// and its id.
 	Keys []any
+}
+
+// cloneCustom copies custom attribute values, lists included.
+func cloneCustom(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		if list, ok := v.([]any); ok {
+			v = append([]any(nil), list...)
+		}
+		c[k] = v
+	}
+	return c
 }

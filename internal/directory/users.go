@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"runtime"
 	"strings"
@@ -99,7 +100,7 @@ func queryError(err error) error {
 // policy, name splitting and flag defaults.
 func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in UserInput) (User, error) {
 	const op = "directory.CreateUser"
-	tenant, err := s.Tenant(ctx, tenantID)
+	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		return User{}, err
 	}
@@ -128,7 +129,7 @@ const createBatch = 100
 func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) (users []User, errs []error) {
 	const op = "directory.CreateUsers"
 	users, errs = make([]User, len(ins)), make([]error, len(ins))
-	tenant, err := s.Tenant(ctx, tenantID)
+	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -210,7 +211,7 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) []error {
 	const op = "directory.CheckNewUsers"
 	errs := make([]error, len(ins))
-	tenant, err := s.Tenant(ctx, tenantID)
+	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -315,6 +316,9 @@ func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserI
 	if err := normalize(&u); err != nil {
 		return User{}, audit.Event{}, err
 	}
+	if err := checkCustom(tenant.Attributes, &u, nil); err != nil {
+		return User{}, audit.Event{}, err
+	}
 	ext, err := checkExternalID(in.ExternalID)
 	if err != nil {
 		return User{}, audit.Event{}, err
@@ -384,7 +388,7 @@ func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, 
 }
 
 func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op string, input func(*User) (UserInput, error)) (User, error) {
-	tenant, err := s.Tenant(ctx, tenantID)
+	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		return User{}, err
 	}
@@ -403,6 +407,7 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 		if ifMatch != 0 && ifMatch != cur.Version {
 			return User{}, &Error{Kind: KindPrecondition, Op: op, Detail: ErrVersionMismatch.Detail}
 		}
+		pruneCustom(tenant.Attributes, &cur)
 		in, err := input(&cur)
 		if err != nil {
 			return User{}, withOp(op, err)
@@ -418,6 +423,9 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 		next.PasswordMustReset = deref(in.PasswordMustReset, cur.PasswordMustReset)
 		next.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, cur.ForceMFAEnrollment)
 		if err := normalize(&next); err != nil {
+			return User{}, withOp(op, err)
+		}
+		if err := checkCustom(tenant.Attributes, &next, &cur); err != nil {
 			return User{}, withOp(op, err)
 		}
 		ext, err := checkExternalID(in.ExternalID)
@@ -695,6 +703,14 @@ func diffUsers(a, b *User) []audit.Change {
 		x, y := f.get(a), f.get(b)
 		if !reflect.DeepEqual(x, y) {
 			out = append(out, audit.Change{Attribute: f.name, Old: emptyToNil(x), New: emptyToNil(y)})
+		}
+	}
+	names := map[string]any{}
+	maps.Copy(names, a.Custom)
+	maps.Copy(names, b.Custom)
+	for _, name := range sortedNames(names) {
+		if x, y := a.Custom[name], b.Custom[name]; !reflect.DeepEqual(x, y) {
+			out = append(out, audit.Change{Attribute: CustomURN + ":" + name, Old: x, New: y})
 		}
 	}
 	return out

@@ -146,7 +146,12 @@ var uniqueFields = map[string]string{
 	"users_email_unique":         directory.FieldEmail,
 	"users_user_name_unique":     directory.FieldUserName,
 	"groups_display_name_unique": directory.FieldDisplayName,
+	"user_unique_values_unique":  fieldCustom,
 }
+
+// fieldCustom is the field of a violation of a custom attribute's unique
+// index; takenKey finds which attribute.
+const fieldCustom = "custom"
 
 // SQLSTATE codes the backend translates.
 const (

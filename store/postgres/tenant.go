@@ -4,6 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -27,18 +31,22 @@ func (db *DB) CreateTenant(ctx context.Context, t directory.Tenant, ev audit.Eve
 	return fail("create tenant", err)
 }
 
-const tenantColumns = `id, name, mfa_required, password_policy, created_at`
+const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, created_at`
 
 func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
 	var (
 		t      directory.Tenant
 		policy string
+		attrs  string
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &t.CreatedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &t.CreatedAt); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := record.ParsePolicy(policy)
 	if err != nil {
+		return directory.Tenant{}, err
+	}
+	if t.Attributes, err = record.ParseAttributes(attrs); err != nil {
 		return directory.Tenant{}, err
 	}
 	t.PasswordPolicy = p
@@ -88,4 +96,52 @@ func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev aud
 		return directory.ErrNotFound
 	}
 	return nil
+}
+
+// UpdateTenantAttributes sets the tenant's custom attribute definitions,
+// deletes the values of the attribute name from its users (refused with
+// *directory.AttributeHeldError when users hold one and force is not set)
+// and records ev, in one transaction. The tenant row is locked first, so
+// that two changes of one tenant's definitions run one after the other.
+func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, name string, force bool, ev audit.Event) (int64, error) {
+	defs, err := record.Attributes(t.Attributes)
+	if err != nil {
+		return 0, fail("update tenant attributes", err)
+	}
+	var held int64
+	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("lock tenant: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE tenant_id = $1 AND doc->'custom'->$2 IS NOT NULL`,
+			t.ID, name).Scan(&held); err != nil {
+			return fmt.Errorf("count holders: %w", err)
+		}
+		if held > 0 && !force {
+			return &directory.AttributeHeldError{Name: name, Users: held}
+		}
+		if held > 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE users SET doc = doc #- ARRAY['custom', $2], doc_key = doc_key #- ARRAY['custom', $2],
+				version = version + 1, updated_at = $3 WHERE tenant_id = $1 AND doc->'custom'->$2 IS NOT NULL`, t.ID, name, ev.Time)
+			if err != nil {
+				return fmt.Errorf("delete values: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_unique_values WHERE tenant_id = $1 AND attribute = $2`, t.ID, strings.ToLower(name)); err != nil {
+			return fmt.Errorf("delete unique values: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tenants SET custom_attributes = $2 WHERE id = $1`, t.ID, defs); err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		return insertEvents(ctx, tx, t.ID, []audit.Event{ev})
+	})
+	if err != nil {
+		return 0, fail("update tenant attributes", err)
+	}
+	return held, nil
 }

@@ -58,7 +58,8 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 		args = append(args, emailArrays(&u)...)     // $19 to $23
 		args = append(args, groups, ev.Time)        // $24, $25
 		args = append(args, docKey)                 // $26
-		args = append(args, eventArrays(events)...) // $27 on
+		args = append(args, uniqueArrays(&u)...)    // $27, $28
+		args = append(args, eventArrays(events)...) // $29 on
 		_, err := q.ExecContext(ctx, `WITH u AS (
 				INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 					active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
@@ -76,9 +77,12 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 				SELECT $2, x.id, $1, 'User' FROM unnest($24::text[]) AS x (id)
 			), b AS (
 				UPDATE groups SET version = version + 1, updated_at = $25 WHERE tenant_id = $2 AND id = ANY($24::text[])
+			), uv AS (
+				INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id)
+				SELECT $2, x.a, x.k, $1 FROM unnest($27::text[], $28::text[]) AS x (a, k)
 			)
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $2, x.* FROM `+eventUnnest(27)+` AS x`, args...)
+			SELECT $2, x.* FROM `+eventUnnest(29)+` AS x`, args...)
 		return err
 	}
 	if len(groups) == 0 {
@@ -97,7 +101,7 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 		})
 	}
 	if err != nil {
-		return db.emailFirst(ctx, "create user", fail("create user", err), &u)
+		return db.takenKey(ctx, "create user", fail("create user", err), &u)
 	}
 	return nil
 }
@@ -126,6 +130,7 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 		emailPos                                   []int32
 		emailPrimary                               []bool
 		extUser, extConn, extValue                 []string
+		uvUser, uvAttr, uvKey                      []string
 	)
 	for i := range users {
 		u := &users[i]
@@ -144,12 +149,16 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 		for conn, ext := range u.ExternalIDs {
 			extUser, extConn, extValue = append(extUser, u.ID), append(extConn, conn), append(extValue, ext)
 		}
+		for _, v := range u.UniqueValues {
+			uvUser, uvAttr, uvKey = append(uvUser, u.ID), append(uvAttr, v.Attribute), append(uvKey, v.Key)
+		}
 	}
 	args := []any{ids, tenants, names, nameKeys, emails, emailKeys, active, statuses, verified, mustReset, forceMFA, mfa,
 		hashes, displays, docs, docKeys, created, updated} // $1 to $18
 	args = append(args, emailUser, emailPos, emailValue, emailKey, emailType, emailPrimary) // $19 to $24
 	args = append(args, extUser, extConn, extValue, users[0].TenantID)                      // $25 to $28
-	args = append(args, eventArrays(events)...)                                             // $29 on
+	args = append(args, uvUser, uvAttr, uvKey)                                              // $29 to $31
+	args = append(args, eventArrays(events)...)                                             // $32 on
 	_, err := db.db.ExecContext(ctx, `WITH u AS (
 			INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 				active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
@@ -170,9 +179,12 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 		), x AS (
 			INSERT INTO user_external_ids (tenant_id, resource_id, connection_id, external_id)
 			SELECT $28, x.id, x.conn, x.ext FROM unnest($25::text[], $26::text[], $27::text[]) AS x (id, conn, ext)
+		), uv AS (
+			INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id)
+			SELECT $28, x.a, x.k, x.id FROM unnest($29::text[], $30::text[], $31::text[]) AS x (id, a, k)
 		)
 		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-		SELECT $28, x.* FROM `+eventUnnest(29)+` AS x`, args...)
+		SELECT $28, x.* FROM `+eventUnnest(32)+` AS x`, args...)
 	return fail("create users", err)
 }
 
@@ -189,22 +201,50 @@ func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []direct
 	return email, userName, fail("taken user keys", err)
 }
 
-// emailFirst turns a *UniqueError{FieldUserName} of u into one of
-// FieldEmail when u's email is taken too: PostgreSQL reports whichever
-// index it checked first, and the email's rule takes precedence.
-func (db *DB) emailFirst(ctx context.Context, op string, err error, u *directory.User) error {
+// uniqueArrays returns the attribute and value_key columns of u's
+// user_unique_values rows, one array each, for unnest.
+func uniqueArrays(u *directory.User) []any {
+	attrs, keys := make([]string, len(u.UniqueValues)), make([]string, len(u.UniqueValues))
+	for i, v := range u.UniqueValues {
+		attrs[i], keys[i] = v.Attribute, v.Key
+	}
+	return []any{attrs, keys}
+}
+
+// takenKey makes a unique violation of a write of u name the key the
+// domain's rules name first: PostgreSQL reports whichever index it checked
+// first. The email comes before the userName, and both before a custom
+// attribute, whose violation names the value another user holds.
+func (db *DB) takenKey(ctx context.Context, op string, err error, u *directory.User) error {
 	var ue *directory.UniqueError
-	if !errors.As(err, &ue) || ue.Field != directory.FieldUserName {
+	if !errors.As(err, &ue) || ue.Field == directory.FieldEmail {
 		return err
 	}
-	var taken bool
-	qerr := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND email_key = $2 AND id <> $3)`,
-		u.TenantID, fold.Key(u.Email), u.ID).Scan(&taken)
-	if qerr != nil {
-		return fmt.Errorf("postgres: %s: find the taken key: %w (after %w)", op, qerr, err)
+	for _, k := range []struct{ field, key, query string }{
+		{directory.FieldEmail, fold.Key(u.Email), `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND email_key = $2 AND id <> $3)`},
+		{directory.FieldUserName, fold.Key(u.UserName), `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND user_name_key = $2 AND id <> $3)`},
+	} {
+		var taken bool
+		if qerr := db.db.QueryRowContext(ctx, k.query, u.TenantID, k.key, u.ID).Scan(&taken); qerr != nil {
+			return fmt.Errorf("postgres: %s: find the taken key: %w (after %w)", op, qerr, err)
+		}
+		if taken {
+			return &directory.UniqueError{Field: k.field}
+		}
 	}
-	if taken {
-		return &directory.UniqueError{Field: directory.FieldEmail}
+	if ue.Field != fieldCustom {
+		return err
+	}
+	for _, v := range u.UniqueValues {
+		var taken bool
+		qerr := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_unique_values
+			WHERE tenant_id = $1 AND attribute = $2 AND value_key = $3 AND user_id <> $4)`, u.TenantID, v.Attribute, v.Key, u.ID).Scan(&taken)
+		if qerr != nil {
+			return fmt.Errorf("postgres: %s: find the taken value: %w (after %w)", op, qerr, err)
+		}
+		if taken {
+			return v.Taken()
+		}
 	}
 	return err
 }
@@ -263,7 +303,8 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 	args = append(args, emailArrays(&u)...)     // $20 to $24
 	args = append(args, len(u.Emails))          // $25
 	args = append(args, docKey)                 // $26
-	args = append(args, eventArrays(events)...) // $27 on
+	args = append(args, uniqueArrays(&u)...)    // $27, $28
+	args = append(args, eventArrays(events)...) // $29 on
 	// The email and externalId rows are upserted and the surplus deleted: the
 	// sub-statements of one WITH run in no fixed order, so a delete of every
 	// row beside an insert of the new ones could collide on the primary key.
@@ -289,13 +330,21 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 		), xd AS (
 			DELETE FROM user_external_ids WHERE resource_id IN (SELECT id FROM u)
 				AND connection_id NOT IN (SELECT jsonb_object_keys(COALESCE($6::jsonb, '{}')))
+		), ui AS (
+			INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id)
+			SELECT $1, x.a, x.k, u.id FROM u, unnest($27::text[], $28::text[]) AS x (a, k)
+			WHERE NOT EXISTS (SELECT 1 FROM user_unique_values h
+				WHERE h.tenant_id = $1 AND h.attribute = x.a AND h.value_key = x.k AND h.user_id = u.id)
+		), ud AS (
+			DELETE FROM user_unique_values h WHERE h.user_id IN (SELECT id FROM u)
+				AND (h.attribute, h.value_key) NOT IN (SELECT x.a, x.k FROM unnest($27::text[], $28::text[]) AS x (a, k))
 		), ev AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, x.* FROM u, `+eventUnnest(27)+` AS x
+			SELECT $1, x.* FROM u, `+eventUnnest(29)+` AS x
 		)
 		SELECT count(*) FROM u`, args...).Scan(&n)
 	if err != nil {
-		return db.emailFirst(ctx, "update user", fail("update user", err), &u)
+		return db.takenKey(ctx, "update user", fail("update user", err), &u)
 	}
 	if n == 0 {
 		return fail("update user", db.missingOrChanged(ctx, u.TenantID, u.ID))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -42,19 +43,23 @@ func createTenant(ctx context.Context, tx *tx, t directory.Tenant, ev audit.Even
 	return insertEvents(ctx, tx, t.ID, ev)
 }
 
-const tenantColumns = `id, name, mfa_required, password_policy, created_at`
+const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, created_at`
 
 func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
 	var (
 		t       directory.Tenant
 		policy  string
+		attrs   string
 		created int64
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &created); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := record.ParsePolicy(policy)
 	if err != nil {
+		return directory.Tenant{}, err
+	}
+	if t.Attributes, err = record.ParseAttributes(attrs); err != nil {
 		return directory.Tenant{}, err
 	}
 	t.PasswordPolicy = p
@@ -102,4 +107,53 @@ func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev aud
 		}
 		return insertEvents(ctx, tx, t.ID, ev)
 	}))
+}
+
+// UpdateTenantAttributes sets the tenant's custom attribute definitions,
+// deletes the values of the attribute name from its users (refused with
+// *directory.AttributeHeldError when users hold one and force is not set)
+// and records ev, in one transaction.
+func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, name string, force bool, ev audit.Event) (int64, error) {
+	defs, err := record.Attributes(t.Attributes)
+	if err != nil {
+		return 0, fail("update tenant attributes", err)
+	}
+	var held int64
+	err = db.write(ctx, func(ctx context.Context, tx *tx) error {
+		path := record.SQLitePath([]string{"custom", name})
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE tenant_id = ? AND json_extract(doc, ?) IS NOT NULL`,
+			t.ID, path).Scan(&held); err != nil {
+			return fmt.Errorf("count holders: %w", err)
+		}
+		if held > 0 && !force {
+			return &directory.AttributeHeldError{Name: name, Users: held}
+		}
+		if held > 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE users SET doc = json_remove(doc, ?1), doc_key = json_remove(doc_key, ?1),
+				version = version + 1, updated_at = ?2 WHERE tenant_id = ?3 AND json_extract(doc, ?1) IS NOT NULL`,
+				path, micros(ev.Time), t.ID)
+			if err != nil {
+				return fmt.Errorf("delete values: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_unique_values WHERE tenant_id = ? AND attribute = ?`, t.ID, strings.ToLower(name)); err != nil {
+			return fmt.Errorf("delete unique values: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE tenants SET custom_attributes = ? WHERE id = ?`, defs, t.ID)
+		if err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		if n == 0 {
+			return directory.ErrNotFound
+		}
+		return insertEvents(ctx, tx, t.ID, ev)
+	})
+	if err != nil {
+		return 0, fail("update tenant attributes", err)
+	}
+	return held, nil
 }

@@ -79,6 +79,9 @@ func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string,
 	if err := insertExternalIDs(ctx, tx, "user_external_ids", u.TenantID, u.ID, u.ExternalIDs); err != nil {
 		return err
 	}
+	if err := insertUniqueValues(ctx, tx, u); err != nil {
+		return err
+	}
 	events := []audit.Event{ev}
 	if len(refs) > 0 {
 		_, err := tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
@@ -122,6 +125,22 @@ func userWriteError(ctx context.Context, tx *tx, op string, u *directory.User, e
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// insertUniqueValues writes the user_unique_values rows of u: a value
+// another user of the tenant holds is that value's *UniqueError.
+func insertUniqueValues(ctx context.Context, tx *tx, u *directory.User) error {
+	for _, v := range u.UniqueValues {
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id) VALUES (?, ?, ?, ?)`,
+			u.TenantID, v.Attribute, v.Key, u.ID)
+		if isUnique(err) {
+			return v.Taken()
+		}
+		if err != nil {
+			return fmt.Errorf("insert unique value: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertExternalIDs writes the rows of table (user_external_ids or
@@ -228,6 +247,12 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 		return err
 	}
 	if err := replaceExternalIDs(ctx, tx, "user_external_ids", u.TenantID, u.ID, u.ExternalIDs); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_unique_values WHERE user_id = ?`, u.ID); err != nil {
+		return fmt.Errorf("delete unique values: %w", err)
+	}
+	if err := insertUniqueValues(ctx, tx, u); err != nil {
 		return err
 	}
 	return insertEvents(ctx, tx, u.TenantID, events...)

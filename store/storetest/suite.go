@@ -40,6 +40,8 @@ func Run(t *testing.T, h Harness) {
 		{"UserTenantIsolation", testUserTenantIsolation},
 		{"UpdateUser", testUpdateUser},
 		{"UpdateUserUnique", testUpdateUserUnique},
+		{"CustomUnique", testCustomUnique},
+		{"TenantAttributes", testTenantAttributes},
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
 		{"UserFilters", testUserFilters},

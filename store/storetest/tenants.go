@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -193,7 +194,7 @@ func testUpdateTenantPolicy(t *testing.T, in Instance) {
 		t.Fatal(err)
 	}
 	wantEqual(t, "Tenant(acme) after UpdateTenantPolicy", got, next)
-	if o, _ := b.Tenant(ctx, other.ID); o != other {
+	if o, _ := b.Tenant(ctx, other.ID); !reflect.DeepEqual(o, other) {
 		t.Errorf("Tenant(other) = %+v, want it unchanged", o)
 	}
 	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.TenantPolicyUpdated})

@@ -52,6 +52,9 @@ func fullUser(tenantID string) directory.User {
 			EmployeeNumber: "701984", CostCenter: "4130", Organization: "Acme", Division: "Theme Park",
 			Department: "Tour Operations", Manager: &directory.Manager{Value: "26118915-6090-4610-87e4-49d8ca9f808d", DisplayName: "John Smith"},
 		},
+		Custom: map[string]any{"badge": "B-17", "cost-center": "4130-a", "level": float64(3), "remote": true,
+			"skills": []any{"go", "sql"}, "startDate": "2026-03-01T09:00:00.5Z"},
+		UniqueValues: []directory.UniqueValue{{Attribute: "badge", Key: "b-17", Name: "badge"}},
 		EmailVerified:      true,
 		PasswordMustReset:  true,
 		ForceMFAEnrollment: true,
@@ -80,6 +83,13 @@ func zeroFields(v reflect.Value, prefix string) []string {
 	return zero
 }
 
+// stored is u as the store reads it back: without the unique index
+// entries, which it writes but does not read.
+func stored(u directory.User) directory.User {
+	u.UniqueValues = nil
+	return u
+}
+
 func testUserRoundTrip(t *testing.T, in Instance) {
 	ctx, b := context.Background(), in.Backend
 	acme := createTenant(t, b, "Acme")
@@ -90,6 +100,7 @@ func testUserRoundTrip(t *testing.T, in Instance) {
 		t.Fatalf("fullUser leaves %v unset, want every field set", zero)
 	}
 	createUser(t, b, u)
+	u.UniqueValues = nil // written to the unique index, not read back
 	wantEqual(t, "User()", getUser(t, b, acme.ID, u.ID), u)
 
 	page, err := b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 1, Count: 10})
@@ -168,10 +179,14 @@ func testCreateUsers(t *testing.T, in Instance) {
 		t.Fatalf("CreateUsers() = %v", err)
 	}
 	for _, u := range batch {
-		want := u
+		want := stored(u)
 		want.Version = 1
 		wantEqual(t, "User("+u.UserName+") after CreateUsers", getUser(t, b, acme.ID, u.ID), want)
 	}
+	// The batch wrote the unique index of its custom values.
+	dup := newUser(acme.ID, "dave", "dave@example.com")
+	dup.Custom, dup.UniqueValues = map[string]any{"badge": "b-17"}, badge("b-17")
+	wantUnique(t, "CreateUser(a badge a batch took)", b.CreateUser(ctx, dup, nil, event(acme.ID, audit.UserCreated, userTarget(dup))), badgeField)
 	wantEqual(t, "Users(emails.value eq) after CreateUsers", userIDs(t, b, acme.ID, userEq(t, "emails.value", "BOB@example.com")), []string{batch[1].ID})
 	ext, err := query.Users.Equal("externalId", "HR-4711")
 	if err != nil {
@@ -276,13 +291,15 @@ func testUpdateUser(t *testing.T, in Instance) {
 	next.Enterprise.Manager = nil
 	next.PasswordHash = ""
 	next.Status = directory.StatusActive
+	next.Custom = map[string]any{"badge": "B-18", "level": float64(4)}
+	next.UniqueValues = badge("b-18")
 	next.Version = 2
 	next.UpdatedAt = now()
 	events := []audit.Event{event(acme.ID, audit.UserDeactivated, userTarget(next)), event(acme.ID, audit.UserUpdated, userTarget(next))}
 	if err := b.UpdateUser(ctx, next, 1, events); err != nil {
 		t.Fatalf("UpdateUser(version 1) = %v, want nil", err)
 	}
-	wantEqual(t, "User() after UpdateUser", getUser(t, b, acme.ID, u.ID), next)
+	wantEqual(t, "User() after UpdateUser", getUser(t, b, acme.ID, u.ID), stored(next))
 
 	// A writer that read version 1 loses, and changes nothing.
 	stale := u
@@ -290,7 +307,7 @@ func testUpdateUser(t *testing.T, in Instance) {
 	stale.Version = 2
 	err := b.UpdateUser(ctx, stale, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(stale))})
 	wantIs(t, "UpdateUser(stale version 1)", err, directory.ErrVersionMismatch)
-	wantEqual(t, "User() after a stale UpdateUser", getUser(t, b, acme.ID, u.ID), next)
+	wantEqual(t, "User() after a stale UpdateUser", getUser(t, b, acme.ID, u.ID), stored(next))
 
 	missing := newUser(acme.ID, "ghost", "ghost@example.com")
 	missing.Version = 2

@@ -55,16 +55,10 @@ var SQLite = &Dialect{
 		}
 		return "0"
 	},
-	docText: func(col string, path []string) string {
-		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
-	},
-	docBool: func(col string, path []string) string {
-		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
-	},
-	docValue: func(col string, path []string) string {
-		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
-	},
-	elements: func(col, key, as string) string { return "json_each(" + col + ", '$." + key + "') AS " + as },
+	docText:  func(col string, path []string) string { return "json_extract(" + col + ", '" + SQLitePath(path) + "')" },
+	docBool:  func(col string, path []string) string { return "json_extract(" + col + ", '" + SQLitePath(path) + "')" },
+	docValue: func(col string, path []string) string { return "json_extract(" + col + ", '" + SQLitePath(path) + "')" },
+	elements: func(col, key, as string) string { return "json_each(" + col + ", '" + SQLitePath(strings.Split(key, ".")) + "') AS " + as },
 	elemText: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
 	elemBool: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
 	// instr and substr, not LIKE: SQLite's LIKE ignores ASCII case.
@@ -98,6 +92,23 @@ var Postgres = &Dialect{
 	contains: func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s) + "%"} },
 	prefix:   func(x, s string) (string, []any) { return x + " LIKE ?", []any{likeEscape(s) + "%"} },
 	suffix:   func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s)} },
+}
+
+// SQLitePath is the SQLite JSON path of the keys: $.a.b, with a key that
+// is not a plain name (such as a custom attribute's "cost-center") quoted.
+// Keys are attribute names (RFC 7643 ATTRNAME), never a quote.
+func SQLitePath(path []string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, k := range path {
+		b.WriteString(".")
+		if strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == "" {
+			b.WriteString(k)
+		} else {
+			b.WriteString(`"` + k + `"`)
+		}
+	}
+	return b.String()
 }
 
 // jsonPath is col->'a'->'b'<last>'c': the same expression the trigram

@@ -128,6 +128,31 @@ func ParseTokenSettings(s string) (directory.ConnectionSettings, error) {
 	return cs, nil
 }
 
+// Attributes returns the stored form of custom attribute definitions: their
+// JSON list.
+func Attributes(defs []directory.AttributeDef) (string, error) {
+	if defs == nil {
+		defs = []directory.AttributeDef{}
+	}
+	b, err := json.Marshal(defs)
+	if err != nil {
+		return "", fmt.Errorf("encode custom attributes: %w", err)
+	}
+	return string(b), nil
+}
+
+// ParseAttributes reads the stored form of custom attribute definitions.
+func ParseAttributes(s string) ([]directory.AttributeDef, error) {
+	var defs []directory.AttributeDef
+	if err := json.Unmarshal([]byte(s), &defs); err != nil {
+		return nil, fmt.Errorf("decode custom attributes: %w", err)
+	}
+	if len(defs) == 0 {
+		return nil, nil
+	}
+	return defs, nil
+}
+
 // Policy returns the stored form of a password policy: its JSON.
 func Policy(p password.Policy) (string, error) {
 	b, err := json.Marshal(p)

@@ -1,0 +1,143 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/scimd/scimd/internal/audit"
+)
+
+// AttributeHeldError is a store's refusal to remove a custom attribute
+// that users hold, when the removal is not forced.
+type AttributeHeldError struct {
+	Name  string
+	Users int64 // how many users hold a value
+}
+
+func (e *AttributeHeldError) Error() string {
+	return fmt.Sprintf("%d users hold a value of custom attribute %s", e.Users, e.Name)
+}
+
+// freshTenant reads the tenant from the store, not the cache, and refreshes
+// the cache: writes of users validate against the custom attribute
+// definitions as they are now, on every replica.
+func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
+	t, err := s.store.Tenant(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Tenant{}, &Error{Kind: KindNotFound, Op: "directory.Tenant", Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", id), Err: err}
+	}
+	if err != nil {
+		return Tenant{}, wrap("directory.Tenant", err)
+	}
+	s.mu.Lock()
+	s.tenants[id] = cachedTenant{tenant: t, expires: s.now().Add(s.cacheTTL)}
+	s.mu.Unlock()
+	return t, nil
+}
+
+// TenantAttributes returns the tenant's custom attribute definitions as
+// stored now (never from the cache), for the discovery endpoints and the
+// validation of writes.
+func (s *Service) TenantAttributes(ctx context.Context, tenantID string) ([]AttributeDef, error) {
+	t, err := s.freshTenant(ctx, tenantID)
+	return t.Attributes, err
+}
+
+// DefineAttribute adds a custom attribute to the tenant's users and records
+// tenant.attribute_defined. The name must be new to the tenant (in any
+// letter case): to change a definition, remove it and define it again.
+// Values a removed definition of the same name left behind (a write that
+// raced the removal) are deleted first.
+func (s *Service) DefineAttribute(ctx context.Context, c Caller, tenantID string, d AttributeDef) (AttributeDef, error) {
+	const op = "directory.DefineAttribute"
+	d, err := d.check()
+	if err != nil {
+		return AttributeDef{}, withOp(op, err)
+	}
+	t, err := s.freshTenant(ctx, tenantID)
+	if err != nil {
+		return AttributeDef{}, err
+	}
+	if FindAttribute(t.Attributes, d.Name) != nil {
+		return AttributeDef{}, &Error{Kind: KindUniqueness, Op: op, Field: "attribute",
+			Detail: fmt.Sprintf("the tenant already defines custom attribute %s: remove it first to change it", d.Name)}
+	}
+	if len(t.Attributes) >= MaxAttributes {
+		return AttributeDef{}, &Error{Kind: KindInvalidValue, Op: op, Field: "attribute",
+			Detail: fmt.Sprintf("a tenant defines at most %d custom attributes", MaxAttributes)}
+	}
+	t.Attributes = append(slices.Clip(t.Attributes), d)
+	ev, err := s.event(c, tenantID, audit.TenantAttributeDefined, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
+		[]audit.Change{{Attribute: CustomURN + ":" + d.Name, New: d}}, s.timeNow())
+	if err != nil {
+		return AttributeDef{}, wrap(op, err)
+	}
+	if _, err := s.store.UpdateTenantAttributes(ctx, t, d.Name, true, ev); err != nil {
+		return AttributeDef{}, wrap(op, err)
+	}
+	s.forgetTenant(tenantID)
+	return d, nil
+}
+
+// RemoveAttribute removes a custom attribute of the tenant and records
+// tenant.attribute_removed. When users hold a value of it the removal
+// needs force (KindConflict otherwise, saying how many users); forced, it
+// deletes their values, each of those users moving to its next version.
+// It returns the number of users whose value was deleted.
+func (s *Service) RemoveAttribute(ctx context.Context, c Caller, tenantID, name string, force bool) (int64, error) {
+	const op = "directory.RemoveAttribute"
+	t, err := s.freshTenant(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	d := FindAttribute(t.Attributes, name)
+	if d == nil {
+		return 0, &Error{Kind: KindNotFound, Op: op, Field: "attribute", Detail: fmt.Sprintf("custom attribute not found: %s", name)}
+	}
+	removed := *d
+	t.Attributes = slices.DeleteFunc(slices.Clone(t.Attributes), func(a AttributeDef) bool { return a.Name == removed.Name })
+	ev, err := s.event(c, tenantID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
+		[]audit.Change{{Attribute: CustomURN + ":" + removed.Name, Old: removed}}, s.timeNow())
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	n, err := s.store.UpdateTenantAttributes(ctx, t, removed.Name, force, ev)
+	var held *AttributeHeldError
+	if errors.As(err, &held) {
+		return 0, &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
+			Detail: fmt.Sprintf("%d users hold a value of %s: remove it with force to delete their values", held.Users, removed.Name)}
+	}
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	s.forgetTenant(tenantID)
+	return n, nil
+}
+
+// forgetTenant drops the tenant from this process's cache.
+func (s *Service) forgetTenant(id string) {
+	s.mu.Lock()
+	delete(s.tenants, id)
+	s.mu.Unlock()
+}
+
+// pruneCustom drops from u the values of custom attributes the tenant no
+// longer defines (written by a write that raced a removal), so that an
+// update of the user is not refused for a value its client never sent.
+func pruneCustom(defs []AttributeDef, u *User) {
+	var stale []string
+	for name := range u.Custom {
+		if FindAttribute(defs, name) == nil {
+			stale = append(stale, name)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	u.Custom = cloneCustom(u.Custom)
+	for _, name := range stale {
+		delete(u.Custom, name)
+	}
+}
