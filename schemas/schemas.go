@@ -23,9 +23,67 @@ const (
 	// PlatformUserURN is the platform extension: verified email, forced
 	// password reset and MFA enrolment, invitation and lifecycle status.
 	PlatformUserURN = "urn:ietf:params:scim:schemas:extension:platform:2.0:User"
+	// CustomUserURN is the custom extension: each tenant's own attributes.
+	CustomUserURN = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 	// GroupURN is the core Group schema (RFC 7643 §4.2).
 	GroupURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 )
+
+// CustomAttribute is a tenant's definition of one attribute of the custom
+// extension (see Custom).
+type CustomAttribute struct {
+	Name        string
+	Type        string // string, boolean, integer, decimal, dateTime or reference
+	Description string
+	MultiValued bool
+	Required    bool
+	CaseExact   bool
+	// CanonicalValues are the values a string attribute may take; empty
+	// for any.
+	CanonicalValues []string
+	Unique          bool // uniqueness server
+}
+
+// Custom returns the custom extension schema with a tenant's attributes
+// (none: an extension with no attributes). Every custom attribute is
+// readWrite and returned by default.
+func Custom(attrs []CustomAttribute) schema.Schema {
+	list := make(schema.Attributes, 0, len(attrs))
+	for _, a := range attrs {
+		desc := optional.NewString(a.Description)
+		uniq := schema.AttributeUniquenessNone()
+		if a.Unique {
+			uniq = schema.AttributeUniquenessServer()
+		}
+		var p schema.SimpleParams
+		switch a.Type {
+		case "boolean":
+			p = schema.SimpleBooleanParams(schema.BooleanParams{Description: desc, MultiValued: a.MultiValued, Name: a.Name, Required: a.Required})
+		case "integer", "decimal":
+			typ := schema.AttributeTypeInteger()
+			if a.Type == "decimal" {
+				typ = schema.AttributeTypeDecimal()
+			}
+			p = schema.SimpleNumberParams(schema.NumberParams{Description: desc, MultiValued: a.MultiValued, Name: a.Name,
+				Required: a.Required, Type: typ, Uniqueness: uniq})
+		case "dateTime":
+			p = schema.SimpleDateTimeParams(schema.DateTimeParams{Description: desc, MultiValued: a.MultiValued, Name: a.Name, Required: a.Required})
+		case "reference":
+			p = schema.SimpleReferenceParams(schema.ReferenceParams{Description: desc, MultiValued: a.MultiValued, Name: a.Name,
+				ReferenceTypes: []schema.AttributeReferenceType{schema.AttributeReferenceTypeExternal}, Required: a.Required, Uniqueness: uniq})
+		default:
+			p = schema.SimpleStringParams(schema.StringParams{CanonicalValues: a.CanonicalValues, CaseExact: a.CaseExact, Description: desc,
+				MultiValued: a.MultiValued, Name: a.Name, Required: a.Required, Uniqueness: uniq})
+		}
+		list = append(list, schema.SimpleCoreAttribute(p))
+	}
+	return schema.Schema{
+		ID:          CustomUserURN,
+		Name:        optional.NewString("CustomUser"),
+		Description: optional.NewString("The tenant's own user attributes, defined by its administrators."),
+		Attributes:  list,
+	}
+}
 
 // attribute describes one simple attribute or sub-attribute; build turns it
 // into the library's parameters. The zero value is a readWrite, returned by

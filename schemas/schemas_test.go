@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/elimity-com/scim/schema"
@@ -89,4 +90,60 @@ func TestURNs(t *testing.T) {
 			t.Errorf("User() has no %s", name)
 		}
 	}
+}
+
+func TestCustom(t *testing.T) {
+	s := schemas.Custom([]schemas.CustomAttribute{
+		{Name: "badge", Type: "string", Unique: true, Required: true},
+		{Name: "level", Type: "integer"},
+		{Name: "ratio", Type: "decimal", MultiValued: true},
+		{Name: "remote", Type: "boolean"},
+		{Name: "startDate", Type: "dateTime"},
+		{Name: "homepage", Type: "reference"},
+		{Name: "tier", Type: "string", CaseExact: true, CanonicalValues: []string{"Gold", "Silver"}},
+	})
+	if s.ID != schemas.CustomUserURN {
+		t.Fatalf("Custom().ID = %q, want %q", s.ID, schemas.CustomUserURN)
+	}
+	for _, c := range []struct {
+		name, typ, uniqueness string
+		multi, required, exact bool
+	}{
+		{"badge", "string", "server", false, true, false},
+		{"level", "integer", "none", false, false, false},
+		{"ratio", "decimal", "none", true, false, false},
+		{"remote", "boolean", "<nil>", false, false, false}, // booleans have no uniqueness (RFC 7643 §7)
+		{"startDate", "dateTime", "none", false, false, false},
+		{"homepage", "reference", "none", false, false, true},
+		{"tier", "string", "none", false, false, true},
+	} {
+		a, ok := s.Attributes.ContainsAttribute(c.name)
+		if !ok {
+			t.Fatalf("Custom() has no attribute %s", c.name)
+		}
+		if a.AttributeType() != c.typ || a.MultiValued() != c.multi || a.Required() != c.required || a.CaseExact() != c.exact ||
+			a.Mutability() != "readWrite" || a.Returned() != "default" {
+			t.Errorf("%s: type %s multi %v required %v caseExact %v mutability %s returned %s; want %s %v %v %v readWrite default",
+				c.name, a.AttributeType(), a.MultiValued(), a.Required(), a.CaseExact(), a.Mutability(), a.Returned(), c.typ, c.multi, c.required, c.exact)
+		}
+		if got := fmt.Sprint(s.ToMap()["attributes"].([]map[string]any)[indexOf(s, c.name)]["uniqueness"]); got != c.uniqueness {
+			t.Errorf("%s: uniqueness %v, want %s", c.name, got, c.uniqueness)
+		}
+	}
+	tier := s.ToMap()["attributes"].([]map[string]any)[6]
+	if cv, _ := tier["canonicalValues"].([]string); len(cv) != 2 || cv[0] != "Gold" {
+		t.Errorf("tier canonicalValues = %v, want [Gold Silver]", tier["canonicalValues"])
+	}
+	if got := len(schemas.Custom(nil).Attributes); got != 0 {
+		t.Errorf("Custom(nil) has %d attributes, want none", got)
+	}
+}
+
+func indexOf(s schema.Schema, name string) int {
+	for i, a := range s.Attributes {
+		if a.Name() == name {
+			return i
+		}
+	}
+	return -1
 }

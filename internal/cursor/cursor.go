@@ -64,6 +64,7 @@ type payload struct {
 type key struct {
 	S *string    `json:"s,omitempty"`
 	N *int64     `json:"n,omitempty"`
+	F *float64   `json:"f,omitempty"`
 	B *bool      `json:"b,omitempty"`
 	T *time.Time `json:"t,omitempty"`
 }
@@ -78,6 +79,8 @@ func (c *Codec) Encode(scope string, p Position) (string, error) {
 		k.S = &v
 	case int64:
 		k.N = &v
+	case float64:
+		k.F = &v
 	case bool:
 		k.B = &v
 	case time.Time:
@@ -126,6 +129,8 @@ func (c *Codec) Decode(scope, s string) (Position, error) {
 		pos.Key = *k.S
 	case k.N != nil:
 		pos.Key = *k.N
+	case k.F != nil:
+		pos.Key = *k.F
 	case k.B != nil:
 		pos.Key = *k.B
 	case k.T != nil:

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elimity-com/scim/schema"
+
 	"github.com/scimd/scimd/internal/fold"
 	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/schemas"
 )
 
 // AttributeType is the data type of a custom attribute (RFC 7643 §2.3).
@@ -102,12 +105,14 @@ func (d AttributeDef) check() (AttributeDef, error) {
 	default:
 		return bad("attribute %s: uniqueness %q is not none or server", d.Name, d.Uniqueness)
 	}
-	stringLike := d.Type == AttrString || d.Type == AttrReference
-	if d.CaseExact && !stringLike {
+	if d.CaseExact && d.Type != AttrString && d.Type != AttrReference {
 		return bad("attribute %s: caseExact applies to string and reference attributes only", d.Name)
 	}
-	if d.Unique() && d.Type == AttrBoolean {
-		return bad("attribute %s: a boolean cannot be unique", d.Name)
+	if d.Unique() && (d.Type == AttrBoolean || d.Type == AttrDateTime) {
+		return bad("attribute %s: uniqueness server applies to string, reference, integer and decimal attributes", d.Name)
+	}
+	if d.Type == AttrReference {
+		d.CaseExact = true // references compare exactly (RFC 7643 §2.3.7)
 	}
 	if len(d.Description) > MaxValueLength || HasControl(d.Description) {
 		return bad("attribute %s: the description must be at most %d bytes, without control characters", d.Name, MaxValueLength)
@@ -203,7 +208,17 @@ func checkCustom(defs []AttributeDef, next, cur *User) error {
 }
 
 // CustomURN is the schema of the tenant's custom attributes.
-const CustomURN = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
+const CustomURN = schemas.CustomUserURN
+
+// CustomSchema returns the custom extension schema of the definitions.
+func CustomSchema(defs []AttributeDef) schema.Schema {
+	attrs := make([]schemas.CustomAttribute, len(defs))
+	for i, d := range defs {
+		attrs[i] = schemas.CustomAttribute{Name: d.Name, Type: string(d.Type), Description: d.Description, MultiValued: d.MultiValued,
+			Required: d.Required, CaseExact: d.CaseExact, CanonicalValues: d.CanonicalValues, Unique: d.Unique()}
+	}
+	return schemas.Custom(attrs)
+}
 
 func sortedNames(m map[string]any) []string {
 	names := make([]string, 0, len(m))

@@ -229,12 +229,19 @@ func (a *Attr) sub(name string) *Attr { return a.subs[strings.ToLower(name)] }
 
 // The catalogs of scimd's resource types.
 var (
-	// Users is the catalog of the User resource type: the core schema, the
-	// enterprise extension and the platform extension.
-	Users = NewCatalog("User", schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser())
+	// Users is the catalog of the User resource type of a tenant without
+	// custom attributes: the core schema, the enterprise, platform and
+	// (empty) custom extensions. UserCatalog makes a tenant's.
+	Users = UserCatalog(schemas.Custom(nil))
 	// Groups is the catalog of the Group resource type.
 	Groups = NewCatalog("Group", schemas.Group())
 )
+
+// UserCatalog returns the catalog of the User resource type with a
+// tenant's custom extension schema (see schemas.Custom).
+func UserCatalog(custom schema.Schema) *Catalog {
+	return NewCatalog("User", schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser(), custom)
+}
 
 // Equal returns the filter path eq "value", for callers that look a
 // resource up by one attribute.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
 )
 
 // badge is a unique custom attribute value as the service sets it.
@@ -151,4 +152,122 @@ func testTenantAttributes(t *testing.T, in Instance) {
 	if _, err := b.UpdateTenantAttributes(ctx, gone, "badge", true, event(gone.ID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: gone.ID})); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("UpdateTenantAttributes(missing tenant) = %v, want ErrNotFound", err)
 	}
+}
+
+// customDefs are the custom attributes of the filter and sort tests.
+var customDefs = []directory.AttributeDef{
+	{Name: "cost-center", Type: directory.AttrString},
+	{Name: "tier", Type: directory.AttrString, CaseExact: true},
+	{Name: "level", Type: directory.AttrInteger},
+	{Name: "ratio", Type: directory.AttrDecimal},
+	{Name: "remote", Type: directory.AttrBoolean},
+	{Name: "startDate", Type: directory.AttrDateTime},
+	{Name: "skills", Type: directory.AttrString, MultiValued: true},
+	{Name: "scores", Type: directory.AttrInteger, MultiValued: true},
+}
+
+// testCustomFilters checks filters and sorts on custom attributes of every
+// type: strings compared case-insensitively unless caseExact, numbers as
+// numbers, dateTimes as instants to the microsecond, multi-valued ones by
+// any value, absent values never equal.
+func testCustomFilters(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	catalog := query.UserCatalog(directory.CustomSchema(customDefs))
+	with := func(name string, custom map[string]any) directory.User {
+		u := newUser(acme.ID, name, name+"@example.com")
+		u.Custom = custom
+		return createUser(t, b, u)
+	}
+	anita := with("anita", map[string]any{"cost-center": "Ops-1", "tier": "Gold", "level": float64(3), "ratio": 0.5, "remote": true,
+		"startDate": "2026-03-01T09:00:00.000001Z", "skills": []any{"Go", "SQL"}, "scores": []any{float64(7), float64(12)}})
+	bob := with("bob", map[string]any{"cost-center": "ops-2", "tier": "gold", "level": float64(10), "ratio": 2.25, "remote": false,
+		"startDate": "2026-03-01T09:00:00Z", "skills": []any{"Rust"}, "scores": []any{float64(3)}})
+	carl := with("carl", nil)
+
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:cost-center eq "OPS-1"`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:cost-center sw "ops"`, []string{anita.ID, bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:cost-center co "-2"`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:cost-center gt "ops-1"`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:cost-center pr`, []string{anita.ID, bob.ID}},
+		{`not (urn:ietf:params:scim:schemas:extension:custom:2.0:User:cost-center pr)`, []string{carl.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:tier eq "Gold"`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:tier eq "gold"`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:tier ne "Gold"`, []string{bob.ID, carl.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:level gt 3`, []string{bob.ID}}, // 10 > 3 as numbers, not text
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:level ge 3`, []string{anita.ID, bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:level eq 10`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:ratio lt 1`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:ratio eq 2.25`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:remote eq true`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:remote eq false`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:startDate gt "2026-03-01T09:00:00Z"`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:startDate eq "2026-03-01T10:00:00+01:00"`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:startDate le "2026-03-01T09:00:00.000001Z"`, []string{anita.ID, bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:skills eq "sql"`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:skills sw "r"`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:skills pr`, []string{anita.ID, bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:scores gt 10`, []string{anita.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:scores eq 3`, []string{bob.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:scores ne 3`, []string{anita.ID, carl.ID}},
+		{`urn:ietf:params:scim:schemas:extension:custom:2.0:User:level gt 1 and urn:ietf:params:scim:schemas:extension:custom:2.0:User:remote eq true`, []string{anita.ID}},
+	} {
+		e, err := catalog.Parse(tc.filter)
+		if err != nil {
+			t.Fatalf("Parse(%s) = %v", tc.filter, err)
+		}
+		wantEqual(t, "Users(filter "+tc.filter+")", userIDs(t, b, acme.ID, e), tc.want)
+	}
+
+	// Sorts: absent values last ascending; numbers and instants in their
+	// order, not their text's; a cursor walks the same order.
+	for _, tc := range []struct {
+		attr string
+		want []string
+	}{
+		{"level", []string{anita.ID, bob.ID, carl.ID}},
+		{"ratio", []string{anita.ID, bob.ID, carl.ID}},
+		{"startDate", []string{bob.ID, anita.ID, carl.ID}},
+		{"cost-center", []string{anita.ID, bob.ID, carl.ID}},
+		{"tier", []string{anita.ID, bob.ID, carl.ID}}, // caseExact: "Gold" < "gold"
+		{"remote", []string{bob.ID, anita.ID, carl.ID}},
+	} {
+		attr, err := catalog.SortAttr(directory.CustomURN + ":" + tc.attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort := &directory.Sort{Attr: attr}
+		page, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: sort, StartIndex: 1, Count: 10})
+		if err != nil {
+			t.Fatalf("Users(sortBy %s) = %v", tc.attr, err)
+		}
+		wantEqual(t, "Users(sortBy "+tc.attr+")", ids(page.Users), tc.want)
+		// One at a time after each position.
+		var walked []string
+		var after *directory.Keyset
+		for range 4 {
+			page, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: sort, After: after, Count: 1})
+			if err != nil {
+				t.Fatalf("Users(sortBy %s, after %+v) = %v", tc.attr, after, err)
+			}
+			if len(page.Users) == 0 {
+				break
+			}
+			walked = append(walked, page.Users[0].ID)
+			after = &directory.Keyset{Key: page.Keys[0], ID: page.Users[0].ID}
+		}
+		wantEqual(t, "Users(sortBy "+tc.attr+") one page at a time", walked, tc.want)
+	}
+}
+
+func ids(users []directory.User) []string {
+	out := []string{}
+	for _, u := range users {
+		out = append(out, u.ID)
+	}
+	return out
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"UpdateUserUnique", testUpdateUserUnique},
 		{"CustomUnique", testCustomUnique},
 		{"TenantAttributes", testTenantAttributes},
+		{"CustomFilters", testCustomFilters},
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
 		{"UserFilters", testUserFilters},

@@ -36,6 +36,15 @@ type Dialect struct {
 	// contains, prefix and suffix return the condition that the text x
 	// contains, starts with or ends with the string s (never empty).
 	contains, prefix, suffix func(x string, s string) (string, []any)
+	// number, instant and boolean convert x, the SQL of a JSON scalar read as text
+	// or (in SQLite) as its value, to a number and to the value Time
+	// gives a dateTime (its canonical UTC form, see
+	// directory.AttributeDef), for comparisons and sorts of custom
+	// attributes.
+	number, instant, boolean func(x string) string
+	// elemValue reads an entry of a JSON array of scalars yielded by
+	// elements (aliased as).
+	elemValue func(as string) string
 }
 
 // SQLite is the dialect of the SQLite backend: times are integer
@@ -58,9 +67,21 @@ var SQLite = &Dialect{
 	docText:  func(col string, path []string) string { return "json_extract(" + col + ", '" + SQLitePath(path) + "')" },
 	docBool:  func(col string, path []string) string { return "json_extract(" + col + ", '" + SQLitePath(path) + "')" },
 	docValue: func(col string, path []string) string { return "json_extract(" + col + ", '" + SQLitePath(path) + "')" },
-	elements: func(col, key, as string) string { return "json_each(" + col + ", '" + SQLitePath(strings.Split(key, ".")) + "') AS " + as },
+	elements: func(col, key, as string) string {
+		return "json_each(" + col + ", '" + SQLitePath(strings.Split(key, ".")) + "') AS " + as
+	},
 	elemText: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
 	elemBool: func(as, key string) string { return "json_extract(" + as + ".value, '$." + key + "')" },
+	number:   func(x string) string { return x },
+	boolean:  func(x string) string { return x },
+	// Microseconds since the epoch of the canonical form
+	// 2006-01-02T15:04:05[.fffffffff]Z, exactly: julianday has no
+	// microseconds.
+	instant: func(x string) string {
+		return "(unixepoch(substr(" + x + ", 1, 19)) * 1000000 + CASE WHEN substr(" + x + ", 20, 1) = '.' THEN CAST(substr(substr(" +
+			x + ", 21, length(" + x + ") - 21) || '000000', 1, 6) AS INTEGER) ELSE 0 END)"
+	},
+	elemValue: func(as string) string { return as + ".value" },
 	// instr and substr, not LIKE: SQLite's LIKE ignores ASCII case.
 	contains: func(x, s string) (string, []any) { return "instr(" + x + ", ?) > 0", []any{s} },
 	prefix:   func(x, s string) (string, []any) { return "substr(" + x + ", 1, length(?)) = ?", []any{s, s} },
@@ -85,13 +106,17 @@ var Postgres = &Dialect{
 	docBool:  func(col string, path []string) string { return "(" + jsonPath(col, path, "->>") + ")::boolean" },
 	docValue: func(col string, path []string) string { return jsonPath(col, path, "->") },
 	elements: func(col, key, as string) string {
-		return "jsonb_array_elements(" + col + "->'" + key + "') AS " + as + "(v)"
+		return "jsonb_array_elements(" + jsonPath(col, strings.Split(key, "."), "->") + ") AS " + as + "(v)"
 	},
-	elemText: func(as, key string) string { return as + ".v->>'" + key + "'" },
-	elemBool: func(as, key string) string { return "(" + as + ".v->>'" + key + "')::boolean" },
-	contains: func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s) + "%"} },
-	prefix:   func(x, s string) (string, []any) { return x + " LIKE ?", []any{likeEscape(s) + "%"} },
-	suffix:   func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s)} },
+	elemText:  func(as, key string) string { return as + ".v->>'" + key + "'" },
+	elemBool:  func(as, key string) string { return "(" + as + ".v->>'" + key + "')::boolean" },
+	contains:  func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s) + "%"} },
+	prefix:    func(x, s string) (string, []any) { return x + " LIKE ?", []any{likeEscape(s) + "%"} },
+	suffix:    func(x, s string) (string, []any) { return x + " LIKE ?", []any{"%" + likeEscape(s)} },
+	number:    func(x string) string { return "(" + x + ")::float8" },
+	boolean:   func(x string) string { return "(" + x + ")::boolean" },
+	instant:   func(x string) string { return "(" + x + ")::timestamptz" },
+	elemValue: func(as string) string { return as + ".v #>> '{}'" },
 }
 
 // SQLitePath is the SQLite JSON path of the keys: $.a.b, with a key that
@@ -412,10 +437,64 @@ func (c *compiler) compare(e *query.Compare) error {
 		c.write(")")
 		return nil
 	}
+	if a.Schema == directory.CustomURN && a.Extension {
+		return c.customCompare(e)
+	}
 	if path, ok := c.docPath(a); ok {
 		return c.docCompare(e, path)
 	}
 	return query.Errorf("%s cannot be compared in a filter", a.Path())
+}
+
+// customDoc returns the document column that holds a custom attribute's
+// values as its comparisons need them: doc_key (strings folded) for a
+// case-insensitive string, doc otherwise.
+func (c *compiler) customDoc(a *query.Attr) string {
+	if (a.Type == query.String || a.Type == query.Reference) && !a.CaseExact {
+		return c.rt.alias + ".doc_key"
+	}
+	return c.rt.alias + ".doc"
+}
+
+// customValue converts x, a custom attribute's value read as text, to what
+// its type compares: a number, an instant, a boolean or the text itself.
+func (c *compiler) customValue(a *query.Attr, x string) (string, bool) {
+	switch a.Type {
+	case query.Integer, query.Decimal:
+		return c.d.number(x), false
+	case query.DateTime:
+		return c.d.instant(x), false
+	}
+	return x, a.Type != query.Boolean
+}
+
+// customCompare writes a comparison of a custom attribute (stored in the
+// document under "custom"): of its value, or of any of its values when it
+// is multi-valued.
+func (c *compiler) customCompare(e *query.Compare) error {
+	a := e.Attr
+	col, path := c.customDoc(a), []string{"custom", a.Name}
+	if e.Op == query.Pr {
+		c.write(c.d.docValue(col, path) + " IS NOT NULL")
+		return nil
+	}
+	if a.MultiValued {
+		c.write("EXISTS (SELECT 1 FROM " + c.d.elements(col, "custom."+a.Name, "cj") + " WHERE ")
+		x, text := c.customValue(a, c.d.elemValue("cj"))
+		if a.Type == query.Boolean {
+			x = c.d.boolean(x)
+		}
+		if err := c.scalar(e, x, text); err != nil {
+			return err
+		}
+		c.write(")")
+		return nil
+	}
+	if a.Type == query.Boolean {
+		return c.scalar(e, c.d.docBool(col, path), false)
+	}
+	x, text := c.customValue(a, c.d.docText(col, path))
+	return c.scalar(e, x, text)
 }
 
 // scalar writes the comparison of the SQL value x (text: a string, which
@@ -434,6 +513,8 @@ func (c *compiler) scalar(e *query.Compare, x string, text bool) error {
 		arg = c.d.Time(v.Time)
 	case v.Kind == query.KindString:
 		arg = v.Key
+	case v.Kind == query.KindNumber && (e.Attr.Type == query.Integer || e.Attr.Type == query.Decimal):
+		arg = v.Num
 	default:
 		return query.Errorf("%s cannot be compared with a number", e.Attr.Path())
 	}
@@ -630,6 +711,14 @@ func SortKeyOf(d *Dialect, rt *Resource, a *query.Attr) (SortKey, error) {
 		// The primary entry's value.
 		return SortKey{Expr: "(SELECT " + d.elemText("pj", "value") + " FROM " + d.elements(c.doc(), key, "pj") +
 			" WHERE " + d.elemBool("pj", "primary") + " = " + d.sqlBool(true) + " LIMIT 1)", Text: true, Nullable: true}, nil
+	}
+	if a.Schema == directory.CustomURN && a.Extension && !a.MultiValued {
+		col, path := c.customDoc(a), []string{"custom", a.Name}
+		if a.Type == query.Boolean {
+			return SortKey{Expr: d.docBool(col, path), Nullable: true}, nil
+		}
+		x, text := c.customValue(a, d.docText(col, path))
+		return SortKey{Expr: x, Text: text, Nullable: true}, nil
 	}
 	if path, ok := c.docPath(a); ok && a.Type != query.Complex && !a.CaseExact {
 		if a.Type == query.Boolean {
