@@ -9,17 +9,34 @@ import (
 	"strings"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/schemas"
 )
 
 // userBody checks and normalises the body of POST and PUT /Users before the
 // library reads it (see normaliseResource). A refused body is answered here.
+// The custom extension object is taken out into the exchange (see
+// exchange.custom).
 func (h *handler) userBody(next http.Handler) http.Handler {
-	return h.body(next, h.users.normaliseResource)
+	return h.body(next, func(r *http.Request, doc map[string]any) (map[string]any, error) {
+		doc, err := h.usersOf(r).rs.normaliseResource(doc)
+		if err != nil {
+			return nil, err
+		}
+		ex := exchangeOf(r.Context())
+		if c, ok := doc[schemas.CustomUserURN]; ok {
+			ex.custom, _ = c.(map[string]any)
+			ex.customSent = true
+			delete(doc, schemas.CustomUserURN)
+		}
+		return doc, nil
+	})
 }
 
 // groupBody does the same for /Groups.
 func (h *handler) groupBody(next http.Handler) http.Handler {
-	return h.body(next, h.groups.normaliseResource)
+	return h.body(next, func(_ *http.Request, doc map[string]any) (map[string]any, error) {
+		return h.groups.normaliseResource(doc)
+	})
 }
 
 // readObject reads the (limited) request body as one strict JSON object
@@ -32,14 +49,14 @@ func (h *handler) readObject(r *http.Request) (map[string]any, error) {
 	return decodeStrict(raw)
 }
 
-func (h *handler) body(next http.Handler, normalise func(map[string]any) (map[string]any, error)) http.Handler {
+func (h *handler) body(next http.Handler, normalise func(*http.Request, map[string]any) (map[string]any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		doc, err := h.readObject(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		doc, err = normalise(doc)
+		doc, err = normalise(r, doc)
 		if err != nil {
 			h.writeError(w, r, err)
 			return

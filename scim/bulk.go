@@ -344,7 +344,7 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 	if !ok {
 		return directory.UserInput{}, syntaxError("the data of a POST must be a JSON object")
 	}
-	attrs, err := b.h.users.normaliseResource(doc)
+	attrs, err := b.h.usersOf(b.outer).rs.normaliseResource(doc)
 	if err != nil {
 		return directory.UserInput{}, err
 	}

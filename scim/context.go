@@ -25,6 +25,14 @@ type exchange struct {
 	// Set by the project middleware: the shape of returned resources.
 	projection projection
 
+	// Set by usersOf: the tenant's user schemas.
+	users *userSchemas
+	// Set by userBody: the custom extension object of a POST or PUT body,
+	// which the library never sees (its User schema has no custom
+	// attributes), and whether the body had one.
+	custom     map[string]any
+	customSent bool
+
 	// Set by the resource handlers for libraryWriter.
 	problem     error  // answer with this error instead of the library's output
 	notModified bool   // answer 304 with etag instead of the library's output

@@ -67,7 +67,7 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 	if str(user, "name") != "User" || str(user, "endpoint") != "/Users" || str(user, "schema") != coreURN {
 		t.Errorf("ResourceType = %v", user)
 	}
-	if got := fmt.Sprint(user["schemaExtensions"]); got != "[map[required:false schema:"+enterpriseURN+"] map[required:false schema:"+platformURN+"]]" {
+	if got := fmt.Sprint(user["schemaExtensions"]); got != "[map[required:false schema:"+enterpriseURN+"] map[required:false schema:"+platformURN+"] map[required:false schema:urn:ietf:params:scim:schemas:extension:custom:2.0:User]]" {
 		t.Errorf("schemaExtensions = %s", got)
 	}
 	e.do(http.MethodGet, "/scim/v2/ResourceTypes/User", "").wantStatus(t, "GET /ResourceTypes/User", http.StatusOK)

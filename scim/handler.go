@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/elimity-com/scim"
@@ -100,6 +101,10 @@ func NewHandler(d Deps) http.Handler {
 		SchemaExtensions: []scim.SchemaExtension{
 			{Schema: schemas.EnterpriseUser()},
 			{Schema: schemas.PlatformUser()},
+			// The tenant's custom attributes are taken out of bodies before
+			// the library sees them (userBody) and shown per tenant on
+			// /Schemas (serveDiscovery).
+			{Schema: schemas.Custom(nil)},
 		},
 		Handler: userHandler{h},
 	}, {
@@ -127,9 +132,15 @@ func NewHandler(d Deps) http.Handler {
 // library returns the library's SCIM server for one external base URL,
 // behind http.StripPrefix: the library routes on the path after /v2.
 func (h *handler) library(baseURL string) http.Handler {
+	return h.libraryOf(baseURL, h.resourceTypes)
+}
+
+// libraryOf returns the library's SCIM server for a base URL and resource
+// types.
+func (h *handler) libraryOf(baseURL string, types []scim.ResourceType) http.Handler {
 	s, err := scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &h.config,
-		ResourceTypes:         h.resourceTypes,
+		ResourceTypes:         types,
 	}, scim.WithBaseURL(baseURL+basePath), scim.WithLogger(libraryLogger{h.log}))
 	if err != nil { // only for missing arguments, which are always given
 		panic("scim: " + err.Error())
@@ -160,6 +171,27 @@ func (h *handler) serveLibrary(w http.ResponseWriter, r *http.Request) {
 		srv = h.library(h.base(r))
 	}
 	srv.ServeHTTP(&libraryWriter{w: w, r: r, h: h, ex: exchangeOf(r.Context())}, r)
+}
+
+// serveDiscovery serves /Schemas and /ResourceTypes through the library,
+// with the User resource type's custom extension holding the tenant's
+// custom attributes as stored now: a definition shows at once, on every
+// replica.
+func (h *handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	defs, err := h.svc.TenantAttributes(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if len(defs) == 0 {
+		h.serveLibrary(w, r)
+		return
+	}
+	types := slices.Clone(h.resourceTypes)
+	exts := slices.Clone(types[0].SchemaExtensions)
+	exts[len(exts)-1] = scim.SchemaExtension{Schema: directory.CustomSchema(defs)}
+	types[0].SchemaExtensions = exts
+	h.libraryOf(h.base(r), types).ServeHTTP(&libraryWriter{w: w, r: r, h: h, ex: exchangeOf(r.Context())}, r)
 }
 
 // libraryWriter stands between the library and the client. When a handler

@@ -67,12 +67,13 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	sort, err := parseSort(params, query.Users)
+	catalog := h.usersOf(r).catalog
+	sort, err := parseSort(params, catalog)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	f, err := parseFilter(params, query.Users)
+	f, err := parseFilter(params, catalog)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -93,6 +93,17 @@ func userAttributes(u *directory.User, base, connection string) map[string]any {
 		m[schemas.EnterpriseUserURN] = ent
 	}
 
+	if len(u.Custom) > 0 {
+		custom := make(map[string]any, len(u.Custom))
+		for k, v := range u.Custom {
+			if list, ok := v.([]any); ok {
+				v = append([]any(nil), list...) // PATCH edits lists in place
+			}
+			custom[k] = v
+		}
+		m[schemas.CustomUserURN] = custom
+	}
+
 	m[schemas.PlatformUserURN] = map[string]any{
 		"emailVerified":      u.EmailVerified,
 		"passwordMustReset":  u.PasswordMustReset,
@@ -171,6 +182,10 @@ func userInput(m map[string]any) (directory.UserInput, error) {
 				u.Enterprise.Manager = &directory.Manager{Value: id}
 			}
 		}
+	}
+
+	if c := r.object(m, schemas.CustomUserURN); len(c) > 0 {
+		u.Custom = c // the domain checks them against the tenant's definitions
 	}
 
 	if p := r.object(m, schemas.PlatformUserURN); p != nil {

@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/elimity-com/scim"
@@ -418,6 +420,9 @@ func apply(attrs map[string]any, op string, t target, value any) error {
 	}
 	a := t.attr
 	switch {
+	case a.multi && a.typ != "complex" && (op == opAdd || op == opRemove && value != nil):
+		// A multi-valued simple attribute (a custom one): its values.
+		setList(c, a.name, addOrRemoveSimple(a, asList(c[a.name]), asList(value), op == opAdd))
 	case op == opRemove && a.multi && value != nil:
 		setList(c, a.name, removeMatching(asList(c[a.name]), asList(value)))
 	case op == opRemove && a.typ == "boolean":
@@ -603,6 +608,29 @@ func equalities(a *attrDef, e filter.Expression) (map[string]any, bool) {
 // equals an existing one's (ignoring case) updates that one's other
 // sub-attributes, an identical one is not repeated, others are appended. A value added as primary takes
 // primary from the others.
+// addOrRemoveSimple adds the values not in items to its end, or removes
+// those in it; strings compare case-insensitively unless a is caseExact.
+func addOrRemoveSimple(a *attrDef, items, values []any, add bool) []any {
+	same := func(x, y any) bool {
+		xs, xok := x.(string)
+		ys, yok := y.(string)
+		if xok && yok && !a.caseExact {
+			return strings.EqualFold(xs, ys)
+		}
+		return fmt.Sprint(x) == fmt.Sprint(y) // json.Number and float64 alike
+	}
+	for _, v := range values {
+		i := slices.IndexFunc(items, func(item any) bool { return same(item, v) })
+		switch {
+		case add && i < 0:
+			items = append(items, v)
+		case !add && i >= 0:
+			items = slices.Delete(slices.Clone(items), i, i+1)
+		}
+	}
+	return items
+}
+
 func addValues(a *attrDef, items, values []any) []any {
 	var touched []int
 	for _, v := range values {

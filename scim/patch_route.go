@@ -24,14 +24,14 @@ type patcher interface {
 // (normalisePatch), their paths parsed through the shape cache, and the
 // result applied by the resource handler; the answer is the library's: 200
 // with the resource, or 204 when the handler returns none.
-func (h *handler) servePatch(rs *resourceSchema, t scim.ResourceType) http.HandlerFunc {
+func (h *handler) servePatch(schemaOf func(*http.Request) *resourceSchema, t scim.ResourceType) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		doc, err := h.readObject(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		ops, err := rs.patchOperations(doc)
+		ops, err := schemaOf(r).patchOperations(doc)
 		if err != nil {
 			h.writeError(w, r, err)
 			return

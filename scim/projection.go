@@ -181,14 +181,14 @@ func (p projection) returns(name string) bool {
 	return false
 }
 
-// project parses the request's projection for the resources of rs into the
-// exchange, or answers the error.
-func (h *handler) project(rs *resourceSchema) func(http.Handler) http.Handler {
+// project parses the request's projection for the resources of the
+// request's schema (schemaOf) into the exchange, or answers the error.
+func (h *handler) project(schemaOf func(*http.Request) *resourceSchema) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()
 			if q.Has("attributes") || q.Has("excludedAttributes") {
-				p, err := rs.projection(r)
+				p, err := schemaOf(r).projection(r)
 				if err != nil {
 					h.writeError(w, r, err)
 					return

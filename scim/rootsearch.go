@@ -27,13 +27,14 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	userFilter, userErr := parseFilter(params, query.Users)
+	userSchemas := h.usersOf(r)
+	userFilter, userErr := parseFilter(params, userSchemas.catalog)
 	groupFilter, groupErr := parseFilter(params, query.Groups)
 	if userErr != nil && groupErr != nil {
 		h.writeError(w, r, userErr)
 		return
 	}
-	userProj, userProjErr := h.users.projection(r)
+	userProj, userProjErr := userSchemas.rs.projection(r)
 	groupProj, groupProjErr := h.groups.projection(r)
 	switch {
 	case userProjErr != nil && groupProjErr != nil:

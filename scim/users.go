@@ -37,12 +37,21 @@ func (uh userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 // creates of a bulk) into a domain input with the defaults of the
 // request's connection.
 func newUserInput(r *http.Request, attrs map[string]any) (directory.UserInput, error) {
-	in, err := userInput(attrs)
+	in, err := userInput(withCustom(r, attrs))
 	if err != nil {
 		return in, err
 	}
 	exchangeOf(r.Context()).principal.Token.Settings.Apply(&in, true)
 	return in, nil
+}
+
+// withCustom returns attrs, a body the library validated, with the custom
+// extension object userBody took out of it.
+func withCustom(r *http.Request, attrs map[string]any) map[string]any {
+	if c := exchangeOf(r.Context()).custom; c != nil {
+		attrs[schemas.CustomUserURN] = c
+	}
+	return attrs
 }
 
 // Get reads a user (GET /Users/{id}); with If-None-Match naming the current
@@ -133,7 +142,7 @@ func (h *handler) userResources(r *http.Request, users []directory.User, proj pr
 		}
 		res := proj.apply(attrs)
 		res["id"], res["meta"] = u.ID, userMeta(u, base)
-		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN}
+		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN, schemas.CustomUserURN}
 		out[i] = res
 	}
 	return out, nil
@@ -153,11 +162,15 @@ func (uh userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	in, err := userInput(attrs)
+	ex := exchangeOf(r.Context())
+	in, err := userInput(withCustom(r, attrs))
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	ex := exchangeOf(r.Context())
+	// A body without the custom extension does not assert it: an IdP that
+	// does not know the tenant's custom attributes cannot erase them (RFC
+	// 7644 §3.5.1 lets the service keep omitted values).
+	in.KeepCustom = !ex.customSent
 	ex.principal.Token.Settings.Apply(&in, false)
 	u, err := uh.h.svc.ReplaceUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, in)
 	if err != nil {
@@ -197,7 +210,7 @@ func (uh userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 	base := uh.h.base(r)
 	u, err := uh.h.svc.PatchUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, func(in *directory.UserInput) error {
 		attrs := userAttributes(&in.User, base, connectionOf(r))
-		if err := uh.h.users.applyPatch(attrs, ops); err != nil {
+		if err := uh.h.usersOf(r).rs.applyPatch(attrs, ops); err != nil {
 			return err
 		}
 		next, err := userInput(attrs)

@@ -24,16 +24,17 @@ const defaultDatabase = "sqlite://scimd.db"
 type cli struct {
 	Database string `help:"Database URL: sqlite://FILE, sqlite:///ABS/PATH or postgres://... (env SCIMD_DATABASE)." default:"${database}" placeholder:"URL"`
 
-	Serve   serveCmd   `cmd:"" default:"withargs" help:"Run the SCIM server (the default command)."`
-	Migrate migrateCmd `cmd:"" help:"Apply pending database migrations."`
-	Tenant  tenantCmd  `cmd:"" help:"Create and list tenants."`
-	Token   tokenCmd   `cmd:"" help:"Create, list and revoke bearer tokens."`
-	Audit   auditCmd   `cmd:"" help:"List and verify the audit log."`
-	Group   groupCmd   `cmd:"" help:"Create and list groups."`
-	User    userCmd    `cmd:"" help:"Create users."`
-	Policy  policyCmd  `cmd:"" help:"Show and set a tenant's password policy."`
-	Import  importCmd  `cmd:"" help:"Import users from a CSV or JSON Lines file."`
-	Dev     devCmd     `cmd:"" help:"Developer tools: generated test data."`
+	Serve     serveCmd     `cmd:"" default:"withargs" help:"Run the SCIM server (the default command)."`
+	Migrate   migrateCmd   `cmd:"" help:"Apply pending database migrations."`
+	Tenant    tenantCmd    `cmd:"" help:"Create and list tenants."`
+	Token     tokenCmd     `cmd:"" help:"Create, list and revoke bearer tokens."`
+	Audit     auditCmd     `cmd:"" help:"List and verify the audit log."`
+	Group     groupCmd     `cmd:"" help:"Create and list groups."`
+	User      userCmd      `cmd:"" help:"Create users."`
+	Policy    policyCmd    `cmd:"" help:"Show and set a tenant's password policy."`
+	Attribute attributeCmd `cmd:"" help:"Define, list and remove a tenant's custom user attributes."`
+	Import    importCmd    `cmd:"" help:"Import users from a CSV or JSON Lines file."`
+	Dev       devCmd       `cmd:"" help:"Developer tools: generated test data."`
 }
 
 // env is what commands need besides their flags.

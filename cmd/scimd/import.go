@@ -65,7 +65,8 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := svc.Tenant(e.ctx, c.Tenant); err != nil {
+	defs, err := svc.TenantAttributes(e.ctx, c.Tenant)
+	if err != nil {
 		return err
 	}
 	f, err := os.Open(c.File)
@@ -75,9 +76,9 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	defer f.Close()
 	var rows []importRow
 	if format == "jsonl" {
-		rows, err = readJSONLines(f)
+		rows, err = readJSONLines(f, defs)
 	} else {
-		rows, err = readCSV(f, groupResolver(e, svc, c.Tenant))
+		rows, err = readCSV(f, groupResolver(e, svc, c.Tenant), defs)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
@@ -157,15 +158,17 @@ func inputs(rows []*importRow) []directory.UserInput {
 	return ins
 }
 
-// csvColumns are the columns a CSV file may have, by lower-case header;
-// email is required. groups holds group names or ids separated by ";".
+// csvColumns are the columns a CSV file may have, by lower-case header,
+// besides the tenant's custom attributes; email is required. groups holds
+// group names or ids separated by ";", as does a multi-valued custom
+// attribute its values.
 var csvColumns = []string{"email", "username", "name", "givenname", "familyname", "externalid", "password", "groups",
 	"emailverified", "passwordmustreset", "mustreset", "forcemfaenrollment", "forcemfa"}
 
 // readCSV reads a CSV file with a header row into rows. A header that
 // names an unknown column, or lacks email, fails the file; a bad row is a
 // refused row.
-func readCSV(r io.Reader, groupID func(ref string) (string, error)) ([]importRow, error) {
+func readCSV(r io.Reader, groupID func(ref string) (string, error), defs []directory.AttributeDef) ([]importRow, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -174,10 +177,15 @@ func readCSV(r io.Reader, groupID func(ref string) (string, error)) ([]importRow
 		return nil, fmt.Errorf("read the header row: %w", err)
 	}
 	col := map[string]int{}
+	custom := map[int]*directory.AttributeDef{} // column → the custom attribute it holds
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if d := directory.FindAttribute(defs, name); d != nil && !slices.Contains(csvColumns, name) {
+			custom[i] = d
+			continue
+		}
 		if !slices.Contains(csvColumns, name) {
-			return nil, fmt.Errorf("unknown column %q; the columns are email, userName, name, givenName, familyName, externalId, password, groups, emailVerified, passwordMustReset, forceMfaEnrollment", h)
+			return nil, fmt.Errorf("unknown column %q; the columns are email, userName, name, givenName, familyName, externalId, password, groups, emailVerified, passwordMustReset, forceMfaEnrollment and the tenant's custom attributes", h)
 		}
 		col[name] = i
 	}
@@ -214,6 +222,11 @@ func readCSV(r io.Reader, groupID func(ref string) (string, error)) ([]importRow
 		}
 		row.label = field("email")
 		row.in, row.err = csvInput(field, groupID)
+		for i, d := range custom {
+			if v := strings.TrimSpace(rec[i]); v != "" {
+				row.in.User.Custom = withAttr(row.in.User.Custom, d, v)
+			}
+		}
 		rows = append(rows, row)
 	}
 }
@@ -293,7 +306,7 @@ const maxJSONLine = 1 << 20
 
 // readJSONLines reads one SCIM user document a line; blank lines are
 // skipped. A line that is not a valid user is a refused row.
-func readJSONLines(r io.Reader) ([]importRow, error) {
+func readJSONLines(r io.Reader, defs []directory.AttributeDef) ([]importRow, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var rows []importRow
 	for line := 1; ; line++ {
@@ -305,7 +318,7 @@ func readJSONLines(r io.Reader) ([]importRow, error) {
 		case tooLong:
 			rows = append(rows, importRow{line: line, err: fmt.Errorf("the line is longer than %d bytes", maxJSONLine)})
 		case text != "":
-			in, perr := scim.ParseUser([]byte(text))
+			in, perr := scim.ParseUser([]byte(text), defs)
 			row := importRow{line: line, label: in.User.UserName, in: in, err: perr}
 			if perr != nil {
 				var named struct{ UserName string }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,6 +36,7 @@ type userCreateCmd struct {
 	EmailVerified      bool     `name:"email-verified" help:"The email was verified out of band."`
 	PasswordMustReset  bool     `name:"must-reset" help:"The password is temporary: the user must change it at first sign-in."`
 	ForceMFAEnrollment *bool    `name:"force-mfa" negatable:"" help:"Make MFA enrolment the first thing (default: the tenant's MFA setting)."`
+	Attr               []string `help:"A custom attribute value, name=value (repeatable; repeat a multi-valued one per value)."`
 }
 
 // Run creates the user, in its groups, in one transaction, and prints the
@@ -61,6 +64,9 @@ func (u *userCreateCmd) Run(e *env, c *cli) error {
 		pw := strings.TrimRight(line, "\r\n")
 		in.Password = &pw
 	}
+	if in.User.Custom, err = attrFlags(e, svc, u.Tenant, u.Attr); err != nil {
+		return err
+	}
 	if len(u.Group) > 0 {
 		if in.Groups, err = svc.ResolveGroups(e.ctx, u.Tenant, u.Group); err != nil {
 			return err
@@ -79,6 +85,7 @@ type userInviteCmd struct {
 	Email  string   `required:"" help:"The user's email, unique in the tenant."`
 	Name   string   `help:"Display name; split into given and family name."`
 	Group  []string `help:"A group to join, by id or name (repeatable); a missing one fails the whole invite."`
+	Attr   []string `help:"A custom attribute value, name=value (repeatable; repeat a multi-valued one per value)."`
 }
 
 // Run records the invited user in its groups and prints its id. Sending
@@ -93,6 +100,9 @@ func (u *userInviteCmd) Run(e *env, c *cli) error {
 		User:   directory.DirectUser(u.Email, "", u.Name),
 		Invite: true,
 	}
+	if in.User.Custom, err = attrFlags(e, svc, u.Tenant, u.Attr); err != nil {
+		return err
+	}
 	if len(u.Group) > 0 {
 		if in.Groups, err = svc.ResolveGroups(e.ctx, u.Tenant, u.Group); err != nil {
 			return err
@@ -104,6 +114,18 @@ func (u *userInviteCmd) Run(e *env, c *cli) error {
 	}
 	fmt.Fprintln(e.stdout, user.ID)
 	return nil
+}
+
+// attrFlags reads --attr flags against the tenant's definitions.
+func attrFlags(e *env, svc *directory.Service, tenantID string, attrs []string) (map[string]any, error) {
+	if len(attrs) == 0 {
+		return nil, nil
+	}
+	defs, err := svc.TenantAttributes(e.ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return customValues(defs, attrs)
 }
 
 // userRef names one user of a tenant on the command line.
@@ -172,6 +194,10 @@ func (u *userShowCmd) Run(e *env, c *cli) error {
 		{"groups", strings.Join(names, ", ")}, {"created", user.CreatedAt.Format("2006-01-02T15:04:05Z07:00")},
 	} {
 		fmt.Fprintf(w, "%s\t%v\n", row[0], row[1])
+	}
+	for _, name := range slices.Sorted(maps.Keys(user.Custom)) {
+		v, _ := json.Marshal(user.Custom[name]) // plain values
+		fmt.Fprintf(w, "%s\t%s\n", name, v)
 	}
 	if err := w.Flush(); err != nil {
 		return err

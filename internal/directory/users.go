@@ -43,6 +43,10 @@ type UserInput struct {
 	// Groups are ids of groups the new user joins in the same transaction
 	// (see ResolveGroups); only on create.
 	Groups []string
+	// KeepCustom keeps the user's custom attribute values, ignoring
+	// User.Custom: a replace whose client did not send the custom
+	// extension.
+	KeepCustom bool
 }
 
 // DirectUser is the user an administrator creates or invites by hand (the
@@ -416,6 +420,9 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 			return User{}, &Error{Kind: KindInvalidValue, Op: op, Field: "invite", Detail: "invite applies only when a user is created"}
 		}
 		next := in.User
+		if in.KeepCustom {
+			next.Custom = cur.Custom
+		}
 		next.ID, next.TenantID = cur.ID, cur.TenantID
 		next.Status, next.MFAEnrolled, next.PasswordHash = cur.Status, cur.MFAEnrolled, cur.PasswordHash
 		next.CreatedAt, next.Version = cur.CreatedAt, cur.Version

@@ -1,0 +1,165 @@
+package scim_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+const customURN = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
+
+// define defines custom attributes of the env's tenant, as an operator.
+func (e *env) define(defs ...directory.AttributeDef) {
+	e.t.Helper()
+	for _, d := range defs {
+		if _, err := e.svc.DefineAttribute(context.Background(), operator, e.tenant.ID, d); err != nil {
+			e.t.Fatalf("DefineAttribute(%s) = %v", d.Name, err)
+		}
+	}
+}
+
+// TestCustomAttributes drives a tenant's custom attributes through the
+// real router: /Schemas shows them at once, POST, PUT, PATCH and Bulk
+// validate and store them, GET returns them, filters and sorts use them,
+// uniqueness server answers 409, and a PUT without the extension keeps
+// them. Another tenant sees none of it.
+func TestCustomAttributes(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		_, otherToken := e.newTenant("Other")
+		e.define(
+			directory.AttributeDef{Name: "badge", Type: directory.AttrString, Uniqueness: directory.UniqueServer, Required: true},
+			directory.AttributeDef{Name: "level", Type: directory.AttrInteger},
+			directory.AttributeDef{Name: "tier", Type: directory.AttrString, CanonicalValues: []string{"Gold", "Silver"}},
+			directory.AttributeDef{Name: "skills", Type: directory.AttrString, MultiValued: true},
+			directory.AttributeDef{Name: "startDate", Type: directory.AttrDateTime},
+		)
+
+		// Discovery shows the definitions to this tenant only.
+		s := e.do(http.MethodGet, "/scim/v2/Schemas/"+customURN, "").wantStatus(t, "GET /Schemas/custom", http.StatusOK)
+		attrs, _ := s.body["attributes"].([]any)
+		if len(attrs) != 5 || str(attrs[0].(map[string]any), "name") != "badge" || str(attrs[0].(map[string]any), "uniqueness") != "server" {
+			t.Fatalf("GET /Schemas/custom attributes = %v, want badge (uniqueness server), level, tier, skills, startDate", attrs)
+		}
+		o := e.doAs(otherToken, http.MethodGet, "/scim/v2/Schemas/"+customURN, "").wantStatus(t, "GET /Schemas/custom (other tenant)", http.StatusOK)
+		if n := len(o.body["attributes"].([]any)); n != 0 {
+			t.Fatalf("the other tenant's custom schema has %d attributes, want none", n)
+		}
+
+		user := func(userName, custom string) string {
+			return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + customURN + `"],"userName":"` + userName + `",` +
+				`"` + customURN + `":` + custom + `}`
+		}
+		created := e.post(user("anita@example.com", `{"BADGE":"B-17","level":"7","tier":"gold","skills":"go","startDate":"2026-03-01T10:00:00+01:00"}`))
+		anita := str(created.body, "id")
+		got := e.do(http.MethodGet, "/scim/v2/Users/"+anita, "").wantStatus(t, "GET anita", http.StatusOK)
+		if c := fmt.Sprint(got.body[customURN]); c != "map[badge:B-17 level:7 skills:[go] startDate:2026-03-01T09:00:00Z tier:Gold]" {
+			t.Fatalf("GET anita custom = %s, want names and canonical values as defined, level a number, startDate in UTC", c)
+		}
+		if fmt.Sprint(got.body["schemas"]) != "[urn:ietf:params:scim:schemas:core:2.0:User urn:ietf:params:scim:schemas:extension:enterprise:2.0:User urn:ietf:params:scim:schemas:extension:platform:2.0:User "+customURN+"]" {
+			t.Errorf("schemas = %v", got.body["schemas"])
+		}
+
+		// Refusals, each writing nothing.
+		before := e.userCount()
+		for _, tc := range []struct {
+			name, body, scimType, detail string
+			status                       int
+		}{
+			{"unknown attribute", user("x@example.com", `{"badge":"B-1","shoeSize":44}`), "invalidSyntax", "shoeSize", 400},
+			{"wrong type", user("x@example.com", `{"badge":"B-1","level":"seven"}`), "invalidValue", "level", 400},
+			{"not an integer", user("x@example.com", `{"badge":"B-1","level":7.5}`), "invalidValue", "level", 400},
+			{"not canonical", user("x@example.com", `{"badge":"B-1","tier":"Bronze"}`), "invalidValue", "Gold, Silver", 400},
+			{"bad dateTime", user("x@example.com", `{"badge":"B-1","startDate":"yesterday"}`), "invalidValue", "startDate", 400},
+			{"required missing", user("x@example.com", `{"level":1}`), "invalidValue", "badge is required", 400},
+			{"taken badge", user("x@example.com", `{"badge":"b-17"}`), "uniqueness", "badge", 409},
+		} {
+			e.do(http.MethodPost, "/scim/v2/Users", tc.body).wantError(t, tc.name, tc.status, tc.scimType, tc.detail)
+		}
+		if n := e.userCount(); n != before {
+			t.Fatalf("users after refused creates = %d, want %d", n, before)
+		}
+		e.doAs(otherToken, http.MethodPost, "/scim/v2/Users", user("x@example.com", `{"badge":"B-1"}`)).
+			wantError(t, "another tenant's attribute", 400, "invalidSyntax", "badge")
+
+		bob := str(e.post(user("bob@example.com", `{"badge":"B-18","level":12,"skills":["rust","go"]}`)).body, "id")
+
+		// Filters and sorts.
+		list := func(query string) []string {
+			r := e.do(http.MethodGet, "/scim/v2/Users?"+query, "").wantStatus(t, "GET /Users?"+query, http.StatusOK)
+			var ids []string
+			for _, res := range r.body["Resources"].([]any) {
+				ids = append(ids, str(res.(map[string]any), "id"))
+			}
+			return ids
+		}
+		for _, tc := range []struct {
+			query string
+			want  []string
+		}{
+			{"filter=" + urlQuery(customURN+`:level gt 8`), []string{bob}},
+			{"filter=" + urlQuery(customURN+`:skills eq "GO"`), []string{anita, bob}},
+			{"filter=" + urlQuery(customURN+`:badge eq "b-18"`), []string{bob}},
+			{"sortBy=" + urlQuery(customURN+":level") + "&sortOrder=descending", []string{bob, anita}},
+		} {
+			if got := list(tc.query); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("GET /Users?%s = %v, want %v", tc.query, got, tc.want)
+			}
+		}
+		e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(customURN+`:level sw "1"`), "").wantError(t, "sw on an integer", 400, "invalidFilter")
+		e.doAs(otherToken, http.MethodGet, "/scim/v2/Users?filter="+urlQuery(customURN+`:level gt 1`), "").wantError(t, "a filter on another tenant's attribute", 400, "invalidFilter")
+
+		// PATCH: set, add a value, remove; the required one cannot go.
+		r := e.do(http.MethodPatch, "/scim/v2/Users/"+bob, patch(
+			`{"op":"replace","path":"`+customURN+`:level","value":13}`,
+			`{"op":"add","path":"`+customURN+`:skills","value":["sql"]}`,
+		)).wantStatus(t, "PATCH bob", http.StatusOK)
+		if c := fmt.Sprint(r.body[customURN]); c != "map[badge:B-18 level:13 skills:[rust go sql]]" {
+			t.Fatalf("PATCH bob custom = %s", c)
+		}
+		e.do(http.MethodPatch, "/scim/v2/Users/"+bob, patch(`{"op":"remove","path":"`+customURN+`:badge"}`)).
+			wantError(t, "PATCH remove a required attribute", 400, "mutability", "badge is required")
+		e.do(http.MethodPatch, "/scim/v2/Users/"+bob, patch(`{"op":"replace","path":"`+customURN+`:badge","value":"B-17"}`)).
+			wantError(t, "PATCH to a taken badge", 409, "uniqueness", "badge")
+
+		// PUT without the extension keeps the values; with it, replaces them.
+		e.do(http.MethodPut, "/scim/v2/Users/"+bob, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@example.com","displayName":"Bob"}`).
+			wantStatus(t, "PUT bob without the extension", http.StatusOK)
+		if c := fmt.Sprint(e.do(http.MethodGet, "/scim/v2/Users/"+bob, "").body[customURN]); c != "map[badge:B-18 level:13 skills:[rust go sql]]" {
+			t.Fatalf("custom after a PUT without the extension = %s, want it kept", c)
+		}
+		e.do(http.MethodPut, "/scim/v2/Users/"+bob, user("bob@example.com", `{"badge":"B-19"}`)).wantStatus(t, "PUT bob with the extension", http.StatusOK)
+		if c := fmt.Sprint(e.do(http.MethodGet, "/scim/v2/Users/"+bob, "").body[customURN]); c != "map[badge:B-19]" {
+			t.Fatalf("custom after a PUT with the extension = %s, want only badge", c)
+		}
+
+		// Bulk creates are held to the same rules.
+		bulk := e.do(http.MethodPost, "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[`+
+			`{"method":"POST","path":"/Users","bulkId":"a","data":`+user("carl@example.com", `{"badge":"B-19"}`)+`},`+
+			`{"method":"POST","path":"/Users","bulkId":"b","data":`+user("dora@example.com", `{"badge":"B-20","level":3}`)+`}]}`).
+			wantStatus(t, "POST /Bulk", http.StatusOK)
+		ops := bulk.body["Operations"].([]any)
+		if s0, s1 := str(ops[0].(map[string]any), "status"), str(ops[1].(map[string]any), "status"); s0 != "409" || s1 != "201" {
+			t.Fatalf("bulk statuses = %s, %s; want 409 (badge taken), 201", s0, s1)
+		}
+
+		// Removing the attribute users hold needs force; then it is gone
+		// from users, /Schemas and filters.
+		if _, err := e.svc.RemoveAttribute(context.Background(), operator, e.tenant.ID, "level", false); directory.KindOf(err) != directory.KindConflict {
+			t.Fatalf("RemoveAttribute(level, no force) = %v, want KindConflict", err)
+		}
+		n, err := e.svc.RemoveAttribute(context.Background(), operator, e.tenant.ID, "level", true)
+		if err != nil || n != 2 {
+			t.Fatalf("RemoveAttribute(level, force) = %d, %v; want 2 users (anita, dora), nil", n, err)
+		}
+		if c := fmt.Sprint(e.do(http.MethodGet, "/scim/v2/Users/"+anita, "").body[customURN]); c != "map[badge:B-17 skills:[go] startDate:2026-03-01T09:00:00Z tier:Gold]" {
+			t.Fatalf("anita after removing level = %s", c)
+		}
+		e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(customURN+`:level gt 1`), "").wantError(t, "a filter on a removed attribute", 400, "invalidFilter")
+	})
+}

@@ -1,0 +1,94 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/schemas"
+)
+
+// userSchemas is what a tenant's custom attribute definitions make of the
+// User resource type: the schemas that check bodies, PATCH paths and
+// projections (rs) and the catalog of filters and sorts.
+type userSchemas struct {
+	rs      *resourceSchema
+	catalog *query.Catalog
+}
+
+// plainUsers are the user schemas of a tenant without custom attributes.
+var plainUsers = &userSchemas{rs: userSchema, catalog: query.Users}
+
+// maxCachedSchemas bounds the cache of user schemas by definitions: beyond
+// it the cache starts afresh.
+const maxCachedSchemas = 1024
+
+// tenantSchemas holds the user schemas of the definitions seen, for every
+// handler and ParseUser.
+var tenantSchemas schemaCache
+
+// schemaCache holds the user schemas of each set of definitions seen, by
+// their JSON.
+type schemaCache struct {
+	mu   sync.Mutex
+	sets map[string]*userSchemas
+}
+
+// of returns the user schemas of defs, built once per set of definitions.
+func (c *schemaCache) of(defs []directory.AttributeDef) *userSchemas {
+	if len(defs) == 0 {
+		return plainUsers
+	}
+	b, err := json.Marshal(defs)
+	if err != nil { // definitions are plain data: never
+		return newUserSchemas(defs)
+	}
+	key := string(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if us, ok := c.sets[key]; ok {
+		return us
+	}
+	if c.sets == nil || len(c.sets) >= maxCachedSchemas {
+		c.sets = map[string]*userSchemas{}
+	}
+	us := newUserSchemas(defs)
+	c.sets[key] = us
+	return us
+}
+
+func newUserSchemas(defs []directory.AttributeDef) *userSchemas {
+	custom := directory.CustomSchema(defs)
+	return &userSchemas{
+		rs:      newResourceSchema(schemas.User(), schemas.EnterpriseUser(), schemas.PlatformUser(), custom),
+		catalog: query.UserCatalog(custom),
+	}
+}
+
+// usersOf returns the user schemas of the request's tenant, once per
+// request. Writes read the definitions as stored now, so that an attribute
+// defined a moment ago is accepted on every replica; reads use the
+// tenant as authenticated (cached for at most the cache TTL).
+func (h *handler) usersOf(r *http.Request) *userSchemas {
+	ex := exchangeOf(r.Context())
+	if ex.users != nil {
+		return ex.users
+	}
+	defs := ex.principal.Tenant.Attributes
+	if r.Method != http.MethodGet && ex.principal.Tenant.ID != "" {
+		if fresh, err := h.svc.TenantAttributes(r.Context(), ex.principal.Tenant.ID); err == nil {
+			defs = fresh
+		} // else the write fails in the domain, which reads them again
+	}
+	ex.users = tenantSchemas.of(defs)
+	return ex.users
+}
+
+// userSchemaOf is usersOf's resource schema, for middleware that takes a
+// schema per request.
+func (h *handler) userSchemaOf(r *http.Request) *resourceSchema { return h.usersOf(r).rs }
+
+// groupSchemaOf returns the Group schema, which no tenant changes.
+func (h *handler) groupSchemaOf(*http.Request) *resourceSchema { return h.groups }
