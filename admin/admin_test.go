@@ -424,3 +424,67 @@ func TestRequestLog(t *testing.T) {
 		}
 	})
 }
+
+// TestAttributes defines, lists and removes custom attributes over the
+// API, creates a user with values, filters by one, and checks that the
+// tenant view shows the definitions.
+func TestAttributes(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		d := e.do(http.MethodPost, "/admin/v1/attributes", `{"name":"badge","type":"string","uniqueness":"server","required":true}`, http.StatusCreated)
+		if d.header.Get("Location") != "/admin/v1/attributes/badge" || d.body["uniqueness"] != "server" || d.body["required"] != true {
+			t.Fatalf("defined = %s", d.raw)
+		}
+		e.do(http.MethodPost, "/admin/v1/attributes", `{"name":"level","type":"integer"}`, http.StatusCreated)
+		for _, c := range []struct {
+			what, body string
+			status     int
+			code       string
+			detail     string
+		}{
+			{"a name taken", `{"name":"BADGE","type":"string"}`, http.StatusConflict, "uniqueness", "already defines"},
+			{"a bad name", `{"name":"1st","type":"string"}`, http.StatusBadRequest, "invalidValue", "not valid"},
+			{"a bad type", `{"name":"x","type":"money"}`, http.StatusBadRequest, "invalidValue", "type"},
+			{"a unique boolean", `{"name":"x","type":"boolean","uniqueness":"server"}`, http.StatusBadRequest, "invalidValue", "uniqueness"},
+		} {
+			e.call(e.admin, http.MethodPost, "/admin/v1/attributes", c.body).wantProblem(t, c.what, c.status, c.code, c.detail)
+		}
+		list := e.do(http.MethodGet, "/admin/v1/attributes", "", http.StatusOK)
+		if len(list.list) != 2 || str(list.list[0].(map[string]any)["name"]) != "badge" {
+			t.Fatalf("attributes = %s", list.raw)
+		}
+		tenant := e.do(http.MethodGet, "/admin/v1/tenant", "", http.StatusOK)
+		if attrs, _ := tenant.body["attributes"].([]any); len(attrs) != 2 || tenant.body["passwordPolicy"] == nil {
+			t.Fatalf("tenant = %s", tenant.raw)
+		}
+
+		u := e.do(http.MethodPost, "/admin/v1/users", `{"email":"anita@example.com","attributes":{"badge":"B-17","level":"3"}}`, http.StatusCreated)
+		if a, _ := u.body["attributes"].(map[string]any); a["badge"] != "B-17" || a["level"] != float64(3) {
+			t.Fatalf("created user = %s", u.raw)
+		}
+		before := e.userCount()
+		e.call(e.admin, http.MethodPost, "/admin/v1/users", `{"email":"bob@example.com"}`).wantProblem(t, "the required attribute missing", http.StatusBadRequest, "invalidValue", "badge is required")
+		e.call(e.admin, http.MethodPost, "/admin/v1/users", `{"email":"bob@example.com","attributes":{"badge":"b-17"}}`).
+			wantProblem(t, "a badge taken", http.StatusConflict, "uniqueness", "a user with this badge already exists")
+		if e.userCount() != before {
+			t.Fatal("a refused create wrote a user")
+		}
+		found := e.do(http.MethodGet, "/admin/v1/users?filter="+urlQuery(`urn:ietf:params:scim:schemas:extension:custom:2.0:User:level ge 3`), "", http.StatusOK)
+		if found.body["totalResults"] != float64(1) {
+			t.Fatalf("filter on level = %s", found.raw)
+		}
+
+		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level", "").wantProblem(t, "removing a held attribute", http.StatusConflict, "conflict", "1 users hold a value of level")
+		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level?force=maybe", "").wantProblem(t, "a bad force", http.StatusBadRequest, "invalidValue", "force")
+		r := e.do(http.MethodDelete, "/admin/v1/attributes/level?force=true", "", http.StatusOK)
+		if r.body["usersAffected"] != float64(1) {
+			t.Fatalf("forced removal = %s", r.raw)
+		}
+		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level", "").wantProblem(t, "removing it again", http.StatusNotFound, "notFound", "level")
+		types := e.auditTypes()
+		if n := len(types); n < 3 || types[n-1] != audit.TenantAttributeRemoved {
+			t.Fatalf("audit = %v, want tenant.attribute_removed last", types)
+		}
+		e.call(e.scim, http.MethodGet, "/admin/v1/attributes", "").wantProblem(t, "a scim token", http.StatusForbidden, "forbidden", "")
+	})
+}

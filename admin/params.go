@@ -41,6 +41,20 @@ func (p *params) time(name string) time.Time {
 	return t
 }
 
+// bool reads the boolean parameter name (true or false); false when
+// absent.
+func (p *params) bool(name string) bool {
+	v := p.q.Get(name)
+	if p.err != nil || v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.err = directory.Errorf(directory.KindInvalidValue, name, "%s must be true or false", name)
+	}
+	return b
+}
+
 // pageParams reads startIndex (from 1) and count (0 to MaxPageSize,
 // default 100).
 func pageParams(q url.Values) (startIndex, count int, err error) {

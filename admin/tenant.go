@@ -11,18 +11,88 @@ import (
 	"github.com/scimd/scimd/internal/password"
 )
 
-// tenantView is the token's tenant.
+// tenantView is the token's tenant and its settings.
 type tenantView struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	MFARequired bool      `json:"mfaRequired"`
-	CreatedAt   time.Time `json:"createdAt"`
+	ID             string                   `json:"id"`
+	Name           string                   `json:"name"`
+	MFARequired    bool                     `json:"mfaRequired"`
+	PasswordPolicy password.Policy          `json:"passwordPolicy"`
+	Attributes     []directory.AttributeDef `json:"attributes"`
+	CreatedAt      time.Time                `json:"createdAt"`
 }
 
-// getTenant serves GET /tenant.
+// getTenant serves GET /tenant: the tenant with its settings, as stored
+// now.
 func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
-	t := principalOf(r).tenant
-	writeJSON(w, http.StatusOK, tenantView{ID: t.ID, Name: t.Name, MFARequired: t.MFARequired, CreatedAt: t.CreatedAt})
+	t, err := a.svc.Tenant(r.Context(), principalOf(r).tenant.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if t.Attributes, err = a.svc.TenantAttributes(r.Context(), t.ID); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	attrs := t.Attributes
+	if attrs == nil {
+		attrs = []directory.AttributeDef{}
+	}
+	writeJSON(w, http.StatusOK, tenantView{ID: t.ID, Name: t.Name, MFARequired: t.MFARequired, PasswordPolicy: t.PasswordPolicy,
+		Attributes: attrs, CreatedAt: t.CreatedAt})
+}
+
+// listAttributes serves GET /attributes: the tenant's custom attributes,
+// in definition order.
+func (a *api) listAttributes(w http.ResponseWriter, r *http.Request) {
+	defs, err := a.svc.TenantAttributes(r.Context(), principalOf(r).tenant.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if defs == nil {
+		defs = []directory.AttributeDef{}
+	}
+	writeJSON(w, http.StatusOK, defs)
+}
+
+// defineAttribute serves POST /attributes: 201 with the definition as
+// stored; audited as tenant.attribute_defined.
+func (a *api) defineAttribute(w http.ResponseWriter, r *http.Request) {
+	var body directory.AttributeDef
+	if err := readJSON(r, &body); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	p := principalOf(r)
+	d, err := a.svc.DefineAttribute(r.Context(), p.caller, p.tenant.ID, body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", Prefix+"/attributes/"+d.Name)
+	writeJSON(w, http.StatusCreated, d)
+}
+
+// removeAttribute serves DELETE /attributes/{name}: 409 when users hold
+// values, unless force=true, which deletes them; audited as
+// tenant.attribute_removed. The answer counts the users whose value was
+// deleted.
+func (a *api) removeAttribute(w http.ResponseWriter, r *http.Request) {
+	q := params{q: r.URL.Query()}
+	force := q.bool("force")
+	if q.err != nil {
+		a.writeError(w, r, q.err)
+		return
+	}
+	p := principalOf(r)
+	n, err := a.svc.RemoveAttribute(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name"), force)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		UsersAffected int64 `json:"usersAffected"`
+	}{n})
 }
 
 // policyView is the body of GET and PUT /policy: the tenant's MFA

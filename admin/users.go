@@ -30,6 +30,8 @@ type userView struct {
 	ForceMFAEnrollment bool          `json:"forceMfaEnrollment"`
 	MFAEnrolled        bool          `json:"mfaEnrolled"`
 	HasPassword        bool          `json:"hasPassword"`
+	// Attributes are the user's custom attribute values, by name.
+	Attributes map[string]any `json:"attributes,omitempty"`
 	Groups             []groupRef    `json:"groups,omitempty"` // the user detail only
 	Audit              []audit.Event `json:"audit,omitempty"`  // the user detail only: newest first
 	Version            int64         `json:"version"`
@@ -49,7 +51,8 @@ func viewUser(u *directory.User) userView {
 		ID: u.ID, UserName: u.UserName, Email: u.Email, DisplayName: u.DisplayName,
 		GivenName: u.Name.GivenName, FamilyName: u.Name.FamilyName, Status: string(u.Status), Active: u.Active,
 		EmailVerified: u.EmailVerified, PasswordMustReset: u.PasswordMustReset, ForceMFAEnrollment: u.ForceMFAEnrollment,
-		MFAEnrolled: u.MFAEnrolled, HasPassword: u.HasPassword(), Version: u.Version, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		MFAEnrolled: u.MFAEnrolled, HasPassword: u.HasPassword(), Attributes: u.Custom, Version: u.Version,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
@@ -65,6 +68,9 @@ type newUser struct {
 	PasswordMustReset  *bool    `json:"passwordMustReset"`
 	ForceMFAEnrollment *bool    `json:"forceMfaEnrollment"`
 	Invite             bool     `json:"invite"`
+	// Attributes are custom attribute values by name, checked against the
+	// tenant's definitions (a list for a multi-valued one).
+	Attributes map[string]any `json:"attributes"`
 }
 
 // createUser serves POST /users: 201 with the user, or the seed's errors
@@ -82,6 +88,7 @@ func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
 		Password: body.Password, EmailVerified: body.EmailVerified, PasswordMustReset: body.PasswordMustReset,
 		ForceMFAEnrollment: body.ForceMFAEnrollment, Invite: body.Invite,
 	}
+	in.User.Custom = body.Attributes
 	if len(body.Groups) > 0 {
 		var err error
 		if in.Groups, err = a.svc.ResolveGroups(r.Context(), p.tenant.ID, body.Groups); err != nil {
@@ -129,7 +136,12 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	f, err := parseFilter(q, query.Users)
+	defs := principalOf(r).tenant.Attributes
+	catalog := query.Users
+	if len(defs) > 0 {
+		catalog = query.UserCatalog(directory.CustomSchema(defs))
+	}
+	f, err := parseFilter(q, catalog)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -223,8 +223,14 @@ func readCSV(r io.Reader, groupID func(ref string) (string, error), defs []direc
 		row.label = field("email")
 		row.in, row.err = csvInput(field, groupID)
 		for i, d := range custom {
-			if v := strings.TrimSpace(rec[i]); v != "" {
-				row.in.User.Custom = withAttr(row.in.User.Custom, d, v)
+			values := []string{rec[i]}
+			if d.MultiValued {
+				values = strings.Split(rec[i], ";")
+			}
+			for _, v := range values {
+				if v = strings.TrimSpace(v); v != "" {
+					row.in.User.Custom = withAttr(row.in.User.Custom, d, v)
+				}
 			}
 		}
 		rows = append(rows, row)
