@@ -17,26 +17,26 @@ const auditSummary = 20
 
 // userView is a user as the API shows it.
 type userView struct {
-	ID                 string        `json:"id"`
-	UserName           string        `json:"userName"`
-	Email              string        `json:"email"`
-	DisplayName        string        `json:"displayName,omitempty"`
-	GivenName          string        `json:"givenName,omitempty"`
-	FamilyName         string        `json:"familyName,omitempty"`
-	Status             string        `json:"status"`
-	Active             bool          `json:"active"`
-	EmailVerified      bool          `json:"emailVerified"`
-	PasswordMustReset  bool          `json:"passwordMustReset"`
-	ForceMFAEnrollment bool          `json:"forceMfaEnrollment"`
-	MFAEnrolled        bool          `json:"mfaEnrolled"`
-	HasPassword        bool          `json:"hasPassword"`
+	ID                 string `json:"id"`
+	UserName           string `json:"userName"`
+	Email              string `json:"email"`
+	DisplayName        string `json:"displayName,omitempty"`
+	GivenName          string `json:"givenName,omitempty"`
+	FamilyName         string `json:"familyName,omitempty"`
+	Status             string `json:"status"`
+	Active             bool   `json:"active"`
+	EmailVerified      bool   `json:"emailVerified"`
+	PasswordMustReset  bool   `json:"passwordMustReset"`
+	ForceMFAEnrollment bool   `json:"forceMfaEnrollment"`
+	MFAEnrolled        bool   `json:"mfaEnrolled"`
+	HasPassword        bool   `json:"hasPassword"`
 	// Attributes are the user's custom attribute values, by name.
 	Attributes map[string]any `json:"attributes,omitempty"`
-	Groups             []groupRef    `json:"groups,omitempty"` // the user detail only
-	Audit              []audit.Event `json:"audit,omitempty"`  // the user detail only: newest first
-	Version            int64         `json:"version"`
-	CreatedAt          time.Time     `json:"createdAt"`
-	UpdatedAt          time.Time     `json:"updatedAt"`
+	Groups     []groupRef     `json:"groups,omitempty"` // the user detail only
+	Audit      []audit.Event  `json:"audit,omitempty"`  // the user detail only: newest first
+	Version    int64          `json:"version"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
 }
 
 // groupRef names a group a user belongs to.

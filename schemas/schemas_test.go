@@ -106,7 +106,7 @@ func TestCustom(t *testing.T) {
 		t.Fatalf("Custom().ID = %q, want %q", s.ID, schemas.CustomUserURN)
 	}
 	for _, c := range []struct {
-		name, typ, uniqueness string
+		name, typ, uniqueness  string
 		multi, required, exact bool
 	}{
 		{"badge", "string", "server", false, true, false},

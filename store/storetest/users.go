@@ -54,7 +54,7 @@ func fullUser(tenantID string) directory.User {
 		},
 		Custom: map[string]any{"badge": "B-17", "cost-center": "4130-a", "level": float64(3), "remote": true,
 			"skills": []any{"go", "sql"}, "startDate": "2026-03-01T09:00:00.5Z"},
-		UniqueValues: []directory.UniqueValue{{Attribute: "badge", Key: "b-17", Name: "badge"}},
+		UniqueValues:       []directory.UniqueValue{{Attribute: "badge", Key: "b-17", Name: "badge"}},
 		EmailVerified:      true,
 		PasswordMustReset:  true,
 		ForceMFAEnrollment: true,
