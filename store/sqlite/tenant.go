@@ -94,19 +94,25 @@ func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev aud
 		return fail("update tenant policy", err)
 	}
 	return fail("update tenant policy", db.write(ctx, func(ctx context.Context, tx *tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tenants SET mfa_required = ?, password_policy = ? WHERE id = ?`, t.MFARequired, policy, t.ID)
-		if err != nil {
-			return fmt.Errorf("update tenant: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update tenant: %w", err)
-		}
-		if n == 0 {
-			return directory.ErrNotFound
-		}
-		return insertEvents(ctx, tx, t.ID, ev)
+		return updateTenant(ctx, tx, t.ID, ev, `mfa_required = ?, password_policy = ?`, t.MFARequired, policy)
 	}))
+}
+
+// updateTenant sets columns of the tenant (set, with ? placeholders for
+// args) and records ev, or returns directory.ErrNotFound.
+func updateTenant(ctx context.Context, tx *tx, id string, ev audit.Event, set string, args ...any) error {
+	res, err := tx.ExecContext(ctx, `UPDATE tenants SET `+set+` WHERE id = ?`, append(args, id)...)
+	if err != nil {
+		return fmt.Errorf("update tenant: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update tenant: %w", err)
+	}
+	if n == 0 {
+		return directory.ErrNotFound
+	}
+	return insertEvents(ctx, tx, id, ev)
 }
 
 // UpdateTenantAttributes sets the tenant's custom attribute definitions,
@@ -139,18 +145,7 @@ func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, na
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_unique_values WHERE tenant_id = ? AND attribute = ?`, t.ID, strings.ToLower(name)); err != nil {
 			return fmt.Errorf("delete unique values: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE tenants SET custom_attributes = ? WHERE id = ?`, defs, t.ID)
-		if err != nil {
-			return fmt.Errorf("update tenant: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update tenant: %w", err)
-		}
-		if n == 0 {
-			return directory.ErrNotFound
-		}
-		return insertEvents(ctx, tx, t.ID, ev)
+		return updateTenant(ctx, tx, t.ID, ev, `custom_attributes = ?`, defs)
 	})
 	if err != nil {
 		return 0, fail("update tenant attributes", err)
