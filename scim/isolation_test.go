@@ -30,6 +30,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		bUser := eb.createUser("secret.b@globex.example", `"externalId":"ext-of-b"`)
 		bGroup := eb.createGroup("Globex Secret Team", bUser)
 		bAdmin := e.newToken(tb.ID, "globex-console", directory.ScopeAdmin)
+		if _, err := e.svc.DefineAttribute(ctx, operator, tb.ID, directory.AttributeDef{Name: "globexClearance", Type: directory.AttrString}); err != nil {
+			t.Fatal(err)
+		}
 		// What of B's no request below sends: its ids and the token's name
 		// may come back in a 404's detail, as the client sent them.
 		marks := []string{"secret.b", "Secret Team", "ext-of-b"}
@@ -46,7 +49,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		}
 		// Routes of one resource that is no tenant's: the schemas.
 		shared := map[string]bool{"Schemas": true, "ResourceTypes": true}
-		ids := map[string]string{"Users": bUser, "Groups": bGroup, "users": bUser, "groups": bGroup, "tokens": "globex-console"}
+		ids := map[string]string{"Users": bUser, "Groups": bGroup, "users": bUser, "groups": bGroup, "tokens": "globex-console", "attributes": "globexClearance"}
 		routes := e.srv.Config.Handler.(chi.Routes)
 		tried := 0
 		err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -132,6 +135,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		}
 		if r := eb.doAs(bAdmin, http.MethodGet, "/admin/v1/tokens", "").wantStatus(t, "B's tokens", http.StatusOK); strings.Contains(r.raw, `"revokedAt"`) {
 			t.Fatalf("a token of B was revoked by A: %s", r.raw)
+		}
+		if defs, err := e.svc.TenantAttributes(ctx, tb.ID); err != nil || len(defs) != 1 {
+			t.Fatalf("B's custom attributes after A's requests = %v, %v", defs, err)
 		}
 	})
 }
