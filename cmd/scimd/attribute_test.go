@@ -58,7 +58,11 @@ func TestAttributes(t *testing.T) {
 			"bob@example.com,B-18,5,rust;go\n"+
 			"carl@example.com,B-17,1,\n"+ // line 3: anita's badge
 			"dora@example.com,B-19,x,\n") // line 4
-		out, _, err := scimd(t, db, "import", "--tenant", id, csv)
+		out, _, err := scimd(t, db, "import", "--tenant", id, "--dry-run", csv)
+		if err == nil || !strings.Contains(out, "line 3: carl@example.com: a user with this badge already exists") {
+			t.Fatalf("import --dry-run csv = %v\n%s", err, out)
+		}
+		out, _, err = scimd(t, db, "import", "--tenant", id, csv)
 		if err == nil || !strings.Contains(out, "line 3: carl@example.com: a user with this badge already exists") ||
 			!strings.Contains(out, "line 4: dora@example.com: custom attribute level must be") || !strings.Contains(out, "imported 1 of 3 rows") {
 			t.Fatalf("import csv = %v\n%s", err, out)

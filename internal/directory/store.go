@@ -70,6 +70,9 @@ type Store interface {
 	// the tenant other than it holds its email (email[i]) or its userName
 	// (userName[i]), compared as the unique keys compare them.
 	TakenUserKeys(ctx context.Context, tenantID string, users []User) (email, userName []bool, err error)
+	// TakenUniqueValues reports, for each of values, whether a stored user
+	// of the tenant holds it in the unique index of custom attributes.
+	TakenUniqueValues(ctx context.Context, tenantID string, values []UniqueValue) ([]bool, error)
 	// User returns the tenant's user with this id, or ErrNotFound.
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UpdateUser writes u (whose Version is already incremented) and the

@@ -251,7 +251,47 @@ func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, 
 			}
 		}
 	}
+	if err := s.takenUniqueValues(ctx, tenantID, users, valid, errs); err != nil {
+		for _, i := range valid {
+			if errs[i] == nil {
+				errs[i] = wrap(op, err)
+			}
+		}
+	}
 	return errs
+}
+
+// takenUniqueValues sets errs[valid[j]], when still nil, for each of users
+// holding a unique custom attribute value that a stored user or an
+// earlier one of users holds.
+func (s *Service) takenUniqueValues(ctx context.Context, tenantID string, users []User, valid []int, errs []error) error {
+	var values []UniqueValue
+	for _, u := range users {
+		values = append(values, u.UniqueValues...)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	stored, err := s.store.TakenUniqueValues(ctx, tenantID, values)
+	if err != nil {
+		return err
+	}
+	seen := map[UniqueValue]bool{} // the values of inputs that would be created
+	k := 0
+	for j, u := range users {
+		for _, v := range u.UniqueValues {
+			if (stored[k] || seen[v]) && errs[valid[j]] == nil {
+				errs[valid[j]] = wrap("directory.CheckNewUsers", v.Taken())
+			}
+			k++
+		}
+		if errs[valid[j]] == nil {
+			for _, v := range u.UniqueValues {
+				seen[v] = true
+			}
+		}
+	}
+	return nil
 }
 
 // takenKeys finds, in one store call, which of users (new users of the

@@ -201,6 +201,26 @@ func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []direct
 	return email, userName, fail("taken user keys", err)
 }
 
+// TakenUniqueValues reports which of values a user of the tenant holds, in
+// one statement.
+func (db *DB) TakenUniqueValues(ctx context.Context, tenantID string, values []directory.UniqueValue) ([]bool, error) {
+	attrs, keys := make([]string, len(values)), make([]string, len(values))
+	for i, v := range values {
+		attrs[i], keys[i] = v.Attribute, v.Key
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_unique_values h
+			WHERE h.tenant_id = $1 AND h.attribute = x.a AND h.value_key = x.k)
+		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x (a, k, n) ORDER BY x.n`, tenantID, attrs, keys)
+	if err != nil {
+		return nil, fail("taken unique values", err)
+	}
+	taken, err := record.Collect(rows, func(r record.Row) (bool, error) {
+		var b bool
+		return b, r.Scan(&b)
+	})
+	return taken, fail("taken unique values", err)
+}
+
 // uniqueArrays returns the attribute and value_key columns of u's
 // user_unique_values rows, one array each, for unnest.
 func uniqueArrays(u *directory.User) []any {

@@ -51,6 +51,20 @@ func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []direct
 	return email, userName, fail("taken user keys", err)
 }
 
+// TakenUniqueValues reports which of values a user of the tenant holds:
+// one lookup of the unique index's key for each.
+func (db *DB) TakenUniqueValues(ctx context.Context, tenantID string, values []directory.UniqueValue) ([]bool, error) {
+	taken := make([]bool, len(values))
+	for i, v := range values {
+		err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_unique_values WHERE tenant_id = ? AND attribute = ? AND value_key = ?)`,
+			tenantID, v.Attribute, v.Key).Scan(&taken[i])
+		if err != nil {
+			return nil, fail("taken unique values", err)
+		}
+	}
+	return taken, nil
+}
+
 func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string, ev audit.Event) error {
 	var refs []record.GroupRef
 	if len(groups) > 0 {

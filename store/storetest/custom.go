@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/scimd/scimd/internal/audit"
@@ -82,6 +83,16 @@ func testCustomUnique(t *testing.T, in Instance) {
 	carl := newUser(acme.ID, "carl", "carl@example.com")
 	carl.Custom, carl.UniqueValues = map[string]any{"badge": "B-17"}, badge("b-17")
 	createUser(t, b, carl)
+
+	values := append(badge("b-17"), badge("b-99")...)
+	taken, err := b.TakenUniqueValues(ctx, acme.ID, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "TakenUniqueValues(b-17, b-99)", taken, []bool{true, false})
+	if taken, _ := b.TakenUniqueValues(ctx, other.ID, append(badge("b-18"), badge("b-17")...)); !reflect.DeepEqual(taken, []bool{false, true}) {
+		t.Fatalf("TakenUniqueValues(other tenant: b-18, b-17) = %v, want [false true]", taken)
+	}
 }
 
 // testTenantAttributes checks UpdateTenantAttributes: definitions stored in
