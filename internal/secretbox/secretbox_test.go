@@ -1,0 +1,43 @@
+package secretbox_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/internal/secretbox"
+)
+
+func TestSealOpen(t *testing.T) {
+	key, err := secretbox.ParseKey(secretbox.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := box.Seal("JBSWY3DPEHPK3PXP", "factor-1")
+	if strings.Contains(sealed, "JBSWY3DPEHPK3PXP") || sealed == box.Seal("JBSWY3DPEHPK3PXP", "factor-1") {
+		t.Fatalf("Seal = %q: shows the secret, or is not randomised", sealed)
+	}
+	if got, err := box.Open(sealed, "factor-1"); err != nil || got != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := box.Open(sealed, "factor-2"); err != secretbox.ErrOpen {
+		t.Fatalf("Open(another context) = %v, want ErrOpen", err)
+	}
+	other, _ := secretbox.New(make([]byte, secretbox.KeySize))
+	if _, err := other.Open(sealed, "factor-1"); err != secretbox.ErrOpen {
+		t.Fatalf("Open(another key) = %v, want ErrOpen", err)
+	}
+	tampered := []byte(sealed)
+	tampered[len(tampered)-2] ^= 1
+	if _, err := box.Open(string(tampered), "factor-1"); err != secretbox.ErrOpen {
+		t.Fatalf("Open(altered) = %v, want ErrOpen", err)
+	}
+	for _, bad := range []string{"", "c2hvcnQ=", "not base64!"} {
+		if _, err := secretbox.ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) = nil error", bad)
+		}
+	}
+}
