@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/scimd/scimd/internal/secretbox"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,14 +37,18 @@ type env struct {
 
 func newEnv(t *testing.T, b store.Backend) *env {
 	t.Helper()
-	svc := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8))
+	box, err := secretbox.New(make([]byte, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8),
+		directory.WithSecretBox(box))
 	srv := httptest.NewServer(scim.NewHandler(scim.Deps{
 		Service: svc,
 		Admin:   admin.NewHandler(admin.Deps{Service: svc, RequestID: scim.RequestID}),
 	}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, svc: svc, srv: srv}
-	var err error
 	if e.tenant, err = svc.CreateTenant(context.Background(), operator, "Acme"); err != nil {
 		t.Fatal(err)
 	}

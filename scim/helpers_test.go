@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/scimd/scimd/internal/secretbox"
 	"io"
 	"log/slog"
 	"net/http"
@@ -116,7 +117,11 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e.svc = directory.NewService(b, cfg.hasher, directory.WithClock(e.clock))
+	box, err := secretbox.New(make([]byte, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = directory.NewService(b, cfg.hasher, directory.WithClock(e.clock), directory.WithSecretBox(box))
 	cfg.deps.Service = e.svc
 	if cfg.admin {
 		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID})
@@ -124,7 +129,7 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	cfg.deps.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.srv = httptest.NewServer(scim.NewHandler(cfg.deps))
 	t.Cleanup(e.srv.Close)
-	var err error
+
 	e.tenant, err = e.svc.CreateTenant(context.Background(), operator, "Acme")
 	if err != nil {
 		t.Fatalf("CreateTenant(Acme) = %v", err)

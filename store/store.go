@@ -61,6 +61,16 @@ func Open(ctx context.Context, rawURL string) (Backend, error) {
 	return nil, fmt.Errorf("open database: unknown scheme %q in %q; use one of: %s", scheme, Redact(rawURL), forms)
 }
 
+// SQLiteFile returns the file of a sqlite URL, and whether rawURL is one.
+func SQLiteFile(rawURL string) (string, bool) {
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok || !strings.EqualFold(scheme, "sqlite") {
+		return "", false
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(rest, "//"), "?")
+	return path, path != ""
+}
+
 // Redact returns rawURL with any password (in the user information or a
 // password or sslpassword query parameter) replaced by "xxxxx", for logs
 // and error messages. A URL that does not parse is replaced entirely.

@@ -22,7 +22,8 @@ const defaultDatabase = "sqlite://scimd.db"
 // cli is the command-line grammar. Every command takes --database (or
 // SCIMD_DATABASE); configuration is parsed here and nowhere else.
 type cli struct {
-	Database string `help:"Database URL: sqlite://FILE, sqlite:///ABS/PATH or postgres://... (env SCIMD_DATABASE)." default:"${database}" placeholder:"URL"`
+	Database      string `help:"Database URL: sqlite://FILE, sqlite:///ABS/PATH or postgres://... (env SCIMD_DATABASE)." default:"${database}" placeholder:"URL"`
+	SecretKeyFile string `name:"secret-key-file" help:"File holding the key that seals TOTP keys and invitation links waiting to be sent (32 bytes, base64); default with SQLite: the database file name plus .key, created when missing. Or set the key itself in SCIMD_SECRET_KEY. Every replica needs the same key." default:"${secretKeyFile}" placeholder:"FILE"`
 
 	Serve     serveCmd     `cmd:"" default:"withargs" help:"Run the SCIM server (the default command)."`
 	Migrate   migrateCmd   `cmd:"" help:"Apply pending database migrations."`
@@ -62,10 +63,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(int) { exited = true }),
 		kong.Vars{
-			"database": database,
-			"listen":   envOr(getenv, "SCIMD_LISTEN", ":8080"),
-			"baseURL":  getenv("SCIMD_BASE_URL"),
-			"maxBody":  strconv.FormatInt(scim.DefaultMaxBodyBytes, 10),
+			"database":      database,
+			"listen":        envOr(getenv, "SCIMD_LISTEN", ":8080"),
+			"baseURL":       getenv("SCIMD_BASE_URL"),
+			"secretKeyFile": getenv("SCIMD_SECRET_KEY_FILE"),
+			"maxBody":       strconv.FormatInt(scim.DefaultMaxBodyBytes, 10),
 		},
 		kong.UsageOnError(),
 	)
@@ -113,6 +115,14 @@ func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Op
 	}
 	if hasher == nil {
 		hasher = password.NewHasher(password.DefaultParams(), 1, 4)
+	}
+	box, err := c.secretBox(e)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if box != nil {
+		opts = append(opts, directory.WithSecretBox(box))
 	}
 	return db, directory.NewService(db, hasher, opts...), nil
 }

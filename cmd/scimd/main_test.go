@@ -36,6 +36,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// testSecretKey is the secret key of the PostgreSQL tests.
+const testSecretKey = "KdJ+CQk/oTBSQmnTYjZwqYg/eCwj/cMovCYIaFrr0nY="
+
 func testEnv(db string) func(string) string {
 	return func(k string) string {
 		switch k {
@@ -43,6 +46,10 @@ func testEnv(db string) func(string) string {
 			return db
 		case "SCIMD_ACTOR":
 			return "test-operator"
+		case "SCIMD_SECRET_KEY":
+			if strings.HasPrefix(db, "postgres") { // SQLite: the key file beside the database
+				return testSecretKey
+			}
 		}
 		return ""
 	}

@@ -44,6 +44,10 @@ const (
 	// of the tenant's custom attribute definitions.
 	TenantAttributeDefined = "tenant.attribute_defined"
 	TenantAttributeRemoved = "tenant.attribute_removed"
+	// UserInvitationResent records a new invitation link (the earlier
+	// ones revoked); UserResetLinkIssued a reset link.
+	UserInvitationResent = "user.invitation_resent"
+	UserResetLinkIssued  = "user.reset_link_issued"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -51,7 +55,7 @@ var Types = []string{
 	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
-	TenantAttributeDefined, TenantAttributeRemoved,
+	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued,
 }
 
 // Actor kinds.
@@ -59,6 +63,7 @@ const (
 	ActorToken    = "token"    // a bearer token; Name is the token's name
 	ActorOperator = "operator" // a person at the command line
 	ActorSystem   = "system"   // scimd itself, e.g. the first-start bootstrap
+	ActorUser     = "user"     // the user, through an invitation or reset link
 )
 
 // Actor is who made a change.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scimd/scimd/internal/secretbox"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ type Service struct {
 	now    func() time.Time
 
 	cacheTTL time.Duration
+	box      *secretbox.Box // seals outbox secrets and TOTP keys; nil: no invitations by email, no MFA
 	mu       sync.Mutex
 	tokens   map[string]cachedToken // by secret hash
 	// forgotten counts the tokens dropped from the cache: a lookup that
@@ -150,7 +152,7 @@ func (s *Service) CreateTenant(ctx context.Context, c Caller, name string) (Tena
 	if name == "" || len(name) > maxTenantName || HasControl(name) {
 		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a tenant name is required: at most %d bytes, no control characters", maxTenantName)}
 	}
-	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), CreatedAt: s.timeNow()}
+	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), InvitationTTL: DefaultInvitationTTL, CreatedAt: s.timeNow()}
 	ev, err := s.event(c, t.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: t.ID, Display: name},
 		[]audit.Change{{Attribute: "name", New: name}}, t.CreatedAt)
 	if err != nil {

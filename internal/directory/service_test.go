@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/scimd/scimd/internal/secretbox"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +32,12 @@ func setup(t *testing.T, b store.Backend) fixture {
 	t.Helper()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	f := fixture{clock: &now}
-	f.svc = directory.NewService(b, password.NewHasher(testParams, 2, 8), directory.WithClock(func() time.Time { return *f.clock }))
-	var err error
+	box, err := secretbox.New(make([]byte, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = directory.NewService(b, password.NewHasher(testParams, 2, 8), directory.WithClock(func() time.Time { return *f.clock }),
+		directory.WithSecretBox(box))
 	f.tenant, err = f.svc.CreateTenant(context.Background(), operator, "Acme")
 	if err != nil {
 		t.Fatalf("CreateTenant = %v", err)

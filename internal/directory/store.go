@@ -98,6 +98,38 @@ type Store interface {
 	// AuditEvents returns the tenant's sealed events matching f, in sequence order.
 	AuditEvents(ctx context.Context, tenantID string, f AuditFilter) ([]audit.Event, error)
 
+	// IssueLink writes inv's link and, when inv.Mail.ID is set, its
+	// message, revoking the user's earlier unused links of the same kind,
+	// and records ev, in one transaction. Returns ErrNotFound.
+	IssueLink(ctx context.Context, inv Invitation, ev audit.Event) error
+	// LinkByHash returns the link with this secret hash, of any tenant, or
+	// ErrNotFound.
+	LinkByHash(ctx context.Context, hash string) (Link, error)
+	// SetLinkPending records the password hash and sealed TOTP key of an
+	// acceptance in progress, if the link is still usable at now;
+	// ErrLinkUsed otherwise.
+	SetLinkPending(ctx context.Context, linkID, hash, totp string, now time.Time) error
+	// CompleteLink marks the link used, writes u (its Version already
+	// incremented) if the stored version is still version, adds the factor
+	// f (nil: none) and records events, in one transaction. A link used or
+	// revoked meanwhile is ErrLinkUsed; another version ErrVersionMismatch.
+	CompleteLink(ctx context.Context, linkID string, u User, version int64, f *Factor, events []audit.Event) error
+	// ClaimMail claims up to limit unsent messages due at now (next
+	// attempt reached, fewer than maxAttempts made, no live claim) for
+	// claim until until, counts the attempt, and returns them with their
+	// link's kind and expiry and their tenant's name. Two callers never
+	// get the same message while a claim lasts.
+	ClaimMail(ctx context.Context, claim string, now, until time.Time, limit, maxAttempts int) ([]DueMail, error)
+	// MailSent marks a message sent at at, deleting its sealed secret, if
+	// claim still holds it.
+	MailSent(ctx context.Context, id, claim string, at time.Time) error
+	// MailFailed records a failed attempt and when to try again, if claim
+	// still holds the message, and releases it.
+	MailFailed(ctx context.Context, id, claim, reason string, next time.Time) error
+	// UpdateTenantInvitationTTL sets the tenant's invitation expiry and
+	// records ev. Returns ErrNotFound.
+	UpdateTenantInvitationTTL(ctx context.Context, t Tenant, ev audit.Event) error
+
 	// RecordRequests appends entries to the SCIM request log.
 	RecordRequests(ctx context.Context, recs []RequestRecord) error
 	// Requests returns the tenant's entries matching f, newest first, at

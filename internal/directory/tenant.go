@@ -22,7 +22,10 @@ type Tenant struct {
 	// Attributes are the custom attributes of the tenant's users, in the
 	// order they were defined.
 	Attributes []AttributeDef
-	CreatedAt  time.Time
+	// InvitationTTL is how long invitation links stay valid (0: the
+	// default, DefaultInvitationTTL).
+	InvitationTTL time.Duration
+	CreatedAt     time.Time
 }
 
 // Scope is what a token may do.

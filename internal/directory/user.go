@@ -61,6 +61,10 @@ type User struct {
 	// set by the service on every write; stores keep them in a unique
 	// index and do not read them back.
 	UniqueValues []UniqueValue `json:"-"`
+	// Invitation, on the create of an invited user, is the link and the
+	// message the store writes in the same transaction; stores do not
+	// read it back.
+	Invitation *Invitation `json:"-"`
 
 	// Platform extension.
 	EmailVerified      bool   `json:"-"`

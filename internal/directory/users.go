@@ -195,8 +195,10 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 	for i := range ins {
 		switch {
 		case errs[i] != nil:
-		case len(ins[i].Groups) > 0:
-			flush() // in input order: an earlier input takes a key first
+		case len(ins[i].Groups) > 0 || ins[i].Invite:
+			// In input order: an earlier input takes a key first. An
+			// invitation is written with its link and message.
+			flush()
 			errs[i] = s.storeUser(ctx, op, users[i], ins[i].Groups, events[i])
 		default:
 			if batch = append(batch, i); len(batch) == createBatch {
@@ -384,6 +386,14 @@ func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserI
 	typ := audit.UserCreated
 	if in.Invite {
 		typ = audit.UserInvited
+		if u.Email == "" {
+			return User{}, audit.Event{}, &Error{Kind: KindInvalidValue, Field: "emails", Detail: "an invited user needs an email address to receive the invitation"}
+		}
+		inv, _, err := s.newInvitation(tenant, &u, LinkInvite, true, u.CreatedAt)
+		if err != nil {
+			return User{}, audit.Event{}, err
+		}
+		u.Invitation = &inv
 	}
 	ev, err := s.event(c, tenant.ID, typ, userTarget(&u), diffUsers(&User{}, &u), u.CreatedAt)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -22,24 +23,25 @@ func (db *DB) CreateTenant(ctx context.Context, t directory.Tenant, ev audit.Eve
 	if err != nil {
 		return fail("create tenant", err)
 	}
-	args := append([]any{t.ID, t.Name, fold.Key(t.Name), t.MFARequired, policy, t.CreatedAt}, eventArgs(ev)...)
+	args := append([]any{t.ID, t.Name, fold.Key(t.Name), t.MFARequired, policy, t.CreatedAt, record.TTLSeconds(t.InvitationTTL)}, eventArgs(ev)...)
 	_, err = db.db.ExecContext(ctx, `WITH t AS (
-			INSERT INTO tenants (id, name, name_key, mfa_required, password_policy, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO tenants (id, name, name_key, mfa_required, password_policy, created_at, invitation_ttl)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 		)
-		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($1, `+params(7, eventParams)+`)`, args...)
+		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`) VALUES ($1, `+params(8, eventParams)+`)`, args...)
 	return fail("create tenant", err)
 }
 
-const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, created_at`
+const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, invitation_ttl, created_at`
 
 func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
 	var (
 		t      directory.Tenant
 		policy string
 		attrs  string
+		ttl    int64
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &t.CreatedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &ttl, &t.CreatedAt); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := record.ParsePolicy(policy)
@@ -50,6 +52,7 @@ func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
 		return directory.Tenant{}, err
 	}
 	t.PasswordPolicy = p
+	t.InvitationTTL = time.Duration(ttl) * time.Second
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, nil
 }

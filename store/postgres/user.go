@@ -85,19 +85,29 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 			SELECT $2, x.* FROM `+eventUnnest(29)+` AS x`, args...)
 		return err
 	}
-	if len(groups) == 0 {
+	if len(groups) == 0 && u.Invitation == nil {
 		err = insert(db.db, []audit.Event{ev})
 	} else {
 		err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-			refs, err := lockGroups(ctx, tx, u.TenantID, groups)
-			if err != nil {
+			events := []audit.Event{ev}
+			if len(groups) > 0 {
+				refs, err := lockGroups(ctx, tx, u.TenantID, groups)
+				if err != nil {
+					return err
+				}
+				joined, err := record.MembershipEvents(ev, audit.GroupMembersAdded, refs, u.ID)
+				if err != nil {
+					return err
+				}
+				events = append(events, joined...)
+			}
+			if err := insert(tx, events); err != nil {
 				return err
 			}
-			joined, err := record.MembershipEvents(ev, audit.GroupMembersAdded, refs, u.ID)
-			if err != nil {
-				return err
+			if u.Invitation != nil {
+				return insertInvitation(ctx, tx, u.Invitation)
 			}
-			return insert(tx, append([]audit.Event{ev}, joined...))
+			return nil
 		})
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -26,8 +27,8 @@ func createTenant(ctx context.Context, tx *tx, t directory.Tenant, ev audit.Even
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO tenants (id, name, name_key, mfa_required, password_policy, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Name, fold.Key(t.Name), t.MFARequired, policy, micros(t.CreatedAt))
+	_, err = tx.ExecContext(ctx, `INSERT INTO tenants (id, name, name_key, mfa_required, password_policy, invitation_ttl, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, t.Name, fold.Key(t.Name), t.MFARequired, policy, record.TTLSeconds(t.InvitationTTL), micros(t.CreatedAt))
 	if isUnique(err) {
 		taken, qerr := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE name_key = ?)`, fold.Key(t.Name))
 		if qerr != nil {
@@ -43,16 +44,17 @@ func createTenant(ctx context.Context, tx *tx, t directory.Tenant, ev audit.Even
 	return insertEvents(ctx, tx, t.ID, ev)
 }
 
-const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, created_at`
+const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, invitation_ttl, created_at`
 
 func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
 	var (
 		t       directory.Tenant
 		policy  string
 		attrs   string
+		ttl     int64
 		created int64
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &ttl, &created); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := record.ParsePolicy(policy)
@@ -63,6 +65,7 @@ func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
 		return directory.Tenant{}, err
 	}
 	t.PasswordPolicy = p
+	t.InvitationTTL = time.Duration(ttl) * time.Second
 	t.CreatedAt = fromMicros(created)
 	return t, nil
 }

@@ -96,6 +96,11 @@ func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string,
 	if err := insertUniqueValues(ctx, tx, u); err != nil {
 		return err
 	}
+	if u.Invitation != nil {
+		if err := insertInvitation(ctx, tx, u.Invitation); err != nil {
+			return err
+		}
+	}
 	events := []audit.Event{ev}
 	if len(refs) > 0 {
 		_, err := tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)

@@ -43,6 +43,8 @@ func Run(t *testing.T, h Harness) {
 		{"CustomUnique", testCustomUnique},
 		{"TenantAttributes", testTenantAttributes},
 		{"CustomFilters", testCustomFilters},
+		{"Links", testLinks},
+		{"ConcurrentClaims", testConcurrentClaims},
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
 		{"UserFilters", testUserFilters},
@@ -116,7 +118,7 @@ func event(tenantID, typ string, target audit.Target) audit.Event {
 
 // newTenant returns a tenant named name with the default policy.
 func newTenant(name string) directory.Tenant {
-	return directory.Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), CreatedAt: now()}
+	return directory.Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), InvitationTTL: directory.DefaultInvitationTTL, CreatedAt: now()}
 }
 
 // createTenant creates a tenant named name, recording tenant.created.

@@ -153,6 +153,15 @@ func ParseAttributes(s string) ([]directory.AttributeDef, error) {
 	return defs, nil
 }
 
+// TTLSeconds is the stored form of a tenant's invitation expiry: whole
+// seconds, the default for none.
+func TTLSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		d = directory.DefaultInvitationTTL
+	}
+	return int64(d / time.Second)
+}
+
 // Policy returns the stored form of a password policy: its JSON.
 func Policy(p password.Policy) (string, error) {
 	b, err := json.Marshal(p)
