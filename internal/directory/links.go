@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/scimd/scimd/internal/audit"
@@ -444,5 +443,5 @@ func (k LinkKind) String() string {
 // LinkPath is the path of the page that opens a link: /invite/{secret} or
 // /reset/{secret}.
 func LinkPath(kind LinkKind, secret string) string {
-	return fmt.Sprintf("/%s/%s", kind, secret)
+	return "/" + string(kind) + "/" + secret
 }
