@@ -47,6 +47,10 @@ type Deps struct {
 	// the same request ids, logging and body limit; it authenticates its
 	// requests itself.
 	Admin http.Handler
+	// Pages, when set, serves /invite/... and /reset/... (the web
+	// package) behind the same request ids and logging, the secret of a
+	// link left out of the log.
+	Pages http.Handler
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
@@ -66,6 +70,7 @@ type handler struct {
 	router        http.Handler // the whole surface, which /Bulk sends its operations through
 	maxBulk       int64
 	admin         http.Handler // nil: none
+	pages         http.Handler // the invitation and reset pages; nil: none
 }
 
 // NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
@@ -79,6 +84,7 @@ func NewHandler(d Deps) http.Handler {
 		metrics: d.Metrics,
 		cursors: d.Cursors,
 		admin:   d.Admin,
+		pages:   d.Pages,
 		users:   userSchema,
 		groups:  newResourceSchema(schemas.Group()),
 	}

@@ -115,7 +115,7 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			}
 			h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", loggedPath(r.URL.Path)),
 				slog.Int("status", rec.status),
 				slog.Duration("duration", elapsed),
 				slog.String("request_id", ex.requestID),
@@ -125,6 +125,21 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// loggedPath is a path as the log shows it: the secret of an invitation or
+// reset link replaced by "…".
+func loggedPath(p string) string {
+	for _, prefix := range []string{"/invite/", "/reset/"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			_, tail, _ := strings.Cut(rest, "/")
+			if tail != "" {
+				tail = "/" + tail
+			}
+			return prefix + "…" + tail
+		}
+	}
+	return p
 }
 
 // logged reports whether a request goes to the tenant's request log:

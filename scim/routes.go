@@ -39,6 +39,11 @@ func (h *handler) routes() http.Handler {
 	if h.admin != nil {
 		r.With(h.limitBody).Mount("/admin/v1", h.admin)
 	}
+	if h.pages != nil {
+		// The invitation and reset pages (package web).
+		r.Handle("/invite/*", h.pages)
+		r.Handle("/reset/*", h.pages)
+	}
 
 	r.Route(basePath, func(r chi.Router) {
 		r.Use(h.limitBody, h.authenticate)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pquerna/otp"
+
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/secretbox"
 )
@@ -244,10 +246,21 @@ func (s *Service) SetLinkPassword(ctx context.Context, secret, password, source 
 	if err != nil {
 		return "", wrap(op, err)
 	}
-	if err := s.store.SetLinkPending(ctx, st.Link.ID, hash, s.box.Seal(key.Secret(), st.Link.ID), s.timeNow()); err != nil {
+	if err := s.store.SetLinkPending(ctx, st.Link.ID, hash, s.box.Seal(key.URL(), st.Link.ID), s.timeNow()); err != nil {
 		return "", wrap(op, err)
 	}
 	return key.URL(), nil
+}
+
+// PendingTOTP returns the otpauth:// URL of the TOTP key offered by the
+// password step of the link, or "" when that step is not done.
+func (s *Service) PendingTOTP(ctx context.Context, secret string) (string, error) {
+	st, err := s.OpenLink(ctx, secret)
+	if err != nil || st.Link.PendingTOTP == "" || s.box == nil {
+		return "", err
+	}
+	u, err := s.box.Open(st.Link.PendingTOTP, st.Link.ID)
+	return u, wrap("directory.PendingTOTP", err)
 }
 
 // ConfirmTOTP is the MFA step of a link: code must be a valid current code
@@ -262,16 +275,20 @@ func (s *Service) ConfirmTOTP(ctx context.Context, secret, code, source string) 
 	if st.Link.PendingHash == "" || st.Link.PendingTOTP == "" || s.box == nil {
 		return &Error{Kind: KindInvalidValue, Op: op, Field: "password", Detail: "choose your password first"}
 	}
-	key, err := s.box.Open(st.Link.PendingTOTP, st.Link.ID)
+	keyURL, err := s.box.Open(st.Link.PendingTOTP, st.Link.ID)
 	if err != nil {
 		return wrap(op, err)
 	}
-	if !validTOTP(code, key, s.now()) {
+	key, err := otp.NewKeyFromURL(keyURL)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if !validTOTP(code, key.Secret(), s.now()) {
 		return &Error{Kind: KindInvalidValue, Op: op, Field: "code", Detail: "that code is not valid: enter the 6-digit code your authenticator app shows now"}
 	}
 	at := s.timeNow()
 	id := newID()
-	f := &Factor{ID: id, TenantID: st.Tenant.ID, UserID: st.User.ID, Kind: "totp", Secret: s.box.Seal(key, id), CreatedAt: at}
+	f := &Factor{ID: id, TenantID: st.Tenant.ID, UserID: st.User.ID, Kind: "totp", Secret: s.box.Seal(key.Secret(), id), CreatedAt: at}
 	return s.completeLink(ctx, st, st.Link.PendingHash, f, source)
 }
 

@@ -1,0 +1,339 @@
+// Package web serves scimd's pages for people: the acceptance of an
+// invitation and the reset of a temporary password (/invite/{secret},
+// /reset/{secret}), server-rendered HTML that works without JavaScript,
+// with CSRF protection and strict security headers. The rules are the
+// domain's (directory.Service); this package only renders them.
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/skip2/go-qrcode"
+
+	"github.com/scimd/scimd/internal/bearer"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+
+// css is the one style sheet, inline: the Content-Security-Policy allows
+// exactly it by its hash.
+const css = `body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;background:#f4f5f7;color:#1b1d21}` +
+	`main{max-width:28rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.12)}` +
+	`h1{font-size:1.5rem;margin-top:0}.tenant{color:#555;margin:0 0 .5rem}label{display:block;font-weight:600;margin-top:1rem}` +
+	`input[type=password],input[type=text]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:4px}` +
+	`input[aria-invalid=true]{border-color:#b00020}.errors{color:#b00020;padding-left:1.2rem}.hint{color:#555;font-size:.9rem}` +
+	`button{margin-top:1.2rem;padding:.7rem 1.2rem;font-size:1rem;background:#1f4fd1;color:#fff;border:0;border-radius:4px;cursor:pointer}` +
+	`button:focus,input:focus{outline:3px solid #f5b400;outline-offset:1px}code{font-size:1.1rem;letter-spacing:.08em}`
+
+var cspStyle = func() string {
+	sum := sha256.Sum256([]byte(css))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
+// maxForm bounds a form body.
+const maxForm = 16 << 10
+
+// csrfCookie holds the double-submit token of the forms.
+const csrfCookie = "scimd_csrf"
+
+// Deps is what the pages need.
+type Deps struct {
+	Service *directory.Service
+	Logger  *slog.Logger
+}
+
+type pagesHandler struct {
+	svc *directory.Service
+	log *slog.Logger
+}
+
+// NewHandler returns the handler of /invite/... and /reset/....
+func NewHandler(d Deps) http.Handler {
+	h := &pagesHandler{svc: d.Service, log: d.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	r := chi.NewRouter()
+	r.Use(securityHeaders)
+	cop := http.NewCrossOriginProtection() // refuses cross-site POSTs (Sec-Fetch-Site, Origin)
+	r.Use(cop.Handler)
+	for _, kind := range []directory.LinkKind{directory.LinkInvite, directory.LinkReset} {
+		base := "/" + string(kind) + "/{secret}"
+		r.Get(base, h.show(kind))
+		r.Post(base, h.setPassword(kind))
+		r.Post(base+"/mfa", h.confirmTOTP(kind))
+	}
+	return r
+}
+
+// securityHeaders sets the headers of every page: a strict CSP (no script
+// at all, the one inline style by hash, images only as data: URLs, forms
+// only to this origin, no framing), no referrer (the URL holds a secret),
+// no caching.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src "+cspStyle+"; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// page is the data of every template.
+type page struct {
+	Title, TenantName   string
+	CSS                 template.CSS
+	Kind                directory.LinkKind
+	Email, Action, CSRF string
+	Rules, Message      string
+	Errors              []password.Violation
+	QR, ManualKey       template.URL
+}
+
+func (h *pagesHandler) render(w http.ResponseWriter, status int, name string, p page) {
+	p.CSS = template.CSS(css) // a constant of this package
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, p); err != nil {
+		h.log.Error("render page", "page", name, "err", err)
+	}
+}
+
+// problem answers a link that cannot be used, or an internal error, with a
+// page that says what to do.
+func (h *pagesHandler) problem(w http.ResponseWriter, r *http.Request, err error) {
+	status, title, msg := http.StatusGone, "This link cannot be used", directory.DetailOf(err)
+	switch {
+	case errors.Is(err, directory.ErrLinkUnknown):
+		status = http.StatusNotFound
+	case errors.Is(err, directory.ErrLinkUsed), errors.Is(err, directory.ErrLinkExpired), errors.Is(err, directory.ErrLinkRevoked):
+	case directory.KindOf(err) == directory.KindBusy:
+		status, title = http.StatusConflict, "Please try again"
+	default:
+		status, title, msg = http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a moment."
+		h.log.ErrorContext(r.Context(), "link page", "path", redactPath(r.URL.Path), "err", err)
+	}
+	h.render(w, status, "problem.html", page{Title: title, Message: msg})
+}
+
+// redactPath is a link page's path without its secret, for logs.
+func redactPath(p string) string {
+	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
+	if len(parts) >= 2 {
+		parts[1] = "…"
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+// show serves GET: the password form, or the MFA step when the password
+// is chosen already.
+func (h *pagesHandler) show(kind directory.LinkKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := chi.URLParam(r, "secret")
+		st, err := h.openLink(r, kind, secret)
+		if err != nil {
+			h.problem(w, r, err)
+			return
+		}
+		token := csrfToken(w, r)
+		if st.Link.PendingTOTP != "" {
+			h.renderMFA(w, r, st, kind, secret, token, nil)
+			return
+		}
+		h.renderPassword(w, http.StatusOK, st, kind, secret, token, nil)
+	}
+}
+
+// openLink opens the link of a page, which must be of the page's kind.
+func (h *pagesHandler) openLink(r *http.Request, kind directory.LinkKind, secret string) (directory.LinkState, error) {
+	st, err := h.svc.OpenLink(r.Context(), secret)
+	if err == nil && st.Link.Kind != kind {
+		return directory.LinkState{}, directory.ErrLinkUnknown
+	}
+	return st, err
+}
+
+func title(kind directory.LinkKind) string {
+	if kind == directory.LinkReset {
+		return "Choose a new password"
+	}
+	return "Accept your invitation"
+}
+
+func (h *pagesHandler) renderPassword(w http.ResponseWriter, status int, st directory.LinkState, kind directory.LinkKind, secret, token string, errs []password.Violation) {
+	p := st.Tenant.PasswordPolicy
+	rules := fmt.Sprintf("At least %d characters", p.MinLength)
+	if p.Blocklist {
+		rules += ", not a common or breached password"
+	}
+	if p.ContextCheck {
+		rules += ", not containing your email or the organisation's name"
+	}
+	h.render(w, status, "password.html", page{Title: title(kind), TenantName: st.Tenant.Name, Kind: kind, Email: st.User.Email,
+		Action: directory.LinkPath(kind, url.PathEscape(secret)), CSRF: token, Rules: rules + ".", Errors: errs})
+}
+
+func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st directory.LinkState, kind directory.LinkKind, secret, token string, errs []password.Violation) {
+	keyURL, err := h.svc.PendingTOTP(r.Context(), secret)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	png, err := qrcode.Encode(keyURL, qrcode.Medium, 220)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	u, err := url.Parse(keyURL)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if errs != nil {
+		status = http.StatusUnprocessableEntity
+	}
+	h.render(w, status, "mfa.html", page{Title: "Set up two-step verification", TenantName: st.Tenant.Name, Kind: kind,
+		Action: directory.LinkPath(kind, url.PathEscape(secret)) + "/mfa", CSRF: token, Errors: errs,
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), ManualKey: template.URL(group(u.Query().Get("secret")))})
+}
+
+// group writes a key in groups of four characters, to copy by hand.
+func group(key string) string {
+	var b strings.Builder
+	for i, c := range key {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// readForm reads a posted form of at most maxForm bytes and checks its
+// CSRF token against the cookie.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("read form: %w", err)
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		return errCSRF
+	}
+	return nil
+}
+
+var errCSRF = errors.New("the form's security token is missing or stale")
+
+// csrfToken returns the request's CSRF token, setting a new one in the
+// cookie when it has none.
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	return v
+}
+
+// formProblem answers a form that failed its CSRF check or could not be
+// read: nothing was done; the page is to be opened again.
+func (h *pagesHandler) formProblem(w http.ResponseWriter, err error) {
+	h.render(w, http.StatusForbidden, "problem.html", page{Title: "Please try again",
+		Message: "The form could not be accepted (" + err.Error() + "). Open the link from your email again and retry."})
+}
+
+// setPassword serves the POST of the password form.
+func (h *pagesHandler) setPassword(kind directory.LinkKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := chi.URLParam(r, "secret")
+		if err := readForm(w, r); err != nil {
+			h.formProblem(w, err)
+			return
+		}
+		st, err := h.openLink(r, kind, secret)
+		if err != nil {
+			h.problem(w, r, err)
+			return
+		}
+		token := csrfToken(w, r)
+		keyURL, err := h.svc.SetLinkPassword(r.Context(), secret, r.PostForm.Get("password"), bearer.RemoteIP(r))
+		var pe *password.PolicyError
+		switch {
+		case errors.As(err, &pe):
+			h.renderPassword(w, http.StatusUnprocessableEntity, st, kind, secret, token, pe.Violations)
+		case directory.KindOf(err) == directory.KindInvalidValue:
+			h.renderPassword(w, http.StatusUnprocessableEntity, st, kind, secret, token, []password.Violation{{Rule: "password", Message: directory.DetailOf(err)}})
+		case err != nil:
+			h.problem(w, r, err)
+		case keyURL != "":
+			http.Redirect(w, r, directory.LinkPath(kind, url.PathEscape(secret)), http.StatusSeeOther) // GET shows the MFA step
+		default:
+			h.done(w, kind)
+		}
+	}
+}
+
+// confirmTOTP serves the POST of the MFA form.
+func (h *pagesHandler) confirmTOTP(kind directory.LinkKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := chi.URLParam(r, "secret")
+		if err := readForm(w, r); err != nil {
+			h.formProblem(w, err)
+			return
+		}
+		st, err := h.openLink(r, kind, secret)
+		if err != nil {
+			h.problem(w, r, err)
+			return
+		}
+		if st.Link.PendingTOTP == "" { // the password step first
+			http.Redirect(w, r, directory.LinkPath(kind, url.PathEscape(secret)), http.StatusSeeOther)
+			return
+		}
+		err = h.svc.ConfirmTOTP(r.Context(), secret, r.PostForm.Get("code"), bearer.RemoteIP(r))
+		switch {
+		case directory.KindOf(err) == directory.KindInvalidValue:
+			h.renderMFA(w, r, st, kind, secret, csrfToken(w, r), []password.Violation{{Rule: "code", Message: directory.DetailOf(err)}})
+		case err != nil:
+			h.problem(w, r, err)
+		default:
+			h.done(w, kind)
+		}
+	}
+}
+
+func (h *pagesHandler) done(w http.ResponseWriter, kind directory.LinkKind) {
+	msg := "Your new password is set. You can now sign in with it."
+	if kind == directory.LinkInvite {
+		msg = "You're in: your account is ready. You can now sign in with your email and password."
+	}
+	h.render(w, http.StatusOK, "done.html", page{Title: "All set", Message: msg})
+}
