@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -15,10 +16,12 @@ import (
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logbuf"
+	"github.com/scimd/scimd/internal/mail"
 	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/web"
 )
 
 // logFlushInterval bounds how long a log line of serve waits in memory.
@@ -35,6 +38,12 @@ type serveCmd struct {
 	TLSKey          string        `name:"tls-key" type:"existingfile" help:"The PEM private key of --tls-cert." placeholder:"FILE"`
 	TokenCache      time.Duration `name:"token-cache" default:"5s" help:"How long a checked token is trusted without the database: a token revoked elsewhere stops working within this time."`
 	RequestLog      time.Duration `name:"request-log-retention" default:"168h" help:"How long the SCIM request log (writes and failures, shown by the admin API) keeps an entry."`
+	SMTPHost        string        `name:"smtp-host" default:"${smtpHost}" help:"SMTP server that sends the invitation emails (env SCIMD_SMTP_HOST); empty: invitations wait in the outbox. The password is read from SCIMD_SMTP_PASSWORD only." placeholder:"HOST"`
+	SMTPPort        int           `name:"smtp-port" default:"${smtpPort}" help:"SMTP port (env SCIMD_SMTP_PORT); 0: 587 with starttls, 465 with tls, 25 with none."`
+	SMTPSecurity    string        `name:"smtp-security" default:"${smtpSecurity}" enum:"starttls,tls,none" help:"starttls (required STARTTLS), tls (SMTPS) or none (a local catcher only) (env SCIMD_SMTP_SECURITY)."`
+	SMTPUser        string        `name:"smtp-user" default:"${smtpUser}" help:"SMTP user name; empty: no authentication (env SCIMD_SMTP_USER)."`
+	MailFrom        string        `name:"mail-from" default:"${mailFrom}" help:"From address of the invitation emails, e.g. 'Acme accounts <accounts@example.com>' (env SCIMD_MAIL_FROM)."`
+	PublicURL       string        `name:"public-url" default:"${publicURL}" help:"Address people open the invitation links at, e.g. https://id.example.com (env SCIMD_PUBLIC_URL); default: --base-url, else the listening address."`
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: in-flight
@@ -81,6 +90,10 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		printBootstrap(e, tenant, secret, url)
 	}
 
+	deliver, err := s.mailer(e, url)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -90,6 +103,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Metrics:      metrics.New(),
 			Cursors:      cursors,
 			Admin:        admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID}),
+			Pages:        web.NewHandler(web.Deps{Service: svc, Logger: e.logger}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -101,7 +115,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	background := make(chan struct{})
 	go func() {
 		defer close(background)
-		housekeeping(bgCtx, e, svc, s.RequestLog)
+		housekeeping(bgCtx, e, svc, s.RequestLog, deliver)
 	}()
 
 	served := make(chan error, 1)
@@ -159,14 +173,44 @@ func (s *serveCmd) validate() error {
 	if s.BaseURL != "" && !strings.HasPrefix(s.BaseURL, "http://") && !strings.HasPrefix(s.BaseURL, "https://") {
 		problems = append(problems, "--base-url must start with http:// or https://")
 	}
+	if s.PublicURL != "" && !strings.HasPrefix(s.PublicURL, "http://") && !strings.HasPrefix(s.PublicURL, "https://") {
+		problems = append(problems, "--public-url must start with http:// or https://")
+	}
+	if s.SMTPHost != "" && s.MailFrom == "" {
+		problems = append(problems, "--smtp-host needs --mail-from")
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }
 
+// mailer returns the outbox's sender over the configured SMTP server, or
+// nil (with a warning) when none is configured: invitations then wait in
+// the outbox. listening is the server's own address, the links' last
+// resort.
+func (s *serveCmd) mailer(e *env, listening string) (directory.MailSender, error) {
+	if s.SMTPHost == "" {
+		e.logger.Warn("no SMTP server configured (--smtp-host): invitation emails wait in the outbox until one is")
+		return nil, nil
+	}
+	sender, err := mail.NewSender(mail.Config{Host: s.SMTPHost, Port: s.SMTPPort, Security: mail.Security(s.SMTPSecurity),
+		Username: s.SMTPUser, Password: e.getenv("SCIMD_SMTP_PASSWORD"), From: s.MailFrom})
+	if err != nil {
+		return nil, err
+	}
+	public := cmp.Or(s.PublicURL, s.BaseURL, listening)
+	e.logger.Info("sending invitation emails", "smtp_host", s.SMTPHost, "links", public)
+	return mail.Deliverer(sender, public), nil
+}
+
 // housekeeping seals audit events and stores token last-use times until ctx ends.
-func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention time.Duration) {
+func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention time.Duration, deliver directory.MailSender) {
+	outbox := time.NewTicker(time.Second)
+	defer outbox.Stop()
+	if deliver == nil {
+		outbox.Stop() // never fires
+	}
 	seal := time.NewTicker(250 * time.Millisecond)
 	touch := time.NewTicker(30 * time.Second)
 	requests := time.NewTicker(time.Second)
@@ -185,6 +229,10 @@ func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention
 			}
 		case <-requests.C:
 			flushRequests(ctx, e, svc)
+		case <-outbox.C:
+			if _, err := svc.DeliverMail(ctx, deliver); err != nil && ctx.Err() == nil {
+				e.logger.Error("deliver mail", "err", err)
+			}
 		case <-prune.C:
 			if _, err := svc.PruneRequests(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
 				e.logger.Error("prune the request log", "err", err)

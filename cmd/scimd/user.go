@@ -24,6 +24,8 @@ type userCmd struct {
 	Show   userShowCmd   `cmd:"" help:"Print a user, by id or email."`
 	List   userListCmd   `cmd:"" help:"List a tenant's users."`
 	Delete userDeleteCmd `cmd:"" help:"Delete a user, by id or email."`
+	// ResetLink prints a link for a user to replace a temporary password.
+	ResetLink userResetLinkCmd `cmd:"" name:"reset-link" help:"Print a single-use link (24 hours) at which the user replaces a temporary password."`
 }
 
 type userCreateCmd struct {
@@ -83,14 +85,29 @@ func (u *userCreateCmd) Run(e *env, c *cli) error {
 type userInviteCmd struct {
 	Tenant string   `required:"" help:"Tenant id."`
 	Email  string   `required:"" help:"The user's email, unique in the tenant."`
+	Resend bool     `help:"Send a new invitation to the invited user with this email; the earlier links stop working."`
 	Name   string   `help:"Display name; split into given and family name."`
 	Group  []string `help:"A group to join, by id or name (repeatable); a missing one fails the whole invite."`
 	Attr   []string `help:"A custom attribute value, name=value (repeatable; repeat a multi-valued one per value)."`
 }
 
-// Run records the invited user in its groups and prints its id. Sending
-// the invitation is the invitation outbox's job.
+// Run records the invited user in its groups and prints its id; the
+// invitation email goes out from the outbox (serve delivers it). With
+// --resend it issues a new link to the invited user instead.
 func (u *userInviteCmd) Run(e *env, c *cli) error {
+	if u.Resend {
+		ref := userRef{Tenant: u.Tenant, User: u.Email}
+		db, svc, user, err := ref.find(e, c)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := svc.ResendInvitation(e.ctx, operator(e), u.Tenant, user.ID); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, user.ID)
+		return nil
+	}
 	db, svc, err := c.open(e, nil)
 	if err != nil {
 		return err
@@ -246,6 +263,30 @@ func (u *userListCmd) Run(e *env, c *cli) error {
 		}
 	}
 	return w.Flush()
+}
+
+type userResetLinkCmd struct {
+	userRef
+	PublicURL string `name:"public-url" default:"${publicURL}" help:"Address of the server's pages, as serve --public-url (env SCIMD_PUBLIC_URL); default http://localhost:8080." placeholder:"URL"`
+}
+
+// Run prints the link alone: hand it to the user by a channel you trust.
+func (u *userResetLinkCmd) Run(e *env, c *cli) error {
+	db, svc, user, err := u.find(e, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	secret, err := svc.ResetLink(e.ctx, operator(e), u.Tenant, user.ID)
+	if err != nil {
+		return err
+	}
+	base := strings.TrimSuffix(u.PublicURL, "/")
+	if base == "" {
+		base = "http://localhost:8080"
+	}
+	fmt.Fprintln(e.stdout, base+directory.LinkPath(directory.LinkReset, secret))
+	return nil
 }
 
 type userDeleteCmd struct {
