@@ -296,7 +296,9 @@ func TestLinksThatCannotBeUsed(t *testing.T) {
 		results := make([]int, 2)
 		for i, br := range []*browser{br1, br2} {
 			f := []page{f1, f2}[i]
-			wg.Go(func() { results[i] = br.submit(f, "/invite/"+second, "password", "correct horse battery staple 42").status })
+			wg.Go(func() {
+				results[i] = br.submit(f, "/invite/"+second, "password", "correct horse battery staple 42").status
+			})
 		}
 		wg.Wait()
 		if !(results[0] == http.StatusOK && results[1] == http.StatusGone || results[0] == http.StatusGone && results[1] == http.StatusOK) {
