@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -39,6 +40,9 @@ type Deps struct {
 	// RequestID returns the id of the request in ctx (the server's request
 	// id middleware gives every request one), for audit events.
 	RequestID func(*http.Request) string
+	// PublicURL is the address of the server's pages, for the reset links
+	// it hands out; empty: the request's scheme and host.
+	PublicURL string
 }
 
 // api serves the administration API.
@@ -46,12 +50,13 @@ type api struct {
 	svc       *directory.Service
 	log       *slog.Logger
 	requestID func(*http.Request) string
+	publicURL string
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
 // the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID}
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/")}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -73,6 +78,7 @@ func NewHandler(d Deps) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(a.authenticate)
 		r.Get("/tenant", a.getTenant)
+		r.Patch("/tenant", a.patchTenant)
 		r.Get("/policy", a.getPolicy)
 		r.Put("/policy", a.putPolicy)
 		r.Get("/attributes", a.listAttributes)
@@ -82,6 +88,8 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/users", a.createUser)
 		r.Get("/users/{id}", a.getUser)
 		r.Delete("/users/{id}", a.deleteUser)
+		r.Post("/users/{id}/invitation", a.resendInvitation)
+		r.Post("/users/{id}/reset-link", a.resetLink)
 		r.Get("/groups", a.listGroups)
 		r.Post("/groups", a.createGroup)
 		r.Get("/groups/{id}", a.getGroup)

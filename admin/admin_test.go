@@ -493,3 +493,36 @@ func TestAttributes(t *testing.T) {
 		e.call(e.scim, http.MethodGet, "/admin/v1/attributes", "").wantProblem(t, "a scim token", http.StatusForbidden, "forbidden", "")
 	})
 }
+
+// TestInvitationEndpoints resends an invitation, hands out a reset link
+// and sets the tenant's invitation expiry.
+func TestInvitationEndpoints(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		inv := e.do(http.MethodPost, "/admin/v1/users", `{"email":"bob@example.com","invite":true}`, http.StatusCreated)
+		bob := str(inv.body["id"])
+		e.do(http.MethodPost, "/admin/v1/users/"+bob+"/invitation", "", http.StatusAccepted)
+		e.call(e.admin, http.MethodPost, "/admin/v1/users/"+bob+"/reset-link", "").wantProblem(t, "a reset link for an invited user", http.StatusBadRequest, "invalidValue", "resend the invitation")
+		live := e.do(http.MethodPost, "/admin/v1/users", `{"email":"anita@example.com","password":"correct horse battery staple 42","passwordMustReset":true}`, http.StatusCreated)
+		anita := str(live.body["id"])
+		e.call(e.admin, http.MethodPost, "/admin/v1/users/"+anita+"/invitation", "").wantProblem(t, "resending to an active user", http.StatusBadRequest, "invalidValue", "reset link")
+		link := e.do(http.MethodPost, "/admin/v1/users/"+anita+"/reset-link", "", http.StatusCreated)
+		if l := str(link.body["link"]); !strings.HasPrefix(l, e.srv.URL+"/reset/") || len(l) < len(e.srv.URL)+7+40 {
+			t.Fatalf("reset link = %q", l)
+		}
+		e.call(e.admin, http.MethodPost, "/admin/v1/users/00000000-0000-0000-0000-000000000000/reset-link", "").wantProblem(t, "a missing user", http.StatusNotFound, "notFound", "")
+
+		tn := e.do(http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"72h"}`, http.StatusOK)
+		if tn.body["invitationExpiry"] != "72h0m0s" {
+			t.Fatalf("tenant = %s", tn.raw)
+		}
+		e.call(e.admin, http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"10m"}`).wantProblem(t, "a short expiry", http.StatusBadRequest, "invalidValue", "1h")
+		e.call(e.admin, http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"soon"}`).wantProblem(t, "not a duration", http.StatusBadRequest, "invalidValue", "72h")
+		types := strings.Join(e.auditTypes(), ",")
+		for _, want := range []string{audit.UserInvited, audit.UserInvitationResent, audit.UserResetLinkIssued, audit.TenantPolicyUpdated} {
+			if !strings.Contains(types, want) {
+				t.Errorf("audit %s lacks %s", types, want)
+			}
+		}
+	})
+}

@@ -18,7 +18,10 @@ type tenantView struct {
 	MFARequired    bool                     `json:"mfaRequired"`
 	PasswordPolicy password.Policy          `json:"passwordPolicy"`
 	Attributes     []directory.AttributeDef `json:"attributes"`
-	CreatedAt      time.Time                `json:"createdAt"`
+	// InvitationExpiry is how long invitation links stay valid, as a Go
+	// duration ("168h0m0s").
+	InvitationExpiry string    `json:"invitationExpiry"`
+	CreatedAt        time.Time `json:"createdAt"`
 }
 
 // getTenant serves GET /tenant: the tenant with its settings, as stored
@@ -38,7 +41,30 @@ func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
 		attrs = []directory.AttributeDef{}
 	}
 	writeJSON(w, http.StatusOK, tenantView{ID: t.ID, Name: t.Name, MFARequired: t.MFARequired, PasswordPolicy: t.PasswordPolicy,
-		Attributes: attrs, CreatedAt: t.CreatedAt})
+		Attributes: attrs, InvitationExpiry: t.InvitationTTL.String(), CreatedAt: t.CreatedAt})
+}
+
+// patchTenant serves PATCH /tenant: {"invitationExpiry": "72h"} (1h to
+// 2160h); audited as tenant.policy_updated. Answers the tenant view.
+func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		InvitationExpiry string `json:"invitationExpiry"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	ttl, err := time.ParseDuration(body.InvitationExpiry)
+	if err != nil {
+		a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "invitationExpiry", "invitationExpiry must be a duration such as 72h"))
+		return
+	}
+	p := principalOf(r)
+	if _, err := a.svc.SetInvitationTTL(r.Context(), p.caller, p.tenant.ID, ttl); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.getTenant(w, r)
 }
 
 // listAttributes serves GET /attributes: the tenant's custom attributes,

@@ -182,6 +182,41 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteUser serves DELETE /users/{id}: 204.
+// resendInvitation serves POST /users/{id}/invitation: a new invitation
+// email with a new link, the earlier ones revoked (202: the outbox sends
+// it); audited as user.invitation_resent.
+func (a *api) resendInvitation(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if err := a.svc.ResendInvitation(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id")); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// resetLink serves POST /users/{id}/reset-link: 201 with a single-use
+// link (24 hours) at which the user replaces a temporary password; the
+// earlier ones are revoked; audited as user.reset_link_issued.
+func (a *api) resetLink(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	secret, err := a.svc.ResetLink(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	base := a.publicURL
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		Link string `json:"link"`
+	}{base + directory.LinkPath(directory.LinkReset, secret)})
+}
+
 func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	if err := a.svc.DeleteUser(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"), 0); err != nil {

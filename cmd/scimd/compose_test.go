@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/scimd/scimd/internal/secretbox"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,5 +49,24 @@ func TestComposeFile(t *testing.T) {
 	}
 	if len(scimd.Ports) != 1 || scimd.Ports[0].Target != 8080 {
 		t.Errorf("scimd ports = %+v, want one mapping to 8080", scimd.Ports)
+	}
+	// The invitation emails go to Mailpit.
+	mailpit, err := project.GetService("mailpit")
+	if err != nil {
+		t.Fatalf("GetService(mailpit) = %v, want the SMTP catcher", err)
+	}
+	if host := scimd.Environment["SCIMD_SMTP_HOST"]; host == nil || *host != "mailpit" {
+		t.Errorf("scimd SCIMD_SMTP_HOST = %v, want mailpit", host)
+	}
+	if port := scimd.Environment["SCIMD_SMTP_PORT"]; port == nil || *port != "1025" {
+		t.Errorf("scimd SCIMD_SMTP_PORT = %v, want Mailpit's 1025", port)
+	}
+	if len(mailpit.Ports) != 1 || mailpit.Ports[0].Target != 8025 {
+		t.Errorf("mailpit ports = %+v, want its web interface 8025", mailpit.Ports)
+	}
+	if key := scimd.Environment["SCIMD_SECRET_KEY"]; key == nil {
+		t.Errorf("scimd has no SCIMD_SECRET_KEY")
+	} else if _, err := secretbox.ParseKey(*key); err != nil {
+		t.Errorf("scimd SCIMD_SECRET_KEY: %v", err)
 	}
 }
