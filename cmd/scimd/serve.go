@@ -202,7 +202,14 @@ func (s *serveCmd) mailer(e *env, listening string) (directory.MailSender, error
 	}
 	public := cmp.Or(s.PublicURL, s.BaseURL, listening)
 	e.logger.Info("sending invitation emails", "smtp_host", s.SMTPHost, "links", public)
-	return mail.Deliverer(sender, public), nil
+	deliver := mail.Deliverer(sender, public)
+	return func(ctx context.Context, m directory.DueMail, secret string) error {
+		err := deliver(ctx, m, secret)
+		if err != nil {
+			e.logger.Warn("invitation email not sent; the outbox retries it", "mail_id", m.ID, "attempt", m.Attempts, "err", err)
+		}
+		return err
+	}, nil
 }
 
 // housekeeping seals audit events and stores token last-use times until ctx ends.

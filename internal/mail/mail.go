@@ -152,7 +152,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("mail: send to %s: %w", m.To, err)
+		return fmt.Errorf("mail: send: %w", err) // not the recipient: errors reach the logs
 	}
 	return nil
 }
