@@ -212,6 +212,7 @@ func (a *api) resetLink(w http.ResponseWriter, r *http.Request) {
 		}
 		base = scheme + "://" + r.Host
 	}
+	w.Header().Set("Cache-Control", "no-store") // the answer is a credential
 	writeJSON(w, http.StatusCreated, struct {
 		Link string `json:"link"`
 	}{base + directory.LinkPath(directory.LinkReset, secret)})

@@ -163,3 +163,26 @@ func TestCustomAttributes(t *testing.T) {
 		e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(customURN+`:level gt 1`), "").wantError(t, "a filter on a removed attribute", 400, "invalidFilter")
 	})
 }
+
+// TestPatchMultiValuedNumbers adds and removes values of a multi-valued
+// integer attribute by value: a stored 1234567 is the sent 1234567.
+func TestPatchMultiValuedNumbers(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	e.define(directory.AttributeDef{Name: "codes", Type: directory.AttrInteger, MultiValued: true},
+		directory.AttributeDef{Name: "tags", Type: directory.AttrString, MultiValued: true})
+	id := e.createUser("anita@example.com", `"`+customURN+`":{"codes":[1234567, 7],"tags":["x","Y"]}`)
+	path := "/scim/v2/Users/" + id
+	for _, c := range []struct {
+		op, want string
+	}{
+		{`{"op":"add","path":"` + customURN + `:codes","value":[1234567]}`, "map[codes:[1.234567e+06 7] tags:[x Y]]"},
+		{`{"op":"remove","path":"` + customURN + `:codes","value":[1234567]}`, "map[codes:[7] tags:[x Y]]"},
+		{`{"op":"add","path":"` + customURN + `:tags","value":["X","z"]}`, "map[codes:[7] tags:[x Y z]]"},
+		{`{"op":"remove","path":"` + customURN + `:tags","value":["y"]}`, "map[codes:[7] tags:[x z]]"},
+	} {
+		r := e.do(http.MethodPatch, path, patch(c.op)).wantStatus(t, "PATCH "+c.op, http.StatusOK)
+		if got := fmt.Sprint(r.body[customURN]); got != c.want {
+			t.Fatalf("PATCH %s: custom = %s, want %s", c.op, got, c.want)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package scim
 
 import (
-	"fmt"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,6 +10,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/fold"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -609,26 +610,48 @@ func equalities(a *attrDef, e filter.Expression) (map[string]any, bool) {
 // sub-attributes, an identical one is not repeated, others are appended. A value added as primary takes
 // primary from the others.
 // addOrRemoveSimple adds the values not in items to its end, or removes
-// those in it; strings compare case-insensitively unless a is caseExact.
+// every item equal to one of them: strings compare as case-folded unless
+// a is caseExact, numbers by value (a stored 1234567.0 equals a sent
+// 1234567).
 func addOrRemoveSimple(a *attrDef, items, values []any, add bool) []any {
 	same := func(x, y any) bool {
 		xs, xok := x.(string)
 		ys, yok := y.(string)
-		if xok && yok && !a.caseExact {
-			return strings.EqualFold(xs, ys)
+		switch {
+		case xok && yok && !a.caseExact:
+			return fold.Key(xs) == fold.Key(ys)
+		case xok && yok:
+			return xs == ys
 		}
-		return fmt.Sprint(x) == fmt.Sprint(y) // json.Number and float64 alike
+		xn, xnum := numberOf(x)
+		yn, ynum := numberOf(y)
+		if xnum && ynum {
+			return xn == yn
+		}
+		return x == y
 	}
 	for _, v := range values {
-		i := slices.IndexFunc(items, func(item any) bool { return same(item, v) })
+		has := slices.ContainsFunc(items, func(item any) bool { return same(item, v) })
 		switch {
-		case add && i < 0:
+		case add && !has:
 			items = append(items, v)
-		case !add && i >= 0:
-			items = slices.Delete(slices.Clone(items), i, i+1)
+		case !add && has:
+			items = slices.DeleteFunc(slices.Clone(items), func(item any) bool { return same(item, v) })
 		}
 	}
 	return items
+}
+
+// numberOf reads a JSON number (as decoded, or as stored).
+func numberOf(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 func addValues(a *attrDef, items, values []any) []any {

@@ -130,7 +130,8 @@ func (h *pagesHandler) problem(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case errors.Is(err, directory.ErrLinkUnknown):
 		status = http.StatusNotFound
-	case errors.Is(err, directory.ErrLinkUsed), errors.Is(err, directory.ErrLinkExpired), errors.Is(err, directory.ErrLinkRevoked):
+	case errors.Is(err, directory.ErrLinkUsed), errors.Is(err, directory.ErrLinkExpired), errors.Is(err, directory.ErrLinkRevoked),
+		errors.Is(err, directory.ErrLinkStale):
 	case directory.KindOf(err) == directory.KindBusy:
 		status, title = http.StatusConflict, "Please try again"
 	default:

@@ -308,6 +308,21 @@ func TestLinksThatCannotBeUsed(t *testing.T) {
 			t.Fatalf("%d user.created events, want 1", got)
 		}
 
+		// An invitation to an address the user no longer has stops working.
+		carl, carlLink := e.invite("carl@typo.example")
+		err := func() error {
+			_, err := e.svc.PatchUser(ctx, operator, e.tenant.ID, carl, 0, func(in *directory.UserInput) error {
+				in.User.Emails = []directory.Email{{Value: "carl@example.com", Type: "work", Primary: true}}
+				in.User.UserName = "carl@example.com"
+				return nil
+			})
+			return err
+		}()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.browser().get("/invite/"+carlLink).want(t, "the link after the email changed", http.StatusGone, "no longer has")
+
 		_, third := e.invite("bob@example.com")
 		e.mu.Lock()
 		e.skew = directory.DefaultInvitationTTL + time.Minute

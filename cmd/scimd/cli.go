@@ -122,7 +122,7 @@ func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Op
 	if hasher == nil {
 		hasher = password.NewHasher(password.DefaultParams(), 1, 4)
 	}
-	box, err := c.secretBox(e)
+	box, err := c.secretBox(e, db)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

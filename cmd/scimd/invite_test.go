@@ -216,3 +216,25 @@ func TestInviteInBrowser(t *testing.T) {
 
 // io_copy reads a response body into b.
 func io_copy(b *strings.Builder, resp *http.Response) (int64, error) { return io.Copy(b, resp.Body) }
+
+// TestSecretKeyFile: the SQLite key file is made on first use; when it is
+// lost while the database holds sealed secrets, commands refuse to make a
+// new one (every MFA factor would be unreadable).
+func TestSecretKeyFile(t *testing.T) {
+	db := tempDB(t)
+	id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	file := strings.TrimPrefix(db, "sqlite://") + ".key"
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v, %v; want it made, mode 0600", file, info, err)
+	}
+	mustScimd(t, db, "user", "invite", "--tenant", id, "--email", "anita@example.com") // a sealed link in the outbox
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := scimd(t, db, "tenant", "list"); err == nil || !strings.Contains(message(err), "is missing but the database holds secrets") {
+		t.Fatalf("a command after the key file was lost = %v", err)
+	}
+	if _, err := os.Stat(file); err == nil {
+		t.Fatal("a new key file was made")
+	}
+}

@@ -116,7 +116,12 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	background := make(chan struct{})
 	go func() {
 		defer close(background)
-		housekeeping(bgCtx, e, svc, s.RequestLog, deliver)
+		housekeeping(bgCtx, e, svc, s.RequestLog)
+	}()
+	outbox := make(chan struct{})
+	go func() {
+		defer close(outbox)
+		deliverOutbox(bgCtx, e, svc, deliver)
 	}()
 
 	served := make(chan error, 1)
@@ -134,6 +139,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	case err := <-served:
 		stopBackground()
 		<-background
+		<-outbox
 		finish(context.WithoutCancel(e.ctx), e, svc)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():
@@ -144,6 +150,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	shutdownErr := srv.Shutdown(shutdownCtx)
 	stopBackground()
 	<-background
+	<-outbox
 	finish(shutdownCtx, e, svc)
 	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", shutdownErr)
@@ -212,13 +219,29 @@ func (s *serveCmd) mailer(e *env, listening string) (directory.MailSender, error
 	}, nil
 }
 
-// housekeeping seals audit events and stores token last-use times until ctx ends.
-func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention time.Duration, deliver directory.MailSender) {
-	outbox := time.NewTicker(time.Second)
-	defer outbox.Stop()
+// deliverOutbox sends the outbox's due messages every second until ctx
+// ends, in a goroutine of its own: a slow SMTP server delays no other
+// housekeeping. Without a sender (no SMTP server configured) it returns.
+func deliverOutbox(ctx context.Context, e *env, svc *directory.Service, deliver directory.MailSender) {
 	if deliver == nil {
-		outbox.Stop() // never fires
+		return
 	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := svc.DeliverMail(ctx, deliver); err != nil && ctx.Err() == nil {
+				e.logger.Error("deliver mail", "err", err)
+			}
+		}
+	}
+}
+
+// housekeeping seals audit events and stores token last-use times until ctx ends.
+func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention time.Duration) {
 	seal := time.NewTicker(250 * time.Millisecond)
 	touch := time.NewTicker(30 * time.Second)
 	requests := time.NewTicker(time.Second)
@@ -237,10 +260,6 @@ func housekeeping(ctx context.Context, e *env, svc *directory.Service, retention
 			}
 		case <-requests.C:
 			flushRequests(ctx, e, svc)
-		case <-outbox.C:
-			if _, err := svc.DeliverMail(ctx, deliver); err != nil && ctx.Err() == nil {
-				e.logger.Error("deliver mail", "err", err)
-			}
 		case <-prune.C:
 			if _, err := svc.PruneRequests(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
 				e.logger.Error("prune the request log", "err", err)

@@ -45,6 +45,50 @@ func (s *Service) TenantAttributes(ctx context.Context, tenantID string) ([]Attr
 	return t.Attributes, err
 }
 
+// attributeAttempts bounds the retries of a definition change that
+// raced another.
+const attributeAttempts = 5
+
+// changeAttributes applies change to the tenant's definitions as stored
+// now and writes the result with ev (built by event from the tenant) and
+// the values of name deleted, unless another change wrote first: then it
+// starts again from the new definitions, so no change is lost.
+func (s *Service) changeAttributes(ctx context.Context, op, tenantID, name string, force bool,
+	change func(t *Tenant) error, event func(t Tenant) (audit.Event, error)) (int64, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := s.freshTenant(ctx, tenantID)
+		if err != nil {
+			return 0, err
+		}
+		prev := t.Attributes
+		t.Attributes = slices.Clone(prev)
+		if err := change(&t); err != nil {
+			return 0, err
+		}
+		ev, err := event(t)
+		if err != nil {
+			return 0, wrap(op, err)
+		}
+		n, err := s.store.UpdateTenantAttributes(ctx, t, prev, name, force, ev)
+		if errors.Is(err, ErrVersionMismatch) && attempt < attributeAttempts {
+			continue
+		}
+		var held *AttributeHeldError
+		if errors.As(err, &held) {
+			return 0, &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
+				Detail: fmt.Sprintf("%d users hold a value of %s: remove it with force to delete their values", held.Users, name)}
+		}
+		if errors.Is(err, ErrVersionMismatch) {
+			return 0, &Error{Kind: KindBusy, Op: op, Detail: "the definitions kept changing: try again", Err: err}
+		}
+		if err != nil {
+			return 0, wrap(op, err)
+		}
+		s.forgetTenant(tenantID)
+		return n, nil
+	}
+}
+
 // DefineAttribute adds a custom attribute to the tenant's users and records
 // tenant.attribute_defined. The name must be new to the tenant (in any
 // letter case): to change a definition, remove it and define it again.
@@ -56,28 +100,24 @@ func (s *Service) DefineAttribute(ctx context.Context, c Caller, tenantID string
 	if err != nil {
 		return AttributeDef{}, withOp(op, err)
 	}
-	t, err := s.freshTenant(ctx, tenantID)
+	_, err = s.changeAttributes(ctx, op, tenantID, d.Name, true, func(t *Tenant) error {
+		if FindAttribute(t.Attributes, d.Name) != nil {
+			return &Error{Kind: KindUniqueness, Op: op, Field: "attribute",
+				Detail: fmt.Sprintf("the tenant already defines custom attribute %s: remove it first to change it", d.Name)}
+		}
+		if len(t.Attributes) >= MaxAttributes {
+			return &Error{Kind: KindInvalidValue, Op: op, Field: "attribute",
+				Detail: fmt.Sprintf("a tenant defines at most %d custom attributes", MaxAttributes)}
+		}
+		t.Attributes = append(t.Attributes, d)
+		return nil
+	}, func(t Tenant) (audit.Event, error) {
+		return s.event(c, tenantID, audit.TenantAttributeDefined, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
+			[]audit.Change{{Attribute: CustomURN + ":" + d.Name, New: d}}, s.timeNow())
+	})
 	if err != nil {
 		return AttributeDef{}, err
 	}
-	if FindAttribute(t.Attributes, d.Name) != nil {
-		return AttributeDef{}, &Error{Kind: KindUniqueness, Op: op, Field: "attribute",
-			Detail: fmt.Sprintf("the tenant already defines custom attribute %s: remove it first to change it", d.Name)}
-	}
-	if len(t.Attributes) >= MaxAttributes {
-		return AttributeDef{}, &Error{Kind: KindInvalidValue, Op: op, Field: "attribute",
-			Detail: fmt.Sprintf("a tenant defines at most %d custom attributes", MaxAttributes)}
-	}
-	t.Attributes = append(slices.Clip(t.Attributes), d)
-	ev, err := s.event(c, tenantID, audit.TenantAttributeDefined, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
-		[]audit.Change{{Attribute: CustomURN + ":" + d.Name, New: d}}, s.timeNow())
-	if err != nil {
-		return AttributeDef{}, wrap(op, err)
-	}
-	if _, err := s.store.UpdateTenantAttributes(ctx, t, d.Name, true, ev); err != nil {
-		return AttributeDef{}, wrap(op, err)
-	}
-	s.forgetTenant(tenantID)
 	return d, nil
 }
 
@@ -97,23 +137,17 @@ func (s *Service) RemoveAttribute(ctx context.Context, c Caller, tenantID, name 
 		return 0, &Error{Kind: KindNotFound, Op: op, Field: "attribute", Detail: fmt.Sprintf("custom attribute not found: %s", name)}
 	}
 	removed := *d
-	t.Attributes = slices.DeleteFunc(slices.Clone(t.Attributes), func(a AttributeDef) bool { return a.Name == removed.Name })
-	ev, err := s.event(c, tenantID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
-		[]audit.Change{{Attribute: CustomURN + ":" + removed.Name, Old: removed}}, s.timeNow())
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	n, err := s.store.UpdateTenantAttributes(ctx, t, removed.Name, force, ev)
-	var held *AttributeHeldError
-	if errors.As(err, &held) {
-		return 0, &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
-			Detail: fmt.Sprintf("%d users hold a value of %s: remove it with force to delete their values", held.Users, removed.Name)}
-	}
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	s.forgetTenant(tenantID)
-	return n, nil
+	return s.changeAttributes(ctx, op, tenantID, removed.Name, force, func(t *Tenant) error {
+		n := len(t.Attributes)
+		t.Attributes = slices.DeleteFunc(t.Attributes, func(a AttributeDef) bool { return a.Name == removed.Name })
+		if len(t.Attributes) == n {
+			return &Error{Kind: KindNotFound, Op: op, Field: "attribute", Detail: fmt.Sprintf("custom attribute not found: %s", name)}
+		}
+		return nil
+	}, func(t Tenant) (audit.Event, error) {
+		return s.event(c, tenantID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
+			[]audit.Change{{Attribute: CustomURN + ":" + removed.Name, Old: removed}}, s.timeNow())
+	})
 }
 
 // forgetTenant drops the tenant from this process's cache.

@@ -293,7 +293,7 @@ func (d *AttributeDef) normaliseOne(v any) (any, error) {
 		if d.Type == AttrInteger && (f != math.Trunc(f) || math.Abs(f) > maxSafeInteger) {
 			return nil, bad(fmt.Sprintf("an integer from %d to %d", -maxSafeInteger, maxSafeInteger))
 		}
-		return f, nil
+		return f + 0, nil // -0 is 0: one key in the unique index
 	case AttrDateTime:
 		s, ok := v.(string)
 		if !ok {
@@ -303,7 +303,8 @@ func (d *AttributeDef) normaliseOne(v any) (any, error) {
 		if err != nil || t.Year() < 1 || t.Year() > 9999 {
 			return nil, bad("a dateTime such as 2026-11-27T10:00:00Z")
 		}
-		return t.UTC().Format(time.RFC3339Nano), nil
+		// To the microsecond, the precision every comparison has.
+		return t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano), nil
 	}
 	s, ok := v.(string)
 	if !ok {

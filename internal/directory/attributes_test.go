@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 
@@ -144,4 +145,62 @@ func TestConcurrentUniqueCustom(t *testing.T) {
 			t.Fatalf("%d creates won and %d users exist, want 1 and 1", won, page.Total)
 		}
 	})
+}
+
+// TestConcurrentDefinitions defines attributes of one tenant from several
+// goroutines at once: every definition is kept, on both backends.
+func TestConcurrentDefinitions(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = f.svc.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: fmt.Sprintf("attr%d", i), Type: "string"})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil && directory.KindOf(err) != directory.KindBusy {
+				t.Fatalf("DefineAttribute(attr%d) = %v", i, err)
+			}
+		}
+		defs, err := f.svc.TenantAttributes(ctx, f.tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for i, err := range errs {
+			if err == nil {
+				kept++
+				if directory.FindAttribute(defs, fmt.Sprintf("attr%d", i)) == nil {
+					t.Fatalf("attr%d was defined (nil error) but is not kept: %v", i, defs)
+				}
+			}
+		}
+		if len(defs) != kept || kept < n/2 {
+			t.Fatalf("%d definitions stored, %d reported defined", len(defs), kept)
+		}
+	})
+}
+
+// TestNegativeZeroIsZero: -0 and 0 are one value of a unique attribute.
+func TestNegativeZeroIsZero(t *testing.T) {
+	f := setup(t, storetest.SQLite(t))
+	ctx := context.Background()
+	if _, err := f.svc.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: "code", Type: "decimal", Uniqueness: "server"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []any{float64(0), math.Copysign(0, -1)} {
+		in := directory.UserInput{User: directory.DirectUser(fmt.Sprintf("z%d@example.com", i), "", "")}
+		in.User.Custom = map[string]any{"code": v}
+		_, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, in)
+		if i == 1 {
+			wantKind(t, err, directory.KindUniqueness, "code")
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -36,6 +36,7 @@ type Link struct {
 	TenantID  string
 	UserID    string
 	Kind      LinkKind
+	Email     string // the user's email when the link was issued; the link works only while it is unchanged
 	Hash      string // HashToken of the secret
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -77,6 +78,7 @@ var (
 	ErrLinkUsed    = &Error{Kind: KindNotFound, Field: "link", Detail: "This link has already been used. Sign in, or ask your administrator for a new one."}
 	ErrLinkExpired = &Error{Kind: KindNotFound, Field: "link", Detail: "This link has expired. Ask your administrator to send a new one."}
 	ErrLinkRevoked = &Error{Kind: KindNotFound, Field: "link", Detail: "This link was replaced by a newer one. Use the link in the most recent email."}
+	ErrLinkStale   = &Error{Kind: KindNotFound, Field: "link", Detail: "This link was sent to an email address this account no longer has. Ask your administrator for a new one."}
 )
 
 // ErrNoSecretKey is the refusal of an invitation or MFA enrolment when the
@@ -106,7 +108,7 @@ func (s *Service) newInvitation(t Tenant, u *User, kind LinkKind, mail bool, at 
 		ttl = resetLinkTTL
 	}
 	secret, hash := newLinkSecret()
-	inv := Invitation{Link: Link{ID: newID(), TenantID: t.ID, UserID: u.ID, Kind: kind, Hash: hash, CreatedAt: at, ExpiresAt: at.Add(ttl)}}
+	inv := Invitation{Link: Link{ID: newID(), TenantID: t.ID, UserID: u.ID, Kind: kind, Email: u.Email, Hash: hash, CreatedAt: at, ExpiresAt: at.Add(ttl)}}
 	if mail {
 		if s.box == nil {
 			return Invitation{}, "", ErrNoSecretKey
@@ -127,10 +129,10 @@ func (s *Service) ResendInvitation(ctx context.Context, c Caller, tenantID, user
 	return err
 }
 
-// ResetLink issues a reset link for an active user (one a temporary
-// password was set for) and returns its secret, for the administrator to
-// hand over; the earlier reset links stop working. Records
-// user.reset_link_issued.
+// ResetLink issues a reset link for an active user (typically one a
+// temporary password was set for, passwordMustReset) and returns its
+// secret, for the administrator to hand over; the earlier reset links stop
+// working. Records user.reset_link_issued.
 func (s *Service) ResetLink(ctx context.Context, c Caller, tenantID, userID string) (string, error) {
 	return s.issueLink(ctx, c, tenantID, userID, LinkReset, "directory.ResetLink")
 }
@@ -181,7 +183,9 @@ type LinkState struct {
 }
 
 // OpenLink returns the state of the link with this secret, or one of the
-// ErrLink* errors when it cannot be used.
+// ErrLink* errors when it cannot be used: unknown, used, expired, revoked,
+// issued to an email the user no longer has, or an invitation of a user
+// who is no longer invited (accepted through another link).
 func (s *Service) OpenLink(ctx context.Context, secret string) (LinkState, error) {
 	if secret == "" || len(secret) > 128 {
 		return LinkState{}, ErrLinkUnknown
@@ -211,6 +215,12 @@ func (s *Service) OpenLink(ctx context.Context, secret string) (LinkState, error
 	}
 	if err != nil {
 		return LinkState{}, wrap("directory.OpenLink", err)
+	}
+	switch {
+	case l.Email != u.Email:
+		return LinkState{}, ErrLinkStale
+	case l.Kind == LinkInvite && u.Status != StatusInvited:
+		return LinkState{}, ErrLinkUsed
 	}
 	return LinkState{Link: l, User: u, Tenant: t, NeedsMFA: (t.MFARequired || u.ForceMFAEnrollment) && !u.MFAEnrolled}, nil
 }
@@ -246,7 +256,11 @@ func (s *Service) SetLinkPassword(ctx context.Context, secret, password, source 
 	if err != nil {
 		return "", wrap(op, err)
 	}
-	if err := s.store.SetLinkPending(ctx, st.Link.ID, hash, s.box.Seal(key.URL(), st.Link.ID), s.timeNow()); err != nil {
+	err = s.store.SetLinkPending(ctx, st.Link.ID, hash, s.box.Seal(key.URL(), st.Link.ID), s.timeNow())
+	if errors.Is(err, ErrLinkUsed) {
+		return "", ErrLinkUsed // used or expired meanwhile
+	}
+	if err != nil {
 		return "", wrap(op, err)
 	}
 	return key.URL(), nil
@@ -302,8 +316,9 @@ type Factor struct {
 	CreatedAt time.Time
 }
 
-// completeLink applies a link: the password (its hash), the email verified
-// and, for an invitation, the user live (status active) with user.created;
+// completeLink applies a link: the password (its hash) and, for an
+// invitation, the email verified and the user live (status active) with
+// user.created;
 // for a reset link, passwordMustReset cleared with user.password_changed;
 // user.mfa_enrolled with the factor. The actor is the user. A link used
 // meanwhile (a second submit) is ErrLinkUsed and changes nothing.
@@ -312,7 +327,9 @@ func (s *Service) completeLink(ctx context.Context, st LinkState, hash string, f
 	cur := st.User
 	next := *cur.Clone()
 	next.PasswordHash = hash
-	next.EmailVerified = true
+	if st.Link.Kind == LinkInvite {
+		next.EmailVerified = true // the emailed link proved the address (OpenLink checked it is unchanged)
+	}
 	next.UpdatedAt = s.timeNow()
 	next.Version = cur.Version + 1
 	c := linkActor(&cur, source)
@@ -373,15 +390,20 @@ type MailSender func(ctx context.Context, m DueMail, secret string) error
 // Outbox delivery parameters.
 const (
 	mailLease       = 2 * time.Minute // a claim lasts this long: a sender that dies frees its messages after it
+	mailSendTimeout = 45 * time.Second
 	mailBatch       = 20
-	mailMaxAttempts = 12 // then the message is given up (last_error says why)
+	mailMaxAttempts = 12 // then the message is given up (last_error says why) and its secret deleted
 )
 
 // DeliverMail sends the due messages of the outbox, up to a batch, each
 // claimed by this call so that no other sender (another replica) sends it
 // too, and records each outcome: sent (the sealed secret is then deleted),
-// or failed with the next attempt after an exponential backoff (from 10 s
-// to about 3 h), until mailMaxAttempts. Returns how many were sent.
+// or failed with the next attempt after an exponential backoff (10 s after
+// the first attempt, doubling, at most 3 h), until mailMaxAttempts. Each
+// send has a deadline, and no send starts after the claim's first half:
+// the claim outlives every send it covers, so another sender never takes
+// a message this one is sending. Messages whose link can no longer be
+// used are not sent. Returns how many were sent.
 func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error) {
 	if s.box == nil {
 		return 0, nil
@@ -392,20 +414,26 @@ func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error)
 	if err != nil {
 		return 0, wrap("directory.DeliverMail", err)
 	}
-	sent := 0
+	sent, lastStart := 0, now.Add(mailLease/2)
 	for _, m := range due {
+		if s.timeNow().After(lastStart) {
+			break // the rest are sent after the claim expires, by whoever claims them then
+		}
 		m.Claim = claim
 		secret, err := s.box.Open(m.Secret, m.ID)
 		if err == nil {
-			err = send(ctx, m, secret)
+			sendCtx, cancel := context.WithTimeout(ctx, mailSendTimeout)
+			err = send(sendCtx, m, secret)
+			cancel()
 		}
 		at := s.timeNow()
 		if err == nil {
-			err = s.store.MailSent(ctx, m.ID, claim, at)
-			sent++
+			if err = s.store.MailSent(ctx, m.ID, claim, at); err == nil {
+				sent++
+			}
 		} else {
-			backoff := min(10*time.Second<<min(m.Attempts, 10), 3*time.Hour)
-			err = s.store.MailFailed(ctx, m.ID, claim, truncate(err.Error(), 500), at.Add(backoff))
+			backoff := min(10*time.Second<<min(max(m.Attempts-1, 0), 11), 3*time.Hour)
+			err = s.store.MailFailed(ctx, m.ID, claim, truncate(err.Error(), 500), at.Add(backoff), m.Attempts >= mailMaxAttempts)
 		}
 		if err != nil {
 			return sent, wrap("directory.DeliverMail", err)

@@ -27,13 +27,14 @@ type Store interface {
 	// policy and records ev. Returns ErrNotFound.
 	UpdateTenantPolicy(ctx context.Context, t Tenant, ev audit.Event) error
 	// UpdateTenantAttributes sets the tenant's custom attribute definitions
-	// to t.Attributes, deletes every stored value of the attribute name
-	// (any letter case) from the tenant's users, each user holding one
+	// to t.Attributes if they are still prev (ErrVersionMismatch
+	// otherwise), deletes every stored value of the attribute name (spelled
+	// exactly) from the tenant's users, each user holding one
 	// moving to its next version at ev.Time, and records ev, in one
 	// transaction. Unless force, users holding a value make it return
 	// *AttributeHeldError with nothing written. Returns the number of
 	// users whose value was deleted, or ErrNotFound.
-	UpdateTenantAttributes(ctx context.Context, t Tenant, name string, force bool, ev audit.Event) (int64, error)
+	UpdateTenantAttributes(ctx context.Context, t Tenant, prev []AttributeDef, name string, force bool, ev audit.Event) (int64, error)
 
 	// CreateToken inserts t. Returns *UniqueError{FieldTokenName} if an
 	// unrevoked token of the tenant has the same name, ErrNotFound if the
@@ -115,17 +116,24 @@ type Store interface {
 	// revoked meanwhile is ErrLinkUsed; another version ErrVersionMismatch.
 	CompleteLink(ctx context.Context, linkID string, u User, version int64, f *Factor, events []audit.Event) error
 	// ClaimMail claims up to limit unsent messages due at now (next
-	// attempt reached, fewer than maxAttempts made, no live claim) for
-	// claim until until, counts the attempt, and returns them with their
-	// link's kind and expiry and their tenant's name. Two callers never
-	// get the same message while a claim lasts.
+	// attempt reached, fewer than maxAttempts made, no live claim, their
+	// link still usable and issued to the user's current email) for claim
+	// until until, counts the attempt, and returns them with their link's
+	// kind and expiry and their tenant's name. Two callers never get the
+	// same message while a claim lasts. Unsent messages whose link can no
+	// longer be used lose their secret.
 	ClaimMail(ctx context.Context, claim string, now, until time.Time, limit, maxAttempts int) ([]DueMail, error)
 	// MailSent marks a message sent at at, deleting its sealed secret, if
 	// claim still holds it.
 	MailSent(ctx context.Context, id, claim string, at time.Time) error
 	// MailFailed records a failed attempt and when to try again, if claim
-	// still holds the message, and releases it.
-	MailFailed(ctx context.Context, id, claim, reason string, next time.Time) error
+	// still holds the message, and releases it; giveUp also deletes its
+	// secret (no attempt follows).
+	MailFailed(ctx context.Context, id, claim, reason string, next time.Time, giveUp bool) error
+	// SealedSecrets reports whether the database holds a secret sealed
+	// with the secret key (an MFA factor, or a message waiting to be
+	// sent): a new key would make them unreadable.
+	SealedSecrets(ctx context.Context) (bool, error)
 	// UpdateTenantInvitationTTL sets the tenant's invitation expiry and
 	// records ev. Returns ErrNotFound.
 	UpdateTenantInvitationTTL(ctx context.Context, t Tenant, ev audit.Event) error

@@ -152,9 +152,22 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("mail: send: %w", err) // not the recipient: errors reach the logs
+		return fmt.Errorf("mail: send: %s", withoutRecipients(err))
 	}
 	return nil
+}
+
+// withoutRecipients is the text of a send error without the recipients
+// and message id go-mail appends to it: the error reaches the logs and the
+// outbox, which hold no email address.
+func withoutRecipients(err error) string {
+	text := err.Error()
+	for _, marker := range []string{", affected recipient(s): ", ", affected message ID: "} {
+		if i := strings.Index(text, marker); i >= 0 {
+			text = text[:i]
+		}
+	}
+	return text
 }
 
 // Deliverer returns the outbox's sender (see directory.Service.DeliverMail):

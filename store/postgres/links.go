@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/scimd/scimd/internal/audit"
@@ -22,8 +23,13 @@ func insertInvitation(ctx context.Context, tx *sqlx.Tx, inv *directory.Invitatio
 		l.CreatedAt, l.UserID, string(l.Kind)); err != nil {
 		return fmt.Errorf("revoke links: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO user_links (id, tenant_id, user_id, kind, token_hash, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.ID, l.TenantID, l.UserID, string(l.Kind), l.Hash, l.CreatedAt, l.ExpiresAt); err != nil {
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_links (id, tenant_id, user_id, kind, email, token_hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.ID, l.TenantID, l.UserID, string(l.Kind), l.Email, l.Hash, l.CreatedAt, l.ExpiresAt)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == foreignKeyViolation {
+		return directory.ErrNotFound // the user was deleted meanwhile
+	}
+	if err != nil {
 		return fmt.Errorf("insert link: %w", err)
 	}
 	if m := &inv.Mail; m.ID != "" {
@@ -51,8 +57,8 @@ func (db *DB) LinkByHash(ctx context.Context, hash string) (directory.Link, erro
 		l    directory.Link
 		kind string
 	)
-	err := db.db.QueryRowContext(ctx, `SELECT id, tenant_id, user_id, kind, token_hash, created_at, expires_at, used_at, revoked_at,
-		pending_hash, pending_totp FROM user_links WHERE token_hash = $1`, hash).Scan(&l.ID, &l.TenantID, &l.UserID, &kind,
+	err := db.db.QueryRowContext(ctx, `SELECT id, tenant_id, user_id, kind, email, token_hash, created_at, expires_at, used_at, revoked_at,
+		pending_hash, pending_totp FROM user_links WHERE token_hash = $1`, hash).Scan(&l.ID, &l.TenantID, &l.UserID, &kind, &l.Email,
 		&l.Hash, &l.CreatedAt, &l.ExpiresAt, &l.UsedAt, &l.RevokedAt, &l.PendingHash, &l.PendingTOTP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Link{}, directory.ErrNotFound
@@ -121,13 +127,22 @@ func (db *DB) CompleteLink(ctx context.Context, linkID string, u directory.User,
 	return fail("complete link", err)
 }
 
+// usableMailLink selects the link of outbox row outbox (at $1, now) if it
+// can still be used and was issued to the user's current email.
+const usableMailLink = `SELECT 1 FROM user_links l JOIN users u ON u.id = l.user_id
+	WHERE l.id = outbox.link_id AND l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > $1 AND u.email = l.email`
+
 // ClaimMail claims due messages with FOR UPDATE SKIP LOCKED: replicas
 // claiming at once take disjoint messages.
 func (db *DB) ClaimMail(ctx context.Context, claim string, now, until time.Time, limit, maxAttempts int) ([]directory.DueMail, error) {
+	if _, err := db.db.ExecContext(ctx, `UPDATE outbox SET secret = '', last_error = 'not sent: the link can no longer be used'
+		WHERE sent_at IS NULL AND secret <> '' AND claimed_until <= $1 AND NOT EXISTS (`+usableMailLink+`)`, now); err != nil {
+		return nil, fail("claim mail", err)
+	}
 	rows, err := db.db.QueryContext(ctx, `WITH c AS (
 			UPDATE outbox SET claim = $1, claimed_until = $2, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $3 AND claimed_until <= $3 AND attempts < $4
-				ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+			WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND secret <> '' AND next_attempt_at <= $3 AND claimed_until <= $3
+				AND attempts < $4 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED)
 			RETURNING *
 		)
 		SELECT c.id, c.tenant_id, c.link_id, c.recipient, c.secret, c.attempts, c.next_attempt_at, c.last_error, c.created_at,
@@ -158,10 +173,18 @@ func (db *DB) MailSent(ctx context.Context, id, claim string, at time.Time) erro
 }
 
 // MailFailed records a failed attempt and releases the message.
-func (db *DB) MailFailed(ctx context.Context, id, claim, reason string, next time.Time) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE outbox SET last_error = $1, next_attempt_at = $2, claim = '', claimed_until = 'epoch'
-		WHERE id = $3 AND claim = $4`, reason, next, id, claim)
+func (db *DB) MailFailed(ctx context.Context, id, claim, reason string, next time.Time, giveUp bool) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE outbox SET last_error = $1, next_attempt_at = $2, claim = '', claimed_until = 'epoch',
+		secret = CASE WHEN $5 THEN '' ELSE secret END WHERE id = $3 AND claim = $4`, reason, next, id, claim, giveUp)
 	return fail("mail failed", err)
+}
+
+// SealedSecrets reports whether a factor or an unsent message holds a
+// sealed secret.
+func (db *DB) SealedSecrets(ctx context.Context) (bool, error) {
+	var any bool
+	err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM mfa_factors) OR EXISTS (SELECT 1 FROM outbox WHERE secret <> '')`).Scan(&any)
+	return any, fail("sealed secrets", err)
 }
 
 // UpdateTenantInvitationTTL sets the tenant's invitation expiry.

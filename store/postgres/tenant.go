@@ -104,22 +104,30 @@ func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev aud
 // UpdateTenantAttributes sets the tenant's custom attribute definitions,
 // deletes the values of the attribute name from its users (refused with
 // *directory.AttributeHeldError when users hold one and force is not set)
-// and records ev, in one transaction. The tenant row is locked first, so
-// that two changes of one tenant's definitions run one after the other.
-func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, name string, force bool, ev audit.Event) (int64, error) {
+// and records ev, in one transaction, if the definitions are still prev.
+// The tenant row is locked first, so that two changes of one tenant's
+// definitions run one after the other and the second finds the first's.
+func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, prev []directory.AttributeDef, name string, force bool, ev audit.Event) (int64, error) {
 	defs, err := record.Attributes(t.Attributes)
+	if err != nil {
+		return 0, fail("update tenant attributes", err)
+	}
+	was, err := record.Attributes(prev)
 	if err != nil {
 		return 0, fail("update tenant attributes", err)
 	}
 	var held int64
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-		var id string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&id)
+		var same bool
+		err := tx.QueryRowContext(ctx, `SELECT custom_attributes = $2::jsonb FROM tenants WHERE id = $1 FOR UPDATE`, t.ID, was).Scan(&same)
 		if errors.Is(err, sql.ErrNoRows) {
 			return directory.ErrNotFound
 		}
 		if err != nil {
 			return fmt.Errorf("lock tenant: %w", err)
+		}
+		if !same {
+			return directory.ErrVersionMismatch // another change came first
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE tenant_id = $1 AND doc->'custom'->$2 IS NOT NULL`,
 			t.ID, name).Scan(&held); err != nil {

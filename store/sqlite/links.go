@@ -20,8 +20,8 @@ func insertInvitation(ctx context.Context, tx *tx, inv *directory.Invitation) er
 		micros(l.CreatedAt), l.UserID, string(l.Kind)); err != nil {
 		return fmt.Errorf("revoke links: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO user_links (id, tenant_id, user_id, kind, token_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, l.ID, l.TenantID, l.UserID, string(l.Kind), l.Hash, micros(l.CreatedAt), micros(l.ExpiresAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_links (id, tenant_id, user_id, kind, email, token_hash, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.ID, l.TenantID, l.UserID, string(l.Kind), l.Email, l.Hash, micros(l.CreatedAt), micros(l.ExpiresAt))
 	if isForeignKey(err) {
 		return directory.ErrNotFound
 	}
@@ -48,7 +48,7 @@ func (db *DB) IssueLink(ctx context.Context, inv directory.Invitation, ev audit.
 	}))
 }
 
-const linkColumns = `id, tenant_id, user_id, kind, token_hash, created_at, expires_at, used_at, revoked_at, pending_hash, pending_totp`
+const linkColumns = `id, tenant_id, user_id, kind, email, token_hash, created_at, expires_at, used_at, revoked_at, pending_hash, pending_totp`
 
 // LinkByHash returns the link with this secret hash, or ErrNotFound.
 func (db *DB) LinkByHash(ctx context.Context, hash string) (directory.Link, error) {
@@ -58,7 +58,7 @@ func (db *DB) LinkByHash(ctx context.Context, hash string) (directory.Link, erro
 		created, expires int64
 		used, revoked    sql.NullInt64
 	)
-	err := db.queryRow(ctx, `SELECT `+linkColumns+` FROM user_links WHERE token_hash = ?`, hash).Scan(&l.ID, &l.TenantID, &l.UserID, &kind,
+	err := db.queryRow(ctx, `SELECT `+linkColumns+` FROM user_links WHERE token_hash = ?`, hash).Scan(&l.ID, &l.TenantID, &l.UserID, &kind, &l.Email,
 		&l.Hash, &created, &expires, &used, &revoked, &l.PendingHash, &l.PendingTOTP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Link{}, directory.ErrNotFound
@@ -110,13 +110,22 @@ func (db *DB) CompleteLink(ctx context.Context, linkID string, u directory.User,
 	}))
 }
 
+// usableMailLink selects the link of outbox row outbox (at ?1, now) if it
+// can still be used and was issued to the user's current email.
+const usableMailLink = `SELECT 1 FROM user_links l JOIN users u ON u.id = l.user_id
+	WHERE l.id = outbox.link_id AND l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > ?1 AND u.email = l.email`
+
 // ClaimMail claims due messages: the one writer serialises claims.
 func (db *DB) ClaimMail(ctx context.Context, claim string, now, until time.Time, limit, maxAttempts int) ([]directory.DueMail, error) {
 	var due []directory.DueMail
 	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET secret = '', last_error = 'not sent: the link can no longer be used'
+			WHERE sent_at IS NULL AND secret <> '' AND claimed_until <= ?1 AND NOT EXISTS (`+usableMailLink+`)`, micros(now)); err != nil {
+			return fmt.Errorf("drop dead messages: %w", err)
+		}
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET claim = ?1, claimed_until = ?2, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?3 AND claimed_until <= ?3 AND attempts < ?4
-				ORDER BY next_attempt_at LIMIT ?5)
+			WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND secret <> '' AND next_attempt_at <= ?3 AND claimed_until <= ?3
+				AND attempts < ?4 ORDER BY next_attempt_at LIMIT ?5)
 			RETURNING id`, claim, micros(until), micros(now), maxAttempts, limit)
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
@@ -160,12 +169,20 @@ func (db *DB) MailSent(ctx context.Context, id, claim string, at time.Time) erro
 }
 
 // MailFailed records a failed attempt and releases the message.
-func (db *DB) MailFailed(ctx context.Context, id, claim, reason string, next time.Time) error {
+func (db *DB) MailFailed(ctx context.Context, id, claim, reason string, next time.Time, giveUp bool) error {
 	return fail("mail failed", db.write(ctx, func(ctx context.Context, tx *tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET last_error = ?, next_attempt_at = ?, claim = '', claimed_until = 0 WHERE id = ? AND claim = ?`,
-			reason, micros(next), id, claim)
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET last_error = ?, next_attempt_at = ?, claim = '', claimed_until = 0,
+			secret = CASE WHEN ? THEN '' ELSE secret END WHERE id = ? AND claim = ?`, reason, micros(next), giveUp, id, claim)
 		return err
 	}))
+}
+
+// SealedSecrets reports whether a factor or an unsent message holds a
+// sealed secret.
+func (db *DB) SealedSecrets(ctx context.Context) (bool, error) {
+	var any bool
+	err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mfa_factors) OR EXISTS (SELECT 1 FROM outbox WHERE secret <> '')`).Scan(&any)
+	return any, fail("sealed secrets", err)
 }
 
 // UpdateTenantInvitationTTL sets the tenant's invitation expiry.

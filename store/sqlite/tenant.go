@@ -122,13 +122,28 @@ func updateTenant(ctx context.Context, tx *tx, id string, ev audit.Event, set st
 // deletes the values of the attribute name from its users (refused with
 // *directory.AttributeHeldError when users hold one and force is not set)
 // and records ev, in one transaction.
-func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, name string, force bool, ev audit.Event) (int64, error) {
+func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, prev []directory.AttributeDef, name string, force bool, ev audit.Event) (int64, error) {
 	defs, err := record.Attributes(t.Attributes)
+	if err != nil {
+		return 0, fail("update tenant attributes", err)
+	}
+	was, err := record.Attributes(prev)
 	if err != nil {
 		return 0, fail("update tenant attributes", err)
 	}
 	var held int64
 	err = db.write(ctx, func(ctx context.Context, tx *tx) error {
+		var stored string
+		err := tx.QueryRowContext(ctx, `SELECT custom_attributes FROM tenants WHERE id = ?`, t.ID).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read definitions: %w", err)
+		}
+		if stored != was {
+			return directory.ErrVersionMismatch // another change came first
+		}
 		path := record.SQLitePath([]string{"custom", name})
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE tenant_id = ? AND json_extract(doc, ?) IS NOT NULL`,
 			t.ID, path).Scan(&held); err != nil {

@@ -107,7 +107,7 @@ func testTenantAttributes(t *testing.T, in Instance) {
 		{Name: "cost-center", Type: directory.AttrString, CanonicalValues: []string{"4130", "4140"}},
 	}
 	acme.Attributes = defs
-	n, err := b.UpdateTenantAttributes(ctx, acme, "cost-center", true, event(acme.ID, audit.TenantAttributeDefined, audit.Target{Type: "tenant", ID: acme.ID}))
+	n, err := b.UpdateTenantAttributes(ctx, acme, nil, "cost-center", true, event(acme.ID, audit.TenantAttributeDefined, audit.Target{Type: "tenant", ID: acme.ID}))
 	if err != nil || n != 0 {
 		t.Fatalf("UpdateTenantAttributes(define) = %d, %v; want 0, nil", n, err)
 	}
@@ -129,7 +129,11 @@ func testTenantAttributes(t *testing.T, in Instance) {
 	removed := acme
 	removed.Attributes = defs[1:]
 	removeEvent := event(acme.ID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: acme.ID})
-	_, err = b.UpdateTenantAttributes(ctx, removed, "badge", false, removeEvent)
+	// A change computed from definitions that are no longer stored loses.
+	if _, err := b.UpdateTenantAttributes(ctx, removed, defs[:1], "badge", true, removeEvent); !errors.Is(err, directory.ErrVersionMismatch) {
+		t.Fatalf("UpdateTenantAttributes(from stale definitions) = %v, want ErrVersionMismatch", err)
+	}
+	_, err = b.UpdateTenantAttributes(ctx, removed, defs, "badge", false, removeEvent)
 	var held *directory.AttributeHeldError
 	if !errors.As(err, &held) || held.Users != 1 {
 		t.Fatalf("UpdateTenantAttributes(remove held badge, no force) = %v, want *AttributeHeldError{Users: 1}", err)
@@ -139,7 +143,7 @@ func testTenantAttributes(t *testing.T, in Instance) {
 	}
 	wantEqual(t, "anita after a refused removal", getUser(t, b, acme.ID, anita.ID), anita)
 
-	n, err = b.UpdateTenantAttributes(ctx, removed, "badge", true, removeEvent)
+	n, err = b.UpdateTenantAttributes(ctx, removed, defs, "badge", true, removeEvent)
 	if err != nil || n != 1 {
 		t.Fatalf("UpdateTenantAttributes(remove badge, force) = %d, %v; want 1, nil", n, err)
 	}
@@ -160,7 +164,7 @@ func testTenantAttributes(t *testing.T, in Instance) {
 		audit.UserCreated, audit.UserCreated, audit.TenantAttributeRemoved, audit.UserUpdated})
 
 	gone := newTenant("Gone")
-	if _, err := b.UpdateTenantAttributes(ctx, gone, "badge", true, event(gone.ID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: gone.ID})); !errors.Is(err, directory.ErrNotFound) {
+	if _, err := b.UpdateTenantAttributes(ctx, gone, nil, "badge", true, event(gone.ID, audit.TenantAttributeRemoved, audit.Target{Type: "tenant", ID: gone.ID})); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("UpdateTenantAttributes(missing tenant) = %v, want ErrNotFound", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // invitation returns an invitation of u (link and message), created at at.
 func invitation(u directory.User, kind directory.LinkKind, hash string, at time.Time) directory.Invitation {
-	link := directory.Link{ID: newID(), TenantID: u.TenantID, UserID: u.ID, Kind: kind, Hash: hash, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	link := directory.Link{ID: newID(), TenantID: u.TenantID, UserID: u.ID, Kind: kind, Email: u.Email, Hash: hash, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	return directory.Invitation{Link: link, Mail: directory.Mail{ID: newID(), TenantID: u.TenantID, LinkID: link.ID, To: u.Email,
 		Secret: "sealed-" + hash, NextAttemptAt: at, CreatedAt: at}}
 }
@@ -51,10 +51,10 @@ func testLinks(t *testing.T, in Instance) {
 	if due, err := b.ClaimMail(ctx, "sender-b", at, at.Add(time.Minute), 10, 5); err != nil || len(due) != 0 {
 		t.Fatalf("ClaimMail(b) while a holds it = %+v, %v; want none", due, err)
 	}
-	if err := b.MailFailed(ctx, first.Mail.ID, "sender-b", "not mine", at); err != nil {
+	if err := b.MailFailed(ctx, first.Mail.ID, "sender-b", "not mine", at, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.MailFailed(ctx, first.Mail.ID, "sender-a", "421 try later", at.Add(10*time.Second)); err != nil {
+	if err := b.MailFailed(ctx, first.Mail.ID, "sender-a", "421 try later", at.Add(10*time.Second), false); err != nil {
 		t.Fatal(err)
 	}
 	if due, _ := b.ClaimMail(ctx, "sender-b", at.Add(5*time.Second), at.Add(time.Minute), 10, 5); len(due) != 0 {
@@ -76,15 +76,26 @@ func testLinks(t *testing.T, in Instance) {
 	if err := b.IssueLink(ctx, second, event(acme.ID, audit.UserInvitationResent, userTarget(u))); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := b.LinkByHash(ctx, "hash-1"); l.RevokedAt == nil {
-		t.Fatal("the first link is not revoked by the second")
+	if l, _ := b.LinkByHash(ctx, "hash-1"); l.RevokedAt == nil || l.Email != "anita@example.com" {
+		t.Fatalf("the first link after the second = %+v, want revoked", l)
 	}
+	// The second's message is due; a third link replaces the second, and
+	// the second's message is then not sent at all.
+	third := invitation(u, directory.LinkInvite, "hash-2b", at.Add(90*time.Second))
+	third.Mail = directory.Mail{}
+	if err := b.IssueLink(ctx, third, event(acme.ID, audit.UserInvitationResent, userTarget(u))); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := b.ClaimMail(ctx, "sender-d", at.Add(2*time.Minute), at.Add(3*time.Minute), 10, 5); len(due) != 0 {
+		t.Fatalf("ClaimMail of a revoked link's message = %+v, want none", due)
+	}
+	second = third // the live link from here on
 
 	// Acceptance: pending, then complete once.
 	if err := b.SetLinkPending(ctx, second.Link.ID, "pw-hash", "sealed-totp", at.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := b.LinkByHash(ctx, "hash-2"); l.PendingHash != "pw-hash" || l.PendingTOTP != "sealed-totp" {
+	if l, _ := b.LinkByHash(ctx, "hash-2b"); l.PendingHash != "pw-hash" || l.PendingTOTP != "sealed-totp" {
 		t.Fatalf("pending = %q, %q", l.PendingHash, l.PendingTOTP)
 	}
 	if err := b.SetLinkPending(ctx, first.Link.ID, "x", "y", at.Add(2*time.Minute)); !errors.Is(err, directory.ErrLinkUsed) {
@@ -102,20 +113,20 @@ func testLinks(t *testing.T, in Instance) {
 		t.Fatalf("CompleteLink again = %v, want ErrLinkUsed", err)
 	}
 	wantEqual(t, "the user after CompleteLink", getUser(t, b, acme.ID, u.ID), next)
-	if l, _ := b.LinkByHash(ctx, "hash-2"); l.UsedAt == nil || l.PendingHash != "" || l.PendingTOTP != "" {
+	if l, _ := b.LinkByHash(ctx, "hash-2b"); l.UsedAt == nil || l.PendingHash != "" || l.PendingTOTP != "" {
 		t.Fatalf("the link after CompleteLink = %+v, want used and its pending values deleted", l)
 	}
 	wantEqual(t, "events", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.UserCreated,
-		audit.UserInvitationResent, audit.UserCreated, audit.UserMFAEnrolled})
+		audit.UserInvitationResent, audit.UserInvitationResent, audit.UserCreated, audit.UserMFAEnrolled})
 
 	// An expired link cannot complete.
-	third := invitation(next, directory.LinkReset, "hash-3", at.Add(-2*time.Hour))
-	if err := b.IssueLink(ctx, third, event(acme.ID, audit.UserResetLinkIssued, userTarget(next))); err != nil {
+	expired := invitation(next, directory.LinkReset, "hash-3", at.Add(-2*time.Hour))
+	if err := b.IssueLink(ctx, expired, event(acme.ID, audit.UserResetLinkIssued, userTarget(next))); err != nil {
 		t.Fatal(err)
 	}
 	later := next
 	later.Version, later.UpdatedAt = 3, at.Add(4*time.Minute)
-	if err := b.CompleteLink(ctx, third.Link.ID, later, 2, nil, nil); !errors.Is(err, directory.ErrLinkUsed) {
+	if err := b.CompleteLink(ctx, expired.Link.ID, later, 2, nil, nil); !errors.Is(err, directory.ErrLinkUsed) {
 		t.Fatalf("CompleteLink(expired) = %v, want ErrLinkUsed", err)
 	}
 
@@ -126,6 +137,45 @@ func testLinks(t *testing.T, in Instance) {
 	}
 	if got, _ := b.Tenant(ctx, acme.ID); got.InvitationTTL != 72*time.Hour {
 		t.Fatalf("InvitationTTL = %v, want 72h", got.InvitationTTL)
+	}
+}
+
+// testDeadMail checks that a message whose user's email changed is not
+// sent and loses its secret, and that a given-up message loses it too.
+func testDeadMail(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	at := now()
+	u := newUser(acme.ID, "anita", "anita@typo.example")
+	u.Status = directory.StatusInvited
+	inv := invitation(u, directory.LinkInvite, "dead-1", at)
+	u.Invitation = &inv
+	createUser(t, b, u)
+	u.Invitation = nil
+	fixed := u
+	fixed.Email, fixed.Emails, fixed.Version = "anita@example.com", []directory.Email{{Value: "anita@example.com", Primary: true}}, 2
+	if err := b.UpdateUser(ctx, fixed, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(fixed))}); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := b.ClaimMail(ctx, "s", at, at.Add(time.Minute), 10, 5); len(due) != 0 {
+		t.Fatalf("ClaimMail after the email changed = %+v, want none", due)
+	}
+	// A message given up after its last attempt loses its secret: it is
+	// never claimed again, even with attempts to spare.
+	v := newUser(acme.ID, "bob", "bob@example.com")
+	v.Status = directory.StatusInvited
+	inv2 := invitation(v, directory.LinkInvite, "dead-2", at)
+	v.Invitation = &inv2
+	createUser(t, b, v)
+	due, err := b.ClaimMail(ctx, "s", at, at.Add(time.Minute), 10, 5)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("ClaimMail = %+v, %v", due, err)
+	}
+	if err := b.MailFailed(ctx, due[0].ID, "s", "550 no such user", at, true); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := b.ClaimMail(ctx, "s", at.Add(time.Hour), at.Add(2*time.Hour), 10, 50); len(due) != 0 {
+		t.Fatalf("ClaimMail after giving up = %+v, want none", due)
 	}
 }
 

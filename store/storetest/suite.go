@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 		{"TenantAttributes", testTenantAttributes},
 		{"CustomFilters", testCustomFilters},
 		{"Links", testLinks},
+		{"DeadMail", testDeadMail},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},

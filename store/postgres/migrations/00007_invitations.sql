@@ -8,6 +8,7 @@ CREATE TABLE user_links (
 	tenant_id    text        NOT NULL,
 	user_id      text        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
 	kind         text        NOT NULL, -- invite | reset
+	email        text        NOT NULL, -- the user's email when issued: the link works only while it is unchanged
 	token_hash   text        NOT NULL UNIQUE,
 	created_at   timestamptz NOT NULL,
 	expires_at   timestamptz NOT NULL,

@@ -8,6 +8,7 @@ CREATE TABLE user_links (
 	tenant_id    TEXT    NOT NULL,
 	user_id      TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
 	kind         TEXT    NOT NULL, -- invite | reset
+	email        TEXT    NOT NULL, -- the user's email when issued: the link works only while it is unchanged
 	token_hash   TEXT    NOT NULL UNIQUE,
 	created_at   INTEGER NOT NULL,
 	expires_at   INTEGER NOT NULL,
