@@ -64,7 +64,8 @@ type Store interface {
 	// tenant does not exist; then nothing is written.
 	CreateUser(ctx context.Context, u User, groups []string, ev audit.Event) error
 	// CreateUsers inserts users (of one tenant, in no group), each with
-	// version 1, its rows and events[i], in one transaction: all or none.
+	// version 1, its rows (its invitation included) and events[i], in one
+	// transaction: all or none.
 	// Errors as CreateUser's, for whichever user the store checked first.
 	CreateUsers(ctx context.Context, users []User, events []audit.Event) error
 	// TakenUserKeys reports, for each of users, whether a stored user of

@@ -195,10 +195,8 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 	for i := range ins {
 		switch {
 		case errs[i] != nil:
-		case len(ins[i].Groups) > 0 || ins[i].Invite:
-			// In input order: an earlier input takes a key first. An
-			// invitation is written with its link and message.
-			flush()
+		case len(ins[i].Groups) > 0:
+			flush() // in input order: an earlier input takes a key first
 			errs[i] = s.storeUser(ctx, op, users[i], ins[i].Groups, events[i])
 		default:
 			if batch = append(batch, i); len(batch) == createBatch {

@@ -116,9 +116,9 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 	return nil
 }
 
-// CreateUsers inserts users (of one tenant, in no group), their email and
-// externalId rows and events in one statement: one round trip and one
-// commit for the lot. A key another user holds fails the whole statement
+// CreateUsers inserts users (of one tenant, in no group), their email,
+// externalId and unique value rows, their invitations (link and message)
+// and events in one statement: one round trip and one commit for the lot. A key another user holds fails the whole statement
 // (*directory.UniqueError, the field PostgreSQL checked first).
 func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []audit.Event) error {
 	n := len(users)
@@ -141,6 +141,11 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 		emailPrimary                               []bool
 		extUser, extConn, extValue                 []string
 		uvUser, uvAttr, uvKey                      []string
+		// One row per invitation link and per outbox message.
+		lnID, lnUser, lnKind, lnEmail, lnHash []string
+		lnCreated, lnExpires                  []time.Time
+		mlID, mlLink, mlTo, mlSecret          []string
+		mlNext, mlCreated                     []time.Time
 	)
 	for i := range users {
 		u := &users[i]
@@ -162,13 +167,24 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 		for _, v := range u.UniqueValues {
 			uvUser, uvAttr, uvKey = append(uvUser, u.ID), append(uvAttr, v.Attribute), append(uvKey, v.Key)
 		}
+		if inv := u.Invitation; inv != nil {
+			l := &inv.Link
+			lnID, lnUser, lnKind, lnEmail, lnHash = append(lnID, l.ID), append(lnUser, u.ID), append(lnKind, string(l.Kind)), append(lnEmail, l.Email), append(lnHash, l.Hash)
+			lnCreated, lnExpires = append(lnCreated, l.CreatedAt), append(lnExpires, l.ExpiresAt)
+			if m := &inv.Mail; m.ID != "" {
+				mlID, mlLink, mlTo, mlSecret = append(mlID, m.ID), append(mlLink, m.LinkID), append(mlTo, m.To), append(mlSecret, m.Secret)
+				mlNext, mlCreated = append(mlNext, m.NextAttemptAt), append(mlCreated, m.CreatedAt)
+			}
+		}
 	}
 	args := []any{ids, tenants, names, nameKeys, emails, emailKeys, active, statuses, verified, mustReset, forceMFA, mfa,
 		hashes, displays, docs, docKeys, created, updated} // $1 to $18
 	args = append(args, emailUser, emailPos, emailValue, emailKey, emailType, emailPrimary) // $19 to $24
 	args = append(args, extUser, extConn, extValue, users[0].TenantID)                      // $25 to $28
 	args = append(args, uvUser, uvAttr, uvKey)                                              // $29 to $31
-	args = append(args, eventArrays(events)...)                                             // $32 on
+	args = append(args, lnID, lnUser, lnKind, lnEmail, lnHash, lnCreated, lnExpires)        // $32 to $38
+	args = append(args, mlID, mlLink, mlTo, mlSecret, mlNext, mlCreated)                    // $39 to $44
+	args = append(args, eventArrays(events)...)                                             // $45 on
 	_, err := db.db.ExecContext(ctx, `WITH u AS (
 			INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 				active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
@@ -192,9 +208,19 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 		), uv AS (
 			INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id)
 			SELECT $28, x.a, x.k, x.id FROM unnest($29::text[], $30::text[], $31::text[]) AS x (id, a, k)
+		), ln AS (
+			INSERT INTO user_links (id, tenant_id, user_id, kind, email, token_hash, created_at, expires_at)
+			SELECT x.id, $28, x.user_id, x.kind, x.email, x.hash, x.created_at, x.expires_at
+			FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::timestamptz[], $38::timestamptz[])
+				AS x (id, user_id, kind, email, hash, created_at, expires_at)
+		), ml AS (
+			INSERT INTO outbox (id, tenant_id, link_id, recipient, secret, next_attempt_at, created_at)
+			SELECT x.id, $28, x.link_id, x.recipient, x.secret, x.next_attempt_at, x.created_at
+			FROM unnest($39::text[], $40::text[], $41::text[], $42::text[], $43::timestamptz[], $44::timestamptz[])
+				AS x (id, link_id, recipient, secret, next_attempt_at, created_at)
 		)
 		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-		SELECT $28, x.* FROM `+eventUnnest(32)+` AS x`, args...)
+		SELECT $28, x.* FROM `+eventUnnest(45)+` AS x`, args...)
 	return fail("create users", err)
 }
 

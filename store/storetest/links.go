@@ -130,6 +130,28 @@ func testLinks(t *testing.T, in Instance) {
 		t.Fatalf("CompleteLink(expired) = %v, want ErrLinkUsed", err)
 	}
 
+	// A batch of invited users writes their links and messages.
+	var batch []directory.User
+	var events []audit.Event
+	for i, email := range []string{"batch1@example.com", "batch2@example.com"} {
+		v := newUser(acme.ID, email, email)
+		v.Status = directory.StatusInvited
+		inv := invitation(v, directory.LinkInvite, fmt.Sprintf("batch-%d", i), at)
+		v.Invitation = &inv
+		batch, events = append(batch, v), append(events, event(acme.ID, audit.UserInvited, userTarget(v)))
+	}
+	if err := b.CreateUsers(ctx, batch, events); err != nil {
+		t.Fatalf("CreateUsers(invited) = %v", err)
+	}
+	for i := range batch {
+		if l, err := b.LinkByHash(ctx, fmt.Sprintf("batch-%d", i)); err != nil || l.UserID != batch[i].ID || l.Email != batch[i].Email {
+			t.Fatalf("LinkByHash(batch-%d) = %+v, %v", i, l, err)
+		}
+	}
+	if due, err := b.ClaimMail(ctx, "batch", at.Add(time.Hour-time.Second), at.Add(time.Hour), 10, 5); err != nil || len(due) != 2 {
+		t.Fatalf("ClaimMail(the batch's messages) = %+v, %v; want 2", due, err)
+	}
+
 	// The invitation expiry of the tenant.
 	acme.InvitationTTL = 72 * time.Hour
 	if err := b.UpdateTenantInvitationTTL(ctx, acme, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
