@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +44,7 @@ type serveCmd struct {
 	SMTPPort        int           `name:"smtp-port" default:"${smtpPort}" help:"SMTP port (env SCIMD_SMTP_PORT); 0: 587 with starttls, 465 with tls, 25 with none."`
 	SMTPSecurity    string        `name:"smtp-security" default:"${smtpSecurity}" enum:"starttls,tls,none" help:"starttls (required STARTTLS), tls (SMTPS) or none (a local catcher only) (env SCIMD_SMTP_SECURITY)."`
 	SMTPUser        string        `name:"smtp-user" default:"${smtpUser}" help:"SMTP user name; empty: no authentication (env SCIMD_SMTP_USER)."`
+	SMTPCAFile      string        `name:"smtp-ca-file" type:"existingfile" help:"PEM certificates the SMTP server's certificate must chain to (a private CA); default: the system's." placeholder:"FILE"`
 	MailFrom        string        `name:"mail-from" default:"${mailFrom}" help:"From address of the invitation emails, e.g. 'Acme accounts <accounts@example.com>' (env SCIMD_MAIL_FROM)."`
 	PublicURL       string        `name:"public-url" default:"${publicURL}" help:"Address people open the invitation links at, e.g. https://id.example.com (env SCIMD_PUBLIC_URL); default: --base-url, else the listening address."`
 }
@@ -202,8 +205,19 @@ func (s *serveCmd) mailer(e *env, listening string) (directory.MailSender, error
 		e.logger.Warn("no SMTP server configured (--smtp-host): invitation emails wait in the outbox until one is")
 		return nil, nil
 	}
-	sender, err := mail.NewSender(mail.Config{Host: s.SMTPHost, Port: s.SMTPPort, Security: mail.Security(s.SMTPSecurity),
-		Username: s.SMTPUser, Password: e.getenv("SCIMD_SMTP_PASSWORD"), From: s.MailFrom})
+	cfg := mail.Config{Host: s.SMTPHost, Port: s.SMTPPort, Security: mail.Security(s.SMTPSecurity),
+		Username: s.SMTPUser, Password: e.getenv("SCIMD_SMTP_PASSWORD"), From: s.MailFrom}
+	if s.SMTPCAFile != "" {
+		pem, err := os.ReadFile(s.SMTPCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-ca-file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--smtp-ca-file %s holds no PEM certificate", s.SMTPCAFile)
+		}
+	}
+	sender, err := mail.NewSender(cfg)
 	if err != nil {
 		return nil, err
 	}

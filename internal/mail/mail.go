@@ -6,6 +6,8 @@ package mail
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
@@ -91,6 +93,9 @@ type Config struct {
 	Password string
 	From     string // such as "Acme accounts <accounts@example.com>"
 	Timeout  time.Duration
+	// RootCAs are the certificate authorities the server's certificate
+	// must chain to; nil: the system's.
+	RootCAs *x509.CertPool
 }
 
 // Sender sends messages over SMTP.
@@ -107,7 +112,8 @@ func NewSender(cfg Config) (*Sender, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	opts := []gomail.Option{gomail.WithTimeout(cfg.Timeout)}
+	opts := []gomail.Option{gomail.WithTimeout(cfg.Timeout),
+		gomail.WithTLSConfig(&tls.Config{ServerName: cfg.Host, RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12})}
 	switch cfg.Security {
 	case StartTLS, "":
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory), gomail.WithPort(portOr(cfg.Port, 587)))

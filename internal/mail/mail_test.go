@@ -171,3 +171,45 @@ func TestNewSenderChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureConnections sends over STARTTLS with AUTH PLAIN and over
+// implicit TLS to a server whose certificate chains to RootCAs; a wrong
+// password, an untrusted certificate and a server without STARTTLS (when
+// it is required) fail rather than send.
+func TestSecureConnections(t *testing.T) {
+	ctx := context.Background()
+	serverTLS, pool := mailtest.SelfSigned(t)
+	msg := mail.Message{To: "anita@example.com", Subject: "s", Text: "t"}
+	send := func(smtpd *mailtest.Server, cfg mail.Config) error {
+		cfg.Host, cfg.Port, cfg.From, cfg.Timeout = smtpd.Host, smtpd.Port, "accounts@example.com", 5*time.Second
+		s, err := mail.NewSender(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Send(ctx, msg)
+	}
+
+	starttls := mailtest.StartWith(t, mailtest.Options{TLS: serverTLS, User: "scimd", Password: "s3cret"})
+	if err := send(starttls, mail.Config{Security: mail.StartTLS, Username: "scimd", Password: "s3cret", RootCAs: pool}); err != nil {
+		t.Fatalf("STARTTLS with AUTH = %v", err)
+	}
+	if err := send(starttls, mail.Config{Security: mail.StartTLS, Username: "scimd", Password: "wrong", RootCAs: pool}); err == nil {
+		t.Fatal("a wrong SMTP password sent the message")
+	}
+	if err := send(starttls, mail.Config{Security: mail.StartTLS, Username: "scimd", Password: "s3cret"}); err == nil {
+		t.Fatal("an untrusted certificate was accepted")
+	}
+	if n := len(starttls.Messages()); n != 1 {
+		t.Fatalf("%d messages over STARTTLS, want 1", n)
+	}
+
+	implicit := mailtest.StartWith(t, mailtest.Options{TLS: serverTLS, Implicit: true})
+	if err := send(implicit, mail.Config{Security: mail.TLS, RootCAs: pool}); err != nil || len(implicit.Messages()) != 1 {
+		t.Fatalf("implicit TLS = %v, %d messages", err, len(implicit.Messages()))
+	}
+
+	plain := mailtest.Start(t, 0)
+	if err := send(plain, mail.Config{Security: mail.StartTLS, RootCAs: pool}); err == nil || len(plain.Messages()) != 0 {
+		t.Fatalf("STARTTLS required against a server without it = %v, %d messages; want an error and nothing sent", err, len(plain.Messages()))
+	}
+}

@@ -4,8 +4,15 @@
 package mailtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"mime"
 	"net"
 	"net/mail"
@@ -15,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -38,16 +46,50 @@ type Received struct {
 	Raw  string
 }
 
-// Start starts a server that refuses the first refuse attempts (421, try
-// again later) and accepts the rest; it stops with the test.
+// Start starts a server without TLS or authentication that refuses the
+// first refuse attempts (421, try again later) and accepts the rest; it
+// stops with the test.
 func Start(t testing.TB, refuse int) *Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartWith(t, Options{Refuse: refuse})
+}
+
+// Options configure a test server.
+type Options struct {
+	Refuse int // attempts to refuse with 421 before accepting
+	// TLS, when set, offers STARTTLS with this configuration, or with
+	// Implicit speaks TLS from the first byte (SMTPS).
+	TLS      *tls.Config
+	Implicit bool
+	// User and Password, when set, require AUTH PLAIN with them.
+	User, Password string
+}
+
+// StartWith starts a server with opts; it stops with the test.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	var (
+		l   net.Listener
+		err error
+	)
+	if opts.Implicit {
+		l, err = tls.Listen("tcp", "127.0.0.1:0", opts.TLS)
+	} else {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{refuse: refuse}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
+	s := &Server{refuse: opts.Refuse}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		if opts.User != "" {
+			return &authSession{session: session{s: s}, user: opts.User, password: opts.Password}, nil
+		}
+		return &session{s: s}, nil
+	}))
+	if !opts.Implicit {
+		s.srv.TLSConfig = opts.TLS
+	}
 	s.srv.Domain = "localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
 	host, port, _ := net.SplitHostPort(l.Addr().String())
@@ -97,6 +139,32 @@ type session struct {
 func (x *session) Reset()        { x.from, x.to = "", nil }
 func (x *session) Logout() error { return nil }
 
+// authSession requires AUTH PLAIN before MAIL.
+type authSession struct {
+	session
+	user, password string
+	authed         bool
+}
+
+func (x *authSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (x *authSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, password string) error {
+		if user != x.user || password != x.password {
+			return errors.New("invalid credentials")
+		}
+		x.authed = true
+		return nil
+	}), nil
+}
+
+func (x *authSession) Mail(from string, opts *smtp.MailOptions) error {
+	if !x.authed {
+		return smtp.ErrAuthRequired
+	}
+	return x.session.Mail(from, opts)
+}
+
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
@@ -136,6 +204,34 @@ func (r Received) Header(name string) string {
 		return d
 	}
 	return v
+}
+
+// SelfSigned returns a server TLS configuration with a new self-signed
+// certificate for 127.0.0.1 and localhost, and the pool that trusts it.
+func SelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mailtest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool
 }
 
 // errNotFound is returned by Link when a message holds no link.
