@@ -5,6 +5,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 )
 
@@ -107,22 +108,7 @@ func customValues(defs []directory.AttributeDef, attrs []string) (map[string]any
 		if d == nil {
 			return nil, directory.Errorf(directory.KindInvalidSyntax, name, "--attr %s: the tenant defines no custom attribute %s", name, name)
 		}
-		m = withAttr(m, d, value)
+		m = csvimport.WithValue(m, d, value)
 	}
 	return m, nil
-}
-
-// withAttr adds value to m (created when nil) as the value of d: appended
-// to the list of a multi-valued attribute, the value of another.
-func withAttr(m map[string]any, d *directory.AttributeDef, value string) map[string]any {
-	if m == nil {
-		m = map[string]any{}
-	}
-	if !d.MultiValued {
-		m[d.Name] = value
-		return m
-	}
-	list, _ := m[d.Name].([]any)
-	m[d.Name] = append(list, value)
-	return m
 }

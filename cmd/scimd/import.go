@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
@@ -36,12 +35,7 @@ type importCmd struct {
 }
 
 // importRow is one user of the file: its input, or why it cannot be one.
-type importRow struct {
-	line  int    // the row's line in the file
-	label string // the row's email or userName, for the report
-	in    directory.UserInput
-	err   error
-}
+type importRow = csvimport.Row
 
 // Run imports the file: every row is read first (a file that cannot be
 // read changes nothing), then the rows are created in chunks through the
@@ -78,7 +72,7 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	if format == "jsonl" {
 		rows, err = readJSONLines(f, defs)
 	} else {
-		rows, err = readCSV(f, groupResolver(e, svc, c.Tenant), defs)
+		rows, err = csvimport.ReadCSV(f, csvimport.GroupResolver(e.ctx, svc, c.Tenant), defs)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
@@ -86,10 +80,10 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	var todo []*importRow
 	for i := range rows {
 		r := &rows[i]
-		if c.Invite && r.in.Password == nil {
-			r.in.Invite = true
+		if c.Invite && r.In.Password == nil {
+			r.In.Invite = true
 		}
-		if r.err == nil {
+		if r.Err == nil {
 			todo = append(todo, r)
 		}
 	}
@@ -98,7 +92,7 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	if c.DryRun {
 		errs := svc.CheckNewUsers(e.ctx, op, c.Tenant, inputs(todo))
 		for i, r := range todo {
-			r.err = errs[i]
+			r.Err = errs[i]
 		}
 	} else {
 		bar := newProgress(e.stderr, len(todo))
@@ -106,7 +100,7 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 			if e.ctx.Err() != nil {
 				interrupted = true
 				for _, r := range todo[start:] {
-					r.err = errors.New("not imported: the import was interrupted")
+					r.Err = errors.New("not imported: the import was interrupted")
 				}
 				break
 			}
@@ -115,7 +109,7 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 			// between chunks, so that no row is reported wrongly.
 			_, errs := svc.CreateUsers(context.WithoutCancel(e.ctx), op, c.Tenant, inputs(chunk))
 			for i, r := range chunk {
-				if r.err = errs[i]; r.err == nil {
+				if r.Err = errs[i]; r.Err == nil {
 					done++
 				}
 			}
@@ -130,9 +124,9 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 func (c *importCmd) report(e *env, rows []importRow, done int, interrupted bool) error {
 	refused := 0
 	for _, r := range rows {
-		if r.err != nil {
+		if r.Err != nil {
 			refused++
-			fmt.Fprintf(e.stdout, "line %d: %s: %s\n", r.line, r.label, message(r.err))
+			fmt.Fprintf(e.stdout, "line %d: %s: %s\n", r.Line, r.Label, message(r.Err))
 		}
 	}
 	switch {
@@ -153,157 +147,9 @@ func (c *importCmd) report(e *env, rows []importRow, done int, interrupted bool)
 func inputs(rows []*importRow) []directory.UserInput {
 	ins := make([]directory.UserInput, len(rows))
 	for i, r := range rows {
-		ins[i] = r.in
+		ins[i] = r.In
 	}
 	return ins
-}
-
-// csvColumns are the columns a CSV file may have, by lower-case header,
-// besides the tenant's custom attributes; email is required. groups holds
-// group names or ids separated by ";", as does a multi-valued custom
-// attribute its values.
-var csvColumns = []string{"email", "username", "name", "givenname", "familyname", "externalid", "password", "groups",
-	"emailverified", "passwordmustreset", "mustreset", "forcemfaenrollment", "forcemfa"}
-
-// readCSV reads a CSV file with a header row into rows. A header that
-// names an unknown column, or lacks email, fails the file; a bad row is a
-// refused row.
-func readCSV(r io.Reader, groupID func(ref string) (string, error), defs []directory.AttributeDef) ([]importRow, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("read the header row: %w", err)
-	}
-	col := map[string]int{}
-	custom := map[int]*directory.AttributeDef{} // column → the custom attribute it holds
-	for i, h := range header {
-		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if d := directory.FindAttribute(defs, name); d != nil && !slices.Contains(csvColumns, name) {
-			custom[i] = d
-			continue
-		}
-		if !slices.Contains(csvColumns, name) {
-			return nil, fmt.Errorf("unknown column %q; the columns are email, userName, name, givenName, familyName, externalId, password, groups, emailVerified, passwordMustReset, forceMfaEnrollment and the tenant's custom attributes", h)
-		}
-		col[name] = i
-	}
-	if _, ok := col["email"]; !ok {
-		return nil, errors.New("the header row has no email column")
-	}
-	var rows []importRow
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return rows, nil
-		}
-		if err != nil {
-			return nil, err // a quoting error: the rest cannot be read reliably
-		}
-		line, _ := cr.FieldPos(0)
-		row := importRow{line: line}
-		if len(rec) != len(header) {
-			// The label is the email alone: the row may hold a password.
-			if i := col["email"]; i < len(rec) {
-				row.label = strings.TrimSpace(rec[i])
-			}
-			row.err = fmt.Errorf("the row has %d fields, the header %d", len(rec), len(header))
-			rows = append(rows, row)
-			continue
-		}
-		field := func(names ...string) string {
-			for _, n := range names {
-				if i, ok := col[n]; ok {
-					return strings.TrimSpace(rec[i])
-				}
-			}
-			return ""
-		}
-		row.label = field("email")
-		row.in, row.err = csvInput(field, groupID)
-		for i, d := range custom {
-			values := []string{rec[i]}
-			if d.MultiValued {
-				values = strings.Split(rec[i], ";")
-			}
-			for _, v := range values {
-				if v = strings.TrimSpace(v); v != "" {
-					row.in.User.Custom = withAttr(row.in.User.Custom, d, v)
-				}
-			}
-		}
-		rows = append(rows, row)
-	}
-}
-
-// csvInput turns the fields of one CSV row into a user input.
-func csvInput(field func(names ...string) string, groupID func(string) (string, error)) (directory.UserInput, error) {
-	email := field("email")
-	in := directory.UserInput{User: directory.DirectUser(email, field("username"), field("name")), ExternalID: field("externalid")}
-	in.User.Name = directory.Name{GivenName: field("givenname"), FamilyName: field("familyname")}
-	if email == "" {
-		return in, errors.New("email is required")
-	}
-	if pw := field("password"); pw != "" {
-		in.Password = &pw
-	}
-	for _, f := range []struct {
-		dst   **bool
-		names []string
-	}{
-		{&in.EmailVerified, []string{"emailverified"}},
-		{&in.PasswordMustReset, []string{"passwordmustreset", "mustreset"}},
-		{&in.ForceMFAEnrollment, []string{"forcemfaenrollment", "forcemfa"}},
-	} {
-		v := strings.ToLower(field(f.names...))
-		switch v {
-		case "":
-		case "true", "yes", "1":
-			*f.dst = ptr(true)
-		case "false", "no", "0":
-			*f.dst = ptr(false)
-		default:
-			return in, fmt.Errorf("%s must be true or false, not %q", f.names[0], v)
-		}
-	}
-	if groups := field("groups"); groups != "" {
-		for _, ref := range strings.Split(groups, ";") {
-			if ref = strings.TrimSpace(ref); ref == "" {
-				continue
-			}
-			id, err := groupID(ref)
-			if err != nil {
-				return in, err
-			}
-			in.Groups = append(in.Groups, id)
-		}
-	}
-	return in, nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// groupResolver returns a function that finds a group of the tenant by
-// name or id, asking the service once per name.
-func groupResolver(e *env, svc *directory.Service, tenantID string) func(string) (string, error) {
-	type answer struct {
-		id  string
-		err error
-	}
-	known := map[string]answer{}
-	return func(ref string) (string, error) {
-		a, ok := known[ref]
-		if !ok {
-			ids, err := svc.ResolveGroups(e.ctx, tenantID, []string{ref})
-			if err == nil {
-				a.id = ids[0]
-			}
-			a.err = err
-			known[ref] = a
-		}
-		return a.id, a.err
-	}
 }
 
 // maxJSONLine is the longest line of a JSON Lines file; a longer one is a
@@ -322,14 +168,14 @@ func readJSONLines(r io.Reader, defs []directory.AttributeDef) ([]importRow, err
 		}
 		switch text = strings.TrimSpace(text); {
 		case tooLong:
-			rows = append(rows, importRow{line: line, err: fmt.Errorf("the line is longer than %d bytes", maxJSONLine)})
+			rows = append(rows, importRow{Line: line, Err: fmt.Errorf("the line is longer than %d bytes", maxJSONLine)})
 		case text != "":
 			in, perr := scim.ParseUser([]byte(text), defs)
-			row := importRow{line: line, label: in.User.UserName, in: in, err: perr}
+			row := importRow{Line: line, Label: in.User.UserName, In: in, Err: perr}
 			if perr != nil {
 				var named struct{ UserName string }
 				_ = json.Unmarshal([]byte(text), &named) // a label for the report, if the line has one
-				row.label = named.UserName
+				row.Label = named.UserName
 			}
 			rows = append(rows, row)
 		}
