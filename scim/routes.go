@@ -43,6 +43,8 @@ func (h *handler) routes() http.Handler {
 		// The invitation and reset pages (package web).
 		r.Handle("/invite/*", h.pages)
 		r.Handle("/reset/*", h.pages)
+		r.Handle("/admin", h.pages) // the console; /admin/v1 is the API
+		r.Handle("/admin/*", h.pages)
 	}
 
 	r.Route(basePath, func(r chi.Router) {

@@ -1,8 +1,9 @@
 // Package web serves scimd's pages for people: the acceptance of an
 // invitation and the reset of a temporary password (/invite/{secret},
-// /reset/{secret}), server-rendered HTML that works without JavaScript,
-// with CSRF protection and strict security headers. The rules are the
-// domain's (directory.Service); this package only renders them.
+// /reset/{secret}), and the administrators' console (/admin/, see
+// console.go): server-rendered HTML that works without JavaScript, with
+// CSRF protection and strict security headers. The rules are the domain's
+// (directory.Service); this package only renders them.
 package web
 
 import (
@@ -30,7 +31,11 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	// field is the data of the field-errors template: the errors of the
+	// form field name.
+	"field": func(v view, name string) fieldErrors { return fieldErrors{Errors: v.Errors, Name: name} },
+}).ParseFS(templateFiles, "templates/*.html"))
 
 // css is the one style sheet, inline: the Content-Security-Policy allows
 // exactly it by its hash.
@@ -40,7 +45,19 @@ const css = `body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;back
 	`input[type=password],input[type=text]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:4px}` +
 	`input[aria-invalid=true]{border-color:#b00020}.errors{color:#b00020;padding-left:1.2rem}.hint{color:#555;font-size:.9rem}` +
 	`button{margin-top:1.2rem;padding:.7rem 1.2rem;font-size:1rem;background:#1f4fd1;color:#fff;border:0;border-radius:4px;cursor:pointer}` +
-	`button:focus,input:focus{outline:3px solid #f5b400;outline-offset:1px}code{font-size:1.1rem;letter-spacing:.08em}`
+	`button:focus,input:focus,select:focus,a:focus{outline:3px solid #f5b400;outline-offset:1px}code{font-size:1.1rem;letter-spacing:.08em}` +
+	// The console.
+	`body.console main{max-width:72rem;margin:1.5rem auto}body.console header{display:flex;flex-wrap:wrap;align-items:center;gap:.8rem;` +
+	`padding:.6rem 1.5rem;background:#1b1d21;color:#fff}body.console header .tenant{color:#cfd3da}.brand{font-weight:700}` +
+	`nav{display:flex;flex-wrap:wrap;gap:.2rem .9rem;flex:1}nav a{color:#e8ecf3;text-decoration:none}nav a[aria-current=page]{text-decoration:underline;font-weight:600}` +
+	`.signout button{margin:0;padding:.3rem .8rem;font-size:.9rem;background:#444}table{border-collapse:collapse;width:100%;font-size:.95rem}` +
+	`th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}th{background:#f0f2f5}` +
+	`select{font-size:1rem;padding:.4rem;min-width:16rem}fieldset{border:1px solid #ccd;border-radius:4px;margin-top:1rem}` +
+	`label.inline{display:block;font-weight:400;margin-top:.4rem}.search{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end}` +
+	`.search label{margin:0}.search input{width:auto}.search button{margin:0}.flash{background:#e6f4ea;padding:.6rem;border-radius:4px;word-break:break-all}` +
+	`.problem{background:#fde7e9;color:#8a0016;padding:.6rem;border-radius:4px}dl.props{display:grid;grid-template-columns:14rem 1fr;gap:.3rem 1rem}` +
+	`dl.props dt{font-weight:600}dl.props dd{margin:0}.actions{display:flex;gap:.8rem;flex-wrap:wrap}.actions button{margin-top:0}` +
+	`button.danger{background:#b00020}input[type=email],input[type=file]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:4px}`
 
 var cspStyle = func() string {
 	sum := sha256.Sum256([]byte(css))
@@ -80,6 +97,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Post(base, h.setPassword(kind))
 		r.Post(base+"/mfa", h.confirmTOTP(kind))
 	}
+	h.consoleRoutes(r)
 	return r
 }
 
@@ -103,6 +121,11 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// cssSetter is the data of a page, which carries the style sheet.
+type cssSetter interface{ setCSS() }
+
+func (p *page) setCSS() { p.CSS = template.CSS(css) } // a constant of this package
+
 // page is the data of every template.
 type page struct {
 	Title, TenantName   string
@@ -114,11 +137,11 @@ type page struct {
 	QR, ManualKey       template.URL
 }
 
-func (h *pagesHandler) render(w http.ResponseWriter, status int, name string, p page) {
-	p.CSS = template.CSS(css) // a constant of this package
+func (h *pagesHandler) render(w http.ResponseWriter, status int, name string, data cssSetter) {
+	data.setCSS()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, p); err != nil {
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
 		h.log.Error("render page", "page", name, "err", err)
 	}
 }
@@ -138,7 +161,7 @@ func (h *pagesHandler) problem(w http.ResponseWriter, r *http.Request, err error
 		status, title, msg = http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a moment."
 		h.log.ErrorContext(r.Context(), "link page", "path", redactPath(r.URL.Path), "err", err)
 	}
-	h.render(w, status, "problem.html", page{Title: title, Message: msg})
+	h.render(w, status, "problem.html", &page{Title: title, Message: msg})
 }
 
 // redactPath is a link page's path without its secret, for logs.
@@ -194,7 +217,7 @@ func (h *pagesHandler) renderPassword(w http.ResponseWriter, status int, st dire
 	if p.ContextCheck {
 		rules += ", not containing your email or the organisation's name"
 	}
-	h.render(w, status, "password.html", page{Title: title(kind), TenantName: st.Tenant.Name, Kind: kind, Email: st.User.Email,
+	h.render(w, status, "password.html", &page{Title: title(kind), TenantName: st.Tenant.Name, Kind: kind, Email: st.User.Email,
 		Action: directory.LinkPath(kind, url.PathEscape(secret)), CSRF: token, Rules: rules + ".", Errors: errs})
 }
 
@@ -218,7 +241,7 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 	if errs != nil {
 		status = http.StatusUnprocessableEntity
 	}
-	h.render(w, status, "mfa.html", page{Title: "Set up two-step verification", TenantName: st.Tenant.Name, Kind: kind,
+	h.render(w, status, "mfa.html", &page{Title: "Set up two-step verification", TenantName: st.Tenant.Name, Kind: kind,
 		Action: directory.LinkPath(kind, url.PathEscape(secret)) + "/mfa", CSRF: token, Errors: errs,
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), ManualKey: template.URL(group(u.Query().Get("secret")))})
 }
@@ -267,7 +290,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 // formProblem answers a form that failed its CSRF check or could not be
 // read: nothing was done; the page is to be opened again.
 func (h *pagesHandler) formProblem(w http.ResponseWriter, err error) {
-	h.render(w, http.StatusForbidden, "problem.html", page{Title: "Please try again",
+	h.render(w, http.StatusForbidden, "problem.html", &page{Title: "Please try again",
 		Message: "The form could not be accepted (" + err.Error() + "). Open the link from your email again and retry."})
 }
 
@@ -336,5 +359,5 @@ func (h *pagesHandler) done(w http.ResponseWriter, kind directory.LinkKind) {
 	if kind == directory.LinkInvite {
 		msg = "You're in: your account is ready. You can now sign in with your email and password."
 	}
-	h.render(w, http.StatusOK, "done.html", page{Title: "All set", Message: msg})
+	h.render(w, http.StatusOK, "done.html", &page{Title: "All set", Message: msg})
 }

@@ -1,0 +1,752 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/bearer"
+	"github.com/scimd/scimd/internal/csvimport"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/query"
+)
+
+// The console: the administrator's pages at /admin/ (sign-in with an admin
+// token, users, new user, user detail, import, and the tenant's groups,
+// connections, policy, attributes, audit log and SCIM request log). Every
+// change goes through directory.Service, the one source of the rules; the
+// audit actor is the admin token signed in with.
+
+const (
+	sessionCookie = "scimd_session"
+	sessionTTL    = 8 * time.Hour
+	consolePage   = 50            // users a page
+	maxUpload     = 4 << 20       // the largest CSV the import page takes
+	stashTTL      = 15 * time.Minute // how long a checked import waits for its confirmation
+)
+
+// console serves the console's pages.
+type console struct {
+	svc   *directory.Service
+	pages *pagesHandler
+	stash *importStash
+}
+
+// consoleRoutes adds the console's routes to r.
+func (h *pagesHandler) consoleRoutes(r chi.Router) {
+	c := &console{svc: h.svc, pages: h, stash: &importStash{files: map[string]stashed{}}}
+	r.Get("/admin", redirectTo("/admin/users"))
+	r.Get("/admin/", redirectTo("/admin/users"))
+	r.Get("/admin/sign-in", c.signInForm)
+	r.Post("/admin/sign-in", c.signIn)
+	r.Group(func(r chi.Router) {
+		r.Use(c.signedIn)
+		r.Post("/admin/sign-out", c.signOut)
+		r.Get("/admin/users", c.users)
+		r.Get("/admin/users/new", c.newUserForm)
+		r.Post("/admin/users/new", c.createUser)
+		r.Get("/admin/users/{id}", c.user)
+		r.Post("/admin/users/{id}/{action}", c.userAction)
+		r.Get("/admin/import", c.importForm)
+		r.Post("/admin/import", c.importFile)
+		r.Get("/admin/groups", c.groups)
+		r.Get("/admin/connections", c.connections)
+		r.Get("/admin/policy", c.policy)
+		r.Get("/admin/attributes", c.attributes)
+		r.Get("/admin/audit", c.audit)
+		r.Get("/admin/requests", c.requests)
+	})
+}
+
+func redirectTo(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, path, http.StatusSeeOther) }
+}
+
+// view is the data of a console page.
+type view struct {
+	page
+	Nav, Flash, Problem string
+	Form                map[string]string
+	Errors              map[string][]string
+	Total               int
+	Next                string
+	Users               []directory.User
+	User                *directory.User
+	UserGroups          []directory.UserGroup
+	Custom              []nameValue
+	Events              []eventRow
+	Groups              []groupOption
+	Attributes          []attrField
+	Report              *importReport
+	Columns             []string
+	Rows                [][]string
+	Intro               string
+}
+
+type nameValue struct{ Name, Value string }
+
+type eventRow struct{ Time, Type, Actor, Changed string }
+
+type groupOption struct {
+	ID, Name string
+	Selected bool
+}
+
+type attrField struct {
+	Name, Type, Value    string
+	MultiValued, Required bool
+	Errors               []string
+}
+
+// fieldErrors is what the field-errors template needs.
+type fieldErrors struct {
+	Errors map[string][]string
+	Name   string
+}
+
+type sessionKey struct{}
+
+// session is the signed-in administrator of a request.
+type session struct {
+	principal directory.Principal
+	caller    directory.Caller
+}
+
+func sessionOf(r *http.Request) session {
+	s, _ := r.Context().Value(sessionKey{}).(session)
+	return s
+}
+
+// signedIn admits requests with a valid session cookie and sends the
+// others to the sign-in page.
+func (c *console) signedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		var p directory.Principal
+		if err == nil {
+			p, err = c.svc.Session(r.Context(), ck.Value)
+		}
+		if err != nil {
+			http.Redirect(w, r, "/admin/sign-in", http.StatusSeeOther)
+			return
+		}
+		s := session{principal: p, caller: directory.Caller{
+			Actor:  audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
+			Source: bearer.RemoteIP(r),
+		}}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
+	})
+}
+
+// render writes a console page; v.Title is set by the caller.
+func (c *console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	v.CSRF = csrfToken(w, r)
+	if s := sessionOf(r); s.principal.Tenant.ID != "" {
+		v.TenantName = s.principal.Tenant.Name
+	}
+	if v.Nav == "" && name != "signin.html" {
+		v.Nav = "users"
+	}
+	c.pages.render(w, status, name, &v)
+}
+
+func (c *console) signInForm(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "signin.html", view{page: page{Title: "Sign in"}, Nav: "-"})
+}
+
+// signIn exchanges an admin token for a session cookie (HttpOnly,
+// SameSite=Strict, Secure over TLS, 8 hours).
+func (c *console) signIn(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	value, _, err := c.svc.NewSession(r.Context(), r.PostForm.Get("token"), sessionTTL)
+	if err != nil {
+		msg := "That token is unknown, expired or revoked."
+		if directory.KindOf(err) == directory.KindForbidden {
+			msg = directory.DetailOf(err)
+		}
+		c.render(w, r, http.StatusUnauthorized, "signin.html", view{page: page{Title: "Sign in"}, Nav: "-", Problem: msg})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/admin", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
+func (c *console) signOut(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/admin/sign-in", http.StatusSeeOther)
+}
+
+// fail renders a page that could not be served, saying why.
+func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusInternalServerError, "Something went wrong; try again."
+	switch directory.KindOf(err) {
+	case directory.KindNotFound:
+		status, msg = http.StatusNotFound, directory.DetailOf(err)
+	case directory.KindInternal:
+		c.pages.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
+	default:
+		status, msg = http.StatusBadRequest, directory.DetailOf(err)
+	}
+	c.render(w, r, status, "table.html", view{page: page{Title: "Not done"}, Problem: msg})
+}
+
+// users lists the tenant's users, newest last, with a search over
+// userName, emails and displayName and a status filter.
+func (c *console) users(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	form := map[string]string{"q": strings.TrimSpace(q.Get("q")), "status": q.Get("status")}
+	var clauses []string
+	if s := form["q"]; s != "" {
+		v := strconv.Quote(s)
+		clauses = append(clauses, "(userName co "+v+" or emails.value co "+v+" or displayName co "+v+")")
+	}
+	if st := form["status"]; st == "active" || st == "invited" {
+		clauses = append(clauses, `urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "`+st+`"`)
+	}
+	var filter query.Expr
+	if len(clauses) > 0 {
+		var err error
+		if filter, err = query.Users.Parse(strings.Join(clauses, " and ")); err != nil {
+			c.render(w, r, http.StatusBadRequest, "users.html", view{page: page{Title: "Users"}, Form: form, Problem: "That search cannot be run: " + err.Error()})
+			return
+		}
+	}
+	start, _ := strconv.Atoi(q.Get("start"))
+	start = max(start, 1)
+	p, err := c.svc.Users(r.Context(), sessionOf(r).principal.Tenant.ID, directory.UserQuery{Filter: filter, StartIndex: start, Count: consolePage})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	v := view{page: page{Title: "Users"}, Nav: "users", Form: form, Users: p.Users, Total: p.Total}
+	if start+len(p.Users) <= p.Total {
+		next := url.Values{"q": {form["q"]}, "status": {form["status"]}, "start": {strconv.Itoa(start + len(p.Users))}}
+		v.Next = "/admin/users?" + next.Encode()
+	}
+	c.render(w, r, http.StatusOK, "users.html", v)
+}
+
+// newUserView is the new-user form with the tenant's groups and custom
+// attributes, the values typed and the errors by field.
+func (c *console) newUserView(r *http.Request, form map[string]string, picked []string, errs map[string][]string) (view, error) {
+	ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
+	gp, err := c.svc.Groups(ctx, tenantID, directory.GroupQuery{Count: directory.MaxPageSize})
+	if err != nil {
+		return view{}, err
+	}
+	defs, err := c.svc.TenantAttributes(ctx, tenantID)
+	if err != nil {
+		return view{}, err
+	}
+	v := view{page: page{Title: "New user"}, Nav: "new", Form: form, Errors: errs}
+	for _, g := range gp.Groups {
+		v.Groups = append(v.Groups, groupOption{ID: g.ID, Name: g.DisplayName, Selected: slices.Contains(picked, g.ID)})
+	}
+	for _, d := range defs {
+		v.Attributes = append(v.Attributes, attrField{Name: d.Name, Type: string(d.Type), Value: form["attr-"+d.Name],
+			MultiValued: d.MultiValued, Required: d.Required, Errors: errs["attr-"+d.Name]})
+	}
+	return v, nil
+}
+
+func (c *console) newUserForm(w http.ResponseWriter, r *http.Request) {
+	v, err := c.newUserView(r, map[string]string{"mode": "invite"}, nil, nil)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "newuser.html", v)
+}
+
+// createUser serves the seed's two paths on one form: invite (email,
+// name, groups, custom attributes) or create directly (the same, a
+// password and the three toggles). A refusal shows the form again as
+// typed (but the password), the error at its field, in the seed's words.
+func (c *console) createUser(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	ctx, tenantID := r.Context(), s.principal.Tenant.ID
+	f := r.PostForm
+	form := map[string]string{"mode": f.Get("mode"), "email": strings.TrimSpace(f.Get("email")), "name": strings.TrimSpace(f.Get("name"))}
+	for _, flag := range []string{"emailVerified", "passwordMustReset", "forceMfaEnrollment"} {
+		if f.Get(flag) == "true" {
+			form[flag] = "true"
+		}
+	}
+	defs, err := c.svc.TenantAttributes(ctx, tenantID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	in := directory.UserInput{User: directory.DirectUser(form["email"], "", form["name"])}
+	for i := range defs {
+		d := &defs[i]
+		raw := strings.TrimSpace(f.Get("attr-" + d.Name))
+		form["attr-"+d.Name] = raw
+		values := []string{raw}
+		if d.MultiValued {
+			values = strings.Split(raw, ";")
+		}
+		for _, v := range values {
+			if v = strings.TrimSpace(v); v != "" {
+				in.User.Custom = csvimport.WithValue(in.User.Custom, d, v)
+			}
+		}
+	}
+	if form["mode"] == "create" {
+		if pw := f.Get("password"); pw != "" {
+			in.Password = &pw
+		}
+		for flag, dst := range map[string]**bool{"emailVerified": &in.EmailVerified, "passwordMustReset": &in.PasswordMustReset, "forceMfaEnrollment": &in.ForceMFAEnrollment} {
+			b := form[flag] == "true"
+			*dst = &b
+		}
+	} else {
+		form["mode"] = "invite"
+		in.Invite = true
+	}
+	picked := f["groups"]
+	errs := map[string][]string{}
+	if len(picked) > 0 {
+		in.Groups, err = c.svc.ResolveGroups(ctx, tenantID, picked)
+	}
+	var u directory.User
+	if err == nil {
+		u, err = c.svc.CreateUser(ctx, s.caller, tenantID, in)
+	}
+	if err != nil {
+		field, msgs := formErrors(err)
+		if field == "" {
+			c.fail(w, r, err)
+			return
+		}
+		errs[field] = msgs
+		v, verr := c.newUserView(r, form, picked, errs)
+		if verr != nil {
+			c.fail(w, r, verr)
+			return
+		}
+		c.render(w, r, http.StatusUnprocessableEntity, "newuser.html", v)
+		return
+	}
+	http.Redirect(w, r, "/admin/users/"+u.ID+"?done="+url.QueryEscape(string(u.Status)), http.StatusSeeOther)
+}
+
+// formErrors maps a refusal of a create to the form field it concerns
+// and its messages ("" when it concerns none: the page fails instead).
+func formErrors(err error) (string, []string) {
+	var pe *password.PolicyError
+	if errors.As(err, &pe) {
+		var msgs []string
+		for _, v := range pe.Violations {
+			msgs = append(msgs, "Password "+v.Message)
+		}
+		return "password", msgs
+	}
+	var de *directory.Error
+	if !errors.As(err, &de) || de.Kind == directory.KindInternal || de.Kind == directory.KindBusy {
+		return "", nil
+	}
+	detail := directory.DetailOf(err)
+	switch {
+	case strings.HasPrefix(detail, "group not found"):
+		return "groups", []string{detail}
+	case de.Field == "emails" || de.Field == "email" || de.Field == "userName":
+		return "email", []string{detail}
+	case de.Field == "password":
+		return "password", []string{detail}
+	case strings.HasPrefix(de.Field, directory.CustomURN+":"):
+		return "attr-" + strings.TrimPrefix(de.Field, directory.CustomURN+":"), []string{detail}
+	case de.Field != "":
+		return "attr-" + de.Field, []string{detail}
+	}
+	return "email", []string{detail}
+}
+
+// user is the user's detail page: profile, flags, groups, custom
+// attributes, actions and the audit summary, newest first.
+func (c *console) user(w http.ResponseWriter, r *http.Request) {
+	ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
+	u, groups, err := c.svc.UserWithGroups(ctx, tenantID, chi.URLParam(r, "id"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	evs, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: 20})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups}
+	switch r.URL.Query().Get("done") {
+	case "invited":
+		v.Flash = "Invited: the invitation email is on its way."
+	case "active":
+		v.Flash = "Created: the user is live."
+	case "resent":
+		v.Flash = "A new invitation is on its way; the earlier links no longer work."
+	}
+	if link := r.URL.Query().Get("link"); link != "" && strings.HasPrefix(link, "/reset/") {
+		v.Flash = "Reset link (hand it to the user; it works once, for 24 hours): " + link
+	}
+	for _, name := range slices.Sorted(mapsKeys(u.Custom)) {
+		b, _ := json.Marshal(u.Custom[name])
+		v.Custom = append(v.Custom, nameValue{Name: name, Value: string(b)})
+	}
+	for _, ev := range evs {
+		v.Events = append(v.Events, eventRow{Time: ev.Time.UTC().Format("2006-01-02 15:04:05"), Type: ev.Type,
+			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changedNames(ev.Changes)})
+	}
+	c.render(w, r, http.StatusOK, "user.html", v)
+}
+
+func mapsKeys(m map[string]any) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// changedNames lists the attributes an event changed.
+func changedNames(raw []byte) string {
+	var changes []audit.Change
+	_ = json.Unmarshal(raw, &changes) // sealed events hold valid JSON
+	names := make([]string, len(changes))
+	for i, ch := range changes {
+		names[i] = strings.TrimPrefix(ch.Attribute, directory.CustomURN+":")
+	}
+	return strings.Join(names, ", ")
+}
+
+// userAction serves the detail page's buttons.
+func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	ctx, tenantID, id := r.Context(), s.principal.Tenant.ID, chi.URLParam(r, "id")
+	back := "/admin/users/" + url.PathEscape(id)
+	var err error
+	switch chi.URLParam(r, "action") {
+	case "delete":
+		if err = c.svc.DeleteUser(ctx, s.caller, tenantID, id, 0); err == nil {
+			http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+			return
+		}
+	case "resend":
+		if err = c.svc.ResendInvitation(ctx, s.caller, tenantID, id); err == nil {
+			back += "?done=resent"
+		}
+	case "reset-link":
+		var secret string
+		if secret, err = c.svc.ResetLink(ctx, s.caller, tenantID, id); err == nil {
+			back += "?link=" + url.QueryEscape(directory.LinkPath(directory.LinkReset, secret))
+		}
+	case "deactivate", "reactivate":
+		active := chi.URLParam(r, "action") == "reactivate"
+		_, err = c.svc.PatchUser(ctx, s.caller, tenantID, id, 0, func(in *directory.UserInput) error {
+			in.User.Active = active
+			return nil
+		})
+	default:
+		err = directory.Errorf(directory.KindNotFound, "action", "no such action")
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// importStash keeps a checked import file until it is confirmed (in this
+// process: the confirmation must reach the same replica).
+type importStash struct {
+	mu    sync.Mutex
+	files map[string]stashed
+}
+
+type stashed struct {
+	tenantID string
+	data     []byte
+	expires  time.Time
+}
+
+func (st *importStash) put(tenantID string, data []byte) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	id := base64.RawURLEncoding.EncodeToString(b)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := time.Now()
+	for k, f := range st.files {
+		if now.After(f.expires) {
+			delete(st.files, k)
+		}
+	}
+	st.files[id] = stashed{tenantID: tenantID, data: data, expires: now.Add(stashTTL)}
+	return id
+}
+
+// take returns and forgets the tenant's stashed file.
+func (st *importStash) take(tenantID, id string) ([]byte, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f, ok := st.files[id]
+	if !ok || f.tenantID != tenantID || time.Now().After(f.expires) {
+		return nil, false
+	}
+	delete(st.files, id)
+	return f.data, true
+}
+
+// importReport is what the import page shows: a check's refused rows and
+// the confirmation, or the outcome.
+type importReport struct {
+	Summary string
+	Refused []refusedRow
+	Valid   int
+	Stash   string
+	Invite  bool
+}
+
+type refusedRow struct {
+	Line          int
+	Label, Reason string
+}
+
+func (c *console) importForm(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "import.html", view{page: page{Title: "Import users"}, Nav: "import"})
+}
+
+// importFile serves the import page's two steps: a file is checked as the
+// import would (nothing written) and its refused rows shown; the
+// confirmation imports the valid rows.
+func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	if err := r.ParseMultipartForm(maxUpload); err != nil {
+		c.pages.formProblem(w, fmt.Errorf("read the upload: %w", err))
+		return
+	}
+	ck, err := r.Cookie(csrfCookie)
+	if err != nil || ck.Value == "" || ck.Value != r.PostFormValue("csrf") {
+		c.pages.formProblem(w, errCSRF)
+		return
+	}
+	s := sessionOf(r)
+	ctx, tenantID := r.Context(), s.principal.Tenant.ID
+	invite := r.PostFormValue("invite") == "true"
+	var data []byte
+	confirm := r.PostFormValue("stash") != ""
+	if confirm {
+		var ok bool
+		if data, ok = c.stash.take(tenantID, r.PostFormValue("stash")); !ok {
+			c.render(w, r, http.StatusGone, "import.html", view{page: page{Title: "Import users"}, Nav: "import",
+				Problem: "That check has expired or was used: choose the file again."})
+			return
+		}
+	} else {
+		f, _, err := r.FormFile("file")
+		if err != nil {
+			c.pages.formProblem(w, fmt.Errorf("no file: %w", err))
+			return
+		}
+		defer f.Close()
+		if data, err = io.ReadAll(f); err != nil {
+			c.pages.formProblem(w, err)
+			return
+		}
+	}
+	defs, err := c.svc.TenantAttributes(ctx, tenantID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	rows, err := csvimport.ReadCSV(bytes.NewReader(data), csvimport.GroupResolver(ctx, c.svc, tenantID), defs)
+	if err != nil {
+		c.render(w, r, http.StatusUnprocessableEntity, "import.html", view{page: page{Title: "Import users"}, Nav: "import",
+			Problem: "The file cannot be read: " + err.Error()})
+		return
+	}
+	var todo []*csvimport.Row
+	for i := range rows {
+		if invite && rows[i].In.Password == nil {
+			rows[i].In.Invite = true
+		}
+		if rows[i].Err == nil {
+			todo = append(todo, &rows[i])
+		}
+	}
+	ins := make([]directory.UserInput, len(todo))
+	for i, row := range todo {
+		ins[i] = row.In
+	}
+	var errs []error
+	if confirm {
+		_, errs = c.svc.CreateUsers(ctx, s.caller, tenantID, ins)
+	} else {
+		errs = c.svc.CheckNewUsers(ctx, s.caller, tenantID, ins)
+	}
+	for i, row := range todo {
+		row.Err = errs[i]
+	}
+	rep := &importReport{Invite: invite}
+	for _, row := range rows {
+		if row.Err != nil {
+			rep.Refused = append(rep.Refused, refusedRow{Line: row.Line, Label: row.Label, Reason: directory.DetailOf(row.Err)})
+		} else {
+			rep.Valid++
+		}
+	}
+	if confirm {
+		rep.Summary = fmt.Sprintf("Imported %d of %d rows; %d refused.", rep.Valid, len(rows), len(rep.Refused))
+	} else {
+		rep.Summary = fmt.Sprintf("%d of %d rows can be imported; %d would be refused. Nothing is written yet.", rep.Valid, len(rows), len(rep.Refused))
+		if rep.Valid > 0 {
+			rep.Stash = c.stash.put(tenantID, data)
+		}
+	}
+	c.render(w, r, http.StatusOK, "import.html", view{page: page{Title: "Import users"}, Nav: "import", Report: rep})
+}
+
+// table renders a list page.
+func (c *console) table(w http.ResponseWriter, r *http.Request, nav, title, intro string, columns []string, rows [][]string) {
+	c.render(w, r, http.StatusOK, "table.html", view{page: page{Title: title}, Nav: nav, Intro: intro, Columns: columns, Rows: rows})
+}
+
+func (c *console) groups(w http.ResponseWriter, r *http.Request) {
+	p, err := c.svc.Groups(r.Context(), sessionOf(r).principal.Tenant.ID, directory.GroupQuery{Count: directory.MaxPageSize})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var rows [][]string
+	for _, g := range p.Groups {
+		rows = append(rows, []string{g.DisplayName, g.ID, g.CreatedAt.UTC().Format("2006-01-02 15:04")})
+	}
+	c.table(w, r, "groups", "Groups", fmt.Sprintf("%d groups.", p.Total), []string{"Name", "Id", "Created"}, rows)
+}
+
+func (c *console) connections(w http.ResponseWriter, r *http.Request) {
+	tokens, err := c.svc.Tokens(r.Context(), sessionOf(r).principal.Tenant.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var rows [][]string
+	for _, t := range tokens {
+		state, used := "active", "never"
+		if t.RevokedAt != nil {
+			state = "revoked"
+		}
+		if t.LastUsedAt != nil {
+			used = t.LastUsedAt.UTC().Format("2006-01-02 15:04")
+		}
+		scopes := make([]string, len(t.Scopes))
+		for i, s := range t.Scopes {
+			scopes[i] = string(s)
+		}
+		rows = append(rows, []string{t.Name, t.Prefix + "…", strings.Join(scopes, ","), string(cmpOr(t.Settings.Password, directory.PasswordEnforce)), state, used})
+	}
+	c.table(w, r, "connections", "Connections", "Each identity provider has its own token (scimd token create, or POST /admin/v1/tokens).",
+		[]string{"Name", "Token", "Scopes", "Passwords", "State", "Last used"}, rows)
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func (c *console) policy(w http.ResponseWriter, r *http.Request) {
+	t, err := c.svc.Tenant(r.Context(), sessionOf(r).principal.Tenant.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p := t.PasswordPolicy
+	rows := [][]string{{"MFA required", strconv.FormatBool(t.MFARequired)}, {"Minimum length", strconv.Itoa(p.MinLength)},
+		{"Maximum length", strconv.Itoa(p.MaxLength)}, {"Blocklist", strconv.FormatBool(p.Blocklist)}, {"Context check", strconv.FormatBool(p.ContextCheck)},
+		{"Invitation expiry", t.InvitationTTL.String()}}
+	c.table(w, r, "policy", "Password policy", "Change it with scimd policy set or PUT /admin/v1/policy.", []string{"Rule", "Value"}, rows)
+}
+
+func (c *console) attributes(w http.ResponseWriter, r *http.Request) {
+	defs, err := c.svc.TenantAttributes(r.Context(), sessionOf(r).principal.Tenant.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var rows [][]string
+	for _, d := range defs {
+		rows = append(rows, []string{d.Name, string(d.Type), strconv.FormatBool(d.MultiValued), strconv.FormatBool(d.Required),
+			d.Uniqueness, strings.Join(d.CanonicalValues, ", ")})
+	}
+	c.table(w, r, "attributes", "Custom attributes", "Define them with scimd attribute define or POST /admin/v1/attributes.",
+		[]string{"Name", "Type", "Multi-valued", "Required", "Uniqueness", "Canonical values"}, rows)
+}
+
+func (c *console) audit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	evs, err := c.svc.AuditEvents(r.Context(), sessionOf(r).principal.Tenant.ID,
+		directory.AuditFilter{Type: q.Get("type"), TargetID: q.Get("target"), Newest: true, Limit: 200})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var rows [][]string
+	for _, ev := range evs {
+		rows = append(rows, []string{ev.Time.UTC().Format("2006-01-02 15:04:05"), ev.Type, ev.Actor.Kind + ":" + ev.Actor.Name,
+			ev.Target.Type + " " + ev.Target.Display, changedNames(ev.Changes)})
+	}
+	c.table(w, r, "audit", "Audit log", "The newest 200 events (?type=user.created&target=ID narrows them).",
+		[]string{"Time", "Event", "Actor", "Target", "Changed"}, rows)
+}
+
+func (c *console) requests(w http.ResponseWriter, r *http.Request) {
+	recs, err := c.svc.Requests(r.Context(), sessionOf(r).principal.Tenant.ID, directory.RequestFilter{Limit: 200})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var rows [][]string
+	for _, rec := range recs {
+		rows = append(rows, []string{rec.Time.UTC().Format("2006-01-02 15:04:05"), rec.TokenName, rec.Method + " " + rec.Path,
+			strconv.Itoa(rec.Status), rec.SCIMType, rec.Detail})
+	}
+	c.table(w, r, "requests", "SCIM requests", "Why did Okta get a 400? Every write and every failed request, newest first.",
+		[]string{"Time", "Connection", "Request", "Status", "scimType", "Detail"}, rows)
+}

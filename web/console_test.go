@@ -1,0 +1,159 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+// signIn signs a browser in with a new admin token of the env's tenant.
+func (e *env) signIn(br *browser) {
+	e.t.Helper()
+	secret, _, err := e.svc.CreateToken(context.Background(), operator, e.tenant.ID, "console", []directory.Scope{directory.ScopeAdmin}, 0, directory.ConnectionSettings{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	form := br.get("/admin/sign-in")
+	r := br.submit(form, "/admin/sign-in", "token", secret)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/admin/users" {
+		e.t.Fatalf("sign in = %d %s\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+}
+
+// upload posts a multipart form with a file field.
+func (b *browser) upload(p page, path, file, content string, fields ...string) page {
+	b.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	m := csrfField.FindStringSubmatch(p.body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token in the page:\n%s", p.body)
+	}
+	_ = mw.WriteField("csrf", m[1])
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = mw.WriteField(fields[i], fields[i+1])
+	}
+	if file != "" {
+		fw, _ := mw.CreateFormFile("file", file)
+		_, _ = fw.Write([]byte(content))
+	}
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", b.base)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(resp.Body)
+	return page{status: resp.StatusCode, header: resp.Header, body: out.String()}
+}
+
+// TestConsole walks the console over HTTP on both backends: sign-in (a
+// wrong token, a scim token, an admin token), both paths of New user with
+// the seed's errors at their fields, the user detail with its audit
+// summary, actions, an import with a bad row, and sign-out.
+func TestConsole(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		br := e.browser()
+		br.get("/admin/users").want(t, "the console signed out", http.StatusSeeOther)
+		form := br.get("/admin/sign-in")
+		form.want(t, "the sign-in page", http.StatusOK, `<label for="token">`)
+		br.submit(form, "/admin/sign-in", "token", "scimd_not-a-token-at-all-0000").want(t, "a wrong token", http.StatusUnauthorized, "unknown")
+		scimOnly, _, _ := e.svc.CreateToken(ctx, operator, e.tenant.ID, "okta", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{})
+		br.submit(form, "/admin/sign-in", "token", scimOnly).want(t, "a scim token", http.StatusUnauthorized, "no admin scope")
+		e.signIn(br)
+		if _, err := e.svc.CreateGroup(ctx, operator, e.tenant.ID, directory.GroupInput{DisplayName: "Engineering"}); err != nil {
+			t.Fatal(err)
+		}
+		doomed, err := e.svc.CreateGroup(ctx, operator, e.tenant.ID, directory.GroupInput{DisplayName: "Doomed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		newForm := br.get("/admin/users/new")
+		newForm.want(t, "the new user form", http.StatusOK, "Engineering", `value="invite"`, `id="emailVerified"`)
+		engineering := regexp.MustCompile(`<option value="([^"]+)">Engineering`).FindStringSubmatch(newForm.body)[1]
+		invited := br.submit(newForm, "/admin/users/new", "mode", "invite", "email", "bob@example.com", "name", "Bob Berg", "groups", engineering)
+		if invited.status != http.StatusSeeOther {
+			t.Fatalf("invite = %d\n%s", invited.status, invited.body)
+		}
+		detail := br.get(invited.header.Get("Location"))
+		detail.want(t, "the invited user's page", http.StatusOK, "Invited", `id="user-status">invited`, "Engineering", "user.invited", "token:console")
+
+		// Create directly, all three toggles.
+		created := br.submit(newForm, "/admin/users/new", "mode", "create", "email", "anita@example.com", "name", "Anita Singh",
+			"password", "correct horse battery staple 42", "emailVerified", "true", "passwordMustReset", "true", "forceMfaEnrollment", "true")
+		detail = br.get(created.header.Get("Location"))
+		detail.want(t, "the created user's page", http.StatusOK, "Created", `id="flag-emailVerified">true`, `id="flag-passwordMustReset">true`,
+			`id="flag-forceMfaEnrollment">true`, "<dd>Anita</dd>", "<dd>Singh</dd>", "user.created")
+
+		// The seed's errors, each at its field, the form as typed.
+		if err := e.svc.DeleteGroup(ctx, operator, e.tenant.ID, doomed.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		before := strings.Count(br.get("/admin/users").body, "<tr>")
+		for _, c := range []struct {
+			what   string
+			fields []string
+			want   []string
+		}{
+			{"an email taken", []string{"mode", "invite", "email", "ANITA@example.com"}, []string{`id="email-errors"`, "a user with this email already exists", `value="ANITA@example.com"`}},
+			{"an invalid email", []string{"mode", "invite", "email", "anita@"}, []string{`id="email-errors"`}},
+			{"a weak password", []string{"mode", "create", "email", "carl@example.com", "name", "Carl", "password", "password"}, []string{`id="password-errors"`, "15 characters", "commonly used", `value="Carl"`}},
+			{"a group deleted meanwhile", []string{"mode", "invite", "email", "dora@example.com", "groups", doomed.ID}, []string{`id="groups-errors"`, "group not found"}},
+		} {
+			br.submit(newForm, "/admin/users/new", c.fields...).want(t, c.what, http.StatusUnprocessableEntity, c.want...)
+		}
+		if after := strings.Count(br.get("/admin/users").body, "<tr>"); after != before {
+			t.Fatalf("users listed after refused creates: %d, before %d", after, before)
+		}
+		br.get("/admin/users?q=anita").want(t, "a search", http.StatusOK, "anita@example.com", "1 users")
+		br.get("/admin/users?status=invited").want(t, "a status filter", http.StatusOK, "bob@example.com")
+
+		// Actions on the detail page.
+		anitaPage := created.header.Get("Location")
+		anitaID := strings.TrimPrefix(strings.Split(anitaPage, "?")[0], "/admin/users/")
+		reset := br.submit(detail, "/admin/users/"+anitaID+"/reset-link")
+		br.get(reset.header.Get("Location")).want(t, "the reset link", http.StatusOK, "/reset/")
+		br.submit(detail, "/admin/users/"+anitaID+"/deactivate")
+		if u, _ := e.svc.User(ctx, e.tenant.ID, anitaID); u.Active {
+			t.Fatal("deactivate left the user active")
+		}
+
+		// Import: check a file with a bad row, then import the rest.
+		imp := br.get("/admin/import")
+		csv := "email,name\nemil@example.com,Emil\nnot-an-email,Nobody\nfay@example.com,Fay\n"
+		check := br.upload(imp, "/admin/import", "people.csv", csv, "invite", "true")
+		check.want(t, "the import check", http.StatusOK, "2 of 3 rows can be imported", "not-an-email", `id="import-confirm"`)
+		stash := regexp.MustCompile(`name="stash" value="([^"]+)"`).FindStringSubmatch(check.body)[1]
+		br.upload(check, "/admin/import", "", "", "stash", stash, "invite", "true").want(t, "the import", http.StatusOK, "Imported 2 of 3 rows")
+		br.upload(check, "/admin/import", "", "", "stash", stash).want(t, "the import again", http.StatusGone, "expired or was used")
+		if p, _ := e.svc.Users(ctx, e.tenant.ID, directory.UserQuery{Count: 10}); p.Total != 4 {
+			t.Fatalf("%d users after the import, want 4", p.Total)
+		}
+
+		// The other pages answer.
+		for _, path := range []string{"/admin/groups", "/admin/connections", "/admin/policy", "/admin/attributes", "/admin/audit", "/admin/requests"} {
+			br.get(path).want(t, path, http.StatusOK, `<table id="list">`)
+		}
+
+		// No CSRF token: refused. Sign-out ends the session.
+		br.do(http.MethodPost, "/admin/users/new", url.Values{"email": {"x@example.com"}}).want(t, "a POST without the token", http.StatusForbidden)
+		br.submit(br.get("/admin/users"), "/admin/sign-out").want(t, "sign out", http.StatusSeeOther)
+		br.get("/admin/users").want(t, "after sign-out", http.StatusSeeOther)
+	})
+}
