@@ -36,8 +36,8 @@ import (
 const (
 	sessionCookie = "scimd_session"
 	sessionTTL    = 8 * time.Hour
-	consolePage   = 50            // users a page
-	maxUpload     = 4 << 20       // the largest CSV the import page takes
+	consolePage   = 50               // users a page
+	maxUpload     = 4 << 20          // the largest CSV the import page takes
 	stashTTL      = 15 * time.Minute // how long a checked import waits for its confirmation
 )
 
@@ -109,9 +109,9 @@ type groupOption struct {
 }
 
 type attrField struct {
-	Name, Type, Value    string
+	Name, Type, Value     string
 	MultiValued, Required bool
-	Errors               []string
+	Errors                []string
 }
 
 // fieldErrors is what the field-errors template needs.
