@@ -539,6 +539,7 @@ type importReport struct {
 	Valid   int
 	Stash   string
 	Invite  bool
+	Done    bool // imported, not only checked
 }
 
 type refusedRow struct {
@@ -630,6 +631,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if confirm {
+		rep.Done = true
 		rep.Summary = fmt.Sprintf("Imported %d of %d rows; %d refused.", rep.Valid, len(rows), len(rep.Refused))
 	} else {
 		rep.Summary = fmt.Sprintf("%d of %d rows can be imported; %d would be refused. Nothing is written yet.", rep.Valid, len(rows), len(rep.Refused))

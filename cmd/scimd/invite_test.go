@@ -136,59 +136,11 @@ func TestInviteEndToEnd(t *testing.T) {
 // -artifacts keeps them). It needs SCIMD_TEST_CHROMIUM, the path of a
 // Chromium binary (.ci/run installs Debian's and sets it).
 func TestInviteInBrowser(t *testing.T) {
-	chromium := os.Getenv("SCIMD_TEST_CHROMIUM")
-	if chromium == "" {
-		t.Skip("set SCIMD_TEST_CHROMIUM to a Chromium binary (e.g. /usr/bin/chromium) to run the browser test")
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("SCIMD_TEST_CHROMIUM: %v", err)
-	}
+	chromium := chromiumPath(t)
 	eachDB(t, func(t *testing.T, db string) {
 		srv, tenantID, token, link := inviteSetup(t, db)
-		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-			chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-			chromedp.WindowSize(900, 900))
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		defer cancelAlloc()
-		browser, cancel := chromedp.NewContext(alloc)
-		defer cancel()
-		// The first call starts the browser, which lives as long as its
-		// context: no timeout on that one; each step after it has one.
-		if err := chromedp.Do(browser, chromedp.Navigate(link)); err != nil {
-			t.Fatalf("browser: open the link: %v", err)
-		}
-		dir := t.ArtifactDir()
-		step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			ctx, cancel := context.WithTimeout(browser, 30*time.Second)
-			defer cancel()
-			if err := chromedp.Do(ctx, steps...); err != nil {
-				t.Fatalf("browser: %s: %v", what, err)
-			}
-		}
-		text := func(sel string) string {
-			t.Helper()
-			ctx, cancel := context.WithTimeout(browser, 30*time.Second)
-			defer cancel()
-			s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-			if err != nil {
-				t.Fatalf("browser: read %s: %v", sel, err)
-			}
-			return s
-		}
-		shot := func(name string) {
-			t.Helper()
-			ctx, cancel := context.WithTimeout(browser, 30*time.Second)
-			defer cancel()
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err == nil {
-				err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-			}
-			if err != nil {
-				t.Fatalf("browser: screenshot %s: %v", name, err)
-			}
-		}
+		b := newChrome(t, chromium, link)
+		step, text, shot := b.step, b.text, b.shot
 		step("the password form", chromedp.WaitVisible(chromedp.CSS("#password")))
 		shot("1-password")
 		step("a weak password", chromedp.SendKeys(chromedp.CSS("#password"), "password"), chromedp.Submit(chromedp.CSS("#password")),
@@ -210,8 +162,83 @@ func TestInviteInBrowser(t *testing.T) {
 			t.Fatalf("the last page says %q", done)
 		}
 		checkAccepted(t, db, srv, tenantID, token)
-		t.Logf("screenshots in %s", dir)
+		t.Logf("screenshots in %s", b.dir)
 	})
+}
+
+// chromiumPath returns SCIMD_TEST_CHROMIUM, or skips the test without it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	chromium := os.Getenv("SCIMD_TEST_CHROMIUM")
+	if chromium == "" {
+		t.Skip("set SCIMD_TEST_CHROMIUM to a Chromium binary (e.g. /usr/bin/chromium) to run the browser test")
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("SCIMD_TEST_CHROMIUM: %v", err)
+	}
+	return chromium
+}
+
+// chrome is a headless Chromium driven by a test, with a tab open at a
+// first address; screenshots go to the test's artifact directory.
+type chrome struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+}
+
+func newChrome(t *testing.T, chromium, first string) *chrome {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	// The first call starts the browser, which lives as long as its
+	// context: no timeout on that one; each step after it has one.
+	if err := chromedp.Do(ctx, chromedp.Navigate(first)); err != nil {
+		t.Fatalf("browser: open %s: %v", first, err)
+	}
+	return &chrome{t: t, ctx: ctx, dir: t.ArtifactDir()}
+}
+
+// step runs actions, failing the test after 30 s.
+func (b *chrome) step(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+// text returns the text of the element sel.
+func (b *chrome) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("browser: read %s: %v", sel, err)
+	}
+	return s
+}
+
+// shot saves a screenshot of the whole page as name.png.
+func (b *chrome) shot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		b.t.Fatalf("browser: screenshot %s: %v", name, err)
+	}
 }
 
 // io_copy reads a response body into b.
