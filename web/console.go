@@ -62,13 +62,19 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Get("/admin/users/new", c.newUserForm)
 		r.Post("/admin/users/new", c.createUser)
 		r.Get("/admin/users/{id}", c.user)
+		r.Post("/admin/users/{id}/profile", c.editProfile)
+		r.Post("/admin/users/{id}/groups", c.editUserGroups)
 		r.Post("/admin/users/{id}/{action}", c.userAction)
 		r.Get("/admin/import", c.importForm)
 		r.Post("/admin/import", c.importFile)
 		r.Get("/admin/groups", c.groups)
+		r.Post("/admin/groups", c.groupAction)
 		r.Get("/admin/connections", c.connections)
+		r.Post("/admin/connections", c.connectionAction)
 		r.Get("/admin/policy", c.policy)
+		r.Post("/admin/policy", c.setPolicy)
 		r.Get("/admin/attributes", c.attributes)
+		r.Post("/admin/attributes", c.attributeAction)
 		r.Get("/admin/audit", c.audit)
 		r.Get("/admin/requests", c.requests)
 	})
@@ -97,6 +103,35 @@ type view struct {
 	Columns             []string
 	Rows                [][]string
 	Intro               string
+	// Forms are the forms of a list page, below its table; RowForms the
+	// buttons of each row (by row).
+	Forms    []formSpec
+	RowForms [][]formSpec
+	// Secret is shown once (a new connection's token).
+	Secret  string
+	BaseURL string
+}
+
+// formSpec is a small form of a list page: a POST to /admin/<page> with
+// hidden values, visible fields and a button.
+type formSpec struct {
+	Action, Button, Legend string
+	Get                    bool // a GET form (a filter): no CSRF token
+	Hidden                 map[string]string
+	Fields                 []formField
+	Danger                 bool
+}
+
+// formData is what the form template needs.
+type formData struct {
+	Spec formSpec
+	CSRF string
+}
+
+type formField struct {
+	Name, Label, Type, Value string   // Type: text, number, checkbox, select
+	Options                  []string // for select
+	Checked                  bool
 }
 
 type nameValue struct{ Name, Value string }
@@ -394,18 +429,36 @@ func formErrors(err error) (string, []string) {
 // user is the user's detail page: profile, flags, groups, custom
 // attributes, actions and the audit summary, newest first.
 func (c *console) user(w http.ResponseWriter, r *http.Request) {
-	ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
-	u, groups, err := c.svc.UserWithGroups(ctx, tenantID, chi.URLParam(r, "id"))
+	v, err := c.userView(r, chi.URLParam(r, "id"))
 	if err != nil {
 		c.fail(w, r, err)
 		return
+	}
+	c.render(w, r, http.StatusOK, "user.html", v)
+}
+
+// userView is the detail page of the user id.
+func (c *console) userView(r *http.Request, id string) (view, error) {
+	ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
+	u, groups, err := c.svc.UserWithGroups(ctx, tenantID, id)
+	if err != nil {
+		return view{}, err
 	}
 	evs, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: 20})
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return view{}, err
 	}
 	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups}
+	if all, err := c.svc.Groups(ctx, tenantID, directory.GroupQuery{Count: directory.MaxPageSize}); err == nil {
+		for _, g := range all.Groups {
+			if !slices.ContainsFunc(groups, func(ug directory.UserGroup) bool { return ug.ID == g.ID && ug.Direct }) {
+				v.Groups = append(v.Groups, groupOption{ID: g.ID, Name: g.DisplayName})
+			}
+		}
+	}
+	if p := r.URL.Query().Get("problem"); p != "" {
+		v.Problem = p
+	}
 	switch r.URL.Query().Get("done") {
 	case "invited":
 		v.Flash = "Invited: the invitation email is on its way."
@@ -413,9 +466,8 @@ func (c *console) user(w http.ResponseWriter, r *http.Request) {
 		v.Flash = "Created: the user is live."
 	case "resent":
 		v.Flash = "A new invitation is on its way; the earlier links no longer work."
-	}
-	if link := r.URL.Query().Get("link"); link != "" && strings.HasPrefix(link, "/reset/") {
-		v.Flash = "Reset link (hand it to the user; it works once, for 24 hours): " + link
+	case "saved":
+		v.Flash = "Saved."
 	}
 	for _, name := range slices.Sorted(mapsKeys(u.Custom)) {
 		b, _ := json.Marshal(u.Custom[name])
@@ -425,7 +477,7 @@ func (c *console) user(w http.ResponseWriter, r *http.Request) {
 		v.Events = append(v.Events, eventRow{Time: ev.Time.UTC().Format("2006-01-02 15:04:05"), Type: ev.Type,
 			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changedNames(ev.Changes)})
 	}
-	c.render(w, r, http.StatusOK, "user.html", v)
+	return v, nil
 }
 
 func mapsKeys(m map[string]any) func(func(string) bool) {
@@ -449,6 +501,69 @@ func changedNames(raw []byte) string {
 	return strings.Join(names, ", ")
 }
 
+// backWith sends the browser back to a page with a problem to show.
+func backWith(w http.ResponseWriter, r *http.Request, page string, err error) {
+	http.Redirect(w, r, page+"?problem="+url.QueryEscape(directory.DetailOf(err)), http.StatusSeeOther)
+}
+
+// editProfile saves the profile form of the detail page: given and family
+// name, display name and email (the user's primary email, and its
+// userName when that was the old email), under the rules of every path.
+func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	id := chi.URLParam(r, "id")
+	page := "/admin/users/" + url.PathEscape(id)
+	f := r.PostForm
+	_, err := c.svc.PatchUser(r.Context(), s.caller, s.principal.Tenant.ID, id, 0, func(in *directory.UserInput) error {
+		u := &in.User
+		u.Name.GivenName, u.Name.FamilyName = strings.TrimSpace(f.Get("givenName")), strings.TrimSpace(f.Get("familyName"))
+		u.Name.Formatted = ""
+		u.DisplayName = strings.TrimSpace(f.Get("displayName"))
+		email := strings.TrimSpace(f.Get("email"))
+		if email != u.Email {
+			if strings.EqualFold(u.UserName, u.Email) {
+				u.UserName = email
+			}
+			u.Emails = slices.DeleteFunc(u.Emails, func(e directory.Email) bool { return e.Primary || strings.EqualFold(e.Value, email) })
+			u.Emails = append([]directory.Email{{Value: email, Type: "work", Primary: true}}, u.Emails...)
+		}
+		return nil
+	})
+	if err != nil {
+		backWith(w, r, page, err)
+		return
+	}
+	http.Redirect(w, r, page+"?done=saved", http.StatusSeeOther)
+}
+
+// editUserGroups adds the user to a group, or removes it from one it is
+// a direct member of.
+func (c *console) editUserGroups(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	id := chi.URLParam(r, "id")
+	page := "/admin/users/" + url.PathEscape(id)
+	var change directory.MemberChange
+	group := r.PostForm.Get("group")
+	if r.PostForm.Get("op") == "remove" {
+		change.Remove = []string{id}
+	} else {
+		change.Add = []string{id}
+	}
+	if _, err := c.svc.PatchGroup(r.Context(), s.caller, s.principal.Tenant.ID, group, 0, directory.GroupPatch{Members: change}); err != nil {
+		backWith(w, r, page, err)
+		return
+	}
+	http.Redirect(w, r, page+"?done=saved", http.StatusSeeOther)
+}
+
 // userAction serves the detail page's buttons.
 func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 	if err := readForm(w, r); err != nil {
@@ -470,9 +585,19 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 			back += "?done=resent"
 		}
 	case "reset-link":
+		// The link is answered in this page, never in a URL: it would stay
+		// in the browser's history.
 		var secret string
 		if secret, err = c.svc.ResetLink(ctx, s.caller, tenantID, id); err == nil {
-			back += "?link=" + url.QueryEscape(directory.LinkPath(directory.LinkReset, secret))
+			v, verr := c.userView(r, id)
+			if verr != nil {
+				c.fail(w, r, verr)
+				return
+			}
+			v.Flash = "Reset link (hand it to the user; it works once, for 24 hours): " + publicBase(r) + directory.LinkPath(directory.LinkReset, secret)
+			w.Header().Set("Cache-Control", "no-store")
+			c.render(w, r, http.StatusOK, "user.html", v)
+			return
 		}
 	case "deactivate", "reactivate":
 		active := chi.URLParam(r, "action") == "reactivate"
@@ -653,20 +778,64 @@ func (c *console) groups(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	var rows [][]string
+	v := view{page: page{Title: "Groups"}, Nav: "groups", Intro: fmt.Sprintf("%d groups. Members are added and removed on each user's page.", p.Total),
+		Columns: []string{"Name", "Created", ""}, Problem: r.URL.Query().Get("problem")}
 	for _, g := range p.Groups {
-		rows = append(rows, []string{g.DisplayName, g.ID, g.CreatedAt.UTC().Format("2006-01-02 15:04")})
+		v.Rows = append(v.Rows, []string{g.DisplayName, g.CreatedAt.UTC().Format("2006-01-02 15:04")})
+		v.RowForms = append(v.RowForms, []formSpec{
+			{Action: "/admin/groups", Button: "Rename", Hidden: map[string]string{"op": "rename", "id": g.ID},
+				Fields: []formField{{Name: "name", Label: "New name of " + g.DisplayName, Type: "text", Value: g.DisplayName}}},
+			{Action: "/admin/groups", Button: "Delete", Danger: true, Hidden: map[string]string{"op": "delete", "id": g.ID}},
+		})
 	}
-	c.table(w, r, "groups", "Groups", fmt.Sprintf("%d groups.", p.Total), []string{"Name", "Id", "Created"}, rows)
+	v.Forms = []formSpec{{Action: "/admin/groups", Legend: "New group", Button: "Create group", Hidden: map[string]string{"op": "create"},
+		Fields: []formField{{Name: "name", Label: "Name", Type: "text"}}}}
+	c.render(w, r, http.StatusOK, "table.html", v)
+}
+
+// groupAction creates, renames or deletes a group.
+func (c *console) groupAction(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
+	var err error
+	switch f.Get("op") {
+	case "create":
+		_, err = c.svc.CreateGroup(ctx, s.caller, tenantID, directory.GroupInput{DisplayName: strings.TrimSpace(f.Get("name"))})
+	case "rename":
+		name := strings.TrimSpace(f.Get("name"))
+		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{DisplayName: &name})
+	case "delete":
+		err = c.svc.DeleteGroup(ctx, s.caller, tenantID, f.Get("id"), 0)
+	}
+	if err != nil {
+		backWith(w, r, "/admin/groups", err)
+		return
+	}
+	http.Redirect(w, r, "/admin/groups", http.StatusSeeOther)
 }
 
 func (c *console) connections(w http.ResponseWriter, r *http.Request) {
-	tokens, err := c.svc.Tokens(r.Context(), sessionOf(r).principal.Tenant.ID)
+	v, err := c.connectionsView(r)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	var rows [][]string
+	c.render(w, r, http.StatusOK, "table.html", v)
+}
+
+// connectionsView is the connections page.
+func (c *console) connectionsView(r *http.Request) (view, error) {
+	tokens, err := c.svc.Tokens(r.Context(), sessionOf(r).principal.Tenant.ID)
+	if err != nil {
+		return view{}, err
+	}
+	v := view{page: page{Title: "Connections"}, Nav: "connections", Problem: r.URL.Query().Get("problem"),
+		Intro:   "Each identity provider has its own token: its name is the actor of what it changes.",
+		Columns: []string{"Name", "Token", "Scopes", "Passwords", "State", "Last used", ""}}
 	for _, t := range tokens {
 		state, used := "active", "never"
 		if t.RevokedAt != nil {
@@ -679,10 +848,62 @@ func (c *console) connections(w http.ResponseWriter, r *http.Request) {
 		for i, s := range t.Scopes {
 			scopes[i] = string(s)
 		}
-		rows = append(rows, []string{t.Name, t.Prefix + "…", strings.Join(scopes, ","), string(cmpOr(t.Settings.Password, directory.PasswordEnforce)), state, used})
+		v.Rows = append(v.Rows, []string{t.Name, t.Prefix + "…", strings.Join(scopes, ","), string(cmpOr(t.Settings.Password, directory.PasswordEnforce)), state, used})
+		var forms []formSpec
+		if t.RevokedAt == nil && t.ID != sessionOf(r).principal.Token.ID {
+			forms = append(forms, formSpec{Action: "/admin/connections", Button: "Revoke", Danger: true, Hidden: map[string]string{"op": "revoke", "name": t.Name}})
+		}
+		v.RowForms = append(v.RowForms, forms)
 	}
-	c.table(w, r, "connections", "Connections", "Each identity provider has its own token (scimd token create, or POST /admin/v1/tokens).",
-		[]string{"Name", "Token", "Scopes", "Passwords", "State", "Last used"}, rows)
+	v.Forms = []formSpec{{Action: "/admin/connections", Legend: "New provisioning connection", Button: "Create token", Hidden: map[string]string{"op": "create"},
+		Fields: []formField{{Name: "name", Label: "Name (e.g. okta-prod)", Type: "text"},
+			{Name: "password", Label: "Passwords the IdP sends", Type: "select", Options: []string{"enforce", "ignore"}}}}}
+	return v, nil
+}
+
+// publicBase is the scheme and host the console was reached at.
+func publicBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// connectionAction creates a scim token (a provisioning connection) or
+// revokes one.
+func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
+	switch f.Get("op") {
+	case "create":
+		settings := directory.ConnectionSettings{Password: directory.PasswordMode(f.Get("password"))}
+		secret, _, err := c.svc.CreateToken(ctx, s.caller, tenantID, strings.TrimSpace(f.Get("name")), []directory.Scope{directory.ScopeSCIM}, 0, settings)
+		if err != nil {
+			backWith(w, r, "/admin/connections", err)
+			return
+		}
+		// Shown once, in this answer (never in a URL, never stored).
+		v, err := c.connectionsView(r)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		v.Secret, v.BaseURL = secret, publicBase(r)+"/scim/v2"
+		w.Header().Set("Cache-Control", "no-store")
+		c.render(w, r, http.StatusCreated, "table.html", v)
+		return
+	case "revoke":
+		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, f.Get("name")); err != nil {
+			backWith(w, r, "/admin/connections", err)
+			return
+		}
+	}
+	http.Redirect(w, r, "/admin/connections", http.StatusSeeOther)
 }
 
 func cmpOr[T comparable](v, def T) T {
@@ -700,10 +921,41 @@ func (c *console) policy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := t.PasswordPolicy
-	rows := [][]string{{"MFA required", strconv.FormatBool(t.MFARequired)}, {"Minimum length", strconv.Itoa(p.MinLength)},
-		{"Maximum length", strconv.Itoa(p.MaxLength)}, {"Blocklist", strconv.FormatBool(p.Blocklist)}, {"Context check", strconv.FormatBool(p.ContextCheck)},
-		{"Invitation expiry", t.InvitationTTL.String()}}
-	c.table(w, r, "policy", "Password policy", "Change it with scimd policy set or PUT /admin/v1/policy.", []string{"Rule", "Value"}, rows)
+	v := view{page: page{Title: "Password policy"}, Nav: "policy", Problem: r.URL.Query().Get("problem"),
+		Columns: []string{"Rule", "Value"}, Rows: [][]string{{"MFA required", strconv.FormatBool(t.MFARequired)}, {"Minimum length", strconv.Itoa(p.MinLength)},
+			{"Maximum length", strconv.Itoa(p.MaxLength)}, {"Blocklist", strconv.FormatBool(p.Blocklist)}, {"Context check", strconv.FormatBool(p.ContextCheck)},
+			{"Invitation expiry", t.InvitationTTL.String()}}}
+	v.Forms = []formSpec{{Action: "/admin/policy", Legend: "Change the policy", Button: "Save policy", Fields: []formField{
+		{Name: "mfaRequired", Label: "Require MFA (allows a minimum length below 15)", Type: "checkbox", Checked: t.MFARequired},
+		{Name: "minLength", Label: "Minimum length", Type: "number", Value: strconv.Itoa(p.MinLength)},
+		{Name: "maxLength", Label: "Maximum length", Type: "number", Value: strconv.Itoa(p.MaxLength)},
+		{Name: "blocklist", Label: "Refuse common and breached passwords", Type: "checkbox", Checked: p.Blocklist},
+		{Name: "contextCheck", Label: "Refuse passwords containing the email, userName or tenant name", Type: "checkbox", Checked: p.ContextCheck},
+	}}}
+	c.render(w, r, http.StatusOK, "table.html", v)
+}
+
+// setPolicy saves the policy form, within the bounds of SPEC §3.
+func (c *console) setPolicy(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	t, err := c.svc.Tenant(r.Context(), s.principal.Tenant.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	f, p := r.PostForm, t.PasswordPolicy
+	p.MinLength, _ = strconv.Atoi(f.Get("minLength"))
+	p.MaxLength, _ = strconv.Atoi(f.Get("maxLength"))
+	p.Blocklist, p.ContextCheck = f.Get("blocklist") == "true", f.Get("contextCheck") == "true"
+	if _, err := c.svc.SetTenantPolicy(r.Context(), s.caller, t.ID, f.Get("mfaRequired") == "true", p); err != nil {
+		backWith(w, r, "/admin/policy", err)
+		return
+	}
+	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
 }
 
 func (c *console) attributes(w http.ResponseWriter, r *http.Request) {
@@ -712,13 +964,51 @@ func (c *console) attributes(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	var rows [][]string
+	v := view{page: page{Title: "Custom attributes"}, Nav: "attributes", Problem: r.URL.Query().Get("problem"),
+		Intro:   "The tenant's own user attributes, in the SCIM extension urn:ietf:params:scim:schemas:extension:custom:2.0:User.",
+		Columns: []string{"Name", "Type", "Multi-valued", "Required", "Uniqueness", "Canonical values", ""}}
 	for _, d := range defs {
-		rows = append(rows, []string{d.Name, string(d.Type), strconv.FormatBool(d.MultiValued), strconv.FormatBool(d.Required),
+		v.Rows = append(v.Rows, []string{d.Name, string(d.Type), strconv.FormatBool(d.MultiValued), strconv.FormatBool(d.Required),
 			d.Uniqueness, strings.Join(d.CanonicalValues, ", ")})
+		v.RowForms = append(v.RowForms, []formSpec{{Action: "/admin/attributes", Button: "Remove", Danger: true, Hidden: map[string]string{"op": "remove", "name": d.Name},
+			Fields: []formField{{Name: "force", Label: "also delete the values users hold", Type: "checkbox"}}}})
 	}
-	c.table(w, r, "attributes", "Custom attributes", "Define them with scimd attribute define or POST /admin/v1/attributes.",
-		[]string{"Name", "Type", "Multi-valued", "Required", "Uniqueness", "Canonical values"}, rows)
+	v.Forms = []formSpec{{Action: "/admin/attributes", Legend: "Define an attribute", Button: "Define", Hidden: map[string]string{"op": "define"},
+		Fields: []formField{{Name: "name", Label: "Name", Type: "text"},
+			{Name: "type", Label: "Type", Type: "select", Options: []string{"string", "boolean", "integer", "decimal", "dateTime", "reference"}},
+			{Name: "multiValued", Label: "Multi-valued", Type: "checkbox"}, {Name: "required", Label: "Required", Type: "checkbox"},
+			{Name: "uniqueness", Label: "Uniqueness", Type: "select", Options: []string{"none", "server"}},
+			{Name: "canonical", Label: "Canonical values (separated by ;)", Type: "text"}}}}
+	c.render(w, r, http.StatusOK, "table.html", v)
+}
+
+// attributeAction defines or removes a custom attribute.
+func (c *console) attributeAction(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		c.pages.formProblem(w, err)
+		return
+	}
+	s := sessionOf(r)
+	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
+	var err error
+	switch f.Get("op") {
+	case "define":
+		d := directory.AttributeDef{Name: strings.TrimSpace(f.Get("name")), Type: directory.AttributeType(f.Get("type")),
+			MultiValued: f.Get("multiValued") == "true", Required: f.Get("required") == "true", Uniqueness: f.Get("uniqueness")}
+		for _, v := range strings.Split(f.Get("canonical"), ";") {
+			if v = strings.TrimSpace(v); v != "" {
+				d.CanonicalValues = append(d.CanonicalValues, v)
+			}
+		}
+		_, err = c.svc.DefineAttribute(ctx, s.caller, tenantID, d)
+	case "remove":
+		_, err = c.svc.RemoveAttribute(ctx, s.caller, tenantID, f.Get("name"), f.Get("force") == "true")
+	}
+	if err != nil {
+		backWith(w, r, "/admin/attributes", err)
+		return
+	}
+	http.Redirect(w, r, "/admin/attributes", http.StatusSeeOther)
 }
 
 func (c *console) audit(w http.ResponseWriter, r *http.Request) {
@@ -734,8 +1024,12 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, []string{ev.Time.UTC().Format("2006-01-02 15:04:05"), ev.Type, ev.Actor.Kind + ":" + ev.Actor.Name,
 			ev.Target.Type + " " + ev.Target.Display, changedNames(ev.Changes)})
 	}
-	c.table(w, r, "audit", "Audit log", "The newest 200 events (?type=user.created&target=ID narrows them).",
-		[]string{"Time", "Event", "Actor", "Target", "Changed"}, rows)
+	v := view{page: page{Title: "Audit log"}, Nav: "audit", Intro: "The newest 200 events matching the filter.",
+		Columns: []string{"Time", "Event", "Actor", "Target", "Changed"}, Rows: rows}
+	v.Forms = []formSpec{{Action: "/admin/audit", Get: true, Legend: "Filter", Button: "Filter", Fields: []formField{
+		{Name: "type", Label: "Event type", Type: "select", Options: append([]string{""}, audit.Types...), Value: q.Get("type")},
+		{Name: "target", Label: "Target id", Type: "text", Value: q.Get("target")}}}}
+	c.render(w, r, http.StatusOK, "table.html", v)
 }
 
 func (c *console) requests(w http.ResponseWriter, r *http.Request) {

@@ -127,8 +127,7 @@ func TestConsole(t *testing.T) {
 		// Actions on the detail page.
 		anitaPage := created.header.Get("Location")
 		anitaID := strings.TrimPrefix(strings.Split(anitaPage, "?")[0], "/admin/users/")
-		reset := br.submit(detail, "/admin/users/"+anitaID+"/reset-link")
-		br.get(reset.header.Get("Location")).want(t, "the reset link", http.StatusOK, "/reset/")
+		br.submit(detail, "/admin/users/"+anitaID+"/reset-link").want(t, "the reset link", http.StatusOK, "/reset/")
 		br.submit(detail, "/admin/users/"+anitaID+"/deactivate")
 		if u, _ := e.svc.User(ctx, e.tenant.ID, anitaID); u.Active {
 			t.Fatal("deactivate left the user active")
@@ -149,6 +148,46 @@ func TestConsole(t *testing.T) {
 		// The other pages answer.
 		for _, path := range []string{"/admin/groups", "/admin/connections", "/admin/policy", "/admin/attributes", "/admin/audit", "/admin/requests"} {
 			br.get(path).want(t, path, http.StatusOK, `<table id="list">`)
+		}
+
+		// Edit the profile; add to and remove from a group.
+		page := br.get("/admin/users/" + anitaID)
+		br.submit(page, "/admin/users/"+anitaID+"/profile", "givenName", "Anita", "familyName", "van der Berg", "displayName", "Anita vdB", "email", "anita@example.com").
+			want(t, "save the profile", http.StatusSeeOther)
+		br.get("/admin/users/"+anitaID).want(t, "the edited profile", http.StatusOK, "<dd>van der Berg</dd>", "Anita vdB")
+		br.submit(page, "/admin/users/"+anitaID+"/profile", "email", "bob@example.com").want(t, "an email taken", http.StatusSeeOther)
+		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "add", "group", engineering).want(t, "add to a group", http.StatusSeeOther)
+		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 1 {
+			t.Fatalf("groups after adding = %v", gs)
+		}
+		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "remove", "group", engineering).want(t, "remove from a group", http.StatusSeeOther)
+		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 0 {
+			t.Fatalf("groups after removing = %v", gs)
+		}
+
+		// Groups, connections, policy and attributes from their pages.
+		groups := br.get("/admin/groups")
+		br.submit(groups, "/admin/groups", "op", "create", "name", "Sales").want(t, "create a group", http.StatusSeeOther)
+		br.submit(groups, "/admin/groups", "op", "create", "name", "sales").want(t, "a group name taken", http.StatusSeeOther)
+		br.get("/admin/groups").want(t, "the groups", http.StatusOK, "Sales")
+		conns := br.get("/admin/connections")
+		created2 := br.submit(conns, "/admin/connections", "op", "create", "name", "entra-prod", "password", "ignore")
+		created2.want(t, "create a connection", http.StatusCreated, "shown this once", "scimd_", "/scim/v2", "Microsoft Entra ID", "Okta")
+		br.submit(conns, "/admin/connections", "op", "revoke", "name", "entra-prod").want(t, "revoke it", http.StatusSeeOther)
+		pol := br.get("/admin/policy")
+		br.submit(pol, "/admin/policy", "minLength", "8", "maxLength", "64", "blocklist", "true").want(t, "a short minimum without MFA", http.StatusSeeOther)
+		if tn, _ := e.svc.Tenant(ctx, e.tenant.ID); tn.PasswordPolicy.MinLength != 15 {
+			t.Fatalf("min length = %d after a refused change", tn.PasswordPolicy.MinLength)
+		}
+		br.submit(pol, "/admin/policy", "mfaRequired", "true", "minLength", "12", "maxLength", "64", "blocklist", "true").want(t, "a policy with MFA", http.StatusSeeOther)
+		attrs := br.get("/admin/attributes")
+		br.submit(attrs, "/admin/attributes", "op", "define", "name", "badge", "type", "string", "uniqueness", "server").want(t, "define an attribute", http.StatusSeeOther)
+		br.get("/admin/attributes").want(t, "the attributes", http.StatusOK, "badge")
+		br.submit(attrs, "/admin/attributes", "op", "remove", "name", "badge").want(t, "remove it", http.StatusSeeOther)
+		br.get("/admin/audit?type=tenant.policy_updated").want(t, "the filtered audit log", http.StatusOK, "tenant.policy_updated")
+		types := strings.Join(e.events(), ",")
+		if !strings.Contains(types, "user.updated:token") {
+			t.Errorf("events %s lack the profile change by the console's token", types)
 		}
 
 		// No CSRF token: refused. Sign-out ends the session.

@@ -35,6 +35,9 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// field is the data of the field-errors template: the errors of the
 	// form field name.
 	"field": func(v view, name string) fieldErrors { return fieldErrors{Errors: v.Errors, Name: name} },
+	// form is the data of the form template: a form of a list page and
+	// the page's CSRF token.
+	"form": func(v view, spec formSpec) formData { return formData{Spec: spec, CSRF: v.CSRF} },
 }).ParseFS(templateFiles, "templates/*.html"))
 
 // css is the one style sheet, inline: the Content-Security-Policy allows
@@ -57,6 +60,9 @@ const css = `body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;back
 	`.search label{margin:0}.search input{width:auto}.search button{margin:0}.flash{background:#e6f4ea;padding:.6rem;border-radius:4px;word-break:break-all}` +
 	`.problem{background:#fde7e9;color:#8a0016;padding:.6rem;border-radius:4px}dl.props{display:grid;grid-template-columns:14rem 1fr;gap:.3rem 1rem}` +
 	`dl.props dt{font-weight:600}dl.props dd{margin:0}.actions{display:flex;gap:.8rem;flex-wrap:wrap}.actions button{margin-top:0}` +
+	`form.small{display:flex;flex-wrap:wrap;gap:.4rem .8rem;align-items:end;margin:.4rem 0}form.small label{margin:0;font-weight:400}` +
+	`form.small input[type=text],form.small input[type=number]{width:auto}form.small button{margin:0;padding:.4rem .9rem}` +
+	`.inline-form{display:inline}.inline-form button{margin:0 0 0 .6rem;padding:.2rem .6rem;font-size:.85rem}` +
 	`button.danger{background:#b00020}input[type=email],input[type=file]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:4px}`
 
 var cspStyle = func() string {
