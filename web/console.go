@@ -599,6 +599,10 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 			c.render(w, r, http.StatusOK, "user.html", v)
 			return
 		}
+	case "reset-mfa":
+		if err = c.svc.ResetMFA(ctx, s.caller, tenantID, id); err == nil {
+			back += "?done=saved"
+		}
 	case "deactivate", "reactivate":
 		active := chi.URLParam(r, "action") == "reactivate"
 		_, err = c.svc.PatchUser(ctx, s.caller, tenantID, id, 0, func(in *directory.UserInput) error {
@@ -850,6 +854,11 @@ func (c *console) connectionsView(r *http.Request) (view, error) {
 		}
 		v.Rows = append(v.Rows, []string{t.Name, t.Prefix + "…", strings.Join(scopes, ","), string(cmpOr(t.Settings.Password, directory.PasswordEnforce)), state, used})
 		var forms []formSpec
+		if t.RevokedAt == nil && t.HasScope(directory.ScopeSCIM) {
+			forms = append(forms, formSpec{Action: "/admin/connections", Button: "Save", Hidden: map[string]string{"op": "settings", "name": t.Name},
+				Fields: []formField{{Name: "password", Label: "Passwords", Type: "select", Options: []string{"enforce", "ignore"},
+					Value: string(cmpOr(t.Settings.Password, directory.PasswordEnforce))}}})
+		}
 		if t.RevokedAt == nil && t.ID != sessionOf(r).principal.Token.ID {
 			forms = append(forms, formSpec{Action: "/admin/connections", Button: "Revoke", Danger: true, Hidden: map[string]string{"op": "revoke", "name": t.Name}})
 		}
@@ -899,6 +908,21 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 		return
 	case "revoke":
 		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, f.Get("name")); err != nil {
+			backWith(w, r, "/admin/connections", err)
+			return
+		}
+	case "settings":
+		// The password mode; the flag defaults keep their value.
+		var cur directory.ConnectionSettings
+		if tokens, err := c.svc.Tokens(ctx, tenantID); err == nil {
+			for _, t := range tokens {
+				if t.Name == f.Get("name") && t.RevokedAt == nil {
+					cur = t.Settings
+				}
+			}
+		}
+		cur.Password = directory.PasswordMode(f.Get("password"))
+		if _, err := c.svc.SetTokenSettings(ctx, s.caller, tenantID, f.Get("name"), cur); err != nil {
 			backWith(w, r, "/admin/connections", err)
 			return
 		}

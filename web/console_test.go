@@ -7,8 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/store"
@@ -185,6 +189,37 @@ func TestConsole(t *testing.T) {
 		br.get("/admin/attributes").want(t, "the attributes", http.StatusOK, "badge")
 		br.submit(attrs, "/admin/attributes", "op", "remove", "name", "badge").want(t, "remove it", http.StatusSeeOther)
 		br.get("/admin/audit?type=tenant.policy_updated").want(t, "the filtered audit log", http.StatusOK, "tenant.policy_updated")
+
+		// An MFA reset: a user who enrolled through an invitation (the
+		// earlier invitations' emails sent first).
+		if _, err := e.svc.DeliverMail(ctx, func(context.Context, directory.DueMail, string) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		carlID, secret := e.invite("carl@example.com")
+		if _, err := e.svc.SetLinkPassword(ctx, secret, "correct horse battery staple 42", "test"); err != nil {
+			t.Fatal(err)
+		}
+		keyURL, err := e.svc.PendingTOTP(ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := url.Parse(keyURL)
+		code, _ := totp.GenerateCode(key.Query().Get("secret"), time.Now())
+		if err := e.svc.ConfirmTOTP(ctx, secret, code, "test"); err != nil {
+			t.Fatal(err)
+		}
+		carl := br.get("/admin/users/" + carlID)
+		carl.want(t, "an enrolled user", http.StatusOK, `id="mfa-enrolled">true`, "Reset MFA")
+		br.submit(carl, "/admin/users/"+carlID+"/reset-mfa").want(t, "reset MFA", http.StatusSeeOther)
+		br.get("/admin/users/"+carlID).want(t, "after the reset", http.StatusOK, `id="mfa-enrolled">false`)
+
+		// A connection's password mode.
+		br.submit(conns, "/admin/connections", "op", "settings", "name", "okta", "password", "ignore").want(t, "a connection's settings", http.StatusSeeOther)
+		if ts, _ := e.svc.Tokens(ctx, e.tenant.ID); !slices.ContainsFunc(ts, func(t directory.Token) bool {
+			return t.Name == "okta" && t.Settings.Password == directory.PasswordIgnore
+		}) {
+			t.Fatal("the okta connection's password mode is not ignore")
+		}
 		types := strings.Join(e.events(), ",")
 		if !strings.Contains(types, "user.updated:token") {
 			t.Errorf("events %s lack the profile change by the console's token", types)

@@ -490,3 +490,36 @@ func (k LinkKind) String() string {
 func LinkPath(kind LinkKind, secret string) string {
 	return "/" + string(kind) + "/" + secret
 }
+
+// ResetMFA removes the user's MFA factors (a lost phone): mfaEnrolled
+// becomes false, and the user enrols again where MFA is required. Records
+// user.updated; nothing when the user has no factor.
+func (s *Service) ResetMFA(ctx context.Context, c Caller, tenantID, id string) error {
+	const op = "directory.ResetMFA"
+	if !isID(id) {
+		return notFound(op, id, ErrNotFound)
+	}
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.User(ctx, tenantID, id)
+		if errors.Is(err, ErrNotFound) {
+			return notFound(op, id, err)
+		}
+		if err != nil {
+			return wrap(op, err)
+		}
+		if !cur.MFAEnrolled {
+			return nil
+		}
+		next := *cur.Clone()
+		next.MFAEnrolled, next.Version, next.UpdatedAt = false, cur.Version+1, s.timeNow()
+		ev, err := s.event(c, tenantID, audit.UserUpdated, userTarget(&next), []audit.Change{{Attribute: "mfaEnrolled", Old: true, New: false}}, next.UpdatedAt)
+		if err != nil {
+			return wrap(op, err)
+		}
+		err = s.store.UpdateUser(ctx, next, cur.Version, []audit.Event{ev})
+		if errors.Is(err, ErrVersionMismatch) && attempt < updateAttempts {
+			continue
+		}
+		return wrap(op, err)
+	}
+}

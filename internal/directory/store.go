@@ -78,7 +78,8 @@ type Store interface {
 	// User returns the tenant's user with this id, or ErrNotFound.
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UpdateUser writes u (whose Version is already incremented) and the
-	// events if the stored version is still version. Returns ErrNotFound,
+	// events if the stored version is still version; a user not
+	// MFAEnrolled loses its MFA factors. Returns ErrNotFound,
 	// ErrVersionMismatch or *UniqueError.
 	UpdateUser(ctx context.Context, u User, version int64, events []audit.Event) error
 	// DeleteUser deletes the tenant's user if its version is still version

@@ -394,6 +394,8 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 		), ud AS (
 			DELETE FROM user_unique_values h WHERE h.user_id IN (SELECT id FROM u)
 				AND (h.attribute, h.value_key) NOT IN (SELECT x.a, x.k FROM unnest($27::text[], $28::text[]) AS x (a, k))
+		), mf AS (
+			DELETE FROM mfa_factors WHERE user_id IN (SELECT id FROM u) AND NOT $14
 		), ev AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
 			SELECT $1, x.* FROM u, `+eventUnnest(29)+` AS x

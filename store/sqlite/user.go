@@ -271,6 +271,11 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_unique_values WHERE user_id = ?`, u.ID); err != nil {
 		return fmt.Errorf("delete unique values: %w", err)
 	}
+	if !u.MFAEnrolled {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mfa_factors WHERE user_id = ?`, u.ID); err != nil {
+			return fmt.Errorf("delete factors: %w", err)
+		}
+	}
 	if err := insertUniqueValues(ctx, tx, u); err != nil {
 		return err
 	}

@@ -249,3 +249,35 @@ func testConcurrentClaims(t *testing.T, in Instance) {
 		}
 	}
 }
+
+// testFactorsFollowMFA: a user written without MFAEnrolled loses its
+// factors (an MFA reset).
+func testFactorsFollowMFA(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	at := now()
+	u := newUser(acme.ID, "anita", "anita@example.com")
+	u.Status = directory.StatusInvited
+	inv := invitation(u, directory.LinkInvite, "mfa-1", at)
+	inv.Mail = directory.Mail{}
+	u.Invitation = &inv
+	createUser(t, b, u)
+	u.Invitation = nil
+	next := u
+	next.Status, next.MFAEnrolled, next.Version, next.UpdatedAt = directory.StatusActive, true, 2, at.Add(time.Second)
+	f := &directory.Factor{ID: newID(), TenantID: acme.ID, UserID: u.ID, Kind: "totp", Secret: "sealed", CreatedAt: next.UpdatedAt}
+	if err := b.CompleteLink(ctx, inv.Link.ID, next, 1, f, []audit.Event{event(acme.ID, audit.UserCreated, userTarget(next))}); err != nil {
+		t.Fatal(err)
+	}
+	if sealed, err := b.SealedSecrets(ctx); err != nil || !sealed {
+		t.Fatalf("SealedSecrets with a factor = %v, %v; want true", sealed, err)
+	}
+	reset := next
+	reset.MFAEnrolled, reset.Version = false, 3
+	if err := b.UpdateUser(ctx, reset, 2, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(reset))}); err != nil {
+		t.Fatal(err)
+	}
+	if sealed, err := b.SealedSecrets(ctx); err != nil || sealed {
+		t.Fatalf("SealedSecrets after the MFA reset = %v, %v; want false (the factor deleted)", sealed, err)
+	}
+}

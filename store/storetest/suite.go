@@ -45,6 +45,7 @@ func Run(t *testing.T, h Harness) {
 		{"CustomFilters", testCustomFilters},
 		{"Links", testLinks},
 		{"DeadMail", testDeadMail},
+		{"FactorsFollowMFA", testFactorsFollowMFA},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
