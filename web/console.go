@@ -46,11 +46,12 @@ type console struct {
 	svc   *directory.Service
 	pages *pagesHandler
 	stash *importStash
+	jobs  *importJobs
 }
 
 // consoleRoutes adds the console's routes to r.
 func (h *pagesHandler) consoleRoutes(r chi.Router) {
-	c := &console{svc: h.svc, pages: h, stash: &importStash{files: map[string]stashed{}}}
+	c := &console{svc: h.svc, pages: h, stash: &importStash{files: map[string]stashed{}}, jobs: &importJobs{jobs: map[string]*importJob{}}}
 	r.Get("/admin", redirectTo("/admin/users"))
 	r.Get("/admin/", redirectTo("/admin/users"))
 	r.Get("/admin/sign-in", c.signInForm)
@@ -67,6 +68,7 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Post("/admin/users/{id}/{action}", c.userAction)
 		r.Get("/admin/import", c.importForm)
 		r.Post("/admin/import", c.importFile)
+		r.Get("/admin/import/{job}", c.importProgress)
 		r.Get("/admin/groups", c.groups)
 		r.Post("/admin/groups", c.groupAction)
 		r.Get("/admin/connections", c.connections)
@@ -110,6 +112,10 @@ type view struct {
 	// Secret is shown once (a new connection's token).
 	Secret  string
 	BaseURL string
+	// Progress is a running import's; Refresh reloads the page each
+	// second.
+	Progress *importProgress
+	Refresh  bool
 }
 
 // formSpec is a small form of a list page: a POST to /admin/<page> with
@@ -742,15 +748,40 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 	for i, row := range todo {
 		ins[i] = row.In
 	}
-	var errs []error
 	if confirm {
-		_, errs = c.svc.CreateUsers(ctx, s.caller, tenantID, ins)
-	} else {
-		errs = c.svc.CheckNewUsers(ctx, s.caller, tenantID, ins)
+		// The import runs on after this answer; its page follows it.
+		id := c.jobs.start(tenantID, len(rows), func(progress func(int)) *importReport {
+			ctx := context.WithoutCancel(ctx)
+			for start := 0; start < len(todo); start += importChunk {
+				end := min(start+importChunk, len(todo))
+				_, errs := c.svc.CreateUsers(ctx, s.caller, tenantID, ins[start:end])
+				for i, row := range todo[start:end] {
+					row.Err = errs[i]
+				}
+				progress(end + len(rows) - len(todo)) // refused rows count as done
+			}
+			rep := report(rows, invite)
+			rep.Done = true
+			rep.Summary = fmt.Sprintf("Imported %d of %d rows; %d refused.", rep.Valid, len(rows), len(rep.Refused))
+			return rep
+		})
+		http.Redirect(w, r, "/admin/import/"+id, http.StatusSeeOther)
+		return
 	}
+	errs := c.svc.CheckNewUsers(ctx, s.caller, tenantID, ins)
 	for i, row := range todo {
 		row.Err = errs[i]
 	}
+	rep := report(rows, invite)
+	rep.Summary = fmt.Sprintf("%d of %d rows can be imported; %d would be refused. Nothing is written yet.", rep.Valid, len(rows), len(rep.Refused))
+	if rep.Valid > 0 {
+		rep.Stash = c.stash.put(tenantID, data)
+	}
+	c.render(w, r, http.StatusOK, "import.html", view{page: page{Title: "Import users"}, Nav: "import", Report: rep})
+}
+
+// report lists the refused rows and counts the others.
+func report(rows []csvimport.Row, invite bool) *importReport {
 	rep := &importReport{Invite: invite}
 	for _, row := range rows {
 		if row.Err != nil {
@@ -759,17 +790,87 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 			rep.Valid++
 		}
 	}
-	if confirm {
-		rep.Done = true
-		rep.Summary = fmt.Sprintf("Imported %d of %d rows; %d refused.", rep.Valid, len(rows), len(rep.Refused))
-	} else {
-		rep.Summary = fmt.Sprintf("%d of %d rows can be imported; %d would be refused. Nothing is written yet.", rep.Valid, len(rows), len(rep.Refused))
-		if rep.Valid > 0 {
-			rep.Stash = c.stash.put(tenantID, data)
+	return rep
+}
+
+// importChunk is how many rows one service call of a console import
+// creates: the progress moves by it.
+const importChunk = 200
+
+// importJobs are the imports running or finished in this process, kept an
+// hour for their pages.
+type importJobs struct {
+	mu   sync.Mutex
+	jobs map[string]*importJob
+}
+
+type importJob struct {
+	tenantID    string
+	total, done int
+	report      *importReport // set when finished
+	started     time.Time
+}
+
+// start runs work in the background and returns the job's id; work
+// reports its progress (rows done) and returns the report.
+func (j *importJobs) start(tenantID string, total int, work func(progress func(int)) *importReport) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	id := base64.RawURLEncoding.EncodeToString(b)
+	job := &importJob{tenantID: tenantID, total: total, started: time.Now()}
+	j.mu.Lock()
+	for k, old := range j.jobs {
+		if time.Since(old.started) > time.Hour && old.report != nil {
+			delete(j.jobs, k)
 		}
 	}
-	c.render(w, r, http.StatusOK, "import.html", view{page: page{Title: "Import users"}, Nav: "import", Report: rep})
+	j.jobs[id] = job
+	j.mu.Unlock()
+	go func() {
+		rep := work(func(done int) {
+			j.mu.Lock()
+			job.done = done
+			j.mu.Unlock()
+		})
+		j.mu.Lock()
+		job.report, job.done = rep, job.total
+		j.mu.Unlock()
+	}()
+	return id
 }
+
+// get returns the tenant's job: rows done, the total and the report once
+// finished.
+func (j *importJobs) get(tenantID, id string) (done, total int, rep *importReport, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	job, ok := j.jobs[id]
+	if !ok || job.tenantID != tenantID {
+		return 0, 0, nil, false
+	}
+	return job.done, job.total, job.report, true
+}
+
+// importProgress is the page of a running import: it reloads itself each
+// second (no script needed) until the import is done, then shows the
+// report.
+func (c *console) importProgress(w http.ResponseWriter, r *http.Request) {
+	done, total, rep, ok := c.jobs.get(sessionOf(r).principal.Tenant.ID, chi.URLParam(r, "job"))
+	if !ok {
+		c.render(w, r, http.StatusNotFound, "import.html", view{page: page{Title: "Import users"}, Nav: "import",
+			Problem: "No such import in this server: it finished more than an hour ago, or ran on another replica."})
+		return
+	}
+	v := view{page: page{Title: "Import users"}, Nav: "import", Report: rep}
+	if rep == nil {
+		v.Progress = &importProgress{Done: done, Total: total}
+		v.Refresh = true
+	}
+	c.render(w, r, http.StatusOK, "import.html", v)
+}
+
+// importProgress is how far a running import is.
+type importProgress struct{ Done, Total int }
 
 // table renders a list page.
 func (c *console) table(w http.ResponseWriter, r *http.Request, nav, title, intro string, columns []string, rows [][]string) {

@@ -143,7 +143,36 @@ func TestConsole(t *testing.T) {
 		check := br.upload(imp, "/admin/import", "people.csv", csv, "invite", "true")
 		check.want(t, "the import check", http.StatusOK, "2 of 3 rows can be imported", "not-an-email", `id="import-confirm"`)
 		stash := regexp.MustCompile(`name="stash" value="([^"]+)"`).FindStringSubmatch(check.body)[1]
-		br.upload(check, "/admin/import", "", "", "stash", stash, "invite", "true").want(t, "the import", http.StatusOK, "Imported 2 of 3 rows")
+		started := br.upload(check, "/admin/import", "", "", "stash", stash, "invite", "true")
+		started.want(t, "the import", http.StatusSeeOther)
+		job := started.header.Get("Location")
+		for i := 0; ; i++ {
+			p := br.get(job)
+			if strings.Contains(p.body, "Imported 2 of 3 rows") {
+				break
+			}
+			p.want(t, "the import's progress", http.StatusOK, `id="import-progress"`, `http-equiv="refresh"`)
+			if i > 200 {
+				t.Fatalf("the import did not finish:\n%s", p.body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		e.browser().get(job).want(t, "another browser's view of the import", http.StatusSeeOther) // signed out: the sign-in page
+		// Another tenant's administrator does not see it.
+		globex, err := e.svc.CreateTenant(ctx, operator, "Globex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		globexAdmin, _, err := e.svc.CreateToken(ctx, operator, globex.ID, "console", []directory.Scope{directory.ScopeAdmin}, 0, directory.ConnectionSettings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := e.browser()
+		other.submit(other.get("/admin/sign-in"), "/admin/sign-in", "token", globexAdmin).want(t, "Globex signs in", http.StatusSeeOther)
+		other.get(job).want(t, "another tenant's import", http.StatusNotFound)
+		if strings.Contains(other.get("/admin/users").body, "anita@example.com") {
+			t.Fatal("another tenant's console lists Acme's users")
+		}
 		br.upload(check, "/admin/import", "", "", "stash", stash).want(t, "the import again", http.StatusGone, "expired or was used")
 		if p, _ := e.svc.Users(ctx, e.tenant.ID, directory.UserQuery{Count: 10}); p.Total != 4 {
 			t.Fatalf("%d users after the import, want 4", p.Total)
