@@ -71,6 +71,7 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Get("/admin/import/{job}", c.importProgress)
 		r.Get("/admin/groups", c.groups)
 		r.Post("/admin/groups", c.groupAction)
+		r.Get("/admin/groups/{id}", c.group)
 		r.Get("/admin/connections", c.connections)
 		r.Post("/admin/connections", c.connectionAction)
 		r.Get("/admin/policy", c.policy)
@@ -104,6 +105,7 @@ type view struct {
 	Report              *importReport
 	Columns             []string
 	Rows                [][]string
+	Links               []string // per row: the page its first cell opens
 	Intro               string
 	// Forms are the forms of a list page, below its table; RowForms the
 	// buttons of each row (by row).
@@ -260,7 +262,7 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
 // userName, emails and displayName and a status filter.
 func (c *console) users(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	form := map[string]string{"q": strings.TrimSpace(q.Get("q")), "status": q.Get("status")}
+	form := map[string]string{"q": strings.TrimSpace(q.Get("q")), "status": q.Get("status"), "group": q.Get("group")}
 	var clauses []string
 	if s := form["q"]; s != "" {
 		v := strconv.Quote(s)
@@ -268,6 +270,9 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 	}
 	if st := form["status"]; st == "active" || st == "invited" {
 		clauses = append(clauses, `urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "`+st+`"`)
+	}
+	if g := form["group"]; g != "" {
+		clauses = append(clauses, "groups.value eq "+strconv.Quote(g)) // members, also through nested groups
 	}
 	var filter query.Expr
 	if len(clauses) > 0 {
@@ -285,8 +290,13 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{page: page{Title: "Users"}, Nav: "users", Form: form, Users: p.Users, Total: p.Total}
+	if gp, err := c.svc.Groups(r.Context(), sessionOf(r).principal.Tenant.ID, directory.GroupQuery{Count: directory.MaxPageSize}); err == nil {
+		for _, g := range gp.Groups {
+			v.Groups = append(v.Groups, groupOption{ID: g.ID, Name: g.DisplayName, Selected: g.ID == form["group"]})
+		}
+	}
 	if start+len(p.Users) <= p.Total {
-		next := url.Values{"q": {form["q"]}, "status": {form["status"]}, "start": {strconv.Itoa(start + len(p.Users))}}
+		next := url.Values{"q": {form["q"]}, "status": {form["status"]}, "group": {form["group"]}, "start": {strconv.Itoa(start + len(p.Users))}}
 		v.Next = "/admin/users?" + next.Encode()
 	}
 	c.render(w, r, http.StatusOK, "users.html", v)
@@ -883,10 +893,11 @@ func (c *console) groups(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	v := view{page: page{Title: "Groups"}, Nav: "groups", Intro: fmt.Sprintf("%d groups. Members are added and removed on each user's page.", p.Total),
+	v := view{page: page{Title: "Groups"}, Nav: "groups", Intro: fmt.Sprintf("%d groups. Open one for its members; users join and leave groups on their own page.", p.Total),
 		Columns: []string{"Name", "Created", ""}, Problem: r.URL.Query().Get("problem")}
 	for _, g := range p.Groups {
 		v.Rows = append(v.Rows, []string{g.DisplayName, g.CreatedAt.UTC().Format("2006-01-02 15:04")})
+		v.Links = append(v.Links, "/admin/groups/"+g.ID)
 		v.RowForms = append(v.RowForms, []formSpec{
 			{Action: "/admin/groups", Button: "Rename", Hidden: map[string]string{"op": "rename", "id": g.ID},
 				Fields: []formField{{Name: "name", Label: "New name of " + g.DisplayName, Type: "text", Value: g.DisplayName}}},
@@ -895,6 +906,29 @@ func (c *console) groups(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Forms = []formSpec{{Action: "/admin/groups", Legend: "New group", Button: "Create group", Hidden: map[string]string{"op": "create"},
 		Fields: []formField{{Name: "name", Label: "Name", Type: "text"}}}}
+	c.render(w, r, http.StatusOK, "table.html", v)
+}
+
+// group is a group's page: its members (users and nested groups), each
+// removable.
+func (c *console) group(w http.ResponseWriter, r *http.Request) {
+	g, err := c.svc.Group(r.Context(), sessionOf(r).principal.Tenant.ID, chi.URLParam(r, "id"), true)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	v := view{page: page{Title: g.DisplayName}, Nav: "groups", Problem: r.URL.Query().Get("problem"),
+		Intro: fmt.Sprintf("%d members.", len(g.Members)), Columns: []string{"Member", "Type", ""}}
+	for _, m := range g.Members {
+		link := "/admin/users/" + m.ID
+		if m.Type == directory.MemberGroup {
+			link = "/admin/groups/" + m.ID
+		}
+		v.Rows = append(v.Rows, []string{m.Display, string(m.Type)})
+		v.Links = append(v.Links, link)
+		v.RowForms = append(v.RowForms, []formSpec{{Action: "/admin/groups", Button: "Remove", Danger: true,
+			Hidden: map[string]string{"op": "remove-member", "id": g.ID, "member": m.ID}}})
+	}
 	c.render(w, r, http.StatusOK, "table.html", v)
 }
 
@@ -915,6 +949,12 @@ func (c *console) groupAction(w http.ResponseWriter, r *http.Request) {
 		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{DisplayName: &name})
 	case "delete":
 		err = c.svc.DeleteGroup(ctx, s.caller, tenantID, f.Get("id"), 0)
+	case "remove-member":
+		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{Members: directory.MemberChange{Remove: []string{f.Get("member")}}})
+		if err == nil {
+			http.Redirect(w, r, "/admin/groups/"+url.PathEscape(f.Get("id")), http.StatusSeeOther)
+			return
+		}
 	}
 	if err != nil {
 		backWith(w, r, "/admin/groups", err)

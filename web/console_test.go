@@ -193,6 +193,13 @@ func TestConsole(t *testing.T) {
 		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 1 {
 			t.Fatalf("groups after adding = %v", gs)
 		}
+		if l := br.get("/admin/users?group=" + engineering); !strings.Contains(l.body, "anita@example.com") || !strings.Contains(l.body, "bob@example.com") || strings.Contains(l.body, "emil@example.com") {
+			t.Fatalf("users of Engineering:\n%s", l.body)
+		}
+		gpage := br.get("/admin/groups/" + engineering)
+		gpage.want(t, "the group's page", http.StatusOK, "2 members.", "Anita vdB")
+		br.submit(gpage, "/admin/groups", "op", "remove-member", "id", engineering, "member", anitaID).want(t, "remove a member on the group's page", http.StatusSeeOther)
+		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "add", "group", engineering).want(t, "add again", http.StatusSeeOther)
 		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "remove", "group", engineering).want(t, "remove from a group", http.StatusSeeOther)
 		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 0 {
 			t.Fatalf("groups after removing = %v", gs)
