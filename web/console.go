@@ -57,7 +57,7 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 	r.Get("/admin/sign-in", c.signInForm)
 	r.Post("/admin/sign-in", c.signIn)
 	r.Group(func(r chi.Router) {
-		r.Use(c.signedIn)
+		r.Use(c.signedIn, c.checkedForm)
 		r.Post("/admin/sign-out", c.signOut)
 		r.Get("/admin/users", c.users)
 		r.Get("/admin/users/new", c.newUserForm)
@@ -197,6 +197,20 @@ func (c *console) signedIn(next http.Handler) http.Handler {
 	})
 }
 
+// checkedForm reads the form of a POST and checks its CSRF token, for
+// every signed-in page but the import (multipart, checked there).
+func (c *console) checkedForm(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path != "/admin/import" {
+			if err := readForm(w, r); err != nil {
+				c.pages.formProblem(w, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // render writes a console page; v.Title is set by the caller.
 func (c *console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.CSRF = csrfToken(w, r)
@@ -235,10 +249,6 @@ func (c *console) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *console) signOut(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/admin/sign-in", http.StatusSeeOther)
@@ -339,10 +349,6 @@ func (c *console) newUserForm(w http.ResponseWriter, r *http.Request) {
 // password and the three toggles). A refusal shows the form again as
 // typed (but the password), the error at its field, in the seed's words.
 func (c *console) createUser(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	ctx, tenantID := r.Context(), s.principal.Tenant.ID
 	f := r.PostForm
@@ -526,10 +532,6 @@ func backWith(w http.ResponseWriter, r *http.Request, page string, err error) {
 // name, display name and email (the user's primary email, and its
 // userName when that was the old email), under the rules of every path.
 func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	id := chi.URLParam(r, "id")
 	page := "/admin/users/" + url.PathEscape(id)
@@ -559,10 +561,6 @@ func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
 // editUserGroups adds the user to a group, or removes it from one it is
 // a direct member of.
 func (c *console) editUserGroups(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	id := chi.URLParam(r, "id")
 	page := "/admin/users/" + url.PathEscape(id)
@@ -582,10 +580,6 @@ func (c *console) editUserGroups(w http.ResponseWriter, r *http.Request) {
 
 // userAction serves the detail page's buttons.
 func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	ctx, tenantID, id := r.Context(), s.principal.Tenant.ID, chi.URLParam(r, "id")
 	back := "/admin/users/" + url.PathEscape(id)
@@ -934,10 +928,6 @@ func (c *console) group(w http.ResponseWriter, r *http.Request) {
 
 // groupAction creates, renames or deletes a group.
 func (c *console) groupAction(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
 	var err error
@@ -1023,10 +1013,6 @@ func publicBase(r *http.Request) string {
 // connectionAction creates a scim token (a provisioning connection) or
 // revokes one.
 func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
 	switch f.Get("op") {
@@ -1102,10 +1088,6 @@ func (c *console) policy(w http.ResponseWriter, r *http.Request) {
 
 // setPolicy saves the policy form, within the bounds of SPEC §3.
 func (c *console) setPolicy(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	t, err := c.svc.Tenant(r.Context(), s.principal.Tenant.ID)
 	if err != nil {
@@ -1149,10 +1131,6 @@ func (c *console) attributes(w http.ResponseWriter, r *http.Request) {
 
 // attributeAction defines or removes a custom attribute.
 func (c *console) attributeAction(w http.ResponseWriter, r *http.Request) {
-	if err := readForm(w, r); err != nil {
-		c.pages.formProblem(w, err)
-		return
-	}
 	s := sessionOf(r)
 	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
 	var err error

@@ -297,20 +297,30 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 // read: nothing was done; the page is to be opened again.
 func (h *pagesHandler) formProblem(w http.ResponseWriter, err error) {
 	h.render(w, http.StatusForbidden, "problem.html", &page{Title: "Please try again",
-		Message: "The form could not be accepted (" + err.Error() + "). Open the link from your email again and retry."})
+		Message: "The form could not be accepted (" + err.Error() + "). Open the page again and retry."})
+}
+
+// postedLink reads a link page's form (checking its CSRF token) and opens
+// its link, answering the request itself when either fails.
+func (h *pagesHandler) postedLink(w http.ResponseWriter, r *http.Request, kind directory.LinkKind) (string, directory.LinkState, bool) {
+	secret := chi.URLParam(r, "secret")
+	if err := readForm(w, r); err != nil {
+		h.formProblem(w, err)
+		return "", directory.LinkState{}, false
+	}
+	st, err := h.openLink(r, kind, secret)
+	if err != nil {
+		h.problem(w, r, err)
+		return "", directory.LinkState{}, false
+	}
+	return secret, st, true
 }
 
 // setPassword serves the POST of the password form.
 func (h *pagesHandler) setPassword(kind directory.LinkKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret := chi.URLParam(r, "secret")
-		if err := readForm(w, r); err != nil {
-			h.formProblem(w, err)
-			return
-		}
-		st, err := h.openLink(r, kind, secret)
-		if err != nil {
-			h.problem(w, r, err)
+		secret, st, ok := h.postedLink(w, r, kind)
+		if !ok {
 			return
 		}
 		token := csrfToken(w, r)
@@ -334,21 +344,15 @@ func (h *pagesHandler) setPassword(kind directory.LinkKind) http.HandlerFunc {
 // confirmTOTP serves the POST of the MFA form.
 func (h *pagesHandler) confirmTOTP(kind directory.LinkKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret := chi.URLParam(r, "secret")
-		if err := readForm(w, r); err != nil {
-			h.formProblem(w, err)
-			return
-		}
-		st, err := h.openLink(r, kind, secret)
-		if err != nil {
-			h.problem(w, r, err)
+		secret, st, ok := h.postedLink(w, r, kind)
+		if !ok {
 			return
 		}
 		if st.Link.PendingTOTP == "" { // the password step first
 			http.Redirect(w, r, directory.LinkPath(kind, url.PathEscape(secret)), http.StatusSeeOther)
 			return
 		}
-		err = h.svc.ConfirmTOTP(r.Context(), secret, r.PostForm.Get("code"), bearer.RemoteIP(r))
+		err := h.svc.ConfirmTOTP(r.Context(), secret, r.PostForm.Get("code"), bearer.RemoteIP(r))
 		switch {
 		case directory.KindOf(err) == directory.KindInvalidValue:
 			h.renderMFA(w, r, st, kind, secret, csrfToken(w, r), []password.Violation{{Rule: "code", Message: directory.DetailOf(err)}})
