@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -167,6 +168,7 @@ type sessionKey struct{}
 
 // session is the signed-in administrator of a request.
 type session struct {
+	id        string
 	principal directory.Principal
 	caller    directory.Caller
 }
@@ -180,16 +182,21 @@ func sessionOf(r *http.Request) session {
 // others to the sign-in page.
 func (c *console) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionCookie)
-		var p directory.Principal
-		if err == nil {
-			p, err = c.svc.Session(r.Context(), ck.Value)
+		var value string
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			value = ck.Value
+		}
+		ds, err := c.svc.Session(r.Context(), value)
+		if err != nil && directory.KindOf(err) == directory.KindInternal {
+			c.fail(w, r, err) // an outage, not a signed-out visitor
+			return
 		}
 		if err != nil {
 			http.Redirect(w, r, "/admin/sign-in", http.StatusSeeOther)
 			return
 		}
-		s := session{principal: p, caller: directory.Caller{
+		p := ds.Principal
+		s := session{id: ds.ID, principal: p, caller: directory.Caller{
 			Actor:  audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
 			Source: bearer.RemoteIP(r),
 		}}
@@ -213,18 +220,21 @@ func (c *console) checkedForm(next http.Handler) http.Handler {
 
 // render writes a console page; v.Title is set by the caller.
 func (c *console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	v.CSRF = csrfToken(w, r)
+	v.CSRF = c.pages.csrfToken(w, r)
 	if s := sessionOf(r); s.principal.Tenant.ID != "" {
 		v.TenantName = s.principal.Tenant.Name
 	}
-	if v.Nav == "" && name != "signin.html" {
+	switch {
+	case name == "signin.html":
+		v.Nav = "" // no navigation before signing in
+	case v.Nav == "":
 		v.Nav = "users"
 	}
 	c.pages.render(w, status, name, &v)
 }
 
 func (c *console) signInForm(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "signin.html", view{page: page{Title: "Sign in"}, Nav: "-"})
+	c.render(w, r, http.StatusOK, "signin.html", view{page: page{Title: "Sign in"}})
 }
 
 // signIn exchanges an admin token for a session cookie (HttpOnly,
@@ -235,21 +245,29 @@ func (c *console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value, _, err := c.svc.NewSession(r.Context(), r.PostForm.Get("token"), sessionTTL)
-	if err != nil {
-		msg := "That token is unknown, expired or revoked."
-		if directory.KindOf(err) == directory.KindForbidden {
-			msg = directory.DetailOf(err)
-		}
-		c.render(w, r, http.StatusUnauthorized, "signin.html", view{page: page{Title: "Sign in"}, Nav: "-", Problem: msg})
+	switch k := directory.KindOf(err); {
+	case err == nil:
+	case k == directory.KindInternal || k == directory.KindBusy:
+		c.fail(w, r, err)
+		return
+	case k == directory.KindForbidden:
+		c.render(w, r, http.StatusUnauthorized, "signin.html", view{page: page{Title: "Sign in"}, Problem: directory.DetailOf(err)})
+		return
+	default:
+		c.render(w, r, http.StatusUnauthorized, "signin.html", view{page: page{Title: "Sign in"}, Problem: "That token is unknown, expired or revoked."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/admin", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/admin", HttpOnly: true, Secure: c.pages.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
 func (c *console) signOut(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: r.TLS != nil,
+	if err := c.svc.EndSession(r.Context(), sessionOf(r).id); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: c.pages.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/admin/sign-in", http.StatusSeeOther)
 }
@@ -260,6 +278,8 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch directory.KindOf(err) {
 	case directory.KindNotFound:
 		status, msg = http.StatusNotFound, directory.DetailOf(err)
+	case directory.KindBusy:
+		status, msg = http.StatusServiceUnavailable, directory.DetailOf(err)
 	case directory.KindInternal:
 		c.pages.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
 	default:
@@ -411,10 +431,23 @@ func (c *console) createUser(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, verr)
 			return
 		}
+		if !formHas(v, field) { // no field shows it: above the form
+			v.Problem = strings.Join(msgs, " ")
+		}
 		c.render(w, r, http.StatusUnprocessableEntity, "newuser.html", v)
 		return
 	}
 	http.Redirect(w, r, "/admin/users/"+u.ID+"?done="+url.QueryEscape(string(u.Status)), http.StatusSeeOther)
+}
+
+// formHas reports whether the new-user form has the field that shows
+// errors of field.
+func formHas(v view, field string) bool {
+	switch field {
+	case "email", "name", "groups", "password":
+		return true
+	}
+	return slices.ContainsFunc(v.Attributes, func(a attrField) bool { return "attr-"+a.Name == field })
 }
 
 // formErrors maps a refusal of a create to the form field it concerns
@@ -440,12 +473,12 @@ func formErrors(err error) (string, []string) {
 		return "email", []string{detail}
 	case de.Field == "password":
 		return "password", []string{detail}
-	case strings.HasPrefix(de.Field, directory.CustomURN+":"):
+	case de.Field == "displayName" || strings.HasPrefix(de.Field, "name"):
+		return "name", []string{detail}
+	case de.Kind == directory.KindUniqueness && strings.HasPrefix(de.Field, directory.CustomURN+":"):
 		return "attr-" + strings.TrimPrefix(de.Field, directory.CustomURN+":"), []string{detail}
-	case de.Field != "":
-		return "attr-" + de.Field, []string{detail}
 	}
-	return "email", []string{detail}
+	return "attr-" + de.Field, []string{detail} // a custom attribute's own errors name it; another field is shown above the form
 }
 
 // user is the user's detail page: profile, flags, groups, custom
@@ -523,8 +556,13 @@ func changedNames(raw []byte) string {
 	return strings.Join(names, ", ")
 }
 
-// backWith sends the browser back to a page with a problem to show.
-func backWith(w http.ResponseWriter, r *http.Request, page string, err error) {
+// backWith sends the browser back to a page with a refusal to show; an
+// internal error is logged and answered as such.
+func (c *console) backWith(w http.ResponseWriter, r *http.Request, page string, err error) {
+	if k := directory.KindOf(err); k == directory.KindInternal || k == directory.KindBusy {
+		c.fail(w, r, err)
+		return
+	}
 	http.Redirect(w, r, page+"?problem="+url.QueryEscape(directory.DetailOf(err)), http.StatusSeeOther)
 }
 
@@ -536,11 +574,18 @@ func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	page := "/admin/users/" + url.PathEscape(id)
 	f := r.PostForm
-	_, err := c.svc.PatchUser(r.Context(), s.caller, s.principal.Tenant.ID, id, 0, func(in *directory.UserInput) error {
+	// The form's version: a user changed since the page was read (by an
+	// IdP, say) is not overwritten with stale values (412).
+	version, _ := strconv.ParseInt(f.Get("version"), 10, 64)
+	_, err := c.svc.PatchUser(r.Context(), s.caller, s.principal.Tenant.ID, id, version, func(in *directory.UserInput) error {
 		u := &in.User
-		u.Name.GivenName, u.Name.FamilyName = strings.TrimSpace(f.Get("givenName")), strings.TrimSpace(f.Get("familyName"))
-		u.Name.Formatted = ""
-		u.DisplayName = strings.TrimSpace(f.Get("displayName"))
+		given, family := strings.TrimSpace(f.Get("givenName")), strings.TrimSpace(f.Get("familyName"))
+		if given != u.Name.GivenName || family != u.Name.FamilyName {
+			u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted = given, family, "" // the formatted name no longer matches
+		}
+		if d := strings.TrimSpace(f.Get("displayName")); d != u.DisplayName {
+			u.DisplayName = d
+		}
 		email := strings.TrimSpace(f.Get("email"))
 		if email != u.Email {
 			if strings.EqualFold(u.UserName, u.Email) {
@@ -552,7 +597,7 @@ func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		backWith(w, r, page, err)
+		c.backWith(w, r, page, err)
 		return
 	}
 	http.Redirect(w, r, page+"?done=saved", http.StatusSeeOther)
@@ -572,7 +617,7 @@ func (c *console) editUserGroups(w http.ResponseWriter, r *http.Request) {
 		change.Add = []string{id}
 	}
 	if _, err := c.svc.PatchGroup(r.Context(), s.caller, s.principal.Tenant.ID, group, 0, directory.GroupPatch{Members: change}); err != nil {
-		backWith(w, r, page, err)
+		c.backWith(w, r, page, err)
 		return
 	}
 	http.Redirect(w, r, page+"?done=saved", http.StatusSeeOther)
@@ -604,7 +649,8 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 				c.fail(w, r, verr)
 				return
 			}
-			v.Flash = "Reset link (hand it to the user; it works once, for 24 hours): " + publicBase(r) + directory.LinkPath(directory.LinkReset, secret)
+			v.Flash = "Reset link (hand it to the user; it works once, for 24 hours; reloading this page makes a new one and revokes this): " +
+				c.pages.publicBase(r) + directory.LinkPath(directory.LinkReset, secret)
 			w.Header().Set("Cache-Control", "no-store")
 			c.render(w, r, http.StatusOK, "user.html", v)
 			return
@@ -700,7 +746,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ck, err := r.Cookie(csrfCookie)
-	if err != nil || ck.Value == "" || ck.Value != r.PostFormValue("csrf") {
+	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		c.pages.formProblem(w, errCSRF)
 		return
 	}
@@ -801,6 +847,9 @@ func report(rows []csvimport.Row, invite bool) *importReport {
 // creates: the progress moves by it.
 const importChunk = 200
 
+// importSlots bounds the console imports running at once in a process.
+var importSlots = make(chan struct{}, 2)
+
 // importJobs are the imports running or finished in this process, kept an
 // hour for their pages.
 type importJobs struct {
@@ -831,6 +880,15 @@ func (j *importJobs) start(tenantID string, total int, work func(progress func(i
 	j.jobs[id] = job
 	j.mu.Unlock()
 	go func() {
+		importSlots <- struct{}{} // imports queue: they share the hashing cores with everything else
+		defer func() { <-importSlots }()
+		defer func() {
+			if v := recover(); v != nil {
+				j.mu.Lock()
+				job.report, job.done = &importReport{Done: true, Summary: fmt.Sprintf("The import stopped on an internal error (%v); the users written so far are whole.", v)}, job.total
+				j.mu.Unlock()
+			}
+		}()
 		rep := work(func(done int) {
 			j.mu.Lock()
 			job.done = done
@@ -947,7 +1005,7 @@ func (c *console) groupAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		backWith(w, r, "/admin/groups", err)
+		c.backWith(w, r, "/admin/groups", err)
 		return
 	}
 	http.Redirect(w, r, "/admin/groups", http.StatusSeeOther)
@@ -1001,15 +1059,6 @@ func (c *console) connectionsView(r *http.Request) (view, error) {
 	return v, nil
 }
 
-// publicBase is the scheme and host the console was reached at.
-func publicBase(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
 // connectionAction creates a scim token (a provisioning connection) or
 // revokes one.
 func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
@@ -1020,7 +1069,7 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 		settings := directory.ConnectionSettings{Password: directory.PasswordMode(f.Get("password"))}
 		secret, _, err := c.svc.CreateToken(ctx, s.caller, tenantID, strings.TrimSpace(f.Get("name")), []directory.Scope{directory.ScopeSCIM}, 0, settings)
 		if err != nil {
-			backWith(w, r, "/admin/connections", err)
+			c.backWith(w, r, "/admin/connections", err)
 			return
 		}
 		// Shown once, in this answer (never in a URL, never stored).
@@ -1029,28 +1078,31 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err)
 			return
 		}
-		v.Secret, v.BaseURL = secret, publicBase(r)+"/scim/v2"
+		v.Secret, v.BaseURL = secret, c.pages.publicBase(r)+"/scim/v2"
 		w.Header().Set("Cache-Control", "no-store")
 		c.render(w, r, http.StatusCreated, "table.html", v)
 		return
 	case "revoke":
 		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, f.Get("name")); err != nil {
-			backWith(w, r, "/admin/connections", err)
+			c.backWith(w, r, "/admin/connections", err)
 			return
 		}
 	case "settings":
 		// The password mode; the flag defaults keep their value.
-		var cur directory.ConnectionSettings
-		if tokens, err := c.svc.Tokens(ctx, tenantID); err == nil {
-			for _, t := range tokens {
-				if t.Name == f.Get("name") && t.RevokedAt == nil {
-					cur = t.Settings
-				}
-			}
+		tokens, err := c.svc.Tokens(ctx, tenantID)
+		if err != nil {
+			c.fail(w, r, err)
+			return
 		}
+		i := slices.IndexFunc(tokens, func(t directory.Token) bool { return t.Name == f.Get("name") && t.RevokedAt == nil })
+		if i < 0 {
+			c.backWith(w, r, "/admin/connections", directory.Errorf(directory.KindNotFound, "name", "no active connection %q", f.Get("name")))
+			return
+		}
+		cur := tokens[i].Settings
 		cur.Password = directory.PasswordMode(f.Get("password"))
 		if _, err := c.svc.SetTokenSettings(ctx, s.caller, tenantID, f.Get("name"), cur); err != nil {
-			backWith(w, r, "/admin/connections", err)
+			c.backWith(w, r, "/admin/connections", err)
 			return
 		}
 	}
@@ -1099,7 +1151,7 @@ func (c *console) setPolicy(w http.ResponseWriter, r *http.Request) {
 	p.MaxLength, _ = strconv.Atoi(f.Get("maxLength"))
 	p.Blocklist, p.ContextCheck = f.Get("blocklist") == "true", f.Get("contextCheck") == "true"
 	if _, err := c.svc.SetTenantPolicy(r.Context(), s.caller, t.ID, f.Get("mfaRequired") == "true", p); err != nil {
-		backWith(w, r, "/admin/policy", err)
+		c.backWith(w, r, "/admin/policy", err)
 		return
 	}
 	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
@@ -1148,7 +1200,7 @@ func (c *console) attributeAction(w http.ResponseWriter, r *http.Request) {
 		_, err = c.svc.RemoveAttribute(ctx, s.caller, tenantID, f.Get("name"), f.Get("force") == "true")
 	}
 	if err != nil {
-		backWith(w, r, "/admin/attributes", err)
+		c.backWith(w, r, "/admin/attributes", err)
 		return
 	}
 	http.Redirect(w, r, "/admin/attributes", http.StatusSeeOther)

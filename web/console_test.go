@@ -119,6 +119,7 @@ func TestConsole(t *testing.T) {
 			{"an invalid email", []string{"mode", "invite", "email", "anita@"}, []string{`id="email-errors"`}},
 			{"a weak password", []string{"mode", "create", "email", "carl@example.com", "name", "Carl", "password", "password"}, []string{`id="password-errors"`, "15 characters", "commonly used", `value="Carl"`}},
 			{"a group deleted meanwhile", []string{"mode", "invite", "email", "dora@example.com", "groups", doomed.ID}, []string{`id="groups-errors"`, "group not found"}},
+			{"a name with a control character", []string{"mode", "invite", "email", "dora@example.com", "name", "Dora\x01"}, []string{`id="name-errors"`, "control character"}},
 		} {
 			br.submit(newForm, "/admin/users/new", c.fields...).want(t, c.what, http.StatusUnprocessableEntity, c.want...)
 		}
@@ -188,7 +189,14 @@ func TestConsole(t *testing.T) {
 		br.submit(page, "/admin/users/"+anitaID+"/profile", "givenName", "Anita", "familyName", "van der Berg", "displayName", "Anita vdB", "email", "anita@example.com").
 			want(t, "save the profile", http.StatusSeeOther)
 		br.get("/admin/users/"+anitaID).want(t, "the edited profile", http.StatusOK, "<dd>van der Berg</dd>", "Anita vdB")
-		br.submit(page, "/admin/users/"+anitaID+"/profile", "email", "bob@example.com").want(t, "an email taken", http.StatusSeeOther)
+		taken := br.submit(br.get("/admin/users/"+anitaID), "/admin/users/"+anitaID+"/profile", "email", "bob@example.com")
+		if taken.status != http.StatusSeeOther || !strings.Contains(taken.header.Get("Location"), "already+exists") {
+			t.Fatalf("an email taken = %d %s", taken.status, taken.header.Get("Location"))
+		}
+		stale := br.submit(page, "/admin/users/"+anitaID+"/profile", "version", "1", "displayName", "Stale")
+		if !strings.Contains(stale.header.Get("Location"), "problem=") {
+			t.Fatalf("a profile saved from a stale page = %s, want refused", stale.header.Get("Location"))
+		}
 		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "add", "group", engineering).want(t, "add to a group", http.StatusSeeOther)
 		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 1 {
 			t.Fatalf("groups after adding = %v", gs)
@@ -261,9 +269,18 @@ func TestConsole(t *testing.T) {
 			t.Errorf("events %s lack the profile change by the console's token", types)
 		}
 
-		// No CSRF token: refused. Sign-out ends the session.
+		// No CSRF token: refused. Sign-out ends the session: a copy of its
+		// cookie no longer works either.
 		br.do(http.MethodPost, "/admin/users/new", url.Values{"email": {"x@example.com"}}).want(t, "a POST without the token", http.StatusForbidden)
+		base, _ := url.Parse(br.base + "/admin/users")
+		var copied string
+		for _, ck := range br.client.Jar.Cookies(base) {
+			if ck.Name == "scimd_session" {
+				copied = ck.Value
+			}
+		}
 		br.submit(br.get("/admin/users"), "/admin/sign-out").want(t, "sign out", http.StatusSeeOther)
 		br.get("/admin/users").want(t, "after sign-out", http.StatusSeeOther)
+		e.browser().do(http.MethodGet, "/admin/users", nil, "Cookie", "scimd_session="+copied).want(t, "the signed-out session's cookie replayed", http.StatusSeeOther)
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/skip2/go-qrcode"
@@ -80,21 +81,46 @@ const csrfCookie = "scimd_csrf"
 type Deps struct {
 	Service *directory.Service
 	Logger  *slog.Logger
+	// PublicURL is the address people reach the pages at, such as
+	// https://id.example.com (behind a TLS proxy too): links shown are
+	// built on it, and cookies are Secure when it is https. Empty: the
+	// request's own scheme and host.
+	PublicURL string
 }
 
 type pagesHandler struct {
-	svc *directory.Service
-	log *slog.Logger
+	svc    *directory.Service
+	log    *slog.Logger
+	public string
+}
+
+// publicBase is the pages' public address: Deps.PublicURL, else the
+// scheme and host of the request.
+func (h *pagesHandler) publicBase(r *http.Request) string {
+	if h.public != "" {
+		return h.public
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// secure tells whether cookies must be Secure: the request came over TLS,
+// or the public address is https (a TLS proxy in front).
+func (h *pagesHandler) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(h.public, "https://")
 }
 
 // NewHandler returns the handler of /invite/... and /reset/....
 func NewHandler(d Deps) http.Handler {
-	h := &pagesHandler{svc: d.Service, log: d.Logger}
+	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/")}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	r := chi.NewRouter()
-	r.Use(securityHeaders)
+	r.Use(h.securityHeaders)
 	cop := http.NewCrossOriginProtection() // refuses cross-site POSTs (Sec-Fetch-Site, Origin)
 	r.Use(cop.Handler)
 	for _, kind := range []directory.LinkKind{directory.LinkInvite, directory.LinkReset} {
@@ -111,17 +137,17 @@ func NewHandler(d Deps) http.Handler {
 // at all, the one inline style by hash, images only as data: URLs, forms
 // only to this origin, no framing), no referrer (the URL holds a secret),
 // no caching.
-func securityHeaders(next http.Handler) http.Handler {
+func (ph *pagesHandler) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src "+cspStyle+"; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000")
+		hdr := w.Header()
+		hdr.Set("Content-Security-Policy", "default-src 'none'; style-src "+cspStyle+"; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hdr.Set("Referrer-Policy", "no-referrer")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hdr.Set("Cache-Control", "no-store")
+		if ph.secure(r) {
+			hdr.Set("Strict-Transport-Security", "max-age=63072000")
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -189,7 +215,7 @@ func (h *pagesHandler) show(kind directory.LinkKind) http.HandlerFunc {
 			h.problem(w, r, err)
 			return
 		}
-		token := csrfToken(w, r)
+		token := h.csrfToken(w, r)
 		if st.Link.PendingTOTP != "" {
 			h.renderMFA(w, r, st, kind, secret, token, nil)
 			return
@@ -282,14 +308,16 @@ var errCSRF = errors.New("the form's security token is missing or stale")
 
 // csrfToken returns the request's CSRF token, setting a new one in the
 // cookie when it has none.
-func csrfToken(w http.ResponseWriter, r *http.Request) string {
+func (h *pagesHandler) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	// As long as a console session: a form loaded late in one still posts.
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode,
+		MaxAge: int(sessionTTL / time.Second)})
 	return v
 }
 
@@ -323,7 +351,7 @@ func (h *pagesHandler) setPassword(kind directory.LinkKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		token := csrfToken(w, r)
+		token := h.csrfToken(w, r)
 		keyURL, err := h.svc.SetLinkPassword(r.Context(), secret, r.PostForm.Get("password"), bearer.RemoteIP(r))
 		var pe *password.PolicyError
 		switch {
@@ -355,7 +383,7 @@ func (h *pagesHandler) confirmTOTP(kind directory.LinkKind) http.HandlerFunc {
 		err := h.svc.ConfirmTOTP(r.Context(), secret, r.PostForm.Get("code"), bearer.RemoteIP(r))
 		switch {
 		case directory.KindOf(err) == directory.KindInvalidValue:
-			h.renderMFA(w, r, st, kind, secret, csrfToken(w, r), []password.Violation{{Rule: "code", Message: directory.DetailOf(err)}})
+			h.renderMFA(w, r, st, kind, secret, h.csrfToken(w, r), []password.Violation{{Rule: "code", Message: directory.DetailOf(err)}})
 		case err != nil:
 			h.problem(w, r, err)
 		default:

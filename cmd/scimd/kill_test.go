@@ -67,7 +67,7 @@ func TestImportSurvivesKill(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Duration(200+rand.IntN(1500)) * time.Millisecond)
+			time.Sleep(time.Duration(200+rand.IntN(3000)) * time.Millisecond)
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			_ = cmd.Wait()
 			checkIntegrity(t, db, id, round)

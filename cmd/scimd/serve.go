@@ -107,7 +107,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Cursors:      cursors,
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
-			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger}),
+			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,

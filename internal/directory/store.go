@@ -132,6 +132,13 @@ type Store interface {
 	// still holds the message, and releases it; giveUp also deletes its
 	// secret (no attempt follows).
 	MailFailed(ctx context.Context, id, claim, reason string, next time.Time, giveUp bool) error
+	// CreateSession records a console session of the token until expires.
+	CreateSession(ctx context.Context, id, tenantID, tokenID string, expires time.Time) error
+	// SessionLive reports whether the session exists, has not ended and
+	// has not expired at now.
+	SessionLive(ctx context.Context, id string, now time.Time) (bool, error)
+	// EndSession ends the session at at.
+	EndSession(ctx context.Context, id string, at time.Time) error
 	// SealedSecrets reports whether the database holds a secret sealed
 	// with the secret key (an MFA factor, or a message waiting to be
 	// sent): a new key would make them unreadable.

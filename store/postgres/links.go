@@ -179,6 +179,27 @@ func (db *DB) MailFailed(ctx context.Context, id, claim, reason string, next tim
 	return fail("mail failed", err)
 }
 
+// CreateSession records a console session.
+func (db *DB) CreateSession(ctx context.Context, id, tenantID, tokenID string, expires time.Time) error {
+	_, err := db.db.ExecContext(ctx, `INSERT INTO console_sessions (id, tenant_id, token_id, expires_at) VALUES ($1, $2, $3, $4)`,
+		id, tenantID, tokenID, expires)
+	return fail("create session", err)
+}
+
+// SessionLive reports whether the session is live at now.
+func (db *DB) SessionLive(ctx context.Context, id string, now time.Time) (bool, error) {
+	var live bool
+	err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM console_sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2)`,
+		id, now).Scan(&live)
+	return live, fail("session", err)
+}
+
+// EndSession ends a session.
+func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE console_sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL`, at, id)
+	return fail("end session", err)
+}
+
 // SealedSecrets reports whether a factor or an unsent message holds a
 // sealed secret.
 func (db *DB) SealedSecrets(ctx context.Context) (bool, error) {

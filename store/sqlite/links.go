@@ -177,6 +177,31 @@ func (db *DB) MailFailed(ctx context.Context, id, claim, reason string, next tim
 	}))
 }
 
+// CreateSession records a console session.
+func (db *DB) CreateSession(ctx context.Context, id, tenantID, tokenID string, expires time.Time) error {
+	return fail("create session", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO console_sessions (id, tenant_id, token_id, expires_at) VALUES (?, ?, ?, ?)`,
+			id, tenantID, tokenID, micros(expires))
+		return err
+	}))
+}
+
+// SessionLive reports whether the session is live at now.
+func (db *DB) SessionLive(ctx context.Context, id string, now time.Time) (bool, error) {
+	var live bool
+	err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM console_sessions WHERE id = ? AND ended_at IS NULL AND expires_at > ?)`,
+		id, micros(now)).Scan(&live)
+	return live, fail("session", err)
+}
+
+// EndSession ends a session.
+func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
+	return fail("end session", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE console_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL`, micros(at), id)
+		return err
+	}))
+}
+
 // SealedSecrets reports whether a factor or an unsent message holds a
 // sealed secret.
 func (db *DB) SealedSecrets(ctx context.Context) (bool, error) {

@@ -44,8 +44,17 @@ CREATE TABLE mfa_factors (
 	created_at timestamptz NOT NULL
 );
 CREATE INDEX mfa_factors_user ON mfa_factors (user_id);
+-- Console sessions: a signed-in administrator's, ended by signing out.
+CREATE TABLE console_sessions (
+	id         text        NOT NULL PRIMARY KEY,
+	tenant_id  text        NOT NULL,
+	token_id   text        NOT NULL,
+	expires_at timestamptz NOT NULL,
+	ended_at   timestamptz
+);
 
 -- +goose Down
+DROP TABLE console_sessions;
 DROP TABLE mfa_factors;
 DROP TABLE outbox;
 DROP TABLE user_links;

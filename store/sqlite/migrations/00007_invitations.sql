@@ -44,8 +44,17 @@ CREATE TABLE mfa_factors (
 	created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX mfa_factors_user ON mfa_factors (user_id);
+-- Console sessions: a signed-in administrator's, ended by signing out.
+CREATE TABLE console_sessions (
+	id         TEXT    NOT NULL PRIMARY KEY,
+	tenant_id  TEXT    NOT NULL,
+	token_id   TEXT    NOT NULL,
+	expires_at INTEGER NOT NULL,
+	ended_at   INTEGER
+) STRICT;
 
 -- +goose Down
+DROP TABLE console_sessions;
 DROP TABLE mfa_factors;
 DROP TABLE outbox;
 DROP TABLE user_links;
