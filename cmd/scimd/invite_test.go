@@ -126,6 +126,17 @@ func TestInviteEndToEnd(t *testing.T) {
 			t.Fatalf("after the code: %d\n%s", status, page)
 		}
 		checkAccepted(t, db, srv, tenantID, token)
+		// The outbox's delivery is counted.
+		for i := 0; ; i++ {
+			_, body := srv.do(t, http.MethodGet, "/metrics", "", "")
+			if strings.Contains(string(body), `scimd_outbox_deliveries_total{outcome="sent"} 1`) {
+				break
+			}
+			if i == 50 {
+				t.Fatalf("/metrics lacks the sent delivery")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 }
 

@@ -93,7 +93,8 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		printBootstrap(e, tenant, secret, url)
 	}
 
-	deliver, err := s.mailer(e, url)
+	reg := metrics.New()
+	deliver, err := s.mailer(e, url, reg)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Logger:       e.logger,
 			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
 			MaxBodyBytes: s.MaxBody,
-			Metrics:      metrics.New(),
+			Metrics:      reg,
 			Cursors:      cursors,
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
@@ -200,7 +201,7 @@ func (s *serveCmd) validate() error {
 // nil (with a warning) when none is configured: invitations then wait in
 // the outbox. listening is the server's own address, the links' last
 // resort.
-func (s *serveCmd) mailer(e *env, listening string) (directory.MailSender, error) {
+func (s *serveCmd) mailer(e *env, listening string, reg *metrics.Registry) (directory.MailSender, error) {
 	if s.SMTPHost == "" {
 		e.logger.Warn("no SMTP server configured (--smtp-host): invitation emails wait in the outbox until one is")
 		return nil, nil
@@ -226,6 +227,7 @@ func (s *serveCmd) mailer(e *env, listening string) (directory.MailSender, error
 	deliver := mail.Deliverer(sender, public)
 	return func(ctx context.Context, m directory.DueMail, secret string) error {
 		err := deliver(ctx, m, secret)
+		reg.ObserveMail(err == nil)
 		if err != nil {
 			e.logger.Warn("invitation email not sent; the outbox retries it", "mail_id", m.ID, "attempt", m.Attempts, "err", err)
 		}

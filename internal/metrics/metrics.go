@@ -20,6 +20,7 @@ type Registry struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	mail     *prometheus.CounterVec
 }
 
 // New returns a registry with the HTTP metrics and the Go and process
@@ -36,8 +37,12 @@ func New() *Registry {
 			Help:    "Time to answer an HTTP request, by method and route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route"}),
+		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_outbox_deliveries_total",
+			Help: "Invitation emails the outbox tried to send, by outcome (sent or failed; a failed one is retried).",
+		}, []string{"outcome"}),
 	}
-	r.reg.MustRegister(r.requests, r.duration,
+	r.reg.MustRegister(r.requests, r.duration, r.mail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -51,6 +56,15 @@ func (r *Registry) ObserveRequest(method, route string, status int, d time.Durat
 	}
 	r.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	r.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// ObserveMail records one delivery attempt of the outbox.
+func (r *Registry) ObserveMail(sent bool) {
+	outcome := "failed"
+	if sent {
+		outcome = "sent"
+	}
+	r.mail.WithLabelValues(outcome).Inc()
 }
 
 // Handler serves the metrics in the Prometheus exposition format.
