@@ -16,14 +16,18 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,6 +78,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // pgconn redacts passwords
+	}
+	if cfg.ConnectTimeout == 0 {
+		// An unreachable server fails a request in seconds (503), not
+		// after the operating system's TCP timeout.
+		cfg.ConnectTimeout = 3 * time.Second
 	}
 	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
 	db.SetMaxOpenConns(size)
@@ -161,6 +170,26 @@ const (
 	untranslatableCharacter  = "22P05"
 )
 
+// unavailable reports whether err says the database could not be reached
+// or went away: a failed connect, a broken connection, a network error, a
+// server shutting down or not accepting connections (SQLSTATE classes 08
+// and 57P), or a deadline met while waiting for it.
+func unavailable(err error) bool {
+	var (
+		ce *pgconn.ConnectError
+		ne net.Error
+		pe *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, io.EOF), errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection reset")
+}
+
 // fail translates err by SQLSTATE: a unique violation of a constraint in
 // uniqueFields is a *directory.UniqueError, a foreign key violation (a
 // missing tenant or group) directory.ErrNotFound. Domain errors
@@ -186,6 +215,11 @@ func fail(op string, err error) error {
 		}
 	case errors.As(err, &pe) && pe.Code == foreignKeyViolation:
 		return directory.ErrNotFound
+	case unavailable(err):
+		// The client did nothing wrong and may retry: 503 with
+		// Retry-After, never a 500.
+		return &directory.Error{Kind: directory.KindBusy, Op: "postgres: " + op, Err: err,
+			Detail: "the database is unavailable for a moment; retry shortly"}
 	case errors.As(err, &pe) && (pe.Code == characterNotInRepertoire || pe.Code == untranslatableCharacter):
 		// A NUL (or a character the database encoding lacks) that slipped
 		// past the domain's checks: the client's input, not an outage.
