@@ -28,7 +28,7 @@ type fixture struct {
 	clock  *time.Time
 }
 
-func setup(t *testing.T, b store.Backend) fixture {
+func setup(t testing.TB, b store.Backend) fixture {
 	t.Helper()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	f := fixture{clock: &now}
