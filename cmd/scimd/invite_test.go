@@ -182,7 +182,7 @@ func chromiumPath(t *testing.T) string {
 	t.Helper()
 	chromium := os.Getenv("SCIMD_TEST_CHROMIUM")
 	if chromium == "" {
-		t.Skip("set SCIMD_TEST_CHROMIUM to a Chromium binary (e.g. /usr/bin/chromium) to run the browser test")
+		t.Skip("set SCIMD_TEST_CHROMIUM to the path of a Chromium binary (Debian: the chromium package) to run the browser test")
 	}
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("SCIMD_TEST_CHROMIUM: %v", err)
