@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -117,7 +119,7 @@ type view struct {
 	BaseURL string
 	// Progress is a running import's; Refresh reloads the page each
 	// second.
-	Progress *importProgress
+	Progress *importState
 	Refresh  bool
 }
 
@@ -388,15 +390,7 @@ func (c *console) createUser(w http.ResponseWriter, r *http.Request) {
 		d := &defs[i]
 		raw := strings.TrimSpace(f.Get("attr-" + d.Name))
 		form["attr-"+d.Name] = raw
-		values := []string{raw}
-		if d.MultiValued {
-			values = strings.Split(raw, ";")
-		}
-		for _, v := range values {
-			if v = strings.TrimSpace(v); v != "" {
-				in.User.Custom = csvimport.WithValue(in.User.Custom, d, v)
-			}
-		}
+		in.User.Custom = csvimport.WithField(in.User.Custom, d, raw)
 	}
 	if form["mode"] == "create" {
 		if pw := f.Get("password"); pw != "" {
@@ -524,7 +518,7 @@ func (c *console) userView(r *http.Request, id string) (view, error) {
 	case "saved":
 		v.Flash = "Saved."
 	}
-	for _, name := range slices.Sorted(mapsKeys(u.Custom)) {
+	for _, name := range slices.Sorted(maps.Keys(u.Custom)) {
 		b, _ := json.Marshal(u.Custom[name])
 		v.Custom = append(v.Custom, nameValue{Name: name, Value: string(b)})
 	}
@@ -533,16 +527,6 @@ func (c *console) userView(r *http.Request, id string) (view, error) {
 			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changedNames(ev.Changes)})
 	}
 	return v, nil
-}
-
-func mapsKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // changedNames lists the attributes an event changed.
@@ -925,14 +909,14 @@ func (c *console) importProgress(w http.ResponseWriter, r *http.Request) {
 	}
 	v := view{page: page{Title: "Import users"}, Nav: "import", Report: rep}
 	if rep == nil {
-		v.Progress = &importProgress{Done: done, Total: total}
+		v.Progress = &importState{Done: done, Total: total}
 		v.Refresh = true
 	}
 	c.render(w, r, http.StatusOK, "import.html", v)
 }
 
-// importProgress is how far a running import is.
-type importProgress struct{ Done, Total int }
+// importState is how far a running import is.
+type importState struct{ Done, Total int }
 
 // table renders a list page.
 func (c *console) table(w http.ResponseWriter, r *http.Request, nav, title, intro string, columns []string, rows [][]string) {
@@ -1041,12 +1025,12 @@ func (c *console) connectionsView(r *http.Request) (view, error) {
 		for i, s := range t.Scopes {
 			scopes[i] = string(s)
 		}
-		v.Rows = append(v.Rows, []string{t.Name, t.Prefix + "…", strings.Join(scopes, ","), string(cmpOr(t.Settings.Password, directory.PasswordEnforce)), state, used})
+		v.Rows = append(v.Rows, []string{t.Name, t.Prefix + "…", strings.Join(scopes, ","), string(cmp.Or(t.Settings.Password, directory.PasswordEnforce)), state, used})
 		var forms []formSpec
 		if t.RevokedAt == nil && t.HasScope(directory.ScopeSCIM) {
 			forms = append(forms, formSpec{Action: "/admin/connections", Button: "Save", Hidden: map[string]string{"op": "settings", "name": t.Name},
 				Fields: []formField{{Name: "password", Label: "Passwords", Type: "select", Options: []string{"enforce", "ignore"},
-					Value: string(cmpOr(t.Settings.Password, directory.PasswordEnforce))}}})
+					Value: string(cmp.Or(t.Settings.Password, directory.PasswordEnforce))}}})
 		}
 		if t.RevokedAt == nil && t.ID != sessionOf(r).principal.Token.ID {
 			forms = append(forms, formSpec{Action: "/admin/connections", Button: "Revoke", Danger: true, Hidden: map[string]string{"op": "revoke", "name": t.Name}})
@@ -1107,14 +1091,6 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Redirect(w, r, "/admin/connections", http.StatusSeeOther)
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 func (c *console) policy(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,11 +86,9 @@ func TestConsoleInBrowser(t *testing.T) {
 // optionValue returns the value of the first element sel (an option).
 func (b *chrome) optionValue(sel string) string {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector(`+strconvQuote(sel)+`).value`))
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(sel)+`).value`))
 	if err != nil {
 		b.t.Fatalf("browser: value of %s: %v", sel, err)
 	}
 	return v
 }
-
-func strconvQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }

@@ -95,7 +95,7 @@ func TestInviteEndToEnd(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			b := new(strings.Builder)
-			_, _ = io_copy(b, resp)
+			_, _ = io.Copy(b, resp.Body)
 			return b.String()
 		}
 		post := func(u string, form url.Values) (int, string) {
@@ -108,7 +108,7 @@ func TestInviteEndToEnd(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			b := new(strings.Builder)
-			_, _ = io_copy(b, resp)
+			_, _ = io.Copy(b, resp.Body)
 			return resp.StatusCode, b.String()
 		}
 		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -251,9 +251,6 @@ func (b *chrome) shot(name string) {
 		b.t.Fatalf("browser: screenshot %s: %v", name, err)
 	}
 }
-
-// io_copy reads a response body into b.
-func io_copy(b *strings.Builder, resp *http.Response) (int64, error) { return io.Copy(b, resp.Body) }
 
 // TestSecretKeyFile: the SQLite key file is made on first use; when it is
 // lost while the database holds sealed secrets, commands refuse to make a

@@ -90,15 +90,7 @@ func ReadCSV(r io.Reader, groupID func(ref string) (string, error), defs []direc
 		row.Label = field("email")
 		row.In, row.Err = csvInput(field, groupID)
 		for i, d := range custom {
-			values := []string{rec[i]}
-			if d.MultiValued {
-				values = strings.Split(rec[i], ";")
-			}
-			for _, v := range values {
-				if v = strings.TrimSpace(v); v != "" {
-					row.In.User.Custom = WithValue(row.In.User.Custom, d, v)
-				}
-			}
+			row.In.User.Custom = WithField(row.In.User.Custom, d, rec[i])
 		}
 		rows = append(rows, row)
 	}
@@ -171,6 +163,22 @@ func GroupResolver(ctx context.Context, svc *directory.Service, tenantID string)
 		}
 		return a.id, a.err
 	}
+}
+
+// WithField adds the values a text field holds for the custom attribute d
+// to m (created when needed): the trimmed field, or for a multi-valued
+// attribute each of its ";"-separated parts; empty ones are skipped.
+func WithField(m map[string]any, d *directory.AttributeDef, field string) map[string]any {
+	values := []string{field}
+	if d.MultiValued {
+		values = strings.Split(field, ";")
+	}
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			m = WithValue(m, d, v)
+		}
+	}
+	return m
 }
 
 // WithValue adds value to m (created when nil) as the value of the custom

@@ -374,13 +374,12 @@ func (s *Service) completeLink(ctx context.Context, st LinkState, hash string, f
 }
 
 // DueMail is a message of the outbox due for delivery, claimed by one
-// sender until LeaseUntil, with what its text needs.
+// sender, with what its text needs.
 type DueMail struct {
 	Mail
 	Kind       LinkKind
 	TenantName string
 	ExpiresAt  time.Time
-	Claim      string // the sender's claim: a result is recorded only under it
 }
 
 // MailSender delivers one message: the link's secret, opened, and what
@@ -419,7 +418,6 @@ func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error)
 		if s.timeNow().After(lastStart) {
 			break // the rest are sent after the claim expires, by whoever claims them then
 		}
-		m.Claim = claim
 		secret, err := s.box.Open(m.Secret, m.ID)
 		if err == nil {
 			sendCtx, cancel := context.WithTimeout(ctx, mailSendTimeout)
