@@ -92,6 +92,12 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	// The request was admitted for one operation; it pays for the others,
+	// so that Bulk is no way around the rate limit.
+	p := exchangeOf(r.Context()).principal
+	if err := h.limiter.Charge(r.Context(), p.Tenant.ID, p.Token.ID, len(ops)-1); err != nil {
+		h.log.WarnContext(r.Context(), "rate limit: charging a bulk request failed", "request_id", exchangeOf(r.Context()).requestID, "err", err)
+	}
 	run := bulkRun{h: h, outer: r, ids: map[string]string{}, failed: map[string]bool{}}
 	run.execute(ops, failOnErrors)
 	resp := struct {
@@ -406,7 +412,7 @@ func (b *bulkRun) run(op *bulkOp) {
 	}
 	// The bulk request's context without its routing state, which the
 	// router would otherwise take for its own.
-	ctx := context.WithValue(b.outer.Context(), chi.RouteCtxKey, nil)
+	ctx := context.WithValue(context.WithValue(b.outer.Context(), chi.RouteCtxKey, nil), keyBulkOperation, true)
 	req, err := http.NewRequestWithContext(ctx, op.Method, basePath+path, bytes.NewReader(body))
 	if err != nil {
 		b.record(op, bulkFailure(op, http.StatusBadRequest, "invalidValue", "the path is not valid"))

@@ -10,7 +10,12 @@ import (
 // ctxKey is the type of this package's context keys.
 type ctxKey int
 
-const keyExchange ctxKey = iota
+const (
+	keyExchange ctxKey = iota
+	// keyBulkOperation marks the requests a /Bulk request sends through
+	// the router: the bulk request paid the rate limit for them.
+	keyBulkOperation
+)
 
 // exchange is the per-request state shared by the middleware, the handlers
 // and the response writer around the library. A request is served by one

@@ -13,6 +13,7 @@ import (
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/metrics"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -43,6 +44,9 @@ type Deps struct {
 	// Cursors signs the cursors of RFC 9865 paging; every replica must share
 	// its key. nil: a random key, so cursors hold on this process only.
 	Cursors *cursor.Codec
+	// RateLimit, when set, limits the requests of each connection; nil:
+	// no limit.
+	RateLimit *ratelimit.Limiter
 	// Admin, when set, is served at /admin/v1 (the admin package) behind
 	// the same request ids, logging and body limit; it authenticates its
 	// requests itself.
@@ -61,6 +65,7 @@ type handler struct {
 	maxBody int64
 	metrics *metrics.Registry // nil: none
 	cursors *cursor.Codec
+	limiter *ratelimit.Limiter // nil: no limit
 
 	users         *resourceSchema
 	groups        *resourceSchema
@@ -83,6 +88,7 @@ func NewHandler(d Deps) http.Handler {
 		maxBody: d.MaxBodyBytes,
 		metrics: d.Metrics,
 		cursors: d.Cursors,
+		limiter: d.RateLimit,
 		admin:   d.Admin,
 		pages:   d.Pages,
 		users:   userSchema,

@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
@@ -99,6 +100,8 @@ type envConfig struct {
 	deps   scim.Deps
 	hasher *password.Hasher
 	admin  bool // mount the admin API
+	// rate, when set, limits each connection on the env's clock.
+	rate *ratelimit.Config
 }
 
 func withAdmin() envOption { return func(c *envConfig) { c.admin = true } }
@@ -108,6 +111,10 @@ func withMaxBody(n int64) envOption { return func(c *envConfig) { c.deps.MaxBody
 func withBaseURL(u string) envOption { return func(c *envConfig) { c.deps.BaseURL = u } }
 
 func withHasher(h *password.Hasher) envOption { return func(c *envConfig) { c.hasher = h } }
+
+func withRateLimit(rate float64, burst int) envOption {
+	return func(c *envConfig) { c.rate = &ratelimit.Config{Rate: rate, Burst: burst} }
+}
 
 func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	t.Helper()
@@ -123,6 +130,10 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	}
 	e.svc = directory.NewService(b, cfg.hasher, directory.WithClock(e.clock), directory.WithSecretBox(box))
 	cfg.deps.Service = e.svc
+	if cfg.rate != nil {
+		cfg.rate.Now = e.clock
+		cfg.deps.RateLimit = ratelimit.New(b, *cfg.rate)
+	}
 	if cfg.admin {
 		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID})
 	}

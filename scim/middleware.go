@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			if h.metrics != nil {
-				h.metrics.ObserveRequest(r.Method, routePattern(r), cmp.Or(rec.status, http.StatusOK), elapsed)
+				h.metrics.ObserveRequest(r.Method, routePattern(r), ex.principal.Token.ID, cmp.Or(rec.status, http.StatusOK), elapsed)
 			}
 			if ex.principal.Tenant.ID != "" && logged(r, rec.status) {
 				h.svc.RecordRequest(directory.RequestRecord{
@@ -189,6 +190,34 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			RequestID:  ex.requestID,
 			Source:     bearer.RemoteIP(r),
 			Connection: p.Token.ID,
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rateLimit refuses a connection's request beyond its rate limit with 429
+// and Retry-After in whole seconds. The operations of a /Bulk request are
+// not limited again: the bulk request paid for them.
+func (h *handler) rateLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(keyBulkOperation) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ex := exchangeOf(r.Context())
+		d, err := h.limiter.Allow(r.Context(), ex.principal.Tenant.ID, ex.principal.Token.ID)
+		if err != nil {
+			h.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; request allowed", "request_id", ex.requestID, "err", err)
+		}
+		if !d.Allowed {
+			if h.metrics != nil {
+				h.metrics.ObserveRateLimited()
+			}
+			retry := d.RetryAfterSeconds()
+			ex.detail = fmt.Sprintf("too many requests from this connection; retry after %d seconds", retry)
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			writeProblem(w, http.StatusTooManyRequests, "", ex.detail)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

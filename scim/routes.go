@@ -48,7 +48,7 @@ func (h *handler) routes() http.Handler {
 	}
 
 	r.Route(basePath, func(r chi.Router) {
-		r.Use(h.limitBody, h.authenticate)
+		r.Use(h.limitBody, h.authenticate, h.rateLimit)
 
 		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
 		r.With(h.refuseFilter, countItems).Get("/Schemas", h.serveDiscovery)

@@ -11,11 +11,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/store/postgres"
 	"github.com/scimd/scimd/store/sqlite"
 )
@@ -27,6 +29,12 @@ type Backend interface {
 	// up-to-date database, and safe when several processes start at once
 	// against one PostgreSQL database.
 	Migrate(ctx context.Context) error
+	// Pools returns the backend's connection pools by name, for the
+	// metrics.
+	Pools() map[string]*sql.DB
+	// UpdateRateState keeps the shared buckets of the per-connection rate
+	// limit (see ratelimit.Store).
+	ratelimit.Store
 }
 
 // forms lists the database URL forms Open accepts, for error messages.

@@ -180,9 +180,17 @@ func TestServeBootstrapsAndServesSCIM(t *testing.T) {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
 		}
 	}
-	if resp, body := s.do(t, http.MethodGet, "/metrics", "", ""); resp.StatusCode != http.StatusOK ||
-		!strings.Contains(string(body), `scimd_http_requests_total{method="GET",route="/scim/v2/Users/{id}",status="200"} 1`) {
-		t.Errorf("GET /metrics = %d, want 200 counting the GET of the user:\n%s", resp.StatusCode, body)
+	resp, body = s.do(t, http.MethodGet, "/metrics", "", "")
+	if resp.StatusCode != http.StatusOK ||
+		!regexp.MustCompile(`scimd_http_requests_total\{connection="[0-9a-f-]{36}",method="GET",route="/scim/v2/Users/\{id\}",status="200"\} 1`).Match(body) {
+		t.Errorf("GET /metrics = %d, want 200 counting the GET of the user by its connection:\n%s", resp.StatusCode, body)
+	}
+	// serve wires the pool, hashing, outbox and rate-limit metrics.
+	for _, want := range []string{"scimd_password_hash_running 0", "scimd_password_hash_memory_bound_bytes", "scimd_outbox_backlog 0",
+		"scimd_rate_limited_total 0", `go_sql_open_connections{db_name="`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("serve after SIGTERM = %v, want a clean exit", err)

@@ -21,6 +21,8 @@ import (
 	"github.com/scimd/scimd/internal/mail"
 	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/ratelimit"
+	"github.com/scimd/scimd/internal/secretbox"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/web"
@@ -35,6 +37,8 @@ type serveCmd struct {
 	MaxBody         int64         `name:"max-body" default:"${maxBody}" help:"Largest accepted request body in bytes (maxPayloadSize)."`
 	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Memory bound = slots x 19 MiB."`
 	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
+	RateLimit       float64       `name:"rate-limit" default:"50" help:"Requests per second each SCIM connection (token) may send, shared by every replica; 0 = no limit. Beyond it: 429 with Retry-After."`
+	RateBurst       int           `name:"rate-burst" default:"500" help:"Requests a quiet connection may send at once before --rate-limit applies."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
 	TLSCert         string        `name:"tls-cert" type:"existingfile" help:"Serve HTTPS with this PEM certificate (chain); needs --tls-key." placeholder:"FILE"`
 	TLSKey          string        `name:"tls-key" type:"existingfile" help:"The PEM private key of --tls-cert." placeholder:"FILE"`
@@ -67,7 +71,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	}
 	defer db.Close()
 
-	cursors, err := cursorCodec(e)
+	box, err := c.secretBox(e, db)
+	if err != nil {
+		return err
+	}
+	cursors, err := cursorCodec(e, box)
 	if err != nil {
 		return err
 	}
@@ -94,6 +102,10 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	}
 
 	reg := metrics.New()
+	reg.WatchHashPool(hasher)
+	for name, pool := range db.Pools() {
+		reg.WatchDB(name, pool)
+	}
 	deliver, err := s.mailer(e, url, reg)
 	if err != nil {
 		return err
@@ -106,6 +118,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      reg,
 			Cursors:      cursors,
+			RateLimit:    ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst}),
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
@@ -125,7 +138,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	outbox := make(chan struct{})
 	go func() {
 		defer close(outbox)
-		deliverOutbox(bgCtx, e, svc, deliver)
+		deliverOutbox(bgCtx, e, svc, deliver, reg)
 	}()
 
 	served := make(chan error, 1)
@@ -178,6 +191,12 @@ func (s *serveCmd) validate() error {
 	}
 	if s.RequestLog <= 0 {
 		problems = append(problems, "--request-log-retention must be positive")
+	}
+	if s.RateLimit < 0 {
+		problems = append(problems, "--rate-limit must not be negative")
+	}
+	if s.RateBurst < 1 {
+		problems = append(problems, "--rate-burst must be at least 1")
 	}
 	if s.HashQueue < 0 {
 		problems = append(problems, "--hash-queue must not be negative")
@@ -237,18 +256,28 @@ func (s *serveCmd) mailer(e *env, listening string, reg *metrics.Registry) (dire
 
 // deliverOutbox sends the outbox's due messages every second until ctx
 // ends, in a goroutine of its own: a slow SMTP server delays no other
-// housekeeping. Without a sender (no SMTP server configured) it returns.
-func deliverOutbox(ctx context.Context, e *env, svc *directory.Service, deliver directory.MailSender) {
-	if deliver == nil {
-		return
-	}
+// housekeeping. Without a sender (no SMTP server configured) it sends
+// nothing. Either way it counts the backlog for the metrics every few
+// seconds.
+func deliverOutbox(ctx context.Context, e *env, svc *directory.Service, deliver directory.MailSender, reg *metrics.Registry) {
+	const countEvery = 5 // ticks
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for {
+	for n := 0; ; n++ {
+		if n%countEvery == 0 {
+			if backlog, err := svc.MailBacklog(ctx); err == nil {
+				reg.SetMailBacklog(backlog)
+			} else if ctx.Err() == nil {
+				e.logger.Warn("count the outbox backlog", "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			if deliver == nil {
+				continue
+			}
 			if _, err := svc.DeliverMail(ctx, deliver); err != nil && ctx.Err() == nil {
 				e.logger.Error("deliver mail", "err", err)
 			}
@@ -346,10 +375,13 @@ const cursorKeyEnv = "SCIMD_CURSOR_KEY"
 
 // cursorCodec returns the cursor codec of $SCIMD_CURSOR_KEY, or without
 // it one with a random key, whose cursors hold on this process only.
-func cursorCodec(e *env) (*cursor.Codec, error) {
+func cursorCodec(e *env, box *secretbox.Box) (*cursor.Codec, error) {
 	raw := e.getenv(cursorKeyEnv)
+	if raw == "" && box != nil {
+		return cursor.New(box.Derive("cursor"), scim.DefaultCursorTTL)
+	}
 	if raw == "" {
-		e.logger.Warn("no " + cursorKeyEnv + ": paging cursors are signed with a random key and hold on this process only")
+		e.logger.Warn("no " + cursorKeyEnv + " and no secret key: paging cursors are signed with a random key and hold on this process only")
 		return cursor.Random(scim.DefaultCursorTTL), nil
 	}
 	key, err := base64.StdEncoding.DecodeString(raw)

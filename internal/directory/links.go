@@ -521,3 +521,13 @@ func (s *Service) ResetMFA(ctx context.Context, c Caller, tenantID, id string) e
 		return wrap(op, err)
 	}
 }
+
+// MailBacklog counts the messages of every tenant waiting in the outbox:
+// not sent yet and not given up.
+func (s *Service) MailBacklog(ctx context.Context) (int, error) {
+	n, err := s.store.MailBacklog(ctx)
+	if err != nil {
+		return 0, wrap("directory.MailBacklog", err)
+	}
+	return n, nil
+}

@@ -132,6 +132,9 @@ type Store interface {
 	// still holds the message, and releases it; giveUp also deletes its
 	// secret (no attempt follows).
 	MailFailed(ctx context.Context, id, claim, reason string, next time.Time, giveUp bool) error
+	// MailBacklog counts the messages of every tenant waiting to be sent
+	// (unsent and not given up), for the operator's metrics.
+	MailBacklog(ctx context.Context) (int, error)
 	// CreateSession records a console session of the token until expires.
 	CreateSession(ctx context.Context, id, tenantID, tokenID string, expires time.Time) error
 	// SessionLive reports whether the session exists, has not ended and

@@ -1,12 +1,15 @@
 // Package metrics holds scimd's Prometheus metrics: HTTP requests by
-// route, method and status with their latency, and the Go runtime and
-// process collectors. It imports no package of scimd; the HTTP surface
-// reports to it and serves its handler at /metrics.
+// route, method, status and connection with their latency, rate-limit
+// refusals, the password-hashing pool, the database pools, the outbox, and
+// the Go runtime and process collectors. It imports no package of scimd;
+// the rest of scimd reports to it and serves its handler at /metrics.
 package metrics
 
 import (
+	"database/sql"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,24 +17,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// MaxConnectionLabels is how many connections (tokens) get a label value
+// of their own in scimd_http_requests_total, per process: the first ones
+// seen. Requests of any other connection count under "other", so that the
+// number of series stays bounded however many tenants there are.
+const MaxConnectionLabels = 100
+
 // Registry is one process's metrics. Its methods are safe for concurrent
 // use.
 type Registry struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	mail     *prometheus.CounterVec
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	mail        *prometheus.CounterVec
+	backlog     prometheus.Gauge
+	rateLimited prometheus.Counter
+
+	mu          sync.Mutex
+	connections map[string]bool // those with a label value of their own
 }
 
-// New returns a registry with the HTTP metrics and the Go and process
-// collectors.
+// New returns a registry with the HTTP, rate-limit and outbox metrics and
+// the Go and process collectors.
 func New() *Registry {
 	r := &Registry{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scimd_http_requests_total",
-			Help: "HTTP requests answered, by method, route pattern and status code.",
-		}, []string{"method", "route", "status"}),
+			Help: "HTTP requests answered, by method, route pattern, status code and connection (token id; \"none\" before authentication, \"other\" beyond the first 100 connections).",
+		}, []string{"method", "route", "status", "connection"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scimd_http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by method and route pattern.",
@@ -41,22 +55,53 @@ func New() *Registry {
 			Name: "scimd_outbox_deliveries_total",
 			Help: "Invitation emails the outbox tried to send, by outcome (sent or failed; a failed one is retried).",
 		}, []string{"outcome"}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scimd_outbox_backlog",
+			Help: "Messages of every tenant waiting in the outbox (unsent, not given up), as last counted by this process.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimd_rate_limited_total",
+			Help: "Requests refused with 429 because their connection was over its rate limit.",
+		}),
+		connections: map[string]bool{},
 	}
-	r.reg.MustRegister(r.requests, r.duration, r.mail,
+	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
 
 // ObserveRequest records one answered request. route is the router's
 // pattern (e.g. /scim/v2/Users/{id}), never the raw path, so that ids and
-// tenants never become label values.
-func (r *Registry) ObserveRequest(method, route string, status int, d time.Duration) {
+// tenants never become label values; connection is the token's id, empty
+// before authentication.
+func (r *Registry) ObserveRequest(method, route, connection string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	r.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	r.requests.WithLabelValues(method, route, strconv.Itoa(status), r.connectionLabel(connection)).Inc()
 	r.duration.WithLabelValues(method, route).Observe(d.Seconds())
 }
+
+// connectionLabel bounds the connection label: a connection's own id for
+// the first MaxConnectionLabels seen, "other" after.
+func (r *Registry) connectionLabel(id string) string {
+	if id == "" {
+		return "none"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.connections[id] {
+		return id
+	}
+	if len(r.connections) < MaxConnectionLabels {
+		r.connections[id] = true
+		return id
+	}
+	return "other"
+}
+
+// ObserveRateLimited records one request refused by the rate limit.
+func (r *Registry) ObserveRateLimited() { r.rateLimited.Inc() }
 
 // ObserveMail records one delivery attempt of the outbox.
 func (r *Registry) ObserveMail(sent bool) {
@@ -65,6 +110,47 @@ func (r *Registry) ObserveMail(sent bool) {
 		outcome = "sent"
 	}
 	r.mail.WithLabelValues(outcome).Inc()
+}
+
+// SetMailBacklog records the outbox's backlog as last counted.
+func (r *Registry) SetMailBacklog(n int) { r.backlog.Set(float64(n)) }
+
+// HashPool is the password-hashing pool as the metrics see it.
+type HashPool interface {
+	// Load reports the hashes running and the callers waiting for a slot.
+	Load() (running, waiting int)
+	// Refused counts the callers turned away since the start (503).
+	Refused() uint64
+	// MemoryBound is the most memory the running hashes use, in bytes.
+	MemoryBound() uint64
+}
+
+// WatchHashPool exports the pool's load, refusals and memory bound.
+func (r *Registry) WatchHashPool(p HashPool) {
+	r.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scimd_password_hash_running",
+			Help: "Password hashes running now.",
+		}, func() float64 { running, _ := p.Load(); return float64(running) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scimd_password_hash_waiting",
+			Help: "Password writes waiting for a hashing slot (bounded by --hash-queue).",
+		}, func() float64 { _, waiting := p.Load(); return float64(waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "scimd_password_hash_refused_total",
+			Help: "Password writes refused with 503 because every slot was running and the queue was full.",
+		}, func() float64 { return float64(p.Refused()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scimd_password_hash_memory_bound_bytes",
+			Help: "The most memory the password hashes running at once can use.",
+		}, func() float64 { return float64(p.MemoryBound()) }),
+	)
+}
+
+// WatchDB exports a database pool's statistics (connections open, in use,
+// idle, waits) under go_sql_* with db_name set to name.
+func (r *Registry) WatchDB(name string, db *sql.DB) {
+	r.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
@@ -69,6 +70,8 @@ type Hasher struct {
 	// admitted holds a token for each caller running or waiting; its
 	// capacity is slots plus queue.
 	admitted chan struct{}
+	// refused counts the callers turned away with ErrBusy.
+	refused atomic.Uint64
 	// inSlot, when set by a test, runs while a slot is held, before the
 	// hash.
 	inSlot func()
@@ -98,6 +101,15 @@ func NewHasher(p Params, slots, queue int) *Hasher {
 func (h *Hasher) MemoryBound() uint64 {
 	return uint64(cap(h.slots)) * uint64(h.params.Memory) * 1024
 }
+
+// Load reports the hashes running and the callers waiting for a slot.
+func (h *Hasher) Load() (running, waiting int) {
+	running = len(h.slots)
+	return running, max(0, len(h.admitted)-running)
+}
+
+// Refused counts the callers turned away with ErrBusy since the start.
+func (h *Hasher) Refused() uint64 { return h.refused.Load() }
 
 // Hash returns the argon2id hash of the NFKC normalised pw as a PHC string,
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> with both in unpadded
@@ -148,6 +160,7 @@ func (h *Hasher) key(ctx context.Context, pw, salt []byte, p Params) ([]byte, er
 	select {
 	case h.admitted <- struct{}{}:
 	default:
+		h.refused.Add(1)
 		return nil, ErrBusy
 	}
 	defer func() { <-h.admitted }()

@@ -7,7 +7,9 @@ package secretbox
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,7 +19,10 @@ import (
 const KeySize = 32
 
 // Box seals and opens values under one key. The zero Box is not usable.
-type Box struct{ aead cipher.AEAD }
+type Box struct {
+	aead cipher.AEAD
+	key  []byte // for Derive
+}
 
 // New returns a Box for a key of KeySize bytes.
 func New(key []byte) (*Box, error) {
@@ -32,7 +37,20 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, key: append([]byte(nil), key...)}, nil
+}
+
+// Derive returns a key of KeySize bytes for another use of the secret key,
+// such as signing paging cursors: HKDF-SHA256 of the key with purpose as
+// its info, so that every process with the same secret key derives the
+// same key, and a derived key reveals neither the secret key nor another
+// purpose's key.
+func (b *Box) Derive(purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, b.key, nil, "scimd "+purpose, KeySize)
+	if err != nil {
+		panic("secretbox: derive: " + err.Error()) // only for a length HKDF cannot make
+	}
+	return k
 }
 
 // ParseKey decodes a key written as standard or URL-safe base64.

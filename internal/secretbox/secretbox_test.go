@@ -1,6 +1,7 @@
 package secretbox_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -39,5 +40,23 @@ func TestSealOpen(t *testing.T) {
 		if _, err := secretbox.ParseKey(bad); err == nil {
 			t.Errorf("ParseKey(%q) = nil error", bad)
 		}
+	}
+}
+
+// TestDerive: one secret key derives the same key for a purpose every time
+// (every replica agrees), another key for another purpose, and another
+// secret key derives another key.
+func TestDerive(t *testing.T) {
+	k1, _ := secretbox.ParseKey(secretbox.NewKey())
+	k2, _ := secretbox.ParseKey(secretbox.NewKey())
+	a, _ := secretbox.New(k1)
+	again, _ := secretbox.New(k1)
+	other, _ := secretbox.New(k2)
+	cursor := a.Derive("cursor")
+	if len(cursor) != secretbox.KeySize || !bytes.Equal(cursor, again.Derive("cursor")) {
+		t.Fatalf("Derive(cursor) = %x and %x from one key, want the same %d bytes", cursor, again.Derive("cursor"), secretbox.KeySize)
+	}
+	if bytes.Equal(cursor, a.Derive("other")) || bytes.Equal(cursor, other.Derive("cursor")) || bytes.Equal(cursor, k1) {
+		t.Fatal("Derive gave the same key for another purpose, another secret key, or the secret key itself")
 	}
 }

@@ -221,3 +221,11 @@ func (db *DB) UpdateTenantInvitationTTL(ctx context.Context, t directory.Tenant,
 		return insertEvents(ctx, tx, t.ID, []audit.Event{ev})
 	}))
 }
+
+// MailBacklog counts the unsent messages that still hold their secret (a
+// message given up or no longer sendable has lost it), in every tenant.
+func (db *DB) MailBacklog(ctx context.Context) (int, error) {
+	var n int
+	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL AND secret <> ''`).Scan(&n)
+	return n, fail("count the outbox backlog", err)
+}

@@ -16,6 +16,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"embed"
 	"errors"
@@ -227,4 +228,9 @@ func fail(op string, err error) error {
 			Detail: "a value contains a character that cannot be stored (e.g. U+0000)"}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// Pools returns the connection pool.
+func (db *DB) Pools() map[string]*sql.DB {
+	return map[string]*sql.DB{"postgres": db.db.DB}
 }

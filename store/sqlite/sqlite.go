@@ -230,3 +230,8 @@ func timePtr(v sql.NullInt64) *time.Time {
 	t := fromMicros(v.Int64)
 	return &t
 }
+
+// Pools returns the reader pool and the one writer connection.
+func (db *DB) Pools() map[string]*sql.DB {
+	return map[string]*sql.DB{"sqlite_read": db.r.DB, "sqlite_write": db.w.DB}
+}

@@ -42,6 +42,14 @@ func testLinks(t *testing.T, in Instance) {
 		t.Fatalf("LinkByHash(nope) = %v, want ErrNotFound", err)
 	}
 
+	wantBacklog := func(what string, n int) {
+		t.Helper()
+		if got, err := b.MailBacklog(ctx); err != nil || got != n {
+			t.Fatalf("MailBacklog %s = %d, %v; want %d", what, got, err, n)
+		}
+	}
+	wantBacklog("with one invitation waiting", 1)
+
 	// Claims: one sender at a time.
 	due, err := b.ClaimMail(ctx, "sender-a", at, at.Add(time.Minute), 10, 5)
 	if err != nil || len(due) != 1 || due[0].ID != first.Mail.ID || due[0].TenantName != "Acme" || due[0].Kind != directory.LinkInvite ||
@@ -70,6 +78,7 @@ func testLinks(t *testing.T, in Instance) {
 	if due, _ := b.ClaimMail(ctx, "sender-c", at.Add(time.Hour), at.Add(2*time.Hour), 10, 5); len(due) != 0 {
 		t.Fatalf("ClaimMail after it was sent = %+v, want none", due)
 	}
+	wantBacklog("once it was sent", 0)
 
 	// A new link revokes the first.
 	second := invitation(u, directory.LinkInvite, "hash-2", at.Add(time.Minute))

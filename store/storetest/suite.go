@@ -32,6 +32,7 @@ func Run(t *testing.T, h Harness) {
 		{"TokenMissingTenant", testTokenMissingTenant},
 		{"TokenSettings", testTokenSettings},
 		{"TouchTokens", testTouchTokens},
+		{"RateState", testRateState},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserUnique", testUserUnique},
 		{"CreateUsers", testCreateUsers},
