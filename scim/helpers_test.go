@@ -54,6 +54,26 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// Len is the number of bytes written so far: a mark for Lines.
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+// Lines returns the complete lines written from the byte offset from on.
+func (b *syncBuffer) Lines(from int) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rest := b.buf.Bytes()[from:]
+	if i := bytes.LastIndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i]
+	} else {
+		return nil
+	}
+	return strings.Split(string(rest), "\n")
+}
+
 func secret(s string) string {
 	secrets.Store(s, true)
 	return s
@@ -99,7 +119,8 @@ type envOption func(*envConfig)
 type envConfig struct {
 	deps   scim.Deps
 	hasher *password.Hasher
-	admin  bool // mount the admin API
+	admin  bool      // mount the admin API
+	logTo  io.Writer // also receives the handler's log lines; nil: none
 	// rate, when set, limits each connection on the env's clock.
 	rate *ratelimit.Config
 }
@@ -115,6 +136,10 @@ func withHasher(h *password.Hasher) envOption { return func(c *envConfig) { c.ha
 func withRateLimit(rate float64, burst int) envOption {
 	return func(c *envConfig) { c.rate = &ratelimit.Config{Rate: rate, Burst: burst} }
 }
+
+// withLogTo sends the handler's JSON log lines to w as well as to the log
+// of the whole run.
+func withLogTo(w io.Writer) envOption { return func(c *envConfig) { c.logTo = w } }
 
 func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	t.Helper()
@@ -137,7 +162,11 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	if cfg.admin {
 		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID})
 	}
-	cfg.deps.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logTo io.Writer = &logs
+	if cfg.logTo != nil {
+		logTo = io.MultiWriter(&logs, cfg.logTo)
+	}
+	cfg.deps.Logger = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.srv = httptest.NewServer(scim.NewHandler(cfg.deps))
 	t.Cleanup(e.srv.Close)
 

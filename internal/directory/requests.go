@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -39,8 +40,13 @@ const maxPendingRequests = 10000
 
 // RecordRequest adds an entry to the request log. It never blocks: the
 // entry waits in memory for FlushRequests, and is dropped when too many
-// wait.
+// wait. Its strings are made storable first: a path is whatever the client
+// sent, and one NUL or invalid UTF-8 byte would make PostgreSQL refuse the
+// whole batch of every tenant.
 func (s *Service) RecordRequest(r RequestRecord) {
+	for _, f := range []*string{&r.TenantID, &r.TokenID, &r.TokenName, &r.Method, &r.Path, &r.SCIMType, &r.Detail, &r.RequestID} {
+		*f = storable(*f)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.requests) >= maxPendingRequests {
@@ -78,4 +84,11 @@ func (s *Service) Requests(ctx context.Context, tenantID string, f RequestFilter
 func (s *Service) PruneRequests(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.store.PruneRequests(ctx, before)
 	return n, wrap("directory.PruneRequests", err)
+}
+
+// storable returns s as every store can keep it in a text column: valid
+// UTF-8 without NUL, each run of invalid bytes and each NUL replaced by
+// U+FFFD.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/scimd/scimd/internal/secretbox"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,8 @@ func TestCreateUserRules(t *testing.T) {
 		wantKind(t, err, directory.KindInvalidValue, "userName contains a control character")
 		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "erin@example.com", Title: "Boss\x1b[31m"}})
 		wantKind(t, err, directory.KindInvalidValue, "title contains a control character")
+		_, err = f.svc.CreateUser(ctx, operator, f.tenant.ID, directory.UserInput{User: directory.User{UserName: "erin@example.com"}, Password: strp("correct horse battery\x07staple")})
+		wantKind(t, err, directory.KindInvalidValue, "password contains a control character")
 		many := make([]directory.MultiValue, directory.MaxMultiValues+1)
 		for i := range many {
 			many[i].Value = fmt.Sprint("role-", i)
@@ -390,4 +393,33 @@ func TestErrorsAreSafe(t *testing.T) {
 	if d := directory.DetailOf(err); strings.Contains(d, "relation") {
 		t.Errorf("DetailOf(internal) = %q, leaks the cause", d)
 	}
+}
+
+// TestRequestLogStorable records request log entries whose path holds a
+// NUL and bytes that are not UTF-8, as a client can send them: the flush
+// stores them (PostgreSQL refuses both in text, which would lose the whole
+// batch) with U+FFFD in their place, and the next entry of the batch too.
+func TestRequestLogStorable(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+		f.svc.RecordRequest(directory.RequestRecord{TenantID: f.tenant.ID, Time: at, Method: "GET", Path: "/scim/v2/Users/\x00\xff\xfe", Status: 404, Detail: "no\x00such", RequestID: "r1"})
+		f.svc.RecordRequest(directory.RequestRecord{TenantID: f.tenant.ID, Time: at, Method: "GET", Path: "/scim/v2/Users/x", Status: 404, RequestID: "r2"})
+		if _, err := f.svc.FlushRequests(ctx); err != nil {
+			t.Fatalf("FlushRequests = %v", err)
+		}
+		recs, err := f.svc.Requests(ctx, f.tenant.ID, directory.RequestFilter{Limit: 10})
+		if err != nil {
+			t.Fatalf("Requests = %v", err)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.RequestID+" "+r.Path+" "+r.Detail)
+		}
+		want := []string{"r2 /scim/v2/Users/x ", "r1 /scim/v2/Users/\uFFFD\uFFFD no\uFFFDsuch"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Requests = %q, want %q", got, want)
+		}
+	})
 }

@@ -612,8 +612,13 @@ func (s *Service) hashPassword(ctx context.Context, t Tenant, u *User, pw string
 }
 
 // checkPassword checks pw, u's password, against the tenant's policy; the
-// error names every rule it breaks.
+// error names every rule it breaks. A control character (see HasControl)
+// is refused first, as in every other value: no one can type it at a
+// login.
 func checkPassword(t Tenant, u *User, pw string) error {
+	if HasControl(pw) {
+		return &Error{Kind: KindInvalidValue, Field: "password", Detail: "password contains a control character"}
+	}
 	err := t.PasswordPolicy.Check(pw, password.Context{Email: u.Email, UserName: u.UserName, TenantName: t.Name})
 	var pe *password.PolicyError
 	if errors.As(err, &pe) {
