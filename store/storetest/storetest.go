@@ -83,7 +83,9 @@ func newSQLite(t testing.TB) Instance {
 		t.Fatalf("open raw connection: %v", err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	return Instance{Backend: b, Raw: raw}
+	in := Instance{Backend: b, Raw: raw}
+	register(t, in)
+	return in
 }
 
 func newPostgres(t testing.TB) Instance {
@@ -95,7 +97,9 @@ func newPostgres(t testing.TB) Instance {
 		t.Fatalf("open raw connection: %v", err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	return Instance{Backend: b, Raw: raw}
+	in := Instance{Backend: b, Raw: raw}
+	register(t, in)
+	return in
 }
 
 // open opens and migrates the backend at rawURL and closes it when t ends.
