@@ -277,6 +277,7 @@ func TestUsers(t *testing.T) {
 		}
 		r = e.call(e.token(other.ID, "console", directory.ScopeAdmin), http.MethodGet, "/admin/v1/users/"+id, "")
 		r.wantProblem(t, "another tenant's user", http.StatusNotFound, "notFound", "")
+		storetest.CheckInvariants(t, b)
 	})
 }
 

@@ -117,5 +117,6 @@ func TestTenantIsolation(t *testing.T) {
 		if got := e.events(e.tenant.ID); strings.Join(got, ",") != "tenant.created,token.created,user.created" {
 			t.Errorf("tenant A audit = %v, want nothing from tenant B's requests", got)
 		}
+		storetest.CheckInvariants(t, b)
 	})
 }

@@ -93,5 +93,6 @@ func TestCursorPaging(t *testing.T) {
 		if p, _ := spc.body["pagination"].(map[string]any); p["cursor"] != true || p["cursorTimeout"] != 3600.0 || p["maxPageSize"] != 1000.0 {
 			t.Errorf("SPC pagination = %v", spc.body["pagination"])
 		}
+		storetest.CheckInvariants(t, b)
 	})
 }

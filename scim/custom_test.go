@@ -161,6 +161,7 @@ func TestCustomAttributes(t *testing.T) {
 			t.Fatalf("anita after removing level = %s", c)
 		}
 		e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(customURN+`:level gt 1`), "").wantError(t, "a filter on a removed attribute", 400, "invalidFilter")
+		storetest.CheckInvariants(t, b)
 	})
 }
 

@@ -232,6 +232,7 @@ func TestGroupCreate(t *testing.T) {
 		if evs := e.events(other.ID); strings.Join(evs, ",") != "tenant.created,token.created,user.created,group.created" {
 			t.Errorf("audit of Globex = %v", evs)
 		}
+		storetest.CheckInvariants(t, b)
 	})
 }
 
@@ -336,6 +337,7 @@ func TestGroupGetAndList(t *testing.T) {
 		} {
 			e.do(http.MethodGet, "/scim/v2/Groups?filter="+urlQuery(f), "").wantError(t, "GET /Groups?filter="+f, http.StatusBadRequest, "invalidFilter")
 		}
+		storetest.CheckInvariants(t, b)
 	})
 }
 
@@ -611,6 +613,7 @@ func TestGroupPatchResponse(t *testing.T) {
 		e.doAs(otherToken, http.MethodPatch, path, add(u1)).wantError(t, "PATCH another tenant's group", http.StatusNotFound, "")
 		e.do(http.MethodPatch, "/scim/v2/Groups/"+uuid.NewString(), add(uuid.NewString())).wantError(t, "PATCH unknown group with an unknown member", http.StatusNotFound, "")
 		e.wantGroup("after the PATCHes of unknown groups", g, `W/"6"`, u1, u2)
+		storetest.CheckInvariants(t, b)
 	})
 }
 
@@ -926,6 +929,7 @@ func TestGroupEdgeCases(t *testing.T) {
 		tag := e.getGroup(strasse).header.Get("ETag")
 		r = e.do(http.MethodGet, "/scim/v2/Groups/"+strasse, "", "If-None-Match", tag)
 		r.wantStatus(t, "GET If-None-Match", http.StatusNotModified)
+		storetest.CheckInvariants(t, b)
 	})
 }
 

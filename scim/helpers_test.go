@@ -24,6 +24,7 @@ import (
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/web"
 )
 
 // testParams keeps argon2id cheap in tests; the hasher is the real one.
@@ -120,12 +121,15 @@ type envConfig struct {
 	deps   scim.Deps
 	hasher *password.Hasher
 	admin  bool      // mount the admin API
+	pages  bool      // mount the pages: the links' and the console's
 	logTo  io.Writer // also receives the handler's log lines; nil: none
 	// rate, when set, limits each connection on the env's clock.
 	rate *ratelimit.Config
 }
 
 func withAdmin() envOption { return func(c *envConfig) { c.admin = true } }
+
+func withPages() envOption { return func(c *envConfig) { c.pages = true } }
 
 func withMaxBody(n int64) envOption { return func(c *envConfig) { c.deps.MaxBodyBytes = n } }
 
@@ -167,6 +171,9 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 		logTo = io.MultiWriter(&logs, cfg.logTo)
 	}
 	cfg.deps.Logger = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.pages {
+		cfg.deps.Pages = web.NewHandler(web.Deps{Service: e.svc, Logger: cfg.deps.Logger})
+	}
 	e.srv = httptest.NewServer(scim.NewHandler(cfg.deps))
 	t.Cleanup(e.srv.Close)
 

@@ -18,7 +18,9 @@ import (
 // admin API that names one resource, and every method it takes, a request
 // with tenant A's token naming tenant B's resource: each is 404, no answer
 // holds anything of B's, and B's resources are unchanged. Filters, bulk
-// operations and memberships that name B's ids find or change nothing.
+// operations and memberships that name B's ids find or change nothing: no
+// row of B differs at the end, and the database invariants hold
+// (storetest.CheckInvariants).
 func TestTenantIsolationMatrix(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
 		e := newEnv(t, b, withAdmin())
@@ -50,6 +52,14 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		// Routes of one resource that is no tenant's: the schemas.
 		shared := map[string]bool{"Schemas": true, "ResourceTypes": true}
 		ids := map[string]string{"Users": bUser, "Groups": bGroup, "users": bUser, "groups": bGroup, "tokens": "globex-console", "attributes": "globexClearance"}
+		// Every row of B, to compare after A's requests.
+		if _, err := e.svc.FlushRequests(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		bRows := storetest.TenantRows(t, b, tb.ID)
 		routes := e.srv.Config.Handler.(chi.Routes)
 		tried := 0
 		err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -145,5 +155,17 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		if defs, err := e.svc.TenantAttributes(ctx, tb.ID); err != nil || len(defs) != 1 {
 			t.Fatalf("B's custom attributes after A's requests = %v, %v", defs, err)
 		}
+		// No row of B changed (B's own GET /admin/v1/tokens above wrote
+		// none), and the database holds no row across tenants.
+		if _, err := e.svc.FlushRequests(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d := storetest.DiffRows(bRows, storetest.TenantRows(t, b, tb.ID)); len(d) > 0 {
+			t.Errorf("A's requests changed rows of B:\n%s", strings.Join(d, "\n"))
+		}
+		storetest.CheckInvariants(t, b)
 	})
 }

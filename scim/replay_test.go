@@ -104,6 +104,7 @@ func TestReplayIdentityProviders(t *testing.T) {
 				}
 			})
 		}
+		storetest.CheckInvariants(t, b)
 	})
 }
 

@@ -282,5 +282,6 @@ func TestConsole(t *testing.T) {
 		br.submit(br.get("/admin/users"), "/admin/sign-out").want(t, "sign out", http.StatusSeeOther)
 		br.get("/admin/users").want(t, "after sign-out", http.StatusSeeOther)
 		e.browser().do(http.MethodGet, "/admin/users", nil, "Cookie", "scimd_session="+copied).want(t, "the signed-out session's cookie replayed", http.StatusSeeOther)
+		storetest.CheckInvariants(t, b)
 	})
 }
