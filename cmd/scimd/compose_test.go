@@ -2,17 +2,19 @@ package main
 
 import (
 	"context"
-	"github.com/scimd/scimd/internal/secretbox"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	composecli "github.com/compose-spec/compose-go/v2/cli"
+
+	"github.com/scimd/scimd/internal/secretbox"
 )
 
 // TestComposeFile loads compose.yaml with the Compose specification's own
 // loader, so a file that `docker compose` would refuse fails here, and
-// checks that it deploys scimd on PostgreSQL.
+// checks that it deploys two scimd replicas on PostgreSQL behind a load
+// balancer.
 func TestComposeFile(t *testing.T) {
 	path, err := filepath.Abs(filepath.Join("..", "..", "compose.yaml"))
 	if err != nil {
@@ -47,8 +49,27 @@ func TestComposeFile(t *testing.T) {
 	if pg.HealthCheck == nil {
 		t.Errorf("postgres has no healthcheck; scimd's depends_on waits for it")
 	}
-	if len(scimd.Ports) != 1 || scimd.Ports[0].Target != 8080 {
-		t.Errorf("scimd ports = %+v, want one mapping to 8080", scimd.Ports)
+	if scimd.Deploy == nil || scimd.Deploy.Replicas == nil || *scimd.Deploy.Replicas != 2 {
+		t.Errorf("scimd deploy = %+v, want 2 replicas", scimd.Deploy)
+	}
+	if len(scimd.Ports) != 0 {
+		t.Errorf("scimd ports = %+v, want none: clients reach the replicas through the load balancer", scimd.Ports)
+	}
+	lb, err := project.GetService("lb")
+	if err != nil {
+		t.Fatalf("GetService(lb) = %v, want the load balancer", err)
+	}
+	if len(lb.Ports) != 1 || lb.Ports[0].Target != 8080 {
+		t.Errorf("lb ports = %+v, want one mapping to 8080", lb.Ports)
+	}
+	if len(lb.Configs) != 1 || lb.Configs[0].Target != "/etc/caddy/Caddyfile" {
+		t.Fatalf("lb configs = %+v, want the Caddyfile", lb.Configs)
+	}
+	caddyfile := project.Configs[lb.Configs[0].Source].Content
+	for _, want := range []string{"reverse_proxy", "name scimd", "port 8080", "lb_policy round_robin", "unhealthy_status 503"} {
+		if !strings.Contains(caddyfile, want) {
+			t.Errorf("the Caddyfile lacks %q:\n%s", want, caddyfile)
+		}
 	}
 	// The invitation emails go to Mailpit.
 	mailpit, err := project.GetService("mailpit")

@@ -98,6 +98,8 @@ var Invariants = []Invariant{
 		`SELECT count(*) FROM console_sessions x JOIN tokens k ON k.id = x.token_id WHERE k.tenant_id <> x.tenant_id`},
 	{"scim_requests.tenant", "a request log entry is of its token's tenant",
 		`SELECT count(*) FROM scim_requests x JOIN tokens k ON k.id = x.token_id WHERE k.tenant_id <> x.tenant_id`},
+	{"rate_limits.tenant", "a connection's rate-limit bucket is of its token's tenant",
+		`SELECT count(*) FROM rate_limits x JOIN tokens k ON k.id = x.token_id WHERE k.tenant_id <> x.tenant_id`},
 }
 
 // tenantTables lists every table with a tenant_id column that the
@@ -107,7 +109,7 @@ var Invariants = []Invariant{
 // is reported (schema.tenant_tables) until its rule is written here.
 var tenantTables = []string{
 	"audit_events", "audit_heads", "console_sessions", "group_external_ids", "group_members", "groups", "invitations",
-	"mfa_factors", "outbox", "scim_requests", "tokens", "user_emails", "user_external_ids", "user_links",
+	"mfa_factors", "outbox", "rate_limits", "scim_requests", "tokens", "user_emails", "user_external_ids", "user_links",
 	"user_unique_values", "users",
 }
 

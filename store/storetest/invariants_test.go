@@ -73,11 +73,12 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 	svc.RecordRequest(directory.RequestRecord{TenantID: A, Time: time.Now().UTC(), TokenID: tokA.ID, TokenName: tokA.Name, Method: "GET", Path: "/scim/v2/Users", Status: 200})
 	_, err = svc.FlushRequests(ctx)
 	must(err)
+	must(in.Backend.UpdateRateState(ctx, A, tokA.ID, func(tat time.Time) time.Time { return tat }))
 	raw := in.Raw
 	var linkA string
 	must(raw.Get(&linkA, raw.Rebind(`SELECT id FROM user_links WHERE user_id = ?`), uA.ID))
 	// Every table the invariants join holds rows of both kinds it relates.
-	for _, table := range []string{"user_emails", "user_external_ids", "group_external_ids", "user_links", "outbox", "console_sessions", "scim_requests", "group_members"} {
+	for _, table := range []string{"user_emails", "user_external_ids", "group_external_ids", "user_links", "outbox", "console_sessions", "scim_requests", "group_members", "rate_limits"} {
 		if n := rawCount(t, raw, `SELECT count(*) FROM `+table); n == 0 {
 			t.Fatalf("the setup wrote no row in %s", table)
 		}
@@ -147,6 +148,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 		{"a request log entry in another tenant", false, []stmt{row(`INSERT INTO scim_requests (tenant_id, time, token_id, token_name, method, path, status, scim_type, detail, duration_us, request_id)
 			VALUES (?, ?, ?, 'okta', 'GET', '/x', 200, '', '', 0, 'req')`, B, at, tokA.ID)},
 			[]string{"scim_requests.tenant"}},
+		{"a rate-limit bucket in another tenant", false, []stmt{row(`UPDATE rate_limits SET tenant_id = ? WHERE token_id = ?`, B, tokA.ID)},
+			[]string{"rate_limits.tenant"}},
 		{"a table the invariants do not know", false, []stmt{row(`CREATE TABLE rogue (id TEXT NOT NULL, tenant_id TEXT NOT NULL)`)}, []string{"schema.tenant_tables"}},
 	}
 
