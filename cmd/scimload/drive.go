@@ -4,60 +4,79 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 )
 
+// outcome is what one request of a scenario came to.
+type outcome struct {
+	// class groups requests whose latencies are reported together (the
+	// mix scenario's "read" and "write"); "" for the other scenarios.
+	class  string
+	status int
+	err    error
+	// expected: the status is the one the request should get (a 2xx, or
+	// the 409 of a deliberate duplicate).
+	expected bool
+}
+
+// ok is the outcome of a request that succeeds with a 2xx.
+func ok(status int, err error) outcome {
+	return outcome{status: status, err: err, expected: err == nil && status < 300}
+}
+
 // result is what one scenario run measured.
 type result struct {
 	elapsed   time.Duration
-	latencies []time.Duration // of successful requests
-	statuses  map[int]int
+	latencies map[string][]time.Duration // of expected outcomes, by class
+	expected  map[int]int                // expected outcomes other than 2xx, by status
+	statuses  map[int]int                // unexpected statuses
 	errors    map[string]int
 }
 
 // drive runs op from conc workers until d has passed or ctx ends.
-func drive(ctx context.Context, conc int, d time.Duration, op func(ctx context.Context, worker, i int) (int, error)) result {
+func drive(ctx context.Context, conc int, d time.Duration, op func(ctx context.Context, worker, i int) outcome) result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	type part struct {
-		lat      []time.Duration
-		statuses map[int]int
-		errors   map[string]int
-	}
-	parts := make([]part, conc)
+	parts := make([]result, conc)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := part{statuses: map[int]int{}, errors: map[string]int{}}
+	for w := range conc {
+		wg.Go(func() {
+			p := result{latencies: map[string][]time.Duration{}, expected: map[int]int{}, statuses: map[int]int{}, errors: map[string]int{}}
 			for i := 0; ctx.Err() == nil; i++ {
 				t0 := time.Now()
-				status, err := op(ctx, w, i)
+				o := op(ctx, w, i)
 				if ctx.Err() != nil {
 					break // cut off by the deadline: not a result
 				}
 				switch {
-				case err != nil:
-					p.errors[err.Error()]++
-				default:
-					p.statuses[status]++
-					if status < 300 {
-						p.lat = append(p.lat, time.Since(t0))
+				case o.err != nil:
+					p.errors[o.err.Error()]++
+				case o.expected:
+					p.latencies[o.class] = append(p.latencies[o.class], time.Since(t0))
+					if o.status >= 300 {
+						p.expected[o.status]++
 					}
+				default:
+					p.statuses[o.status]++
 				}
 			}
 			parts[w] = p
-		}()
+		})
 	}
 	wg.Wait()
-	r := result{elapsed: time.Since(start), statuses: map[int]int{}, errors: map[string]int{}}
+	r := result{elapsed: time.Since(start), latencies: map[string][]time.Duration{}, expected: map[int]int{}, statuses: map[int]int{}, errors: map[string]int{}}
 	for _, p := range parts {
-		r.latencies = append(r.latencies, p.lat...)
+		for class, l := range p.latencies {
+			r.latencies[class] = append(r.latencies[class], l...)
+		}
+		for k, v := range p.expected {
+			r.expected[k] += v
+		}
 		for k, v := range p.statuses {
 			r.statuses[k] += v
 		}
@@ -65,27 +84,41 @@ func drive(ctx context.Context, conc int, d time.Duration, op func(ctx context.C
 			r.errors[k] += v
 		}
 	}
-	slices.Sort(r.latencies)
+	for _, l := range r.latencies {
+		slices.Sort(l)
+	}
 	return r
 }
 
-func (r result) percentile(p float64) time.Duration {
-	if len(r.latencies) == 0 {
+// percentile returns the p quantile of sorted latencies.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 func (r result) print(out io.Writer, c config) {
-	ok := len(r.latencies)
 	fmt.Fprintf(out, "scenario %s: %d clients for %s\n", c.scenario, c.concurrency, r.elapsed.Round(time.Millisecond))
-	fmt.Fprintf(out, "  successful: %d (%.0f/s)\n", ok, float64(ok)/r.elapsed.Seconds())
-	fmt.Fprintf(out, "  latency p50 %s  p90 %s  p99 %s\n", r.percentile(0.50).Round(time.Microsecond),
-		r.percentile(0.90).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond))
-	for status, n := range r.statuses {
-		if status >= 300 {
-			fmt.Fprintf(out, "  status %d %s: %d\n", status, http.StatusText(status), n)
+	total := 0
+	for _, l := range r.latencies {
+		total += len(l)
+	}
+	fmt.Fprintf(out, "  successful: %d (%.0f/s)\n", total, float64(total)/r.elapsed.Seconds())
+	for _, class := range slices.Sorted(maps.Keys(r.latencies)) {
+		l := r.latencies[class]
+		label := "latency"
+		if class != "" {
+			label = fmt.Sprintf("%s: %d (%.0f/s), latency", class, len(l), float64(len(l))/r.elapsed.Seconds())
 		}
+		fmt.Fprintf(out, "  %s p50 %s  p90 %s  p99 %s\n", label, percentile(l, 0.50).Round(time.Microsecond),
+			percentile(l, 0.90).Round(time.Microsecond), percentile(l, 0.99).Round(time.Microsecond))
+	}
+	for _, status := range slices.Sorted(maps.Keys(r.expected)) {
+		fmt.Fprintf(out, "  intended %d %s: %d\n", status, http.StatusText(status), r.expected[status])
+	}
+	for _, status := range slices.Sorted(maps.Keys(r.statuses)) {
+		fmt.Fprintf(out, "  status %d %s: %d\n", status, http.StatusText(status), r.statuses[status])
 	}
 	for msg, n := range r.errors {
 		fmt.Fprintf(out, "  error %q: %d\n", msg, n)

@@ -10,7 +10,11 @@
 // existing users, -filter), fixed (a baseline: an in-process chi handler
 // that returns a fixed user document, no scimd involved) and export (every
 // user by cursor pages of -count, once, with the time of the first and the
-// last pages).
+// last pages) and mix (an identity provider's traffic over one or more
+// tenants, one token each: 40% filter GETs, 25% creates, 25% replaces and
+// PATCHes, 10% lists and deletes; a fifth of the writes set a password;
+// reads and writes reported apart, with the server's memory and
+// goroutines from its /metrics).
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -46,6 +51,7 @@ type config struct {
 	preload     int
 	filter      string
 	count       int
+	warmup      time.Duration
 }
 
 func parse(args []string, getenv func(string) string, out io.Writer) (config, error) {
@@ -53,8 +59,9 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs := flag.NewFlagSet("scimload", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.url, "url", "http://localhost:8080", "scimd base URL (without /scim/v2)")
-	fs.StringVar(&c.token, "token", getenv("SCIMD_TOKEN"), "bearer token with the scim scope (env SCIMD_TOKEN)")
-	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed or export (see the package documentation)")
+	fs.StringVar(&c.token, "token", getenv("SCIMD_TOKEN"), "bearer token with the scim scope (env SCIMD_TOKEN); the mix scenario takes several, comma-separated, one per tenant")
+	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed, export or mix (see the package documentation)")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Minute, "mix scenario: when the server's memory baseline is read")
 	fs.StringVar(&c.filter, "filter", "userName", "filter scenario: userName, email (emails[type eq \"work\"].value eq) or externalId")
 	fs.IntVar(&c.count, "count", 1000, "export scenario: users per page")
 	fs.IntVar(&c.concurrency, "c", 16, "concurrent clients")
@@ -70,8 +77,10 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("-c must be at least 1")
 	case c.duration <= 0:
 		return c, fmt.Errorf("-d must be positive")
-	case !slices.Contains([]string{"get", "create", "filter", "fixed", "export"}, c.scenario):
-		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed or export", c.scenario)
+	case !slices.Contains([]string{"get", "create", "filter", "fixed", "export", "mix"}, c.scenario):
+		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed, export or mix", c.scenario)
+	case c.scenario != "mix" && strings.Contains(c.token, ","):
+		return c, fmt.Errorf("several tokens are for -scenario mix only")
 	case !slices.Contains([]string{"userName", "email", "externalId"}, c.filter):
 		return c, fmt.Errorf("unknown -filter %q: use userName, email or externalId", c.filter)
 	case c.count < 1:
@@ -84,6 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	c, err := parse(args, getenv, out)
 	if err != nil {
 		return err
+	}
+	if c.scenario == "mix" {
+		return runMix(ctx, c, out)
 	}
 	cl := newClient(c.url, c.token, c.concurrency)
 	defer cl.close()
@@ -134,7 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			return cl.createUser(ctx, fmt.Sprintf("load-%d-%d-%d@example.com", run, worker, i))
 		}
 	}
-	res := drive(ctx, c.concurrency, c.duration, op)
+	res := drive(ctx, c.concurrency, c.duration, func(ctx context.Context, worker, i int) outcome { return ok(op(ctx, worker, i)) })
 	res.print(out, c)
 	return nil
 }

@@ -10,24 +10,39 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store/storetest"
 )
 
-// startScimd serves a real scimd over SQLite and returns its URL and a
-// token of its bootstrap tenant.
-func startScimd(t *testing.T) (url, token string) {
+// startScimd serves a real scimd over SQLite, with its /metrics, and
+// returns its URL and a token of each of its tenants: the bootstrap tenant
+// and one per name in more.
+func startScimd(t *testing.T, more ...string) (url string, tokens []string) {
 	t.Helper()
 	hasher := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8)
 	svc := directory.NewService(storetest.SQLite(t), hasher)
-	_, token, err := svc.Bootstrap(context.Background())
+	ctx := context.Background()
+	_, token, err := svc.Bootstrap(ctx)
 	if err != nil || token == "" {
 		t.Fatalf("Bootstrap() = %q, %v; want a token", token, err)
 	}
-	srv := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc}))
+	tokens = append(tokens, token)
+	for _, name := range more {
+		tenant, err := svc.CreateTenant(ctx, directory.Caller{}, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _, err := svc.CreateToken(ctx, directory.Caller{}, tenant.ID, "idp", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, token)
+	}
+	srv := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc, Metrics: metrics.New()}))
 	t.Cleanup(srv.Close)
-	return srv.URL, token
+	return srv.URL, tokens
 }
 
 var successful = regexp.MustCompile(`successful: (\d+) \(`)
@@ -52,7 +67,8 @@ func runOK(t *testing.T, args ...string) (string, int) {
 }
 
 func TestPreloadThenGetAndCreate(t *testing.T) {
-	url, token := startScimd(t)
+	url, tokens := startScimd(t)
+	token := tokens[0]
 	out, n := runOK(t, "-url", url, "-token", token, "-preload", "30", "-scenario", "get", "-c", "4", "-d", "300ms")
 	if !strings.Contains(out, "preload: 30 users added") {
 		t.Errorf("output lacks the preload line:\n%s", out)
@@ -83,7 +99,8 @@ func TestPreloadThenGetAndCreate(t *testing.T) {
 // (each request must find exactly one user, or it counts as failed), the
 // fixed baseline and an export by cursor pages.
 func TestFilterFixedAndExport(t *testing.T) {
-	url, token := startScimd(t)
+	url, tokens := startScimd(t)
+	token := tokens[0]
 	for _, f := range []string{"userName", "email", "externalId"} {
 		if _, n := runOK(t, "-url", url, "-token", token, "-preload", "20", "-scenario", "filter", "-filter", f, "-c", "2", "-d", "200ms"); n == 0 {
 			t.Errorf("filter %s: no successful request", f)
@@ -109,6 +126,7 @@ func TestRejectsBadArguments(t *testing.T) {
 		{"-token", "x", "-d", "0s"},            // no duration
 		{"-token", "x", "-filter", "title"},    // unknown filter form
 		{"-token", "x", "-count", "0"},         // no export page size
+		{"-token", "x,y", "-scenario", "get"},  // several tokens outside mix
 	} {
 		if err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
 			t.Errorf("run(%q) = nil, want an error", args)
@@ -121,5 +139,29 @@ func TestWrongTokenIsAnError(t *testing.T) {
 	err := run(context.Background(), []string{"-url", url, "-token", "scimd_wrong", "-preload", "5", "-d", "100ms"}, func(string) string { return "" }, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("run with a wrong token = %v, want an error naming status 401", err)
+	}
+}
+
+// TestMix runs the mix scenario over two tenants: every request gets what
+// it should (a create of an existing userName its 409), reads and writes
+// are reported apart, and the server's memory and goroutines are read from
+// its /metrics.
+func TestMix(t *testing.T) {
+	url, tokens := startScimd(t, "Globex")
+	out, n := runOK(t, "-url", url, "-token", strings.Join(tokens, ","), "-preload", "20", "-scenario", "mix", "-c", "4", "-d", "1s", "-warmup", "300ms")
+	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "server RSS: ", " MiB at 300ms, ", "server goroutines: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mix output lacks %q:\n%s", want, out)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("mix: no successful request:\n%s", out)
+	}
+	// Both tenants were written to: each has more than its 20 users.
+	for i, token := range tokens {
+		total, err := newClient(url, token, 1).total(context.Background())
+		if err != nil || total <= 20 {
+			t.Errorf("tenant %d has %d users after the mix (%v), want more than the 20 preloaded", i, total, err)
+		}
 	}
 }
