@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,11 +90,12 @@ func (p *outageProxy) up() {
 }
 
 // TestDatabaseOutage takes PostgreSQL away from a running server (a proxy
-// between them drops every connection and refuses new ones) while clients
-// keep writing: every request is answered within 5 s, as 201 or as 503
-// with Retry-After (never a 500), nothing is half-written, and the server
-// serves again within 10 s of the database's return, without a restart.
-// (Issue 8 asks for 30 s of outage; this one lasts 4 s to keep CI short.)
+// between them drops every connection and refuses new ones) while eight
+// clients keep writing and reading: every request is answered within 5 s,
+// as 200/201 or as 503 with Retry-After (never a 500), nothing is
+// half-written, and the server serves again within 10 s of the database's
+// return, without a restart. The outage lasts 4 s in CI;
+// SCIMD_OUTAGE_SECONDS=30 makes it the issue's 30 s.
 func TestDatabaseOutage(t *testing.T) {
 	raw := storetest.PostgresURL(t)
 	u, err := url.Parse(raw)
@@ -100,7 +104,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	proxy := newOutageProxy(t, u.Host)
 	u.Host = proxy.addr
-	srv := startServer(t, u.String())
+	srv := startServer(t, u.String(), "--rate-limit", "0")
 
 	var mu sync.Mutex
 	created := 0
@@ -121,24 +125,49 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 
+	// Eight clients write and read through the outage.
+	length := 4 * time.Second
+	if v, err := strconv.Atoi(os.Getenv("SCIMD_OUTAGE_SECONDS")); err == nil && v > 0 {
+		length = time.Duration(v) * time.Second
+	}
 	proxy.down()
 	outage := time.Now()
-	unavailable := 0
-	for i := 5; time.Since(outage) < 4*time.Second; i++ {
-		status, body, took := post(i)
-		switch {
-		case took > 5*time.Second:
-			t.Errorf("during the outage: POST took %v, want at most 5 s", took)
-		case status == http.StatusServiceUnavailable:
-			unavailable++
-			if body[0] == ' ' {
-				t.Errorf("during the outage: 503 without Retry-After")
+	var unavailable, answered atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; time.Since(outage) < length; i++ {
+				var status int
+				var body string
+				var took time.Duration
+				if i%2 == 0 {
+					status, body, took = post(10000*(w+1) + i)
+				} else {
+					start := time.Now()
+					resp, b := srv.do(t, http.MethodGet, "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "u0001@example.com"`), srv.token, "")
+					status, body, took = resp.StatusCode, resp.Header.Get("Retry-After")+" "+string(b), time.Since(start)
+					if status == http.StatusOK {
+						status = http.StatusCreated // an answer as good as a 201 here
+					}
+				}
+				answered.Add(1)
+				switch {
+				case took > 5*time.Second:
+					t.Errorf("during the outage: a request took %v, want at most 5 s", took)
+				case status == http.StatusServiceUnavailable:
+					unavailable.Add(1)
+					if body[0] == ' ' {
+						t.Errorf("during the outage: 503 without Retry-After")
+					}
+				case status != http.StatusCreated:
+					t.Errorf("during the outage: %d %s, want 200, 201 or 503", status, body)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-		case status != http.StatusCreated:
-			t.Errorf("during the outage: POST = %d %s, want 201 or 503", status, body)
-		}
+		})
 	}
-	if unavailable == 0 {
+	wg.Wait()
+	if unavailable.Load() == 0 {
 		t.Fatal("no request met the outage")
 	}
 	proxy.up()
@@ -153,7 +182,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("%d requests answered 503 during the outage; serving again %v after the database came back", unavailable, time.Since(back).Round(time.Millisecond))
+	t.Logf("a %v outage: %d of %d requests answered 503; serving again %v after the database came back", length, unavailable.Load(), answered.Load(), time.Since(back).Round(time.Millisecond))
 
 	// Every 201 is one user, and no other user exists.
 	resp, b := srv.do(t, http.MethodGet, "/scim/v2/Users?count=0", srv.token, "")
