@@ -23,16 +23,7 @@ func TestHealth(t *testing.T) {
 func TestAuthentication(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
 		e := newEnv(t, b)
-		ctx := context.Background()
-		revoked := e.newToken(e.tenant.ID, "revoked", directory.ScopeSCIM)
-		if err := e.svc.RevokeToken(ctx, operator, e.tenant.ID, "revoked"); err != nil {
-			t.Fatalf("RevokeToken = %v", err)
-		}
-		expiring, _, err := e.svc.CreateToken(ctx, operator, e.tenant.ID, "expiring", []directory.Scope{directory.ScopeSCIM}, time.Hour, directory.ConnectionSettings{})
-		if err != nil {
-			t.Fatalf("CreateToken(expiring) = %v", err)
-		}
-		secret(expiring)
+		revoked, expiring := e.revokedAndExpiring()
 		e.doAs(expiring, http.MethodGet, "/scim/v2/Users", "").wantStatus(t, "GET /Users with a fresh expiring token", http.StatusOK)
 		e.advance(2 * time.Hour)
 

@@ -214,6 +214,22 @@ func (e *env) newToken(tenantID, name string, scopes ...directory.Scope) string 
 	return secret(s)
 }
 
+// revokedAndExpiring makes two scim tokens of the env's tenant, one
+// revoked and one that expires in an hour, and returns their secrets.
+func (e *env) revokedAndExpiring() (revoked, expiring string) {
+	e.t.Helper()
+	ctx := context.Background()
+	revoked = e.newToken(e.tenant.ID, "revoked", directory.ScopeSCIM)
+	if err := e.svc.RevokeToken(ctx, operator, e.tenant.ID, "revoked"); err != nil {
+		e.t.Fatalf("RevokeToken = %v", err)
+	}
+	expiring, _, err := e.svc.CreateToken(ctx, operator, e.tenant.ID, "expiring", []directory.Scope{directory.ScopeSCIM}, time.Hour, directory.ConnectionSettings{})
+	if err != nil {
+		e.t.Fatalf("CreateToken(expiring) = %v", err)
+	}
+	return revoked, secret(expiring)
+}
+
 // newTenant creates another tenant with a scim token.
 func (e *env) newTenant(name string) (directory.Tenant, string) {
 	e.t.Helper()

@@ -93,15 +93,7 @@ func TestHostileRequests(t *testing.T) {
 		globexUser := e.doAs(globexToken, "POST", "/scim/v2/Users", `{"schemas":["`+coreURN+`"],"userName":"gina@globex.example"}`).
 			wantStatus(t, "POST /Users of Globex", http.StatusCreated).body["id"].(string)
 		adminOnly := e.newToken(e.tenant.ID, "admin-only", directory.ScopeAdmin)
-		revoked := e.newToken(e.tenant.ID, "revoked", directory.ScopeSCIM)
-		if err := e.svc.RevokeToken(ctx, operator, e.tenant.ID, "revoked"); err != nil {
-			t.Fatalf("RevokeToken = %v", err)
-		}
-		expiring, _, err := e.svc.CreateToken(ctx, operator, e.tenant.ID, "expiring", []directory.Scope{directory.ScopeSCIM}, time.Hour, directory.ConnectionSettings{})
-		if err != nil {
-			t.Fatalf("CreateToken(expiring) = %v", err)
-		}
-		secret(expiring)
+		revoked, expiring := e.revokedAndExpiring()
 		e.advance(2 * time.Hour)
 		acmeCursor := str(e.do("GET", "/scim/v2/Users?cursor=&count=1", "").wantStatus(t, "GET /Users?cursor=", http.StatusOK).body, "nextCursor")
 		if acmeCursor == "" {
