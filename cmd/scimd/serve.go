@@ -35,7 +35,7 @@ type serveCmd struct {
 	Listen          string        `default:"${listen}" help:"Address to listen on (env SCIMD_LISTEN)." placeholder:"ADDR"`
 	BaseURL         string        `name:"base-url" default:"${baseURL}" help:"External base URL for Location and meta.location, e.g. https://scim.example.com (env SCIMD_BASE_URL); default: from each request's Host." placeholder:"URL"`
 	MaxBody         int64         `name:"max-body" default:"${maxBody}" help:"Largest accepted request body in bytes (maxPayloadSize)."`
-	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Memory bound = slots x 19 MiB."`
+	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Each needs 19 MiB while it runs, about 38 MiB of resident memory (see docs/operations.md)."`
 	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
 	RateLimit       float64       `name:"rate-limit" default:"50" help:"Requests per second each SCIM connection (token) may send, shared by every replica; 0 = no limit. Beyond it: 429 with Retry-After."`
 	RateBurst       int           `name:"rate-burst" default:"500" help:"Requests a quiet connection may send at once before --rate-limit applies."`
