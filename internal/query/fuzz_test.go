@@ -38,6 +38,11 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			printed := query.Format(e)
+			if len(printed) > query.MaxLength {
+				// Format escapes what JSON allows raw (U+2028, U+2029),
+				// so it may outgrow a filter at the length limit.
+				continue
+			}
 			again, err := c.Parse(printed)
 			if err != nil {
 				t.Fatalf("Parse(%q) = %s, which does not parse again: %v", s, printed, err)

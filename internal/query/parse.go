@@ -417,9 +417,14 @@ func ParseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
+// quote writes s as a JSON string, without the HTML escapes of
+// json.Marshal (a filter is not HTML: "&" stays "&").
 func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func formatNumber(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
