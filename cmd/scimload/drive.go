@@ -37,8 +37,12 @@ type result struct {
 	errors    map[string]int
 }
 
-// drive runs op from conc workers until d has passed or ctx ends.
-func drive(ctx context.Context, conc int, d time.Duration, op func(ctx context.Context, worker, i int) outcome) result {
+// drive runs op from conc workers until d has passed or ctx ends. With
+// pace > 0 each worker starts a request every pace (an open loop: a late
+// answer does not delay the schedule, and latency counts from the moment
+// the request is sent); with 0 it sends the next as soon as the last is
+// answered.
+func drive(ctx context.Context, conc int, d, pace time.Duration, op func(ctx context.Context, worker, i int) outcome) result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	parts := make([]result, conc)
@@ -48,6 +52,15 @@ func drive(ctx context.Context, conc int, d time.Duration, op func(ctx context.C
 		wg.Go(func() {
 			p := result{latencies: map[string][]time.Duration{}, expected: map[int]int{}, statuses: map[int]int{}, errors: map[string]int{}}
 			for i := 0; ctx.Err() == nil; i++ {
+				if pace > 0 {
+					// Workers start spread over one pace.
+					due := start.Add(time.Duration(i)*pace + time.Duration(w)*pace/time.Duration(conc))
+					select {
+					case <-time.After(time.Until(due)):
+					case <-ctx.Done():
+						continue
+					}
+				}
 				t0 := time.Now()
 				o := op(ctx, w, i)
 				if ctx.Err() != nil {

@@ -52,6 +52,7 @@ type config struct {
 	filter      string
 	count       int
 	warmup      time.Duration
+	rate        float64
 }
 
 func parse(args []string, getenv func(string) string, out io.Writer) (config, error) {
@@ -62,6 +63,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.StringVar(&c.token, "token", getenv("SCIMD_TOKEN"), "bearer token with the scim scope (env SCIMD_TOKEN); the mix scenario takes several, comma-separated, one per tenant")
 	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed, export or mix (see the package documentation)")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Minute, "mix scenario: when the server's memory baseline is read")
+	fs.Float64Var(&c.rate, "rate", 0, "mix scenario: requests per second to send in all, spread over the clients (0: each client sends as soon as it has its answer)")
 	fs.StringVar(&c.filter, "filter", "userName", "filter scenario: userName, email (emails[type eq \"work\"].value eq) or externalId")
 	fs.IntVar(&c.count, "count", 1000, "export scenario: users per page")
 	fs.IntVar(&c.concurrency, "c", 16, "concurrent clients")
@@ -83,6 +85,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("several tokens are for -scenario mix only")
 	case !slices.Contains([]string{"userName", "email", "externalId"}, c.filter):
 		return c, fmt.Errorf("unknown -filter %q: use userName, email or externalId", c.filter)
+	case c.rate < 0:
+		return c, fmt.Errorf("-rate must not be negative")
 	case c.count < 1:
 		return c, fmt.Errorf("-count must be at least 1")
 	}
@@ -146,7 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			return cl.createUser(ctx, fmt.Sprintf("load-%d-%d-%d@example.com", run, worker, i))
 		}
 	}
-	res := drive(ctx, c.concurrency, c.duration, func(ctx context.Context, worker, i int) outcome { return ok(op(ctx, worker, i)) })
+	res := drive(ctx, c.concurrency, c.duration, 0, func(ctx context.Context, worker, i int) outcome { return ok(op(ctx, worker, i)) })
 	res.print(out, c)
 	return nil
 }

@@ -148,14 +148,15 @@ func TestWrongTokenIsAnError(t *testing.T) {
 // its /metrics.
 func TestMix(t *testing.T) {
 	url, tokens := startScimd(t, "Globex")
-	out, n := runOK(t, "-url", url, "-token", strings.Join(tokens, ","), "-preload", "20", "-scenario", "mix", "-c", "4", "-d", "1s", "-warmup", "300ms")
-	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "server RSS: ", " MiB at 300ms, ", "server goroutines: "} {
+	out, n := runOK(t, "-url", url, "-token", strings.Join(tokens, ","), "-preload", "20", "-scenario", "mix", "-c", "4", "-d", "1s", "-warmup", "300ms", "-rate", "200")
+	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "  write with password: ", "server RSS: ", " MiB at 300ms, ", "server goroutines: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mix output lacks %q:\n%s", want, out)
 		}
 	}
-	if n == 0 {
-		t.Fatalf("mix: no successful request:\n%s", out)
+	// -rate 200 for 1 s: about 200 requests, never many more.
+	if n == 0 || n > 240 {
+		t.Fatalf("mix at -rate 200 for 1 s: %d successful requests, want some and at most 240:\n%s", n, out)
 	}
 	// Both tenants were written to: each has more than its 20 users.
 	for i, token := range tokens {

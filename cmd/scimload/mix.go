@@ -33,6 +33,8 @@ type mixWorker struct {
 // tenants of c.token (comma-separated), each sending an identity
 // provider's mix of requests for c.duration.
 func runMix(ctx context.Context, c config, out io.Writer) error {
+	mon := &monitor{url: strings.TrimSuffix(c.url, "/") + "/metrics", httpc: &http.Client{Timeout: 10 * time.Second}}
+	before := mon.read(ctx)
 	var tenants []*mixTenant
 	for _, token := range strings.Split(c.token, ",") {
 		t := &mixTenant{cl: newClient(c.url, strings.TrimSpace(token), c.concurrency)}
@@ -52,8 +54,6 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 		t.users = users
 		tenants = append(tenants, t)
 	}
-	mon := &monitor{url: strings.TrimSuffix(c.url, "/") + "/metrics", httpc: &http.Client{Timeout: 10 * time.Second}}
-	before := mon.read(ctx)
 	var (
 		mu   sync.Mutex
 		warm serverStats
@@ -72,7 +72,11 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 	for w := range workers {
 		workers[w] = &mixWorker{rng: rand.New(rand.NewPCG(uint64(run), uint64(w))), tenant: tenants[w%len(tenants)]}
 	}
-	res := drive(ctx, c.concurrency, c.duration, func(ctx context.Context, w, i int) outcome {
+	var pace time.Duration
+	if c.rate > 0 {
+		pace = time.Duration(float64(c.concurrency) / c.rate * float64(time.Second))
+	}
+	res := drive(ctx, c.concurrency, c.duration, pace, func(ctx context.Context, w, i int) outcome {
 		return workers[w].next(ctx, fmt.Sprintf("mix-%d-%d-%d@example.com", run, w, i))
 	})
 	end := mon.read(ctx)
@@ -96,7 +100,7 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "  server RSS: %.1f MiB at the end\n", end.rss/(1<<20))
 	}
-	fmt.Fprintf(out, "  server goroutines: %.0f before, %.0f at the end, %.0f 5 s after\n", before.goroutines, end.goroutines, after.goroutines)
+	fmt.Fprintf(out, "  server goroutines: %.0f before the run, %.0f at the end, %.0f 5 s after\n", before.goroutines, end.goroutines, after.goroutines)
 	return nil
 }
 
@@ -107,8 +111,12 @@ func (m *mixWorker) next(ctx context.Context, newUserName string) outcome {
 	cl, u := m.tenant.cl, m.tenant.users[m.rng.IntN(len(m.tenant.users))]
 	withPassword := m.rng.IntN(5) == 0
 	password := fmt.Sprintf("mix run pass phrase %d", m.rng.Uint32())
+	class := "write"
+	if withPassword {
+		class = "write with password"
+	}
 	write := func(status int, err error, want ...int) outcome {
-		o := outcome{class: "write", status: status, err: err}
+		o := outcome{class: class, status: status, err: err}
 		for _, w := range want {
 			o.expected = o.expected || err == nil && status == w
 		}
@@ -120,6 +128,7 @@ func (m *mixWorker) next(ctx context.Context, newUserName string) outcome {
 		return outcome{class: "read", status: status, err: err, expected: err == nil && status == http.StatusOK}
 	case p < 65:
 		if m.rng.IntN(50) == 0 {
+			class = "write" // a duplicate sets no password
 			status, err := cl.do(ctx, http.MethodPost, "/Users", userBody(u.UserName), nil)
 			return write(status, err, http.StatusConflict)
 		}
