@@ -46,6 +46,8 @@ type exchange struct {
 
 	// Set by writeError, for the request log.
 	scimType, detail string
+	// Set by rateLimit when it refused the request.
+	rateLimited bool
 }
 
 // withExchange returns r with a new exchange in its context.

@@ -111,7 +111,7 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 				h.svc.RecordRequest(directory.RequestRecord{
 					TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
 					Method: r.Method, Path: r.URL.Path, Status: cmp.Or(rec.status, http.StatusOK), SCIMType: ex.scimType, Detail: ex.detail,
-					Duration: elapsed, RequestID: ex.requestID,
+					Duration: elapsed, RequestID: ex.requestID, RateLimited: ex.rateLimited,
 				})
 			}
 			h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
@@ -197,7 +197,8 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 
 // rateLimit refuses a connection's request beyond its rate limit with 429
 // and Retry-After in whole seconds. The operations of a /Bulk request are
-// not limited again: the bulk request paid for them.
+// not limited again: the bulk request paid for them. The request log keeps
+// one refusal of a connection per flush (directory.RequestRecord.RateLimited).
 func (h *handler) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Value(keyBulkOperation) != nil {
@@ -214,6 +215,7 @@ func (h *handler) rateLimit(next http.Handler) http.Handler {
 				h.metrics.ObserveRateLimited()
 			}
 			retry := d.RetryAfterSeconds()
+			ex.rateLimited = true
 			ex.detail = fmt.Sprintf("too many requests from this connection; retry after %d seconds", retry)
 			w.Header().Set("Retry-After", strconv.Itoa(retry))
 			writeProblem(w, http.StatusTooManyRequests, "", ex.detail)

@@ -1,12 +1,14 @@
 package scim_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -60,6 +62,18 @@ func TestRateLimit(t *testing.T) {
 		r = e.do(http.MethodGet, "/scim/v2/Users?count=1", "")
 		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "4" {
 			t.Fatalf("a request after a bulk of 10 = %d with Retry-After %q, want 429 with 4", r.status, r.header.Get("Retry-After"))
+		}
+
+		// The request log keeps the connection's first refusal since the
+		// last flush, counting the others.
+		ctx := context.Background()
+		if _, err := e.svc.FlushRequests(ctx); err != nil {
+			t.Fatalf("FlushRequests = %v", err)
+		}
+		recs, err := e.svc.Requests(ctx, e.tenant.ID, directory.RequestFilter{MinStatus: 429, MaxStatus: 429, Limit: 10})
+		if err != nil || len(recs) != 1 || recs[0].Method != http.MethodPost || recs[0].TokenName != "okta-prod" ||
+			!strings.Contains(recs[0].Detail, "retry after 1 seconds (the first of 2 requests of this connection refused until ") {
+			t.Fatalf("the request log's 429 entries = %+v, %v; want the first refusal, counting 2", recs, err)
 		}
 	})
 }

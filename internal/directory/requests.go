@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -23,6 +24,13 @@ type RequestRecord struct {
 	Detail    string // of an error answer
 	Duration  time.Duration
 	RequestID string
+	// RateLimited marks a request refused by its connection's rate limit.
+	// A connection over its limit is refused many times a second, so
+	// between two flushes only its first refusal is kept, its detail
+	// saying how many there were: refusals cost one row per connection
+	// per flush, and cannot crowd the other tenants' entries out of the
+	// pending ones. Not stored.
+	RateLimited bool
 }
 
 // RequestFilter selects entries of the request log, newest first.
@@ -40,20 +48,55 @@ const maxPendingRequests = 10000
 
 // RecordRequest adds an entry to the request log. It never blocks: the
 // entry waits in memory for FlushRequests, and is dropped when too many
-// wait. Its strings are made storable first: a path is whatever the client
-// sent, and one NUL or invalid UTF-8 byte would make PostgreSQL refuse the
-// whole batch of every tenant.
+// wait; a rate-limited one is only counted when its connection has a
+// refusal pending already (see RequestRecord.RateLimited). Its strings are
+// made storable first: a path is whatever the client sent, and one NUL or
+// invalid UTF-8 byte would make PostgreSQL refuse the whole batch of every
+// tenant.
 func (s *Service) RecordRequest(r RequestRecord) {
 	for _, f := range []*string{&r.TenantID, &r.TokenID, &r.TokenName, &r.Method, &r.Path, &r.SCIMType, &r.Detail, &r.RequestID} {
 		*f = storable(*f)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	key := connectionKey{r.TenantID, r.TokenID}
+	if r.RateLimited {
+		// A connection's refusals after its first pending one only count.
+		if rf, ok := s.refusals[key]; ok {
+			rf.count++
+			rf.last = later(rf.last, r.Time)
+			return
+		}
+	}
 	if len(s.requests) >= maxPendingRequests {
 		s.droppedRequests++
 		return
 	}
+	if r.RateLimited {
+		if s.refusals == nil {
+			s.refusals = map[connectionKey]*refusals{}
+		}
+		s.refusals[key] = &refusals{index: len(s.requests), count: 1, last: r.Time}
+	}
 	s.requests = append(s.requests, r)
+}
+
+// connectionKey names a connection: a tenant's token.
+type connectionKey struct{ tenantID, tokenID string }
+
+// refusals are a connection's rate-limited requests since the last flush,
+// of which only the first is pending.
+type refusals struct {
+	index int       // of the first in Service.requests
+	count int       // the first included
+	last  time.Time // of the latest
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // FlushRequests writes the entries recorded since the previous flush and
@@ -61,9 +104,16 @@ func (s *Service) RecordRequest(r RequestRecord) {
 // and at shutdown.
 func (s *Service) FlushRequests(ctx context.Context) (dropped int, err error) {
 	s.mu.Lock()
-	pending, dropped := s.requests, s.droppedRequests
-	s.requests, s.droppedRequests = nil, 0
+	pending, dropped, refused := s.requests, s.droppedRequests, s.refusals
+	s.requests, s.droppedRequests, s.refusals = nil, 0, nil
 	s.mu.Unlock()
+	for _, rf := range refused {
+		if rf.count > 1 {
+			r := &pending[rf.index]
+			r.Detail += fmt.Sprintf(" (the first of %d requests of this connection refused until %s)",
+				rf.count, rf.last.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		}
+	}
 	if len(pending) == 0 {
 		return dropped, nil
 	}

@@ -71,6 +71,7 @@ type Service struct {
 	// found no room.
 	requests        []RequestRecord
 	droppedRequests int
+	refusals        map[connectionKey]*refusals // the rate-limited among requests, by connection
 }
 
 type cachedToken struct {

@@ -395,6 +395,85 @@ func TestErrorsAreSafe(t *testing.T) {
 	}
 }
 
+// TestRequestLogRateLimited: a connection's rate-limited refusals between
+// two flushes are one entry, the first, its detail counting them; another
+// connection's refusals and other failures are entries of their own; the
+// next flush starts again; and a flood of refusals takes no room from the
+// other tenants' entries.
+func TestRequestLogRateLimited(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		other, err := f.svc.CreateTenant(ctx, operator, "Other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := func(tenantID, name string) directory.Token {
+			_, tk, err := f.svc.CreateToken(ctx, operator, tenantID, name, []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tk
+		}
+		okta, entra, idp := token(f.tenant.ID, "okta"), token(f.tenant.ID, "entra"), token(other.ID, "idp")
+		at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+		refuse := func(tenantID string, tk directory.Token, id string, ms int) {
+			f.svc.RecordRequest(directory.RequestRecord{TenantID: tenantID, TokenID: tk.ID, TokenName: tk.Name, Time: at.Add(time.Duration(ms) * time.Millisecond),
+				Method: "GET", Path: "/scim/v2/Users", Status: 429, Detail: "too many requests", RequestID: id, RateLimited: true})
+		}
+		entries := func(tenantID string) []string {
+			t.Helper()
+			dropped, err := f.svc.FlushRequests(ctx)
+			if err != nil || dropped != 0 {
+				t.Fatalf("FlushRequests = %d dropped, %v; want none dropped", dropped, err)
+			}
+			recs, err := f.svc.Requests(ctx, tenantID, directory.RequestFilter{Limit: 10})
+			if err != nil {
+				t.Fatalf("Requests = %v", err)
+			}
+			var got []string
+			for _, r := range slices.Backward(recs) {
+				got = append(got, fmt.Sprintf("%s %s %d %s", r.RequestID, r.TokenName, r.Status, r.Detail))
+			}
+			return got
+		}
+
+		refuse(f.tenant.ID, okta, "o1", 0)
+		refuse(f.tenant.ID, okta, "o2", 300)
+		refuse(f.tenant.ID, entra, "e1", 400)
+		f.svc.RecordRequest(directory.RequestRecord{TenantID: f.tenant.ID, TokenID: okta.ID, TokenName: okta.Name, Time: at, Method: "GET", Path: "/scim/v2/Users/x", Status: 404, Detail: "not found", RequestID: "o3"})
+		refuse(f.tenant.ID, okta, "o4", 900)
+		refuse(f.tenant.ID, okta, "o5", 200) // recorded late: the last refusal is still the one at 900 ms
+		want := []string{
+			"o1 okta 429 too many requests (the first of 4 requests of this connection refused until 2026-11-26T12:00:00.900Z)",
+			"e1 entra 429 too many requests",
+			"o3 okta 404 not found",
+		}
+		if got := entries(f.tenant.ID); !slices.Equal(got, want) {
+			t.Fatalf("request log = %q, want %q", got, want)
+		}
+		refuse(f.tenant.ID, okta, "o6", 1000)
+		want = append(want, "o6 okta 429 too many requests")
+		if got := entries(f.tenant.ID); !slices.Equal(got, want) {
+			t.Fatalf("after the next flush, request log = %q, want %q", got, want)
+		}
+
+		// More refusals than the entries a flush holds, then another
+		// tenant's failure: nothing is dropped.
+		for i := range 20000 {
+			refuse(f.tenant.ID, okta, fmt.Sprintf("flood%d", i), 2000)
+		}
+		f.svc.RecordRequest(directory.RequestRecord{TenantID: other.ID, TokenID: idp.ID, TokenName: idp.Name, Time: at, Method: "DELETE", Path: "/scim/v2/Users/y", Status: 404, Detail: "not found", RequestID: "i1"})
+		if got, want := entries(other.ID), []string{"i1 idp 404 not found"}; !slices.Equal(got, want) {
+			t.Fatalf("the other tenant's request log after a flood of refusals = %q, want %q", got, want)
+		}
+		recs, err := f.svc.Requests(ctx, f.tenant.ID, directory.RequestFilter{Limit: 1})
+		if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, "the first of 20000 requests") {
+			t.Fatalf("the flood's entry = %+v, %v; want one entry counting 20000 refusals", recs, err)
+		}
+	})
+}
+
 // TestRequestLogStorable records request log entries whose path holds a
 // NUL and bytes that are not UTF-8, as a client can send them: the flush
 // stores them (PostgreSQL refuses both in text, which would lose the whole
