@@ -8,10 +8,11 @@
 // Burst requests at once and Rate requests per second after that. A replica
 // does not ask the database for every request: it takes a small batch of
 // tokens at once (a lease, spent within Lease and then forgotten) and, once
-// refused, refuses locally until a token is due. Leases never let a
-// connection exceed its limit, since every token spent was taken from the
-// shared bucket; a lease left unspent only makes the limit a little
-// stricter.
+// it has emptied the bucket or been refused, refuses locally until a whole
+// batch is due, so that a connection held at its limit costs a trip to the
+// database per batch, not two per token. Leases never let a connection
+// exceed its limit, since every token spent was taken from the shared
+// bucket; a lease left unspent only makes the limit a little stricter.
 package ratelimit
 
 import (
@@ -56,8 +57,9 @@ type Config struct {
 // Decision is the outcome of Allow.
 type Decision struct {
 	Allowed bool
-	// RetryAfter, when refused, is how long until the connection's next
-	// token is due.
+	// RetryAfter, when refused, is how long until this replica asks the
+	// shared bucket again: until the bucket holds a batch of tokens (a
+	// tenth of a second's tokens or fewer, see New).
 	RetryAfter time.Duration
 }
 
@@ -89,7 +91,7 @@ type lease struct {
 	mu          sync.Mutex
 	tokens      int       // taken from the shared bucket, not yet spent
 	expires     time.Time // after which tokens are forgotten
-	deniedUntil time.Time // until which requests are refused without asking the store
+	deniedUntil time.Time // once tokens are spent, until which requests are refused without asking the store
 	used        time.Time // last Allow, for the sweep
 }
 
@@ -146,11 +148,10 @@ func (l *Limiter) Allow(ctx context.Context, tenantID, tokenID string) (Decision
 		return Decision{RetryAfter: ls.deniedUntil.Sub(now)}, nil
 	}
 	var granted int
-	var wait time.Duration
-	err := l.store.UpdateRateState(ctx, tenantID, tokenID, func(tat time.Time) time.Time {
-		var next time.Time
-		next, granted, wait = l.take(tat, now, l.batch)
-		return next
+	var tat time.Time
+	err := l.store.UpdateRateState(ctx, tenantID, tokenID, func(stored time.Time) time.Time {
+		tat, granted = l.take(stored, now, l.batch)
+		return tat
 	})
 	if err != nil {
 		// Spend locally for one lease rather than ask a failing store on
@@ -158,9 +159,13 @@ func (l *Limiter) Allow(ctx context.Context, tenantID, tokenID string) (Decision
 		ls.tokens, ls.expires = l.batch-1, now.Add(l.cfg.Lease)
 		return Decision{Allowed: true}, err
 	}
+	// Once these tokens are spent, asking again before the bucket holds a
+	// whole batch would cost a trip for fewer tokens, or for a refusal:
+	// refuse locally until then (a time past when the bucket is fuller).
+	ls.deniedUntil = l.batchDue(tat)
 	if granted == 0 {
-		ls.tokens, ls.deniedUntil = 0, now.Add(wait)
-		return Decision{RetryAfter: wait}, nil
+		ls.tokens = 0
+		return Decision{RetryAfter: ls.deniedUntil.Sub(now)}, nil
 	}
 	ls.tokens, ls.expires = granted-1, now.Add(l.cfg.Lease)
 	return Decision{Allowed: true}, nil
@@ -189,19 +194,25 @@ func (l *Limiter) Charge(ctx context.Context, tenantID, tokenID string, n int) e
 }
 
 // take is GCRA: from the bucket whose theoretical arrival time is tat, at
-// now, it takes up to n tokens. It returns the new TAT, how many it took,
-// and, when it took none, how long until one is due.
-func (l *Limiter) take(tat, now time.Time, n int) (next time.Time, granted int, wait time.Duration) {
+// now, it takes up to n tokens. It returns the new TAT and how many it
+// took.
+func (l *Limiter) take(tat, now time.Time, n int) (next time.Time, granted int) {
 	base := later(tat, now)
 	// A token is available while base - now <= (Burst-1) × interval: the
 	// bucket is full at base == now and holds Burst tokens then.
 	room := now.Add(time.Duration(l.cfg.Burst) * l.interval).Sub(base)
 	available := int(room / l.interval)
 	if available <= 0 {
-		return tat, 0, l.interval - room
+		return tat, 0
 	}
 	granted = min(n, available)
-	return base.Add(time.Duration(granted) * l.interval), granted, 0
+	return base.Add(time.Duration(granted) * l.interval), granted
+}
+
+// batchDue is when the bucket whose theoretical arrival time is tat holds
+// a batch of tokens again.
+func (l *Limiter) batchDue(tat time.Time) time.Time {
+	return tat.Add(-time.Duration(l.cfg.Burst-l.batch) * l.interval)
 }
 
 func later(a, b time.Time) time.Time {

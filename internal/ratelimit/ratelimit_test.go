@@ -181,6 +181,48 @@ func TestChargeBulk(t *testing.T) {
 	})
 }
 
+// trips is the real store, counting the limiter's trips to it.
+type trips struct {
+	ratelimit.Store
+	n int
+}
+
+func (s *trips) UpdateRateState(ctx context.Context, tenantID, tokenID string, spend func(time.Time) time.Time) error {
+	s.n++
+	return s.Store.UpdateRateState(ctx, tenantID, tokenID, spend)
+}
+
+// TestHeldAtLimit: a connection sending ten times its limit gets its limit,
+// and costs the database a trip per batch of tokens (5 at 100/s with a
+// burst of 100), not one per token and one per refusal; a refusal says
+// when the replica asks again, when a batch is due.
+func TestHeldAtLimit(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		tenantID, tokenID := connection(t, b, "Acme")
+		c := newClock()
+		st := &trips{Store: b}
+		l := ratelimit.New(st, ratelimit.Config{Rate: 100, Burst: 100, Now: c.Now})
+		allowed := 0
+		for i := range 2000 { // 2 s at 1000 requests/s
+			d := allow(t, l, tenantID, tokenID)
+			if d.Allowed {
+				allowed++
+			} else if d.RetryAfter <= 0 || d.RetryAfter > 50*time.Millisecond {
+				t.Fatalf("request %d refused with RetryAfter %v, want within the 50 ms of a batch", i, d.RetryAfter)
+			}
+			c.advance(time.Millisecond)
+		}
+		const limit = 100 + 2*100
+		if allowed > limit || allowed < limit-5 {
+			t.Fatalf("%d requests allowed in 2 s, want the limit %d (less at most a batch)", allowed, limit)
+		}
+		t.Logf("%d requests allowed in 2 s, %d trips to the database", allowed, st.n)
+		if want := allowed/5 + 2; st.n > want {
+			t.Fatalf("%d trips to the database for %d allowed requests, want at most %d: one per batch of 5", st.n, allowed, want)
+		}
+	})
+}
+
 // TestStoreFailureAllows: a limiter whose database call fails lets the
 // request through (it meets the failure itself) and reports the error.
 func TestStoreFailureAllows(t *testing.T) {
