@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -13,6 +15,11 @@ import (
 
 // contentType is the media type of every SCIM response (RFC 7644 §8.1).
 const contentType = "application/scim+json"
+
+// statusClientClosed is the status logged and counted for a request whose
+// client went away before its answer (nginx's 499); the client never sees
+// it.
+const statusClientClosed = 499
 
 // errorStatus is how one error kind is answered.
 type errorStatus struct {
@@ -55,6 +62,14 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	detail := directory.DetailOf(err)
 	ex := exchangeOf(r.Context())
+	if kind == directory.KindInternal && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away mid-request: nobody reads the answer, and
+		// it is no server error (nor a 500 in the metrics and alerts).
+		h.log.InfoContext(r.Context(), "request cancelled by the client", "request_id", ex.requestID)
+		ex.detail = "cancelled by the client"
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	switch kind {
 	case directory.KindInternal:
 		h.log.ErrorContext(r.Context(), "internal error", "request_id", ex.requestID, "err", err)

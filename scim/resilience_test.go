@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -233,4 +234,27 @@ func TestManyWritersSQLite(t *testing.T) {
 	if n := e.userCount(); n != created || created != writers*rounds {
 		t.Fatalf("%d users stored, %d created, want %d", n, created, writers*rounds)
 	}
+}
+
+// TestClientGoneIsNoServerError: a request whose client went away (its
+// context cancelled) while it ran is logged as cancelled and counted as
+// 499, not as an internal error and a 500, on both backends.
+func TestClientGoneIsNoServerError(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		var log syncBuffer
+		e := newEnv(t, b, withLogTo(&log))
+		e.createUser("anita@example.com") // the token is checked and cached
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/scim/v2/Users?filter="+urlQuery(`userName eq "anita@example.com"`), nil)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, req)
+		if rec.Code != 499 {
+			t.Fatalf("a request of a client gone = %d %s, want 499", rec.Code, rec.Body)
+		}
+		if out := log.String(); strings.Contains(out, "internal error") || !strings.Contains(out, "request cancelled by the client") {
+			t.Fatalf("the log of a request of a client gone:\n%s\nwant it cancelled, no internal error", out)
+		}
+	})
 }
