@@ -40,7 +40,7 @@ func child(t *testing.T, db string, args ...string) *exec.Cmd {
 }
 
 // TestImportSurvivesKill kills an import of 10,000 users (SIGKILL, at
-// random moments) again and again, then checks the database after each:
+// random moments while it creates users) again and again, then checks the database after each:
 // no user without its email rows, the audit count equal to the users,
 // the hash chain intact, and a last run converging to exactly 10,000
 // users. SCIMD_KILL_ROUNDS sets the rounds (default 3; the issue asks for
@@ -62,12 +62,23 @@ func TestImportSurvivesKill(t *testing.T) {
 		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		raw := openRaw(t, db)
 		for round := 1; round <= rounds; round++ {
+			have := rawCount(t, raw)
 			cmd := child(t, db, "import", "--tenant", id, file)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Duration(200+rand.IntN(3000)) * time.Millisecond)
+			// Kill while users are being created: the import first
+			// refuses the rows earlier rounds stored, so wait until it
+			// has made a new one, then kill within half a second. Once
+			// every user is in, kill at a random moment of its first 2 s.
+			if have < users {
+				waitForMore(t, raw, have, time.Minute)
+				time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
+			} else {
+				time.Sleep(time.Duration(200+rand.IntN(1800)) * time.Millisecond)
+			}
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			_ = cmd.Wait()
 			checkIntegrity(t, db, id, round)
@@ -81,6 +92,43 @@ func TestImportSurvivesKill(t *testing.T) {
 		}
 		checkIntegrity(t, db, id, rounds+1)
 	})
+}
+
+// openRaw opens the test's database directly, not through scimd, for
+// what no command shows cheaply.
+func openRaw(t *testing.T, db string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", db
+	if path, ok := strings.CutPrefix(db, "sqlite://"); ok {
+		driver, dsn = "sqlite", path
+	}
+	conn, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// rawCount counts the users in the database (the test's one tenant).
+func rawCount(t *testing.T, conn *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := conn.QueryRow(`SELECT count(*) FROM users`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitForMore waits until the database holds more than have users, for at
+// most limit.
+func waitForMore(t *testing.T, conn *sql.DB, have int, limit time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); rawCount(t, conn) <= have; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the import made no user in %v", limit)
+		}
+	}
 }
 
 // checkIntegrity checks what a kill must never leave behind.
