@@ -66,21 +66,30 @@ func TestImportSurvivesKill(t *testing.T) {
 		for round := 1; round <= rounds; round++ {
 			have := rawCount(t, raw)
 			cmd := child(t, db, "import", "--tenant", id, file)
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
 			// Kill while users are being created: the import first
 			// refuses the rows earlier rounds stored, so wait until it
 			// has made a new one, then kill within half a second. Once
 			// every user is in, kill at a random moment of its first 2 s.
+			phase := "after every user was in"
 			if have < users {
-				waitForMore(t, raw, have, time.Minute)
+				phase = "while it refused the rows stored before"
+				if waitForMore(t, raw, have, exited, &out) {
+					phase = "while it created users"
+				}
 				time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
 			} else {
 				time.Sleep(time.Duration(200+rand.IntN(1800)) * time.Millisecond)
 			}
+			t.Logf("round %d: killed %s", round, phase)
 			_ = cmd.Process.Signal(syscall.SIGKILL)
-			_ = cmd.Wait()
+			<-exited
 			checkIntegrity(t, db, id, round)
 		}
 		out, err := child(t, db, "import", "--tenant", id, file).CombinedOutput()
@@ -120,15 +129,28 @@ func rawCount(t *testing.T, conn *sql.DB) int {
 	return n
 }
 
-// waitForMore waits until the database holds more than have users, for at
-// most limit.
-func waitForMore(t *testing.T, conn *sql.DB, have int, limit time.Duration) {
+// waitForMore waits until the database holds more than have users, and
+// reports whether it does: the import first refuses the rows stored
+// before, which on PostgreSQL takes about a minute per 3,000, so after 20 s
+// it gives up waiting. It fails the test if the import exits with an error
+// before making a user.
+func waitForMore(t *testing.T, conn *sql.DB, have int, exited chan error, out *syncBuffer) bool {
 	t.Helper()
-	for deadline := time.Now().Add(limit); rawCount(t, conn) <= have; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); rawCount(t, conn) <= have; time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err // for the caller's wait
+			if rawCount(t, conn) > have {
+				return true
+			}
+			t.Fatalf("the import exited (%v) without making a user beyond %d:\n%s", err, have, out.String())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the import made no user in %v", limit)
+			return false
 		}
 	}
+	return true
 }
 
 // checkIntegrity checks what a kill must never leave behind.
