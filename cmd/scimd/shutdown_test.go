@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,7 +66,39 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 				statuses[i] = resp.StatusCode
 			})
 		}
-		time.Sleep(500 * time.Millisecond) // the requests are sent and hashing
+		// SIGTERM once every request has reached the server (answered,
+		// hashing, or queued for a slot) and some are still in flight: a
+		// request not yet sent would rightly be refused by a server
+		// shutting down.
+		inFlight := regexp.MustCompile(`(?m)^scimd_password_hash_(?:running|waiting) (\d+)$`)
+		created := regexp.MustCompile(`(?m)^scimd_http_requests_total\{[^}]*method="POST",route="/scim/v2/Users",status="201"\} (\d+)$`)
+		sum := func(re *regexp.Regexp, text string) int {
+			total := 0
+			for _, m := range re.FindAllStringSubmatch(text, -1) {
+				v, _ := strconv.Atoi(m[1])
+				total += v
+			}
+			return total
+		}
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			resp, err := http.Get(url + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			pending, done := sum(inFlight, string(body)), sum(created, string(body))
+			if pending+done == n {
+				if pending == 0 {
+					t.Fatal("every request was answered before SIGTERM: none was in flight")
+				}
+				t.Logf("SIGTERM with %d requests in flight (%d answered)", pending, done)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 2 minutes %d requests are in the server and %d answered, of %d", pending, done, n)
+			}
+		}
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
