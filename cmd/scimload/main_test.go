@@ -149,7 +149,9 @@ func TestWrongTokenIsAnError(t *testing.T) {
 func TestMix(t *testing.T) {
 	url, tokens := startScimd(t, "Globex")
 	out, n := runOK(t, "-url", url, "-token", strings.Join(tokens, ","), "-preload", "20", "-scenario", "mix", "-c", "4", "-d", "1s", "-warmup", "300ms", "-rate", "200")
-	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "  write with password: ", "server RSS: ", " MiB at 300ms, ", "server goroutines: "} {
+	// Writes with a password are a fifth of the writes: a short run under
+	// -race may have none, so their line is not required.
+	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "server RSS: ", " MiB at 300ms, ", "server goroutines: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mix output lacks %q:\n%s", want, out)
 		}
