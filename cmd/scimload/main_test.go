@@ -160,11 +160,11 @@ func TestMix(t *testing.T) {
 	if n == 0 || n > 240 {
 		t.Fatalf("mix at -rate 200 for 1 s: %d successful requests, want some and at most 240:\n%s", n, out)
 	}
-	// Both tenants were written to: each has more than its 20 users.
+	// Deletes remove only users the run made: each tenant keeps its 20.
 	for i, token := range tokens {
 		total, err := newClient(url, token, 1).total(context.Background())
-		if err != nil || total <= 20 {
-			t.Errorf("tenant %d has %d users after the mix (%v), want more than the 20 preloaded", i, total, err)
+		if err != nil || total < 20 {
+			t.Errorf("tenant %d has %d users after the mix (%v), want at least the 20 preloaded", i, total, err)
 		}
 	}
 }
