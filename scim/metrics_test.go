@@ -80,6 +80,7 @@ func TestMetrics(t *testing.T) {
 		"scimd_password_hash_running 0",
 		"scimd_password_hash_waiting 0",
 		"scimd_password_hash_refused_total 0",
+		"scimd_password_hashes_total " + strconv.FormatUint(hasher.Computed(), 10),
 		"scimd_password_hash_memory_bound_bytes " + strconv.Itoa(int(hasher.MemoryBound())),
 		`go_sql_open_connections{db_name="sqlite_read"}`,
 		`go_sql_open_connections{db_name="sqlite_write"}`,

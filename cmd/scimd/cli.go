@@ -12,6 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/secretbox"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
@@ -111,13 +112,20 @@ func envOr(getenv func(string) string, key, def string) string {
 // open opens and migrates the database named by --database and returns the
 // domain service over it. The caller closes the returned store.
 func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
+	db, svc, _, err := c.openWithBox(e, hasher, opts...)
+	return db, svc, err
+}
+
+// openWithBox is open that also returns the box of the secret key (nil
+// when none is configured), for the server's other uses of the key.
+func (c *cli) openWithBox(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, *secretbox.Box, error) {
 	db, err := store.Open(e.ctx, c.Database)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := db.Migrate(e.ctx); err != nil {
 		db.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if hasher == nil {
 		hasher = password.NewHasher(password.DefaultParams(), 1, 4)
@@ -125,12 +133,12 @@ func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Op
 	box, err := c.secretBox(e, db)
 	if err != nil {
 		db.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if box != nil {
 		opts = append(opts, directory.WithSecretBox(box))
 	}
-	return db, directory.NewService(db, hasher, opts...), nil
+	return db, directory.NewService(db, hasher, opts...), box, nil
 }
 
 // operator is the audit actor of a command-line change.

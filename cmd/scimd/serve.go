@@ -65,16 +65,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	defer logs.Close()
 	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
-	db, svc, err := c.open(e, hasher, directory.WithCacheTTL(s.TokenCache))
+	db, svc, box, err := c.openWithBox(e, hasher, directory.WithCacheTTL(s.TokenCache))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-
-	box, err := c.secretBox(e, db)
-	if err != nil {
-		return err
-	}
 	cursors, err := cursorCodec(e, box)
 	if err != nil {
 		return err

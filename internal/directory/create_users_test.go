@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -97,6 +98,53 @@ func TestCreateUsersInOrder(t *testing.T) {
 			if got[0] != nil || directory.KindOf(got[1]) != directory.KindUniqueness {
 				t.Errorf("%s = %v, want the first created and the second refused", name, got)
 			}
+		}
+	})
+}
+
+// TestCreateUsersAgain: running the same inputs again (an import re-run)
+// refuses the stored ones without hashing their passwords; only the new
+// input's password is hashed, and a stored key still wins over a password
+// the policy refuses.
+func TestCreateUsersAgain(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		pw, short := "correct horse battery staple 42", "short"
+		var ins []directory.UserInput
+		for i := range 150 {
+			ins = append(ins, directory.UserInput{User: directory.User{UserName: fmt.Sprintf("user%d@example.com", i)}, Password: &pw})
+		}
+		if _, errs := f.svc.CreateUsers(ctx, operator, f.tenant.ID, ins); errors.Join(errs...) != nil {
+			t.Fatal(errors.Join(errs...))
+		}
+		if got := f.hasher.Computed(); got != 150 {
+			t.Fatalf("the first run computed %d hashes, want 150", got)
+		}
+		again := append(ins,
+			directory.UserInput{User: directory.User{UserName: "new@example.com"}, Password: &pw},
+			directory.UserInput{User: directory.User{UserName: "USER3@example.com"}, Password: &short})
+		_, errs := f.svc.CreateUsers(ctx, operator, f.tenant.ID, again)
+		for i, err := range errs {
+			switch {
+			case i == 150:
+				if err != nil {
+					t.Errorf("the new input: %v", err)
+				}
+			case i == 151:
+				if directory.KindOf(err) != directory.KindInvalidValue {
+					t.Errorf("a taken email with a password too short = %v, want the password refused first", err)
+				}
+			case directory.KindOf(err) != directory.KindUniqueness:
+				t.Fatalf("input %d again = %v, want a uniqueness error", i, err)
+			}
+		}
+		if got := f.hasher.Computed(); got != 151 {
+			t.Errorf("after the second run %d hashes, want 151: only the new input's password hashed", got)
+		}
+		page, err := f.svc.Users(ctx, f.tenant.ID, directory.UserQuery{})
+		if err != nil || page.Total != 151 {
+			t.Fatalf("Users().Total = %d, %v; want 151", page.Total, err)
 		}
 	})
 }

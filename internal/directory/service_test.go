@@ -25,6 +25,7 @@ var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Na
 
 type fixture struct {
 	svc    *directory.Service
+	hasher *password.Hasher
 	tenant directory.Tenant
 	clock  *time.Time
 }
@@ -37,7 +38,8 @@ func setup(t testing.TB, b store.Backend) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc = directory.NewService(b, password.NewHasher(testParams, 2, 8), directory.WithClock(func() time.Time { return *f.clock }),
+	f.hasher = password.NewHasher(testParams, 2, 8)
+	f.svc = directory.NewService(b, f.hasher, directory.WithClock(func() time.Time { return *f.clock }),
 		directory.WithSecretBox(box))
 	f.tenant, err = f.svc.CreateTenant(context.Background(), operator, "Acme")
 	if err != nil {

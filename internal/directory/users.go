@@ -125,11 +125,12 @@ const createBatch = 100
 // CreateUsers creates users as CreateUser does, each with its own outcome
 // (errs[i] is nil when users[i] was created), but writes them in batches
 // of createBatch, one transaction each: the rules are applied to every
-// input first (passwords hashed on all cores), then a batch of those that
-// passed is written at once. When the store refuses a batch (a key taken
-// by a stored user or by another of the batch), its users are written one
-// by one, so that each gets CreateUser's answer. Inputs with groups are
-// written one by one.
+// input first, inputs whose keys stored users hold are refused without
+// hashing their passwords, the other passwords are hashed on all cores,
+// then a batch of those that passed is written at once. When the store
+// refuses a batch (a key taken by a stored user or by another of the
+// batch), its users are written one by one, so that each gets
+// CreateUser's answer. Inputs with groups are written one by one.
 func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) (users []User, errs []error) {
 	const op = "directory.CreateUsers"
 	users, errs = make([]User, len(ins)), make([]error, len(ins))
@@ -140,10 +141,14 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		}
 		return users, errs
 	}
+	s.refuseStored(ctx, op, c, tenant, ins, errs)
 	events := make([]audit.Event, len(ins))
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i := range ins {
+		if errs[i] != nil {
+			continue
+		}
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
@@ -206,6 +211,36 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 	}
 	flush()
 	return users, errs
+}
+
+// refuseStored sets errs[i] for each input that passes the rules but whose
+// email or userName a stored user of the tenant already holds, before any
+// password is hashed: running an import again costs a lookup a row, not a
+// hash. An input it lets through still meets the store's unique keys, and
+// a failed lookup refuses nothing.
+func (s *Service) refuseStored(ctx context.Context, op string, c Caller, tenant Tenant, ins []UserInput, errs []error) {
+	var valid []int
+	var users []User
+	for i, in := range ins {
+		if u, _, err := s.newUser(ctx, c, tenant, in, false); err == nil {
+			valid, users = append(valid, i), append(users, u)
+		}
+	}
+	for start := 0; start < len(users); start += createBatch {
+		batch := users[start:min(start+createBatch, len(users))]
+		email, userName, err := s.store.TakenUserKeys(ctx, tenant.ID, batch)
+		if err != nil {
+			return
+		}
+		for j := range batch {
+			switch i := valid[start+j]; {
+			case email[j]:
+				errs[i] = wrap(op, &UniqueError{Field: FieldEmail})
+			case userName[j]:
+				errs[i] = wrap(op, &UniqueError{Field: FieldUserName})
+			}
+		}
+	}
 }
 
 // CheckNewUsers answers what CreateUsers would, without writing anything

@@ -121,6 +121,8 @@ type HashPool interface {
 	Load() (running, waiting int)
 	// Refused counts the callers turned away since the start (503).
 	Refused() uint64
+	// Computed counts the hashes computed since the start.
+	Computed() uint64
 	// MemoryBound is the most memory the running hashes use, in bytes.
 	MemoryBound() uint64
 }
@@ -140,6 +142,10 @@ func (r *Registry) WatchHashPool(p HashPool) {
 			Name: "scimd_password_hash_refused_total",
 			Help: "Password writes refused with 503 because every slot was running and the queue was full.",
 		}, func() float64 { return float64(p.Refused()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "scimd_password_hashes_total",
+			Help: "Password hashes computed, for password writes and password checks.",
+		}, func() float64 { return float64(p.Computed()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scimd_password_hash_memory_bound_bytes",
 			Help: "The most memory the password hashes running at once can use.",

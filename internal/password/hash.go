@@ -72,6 +72,8 @@ type Hasher struct {
 	admitted chan struct{}
 	// refused counts the callers turned away with ErrBusy.
 	refused atomic.Uint64
+	// computed counts the argon2id keys derived.
+	computed atomic.Uint64
 	// inSlot, when set by a test, runs while a slot is held, before the
 	// hash.
 	inSlot func()
@@ -110,6 +112,10 @@ func (h *Hasher) Load() (running, waiting int) {
 
 // Refused counts the callers turned away with ErrBusy since the start.
 func (h *Hasher) Refused() uint64 { return h.refused.Load() }
+
+// Computed counts the argon2id keys derived since the start, by Hash and
+// by Verify.
+func (h *Hasher) Computed() uint64 { return h.computed.Load() }
 
 // Hash returns the argon2id hash of the NFKC normalised pw as a PHC string,
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> with both in unpadded
@@ -173,6 +179,7 @@ func (h *Hasher) key(ctx context.Context, pw, salt []byte, p Params) ([]byte, er
 	if h.inSlot != nil {
 		h.inSlot()
 	}
+	defer h.computed.Add(1)
 	return argon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
 }
 
