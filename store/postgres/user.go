@@ -225,10 +225,14 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 }
 
 // TakenUserKeys reports which of users have an email or userName another
-// stored user of the tenant holds: one indexed lookup a key column.
+// stored user of the tenant holds: one statement a key column, probing
+// the column's unique index once a key. The join states that plan: with
+// "column = ANY(keys)" and a young table's statistics, PostgreSQL chose
+// the userName trigram index instead and took about 0.8 s a call.
 func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []directory.User) (email, userName []bool, err error) {
 	email, userName, err = record.TakenUserKeys(users, func(column string, keys []string) ([][2]string, error) {
-		rows, err := db.db.QueryContext(ctx, `SELECT `+column+`, id FROM users WHERE tenant_id = $1 AND `+column+` = ANY($2::text[])`, tenantID, keys)
+		rows, err := db.db.QueryContext(ctx, `SELECT u.`+column+`, u.id FROM unnest($2::text[]) AS k (key)
+			JOIN users u ON u.tenant_id = $1 AND u.`+column+` = k.key`, tenantID, keys)
 		if err != nil {
 			return nil, err
 		}
