@@ -151,7 +151,7 @@ func TestMix(t *testing.T) {
 	out, n := runOK(t, "-url", url, "-token", strings.Join(tokens, ","), "-preload", "20", "-scenario", "mix", "-c", "4", "-d", "1s", "-warmup", "300ms", "-rate", "200")
 	// Writes with a password are a fifth of the writes: a short run under
 	// -race may have none, so their line is not required.
-	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "server RSS: ", " MiB at 300ms, ", "server goroutines: "} {
+	for _, want := range []string{"tenants: 2", "  read: ", "  write: ", "server RSS: ", " MiB at 300ms, ", "server live heap: ", "; peak ", "server goroutines: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mix output lacks %q:\n%s", want, out)
 		}

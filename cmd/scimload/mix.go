@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -54,19 +53,7 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 		t.users = users
 		tenants = append(tenants, t)
 	}
-	var (
-		mu   sync.Mutex
-		warm serverStats
-	)
-	if c.warmup < c.duration {
-		timer := time.AfterFunc(c.warmup, func() {
-			s := mon.read(ctx)
-			mu.Lock()
-			warm = s
-			mu.Unlock()
-		})
-		defer timer.Stop()
-	}
+	samples := mon.sample(ctx, c.duration)
 	run := time.Now().UnixNano()
 	workers := make([]*mixWorker, c.concurrency)
 	for w := range workers {
@@ -88,17 +75,20 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 	}
 	time.Sleep(5 * time.Second)
 	after := mon.read(ctx)
-	mu.Lock()
-	defer mu.Unlock()
 	if !end.ok {
 		fmt.Fprintf(out, "  server: %s unreachable, no memory or goroutine figures\n", mon.url)
 		return nil
 	}
-	if warm.ok {
-		fmt.Fprintf(out, "  server RSS: %.1f MiB at %s, %.1f MiB at the end (%+.1f%%)\n", warm.rss/(1<<20), c.warmup,
-			end.rss/(1<<20), 100*(end.rss-warm.rss)/warm.rss)
-	} else {
-		fmt.Fprintf(out, "  server RSS: %.1f MiB at the end\n", end.rss/(1<<20))
+	taken := <-samples
+	window := min(time.Minute, (c.duration-c.warmup)/3)
+	for _, m := range []struct {
+		name  string
+		value func(serverStats) float64
+	}{
+		{"RSS", func(s serverStats) float64 { return s.rss }},
+		{"live heap", func(s serverStats) float64 { return s.liveHeap }},
+	} {
+		fmt.Fprintf(out, "  server %s: %s\n", m.name, taken.growth(m.value, end, c.warmup, window))
 	}
 	fmt.Fprintf(out, "  server goroutines: %.0f before the run, %.0f at the end, %.0f 5 s after\n", before.goroutines, end.goroutines, after.goroutines)
 	return nil
@@ -187,8 +177,74 @@ type monitor struct {
 // serverStats is one reading of the server's /metrics.
 type serverStats struct {
 	ok         bool
-	rss        float64 // bytes
+	at         time.Duration // since the run started
+	rss        float64       // bytes
+	liveHeap   float64       // bytes live after the last collection
 	goroutines float64
+}
+
+// samples are the readings taken during a run, in time order.
+type samples []serverStats
+
+// sample reads the server's figures through a run of d, at most every 5 s
+// and at least 100 times; the channel gets the readings when d is over.
+func (m *monitor) sample(ctx context.Context, d time.Duration) <-chan samples {
+	every := min(5*time.Second, max(d/100, 100*time.Millisecond))
+	done := make(chan samples, 1)
+	go func() {
+		var taken samples
+		start := time.Now()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for ctx.Err() == nil && time.Since(start)+every <= d {
+			<-tick.C
+			if s := m.read(ctx); s.ok {
+				s.at = time.Since(start)
+				taken = append(taken, s)
+			}
+		}
+		done <- taken
+	}()
+	return done
+}
+
+// growth describes how value moved after warmup: its reading at warmup and
+// at the end, the means of the first and the last window after warmup
+// (steadier than two single readings), and its peak.
+func (ss samples) growth(value func(serverStats) float64, end serverStats, warmup, window time.Duration) string {
+	var after samples
+	for _, s := range ss {
+		if s.at >= warmup {
+			after = append(after, s)
+		}
+	}
+	if len(after) == 0 || window <= 0 {
+		return fmt.Sprintf("%.1f MiB at the end", value(end)/(1<<20))
+	}
+	last := after[len(after)-1].at
+	var first, final []float64
+	peak := value(end)
+	for _, s := range after {
+		v := value(s)
+		peak = max(peak, v)
+		if s.at < after[0].at+window {
+			first = append(first, v)
+		}
+		if s.at > last-window {
+			final = append(final, v)
+		}
+	}
+	w, e, f, l := value(after[0]), value(end), mean(first), mean(final)
+	return fmt.Sprintf("%.1f MiB at %s, %.1f MiB at the end (%+.1f%%); mean %.1f MiB over the first %s after it, %.1f MiB over the last %s (%+.1f%%); peak %.1f MiB",
+		w/(1<<20), warmup, e/(1<<20), 100*(e-w)/w, f/(1<<20), window, l/(1<<20), window, 100*(l-f)/f, peak/(1<<20))
+}
+
+func mean(vs []float64) float64 {
+	var sum float64
+	for _, v := range vs {
+		sum += v
+	}
+	return sum / float64(len(vs))
 }
 
 // read returns the server's figures now; ok is false when /metrics cannot
@@ -215,6 +271,8 @@ func (m *monitor) read(ctx context.Context) serverStats {
 		switch name {
 		case "process_resident_memory_bytes":
 			s.rss = v
+		case "go_gc_heap_live_bytes":
+			s.liveHeap = v
 		case "go_goroutines":
 			s.goroutines = v
 		}
