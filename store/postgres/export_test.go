@@ -1,6 +1,9 @@
 package postgres
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // MigrateTo applies the migrations up to version alone (tests of older
 // schemas).
@@ -18,3 +21,42 @@ func (db *DB) Exec(ctx context.Context, stmt string) error {
 	_, err := db.db.ExecContext(ctx, stmt)
 	return err
 }
+
+// TakenKeysPlan returns the generic plan, the one a statement prepared
+// once is run with, of TakenUserKeys's statement for column (email_key or
+// user_name_key).
+func (db *DB) TakenKeysPlan(ctx context.Context, column, tenantID string, keys []string) (string, error) {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	for _, stmt := range []string{`SET plan_cache_mode = force_generic_plan`, `PREPARE taken (text, text[]) AS ` + takenKeysSQL(column)} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return "", err
+		}
+	}
+	defer conn.ExecContext(ctx, `DEALLOCATE taken; RESET plan_cache_mode`)
+	// EXPLAIN takes no parameters: the arguments are quoted literals.
+	quoted := make([]string, len(keys))
+	for i, k := range keys {
+		quoted[i] = literal(k)
+	}
+	rows, err := conn.QueryContext(ctx, `EXPLAIN EXECUTE taken (`+literal(tenantID)+`, ARRAY[`+strings.Join(quoted, ",")+`])`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		plan.WriteString(line + "\n")
+	}
+	return plan.String(), rows.Err()
+}
+
+// literal quotes s as an SQL string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
