@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/scimd/scimd/store/postgres"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -13,11 +12,7 @@ import (
 func TestMigrateExternalIDs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSchema(t)
 	if err := db.MigrateTo(ctx, 3); err != nil {
 		t.Fatalf("migrate to version 3: %v", err)
 	}

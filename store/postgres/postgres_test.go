@@ -77,11 +77,7 @@ func TestNULIsInvalidValue(t *testing.T) {
 func TestTakenUserKeysPlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSchema(t)
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -126,4 +122,16 @@ func TestTakenUserKeysPlan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// openSchema opens a store on a schema of its own, not yet migrated, and
+// closes it when t ends.
+func openSchema(t *testing.T) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
