@@ -29,6 +29,11 @@ type Backend interface {
 	// up-to-date database, and safe when several processes start at once
 	// against one PostgreSQL database.
 	Migrate(ctx context.Context) error
+	// Pending reports whether Migrate has migrations to apply: the
+	// database is older than this binary, or new. It changes no table
+	// but the migrations' own version table, which it creates when
+	// missing.
+	Pending(ctx context.Context) (bool, error)
 	// Pools returns the backend's connection pools by name, for the
 	// metrics.
 	Pools() map[string]*sql.DB

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -119,11 +120,39 @@ func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Op
 // openWithBox is open that also returns the box of the secret key (nil
 // when none is configured), for the server's other uses of the key.
 func (c *cli) openWithBox(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, *secretbox.Box, error) {
+	return c.connect(e, migrateSchema, hasher, opts...)
+}
+
+// openCurrent is open for a command that promises to write nothing: it
+// does not migrate the database, and refuses one that needs migrating.
+func (c *cli) openCurrent(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
+	db, svc, _, err := c.connect(e, requireCurrent, hasher, opts...)
+	return db, svc, err
+}
+
+// migrateSchema brings the database's schema up to date.
+func migrateSchema(ctx context.Context, db store.Backend) error { return db.Migrate(ctx) }
+
+// requireCurrent refuses a database whose schema is not up to date.
+func requireCurrent(ctx context.Context, db store.Backend) error {
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if pending {
+		return errors.New("the database needs migrating: run scimd migrate first (this command writes nothing, so it does not migrate)")
+	}
+	return nil
+}
+
+// connect opens the database named by --database, prepares its schema
+// and returns the service over it and the box of the secret key.
+func (c *cli) connect(e *env, prepare func(context.Context, store.Backend) error, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, *secretbox.Box, error) {
 	db, err := store.Open(e.ctx, c.Database)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := db.Migrate(e.ctx); err != nil {
+	if err := prepare(e.ctx, db); err != nil {
 		db.Close()
 		return nil, nil, nil, err
 	}

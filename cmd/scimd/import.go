@@ -54,7 +54,11 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	}
 	// Hashing uses every core; DefaultParams bounds the memory of each.
 	cores := runtime.GOMAXPROCS(0)
-	db, svc, err := cl.open(e, password.NewHasher(password.DefaultParams(), cores, 4*cores))
+	open := cl.open
+	if c.DryRun {
+		open = cl.openCurrent
+	}
+	db, svc, err := open(e, password.NewHasher(password.DefaultParams(), cores, 4*cores))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,27 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
+// TestImportDryRunMigratesNothing: a dry run on a database that needs
+// migrating is refused and leaves the schema as it was; once migrated, the
+// dry run runs.
+func TestImportDryRunMigratesNothing(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		file := writeFile(t, "users.csv", "email,name\nanita@example.com,Anita Singh\n")
+		out, _, err := scimd(t, db, "import", "--tenant", "none", "--dry-run", file)
+		if err == nil || !strings.Contains(message(err), "run scimd migrate first") {
+			t.Fatalf("import --dry-run on a database never migrated = %v, want it refused\n%s", err, out)
+		}
+		if _, err := openRaw(t, db).Exec(`SELECT 1 FROM tenants`); err == nil {
+			t.Fatal("the dry run created the tenants table: it migrated the database")
+		}
+		mustScimd(t, db, "migrate")
+		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		if out := mustScimd(t, db, "import", "--tenant", id, "--dry-run", file); !strings.Contains(out, "dry run: 1 of 1 rows would be imported") {
+			t.Fatalf("import --dry-run once migrated:\n%s", out)
+		}
+	})
+}
+
 // TestImportCSV imports a CSV file with good and bad rows: the good ones
 // become users (in their groups, with their flags, invited without a
 // password under --invite), each bad one is reported with its line and

@@ -16,6 +16,7 @@ func TestMigrateExternalIDs(t *testing.T) {
 	if err := db.MigrateTo(ctx, 3); err != nil {
 		t.Fatalf("migrate to version 3: %v", err)
 	}
+	storetest.CheckPending(t, db, true)
 	for _, stmt := range storetest.LegacyExternalIDs("now()") {
 		if err := db.Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
@@ -24,5 +25,6 @@ func TestMigrateExternalIDs(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate() = %v", err)
 	}
+	storetest.CheckPending(t, db, false)
 	storetest.CheckExternalIDMigration(t, db)
 }

@@ -113,6 +113,19 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// Pending reports whether Migrate has migrations to apply.
+func (db *DB) Pending(ctx context.Context) (bool, error) {
+	p, err := db.migrations(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: pending migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: pending migrations: %w", err)
+	}
+	return pending, nil
+}
+
 // migrations returns the provider of the embedded migrations, which takes
 // an advisory lock of the schema while it migrates.
 func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {

@@ -128,6 +128,19 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// Pending reports whether Migrate has migrations to apply.
+func (db *DB) Pending(ctx context.Context) (bool, error) {
+	p, err := db.migrations()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: pending migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: pending migrations: %w", err)
+	}
+	return pending, nil
+}
+
 // migrations returns the provider of the embedded migrations.
 func (db *DB) migrations() (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")

@@ -78,3 +78,11 @@ func CheckExternalIDMigration(t *testing.T, b store.Backend) {
 		}
 	}
 }
+
+// CheckPending checks that b reports pending migrations exactly when want.
+func CheckPending(t *testing.T, b store.Backend, want bool) {
+	t.Helper()
+	if pending, err := b.Pending(context.Background()); err != nil || pending != want {
+		t.Fatalf("Pending() = %v, %v; want %v", pending, err, want)
+	}
+}
