@@ -131,8 +131,8 @@ func rawCount(t *testing.T, conn *sql.DB) int {
 
 // waitForMore waits until the database holds more than have users, and
 // reports whether it does: the import first refuses the rows stored
-// before (in about a second), so after 20 s it gives up waiting. It fails the test if the import exits with an error
-// before making a user.
+// before (in about a second), so after 20 s it gives up waiting. It fails
+// the test if the import exits with an error before making a user.
 func waitForMore(t *testing.T, conn *sql.DB, have int, exited chan error, out *syncBuffer) bool {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); rawCount(t, conn) <= have; time.Sleep(10 * time.Millisecond) {

@@ -156,6 +156,9 @@ func TestMix(t *testing.T) {
 			t.Errorf("mix output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
+		t.Errorf("mix output has a figure that is not a number:\n%s", out)
+	}
 	// -rate 200 for 1 s: about 200 requests, never many more.
 	if n == 0 || n > 240 {
 		t.Fatalf("mix at -rate 200 for 1 s: %d successful requests, want some and at most 240:\n%s", n, out)

@@ -53,7 +53,7 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 		t.users = users
 		tenants = append(tenants, t)
 	}
-	samples := mon.sample(ctx, c.duration)
+	sampling := mon.sample(ctx, c.duration)
 	run := time.Now().UnixNano()
 	workers := make([]*mixWorker, c.concurrency)
 	for w := range workers {
@@ -79,7 +79,7 @@ func runMix(ctx context.Context, c config, out io.Writer) error {
 		fmt.Fprintf(out, "  server: %s unreachable, no memory or goroutine figures\n", mon.url)
 		return nil
 	}
-	taken := <-samples
+	taken := <-sampling
 	window := min(time.Minute, (c.duration-c.warmup)/3)
 	for _, m := range []struct {
 		name  string
@@ -186,8 +186,9 @@ type serverStats struct {
 // samples are the readings taken during a run, in time order.
 type samples []serverStats
 
-// sample reads the server's figures through a run of d, at most every 5 s
-// and at least 100 times; the channel gets the readings when d is over.
+// sample reads the server's figures through a run of d, every d/100 but
+// no more often than every 100 ms and no less often than every 5 s; the
+// channel gets the readings when d is over or ctx ends.
 func (m *monitor) sample(ctx context.Context, d time.Duration) <-chan samples {
 	every := min(5*time.Second, max(d/100, 100*time.Millisecond))
 	done := make(chan samples, 1)
@@ -196,8 +197,13 @@ func (m *monitor) sample(ctx context.Context, d time.Duration) <-chan samples {
 		start := time.Now()
 		tick := time.NewTicker(every)
 		defer tick.Stop()
-		for ctx.Err() == nil && time.Since(start)+every <= d {
-			<-tick.C
+		for time.Since(start)+every <= d {
+			select {
+			case <-ctx.Done():
+				done <- taken
+				return
+			case <-tick.C:
+			}
 			if s := m.read(ctx); s.ok {
 				s.at = time.Since(start)
 				taken = append(taken, s)
@@ -218,7 +224,10 @@ func (ss samples) growth(value func(serverStats) float64, end serverStats, warmu
 			after = append(after, s)
 		}
 	}
-	if len(after) == 0 || window <= 0 {
+	if value(end) == 0 {
+		return "not exported by the server"
+	}
+	if len(after) == 0 || window <= 0 || value(after[0]) == 0 {
 		return fmt.Sprintf("%.1f MiB at the end", value(end)/(1<<20))
 	}
 	last := after[len(after)-1].at

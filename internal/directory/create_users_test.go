@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,8 +105,9 @@ func TestCreateUsersInOrder(t *testing.T) {
 
 // TestCreateUsersAgain: running the same inputs again (an import re-run)
 // refuses the stored ones without hashing their passwords; only the new
-// input's password is hashed, and a stored key still wins over a password
-// the policy refuses.
+// input's password is hashed. The answers keep their order of precedence:
+// a password the policy refuses before a stored key, a missing group
+// before a stored key, as CreateUser and CheckNewUsers answer.
 func TestCreateUsersAgain(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
 		f := setup(t, b)
@@ -121,11 +123,17 @@ func TestCreateUsersAgain(t *testing.T) {
 		if got := f.hasher.Computed(); got != 150 {
 			t.Fatalf("the first run computed %d hashes, want 150", got)
 		}
-		again := append(ins,
-			directory.UserInput{User: directory.User{UserName: "new@example.com"}, Password: &pw},
-			directory.UserInput{User: directory.User{UserName: "USER3@example.com"}, Password: &short})
+		again := slices.Concat(ins, []directory.UserInput{
+			{User: directory.User{UserName: "new@example.com"}, Password: &pw},
+			{User: directory.User{UserName: "USER3@example.com"}, Password: &short},
+			{User: directory.User{UserName: "user4@example.com"}, Password: &pw, Groups: []string{"no-such-group"}},
+		})
+		checked := f.svc.CheckNewUsers(ctx, operator, f.tenant.ID, again)
 		_, errs := f.svc.CreateUsers(ctx, operator, f.tenant.ID, again)
 		for i, err := range errs {
+			if directory.KindOf(err) != directory.KindOf(checked[i]) {
+				t.Errorf("input %d: CreateUsers = %v, CheckNewUsers = %v: want the same answer", i, err, checked[i])
+			}
 			switch {
 			case i == 150:
 				if err != nil {
@@ -135,12 +143,20 @@ func TestCreateUsersAgain(t *testing.T) {
 				if directory.KindOf(err) != directory.KindInvalidValue {
 					t.Errorf("a taken email with a password too short = %v, want the password refused first", err)
 				}
+			case i == 152:
+				if directory.KindOf(err) != directory.KindNotFound {
+					t.Errorf("a taken email with a missing group = %v, want the group refused first", err)
+				}
+
 			case directory.KindOf(err) != directory.KindUniqueness:
 				t.Fatalf("input %d again = %v, want a uniqueness error", i, err)
 			}
 		}
 		if got := f.hasher.Computed(); got != 151 {
 			t.Errorf("after the second run %d hashes, want 151: only the new input's password hashed", got)
+		}
+		if _, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, again[152]); directory.KindOf(err) != directory.KindNotFound {
+			t.Errorf("CreateUser of a taken email with a missing group = %v, want the group refused first", err)
 		}
 		page, err := f.svc.Users(ctx, f.tenant.ID, directory.UserQuery{})
 		if err != nil || page.Total != 151 {

@@ -125,8 +125,10 @@ const createBatch = 100
 // CreateUsers creates users as CreateUser does, each with its own outcome
 // (errs[i] is nil when users[i] was created), but writes them in batches
 // of createBatch, one transaction each: the rules are applied to every
-// input first, inputs whose keys stored users hold are refused without
-// hashing their passwords, the other passwords are hashed on all cores,
+// input first, inputs that name a missing group or whose keys stored users
+// hold are refused without hashing their passwords (so with the hashing
+// pool full they get that answer, not CreateUser's 503), the other
+// passwords are hashed on all cores,
 // then a batch of those that passed is written at once. When the store
 // refuses a batch (a key taken by a stored user or by another of the
 // batch), its users are written one by one, so that each gets
@@ -213,18 +215,28 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 	return users, errs
 }
 
-// refuseStored sets errs[i] for each input that passes the rules but whose
-// email or userName a stored user of the tenant already holds, before any
-// password is hashed: running an import again costs a lookup a row, not a
-// hash. An input it lets through still meets the store's unique keys, and
-// a failed lookup refuses nothing.
+// refuseStored sets errs[i], before any password is hashed, for each input
+// that passes the rules but names a group that does not exist or has an
+// email or userName a stored user of the tenant already holds, in that
+// order, as the store checks them: running an import again costs a lookup
+// a row, not a hash. An input it lets through still meets the store's
+// checks, and a failed lookup refuses nothing.
 func (s *Service) refuseStored(ctx context.Context, op string, c Caller, tenant Tenant, ins []UserInput, errs []error) {
 	var valid []int
 	var users []User
+	groups := map[string]error{}
 	for i, in := range ins {
-		if u, _, err := s.newUser(ctx, c, tenant, in, false); err == nil {
-			valid, users = append(valid, i), append(users, u)
+		u, _, err := s.newUser(ctx, c, tenant, in, false)
+		if err != nil {
+			continue // answered with its rule's error when hashed
 		}
+		if err := s.checkGroups(ctx, op, tenant.ID, in.Groups, groups); err != nil {
+			if KindOf(err) == KindNotFound {
+				errs[i] = err
+			}
+			continue
+		}
+		valid, users = append(valid, i), append(users, u)
 	}
 	for start := 0; start < len(users); start += createBatch {
 		batch := users[start:min(start+createBatch, len(users))]

@@ -31,12 +31,14 @@ func (db *DB) TakenKeysPlan(ctx context.Context, column, tenantID string, keys [
 		return "", err
 	}
 	defer conn.Close()
-	for _, stmt := range []string{`SET plan_cache_mode = force_generic_plan`, `PREPARE taken (text, text[]) AS ` + takenKeysSQL(column)} {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			return "", err
-		}
+	if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		return "", err
 	}
-	defer conn.ExecContext(ctx, `DEALLOCATE taken; RESET plan_cache_mode`)
+	defer conn.ExecContext(ctx, `RESET plan_cache_mode`)
+	if _, err := conn.ExecContext(ctx, `PREPARE taken (text, text[]) AS `+takenKeysSQL(column)); err != nil {
+		return "", err
+	}
+	defer conn.ExecContext(ctx, `DEALLOCATE taken`)
 	// EXPLAIN takes no parameters: the arguments are quoted literals.
 	quoted := make([]string, len(keys))
 	for i, k := range keys {
