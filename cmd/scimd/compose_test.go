@@ -66,7 +66,7 @@ func TestComposeFile(t *testing.T) {
 		t.Fatalf("lb configs = %+v, want the Caddyfile", lb.Configs)
 	}
 	caddyfile := project.Configs[lb.Configs[0].Source].Content
-	for _, want := range []string{"reverse_proxy", "name scimd", "port 8080", "lb_policy round_robin", "unhealthy_status 503"} {
+	for _, want := range []string{"reverse_proxy", "name scimd", "port 8080", "lb_policy cookie scimd_replica", "unhealthy_status 503"} {
 		if !strings.Contains(caddyfile, want) {
 			t.Errorf("the Caddyfile lacks %q:\n%s", want, caddyfile)
 		}
