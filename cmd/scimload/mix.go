@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,8 +216,9 @@ func (m *monitor) sample(ctx context.Context, d time.Duration) <-chan samples {
 }
 
 // growth describes how value moved after warmup: its reading at warmup and
-// at the end, the means of the first and the last window after warmup
-// (steadier than two single readings), and its peak.
+// at the end, the means and the floors (lowest readings) of the first and
+// the last window after warmup, steadier than two single readings (the
+// floor leaves out the hashes that happened to be live), and its peak.
 func (ss samples) growth(value func(serverStats) float64, end serverStats, warmup, window time.Duration) string {
 	var after samples
 	for _, s := range ss {
@@ -244,8 +246,9 @@ func (ss samples) growth(value func(serverStats) float64, end serverStats, warmu
 		}
 	}
 	w, e, f, l := value(after[0]), value(end), mean(first), mean(final)
-	return fmt.Sprintf("%.1f MiB at %s, %.1f MiB at the end (%+.1f%%); mean %.1f MiB over the first %s after it, %.1f MiB over the last %s (%+.1f%%); peak %.1f MiB",
-		w/(1<<20), warmup, e/(1<<20), 100*(e-w)/w, f/(1<<20), window, l/(1<<20), window, 100*(l-f)/f, peak/(1<<20))
+	ff, fl := slices.Min(first), slices.Min(final)
+	return fmt.Sprintf("%.1f MiB at %s, %.1f MiB at the end (%+.1f%%); over the first and the last %s after it, mean %.1f → %.1f MiB (%+.1f%%), floor %.1f → %.1f MiB (%+.1f%%); peak %.1f MiB",
+		w/(1<<20), warmup, e/(1<<20), 100*(e-w)/w, window, f/(1<<20), l/(1<<20), 100*(l-f)/f, ff/(1<<20), fl/(1<<20), 100*(fl-ff)/ff, peak/(1<<20))
 }
 
 func mean(vs []float64) float64 {
