@@ -64,7 +64,9 @@ func (s *Service) RecordRequest(r RequestRecord) {
 		// A connection's refusals after its first pending one only count.
 		if rf, ok := s.refusals[key]; ok {
 			rf.count++
-			rf.last = later(rf.last, r.Time)
+			if r.Time.After(rf.last) {
+				rf.last = r.Time
+			}
 			return
 		}
 	}
@@ -90,13 +92,6 @@ type refusals struct {
 	index int       // of the first in Service.requests
 	count int       // the first included
 	last  time.Time // of the latest
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // FlushRequests writes the entries recorded since the previous flush and
