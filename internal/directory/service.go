@@ -188,46 +188,67 @@ func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 	return t, nil
 }
 
-// SetTenantPolicy sets the tenant's MFA requirement and password policy and
-// records tenant.policy_updated with the old and new values. The policy
-// must be within the bounds of SPEC §3 (password.Policy.Validate): a
-// minimum length below 15 only while MFA is required. Setting what is
-// already set writes nothing.
+// SetTenantPolicy sets the tenant's MFA requirement and password policy,
+// whole, as UpdateTenantPolicy does.
 func (s *Service) SetTenantPolicy(ctx context.Context, c Caller, tenantID string, mfaRequired bool, p password.Policy) (Tenant, error) {
-	const op = "directory.SetTenantPolicy"
-	if err := p.Validate(mfaRequired); err != nil {
-		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "passwordPolicy", Detail: err.Error(), Err: err}
+	return s.UpdateTenantPolicy(ctx, c, tenantID, func(mfa *bool, pol *password.Policy) error {
+		*mfa, *pol = mfaRequired, p
+		return nil
+	})
+}
+
+// UpdateTenantPolicy changes the tenant's MFA requirement and password
+// policy with change, which is given them as stored now and returns its
+// error (nothing written), and records tenant.policy_updated with the old
+// and new values. The result must be within the bounds of SPEC §3
+// (password.Policy.Validate): a minimum length below 15 only while MFA is
+// required. When another change wrote first, change runs again on what it
+// wrote, so that neither is lost. A change that changes nothing writes
+// nothing. Returns KindInvalidValue, KindNotFound or change's error.
+func (s *Service) UpdateTenantPolicy(ctx context.Context, c Caller, tenantID string, change func(mfaRequired *bool, p *password.Policy) error) (Tenant, error) {
+	const op = "directory.UpdateTenantPolicy"
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.Tenant(ctx, tenantID)
+		if errors.Is(err, ErrNotFound) {
+			return Tenant{}, &Error{Kind: KindNotFound, Op: op, Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", tenantID), Err: err}
+		}
+		if err != nil {
+			return Tenant{}, wrap(op, err)
+		}
+		next := cur
+		if err := change(&next.MFARequired, &next.PasswordPolicy); err != nil {
+			return Tenant{}, err
+		}
+		if err := next.PasswordPolicy.Validate(next.MFARequired); err != nil {
+			return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "passwordPolicy", Detail: err.Error(), Err: err}
+		}
+		var changes []audit.Change
+		if cur.MFARequired != next.MFARequired {
+			changes = append(changes, audit.Change{Attribute: "mfaRequired", Old: cur.MFARequired, New: next.MFARequired})
+		}
+		if cur.PasswordPolicy != next.PasswordPolicy {
+			changes = append(changes, audit.Change{Attribute: "passwordPolicy", Old: cur.PasswordPolicy, New: next.PasswordPolicy})
+		}
+		if len(changes) == 0 {
+			return cur, nil
+		}
+		ev, err := s.event(c, tenantID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: cur.ID, Display: cur.Name}, changes, s.timeNow())
+		if err != nil {
+			return Tenant{}, wrap(op, err)
+		}
+		err = s.store.UpdateTenantPolicy(ctx, next, cur, ev)
+		if errors.Is(err, ErrVersionMismatch) && attempt < updateAttempts {
+			continue
+		}
+		if errors.Is(err, ErrVersionMismatch) {
+			return Tenant{}, &Error{Kind: KindBusy, Op: op, Detail: "the policy kept changing: try again", Err: err}
+		}
+		if err != nil {
+			return Tenant{}, wrap(op, err)
+		}
+		s.forgetTenant(tenantID) // this process sees the new policy at once
+		return next, nil
 	}
-	cur, err := s.store.Tenant(ctx, tenantID)
-	if errors.Is(err, ErrNotFound) {
-		return Tenant{}, &Error{Kind: KindNotFound, Op: op, Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", tenantID), Err: err}
-	}
-	if err != nil {
-		return Tenant{}, wrap(op, err)
-	}
-	next := cur
-	next.MFARequired, next.PasswordPolicy = mfaRequired, p
-	var changes []audit.Change
-	if cur.MFARequired != next.MFARequired {
-		changes = append(changes, audit.Change{Attribute: "mfaRequired", Old: cur.MFARequired, New: next.MFARequired})
-	}
-	if cur.PasswordPolicy != next.PasswordPolicy {
-		changes = append(changes, audit.Change{Attribute: "passwordPolicy", Old: cur.PasswordPolicy, New: next.PasswordPolicy})
-	}
-	if len(changes) == 0 {
-		return cur, nil
-	}
-	ev, err := s.event(c, tenantID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: cur.ID, Display: cur.Name}, changes, s.timeNow())
-	if err != nil {
-		return Tenant{}, wrap(op, err)
-	}
-	if err := s.store.UpdateTenantPolicy(ctx, next, ev); err != nil {
-		return Tenant{}, wrap(op, err)
-	}
-	s.mu.Lock()
-	delete(s.tenants, tenantID) // this process sees the new policy at once
-	s.mu.Unlock()
-	return next, nil
 }
 
 // Tenants lists every tenant, oldest first.
@@ -353,28 +374,75 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, tenantID, name stri
 }
 
 // SetTokenSettings replaces the connection settings of the tenant's active
-// token with this name and records token.updated. The token cache of this
-// process forgets the token at once; other processes within their cache
-// time. Returns KindInvalidValue or KindNotFound.
+// token with this name, as UpdateTokenSettings does.
 func (s *Service) SetTokenSettings(ctx context.Context, c Caller, tenantID, name string, settings ConnectionSettings) (Token, error) {
-	const op = "directory.SetTokenSettings"
-	if err := settings.check(); err != nil {
-		return Token{}, err
+	return s.UpdateTokenSettings(ctx, c, tenantID, name, func(cs *ConnectionSettings) error {
+		*cs = settings
+		return nil
+	})
+}
+
+// UpdateTokenSettings changes the connection settings of the tenant's
+// active token with this name with change, which is given them as stored
+// now and returns its error (nothing written), and records token.updated
+// with the old and new settings. When another change wrote first, change
+// runs again on what it wrote, so that neither is lost; a change that
+// changes nothing writes nothing. The token cache of this process forgets
+// the token at once; other processes within their cache time. Returns
+// KindInvalidValue, KindNotFound or change's error.
+func (s *Service) UpdateTokenSettings(ctx context.Context, c Caller, tenantID, name string, change func(*ConnectionSettings) error) (Token, error) {
+	const op = "directory.UpdateTokenSettings"
+	for attempt := 1; ; attempt++ {
+		cur, err := s.activeToken(ctx, tenantID, name)
+		if err != nil {
+			return Token{}, err
+		}
+		next := cur.Settings
+		if err := change(&next); err != nil {
+			return Token{}, err
+		}
+		if err := next.check(); err != nil {
+			return Token{}, err
+		}
+		if next.Equal(cur.Settings) {
+			return cur, nil
+		}
+		ev, err := s.event(c, tenantID, audit.TokenUpdated, audit.Target{Type: "token", Display: name},
+			[]audit.Change{{Attribute: "settings", Old: cur.Settings, New: next}}, s.timeNow())
+		if err != nil {
+			return Token{}, wrap(op, err)
+		}
+		t, err := s.store.UpdateTokenSettings(ctx, tenantID, name, cur.Settings, next, ev)
+		if errors.Is(err, ErrVersionMismatch) && attempt < updateAttempts {
+			continue
+		}
+		if errors.Is(err, ErrVersionMismatch) {
+			return Token{}, &Error{Kind: KindBusy, Op: op, Detail: "the settings kept changing: try again", Err: err}
+		}
+		if errors.Is(err, ErrNotFound) {
+			return Token{}, &Error{Kind: KindNotFound, Op: op, Field: "name", Detail: fmt.Sprintf("no active token named %q in this tenant", name), Err: err}
+		}
+		if err != nil {
+			return Token{}, wrap(op, err)
+		}
+		s.forget(t.Hash)
+		return t, nil
 	}
-	ev, err := s.event(c, tenantID, audit.TokenUpdated, audit.Target{Type: "token", Display: name},
-		[]audit.Change{{Attribute: "settings", New: settings}}, s.timeNow())
+}
+
+// activeToken returns the tenant's unrevoked token with this name, as
+// stored now; KindNotFound when there is none.
+func (s *Service) activeToken(ctx context.Context, tenantID, name string) (Token, error) {
+	tokens, err := s.store.Tokens(ctx, tenantID)
 	if err != nil {
-		return Token{}, wrap(op, err)
+		return Token{}, wrap("directory.activeToken", err)
 	}
-	t, err := s.store.UpdateTokenSettings(ctx, tenantID, name, settings, ev)
-	if errors.Is(err, ErrNotFound) {
-		return Token{}, &Error{Kind: KindNotFound, Op: op, Field: "name", Detail: fmt.Sprintf("no active token named %q in this tenant", name), Err: err}
+	for _, t := range tokens {
+		if t.Name == name && t.RevokedAt == nil {
+			return t, nil
+		}
 	}
-	if err != nil {
-		return Token{}, wrap(op, err)
-	}
-	s.forget(t.Hash)
-	return t, nil
+	return Token{}, &Error{Kind: KindNotFound, Op: "directory.activeToken", Field: "name", Detail: fmt.Sprintf("no active token named %q in this tenant", name), Err: ErrNotFound}
 }
 
 // forget drops a token from the cache after a change to it, and keeps

@@ -24,8 +24,10 @@ type Store interface {
 	// Tenants returns every tenant, oldest first.
 	Tenants(ctx context.Context) ([]Tenant, error)
 	// UpdateTenantPolicy sets the tenant's MFA requirement and password
-	// policy and records ev. Returns ErrNotFound.
-	UpdateTenantPolicy(ctx context.Context, t Tenant, ev audit.Event) error
+	// policy to t's and records ev, in one transaction, if they are still
+	// prev's (ErrVersionMismatch otherwise, with nothing written). Returns
+	// ErrNotFound.
+	UpdateTenantPolicy(ctx context.Context, t, prev Tenant, ev audit.Event) error
 	// UpdateTenantAttributes sets the tenant's custom attribute definitions
 	// to t.Attributes if they are still prev (ErrVersionMismatch
 	// otherwise), deletes every stored value of the attribute name (spelled
@@ -49,9 +51,11 @@ type Store interface {
 	// returns the token, or ErrNotFound.
 	RevokeToken(ctx context.Context, tenantID, name string, ev audit.Event) (Token, error)
 	// UpdateTokenSettings sets the connection settings of the tenant's
-	// unrevoked token with this name, records ev with the token's id as its
-	// target id, and returns the token, or ErrNotFound.
-	UpdateTokenSettings(ctx context.Context, tenantID, name string, s ConnectionSettings, ev audit.Event) (Token, error)
+	// unrevoked token with this name to s if they are still prev
+	// (ErrVersionMismatch otherwise, with nothing written), records ev
+	// with the token's id as its target id, in one transaction, and
+	// returns the token, or ErrNotFound.
+	UpdateTokenSettings(ctx context.Context, tenantID, name string, prev, s ConnectionSettings, ev audit.Event) (Token, error)
 	// TouchTokens records last-used times, by token id.
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
 

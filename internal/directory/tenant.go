@@ -120,6 +120,14 @@ func (cs ConnectionSettings) Apply(in *UserInput, create bool) {
 	}
 }
 
+// Equal reports whether cs and o are the same settings (the flags compared
+// by value).
+func (cs ConnectionSettings) Equal(o ConnectionSettings) bool {
+	same := func(a, b *bool) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+	return cs.Password == o.Password && same(cs.EmailVerified, o.EmailVerified) &&
+		same(cs.PasswordMustReset, o.PasswordMustReset) && same(cs.ForceMFAEnrollment, o.ForceMFAEnrollment)
+}
+
 // check reports an unknown password mode.
 func (cs ConnectionSettings) check() error {
 	switch cs.Password {

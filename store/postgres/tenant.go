@@ -77,28 +77,40 @@ func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
 }
 
 // UpdateTenantPolicy sets the tenant's MFA requirement and password policy
-// and records ev, in one statement, or returns directory.ErrNotFound.
-func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev audit.Event) error {
+// to t's and records ev, in one transaction, if they are still prev's
+// (directory.ErrVersionMismatch otherwise), or returns
+// directory.ErrNotFound. The tenant row is locked first, so that two
+// changes of one tenant's policy run one after the other.
+func (db *DB) UpdateTenantPolicy(ctx context.Context, t, prev directory.Tenant, ev audit.Event) error {
 	policy, err := record.Policy(t.PasswordPolicy)
 	if err != nil {
 		return fail("update tenant policy", err)
 	}
-	args := append([]any{t.ID, t.MFARequired, policy}, eventArgs(ev)...) // $4 on: the event
-	var n int
-	err = db.db.QueryRowContext(ctx, `WITH t AS (
-			UPDATE tenants SET mfa_required = $2, password_policy = $3 WHERE id = $1 RETURNING id
-		), e AS (
-			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT t.id, `+params(4, eventParams)+` FROM t
+	return fail("update tenant policy", db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var (
+			mfa    bool
+			stored string
 		)
-		SELECT count(*) FROM t`, args...).Scan(&n)
-	if err != nil {
-		return fail("update tenant policy", err)
-	}
-	if n == 0 {
-		return directory.ErrNotFound
-	}
-	return nil
+		err := tx.QueryRowContext(ctx, `SELECT mfa_required, password_policy FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&mfa, &stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("lock tenant: %w", err)
+		}
+		was, err := record.ParsePolicy(stored)
+		if err != nil {
+			return err
+		}
+		if mfa != prev.MFARequired || was != prev.PasswordPolicy {
+			return directory.ErrVersionMismatch // another change came first
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tenants SET mfa_required = $2, password_policy = $3 WHERE id = $1`,
+			t.ID, t.MFARequired, policy); err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		return insertEvents(ctx, tx, t.ID, []audit.Event{ev})
+	}))
 }
 
 // UpdateTenantAttributes sets the tenant's custom attribute definitions,

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -30,28 +33,39 @@ func (db *DB) CreateToken(ctx context.Context, t directory.Token, ev audit.Event
 }
 
 // UpdateTokenSettings sets the settings of the tenant's active token with
-// this name and records ev (target id: the token's), in one statement.
-// Returns the token or directory.ErrNotFound.
-func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, cs directory.ConnectionSettings, ev audit.Event) (directory.Token, error) {
+// this name to cs if they are still prev (directory.ErrVersionMismatch
+// otherwise) and records ev (target id: the token's), in one transaction
+// that locks the token's row first. Returns the token or
+// directory.ErrNotFound.
+func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, prev, cs directory.ConnectionSettings, ev audit.Event) (directory.Token, error) {
 	settings, err := record.TokenSettings(cs)
 	if err != nil {
 		return directory.Token{}, fail("update token settings", err)
 	}
-	const targetID = 6 // index of target_id in eventInsertColumns
-	evArgs := eventArgs(ev)
-	args := append([]any{tenantID, name, settings}, evArgs[:targetID]...)
-	args = append(args, evArgs[targetID+1:]...)
-	t, err := scanToken(db.db.QueryRowContext(ctx, `WITH t AS (
-			UPDATE tokens SET settings = $3 WHERE tenant_id = $1 AND name = $2 AND revoked_at IS NULL
-			RETURNING `+tokenColumns+`
-		), e AS (
-			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, `+params(4, targetID)+`, t.id, `+params(4+targetID, eventParams-targetID-1)+` FROM t
-		)
-		SELECT `+tokenColumns+` FROM t`, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return directory.Token{}, directory.ErrNotFound
-	}
+	var t directory.Token
+	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var id, stored string
+		err := tx.QueryRowContext(ctx, `SELECT id, settings FROM tokens WHERE tenant_id = $1 AND name = $2 AND revoked_at IS NULL FOR UPDATE`,
+			tenantID, name).Scan(&id, &stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("lock token: %w", err)
+		}
+		was, err := record.ParseTokenSettings(stored)
+		if err != nil {
+			return err
+		}
+		if !was.Equal(prev) {
+			return directory.ErrVersionMismatch // another change came first
+		}
+		if t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = $2 WHERE id = $1 RETURNING `+tokenColumns, id, settings)); err != nil {
+			return fmt.Errorf("update token settings: %w", err)
+		}
+		ev.Target.ID = t.ID
+		return insertEvents(ctx, tx, tenantID, []audit.Event{ev})
+	})
 	if err != nil {
 		return directory.Token{}, fail("update token settings", err)
 	}

@@ -90,13 +90,32 @@ func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
 }
 
 // UpdateTenantPolicy sets the tenant's MFA requirement and password policy
-// and records ev, or returns directory.ErrNotFound.
-func (db *DB) UpdateTenantPolicy(ctx context.Context, t directory.Tenant, ev audit.Event) error {
+// to t's and records ev if they are still prev's (directory.
+// ErrVersionMismatch otherwise), or returns directory.ErrNotFound.
+func (db *DB) UpdateTenantPolicy(ctx context.Context, t, prev directory.Tenant, ev audit.Event) error {
 	policy, err := record.Policy(t.PasswordPolicy)
 	if err != nil {
 		return fail("update tenant policy", err)
 	}
 	return fail("update tenant policy", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		var (
+			mfa    bool
+			stored string
+		)
+		err := tx.QueryRowContext(ctx, `SELECT mfa_required, password_policy FROM tenants WHERE id = ?`, t.ID).Scan(&mfa, &stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read policy: %w", err)
+		}
+		was, err := record.ParsePolicy(stored)
+		if err != nil {
+			return err
+		}
+		if mfa != prev.MFARequired || was != prev.PasswordPolicy {
+			return directory.ErrVersionMismatch // another change came first
+		}
 		return updateTenant(ctx, tx, t.ID, ev, `mfa_required = ?, password_policy = ?`, t.MFARequired, policy)
 	}))
 }

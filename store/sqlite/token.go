@@ -118,21 +118,34 @@ func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.E
 }
 
 // UpdateTokenSettings sets the settings of the tenant's active token with
-// this name and records ev (target id: the token's). Returns the token or
+// this name to cs if they are still prev (directory.ErrVersionMismatch
+// otherwise) and records ev (target id: the token's). Returns the token or
 // directory.ErrNotFound.
-func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, cs directory.ConnectionSettings, ev audit.Event) (directory.Token, error) {
+func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, prev, cs directory.ConnectionSettings, ev audit.Event) (directory.Token, error) {
 	settings, err := record.TokenSettings(cs)
 	if err != nil {
 		return directory.Token{}, fail("update token settings", err)
 	}
 	var t directory.Token
 	err = db.write(ctx, func(ctx context.Context, tx *tx) error {
-		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = ?
-			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns, settings, tenantID, name))
+		var stored string
+		err := tx.QueryRowContext(ctx, `SELECT settings FROM tokens WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL`,
+			tenantID, name).Scan(&stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return directory.ErrNotFound
 		}
+		if err != nil {
+			return fmt.Errorf("read token settings: %w", err)
+		}
+		was, err := record.ParseTokenSettings(stored)
+		if err != nil {
+			return err
+		}
+		if !was.Equal(prev) {
+			return directory.ErrVersionMismatch // another change came first
+		}
+		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = ?
+			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns, settings, tenantID, name))
 		if err != nil {
 			return fmt.Errorf("update token settings: %w", err)
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -186,7 +187,22 @@ func testUpdateTenantPolicy(t *testing.T, in Instance) {
 	next := acme
 	next.MFARequired = true
 	next.PasswordPolicy = password.Policy{MinLength: 8, MaxLength: 100, MinDigits: 2, Blocklist: false, ContextCheck: true}
-	if err := b.UpdateTenantPolicy(ctx, next, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
+	// A change made from another policy than the stored one writes
+	// nothing: another change came first.
+	stale := acme
+	stale.PasswordPolicy.Blocklist = !acme.PasswordPolicy.Blocklist
+	err := b.UpdateTenantPolicy(ctx, next, stale, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID}))
+	wantIs(t, "UpdateTenantPolicy(stale policy)", err, directory.ErrVersionMismatch)
+	stale = acme
+	stale.MFARequired = !acme.MFARequired
+	err = b.UpdateTenantPolicy(ctx, next, stale, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID}))
+	wantIs(t, "UpdateTenantPolicy(stale MFA requirement)", err, directory.ErrVersionMismatch)
+	if got, _ := b.Tenant(ctx, acme.ID); !reflect.DeepEqual(got, acme) {
+		t.Fatalf("Tenant(acme) after a stale UpdateTenantPolicy = %+v, want it unchanged", got)
+	}
+	wantEqual(t, "AuditEvents(acme) types after a stale update", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated})
+
+	if err := b.UpdateTenantPolicy(ctx, next, acme, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
 		t.Fatalf("UpdateTenantPolicy() = %v, want nil", err)
 	}
 	got, err := b.Tenant(ctx, acme.ID)
@@ -200,13 +216,14 @@ func testUpdateTenantPolicy(t *testing.T, in Instance) {
 	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.TenantPolicyUpdated})
 
 	missing := newTenant("Missing")
-	err = b.UpdateTenantPolicy(ctx, missing, event(missing.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: missing.ID}))
+	err = b.UpdateTenantPolicy(ctx, missing, missing, event(missing.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: missing.ID}))
 	wantIs(t, "UpdateTenantPolicy(missing tenant)", err, directory.ErrNotFound)
 }
 
 // testTokenSettings stores a token's connection settings, reads them back
 // by hash and in the list, changes them (audited, the event naming the
-// token), and refuses to change a revoked or another tenant's token.
+// token), and refuses to change a revoked or another tenant's token, or
+// settings that are no longer the ones the change was made from.
 func testTokenSettings(t *testing.T, in Instance) {
 	ctx, b := context.Background(), in.Backend
 	acme := createTenant(t, b, "Acme")
@@ -218,8 +235,19 @@ func testTokenSettings(t *testing.T, in Instance) {
 	wantEqual(t, "TokenByHash().Settings", tokenByHash(t, b, tk.Hash).Settings, tk.Settings)
 
 	next := directory.ConnectionSettings{Password: directory.PasswordEnforce, PasswordMustReset: &no, ForceMFAEnrollment: &yes}
+	for _, stale := range []directory.ConnectionSettings{
+		{Password: directory.PasswordIgnore},
+		{Password: directory.PasswordIgnore, EmailVerified: &no},
+		{Password: directory.PasswordEnforce, EmailVerified: &yes},
+	} {
+		_, err := b.UpdateTokenSettings(ctx, acme.ID, tk.Name, stale, next, event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
+		wantIs(t, fmt.Sprintf("UpdateTokenSettings(from stale %+v)", stale), err, directory.ErrVersionMismatch)
+	}
+	wantEqual(t, "TokenByHash().Settings after stale updates", tokenByHash(t, b, tk.Hash).Settings, tk.Settings)
+	wantEqual(t, "AuditEvents(acme) types after stale updates", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.TokenCreated})
+
 	ev := event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token", Display: tk.Name})
-	got, err := b.UpdateTokenSettings(ctx, acme.ID, tk.Name, next, ev)
+	got, err := b.UpdateTokenSettings(ctx, acme.ID, tk.Name, tk.Settings, next, ev)
 	if err != nil || got.ID != tk.ID {
 		t.Fatalf("UpdateTokenSettings() = %+v, %v, want the token", got, err)
 	}
@@ -235,12 +263,12 @@ func testTokenSettings(t *testing.T, in Instance) {
 		t.Fatalf("last event = %s on %q, want token.updated on the token", last.Type, last.Target.ID)
 	}
 
-	_, err = b.UpdateTokenSettings(ctx, other.ID, tk.Name, next, event(other.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
+	_, err = b.UpdateTokenSettings(ctx, other.ID, tk.Name, next, next, event(other.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
 	wantIs(t, "UpdateTokenSettings(another tenant)", err, directory.ErrNotFound)
 	if _, err := b.RevokeToken(ctx, acme.ID, tk.Name, event(acme.ID, audit.TokenRevoked, audit.Target{Type: "token"})); err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.UpdateTokenSettings(ctx, acme.ID, tk.Name, next, event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
+	_, err = b.UpdateTokenSettings(ctx, acme.ID, tk.Name, next, next, event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token"}))
 	wantIs(t, "UpdateTokenSettings(revoked)", err, directory.ErrNotFound)
 	if n := len(sealed(t, b, other.ID)); n != 1 {
 		t.Fatalf("Other's events = %d, want its tenant.created alone", n)
