@@ -7,13 +7,11 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -81,6 +79,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Patch("/tenant", a.patchTenant)
 		r.Get("/policy", a.getPolicy)
 		r.Put("/policy", a.putPolicy)
+		r.Patch("/policy", a.patchPolicy)
 		r.Get("/attributes", a.listAttributes)
 		r.Post("/attributes", a.defineAttribute)
 		r.Delete("/attributes/{name}", a.removeAttribute)
@@ -203,26 +202,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// readJSON decodes the request body into v, refusing unknown members and
-// anything after the object.
-func readJSON(r *http.Request, v any) error {
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit)
-		}
-		return directory.Errorf(directory.KindInvalidSyntax, "", "the request body cannot be read")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return directory.Errorf(directory.KindInvalidSyntax, "", "the request body is not the JSON object this endpoint takes: %v", err)
-	}
-	if dec.More() {
-		return directory.Errorf(directory.KindInvalidSyntax, "", "the request body has data after the JSON object")
-	}
-	return nil
 }

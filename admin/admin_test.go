@@ -313,11 +313,11 @@ func TestGroupsTokensPolicyAudit(t *testing.T) {
 		if len(list.list) != 3 || strings.Contains(list.raw, secret) || strings.Contains(list.raw, "hash") {
 			t.Fatalf("token list = %s", list.raw)
 		}
-		upd := e.do(http.MethodPatch, "/admin/v1/tokens/entra", `{"password":"enforce","emailVerified":true}`, http.StatusOK)
+		upd := e.do(http.MethodPatch, "/admin/v1/tokens/entra", `{"settings":{"password":"enforce","emailVerified":true}}`, http.StatusOK)
 		if s, _ := upd.body["settings"].(map[string]any); s["password"] != "enforce" || s["emailVerified"] != true {
 			t.Fatalf("token update = %s", upd.raw)
 		}
-		e.call(e.admin, http.MethodPatch, "/admin/v1/tokens/entra", `{"password":"sometimes"}`).wantProblem(t, "a bad mode", http.StatusBadRequest, "invalidValue", "")
+		e.call(e.admin, http.MethodPatch, "/admin/v1/tokens/entra", `{"settings":{"password":"sometimes"}}`).wantProblem(t, "a bad mode", http.StatusBadRequest, "invalidValue", "")
 		e.call(e.admin, http.MethodPost, "/admin/v1/tokens", `{"name":"x","expiresIn":"soon"}`).wantProblem(t, "a bad duration", http.StatusBadRequest, "invalidValue", "expiresIn")
 		e.call(e.admin, http.MethodPost, "/admin/v1/tokens", `{"name":"x","scopes":["root"]}`).wantProblem(t, "an unknown scope", http.StatusBadRequest, "invalidValue", "unknown scope")
 		e.do(http.MethodDelete, "/admin/v1/tokens/entra", "", http.StatusNoContent)

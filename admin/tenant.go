@@ -2,6 +2,8 @@ package admin
 
 import (
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -44,13 +46,24 @@ func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
 		Attributes: attrs, InvitationExpiry: t.InvitationTTL.String(), CreatedAt: t.CreatedAt})
 }
 
+// tenantPatch is the body of PATCH /tenant: the settings to change.
+type tenantPatch struct {
+	// InvitationExpiry is a Go duration from 1h to 2160h.
+	InvitationExpiry string `json:"invitationExpiry"`
+}
+
 // patchTenant serves PATCH /tenant: {"invitationExpiry": "72h"} (1h to
 // 2160h); audited as tenant.policy_updated. Answers the tenant view.
 func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		InvitationExpiry string `json:"invitationExpiry"`
+	b, err := readBody(r)
+	if err == nil {
+		err = checkPatch(b, tenantPatch{})
 	}
-	if err := readJSON(r, &body); err != nil {
+	var body tenantPatch
+	if err == nil {
+		err = b.decode(&body)
+	}
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -65,6 +78,21 @@ func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.getTenant(w, r)
+}
+
+// checkPatch refuses a PATCH body of the shape of v (a struct) that
+// changes nothing, or sends null: a member left out keeps its value, and
+// null would read as a request to clear it, which no setting here has.
+func checkPatch(b body, v any) error {
+	paths := memberPaths(reflect.TypeOf(v))
+	if b.empty() {
+		return directory.Errorf(directory.KindInvalidValue, "", "the body changes nothing; send the members to change, of %s", strings.Join(paths, ", "))
+	}
+	if nulls := b.nulls(paths); len(nulls) > 0 {
+		return directory.Errorf(directory.KindInvalidValue, nulls[0], "%s cannot be null: leave a member out to keep its value, or send the value it is to take",
+			strings.Join(nulls, ", "))
+	}
+	return nil
 }
 
 // listAttributes serves GET /attributes: the tenant's custom attributes,
@@ -121,12 +149,16 @@ func (a *api) removeAttribute(w http.ResponseWriter, r *http.Request) {
 	}{n})
 }
 
-// policyView is the body of GET and PUT /policy: the tenant's MFA
+// policyView is the body of GET, PUT and PATCH /policy: the tenant's MFA
 // requirement and password policy.
 type policyView struct {
 	MFARequired bool            `json:"mfaRequired"`
 	Policy      password.Policy `json:"policy"`
 }
+
+// policyPaths are the members of a whole policy, all of which PUT /policy
+// requires.
+var policyPaths = memberPaths(reflect.TypeFor[policyView]())
 
 // getPolicy serves GET /policy.
 func (a *api) getPolicy(w http.ResponseWriter, r *http.Request) {
@@ -138,17 +170,57 @@ func (a *api) getPolicy(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, policyView{MFARequired: t.MFARequired, Policy: t.PasswordPolicy})
 }
 
-// putPolicy serves PUT /policy: the whole policy, checked against the
-// bounds of SPEC §3 (a minimum length below 15 only while MFA is
-// required); audited as tenant.policy_updated.
+// putPolicy serves PUT /policy: the whole policy, every member required
+// (400 naming each one missing or null, nothing changed: a setting is
+// never lowered because a client left it out), checked against the bounds
+// of SPEC §3 (a minimum length below 15 only while MFA is required);
+// audited as tenant.policy_updated.
 func (a *api) putPolicy(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r)
 	var body policyView
-	if err := readJSON(r, &body); err != nil {
+	if err == nil {
+		err = b.decode(&body)
+	}
+	if err != nil {
 		a.writeError(w, r, err)
+		return
+	}
+	if missing := b.missing(policyPaths); len(missing) > 0 {
+		a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, missing[0],
+			"PUT /policy replaces the whole policy, and the body lacks %s (or sends null); send every setting, or change some with PATCH /policy",
+			strings.Join(missing, ", ")))
 		return
 	}
 	p := principalOf(r)
 	t, err := a.svc.SetTenantPolicy(r.Context(), p.caller, p.tenant.ID, body.MFARequired, body.Policy)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, policyView{MFARequired: t.MFARequired, Policy: t.PasswordPolicy})
+}
+
+// patchPolicy serves PATCH /policy: the members sent change, those left
+// out keep their values (null is refused), on the policy as stored at the
+// moment of the change, checked and audited as PUT's.
+func (a *api) patchPolicy(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r)
+	if err == nil {
+		err = checkPatch(b, policyView{})
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	p := principalOf(r)
+	t, err := a.svc.UpdateTenantPolicy(r.Context(), p.caller, p.tenant.ID, func(mfa *bool, pol *password.Policy) error {
+		v := policyView{MFARequired: *mfa, Policy: *pol}
+		if err := b.decode(&v); err != nil {
+			return err
+		}
+		*mfa, *pol = v.MFARequired, v.Policy
+		return nil
+	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -231,16 +303,41 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, v)
 }
 
-// updateToken serves PATCH /tokens/{name}: the body is the connection's
-// new settings, whole; audited as token.updated.
+// tokenPatch is the body of PATCH /tokens/{name}: the settings to change,
+// nested as in POST /tokens.
+type tokenPatch struct {
+	Settings directory.ConnectionSettings `json:"settings"`
+}
+
+// updateToken serves PATCH /tokens/{name}: {"settings": {...}}, as in POST
+// /tokens; the settings sent change, those left out keep their values, as
+// scimd token update does. null returns a setting to the platform's
+// default (password: enforce; a flag: none given). Audited as
+// token.updated, with the old and new settings.
 func (a *api) updateToken(w http.ResponseWriter, r *http.Request) {
-	var body directory.ConnectionSettings
-	if err := readJSON(r, &body); err != nil {
+	b, err := readBody(r)
+	if err == nil {
+		err = b.decode(&tokenPatch{}) // the shape, before the token is read
+	}
+	if err == nil && b.missing([]string{"settings"}) != nil {
+		err = directory.Errorf(directory.KindInvalidValue, "settings", "the body changes nothing; send the settings to change under settings, e.g. {\"settings\":{\"password\":\"ignore\"}}")
+	}
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	p := principalOf(r)
-	t, err := a.svc.SetTokenSettings(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name"), body)
+	t, err := a.svc.UpdateTokenSettings(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name"), func(cs *directory.ConnectionSettings) error {
+		v := tokenPatch{Settings: *cs}
+		if err := b.decode(&v); err != nil {
+			return err
+		}
+		if b.members["settings.password"] { // null: the default
+			v.Settings.Password = ""
+		}
+		*cs = v.Settings
+		return nil
+	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
 )
 
 type policyCmd struct {
@@ -67,21 +68,18 @@ func (p *policySetCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	defer db.Close()
-	t, err := svc.Tenant(e.ctx, p.Tenant)
-	if err != nil {
-		return err
-	}
-	pol, mfa := t.PasswordPolicy, t.MFARequired
-	setBool(&mfa, p.MFARequired)
-	setInt(&pol.MinLength, p.MinLength)
-	setInt(&pol.MaxLength, p.MaxLength)
-	setInt(&pol.MinLower, p.MinLower)
-	setInt(&pol.MinUpper, p.MinUpper)
-	setInt(&pol.MinDigits, p.MinDigits)
-	setInt(&pol.MinSymbols, p.MinSymbols)
-	setBool(&pol.Blocklist, p.Blocklist)
-	setBool(&pol.ContextCheck, p.ContextCheck)
-	t, err = svc.SetTenantPolicy(e.ctx, operator(e), p.Tenant, mfa, pol)
+	t, err := svc.UpdateTenantPolicy(e.ctx, operator(e), p.Tenant, func(mfa *bool, pol *password.Policy) error {
+		setBool(mfa, p.MFARequired)
+		setInt(&pol.MinLength, p.MinLength)
+		setInt(&pol.MaxLength, p.MaxLength)
+		setInt(&pol.MinLower, p.MinLower)
+		setInt(&pol.MinUpper, p.MinUpper)
+		setInt(&pol.MinDigits, p.MinDigits)
+		setInt(&pol.MinSymbols, p.MinSymbols)
+		setBool(&pol.Blocklist, p.Blocklist)
+		setBool(&pol.ContextCheck, p.ContextCheck)
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -69,17 +69,10 @@ func (t *tokenUpdateCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	defer db.Close()
-	tokens, err := svc.Tokens(e.ctx, t.Tenant)
-	if err != nil {
-		return err
-	}
-	var current directory.ConnectionSettings
-	for _, tk := range tokens {
-		if tk.Name == t.Name && tk.RevokedAt == nil {
-			current = tk.Settings
-		}
-	}
-	tk, err := svc.SetTokenSettings(e.ctx, operator(e), t.Tenant, t.Name, t.apply(current))
+	tk, err := svc.UpdateTokenSettings(e.ctx, operator(e), t.Tenant, t.Name, func(cs *directory.ConnectionSettings) error {
+		*cs = t.apply(*cs)
+		return nil
+	})
 	if err != nil {
 		return err
 	}

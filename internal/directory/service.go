@@ -397,7 +397,7 @@ func (s *Service) UpdateTokenSettings(ctx context.Context, c Caller, tenantID, n
 		if err != nil {
 			return Token{}, err
 		}
-		next := cur.Settings
+		next := cur.Settings.clone() // change may write through the flags
 		if err := change(&next); err != nil {
 			return Token{}, err
 		}

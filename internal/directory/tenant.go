@@ -128,6 +128,17 @@ func (cs ConnectionSettings) Equal(o ConnectionSettings) bool {
 		same(cs.PasswordMustReset, o.PasswordMustReset) && same(cs.ForceMFAEnrollment, o.ForceMFAEnrollment)
 }
 
+// clone returns cs with flags of its own.
+func (cs ConnectionSettings) clone() ConnectionSettings {
+	for _, f := range []**bool{&cs.EmailVerified, &cs.PasswordMustReset, &cs.ForceMFAEnrollment} {
+		if *f != nil {
+			v := **f
+			*f = &v
+		}
+	}
+	return cs
+}
+
 // check reports an unknown password mode.
 func (cs ConnectionSettings) check() error {
 	switch cs.Password {
