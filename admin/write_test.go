@@ -323,3 +323,35 @@ func TestPatchTenantRefusesNothingAndNull(t *testing.T) {
 		}
 	})
 }
+
+// TestPatchTokenConcurrently sends patches of each connection setting at
+// the same time: all of them are in the settings afterwards.
+func TestPatchTokenConcurrently(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		patches := []string{`{"password":"ignore"}`, `{"emailVerified":true}`, `{"passwordMustReset":false}`, `{"forceMfaEnrollment":true}`}
+		var wg sync.WaitGroup
+		statuses := make([]int, len(patches))
+		for i, p := range patches {
+			wg.Go(func() { statuses[i] = e.call(e.admin, http.MethodPatch, "/admin/v1/tokens/okta", `{"settings":`+p+`}`).status })
+		}
+		wg.Wait()
+		for i, s := range statuses {
+			if s != http.StatusOK {
+				t.Fatalf("PATCH /tokens/okta %s = %d, want 200", patches[i], s)
+			}
+		}
+		tokens, err := e.svc.Tokens(context.Background(), e.tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range tokens {
+			if tk.Name != "okta" {
+				continue
+			}
+			if got, _ := json.Marshal(tk.Settings); string(got) != `{"password":"ignore","emailVerified":true,"passwordMustReset":false,"forceMfaEnrollment":true}` {
+				t.Fatalf("settings after concurrent patches = %s, want all four", got)
+			}
+		}
+	})
+}
