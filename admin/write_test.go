@@ -333,7 +333,9 @@ func TestPatchTokenConcurrently(t *testing.T) {
 		var wg sync.WaitGroup
 		statuses := make([]int, len(patches))
 		for i, p := range patches {
-			wg.Go(func() { statuses[i] = e.call(e.admin, http.MethodPatch, "/admin/v1/tokens/okta", `{"settings":`+p+`}`).status })
+			wg.Go(func() {
+				statuses[i] = e.call(e.admin, http.MethodPatch, "/admin/v1/tokens/okta", `{"settings":`+p+`}`).status
+			})
 		}
 		wg.Wait()
 		for i, s := range statuses {
