@@ -47,7 +47,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			http.MethodPut + " Groups":   groupBody("Pwned"),
 			http.MethodPatch + " Users":  patch(`{"op":"replace","path":"displayName","value":"pwned"}`),
 			http.MethodPatch + " Groups": patch(`{"op":"replace","path":"displayName","value":"pwned"}`),
-			http.MethodPatch + " tokens": `{"password":"ignore"}`,
+			http.MethodPatch + " tokens": `{"settings":{"password":"ignore"}}`,
 		}
 		// Routes of one resource that is no tenant's: the schemas.
 		shared := map[string]bool{"Schemas": true, "ResourceTypes": true}
