@@ -1073,19 +1073,11 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 		}
 	case "settings":
 		// The password mode; the flag defaults keep their value.
-		tokens, err := c.svc.Tokens(ctx, tenantID)
+		_, err := c.svc.UpdateTokenSettings(ctx, s.caller, tenantID, f.Get("name"), func(cs *directory.ConnectionSettings) error {
+			cs.Password = directory.PasswordMode(f.Get("password"))
+			return nil
+		})
 		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		i := slices.IndexFunc(tokens, func(t directory.Token) bool { return t.Name == f.Get("name") && t.RevokedAt == nil })
-		if i < 0 {
-			c.backWith(w, r, "/admin/connections", directory.Errorf(directory.KindNotFound, "name", "no active connection %q", f.Get("name")))
-			return
-		}
-		cur := tokens[i].Settings
-		cur.Password = directory.PasswordMode(f.Get("password"))
-		if _, err := c.svc.SetTokenSettings(ctx, s.caller, tenantID, f.Get("name"), cur); err != nil {
 			c.backWith(w, r, "/admin/connections", err)
 			return
 		}
@@ -1116,17 +1108,17 @@ func (c *console) policy(w http.ResponseWriter, r *http.Request) {
 
 // setPolicy saves the policy form, within the bounds of SPEC §3.
 func (c *console) setPolicy(w http.ResponseWriter, r *http.Request) {
-	s := sessionOf(r)
-	t, err := c.svc.Tenant(r.Context(), s.principal.Tenant.ID)
+	s, f := sessionOf(r), r.PostForm
+	// The form's settings, over the policy as stored at the moment of the
+	// change: the character-class rules it does not show keep their value.
+	_, err := c.svc.UpdateTenantPolicy(r.Context(), s.caller, s.principal.Tenant.ID, func(mfa *bool, p *password.Policy) error {
+		*mfa = f.Get("mfaRequired") == "true"
+		p.MinLength, _ = strconv.Atoi(f.Get("minLength"))
+		p.MaxLength, _ = strconv.Atoi(f.Get("maxLength"))
+		p.Blocklist, p.ContextCheck = f.Get("blocklist") == "true", f.Get("contextCheck") == "true"
+		return nil
+	})
 	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	f, p := r.PostForm, t.PasswordPolicy
-	p.MinLength, _ = strconv.Atoi(f.Get("minLength"))
-	p.MaxLength, _ = strconv.Atoi(f.Get("maxLength"))
-	p.Blocklist, p.ContextCheck = f.Get("blocklist") == "true", f.Get("contextCheck") == "true"
-	if _, err := c.svc.SetTenantPolicy(r.Context(), s.caller, t.ID, f.Get("mfaRequired") == "true", p); err != nil {
 		c.backWith(w, r, "/admin/policy", err)
 		return
 	}
