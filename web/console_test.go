@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -283,5 +284,34 @@ func TestConsole(t *testing.T) {
 		br.get("/admin/users").want(t, "after sign-out", http.StatusSeeOther)
 		e.browser().do(http.MethodGet, "/admin/users", nil, "Cookie", "scimd_session="+copied).want(t, "the signed-out session's cookie replayed", http.StatusSeeOther)
 		storetest.CheckInvariants(t, b)
+	})
+}
+
+// TestConsolePolicyKeepsWhatItDoesNotShow saves the policy form after
+// another replica changed a rule the form does not show (a
+// character-class minimum), while this replica still holds the tenant in
+// its cache: the rule keeps the other replica's value.
+func TestConsolePolicyKeepsWhatItDoesNotShow(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		br := e.browser()
+		e.signIn(br)
+		pol := br.get("/admin/policy") // this replica caches the tenant
+		other := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 1))
+		if _, err := other.UpdateTenantPolicy(ctx, operator, e.tenant.ID, func(_ *bool, p *password.Policy) error {
+			p.MinDigits = 2
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		br.submit(pol, "/admin/policy", "minLength", "20", "maxLength", "128", "blocklist", "true", "contextCheck", "true").want(t, "save the policy", http.StatusSeeOther)
+		got, err := other.Tenant(ctx, e.tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PasswordPolicy.MinLength != 20 || got.PasswordPolicy.MinDigits != 2 {
+			t.Fatalf("policy after the console's save = %+v, want minLength 20 from the form and minDigits 2 kept", got.PasswordPolicy)
+		}
 	})
 }
