@@ -54,9 +54,14 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	}
 	// Hashing uses every core; DefaultParams bounds the memory of each.
 	cores := runtime.GOMAXPROCS(0)
-	open := cl.open
-	if c.DryRun {
+	var open opener
+	switch {
+	case c.DryRun:
 		open = cl.openCurrent
+	case c.Invite:
+		open = cl.openSealing // the invitations' links are sealed in the outbox
+	default:
+		open = cl.open
 	}
 	db, svc, err := open(e, password.NewHasher(password.DefaultParams(), cores, 4*cores))
 	if err != nil {

@@ -97,7 +97,7 @@ type userInviteCmd struct {
 func (u *userInviteCmd) Run(e *env, c *cli) error {
 	if u.Resend {
 		ref := userRef{Tenant: u.Tenant, User: u.Email}
-		db, svc, user, err := ref.find(e, c)
+		db, svc, user, err := ref.find(e, c.openSealing)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (u *userInviteCmd) Run(e *env, c *cli) error {
 		fmt.Fprintln(e.stdout, user.ID)
 		return nil
 	}
-	db, svc, err := c.open(e, nil)
+	db, svc, err := c.openSealing(e, nil)
 	if err != nil {
 		return err
 	}
@@ -151,10 +151,13 @@ type userRef struct {
 	User   string `arg:"" help:"The user's id or email."`
 }
 
-// find opens the database and returns the service and the user named,
-// by id, else by email. The caller closes the returned store.
-func (u *userRef) find(e *env, c *cli) (store.Backend, *directory.Service, directory.User, error) {
-	db, svc, err := c.open(e, nil)
+// opener opens the database for a command (cli.open and its variants).
+type opener func(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error)
+
+// find opens the database with open and returns the service and the user
+// named, by id, else by email. The caller closes the returned store.
+func (u *userRef) find(e *env, open opener) (store.Backend, *directory.Service, directory.User, error) {
+	db, svc, err := open(e, nil)
 	if err != nil {
 		return nil, nil, directory.User{}, err
 	}
@@ -189,7 +192,7 @@ const auditSummary = 20
 // Run prints the user's main attributes and groups, one a line, then the
 // audit summary: the user's own events, newest first.
 func (u *userShowCmd) Run(e *env, c *cli) error {
-	db, svc, user, err := u.find(e, c)
+	db, svc, user, err := u.find(e, c.open)
 	if err != nil {
 		return err
 	}
@@ -272,7 +275,7 @@ type userResetLinkCmd struct {
 
 // Run prints the link alone: hand it to the user by a channel you trust.
 func (u *userResetLinkCmd) Run(e *env, c *cli) error {
-	db, svc, user, err := u.find(e, c)
+	db, svc, user, err := u.find(e, c.open)
 	if err != nil {
 		return err
 	}
@@ -295,7 +298,7 @@ type userDeleteCmd struct {
 
 // Run deletes the user (and its memberships), recording user.deleted.
 func (u *userDeleteCmd) Run(e *env, c *cli) error {
-	db, svc, user, err := u.find(e, c)
+	db, svc, user, err := u.find(e, c.open)
 	if err != nil {
 		return err
 	}

@@ -88,6 +88,15 @@ var ErrNoSecretKey = &Error{Kind: KindInternal, Detail: "no secret key is config
 // WithSecretBox sets the box that seals outbox secrets and TOTP keys.
 func WithSecretBox(b *secretbox.Box) Option { return func(s *Service) { s.box = b } }
 
+// WithUnopenedMail sets f, which DeliverMail calls for each message of the
+// outbox whose link does not open with the secret key (sealed under
+// another key, or altered), before it gives the message up.
+func WithUnopenedMail(f func(DueMail)) Option { return func(s *Service) { s.unopened = f } }
+
+// unopenedReason is the last_error of a message given up because its
+// link does not open.
+const unopenedReason = "the link does not open with this server's secret key (sealed with another key): given up"
+
 // newLinkSecret returns a link secret (256 random bits, URL-safe) and its
 // hash.
 func newLinkSecret() (secret, hash string) {
@@ -402,7 +411,10 @@ const (
 // send has a deadline, and no send starts after the claim's first half:
 // the claim outlives every send it covers, so another sender never takes
 // a message this one is sending. Messages whose link can no longer be
-// used are not sent. Returns how many were sent.
+// used are not sent. A message whose link does not open with the secret
+// key is given up at once (no retry would open it; last_error says why)
+// and reported to the WithUnopenedMail function. Returns how many were
+// sent.
 func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error) {
 	if s.box == nil {
 		return 0, nil
@@ -419,11 +431,19 @@ func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error)
 			break // the rest are sent after the claim expires, by whoever claims them then
 		}
 		secret, err := s.box.Open(m.Secret, m.ID)
-		if err == nil {
-			sendCtx, cancel := context.WithTimeout(ctx, mailSendTimeout)
-			err = send(sendCtx, m, secret)
-			cancel()
+		if err != nil {
+			// No later attempt would open it: given up at once, and told.
+			if s.unopened != nil {
+				s.unopened(m)
+			}
+			if err := s.store.MailFailed(ctx, m.ID, claim, unopenedReason, s.timeNow(), true); err != nil {
+				return sent, wrap("directory.DeliverMail", err)
+			}
+			continue
 		}
+		sendCtx, cancel := context.WithTimeout(ctx, mailSendTimeout)
+		err = send(sendCtx, m, secret)
+		cancel()
 		at := s.timeNow()
 		if err == nil {
 			if err = s.store.MailSent(ctx, m.ID, claim, at); err == nil {
