@@ -155,7 +155,7 @@ func (c *cli) openWithBox(e *env, hasher directory.PasswordHasher, opts ...direc
 func (c *cli) openCurrent(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
 	if file, ok := store.SQLiteFile(c.Database); ok {
 		if _, err := os.Stat(file); err != nil {
-			return nil, nil, fmt.Errorf("no database at %s (this command writes nothing, so it does not create one): %w", file, err)
+			return nil, nil, fmt.Errorf("no database at %s: check --database, or run scimd migrate first to create it (this command writes nothing, so it creates nothing): %w", file, err)
 		}
 	}
 	db, svc, _, err := c.connect(e, openMode{prepare: requireCurrent}, hasher, opts...)
