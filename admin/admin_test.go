@@ -520,7 +520,7 @@ func TestInvitationEndpoints(t *testing.T) {
 		e.call(e.admin, http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"10m"}`).wantProblem(t, "a short expiry", http.StatusBadRequest, "invalidValue", "1h")
 		e.call(e.admin, http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"soon"}`).wantProblem(t, "not a duration", http.StatusBadRequest, "invalidValue", "72h")
 		types := strings.Join(e.auditTypes(), ",")
-		for _, want := range []string{audit.UserInvited, audit.UserInvitationResent, audit.UserResetLinkIssued, audit.TenantPolicyUpdated} {
+		for _, want := range []string{audit.UserInvited, audit.UserInvitationResent, audit.UserResetLinkIssued, audit.TenantSettingsUpdated} {
 			if !strings.Contains(types, want) {
 				t.Errorf("audit %s lacks %s", types, want)
 			}

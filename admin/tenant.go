@@ -45,7 +45,7 @@ func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 // patchTenant serves PATCH /tenant: {"invitationExpiry": "72h"} (1h to
-// 2160h); audited as tenant.policy_updated. Answers the tenant view.
+// 2160h); audited as tenant.settings_updated. Answers the tenant view.
 func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		InvitationExpiry string `json:"invitationExpiry"`

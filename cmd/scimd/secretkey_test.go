@@ -21,16 +21,22 @@ import (
 const otherSecretKey = "q7GgdcQ3QaHk8e3kT0mH1wQ2yZ2x6Xw0oYtJ1c9m0xI="
 
 // scimdWithKey runs one command with SCIMD_SECRET_KEY set to key ("":
-// unset, whatever the backend), for 20 s at most (a serve that starts is
-// stopped then).
+// unset, whatever the backend).
 func scimdWithKey(t *testing.T, db, key string, args ...string) (string, string, error) {
+	t.Helper()
+	return scimdEnv(t, db, map[string]string{"SCIMD_SECRET_KEY": key}, args...)
+}
+
+// scimdEnv runs one command with the test environment and the variables
+// of env over it, for 20 s at most (a serve that starts is stopped then).
+func scimdEnv(t *testing.T, db string, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	base := testEnv(db)
 	getenv := func(k string) string {
-		if k == "SCIMD_SECRET_KEY" {
-			return key
+		if v, ok := env[k]; ok {
+			return v
 		}
 		return base(k)
 	}

@@ -356,10 +356,14 @@ Try it:
 
 // displayAddr turns a listener address into one a person can paste: an
 // unspecified host becomes localhost.
-func displayAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
+func displayAddr(a net.Addr) string { return displayHostPort(a.String()) }
+
+// displayHostPort is displayAddr of an address written host:port, such as
+// --listen (":8080" is localhost:8080).
+func displayHostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return a.String()
+		return addr
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -270,7 +271,9 @@ func (u *userListCmd) Run(e *env, c *cli) error {
 
 type userResetLinkCmd struct {
 	userRef
-	PublicURL string `name:"public-url" default:"${publicURL}" help:"Address of the server's pages, as serve --public-url (env SCIMD_PUBLIC_URL); default http://localhost:8080." placeholder:"URL"`
+	PublicURL string `name:"public-url" default:"${publicURL}" help:"Address of the server's pages, as serve --public-url (env SCIMD_PUBLIC_URL); default, as serve: --base-url, else the listening address." placeholder:"URL"`
+	BaseURL   string `name:"base-url" default:"${baseURL}" help:"The server's --base-url (env SCIMD_BASE_URL)." placeholder:"URL"`
+	Listen    string `default:"${listen}" help:"The server's listening address (env SCIMD_LISTEN): the link's last resort, over http." placeholder:"ADDR"`
 }
 
 // Run prints the link alone: hand it to the user by a channel you trust.
@@ -284,10 +287,7 @@ func (u *userResetLinkCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
-	base := strings.TrimSuffix(u.PublicURL, "/")
-	if base == "" {
-		base = "http://localhost:8080"
-	}
+	base := strings.TrimSuffix(cmp.Or(u.PublicURL, u.BaseURL, "http://"+displayHostPort(u.Listen)), "/")
 	fmt.Fprintln(e.stdout, base+directory.LinkPath(directory.LinkReset, secret))
 	return nil
 }

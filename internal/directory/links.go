@@ -146,6 +146,21 @@ func (s *Service) ResetLink(ctx context.Context, c Caller, tenantID, userID stri
 	return s.issueLink(ctx, c, tenantID, userID, LinkReset, "directory.ResetLink")
 }
 
+// notInvited is the refusal to resend an invitation to a user who is not
+// invited: one who accepted theirs, or one created directly, who never had
+// one (no user.invited event).
+func (s *Service) notInvited(ctx context.Context, op, tenantID, userID string) error {
+	evs, err := s.AuditEvents(ctx, tenantID, AuditFilter{Type: audit.UserInvited, TargetID: userID, Limit: 1})
+	if err != nil {
+		return withOp(op, err)
+	}
+	detail := "the user was created directly, not invited: there is no invitation to resend; send a reset link instead"
+	if len(evs) > 0 {
+		detail = "the user has accepted their invitation already; send a reset link instead"
+	}
+	return &Error{Kind: KindInvalidValue, Op: op, Field: "status", Detail: detail}
+}
+
 func (s *Service) issueLink(ctx context.Context, c Caller, tenantID, userID string, kind LinkKind, op string) (string, error) {
 	t, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
@@ -158,7 +173,7 @@ func (s *Service) issueLink(ctx context.Context, c Caller, tenantID, userID stri
 	typ := audit.UserInvitationResent
 	switch {
 	case kind == LinkInvite && u.Status != StatusInvited:
-		return "", &Error{Kind: KindInvalidValue, Op: op, Field: "status", Detail: "the user has accepted their invitation already; send a reset link instead"}
+		return "", s.notInvited(ctx, op, tenantID, u.ID)
 	case kind == LinkReset && u.Status != StatusActive:
 		return "", &Error{Kind: KindInvalidValue, Op: op, Field: "status", Detail: "the user has not accepted their invitation yet; resend the invitation instead"}
 	case kind == LinkReset:
@@ -469,7 +484,7 @@ func truncate(s string, n int) string {
 }
 
 // SetInvitationTTL sets how long the tenant's invitation links stay valid
-// (1 hour to 90 days) and records tenant.policy_updated.
+// (1 hour to 90 days) and records tenant.settings_updated.
 func (s *Service) SetInvitationTTL(ctx context.Context, c Caller, tenantID string, ttl time.Duration) (Tenant, error) {
 	const op = "directory.SetInvitationTTL"
 	if ttl < time.Hour || ttl > 90*24*time.Hour {
@@ -482,7 +497,7 @@ func (s *Service) SetInvitationTTL(ctx context.Context, c Caller, tenantID strin
 	if t.InvitationTTL == ttl {
 		return t, nil
 	}
-	ev, err := s.event(c, tenantID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
+	ev, err := s.event(c, tenantID, audit.TenantSettingsUpdated, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
 		[]audit.Change{{Attribute: "invitationExpiry", Old: t.InvitationTTL.String(), New: ttl.String()}}, s.timeNow())
 	if err != nil {
 		return Tenant{}, wrap(op, err)
