@@ -90,7 +90,7 @@ func WithSecretBox(b *secretbox.Box) Option { return func(s *Service) { s.box = 
 
 // WithUnopenedMail sets f, which DeliverMail calls for each message of the
 // outbox whose link does not open with the secret key (sealed under
-// another key, or altered), before it gives the message up.
+// another key, or altered), once it has given the message up.
 func WithUnopenedMail(f func(DueMail)) Option { return func(s *Service) { s.unopened = f } }
 
 // unopenedReason is the last_error of a message given up because its
@@ -447,12 +447,12 @@ func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error)
 		}
 		secret, err := s.box.Open(m.Secret, m.ID)
 		if err != nil {
-			// No later attempt would open it: given up at once, and told.
-			if s.unopened != nil {
-				s.unopened(m)
-			}
+			// No later attempt would open it: given up at once, then told.
 			if err := s.store.MailFailed(ctx, m.ID, claim, unopenedReason, s.timeNow(), true); err != nil {
 				return sent, wrap("directory.DeliverMail", err)
+			}
+			if s.unopened != nil {
+				s.unopened(m)
 			}
 			continue
 		}
