@@ -480,7 +480,7 @@ func TestAttributes(t *testing.T) {
 			t.Fatalf("filter on level = %s", found.raw)
 		}
 
-		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level", "").wantProblem(t, "removing a held attribute", http.StatusConflict, "conflict", "1 users hold a value of level")
+		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level", "").wantProblem(t, "removing a held attribute", http.StatusConflict, "conflict", "1 user holds a value of level")
 		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level?force=maybe", "").wantProblem(t, "a bad force", http.StatusBadRequest, "invalidValue", "force")
 		r := e.do(http.MethodDelete, "/admin/v1/attributes/level?force=true", "", http.StatusOK)
 		if r.body["usersAffected"] != float64(1) {
@@ -520,7 +520,7 @@ func TestInvitationEndpoints(t *testing.T) {
 		e.call(e.admin, http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"10m"}`).wantProblem(t, "a short expiry", http.StatusBadRequest, "invalidValue", "1h")
 		e.call(e.admin, http.MethodPatch, "/admin/v1/tenant", `{"invitationExpiry":"soon"}`).wantProblem(t, "not a duration", http.StatusBadRequest, "invalidValue", "72h")
 		types := strings.Join(e.auditTypes(), ",")
-		for _, want := range []string{audit.UserInvited, audit.UserInvitationResent, audit.UserResetLinkIssued, audit.TenantPolicyUpdated} {
+		for _, want := range []string{audit.UserInvited, audit.UserInvitationResent, audit.UserResetLinkIssued, audit.TenantSettingsUpdated} {
 			if !strings.Contains(types, want) {
 				t.Errorf("audit %s lacks %s", types, want)
 			}

@@ -53,7 +53,7 @@ type tenantPatch struct {
 }
 
 // patchTenant serves PATCH /tenant: {"invitationExpiry": "72h"} (1h to
-// 2160h); audited as tenant.policy_updated. Answers the tenant view.
+// 2160h); audited as tenant.settings_updated. Answers the tenant view.
 func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
 	b, err := readBody(r)
 	if err == nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -796,7 +797,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 			}
 			rep := report(rows, invite)
 			rep.Done = true
-			rep.Summary = fmt.Sprintf("Imported %d of %d rows; %d refused.", rep.Valid, len(rows), len(rep.Refused))
+			rep.Summary = fmt.Sprintf("Imported %d of %s; %d refused.", rep.Valid, plural.Count(len(rows), "row", "rows"), len(rep.Refused))
 			return rep
 		})
 		http.Redirect(w, r, "/admin/import/"+id, http.StatusSeeOther)
@@ -807,7 +808,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 		row.Err = errs[i]
 	}
 	rep := report(rows, invite)
-	rep.Summary = fmt.Sprintf("%d of %d rows can be imported; %d would be refused. Nothing is written yet.", rep.Valid, len(rows), len(rep.Refused))
+	rep.Summary = fmt.Sprintf("%d of %s can be imported; %d would be refused. Nothing is written yet.", rep.Valid, plural.Count(len(rows), "row", "rows"), len(rep.Refused))
 	if rep.Valid > 0 {
 		rep.Stash = c.stash.put(tenantID, data)
 	}
@@ -929,7 +930,7 @@ func (c *console) groups(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	v := view{page: page{Title: "Groups"}, Nav: "groups", Intro: fmt.Sprintf("%d groups. Open one for its members; users join and leave groups on their own page.", p.Total),
+	v := view{page: page{Title: "Groups"}, Nav: "groups", Intro: plural.Count(p.Total, "group", "groups") + ". Open one for its members; users join and leave groups on their own page.",
 		Columns: []string{"Name", "Created", ""}, Problem: r.URL.Query().Get("problem")}
 	for _, g := range p.Groups {
 		v.Rows = append(v.Rows, []string{g.DisplayName, g.CreatedAt.UTC().Format("2006-01-02 15:04")})
@@ -954,7 +955,7 @@ func (c *console) group(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{page: page{Title: g.DisplayName}, Nav: "groups", Problem: r.URL.Query().Get("problem"),
-		Intro: fmt.Sprintf("%d members.", len(g.Members)), Columns: []string{"Member", "Type", ""}}
+		Intro: plural.Count(len(g.Members), "member", "members") + ".", Columns: []string{"Member", "Type", ""}}
 	for _, m := range g.Members {
 		link := "/admin/users/" + m.ID
 		if m.Type == directory.MemberGroup {

@@ -127,7 +127,7 @@ func TestConsole(t *testing.T) {
 		if after := strings.Count(br.get("/admin/users").body, "<tr>"); after != before {
 			t.Fatalf("users listed after refused creates: %d, before %d", after, before)
 		}
-		br.get("/admin/users?q=anita").want(t, "a search", http.StatusOK, "anita@example.com", "1 users")
+		br.get("/admin/users?q=anita").want(t, "a search", http.StatusOK, "anita@example.com", "<p>1 user</p>")
 		br.get("/admin/users?status=invited").want(t, "a status filter", http.StatusOK, "bob@example.com")
 
 		// Actions on the detail page.
@@ -208,6 +208,7 @@ func TestConsole(t *testing.T) {
 		gpage := br.get("/admin/groups/" + engineering)
 		gpage.want(t, "the group's page", http.StatusOK, "2 members.", "Anita vdB")
 		br.submit(gpage, "/admin/groups", "op", "remove-member", "id", engineering, "member", anitaID).want(t, "remove a member on the group's page", http.StatusSeeOther)
+		br.get("/admin/groups/"+engineering).want(t, "the group's page with one member", http.StatusOK, "1 member.")
 		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "add", "group", engineering).want(t, "add again", http.StatusSeeOther)
 		br.submit(page, "/admin/users/"+anitaID+"/groups", "op", "remove", "group", engineering).want(t, "remove from a group", http.StatusSeeOther)
 		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 0 {

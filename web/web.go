@@ -27,6 +27,7 @@ import (
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/plural"
 )
 
 //go:embed templates/*.html
@@ -39,6 +40,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// form is the data of the form template: a form of a list page and
 	// the page's CSRF token.
 	"form": func(v view, spec formSpec) formData { return formData{Spec: spec, CSRF: v.CSRF} },
+	// count writes a count with its noun: {{count .Total "user" "users"}}.
+	"count": plural.Count[int],
 }).ParseFS(templateFiles, "templates/*.html"))
 
 // css is the one style sheet, inline: the Content-Security-Policy allows

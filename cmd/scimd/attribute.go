@@ -7,6 +7,7 @@ import (
 
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/plural"
 )
 
 type attributeCmd struct {
@@ -90,7 +91,7 @@ func (a *attributeRemoveCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "removed %s; values deleted from %d users\n", a.Name, n)
+	fmt.Fprintf(e.stdout, "removed %s; values deleted from %s\n", a.Name, plural.Count(n, "user", "users"))
 	return nil
 }
 

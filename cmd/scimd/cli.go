@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kong"
 
@@ -48,6 +50,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
+	// command is the command being run, e.g. "user invite", for messages.
+	command string
 }
 
 // run parses args and runs the chosen command. It is main without the
@@ -90,14 +94,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	e := &env{
-		ctx:    ctx,
-		getenv: getenv,
-		stdin:  stdin,
-		stdout: stdout,
-		stderr: stderr,
-		logger: newLogger(stderr),
+		ctx:     ctx,
+		getenv:  getenv,
+		stdin:   stdin,
+		stdout:  stdout,
+		stderr:  stderr,
+		logger:  newLogger(stderr),
+		command: commandName(kctx.Command()),
 	}
 	return kctx.Run(e, &c)
+}
+
+// commandName is the command of a kong command path without its
+// arguments: "user show" of "user show <user>".
+func commandName(path string) string {
+	var words []string
+	for _, w := range strings.Fields(path) {
+		if strings.HasPrefix(w, "<") {
+			break
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
 }
 
 // newLogger returns the JSON logger of every command, writing to w.
@@ -111,23 +129,44 @@ func envOr(getenv func(string) string, key, def string) string {
 }
 
 // open opens and migrates the database named by --database and returns the
-// domain service over it. The caller closes the returned store.
+// domain service over it, with the secret key when one is configured (with
+// SQLite: always). The caller closes the returned store.
 func (c *cli) open(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
-	db, svc, _, err := c.openWithBox(e, hasher, opts...)
+	db, svc, _, err := c.connect(e, openMode{prepare: migrateSchema, writes: true}, hasher, opts...)
 	return db, svc, err
 }
 
-// openWithBox is open that also returns the box of the secret key (nil
-// when none is configured), for the server's other uses of the key.
+// openSealing is open for a command that seals secrets (an invitation's
+// link in the outbox): it refuses to run without a secret key.
+func (c *cli) openSealing(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
+	db, svc, _, err := c.connect(e, openMode{prepare: migrateSchema, writes: true, needsKey: true}, hasher, opts...)
+	return db, svc, err
+}
+
+// openWithBox is openSealing that also returns the box of the secret key,
+// for the server's other uses of the key.
 func (c *cli) openWithBox(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, *secretbox.Box, error) {
-	return c.connect(e, migrateSchema, hasher, opts...)
+	return c.connect(e, openMode{prepare: migrateSchema, writes: true, needsKey: true}, hasher, opts...)
 }
 
 // openCurrent is open for a command that promises to write nothing: it
-// does not migrate the database, and refuses one that needs migrating.
+// creates no database file and no key file, does not migrate the
+// database, and refuses one that needs migrating.
 func (c *cli) openCurrent(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error) {
-	db, svc, _, err := c.connect(e, requireCurrent, hasher, opts...)
+	if file, ok := store.SQLiteFile(c.Database); ok {
+		if _, err := os.Stat(file); err != nil {
+			return nil, nil, fmt.Errorf("no database at %s: check --database, or run scimd migrate first to create it (this command writes nothing, so it creates nothing): %w", file, err)
+		}
+	}
+	db, svc, _, err := c.connect(e, openMode{prepare: requireCurrent}, hasher, opts...)
 	return db, svc, err
+}
+
+// openMode is how a command opens the database.
+type openMode struct {
+	prepare  func(context.Context, store.Backend) error // brings the schema up to date, or checks it is
+	writes   bool                                       // may write: make the SQLite key file, store the key check
+	needsKey bool                                       // seals secrets: refused without a secret key
 }
 
 // migrateSchema brings the database's schema up to date.
@@ -145,24 +184,28 @@ func requireCurrent(ctx context.Context, db store.Backend) error {
 	return nil
 }
 
-// connect opens the database named by --database, prepares its schema
-// and returns the service over it and the box of the secret key.
-func (c *cli) connect(e *env, prepare func(context.Context, store.Backend) error, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, *secretbox.Box, error) {
+// connect opens the database named by --database, prepares its schema,
+// checks the secret key against the database's and returns the service
+// and the box of the secret key (nil without one).
+func (c *cli) connect(e *env, mode openMode, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, *secretbox.Box, error) {
+	if mode.needsKey && !c.hasKey(e) {
+		return nil, nil, nil, errNoKey(e.command)
+	}
 	db, err := store.Open(e.ctx, c.Database)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := prepare(e.ctx, db); err != nil {
+	if err := mode.prepare(e.ctx, db); err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	box, err := c.secretBox(e, db, mode.writes)
+	if err != nil {
 		db.Close()
 		return nil, nil, nil, err
 	}
 	if hasher == nil {
 		hasher = password.NewHasher(password.DefaultParams(), 1, 4)
-	}
-	box, err := c.secretBox(e, db)
-	if err != nil {
-		db.Close()
-		return nil, nil, nil, err
 	}
 	if box != nil {
 		opts = append(opts, directory.WithSecretBox(box))

@@ -40,9 +40,6 @@ func TestCursorCodec(t *testing.T) {
 			t.Errorf("cursorCodec(%q) = %v, want an error naming %s", bad, err, cursorKeyEnv)
 		}
 	}
-	if c, err := cursorCodec(envWith(""), nil); err != nil || c == nil {
-		t.Errorf("cursorCodec(unset) = %v, %v, want a random-key codec", c, err)
-	}
 	// Without SCIMD_CURSOR_KEY, processes with one secret key share
 	// cursors, and a process with another key refuses them.
 	secret, _ := secretbox.ParseKey(secretbox.NewKey())

@@ -19,6 +19,7 @@ import (
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/scim"
 )
 
@@ -54,9 +55,14 @@ func (c *importCmd) Run(e *env, cl *cli) error {
 	}
 	// Hashing uses every core; DefaultParams bounds the memory of each.
 	cores := runtime.GOMAXPROCS(0)
-	open := cl.open
-	if c.DryRun {
+	var open opener
+	switch {
+	case c.DryRun:
 		open = cl.openCurrent
+	case c.Invite:
+		open = cl.openSealing // the invitations' links are sealed in the outbox
+	default:
+		open = cl.open
 	}
 	db, svc, err := open(e, password.NewHasher(password.DefaultParams(), cores, 4*cores))
 	if err != nil {
@@ -135,15 +141,15 @@ func (c *importCmd) report(e *env, rows []importRow, done int, interrupted bool)
 	}
 	switch {
 	case c.DryRun:
-		fmt.Fprintf(e.stdout, "dry run: %d of %d rows would be imported, %d refused; nothing was written\n", len(rows)-refused, len(rows), refused)
+		fmt.Fprintf(e.stdout, "dry run: %d of %s would be imported, %d refused; nothing was written\n", len(rows)-refused, plural.Count(len(rows), "row", "rows"), refused)
 	default:
-		fmt.Fprintf(e.stdout, "imported %d of %d rows, %d refused\n", done, len(rows), refused)
+		fmt.Fprintf(e.stdout, "imported %d of %s, %d refused\n", done, plural.Count(len(rows), "row", "rows"), refused)
 	}
 	switch {
 	case interrupted:
-		return fmt.Errorf("interrupted after %d users; the rows reported as not imported can be imported again", done)
+		return fmt.Errorf("interrupted after %s; the rows reported as not imported can be imported again", plural.Count(done, "user", "users"))
 	case refused > 0:
-		return fmt.Errorf("%d rows refused (listed above)", refused)
+		return fmt.Errorf("%s refused (listed above)", plural.Count(refused, "row", "rows"))
 	}
 	return nil
 }
@@ -241,7 +247,7 @@ func (p *progress) add(n int) {
 	}
 	if time.Since(p.last) >= 5*time.Second {
 		p.last = time.Now()
-		fmt.Fprintf(p.w, "import: %d of %d rows\n", p.done, p.total)
+		fmt.Fprintf(p.w, "import: %d of %s\n", p.done, plural.Count(p.total, "row", "rows"))
 	}
 }
 

@@ -26,8 +26,9 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 // TestImportDryRunMigratesNothing: a dry run on a database that needs
-// migrating is refused and leaves the schema as it was; once migrated, the
-// dry run runs.
+// migrating is refused and leaves the schema as it was (on a missing
+// SQLite file, it creates neither the file nor its key file); once
+// migrated, the dry run runs.
 func TestImportDryRunMigratesNothing(t *testing.T) {
 	eachDB(t, func(t *testing.T, db string) {
 		file := writeFile(t, "users.csv", "email,name\nanita@example.com,Anita Singh\n")
@@ -35,12 +36,19 @@ func TestImportDryRunMigratesNothing(t *testing.T) {
 		if err == nil || !strings.Contains(message(err), "run scimd migrate first") {
 			t.Fatalf("import --dry-run on a database never migrated = %v, want it refused\n%s", err, out)
 		}
+		if file, ok := strings.CutPrefix(db, "sqlite://"); ok {
+			for _, f := range []string{file, file + ".key"} {
+				if _, err := os.Stat(f); err == nil {
+					t.Fatalf("the dry run on a missing SQLite file made %s", f)
+				}
+			}
+		}
 		if _, err := openRaw(t, db).Exec(`SELECT 1 FROM tenants`); err == nil {
 			t.Fatal("the dry run created the tenants table: it migrated the database")
 		}
 		mustScimd(t, db, "migrate")
 		id := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
-		if out := mustScimd(t, db, "import", "--tenant", id, "--dry-run", file); !strings.Contains(out, "dry run: 1 of 1 rows would be imported") {
+		if out := mustScimd(t, db, "import", "--tenant", id, "--dry-run", file); !strings.Contains(out, "dry run: 1 of 1 row would be imported") {
 			t.Fatalf("import --dry-run once migrated:\n%s", out)
 		}
 	})

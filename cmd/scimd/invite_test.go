@@ -126,6 +126,9 @@ func TestInviteEndToEnd(t *testing.T) {
 			t.Fatalf("after the code: %d\n%s", status, page)
 		}
 		checkAccepted(t, db, srv, tenantID, token)
+		if _, _, err := scimd(t, db, "user", "invite", "--tenant", tenantID, "--email", "anita@example.com", "--resend"); !strings.Contains(message(err), "has accepted their invitation already") {
+			t.Errorf("user invite --resend once accepted = %v, want it to say the invitation was accepted", err)
+		}
 		// The outbox's delivery is counted.
 		for i := 0; ; i++ {
 			_, body := srv.do(t, http.MethodGet, "/metrics", "", "")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/plural"
 )
 
 // devCmd holds commands for developers: test data.
@@ -68,7 +69,7 @@ func (s *seedCmd) Run(e *env, c *cli) error {
 	if err := svc.SealAudit(e.ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "seeded %d tenants in %v\nscim token of %s-large: %s\n", s.Tenants+1, time.Since(start).Round(time.Second), s.Prefix, token)
+	fmt.Fprintf(e.stdout, "seeded %s in %v\nscim token of %s-large: %s\n", plural.Count(s.Tenants+1, "tenant", "tenants"), time.Since(start).Round(time.Second), s.Prefix, token)
 	return nil
 }
 
@@ -102,7 +103,7 @@ func (s *seedCmd) fill(e *env, svc *directory.Service, op directory.Caller, tena
 			select {
 			case <-ticker.C:
 				d := done.Load()
-				fmt.Fprintf(e.stderr, "%s: %d of %d users (%.0f/s)\n", tenant.Name, d, n, float64(d)/time.Since(start).Seconds())
+				fmt.Fprintf(e.stderr, "%s: %d of %s (%.0f/s)\n", tenant.Name, d, plural.Count(n, "user", "users"), float64(d)/time.Since(start).Seconds())
 			case <-stopProgress:
 				return
 			}
@@ -132,7 +133,7 @@ func (s *seedCmd) fill(e *env, svc *directory.Service, op directory.Caller, tena
 	if firstErr != nil {
 		return firstErr
 	}
-	fmt.Fprintf(e.stderr, "%s: %d users in %v\n", tenant.Name, n, time.Since(start).Round(time.Second))
+	fmt.Fprintf(e.stderr, "%s: %s in %v\n", tenant.Name, plural.Count(n, "user", "users"), time.Since(start).Round(time.Second))
 	// User i joins groups i, i+1, ... (mod the number of groups).
 	members := make([][]string, len(groups))
 	for i, id := range ids {
@@ -150,7 +151,7 @@ func (s *seedCmd) fill(e *env, svc *directory.Service, op directory.Caller, tena
 			}
 		}
 	}
-	fmt.Fprintf(e.stderr, "%s: %d users and their memberships in %v\n", tenant.Name, n, time.Since(start).Round(time.Second))
+	fmt.Fprintf(e.stderr, "%s: %s and their memberships in %v\n", tenant.Name, plural.Count(n, "user", "users"), time.Since(start).Round(time.Second))
 	return nil
 }
 

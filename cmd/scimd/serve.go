@@ -65,7 +65,13 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	defer logs.Close()
 	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
-	db, svc, box, err := c.openWithBox(e, hasher, directory.WithCacheTTL(s.TokenCache))
+	reg := metrics.New()
+	db, svc, box, err := c.openWithBox(e, hasher, directory.WithCacheTTL(s.TokenCache), directory.WithUnopenedMail(func(m directory.DueMail) {
+		reg.ObserveUnopenedMail()
+		e.logger.Error("outbox message given up: its link does not open with this server's secret key; "+
+			"a process with another key sealed it (SCIMD_SECRET_KEY must be the same everywhere)",
+			"mail_id", m.ID, "tenant_id", m.TenantID, "attempt", m.Attempts)
+	}))
 	if err != nil {
 		return err
 	}
@@ -96,7 +102,6 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		printBootstrap(e, tenant, secret, url)
 	}
 
-	reg := metrics.New()
 	reg.WatchHashPool(hasher)
 	for name, pool := range db.Pools() {
 		reg.WatchDB(name, pool)
@@ -351,10 +356,14 @@ Try it:
 
 // displayAddr turns a listener address into one a person can paste: an
 // unspecified host becomes localhost.
-func displayAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
+func displayAddr(a net.Addr) string { return displayHostPort(a.String()) }
+
+// displayHostPort is displayAddr of an address written host:port, such as
+// --listen (":8080" is localhost:8080).
+func displayHostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return a.String()
+		return addr
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
@@ -369,15 +378,12 @@ func displayAddr(a net.Addr) string {
 const cursorKeyEnv = "SCIMD_CURSOR_KEY"
 
 // cursorCodec returns the cursor codec of $SCIMD_CURSOR_KEY, or without
-// it one with a random key, whose cursors hold on this process only.
+// it one with a key derived from the secret key (serve always has one), so
+// that every replica with the same secret key accepts the others' cursors.
 func cursorCodec(e *env, box *secretbox.Box) (*cursor.Codec, error) {
 	raw := e.getenv(cursorKeyEnv)
-	if raw == "" && box != nil {
-		return cursor.New(box.Derive("cursor"), scim.DefaultCursorTTL)
-	}
 	if raw == "" {
-		e.logger.Warn("no " + cursorKeyEnv + " and no secret key: paging cursors are signed with a random key and hold on this process only")
-		return cursor.Random(scim.DefaultCursorTTL), nil
+		return cursor.New(box.Derive("cursor"), scim.DefaultCursorTTL)
 	}
 	key, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil {

@@ -17,7 +17,7 @@ type tenantSetCmd struct {
 	InvitationExpiry time.Duration `name:"invitation-expiry" required:"" help:"How long invitation links stay valid, from 1h to 2160h (default 168h: 7 days)."`
 }
 
-// Run sets the settings given; audited as tenant.policy_updated.
+// Run sets the settings given; audited as tenant.settings_updated.
 func (t *tenantSetCmd) Run(e *env, c *cli) error {
 	db, svc, err := c.open(e, nil)
 	if err != nil {

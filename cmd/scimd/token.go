@@ -125,7 +125,8 @@ type tokenListCmd struct {
 	Tenant string `required:"" help:"Tenant id."`
 }
 
-// Run prints one line per token.
+// Run prints one line per token, its id first: the connection label of
+// the metrics.
 func (t *tokenListCmd) Run(e *env, c *cli) error {
 	db, svc, err := c.open(e, nil)
 	if err != nil {
@@ -137,7 +138,7 @@ func (t *tokenListCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tPREFIX\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tSTATE\tSETTINGS")
+	fmt.Fprintln(w, "ID\tNAME\tPREFIX\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tSTATE\tSETTINGS")
 	now := time.Now()
 	for _, tk := range tokens {
 		scopes := make([]string, len(tk.Scopes))
@@ -151,7 +152,7 @@ func (t *tokenListCmd) Run(e *env, c *cli) error {
 		case !tk.Usable(now):
 			state = "expired"
 		}
-		fmt.Fprintf(w, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\n", tk.Name, tk.Prefix, strings.Join(scopes, ","),
+		fmt.Fprintf(w, "%s\t%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\n", tk.ID, tk.Name, tk.Prefix, strings.Join(scopes, ","),
 			tk.CreatedAt.Format(time.RFC3339), timeOrDash(tk.ExpiresAt), timeOrDash(tk.LastUsedAt), state, settingsText(tk.Settings))
 	}
 	return w.Flush()

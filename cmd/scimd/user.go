@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +98,7 @@ type userInviteCmd struct {
 func (u *userInviteCmd) Run(e *env, c *cli) error {
 	if u.Resend {
 		ref := userRef{Tenant: u.Tenant, User: u.Email}
-		db, svc, user, err := ref.find(e, c)
+		db, svc, user, err := ref.find(e, c.openSealing)
 		if err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func (u *userInviteCmd) Run(e *env, c *cli) error {
 		fmt.Fprintln(e.stdout, user.ID)
 		return nil
 	}
-	db, svc, err := c.open(e, nil)
+	db, svc, err := c.openSealing(e, nil)
 	if err != nil {
 		return err
 	}
@@ -151,10 +152,13 @@ type userRef struct {
 	User   string `arg:"" help:"The user's id or email."`
 }
 
-// find opens the database and returns the service and the user named,
-// by id, else by email. The caller closes the returned store.
-func (u *userRef) find(e *env, c *cli) (store.Backend, *directory.Service, directory.User, error) {
-	db, svc, err := c.open(e, nil)
+// opener opens the database for a command (cli.open and its variants).
+type opener func(e *env, hasher directory.PasswordHasher, opts ...directory.Option) (store.Backend, *directory.Service, error)
+
+// find opens the database with open and returns the service and the user
+// named, by id, else by email. The caller closes the returned store.
+func (u *userRef) find(e *env, open opener) (store.Backend, *directory.Service, directory.User, error) {
+	db, svc, err := open(e, nil)
 	if err != nil {
 		return nil, nil, directory.User{}, err
 	}
@@ -189,7 +193,7 @@ const auditSummary = 20
 // Run prints the user's main attributes and groups, one a line, then the
 // audit summary: the user's own events, newest first.
 func (u *userShowCmd) Run(e *env, c *cli) error {
-	db, svc, user, err := u.find(e, c)
+	db, svc, user, err := u.find(e, c.open)
 	if err != nil {
 		return err
 	}
@@ -267,12 +271,14 @@ func (u *userListCmd) Run(e *env, c *cli) error {
 
 type userResetLinkCmd struct {
 	userRef
-	PublicURL string `name:"public-url" default:"${publicURL}" help:"Address of the server's pages, as serve --public-url (env SCIMD_PUBLIC_URL); default http://localhost:8080." placeholder:"URL"`
+	PublicURL string `name:"public-url" default:"${publicURL}" help:"Address of the server's pages, as serve --public-url (env SCIMD_PUBLIC_URL); default, as serve: --base-url, else the listening address." placeholder:"URL"`
+	BaseURL   string `name:"base-url" default:"${baseURL}" help:"The server's --base-url (env SCIMD_BASE_URL)." placeholder:"URL"`
+	Listen    string `default:"${listen}" help:"The server's listening address (env SCIMD_LISTEN): the link's last resort, over http." placeholder:"ADDR"`
 }
 
 // Run prints the link alone: hand it to the user by a channel you trust.
 func (u *userResetLinkCmd) Run(e *env, c *cli) error {
-	db, svc, user, err := u.find(e, c)
+	db, svc, user, err := u.find(e, c.open)
 	if err != nil {
 		return err
 	}
@@ -281,10 +287,7 @@ func (u *userResetLinkCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
-	base := strings.TrimSuffix(u.PublicURL, "/")
-	if base == "" {
-		base = "http://localhost:8080"
-	}
+	base := strings.TrimSuffix(cmp.Or(u.PublicURL, u.BaseURL, "http://"+displayHostPort(u.Listen)), "/")
 	fmt.Fprintln(e.stdout, base+directory.LinkPath(directory.LinkReset, secret))
 	return nil
 }
@@ -295,7 +298,7 @@ type userDeleteCmd struct {
 
 // Run deletes the user (and its memberships), recording user.deleted.
 func (u *userDeleteCmd) Run(e *env, c *cli) error {
-	db, svc, user, err := u.find(e, c)
+	db, svc, user, err := u.find(e, c.open)
 	if err != nil {
 		return err
 	}

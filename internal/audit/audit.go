@@ -40,6 +40,9 @@ const (
 	TokenUpdated        = "token.updated"
 	TenantCreated       = "tenant.created"
 	TenantPolicyUpdated = "tenant.policy_updated"
+	// TenantSettingsUpdated records a change of the tenant's other
+	// settings (the invitation expiry).
+	TenantSettingsUpdated = "tenant.settings_updated"
 	// TenantAttributeDefined and TenantAttributeRemoved record a change
 	// of the tenant's custom attribute definitions.
 	TenantAttributeDefined = "tenant.attribute_defined"
@@ -55,7 +58,7 @@ var Types = []string{
 	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
-	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued,
+	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
 }
 
 // Actor kinds.

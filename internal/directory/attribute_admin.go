@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/plural"
 )
 
 // AttributeHeldError is a store's refusal to remove a custom attribute
@@ -17,7 +18,7 @@ type AttributeHeldError struct {
 }
 
 func (e *AttributeHeldError) Error() string {
-	return fmt.Sprintf("%d users hold a value of custom attribute %s", e.Users, e.Name)
+	return fmt.Sprintf("%s a value of custom attribute %s", plural.Count(e.Users, "user holds", "users hold"), e.Name)
 }
 
 // freshTenant reads the tenant from the store, not the cache, and refreshes
@@ -76,7 +77,7 @@ func (s *Service) changeAttributes(ctx context.Context, op, tenantID, name strin
 		var held *AttributeHeldError
 		if errors.As(err, &held) {
 			return 0, &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
-				Detail: fmt.Sprintf("%d users hold a value of %s: remove it with force to delete their values", held.Users, name)}
+				Detail: fmt.Sprintf("%s a value of %s: remove it with force to delete their values", plural.Count(held.Users, "user holds", "users hold"), name)}
 		}
 		if errors.Is(err, ErrVersionMismatch) {
 			return 0, &Error{Kind: KindBusy, Op: op, Detail: "the definitions kept changing: try again", Err: err}

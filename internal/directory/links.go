@@ -88,6 +88,15 @@ var ErrNoSecretKey = &Error{Kind: KindInternal, Detail: "no secret key is config
 // WithSecretBox sets the box that seals outbox secrets and TOTP keys.
 func WithSecretBox(b *secretbox.Box) Option { return func(s *Service) { s.box = b } }
 
+// WithUnopenedMail sets f, which DeliverMail calls for each message of the
+// outbox whose link does not open with the secret key (sealed under
+// another key, or altered), once it has given the message up.
+func WithUnopenedMail(f func(DueMail)) Option { return func(s *Service) { s.unopened = f } }
+
+// unopenedReason is the last_error of a message given up because its
+// link does not open.
+const unopenedReason = "the link does not open with this server's secret key (sealed with another key): given up"
+
 // newLinkSecret returns a link secret (256 random bits, URL-safe) and its
 // hash.
 func newLinkSecret() (secret, hash string) {
@@ -137,6 +146,21 @@ func (s *Service) ResetLink(ctx context.Context, c Caller, tenantID, userID stri
 	return s.issueLink(ctx, c, tenantID, userID, LinkReset, "directory.ResetLink")
 }
 
+// notInvited is the refusal to resend an invitation to a user who is not
+// invited: one who accepted theirs, or one created directly, who never had
+// one (no user.invited event).
+func (s *Service) notInvited(ctx context.Context, op, tenantID, userID string) error {
+	evs, err := s.AuditEvents(ctx, tenantID, AuditFilter{Type: audit.UserInvited, TargetID: userID, Limit: 1})
+	if err != nil {
+		return withOp(op, err)
+	}
+	detail := "the user was created directly, not invited: there is no invitation to resend; send a reset link instead"
+	if len(evs) > 0 {
+		detail = "the user has accepted their invitation already; send a reset link instead"
+	}
+	return &Error{Kind: KindInvalidValue, Op: op, Field: "status", Detail: detail}
+}
+
 func (s *Service) issueLink(ctx context.Context, c Caller, tenantID, userID string, kind LinkKind, op string) (string, error) {
 	t, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
@@ -149,7 +173,7 @@ func (s *Service) issueLink(ctx context.Context, c Caller, tenantID, userID stri
 	typ := audit.UserInvitationResent
 	switch {
 	case kind == LinkInvite && u.Status != StatusInvited:
-		return "", &Error{Kind: KindInvalidValue, Op: op, Field: "status", Detail: "the user has accepted their invitation already; send a reset link instead"}
+		return "", s.notInvited(ctx, op, tenantID, u.ID)
 	case kind == LinkReset && u.Status != StatusActive:
 		return "", &Error{Kind: KindInvalidValue, Op: op, Field: "status", Detail: "the user has not accepted their invitation yet; resend the invitation instead"}
 	case kind == LinkReset:
@@ -402,7 +426,10 @@ const (
 // send has a deadline, and no send starts after the claim's first half:
 // the claim outlives every send it covers, so another sender never takes
 // a message this one is sending. Messages whose link can no longer be
-// used are not sent. Returns how many were sent.
+// used are not sent. A message whose link does not open with the secret
+// key is given up at once (no retry would open it; last_error says why)
+// and reported to the WithUnopenedMail function. Returns how many were
+// sent.
 func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error) {
 	if s.box == nil {
 		return 0, nil
@@ -419,11 +446,19 @@ func (s *Service) DeliverMail(ctx context.Context, send MailSender) (int, error)
 			break // the rest are sent after the claim expires, by whoever claims them then
 		}
 		secret, err := s.box.Open(m.Secret, m.ID)
-		if err == nil {
-			sendCtx, cancel := context.WithTimeout(ctx, mailSendTimeout)
-			err = send(sendCtx, m, secret)
-			cancel()
+		if err != nil {
+			// No later attempt would open it: given up at once, then told.
+			if err := s.store.MailFailed(ctx, m.ID, claim, unopenedReason, s.timeNow(), true); err != nil {
+				return sent, wrap("directory.DeliverMail", err)
+			}
+			if s.unopened != nil {
+				s.unopened(m)
+			}
+			continue
 		}
+		sendCtx, cancel := context.WithTimeout(ctx, mailSendTimeout)
+		err = send(sendCtx, m, secret)
+		cancel()
 		at := s.timeNow()
 		if err == nil {
 			if err = s.store.MailSent(ctx, m.ID, claim, at); err == nil {
@@ -449,7 +484,7 @@ func truncate(s string, n int) string {
 }
 
 // SetInvitationTTL sets how long the tenant's invitation links stay valid
-// (1 hour to 90 days) and records tenant.policy_updated.
+// (1 hour to 90 days) and records tenant.settings_updated.
 func (s *Service) SetInvitationTTL(ctx context.Context, c Caller, tenantID string, ttl time.Duration) (Tenant, error) {
 	const op = "directory.SetInvitationTTL"
 	if ttl < time.Hour || ttl > 90*24*time.Hour {
@@ -462,7 +497,7 @@ func (s *Service) SetInvitationTTL(ctx context.Context, c Caller, tenantID strin
 	if t.InvitationTTL == ttl {
 		return t, nil
 	}
-	ev, err := s.event(c, tenantID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
+	ev, err := s.event(c, tenantID, audit.TenantSettingsUpdated, audit.Target{Type: "tenant", ID: t.ID, Display: t.Name},
 		[]audit.Change{{Attribute: "invitationExpiry", Old: t.InvitationTTL.String(), New: ttl.String()}}, s.timeNow())
 	if err != nil {
 		return Tenant{}, wrap(op, err)

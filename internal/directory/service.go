@@ -60,6 +60,7 @@ type Service struct {
 
 	cacheTTL time.Duration
 	box      *secretbox.Box // seals outbox secrets and TOTP keys; nil: no invitations by email, no MFA
+	unopened func(DueMail)  // told of an outbox message that does not open; nil: nobody
 	mu       sync.Mutex
 	tokens   map[string]cachedToken // by secret hash
 	// forgotten counts the tokens dropped from the cache: a lookup that

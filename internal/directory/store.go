@@ -150,6 +150,13 @@ type Store interface {
 	// with the secret key (an MFA factor, or a message waiting to be
 	// sent): a new key would make them unreadable.
 	SealedSecrets(ctx context.Context) (bool, error)
+	// KeyCheck returns the check of the secret key stored at its first
+	// use (secretbox.Box.Check), "" before any.
+	KeyCheck(ctx context.Context) (string, error)
+	// SetKeyCheck stores check unless the database holds a check already
+	// (with replace, whatever it holds), and returns the check stored:
+	// of two processes storing at once, the first one's.
+	SetKeyCheck(ctx context.Context, check string, replace bool) (string, error)
 	// UpdateTenantInvitationTTL sets the tenant's invitation expiry and
 	// records ev. Returns ErrNotFound.
 	UpdateTenantInvitationTTL(ctx context.Context, t Tenant, ev audit.Event) error

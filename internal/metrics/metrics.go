@@ -54,7 +54,7 @@ func New() *Registry {
 		}, []string{"method", "route"}),
 		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scimd_outbox_deliveries_total",
-			Help: "Invitation emails the outbox tried to send, by outcome (sent or failed; a failed one is retried).",
+			Help: "Invitation emails the outbox tried to send, by outcome: sent, failed (retried), or unopened (its link does not open with this process's secret key: given up at once).",
 		}, []string{"outcome"}),
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "scimd_outbox_backlog",
@@ -118,6 +118,10 @@ func (r *Registry) ObserveMail(sent bool) {
 	}
 	r.mail.WithLabelValues(outcome).Inc()
 }
+
+// ObserveUnopenedMail records one message of the outbox given up because
+// its link does not open with the secret key.
+func (r *Registry) ObserveUnopenedMail() { r.mail.WithLabelValues("unopened").Inc() }
 
 // SetMailBacklog records the outbox's backlog as last counted.
 func (r *Registry) SetMailBacklog(n int) { r.backlog.Set(float64(n)) }

@@ -8,6 +8,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -51,6 +52,16 @@ func (b *Box) Derive(purpose string) []byte {
 		panic("secretbox: derive: " + err.Error()) // only for a length HKDF cannot make
 	}
 	return k
+}
+
+// Check returns the check of the key: HMAC-SHA256 of a fixed label under a
+// key derived for this purpose, in base64 with a version prefix. Stored in
+// the database at first use, it tells a process started with another key
+// from one with the right key, and reveals nothing of the key.
+func (b *Box) Check() string {
+	m := hmac.New(sha256.New, b.Derive("key check"))
+	m.Write([]byte("scimd secret key check"))
+	return "v1:" + base64.RawStdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // ParseKey decodes a key written as standard or URL-safe base64.

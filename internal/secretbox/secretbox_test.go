@@ -60,3 +60,30 @@ func TestDerive(t *testing.T) {
 		t.Fatal("Derive gave the same key for another purpose, another secret key, or the secret key itself")
 	}
 }
+
+// TestCheck: the check is the same for one key, differs for another, and
+// holds nothing of the key.
+func TestCheck(t *testing.T) {
+	box := func(s string) *secretbox.Box {
+		key, err := secretbox.ParseKey(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := secretbox.New(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	k1, k2 := secretbox.NewKey(), secretbox.NewKey()
+	a, b := box(k1).Check(), box(k2).Check()
+	if a != box(k1).Check() || !strings.HasPrefix(a, "v1:") {
+		t.Errorf("Check() = %q, then %q; want one stable v1 value per key", a, box(k1).Check())
+	}
+	if a == b {
+		t.Errorf("Check() of two keys = %q both, want them different", a)
+	}
+	if strings.Contains(a, strings.TrimRight(k1, "=")) {
+		t.Errorf("Check() = %q holds the key", a)
+	}
+}

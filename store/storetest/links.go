@@ -163,7 +163,7 @@ func testLinks(t *testing.T, in Instance) {
 
 	// The invitation expiry of the tenant.
 	acme.InvitationTTL = 72 * time.Hour
-	if err := b.UpdateTenantInvitationTTL(ctx, acme, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
+	if err := b.UpdateTenantInvitationTTL(ctx, acme, event(acme.ID, audit.TenantSettingsUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := b.Tenant(ctx, acme.ID); got.InvitationTTL != 72*time.Hour {

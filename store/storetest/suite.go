@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		{"Links", testLinks},
 		{"DeadMail", testDeadMail},
 		{"FactorsFollowMFA", testFactorsFollowMFA},
+		{"KeyCheck", testKeyCheck},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
