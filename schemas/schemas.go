@@ -193,7 +193,8 @@ func User() schema.Schema {
 			simple(attribute{name: "preferredLanguage", description: "Indicates the User's preferred written or spoken language."}),
 			simple(attribute{name: "locale", description: "Used to indicate the User's default location for purposes of localizing items."}),
 			simple(attribute{name: "timezone", description: "The User's time zone in the 'Olson' time zone database format."}),
-			simple(attribute{name: "active", typ: "boolean", description: "A Boolean value indicating the User's administrative status."}),
+			simple(attribute{name: "active", typ: "boolean", description: "A Boolean value indicating the User's administrative status. " +
+				"Unassigned (left out on create or PUT, or removed by PATCH) it reads true: a provisioned user is live unless the client says otherwise."}),
 			simple(attribute{name: "password", caseExact: true, mutability: schema.AttributeMutabilityWriteOnly(), returned: schema.AttributeReturnedNever(),
 				description: "The User's cleartext password, to set an initial password or reset it. Checked against the tenant's password policy, stored only as a hash, never returned."}),
 			complexAttr("emails", "Email addresses for the user. The primary one, else the first of type work, else the first, is the platform email, unique in the tenant.", true, readWrite(),
@@ -257,7 +258,10 @@ func EnterpriseUser() schema.Schema {
 }
 
 // PlatformUser returns the platform extension of the User: the flags the
-// platform keeps for each user and its lifecycle status.
+// platform keeps for each user and its status. Each flag's description
+// names the default it reads when unassigned (RFC 7643 §2.2): left out on
+// create, removed by PATCH, or left out of a PUT that sends the extension
+// (a PUT without the extension keeps the flags).
 func PlatformUser() schema.Schema {
 	readOnly := schema.AttributeMutabilityReadOnly()
 	return schema.Schema{
@@ -265,13 +269,17 @@ func PlatformUser() schema.Schema {
 		Name:        optional.NewString("PlatformUser"),
 		Description: optional.NewString("Platform user flags and status"),
 		Attributes: schema.Attributes{
-			simple(attribute{name: "emailVerified", typ: "boolean", description: "Whether the user's email address is verified."}),
-			simple(attribute{name: "passwordMustReset", typ: "boolean", description: "Whether the user must choose a new password at next sign-in."}),
-			simple(attribute{name: "forceMfaEnrollment", typ: "boolean", description: "Whether the user must enrol a second factor; defaults to the tenant's MFA setting."}),
-			simple(attribute{name: "invite", typ: "boolean", mutability: schema.AttributeMutabilityWriteOnly(), returned: schema.AttributeReturnedNever(),
-				description: "On create without a password: invite the user by email instead of making the account live."}),
-			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active"},
-				description: "The user's lifecycle status: invited until the invitation is accepted, then active."}),
+			simple(attribute{name: "emailVerified", typ: "boolean", description: "Whether the user's email address is verified. " +
+				"Unassigned: the connection's default, else false."}),
+			simple(attribute{name: "passwordMustReset", typ: "boolean", description: "Whether the user must choose a new password at next sign-in. " +
+				"Unassigned: the connection's default, else false."}),
+			simple(attribute{name: "forceMfaEnrollment", typ: "boolean", description: "Whether the user must enrol a second factor. " +
+				"Unassigned: the connection's default, else the tenant's MFA-required setting."}),
+			simple(attribute{name: "invite", typ: "boolean", mutability: schema.AttributeMutabilityImmutable(), returned: schema.AttributeReturnedNever(),
+				description: "On create without a password: invite the user by email instead of making the account live. " +
+					"Only on create: true on PUT or PATCH is a mutability error (an invited user gets a new link from the admin API or the command line)."}),
+			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active", "deactivated"},
+				description: "The user's one platform status: deactivated while active is false; otherwise invited until the invitation is accepted, then active. Filterable."}),
 			simple(attribute{name: "hasPassword", typ: "boolean", mutability: readOnly, description: "Whether the user has a password identity."}),
 			simple(attribute{name: "mfaEnrolled", typ: "boolean", mutability: readOnly, description: "Whether the user has enrolled a second factor."}),
 		},

@@ -118,7 +118,7 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 		{enterpriseURN, "manager.$ref", "type", "reference"},
 		{enterpriseURN, "manager.value", "mutability", "readWrite"},
 		{platformURN, "emailVerified", "type", "boolean"},
-		{platformURN, "invite", "mutability", "writeOnly"},
+		{platformURN, "invite", "mutability", "immutable"},
 		{platformURN, "invite", "returned", "never"},
 		{platformURN, "status", "mutability", "readOnly"},
 		{platformURN, "hasPassword", "mutability", "readOnly"},
@@ -128,8 +128,8 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 			t.Errorf("GET /Schemas/%s: %s.%s = %v, want %v", c.urn, c.attr, c.key, got, c.want)
 		}
 	}
-	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active]" {
-		t.Errorf("status canonicalValues = %s, want [invited active]", got)
+	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active deactivated]" {
+		t.Errorf("status canonicalValues = %s, want [invited active deactivated]", got)
 	}
 
 	e.do(http.MethodGet, "/scim/v2/Schemas/urn:example:nothing", "").wantError(t, "GET /Schemas/unknown", http.StatusNotFound, "")

@@ -426,8 +426,6 @@ func apply(attrs map[string]any, op string, t target, value any) error {
 		setList(c, a.name, addOrRemoveSimple(a, asList(c[a.name]), asList(value), op == opAdd))
 	case op == opRemove && a.multi && value != nil:
 		setList(c, a.name, removeMatching(asList(c[a.name]), asList(value)))
-	case op == opRemove && a.typ == "boolean":
-		c[a.name] = false // an unassigned flag is false
 	case op == opRemove:
 		delete(c, a.name)
 	case a.multi && op == opAdd:

@@ -211,7 +211,7 @@ func TestPatchRefusals(t *testing.T) {
 			{"add without value", patch(`{"op":"add","path":"title"}`), "invalidValue", "needs a value"},
 			{"no-path value not an object", patch(`{"op":"replace","value":"x"}`), "invalidValue", "object"},
 			{"invalid email through PATCH", patch(`{"op":"replace","path":"emails","value":[{"value":"nobody"}]}`), "invalidValue", "nobody"},
-			{"invite after create", patch(`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:platform:2.0:User:invite","value":true}`), "invalidValue", "invite"},
+			{"invite after create", patch(`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:platform:2.0:User:invite","value":true}`), "mutability", "invite is immutable"},
 			{"unknown op", patch(`{"op":"move","path":"title","value":"x"}`), "invalidSyntax", "add, remove or replace"},
 			{"unknown member", patch(`{"op":"add","path":"title","value":"x","from":"y"}`), "invalidSyntax", `"from"`},
 			{"wrong schemas", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"Operations":[{"op":"add","path":"title","value":"x"}]}`, "invalidSyntax", "PatchOp"},
