@@ -27,6 +27,8 @@ const (
 	CustomUserURN = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 	// GroupURN is the core Group schema (RFC 7643 §4.2).
 	GroupURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	// ServiceProviderConfigURN is the schema of /ServiceProviderConfig.
+	ServiceProviderConfigURN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 )
 
 // CustomAttribute is a tenant's definition of one attribute of the custom
@@ -90,7 +92,7 @@ func Custom(attrs []CustomAttribute) schema.Schema {
 // default, case-insensitive, single-valued, optional string.
 type attribute struct {
 	name        string
-	typ         string // "string" (default), "boolean", "reference", "binary"
+	typ         string // "string" (default), "boolean", "integer", "reference", "binary"
 	description string
 	multiValued bool
 	required    bool
@@ -115,6 +117,12 @@ func (a attribute) build() schema.SimpleParams {
 			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
 			Name: a.name, ReferenceTypes: a.refTypes, Required: a.required,
 			Returned: a.returned, Uniqueness: a.uniqueness,
+		})
+	case "integer":
+		return schema.SimpleNumberParams(schema.NumberParams{
+			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
+			Name: a.name, Required: a.required, Returned: a.returned,
+			Type: schema.AttributeTypeInteger(), Uniqueness: a.uniqueness,
 		})
 	case "binary":
 		return schema.SimpleBinaryParams(schema.BinaryParams{
@@ -308,4 +316,45 @@ func Group() schema.Schema {
 			),
 		},
 	}
+}
+
+// ServiceProviderConfig returns the ServiceProviderConfig schema: RFC
+// 7643 §5 (the library's, whose authenticationSchemes lacks the primary
+// that RFC 7643 §8.5 shows) with the pagination attribute RFC 9865 §4
+// adds, all of which /ServiceProviderConfig serves.
+func ServiceProviderConfig() schema.Schema {
+	readOnly := schema.AttributeMutabilityReadOnly()
+	s := schema.ServiceProviderConfigSchema()
+	schemes := complexAttr("authenticationSchemes", "A multi-valued complex type that specifies supported authentication scheme properties.", true, readOnly,
+		attribute{name: "type", required: true, mutability: readOnly,
+			canonical: []string{"oauth", "oauth2", "oauthbearertoken", "httpbasic", "httpdigest"}, description: "The authentication scheme."},
+		attribute{name: "name", required: true, mutability: readOnly, description: "The common authentication scheme name, e.g., HTTP Basic."},
+		attribute{name: "description", required: true, mutability: readOnly, description: "A description of the authentication scheme."},
+		attribute{name: "specUri", typ: "reference", mutability: readOnly, refTypes: []schema.AttributeReferenceType{"external"},
+			description: "An HTTP-addressable URL pointing to the authentication scheme's specification."},
+		attribute{name: "documentationUri", typ: "reference", mutability: readOnly, refTypes: []schema.AttributeReferenceType{"external"},
+			description: "An HTTP-addressable URL pointing to the authentication scheme's usage documentation."},
+		attribute{name: "primary", typ: "boolean", mutability: readOnly, description: "Whether this is the preferred authentication scheme."},
+	)
+	for i, a := range s.Attributes {
+		if a.Name() == "authenticationSchemes" {
+			s.Attributes[i] = schemes
+		}
+	}
+	s.Attributes = append(s.Attributes, complexAttr("pagination",
+		"A complex type that specifies pagination configuration options (RFC 9865).", false, readOnly,
+		attribute{name: "cursor", typ: "boolean", required: true, mutability: readOnly,
+			description: "Whether cursor-based pagination (the cursor and nextCursor parameters) is supported."},
+		attribute{name: "index", typ: "boolean", required: true, mutability: readOnly,
+			description: "Whether index-based pagination (startIndex and count) is supported."},
+		attribute{name: "defaultPaginationMethod", mutability: readOnly, canonical: []string{"cursor", "index"},
+			description: "The pagination method used when a request names none: cursor or index."},
+		attribute{name: "defaultPageSize", typ: "integer", mutability: readOnly,
+			description: "The number of results in a page when a request gives no count."},
+		attribute{name: "maxPageSize", typ: "integer", mutability: readOnly,
+			description: "The largest number of results in a page, whatever count a request gives."},
+		attribute{name: "cursorTimeout", typ: "integer", mutability: readOnly,
+			description: "The least number of seconds a cursor stays valid between page requests."},
+	))
+	return s
 }
