@@ -1,10 +1,12 @@
 package scim_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -88,6 +90,24 @@ func TestRemoveLeavesUnassigned(t *testing.T) {
 			r = e.doAs(token, http.MethodPatch, path, patch(`{"op":"remove","path":"`+platformURN+`:forceMfaEnrollment"}`)).wantStatus(t, "PATCH remove", http.StatusOK)
 			if get(r.body, platformURN, "forceMfaEnrollment") != true {
 				t.Errorf("remove forceMfaEnrollment on a tenant requiring MFA = %v, want true (the tenant's setting)", get(r.body, platformURN, "forceMfaEnrollment"))
+			}
+		})
+
+		t.Run("a connection's default", func(t *testing.T) {
+			e := e.in(t)
+			yes := true
+			token, _, err := e.svc.CreateToken(context.Background(), operator, e.tenant.ID, "hr-sync", []directory.Scope{directory.ScopeSCIM}, 0,
+				directory.ConnectionSettings{EmailVerified: &yes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret(token)
+			r := e.doAs(token, http.MethodPost, "/scim/v2/Users", `{"schemas":["`+coreURN+`"],"userName":"fa@example.com","`+platformURN+`":{"emailVerified":false}}`).
+				wantStatus(t, "POST", http.StatusCreated)
+			path := "/scim/v2/Users/" + str(r.body, "id")
+			r = e.doAs(token, http.MethodPatch, path, patch(`{"op":"remove","path":"`+platformURN+`:emailVerified"}`)).wantStatus(t, "PATCH remove", http.StatusOK)
+			if get(r.body, platformURN, "emailVerified") != true {
+				t.Errorf("remove emailVerified through a connection whose default is true = %v, want true", get(r.body, platformURN, "emailVerified"))
 			}
 		})
 
