@@ -319,12 +319,25 @@ func Group() schema.Schema {
 }
 
 // ServiceProviderConfig returns the ServiceProviderConfig schema: RFC
-// 7643 §5 (the library's, whose authenticationSchemes lacks the primary
-// that RFC 7643 §8.5 shows) with the pagination attribute RFC 9865 §4
-// adds, all of which /ServiceProviderConfig serves.
+// 7643 §5 with the pagination attribute RFC 9865 §4 adds, all of which
+// /ServiceProviderConfig serves. It is the library's, with bulk and filter
+// limits typed integer (RFC 7643 §8.7.2; the library says decimal) and
+// authenticationSchemes with the primary that RFC 7643 §8.5 shows.
 func ServiceProviderConfig() schema.Schema {
 	readOnly := schema.AttributeMutabilityReadOnly()
 	s := schema.ServiceProviderConfigSchema()
+	supported := attribute{name: "supported", typ: "boolean", required: true, mutability: readOnly,
+		description: "A Boolean value specifying whether or not the operation is supported."}
+	bulk := complexAttr("bulk", "A complex type that specifies bulk configuration options.", false, readOnly, supported,
+		attribute{name: "maxOperations", typ: "integer", required: true, mutability: readOnly,
+			description: "An integer value specifying the maximum number of operations."},
+		attribute{name: "maxPayloadSize", typ: "integer", required: true, mutability: readOnly,
+			description: "An integer value specifying the maximum payload size in bytes."},
+	)
+	filter := complexAttr("filter", "A complex type that specifies FILTER options.", false, readOnly, supported,
+		attribute{name: "maxResults", typ: "integer", required: true, mutability: readOnly,
+			description: "An integer value specifying the maximum number of resources returned in a response."},
+	)
 	schemes := complexAttr("authenticationSchemes", "A multi-valued complex type that specifies supported authentication scheme properties.", true, readOnly,
 		attribute{name: "type", required: true, mutability: readOnly,
 			canonical: []string{"oauth", "oauth2", "oauthbearertoken", "httpbasic", "httpdigest"}, description: "The authentication scheme."},
@@ -337,7 +350,12 @@ func ServiceProviderConfig() schema.Schema {
 		attribute{name: "primary", typ: "boolean", mutability: readOnly, description: "Whether this is the preferred authentication scheme."},
 	)
 	for i, a := range s.Attributes {
-		if a.Name() == "authenticationSchemes" {
+		switch a.Name() {
+		case "bulk":
+			s.Attributes[i] = bulk
+		case "filter":
+			s.Attributes[i] = filter
+		case "authenticationSchemes":
 			s.Attributes[i] = schemes
 		}
 	}

@@ -198,8 +198,8 @@ func TestServiceProviderConfigSchema(t *testing.T) {
 				return typ == "boolean"
 			case string:
 				return typ == "string" || typ == "reference"
-			case float64:
-				return typ == "integer" || typ == "decimal"
+			case float64: // every number served is a count or a size
+				return typ == "integer"
 			}
 			return typ == "complex"
 		}
