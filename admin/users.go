@@ -49,7 +49,7 @@ type groupRef struct {
 func viewUser(u *directory.User) userView {
 	return userView{
 		ID: u.ID, UserName: u.UserName, Email: u.Email, DisplayName: u.DisplayName,
-		GivenName: u.Name.GivenName, FamilyName: u.Name.FamilyName, Status: string(u.Status), Active: u.Active,
+		GivenName: u.Name.GivenName, FamilyName: u.Name.FamilyName, Status: string(u.PlatformStatus()), Active: u.Active,
 		EmailVerified: u.EmailVerified, PasswordMustReset: u.PasswordMustReset, ForceMFAEnrollment: u.ForceMFAEnrollment,
 		MFAEnrolled: u.MFAEnrolled, HasPassword: u.HasPassword(), Attributes: u.Custom, Version: u.Version,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,

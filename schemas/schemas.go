@@ -27,6 +27,8 @@ const (
 	CustomUserURN = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
 	// GroupURN is the core Group schema (RFC 7643 §4.2).
 	GroupURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	// ServiceProviderConfigURN is the schema of /ServiceProviderConfig.
+	ServiceProviderConfigURN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 )
 
 // CustomAttribute is a tenant's definition of one attribute of the custom
@@ -90,7 +92,7 @@ func Custom(attrs []CustomAttribute) schema.Schema {
 // default, case-insensitive, single-valued, optional string.
 type attribute struct {
 	name        string
-	typ         string // "string" (default), "boolean", "reference", "binary"
+	typ         string // "string" (default), "boolean", "integer", "reference", "binary"
 	description string
 	multiValued bool
 	required    bool
@@ -115,6 +117,12 @@ func (a attribute) build() schema.SimpleParams {
 			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
 			Name: a.name, ReferenceTypes: a.refTypes, Required: a.required,
 			Returned: a.returned, Uniqueness: a.uniqueness,
+		})
+	case "integer":
+		return schema.SimpleNumberParams(schema.NumberParams{
+			Description: desc, MultiValued: a.multiValued, Mutability: a.mutability,
+			Name: a.name, Required: a.required, Returned: a.returned,
+			Type: schema.AttributeTypeInteger(), Uniqueness: a.uniqueness,
 		})
 	case "binary":
 		return schema.SimpleBinaryParams(schema.BinaryParams{
@@ -193,7 +201,8 @@ func User() schema.Schema {
 			simple(attribute{name: "preferredLanguage", description: "Indicates the User's preferred written or spoken language."}),
 			simple(attribute{name: "locale", description: "Used to indicate the User's default location for purposes of localizing items."}),
 			simple(attribute{name: "timezone", description: "The User's time zone in the 'Olson' time zone database format."}),
-			simple(attribute{name: "active", typ: "boolean", description: "A Boolean value indicating the User's administrative status."}),
+			simple(attribute{name: "active", typ: "boolean", description: "A Boolean value indicating the User's administrative status. " +
+				"Unassigned (left out on create or PUT, or removed by PATCH) it reads true: a provisioned user is live unless the client says otherwise."}),
 			simple(attribute{name: "password", caseExact: true, mutability: schema.AttributeMutabilityWriteOnly(), returned: schema.AttributeReturnedNever(),
 				description: "The User's cleartext password, to set an initial password or reset it. Checked against the tenant's password policy, stored only as a hash, never returned."}),
 			complexAttr("emails", "Email addresses for the user. The primary one, else the first of type work, else the first, is the platform email, unique in the tenant.", true, readWrite(),
@@ -257,7 +266,10 @@ func EnterpriseUser() schema.Schema {
 }
 
 // PlatformUser returns the platform extension of the User: the flags the
-// platform keeps for each user and its lifecycle status.
+// platform keeps for each user and its status. Each flag's description
+// names the default it reads when unassigned (RFC 7643 §2.2): left out on
+// create, removed by PATCH, or left out of a PUT that sends the extension
+// (a PUT without the extension keeps the flags).
 func PlatformUser() schema.Schema {
 	readOnly := schema.AttributeMutabilityReadOnly()
 	return schema.Schema{
@@ -265,13 +277,17 @@ func PlatformUser() schema.Schema {
 		Name:        optional.NewString("PlatformUser"),
 		Description: optional.NewString("Platform user flags and status"),
 		Attributes: schema.Attributes{
-			simple(attribute{name: "emailVerified", typ: "boolean", description: "Whether the user's email address is verified."}),
-			simple(attribute{name: "passwordMustReset", typ: "boolean", description: "Whether the user must choose a new password at next sign-in."}),
-			simple(attribute{name: "forceMfaEnrollment", typ: "boolean", description: "Whether the user must enrol a second factor; defaults to the tenant's MFA setting."}),
-			simple(attribute{name: "invite", typ: "boolean", mutability: schema.AttributeMutabilityWriteOnly(), returned: schema.AttributeReturnedNever(),
-				description: "On create without a password: invite the user by email instead of making the account live."}),
-			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active"},
-				description: "The user's lifecycle status: invited until the invitation is accepted, then active."}),
+			simple(attribute{name: "emailVerified", typ: "boolean", description: "Whether the user's email address is verified. " +
+				"Unassigned: the connection's default, else false."}),
+			simple(attribute{name: "passwordMustReset", typ: "boolean", description: "Whether the user must choose a new password at next sign-in. " +
+				"Unassigned: the connection's default, else false."}),
+			simple(attribute{name: "forceMfaEnrollment", typ: "boolean", description: "Whether the user must enrol a second factor. " +
+				"Unassigned: the connection's default, else the tenant's MFA-required setting."}),
+			simple(attribute{name: "invite", typ: "boolean", mutability: schema.AttributeMutabilityImmutable(), returned: schema.AttributeReturnedNever(),
+				description: "On create without a password: invite the user by email instead of making the account live. " +
+					"Only on create: true on PUT or PATCH is a mutability error (an invited user gets a new link from the admin API or the command line)."}),
+			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active", "deactivated"},
+				description: "The user's one platform status: deactivated while active is false; otherwise invited until the invitation is accepted, then active. Filterable."}),
 			simple(attribute{name: "hasPassword", typ: "boolean", mutability: readOnly, description: "Whether the user has a password identity."}),
 			simple(attribute{name: "mfaEnrolled", typ: "boolean", mutability: readOnly, description: "Whether the user has enrolled a second factor."}),
 		},
@@ -300,4 +316,63 @@ func Group() schema.Schema {
 			),
 		},
 	}
+}
+
+// ServiceProviderConfig returns the ServiceProviderConfig schema: RFC
+// 7643 §5 with the pagination attribute RFC 9865 §4 adds, all of which
+// /ServiceProviderConfig serves. It is the library's, with bulk and filter
+// limits typed integer (RFC 7643 §8.7.2; the library says decimal) and
+// authenticationSchemes with the primary that RFC 7643 §8.5 shows.
+func ServiceProviderConfig() schema.Schema {
+	readOnly := schema.AttributeMutabilityReadOnly()
+	s := schema.ServiceProviderConfigSchema()
+	supported := attribute{name: "supported", typ: "boolean", required: true, mutability: readOnly,
+		description: "A Boolean value specifying whether or not the operation is supported."}
+	bulk := complexAttr("bulk", "A complex type that specifies bulk configuration options.", false, readOnly, supported,
+		attribute{name: "maxOperations", typ: "integer", required: true, mutability: readOnly,
+			description: "An integer value specifying the maximum number of operations."},
+		attribute{name: "maxPayloadSize", typ: "integer", required: true, mutability: readOnly,
+			description: "An integer value specifying the maximum payload size in bytes."},
+	)
+	filter := complexAttr("filter", "A complex type that specifies FILTER options.", false, readOnly, supported,
+		attribute{name: "maxResults", typ: "integer", required: true, mutability: readOnly,
+			description: "An integer value specifying the maximum number of resources returned in a response."},
+	)
+	schemes := complexAttr("authenticationSchemes", "A multi-valued complex type that specifies supported authentication scheme properties.", true, readOnly,
+		attribute{name: "type", required: true, mutability: readOnly,
+			canonical: []string{"oauth", "oauth2", "oauthbearertoken", "httpbasic", "httpdigest"}, description: "The authentication scheme."},
+		attribute{name: "name", required: true, mutability: readOnly, description: "The common authentication scheme name, e.g., HTTP Basic."},
+		attribute{name: "description", required: true, mutability: readOnly, description: "A description of the authentication scheme."},
+		attribute{name: "specUri", typ: "reference", mutability: readOnly, refTypes: []schema.AttributeReferenceType{"external"},
+			description: "An HTTP-addressable URL pointing to the authentication scheme's specification."},
+		attribute{name: "documentationUri", typ: "reference", mutability: readOnly, refTypes: []schema.AttributeReferenceType{"external"},
+			description: "An HTTP-addressable URL pointing to the authentication scheme's usage documentation."},
+		attribute{name: "primary", typ: "boolean", mutability: readOnly, description: "Whether this is the preferred authentication scheme."},
+	)
+	for i, a := range s.Attributes {
+		switch a.Name() {
+		case "bulk":
+			s.Attributes[i] = bulk
+		case "filter":
+			s.Attributes[i] = filter
+		case "authenticationSchemes":
+			s.Attributes[i] = schemes
+		}
+	}
+	s.Attributes = append(s.Attributes, complexAttr("pagination",
+		"A complex type that specifies pagination configuration options (RFC 9865).", false, readOnly,
+		attribute{name: "cursor", typ: "boolean", required: true, mutability: readOnly,
+			description: "Whether cursor-based pagination (the cursor and nextCursor parameters) is supported."},
+		attribute{name: "index", typ: "boolean", required: true, mutability: readOnly,
+			description: "Whether index-based pagination (startIndex and count) is supported."},
+		attribute{name: "defaultPaginationMethod", mutability: readOnly, canonical: []string{"cursor", "index"},
+			description: "The pagination method used when a request names none: cursor or index."},
+		attribute{name: "defaultPageSize", typ: "integer", mutability: readOnly,
+			description: "The number of results in a page when a request gives no count."},
+		attribute{name: "maxPageSize", typ: "integer", mutability: readOnly,
+			description: "The largest number of results in a page, whatever count a request gives."},
+		attribute{name: "cursorTimeout", typ: "integer", mutability: readOnly,
+			description: "The least number of seconds a cursor stays valid between page requests."},
+	))
+	return s
 }

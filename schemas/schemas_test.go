@@ -39,7 +39,7 @@ func TestCharacteristics(t *testing.T) {
 		{schemas.PlatformUser(), "emailVerified", "", "boolean", "readWrite", "default", false},
 		{schemas.PlatformUser(), "passwordMustReset", "", "boolean", "readWrite", "default", false},
 		{schemas.PlatformUser(), "forceMfaEnrollment", "", "boolean", "readWrite", "default", false},
-		{schemas.PlatformUser(), "invite", "", "boolean", "writeOnly", "never", false},
+		{schemas.PlatformUser(), "invite", "", "boolean", "immutable", "never", false},
 		{schemas.PlatformUser(), "status", "", "string", "readOnly", "default", false},
 		{schemas.PlatformUser(), "hasPassword", "", "boolean", "readOnly", "default", false},
 		{schemas.PlatformUser(), "mfaEnrolled", "", "boolean", "readOnly", "default", false},
@@ -64,8 +64,8 @@ func TestCharacteristics(t *testing.T) {
 	if a, _ := find(schemas.User(), "userName", ""); !a.Required() || a.Uniqueness() != "server" {
 		t.Errorf("userName required, uniqueness = %t, %s; want true, server", a.Required(), a.Uniqueness())
 	}
-	if a, _ := find(schemas.PlatformUser(), "status", ""); len(a.CanonicalValues()) != 2 || a.CanonicalValues()[0] != "invited" || a.CanonicalValues()[1] != "active" {
-		t.Errorf("status canonicalValues = %v, want [invited active]", a.CanonicalValues())
+	if a, _ := find(schemas.PlatformUser(), "status", ""); fmt.Sprint(a.CanonicalValues()) != "[invited active deactivated]" {
+		t.Errorf("status canonicalValues = %v, want [invited active deactivated]", a.CanonicalValues())
 	}
 }
 

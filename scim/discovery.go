@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/schemas"
 )
 
 // readyTimeout bounds the database check of /readyz.
@@ -148,6 +149,70 @@ func withItemCount(body []byte) []byte {
 		return body
 	}
 	return out
+}
+
+// serviceProviderConfigSchema is the ServiceProviderConfig schema as
+// /Schemas serves it: the library's lacks RFC 9865's pagination.
+var serviceProviderConfigSchema = func() json.RawMessage {
+	b, err := json.Marshal(schemas.ServiceProviderConfig())
+	if err != nil { // a schema is plain data: never
+		panic("scim: encode the ServiceProviderConfig schema: " + err.Error())
+	}
+	return b
+}()
+
+// ownSchemas replaces the library's ServiceProviderConfig schema in
+// /Schemas and /Schemas/{id} with serviceProviderConfigSchema, which
+// describes the pagination that /ServiceProviderConfig serves.
+func ownSchemas(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := &bufferedResponse{header: w.Header(), status: http.StatusOK}
+		next.ServeHTTP(buf, r)
+		body := buf.body.Bytes()
+		if buf.status == http.StatusOK {
+			body = withOwnSchemas(body)
+		}
+		w.WriteHeader(buf.status)
+		_, _ = w.Write(body) // the client went away
+	})
+}
+
+// withOwnSchemas returns a schema, or a list response of schemas, with
+// the ServiceProviderConfig schema replaced; anything else unchanged.
+func withOwnSchemas(body []byte) []byte {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return body
+	}
+	if isServiceProviderConfigSchema(body) {
+		return serviceProviderConfigSchema
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(doc["Resources"], &items) != nil {
+		return body
+	}
+	for i, item := range items {
+		if isServiceProviderConfigSchema(item) {
+			items[i] = serviceProviderConfigSchema
+		}
+	}
+	list, err := json.Marshal(items)
+	if err != nil {
+		return body
+	}
+	doc["Resources"] = list
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+func isServiceProviderConfigSchema(raw json.RawMessage) bool {
+	var s struct {
+		ID string `json:"id"`
+	}
+	return json.Unmarshal(raw, &s) == nil && s.ID == schemas.ServiceProviderConfigURN
 }
 
 // bufferedResponse holds a handler's response for rewriting.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -118,7 +119,7 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 		{enterpriseURN, "manager.$ref", "type", "reference"},
 		{enterpriseURN, "manager.value", "mutability", "readWrite"},
 		{platformURN, "emailVerified", "type", "boolean"},
-		{platformURN, "invite", "mutability", "writeOnly"},
+		{platformURN, "invite", "mutability", "immutable"},
 		{platformURN, "invite", "returned", "never"},
 		{platformURN, "status", "mutability", "readOnly"},
 		{platformURN, "hasPassword", "mutability", "readOnly"},
@@ -128,8 +129,8 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 			t.Errorf("GET /Schemas/%s: %s.%s = %v, want %v", c.urn, c.attr, c.key, got, c.want)
 		}
 	}
-	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active]" {
-		t.Errorf("status canonicalValues = %s, want [invited active]", got)
+	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active deactivated]" {
+		t.Errorf("status canonicalValues = %s, want [invited active deactivated]", got)
 	}
 
 	e.do(http.MethodGet, "/scim/v2/Schemas/urn:example:nothing", "").wantError(t, "GET /Schemas/unknown", http.StatusNotFound, "")
@@ -161,4 +162,72 @@ func TestUnknownRoutes(t *testing.T) {
 		t.Errorf("POST /Users/abc: Allow = %q, want GET, PUT, PATCH, DELETE", got)
 	}
 	e.do(http.MethodGet, "/scim/v2/Users/", "").wantError(t, "GET /Users/", http.StatusNotFound, "")
+}
+
+// TestServiceProviderConfigSchema checks that the ServiceProviderConfig
+// schema, alone and in /Schemas, describes every attribute that
+// /ServiceProviderConfig serves, RFC 9865's pagination included, with a
+// type that fits the value.
+func TestServiceProviderConfigSchema(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		const urn = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+		config := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "GET /ServiceProviderConfig", http.StatusOK)
+		one := e.do(http.MethodGet, "/scim/v2/Schemas/"+urn, "").wantStatus(t, "GET /Schemas/"+urn, http.StatusOK).body
+		var listed map[string]any
+		for _, s := range e.do(http.MethodGet, "/scim/v2/Schemas", "").wantStatus(t, "GET /Schemas", http.StatusOK).body["Resources"].([]any) {
+			if str(s.(map[string]any), "id") == urn {
+				listed = s.(map[string]any)
+			}
+		}
+		if fmt.Sprint(listed) != fmt.Sprint(one) {
+			t.Errorf("the schema in /Schemas = %v, want what /Schemas/%s answers: %v", listed, urn, one)
+		}
+		types := map[string]string{} // attribute path → type
+		for _, a := range one["attributes"].([]any) {
+			m := a.(map[string]any)
+			types[str(m, "name")] = str(m, "type")
+			subs, _ := m["subAttributes"].([]any)
+			for _, s := range subs {
+				types[str(m, "name")+"."+str(s.(map[string]any), "name")] = str(s.(map[string]any), "type")
+			}
+		}
+		fits := func(v any, typ string) bool {
+			switch v.(type) {
+			case bool:
+				return typ == "boolean"
+			case string:
+				return typ == "string" || typ == "reference"
+			case float64: // every number served is a count or a size
+				return typ == "integer"
+			}
+			return typ == "complex"
+		}
+		var check func(prefix string, m map[string]any)
+		check = func(prefix string, m map[string]any) {
+			for k, v := range m {
+				if prefix == "" && (k == "schemas" || k == "meta") { // common attributes (RFC 7643 §3.1)
+					continue
+				}
+				path := prefix + k
+				typ, ok := types[path]
+				if list, isList := v.([]any); isList && len(list) > 0 {
+					v = list[0]
+				}
+				switch {
+				case !ok:
+					t.Errorf("/ServiceProviderConfig serves %s, which its schema does not describe", path)
+				case !fits(v, typ):
+					t.Errorf("/ServiceProviderConfig %s = %v, but its schema says type %s", path, v, typ)
+				}
+				if sub, isObject := v.(map[string]any); isObject && ok {
+					check(path+".", sub)
+				}
+			}
+		}
+		check("", config.body)
+		if types["pagination.cursor"] != "boolean" || types["pagination.cursorTimeout"] != "integer" {
+			t.Errorf("pagination.cursor, pagination.cursorTimeout types = %q, %q; want boolean, integer", types["pagination.cursor"], types["pagination.cursorTimeout"])
+		}
+	})
 }

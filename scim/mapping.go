@@ -108,7 +108,7 @@ func userAttributes(u *directory.User, base, connection string) map[string]any {
 		"emailVerified":      u.EmailVerified,
 		"passwordMustReset":  u.PasswordMustReset,
 		"forceMfaEnrollment": u.ForceMFAEnrollment,
-		"status":             string(u.Status),
+		"status":             string(u.PlatformStatus()),
 		"hasPassword":        u.HasPassword(),
 		"mfaEnrolled":        u.MFAEnrolled,
 	}
@@ -118,9 +118,11 @@ func userAttributes(u *directory.User, base, connection string) map[string]any {
 // userInput reads SCIM attributes into a domain input. readOnly attributes
 // are ignored; absent strings are empty; absent active is true (a
 // provisioned user is live unless the client says otherwise); absent
-// platform flags are nil (the domain's default on create, unchanged
-// otherwise). Values are expected in the types normaliseResource and the
-// library produce; anything else is KindInvalidValue.
+// platform flags are nil: their defaults on create, and on update when the
+// platform extension is there (a PATCH always has it, so a removed flag
+// takes its default; a PUT without it keeps the flags). Values are
+// expected in the types normaliseResource and the library produce;
+// anything else is KindInvalidValue.
 func userInput(m map[string]any) (directory.UserInput, error) {
 	r := attrReader{}
 	var in directory.UserInput
@@ -189,6 +191,8 @@ func userInput(m map[string]any) (directory.UserInput, error) {
 	}
 
 	if p := r.object(m, schemas.PlatformUserURN); p != nil {
+		// The extension states the flags: one left out is unassigned.
+		in.AssertsFlags = true
 		in.EmailVerified = r.flag(p, "emailVerified")
 		in.PasswordMustReset = r.flag(p, "passwordMustReset")
 		in.ForceMFAEnrollment = r.flag(p, "forceMfaEnrollment")

@@ -426,8 +426,6 @@ func apply(attrs map[string]any, op string, t target, value any) error {
 		setList(c, a.name, addOrRemoveSimple(a, asList(c[a.name]), asList(value), op == opAdd))
 	case op == opRemove && a.multi && value != nil:
 		setList(c, a.name, removeMatching(asList(c[a.name]), asList(value)))
-	case op == opRemove && a.typ == "boolean":
-		c[a.name] = false // an unassigned flag is false
 	case op == opRemove:
 		delete(c, a.name)
 	case a.multi && op == opAdd:
@@ -481,10 +479,11 @@ func applySub(c map[string]any, op string, t target, value any) error {
 
 // applyFiltered applies an operation on the values of a multi-valued
 // attribute that a filter selects: emails[type eq "work"] or
-// emails[type eq "work"].value. An add or replace that selects nothing
-// creates the value when the filter only has equalities (Entra replaces
-// emails[type eq "work"].value on users without a work email); remove of
-// nothing is a no-op.
+// emails[type eq "work"].value. A filter that selects nothing is noTarget
+// (RFC 7644 §3.5.2.2-3), with one exception (see typedValue): an add or
+// replace of a sub-attribute of the value of one type, such as Entra's
+// emails[type eq "work"].value or addresses[type eq "work"].locality on a
+// user without a work email or address, creates that value.
 func applyFiltered(c map[string]any, op string, t target, value any) error {
 	a := t.attr
 	items := asList(c[a.name])
@@ -513,22 +512,22 @@ func applyFiltered(c map[string]any, op string, t target, value any) error {
 		setList(c, a.name, kept)
 		return nil
 	}
-	created := false
 	if len(matched) == 0 {
-		base, ok := equalities(a, t.filter)
+		base, ok := typedValue(t)
 		if !ok {
-			return directory.Errorf(directory.KindNoTarget, a.path(), "no value of %s matches %q", a.path(), t.text)
+			return directory.Errorf(directory.KindNoTarget, a.path(),
+				"no value of %s matches %q: nothing to %s (only a path of the form %s[type eq \"...\"].<sub-attribute> creates a value)",
+				a.path(), t.text, op, a.path())
 		}
 		items = append(items, base)
 		matched = []int{len(items) - 1}
-		created = true
 	}
 	for _, i := range matched {
 		obj := asObject(items[i])
 		switch {
 		case t.sub != nil:
 			obj[t.sub.name] = deepCopy(value)
-		case op == opAdd || created:
+		case op == opAdd:
 			items[i] = merge(obj, asObject(deepCopy(value)))
 		default: // replace: the selected values are replaced (RFC 7644 §3.5.2.3)
 			items[i] = asObject(deepCopy(value))
@@ -581,28 +580,29 @@ func matches(a *attrDef, e filter.Expression, obj map[string]any) bool {
 	return false
 }
 
-// equalities returns the value a filter made only of eq joined by and
-// describes, e.g. {"type": "work"} for type eq "work".
-func equalities(a *attrDef, e filter.Expression) (map[string]any, bool) {
-	switch e := e.(type) {
-	case *filter.AttributeExpression:
-		if e.Operator != filter.EQ {
-			return nil, false
-		}
-		v := e.CompareValue
-		if s, ok := v.(string); ok {
-			v, _ = unescape(s)
-		}
-		return map[string]any{a.sub(e.AttributePath.AttributeName).name: v}, true
-	case *filter.LogicalExpression:
-		if e.Operator != filter.AND {
-			return nil, false
-		}
-		l, lok := equalities(a, e.Left)
-		r, rok := equalities(a, e.Right)
-		return merge(l, r), lok && rok
+// typedValue returns the value that an add or replace through t creates
+// when t's filter selects nothing: {"type": "work"} for
+// emails[type eq "work"].value. Only this form creates a value: a filter
+// that is exactly one "type eq" with a string, on an attribute that has a
+// type sub-attribute, followed by another sub-attribute. It is what Entra
+// ID sends for a typed value the user does not have yet (its attribute
+// mappings name emails, phoneNumbers and addresses this way). Any other
+// filter that matches nothing is noTarget.
+func typedValue(t target) (map[string]any, bool) {
+	e, ok := t.filter.(*filter.AttributeExpression)
+	if !ok || e.Operator != filter.EQ || t.sub == nil || t.attr.sub("type") == nil {
+		return nil, false
 	}
-	return nil, false
+	typ := t.attr.sub(e.AttributePath.AttributeName)
+	s, isString := e.CompareValue.(string)
+	if typ == nil || typ.name != "type" || !isString || t.sub.name == "type" {
+		return nil, false
+	}
+	v, err := unescape(s)
+	if err != nil || v == "" {
+		return nil, false
+	}
+	return map[string]any{"type": v}, true
 }
 
 // addValues adds values to a multi-valued attribute: a value whose "value"

@@ -120,6 +120,18 @@ func TestPatch(t *testing.T) {
 					t.Errorf("emails = %s", got)
 				}
 			}},
+			{"Entra typed address and phone created", []string{
+				`{"op":"Replace","path":"addresses[type eq \"work\"].locality","value":"Redmond"}`,
+				`{"op":"Add","path":"addresses[type eq \"work\"].country","value":"US"}`,
+				`{"op":"Add","path":"phoneNumbers[type eq \"fax\"].value","value":"+1 555 0100"}`,
+			}, func(t *testing.T, r response) {
+				addrs, _ := get(r.body, "addresses").([]any)
+				phones, _ := get(r.body, "phoneNumbers").([]any)
+				if len(addrs) != 1 || fmt.Sprint(addrs[0]) != "map[country:US locality:Redmond type:work]" ||
+					len(phones) != 1 || fmt.Sprint(phones[0]) != "map[type:fax value:+1 555 0100]" {
+					t.Errorf("addresses, phoneNumbers = %v, %v; want one work address and one fax number", addrs, phones)
+				}
+			}},
 			{"filtered remove", []string{`{"op":"remove","path":"emails[value eq \"ANITA@EXAMPLE.COM\"]"}`, `{"op":"add","path":"emails","value":{"value":"a2@example.com"}}`}, func(t *testing.T, r response) {
 				if got := fmt.Sprint(emailsOf(r)); got != "[a2@example.com//false]" {
 					t.Errorf("emails = %s", got)
@@ -164,6 +176,7 @@ func TestPatchRefusals(t *testing.T) {
 		id := e.createUser("anita@example.com", `"`+enterpriseURN+`":{"manager":{"value":"m-1"}}`)
 		path := "/scim/v2/Users/" + id
 		before := e.do(http.MethodGet, path, "").raw
+		events := len(e.events(e.tenant.ID))
 		for _, c := range []struct {
 			name, body, scimType, detail string
 		}{
@@ -186,12 +199,19 @@ func TestPatchRefusals(t *testing.T) {
 			{"unknown attribute in a value", patch(`{"op":"add","path":"emails","value":[{"value":"b@example.com","label":"x"}]}`), "invalidSyntax", "emails.label"},
 			{"remove without path", patch(`{"op":"remove","value":{"title":"x"}}`), "noTarget", "remove needs a path"},
 			{"filter matches nothing", patch(`{"op":"replace","path":"emails[type ne \"work\"].value","value":"x@example.com"}`), "noTarget", "no value of emails"},
+			{"replace through a value filter that matches nothing", patch(`{"op":"replace","path":"emails[value eq \"nobody@example.com\"].type","value":"home"}`), "noTarget", "nothing to replace"},
+			{"add through a value filter that matches nothing", patch(`{"op":"add","path":"emails[value eq \"x@example.com\"].type","value":"home"}`), "noTarget", "nothing to add"},
+			{"address filter on locality matches nothing", patch(`{"op":"replace","path":"addresses[locality eq \"Paris\"].locality","value":"Lyon"}`), "noTarget", "no value of addresses"},
+			{"type filter with another clause matches nothing", patch(`{"op":"replace","path":"addresses[type eq \"work\" and primary eq true].locality","value":"Lyon"}`), "noTarget", "no value of addresses"},
+			{"phone filter on value matches nothing", patch(`{"op":"add","path":"phoneNumbers[value eq \"+1 555 0100\"].type","value":"work"}`), "noTarget", "no value of phoneNumbers"},
+			{"type filter without a sub-attribute matches nothing", patch(`{"op":"add","path":"emails[type eq \"home\"]","value":{"value":"b@example.com"}}`), "noTarget", "no value of emails"},
+			{"type ne filter matches nothing", patch(`{"op":"add","path":"ims[type ne \"xmpp\"].value","value":"anita"}`), "noTarget", "no value of ims"},
 			{"bad boolean", patch(`{"op":"replace","path":"active","value":"yes"}`), "invalidValue", "active must be a boolean"},
 			{"bad no-path boolean", patch(`{"op":"replace","value":{"active":"nope"}}`), "invalidValue", "active must be a boolean"},
 			{"add without value", patch(`{"op":"add","path":"title"}`), "invalidValue", "needs a value"},
 			{"no-path value not an object", patch(`{"op":"replace","value":"x"}`), "invalidValue", "object"},
 			{"invalid email through PATCH", patch(`{"op":"replace","path":"emails","value":[{"value":"nobody"}]}`), "invalidValue", "nobody"},
-			{"invite after create", patch(`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:platform:2.0:User:invite","value":true}`), "invalidValue", "invite"},
+			{"invite after create", patch(`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:platform:2.0:User:invite","value":true}`), "mutability", "invite is immutable"},
 			{"unknown op", patch(`{"op":"move","path":"title","value":"x"}`), "invalidSyntax", "add, remove or replace"},
 			{"unknown member", patch(`{"op":"add","path":"title","value":"x","from":"y"}`), "invalidSyntax", `"from"`},
 			{"wrong schemas", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"Operations":[{"op":"add","path":"title","value":"x"}]}`, "invalidSyntax", "PatchOp"},
@@ -202,6 +222,9 @@ func TestPatchRefusals(t *testing.T) {
 		}
 		if after := e.do(http.MethodGet, path, "").raw; after != before {
 			t.Errorf("user after refused PATCHes = %s, want unchanged %s", after, before)
+		}
+		if got := len(e.events(e.tenant.ID)); got != events {
+			t.Errorf("audit events after refused PATCHes = %d, want %d", got, events)
 		}
 	})
 }

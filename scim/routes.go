@@ -18,7 +18,8 @@ import (
 // itself: the library parses PATCH paths slowly, writes a wrong
 // itemsPerPage, cannot combine filters of core and extension attributes
 // and hard-codes a false ServiceProviderConfig; countItems corrects the
-// itemsPerPage of its /Schemas and /ResourceTypes lists. Discovery
+// itemsPerPage of its /Schemas and /ResourceTypes lists, and ownSchemas
+// puts RFC 9865's pagination into its ServiceProviderConfig schema. Discovery
 // endpoints refuse a filter (refuseFilter). Request bodies pass userBody or
 // groupBody (strict JSON, unknown attributes, boolean strings) before the
 // library sees them, and project reads attributes and excludedAttributes,
@@ -51,8 +52,8 @@ func (h *handler) routes() http.Handler {
 		r.Use(h.limitBody, h.authenticate, h.rateLimit)
 
 		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
-		r.With(h.refuseFilter, countItems).Get("/Schemas", h.serveDiscovery)
-		r.With(h.refuseFilter).Get("/Schemas/{id}", h.serveDiscovery)
+		r.With(h.refuseFilter, countItems, ownSchemas).Get("/Schemas", h.serveDiscovery)
+		r.With(h.refuseFilter, ownSchemas).Get("/Schemas/{id}", h.serveDiscovery)
 		r.With(h.refuseFilter, countItems).Get("/ResourceTypes", h.serveDiscovery)
 		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveDiscovery)
 

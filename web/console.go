@@ -301,8 +301,8 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 		v := strconv.Quote(s)
 		clauses = append(clauses, "(userName co "+v+" or emails.value co "+v+" or displayName co "+v+")")
 	}
-	if st := form["status"]; st == "active" || st == "invited" {
-		clauses = append(clauses, `urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "`+st+`"`)
+	if st := directory.Status(form["status"]); st == directory.StatusActive || st == directory.StatusInvited || st == directory.StatusDeactivated {
+		clauses = append(clauses, `urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "`+string(st)+`"`)
 	}
 	if g := form["group"]; g != "" {
 		clauses = append(clauses, "groups.value eq "+strconv.Quote(g)) // members, also through nested groups

@@ -209,7 +209,7 @@ func (u *userShowCmd) Run(e *env, c *cli) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]any{
 		{"id", user.ID}, {"userName", user.UserName}, {"email", user.Email}, {"displayName", user.DisplayName},
-		{"givenName", user.Name.GivenName}, {"familyName", user.Name.FamilyName}, {"status", user.Status},
+		{"givenName", user.Name.GivenName}, {"familyName", user.Name.FamilyName}, {"status", user.PlatformStatus()},
 		{"active", user.Active}, {"hasPassword", user.HasPassword()}, {"emailVerified", user.EmailVerified},
 		{"passwordMustReset", user.PasswordMustReset}, {"forceMfaEnrollment", user.ForceMFAEnrollment},
 		{"groups", strings.Join(names, ", ")}, {"created", user.CreatedAt.Format("2006-01-02T15:04:05Z07:00")},
@@ -260,7 +260,7 @@ func (u *userListCmd) Run(e *env, c *cli) error {
 			return err
 		}
 		for _, user := range page.Users {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\n", user.ID, user.UserName, user.Email, user.Status, user.Active)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\n", user.ID, user.UserName, user.Email, user.PlatformStatus(), user.Active)
 		}
 		if len(page.Users) < directory.MaxPageSize {
 			break

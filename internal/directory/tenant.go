@@ -99,12 +99,14 @@ type ConnectionSettings struct {
 }
 
 // Apply makes in follow the settings: without the password under
-// PasswordIgnore, and on create with the flag defaults where in sends none.
+// PasswordIgnore, and with the flag defaults where in has none, on create
+// and on an update that states the flags (UserInput.AssertsFlags), where a
+// flag without a value was removed.
 func (cs ConnectionSettings) Apply(in *UserInput, create bool) {
 	if cs.Password == PasswordIgnore {
 		in.Password = nil
 	}
-	if !create {
+	if !create && !in.AssertsFlags {
 		return
 	}
 	for _, f := range []struct {

@@ -7,14 +7,31 @@ import (
 	"github.com/scimd/scimd/internal/query"
 )
 
-// Status is a user's lifecycle state.
+// Status is a user's state: the stored lifecycle (User.Status, invited or
+// active) or the one platform status a user reads as (PlatformStatus).
 type Status string
 
 // User statuses.
 const (
 	StatusActive  Status = "active"  // live: created directly or provisioned, or invitation accepted
 	StatusInvited Status = "invited" // invited, has not accepted yet
+	// StatusDeactivated is never stored: PlatformStatus derives it from
+	// Active.
+	StatusDeactivated Status = "deactivated"
 )
+
+// PlatformStatus is the one status u reads as on every surface (SCIM's
+// platform status, the admin API, the console): deactivated while not
+// active, whatever the lifecycle; otherwise the lifecycle, invited until
+// the invitation is accepted, then active. It is the only derivation of
+// it; the stores compile a status filter to the same rule (see
+// store/internal/record), and a new state belongs here.
+func (u *User) PlatformStatus() Status {
+	if !u.Active {
+		return StatusDeactivated
+	}
+	return u.Status
+}
 
 // User is a person (or service account) of one tenant: the platform's user
 // model, with the SCIM core, enterprise and platform attributes it maps to.
@@ -67,11 +84,13 @@ type User struct {
 	Invitation *Invitation `json:"-"`
 
 	// Platform extension.
-	EmailVerified      bool   `json:"-"`
-	PasswordMustReset  bool   `json:"-"`
-	ForceMFAEnrollment bool   `json:"-"`
-	Status             Status `json:"-"`
-	MFAEnrolled        bool   `json:"-"`
+	EmailVerified      bool `json:"-"`
+	PasswordMustReset  bool `json:"-"`
+	ForceMFAEnrollment bool `json:"-"`
+	// Status is the stored lifecycle, invited or active; what a user reads
+	// as is PlatformStatus.
+	Status      Status `json:"-"`
+	MFAEnrolled bool   `json:"-"`
 	// PasswordHash is the argon2id PHC string, empty without a password
 	// identity. It never leaves the domain and the store.
 	PasswordHash string `json:"-"`

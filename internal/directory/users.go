@@ -23,9 +23,9 @@ import (
 // modified by the operations.
 //
 // Only writable attributes of User are read; ID, Email, Status, MFAEnrolled,
-// PasswordHash, Version and times are ignored (readOnly). A nil flag was not
-// sent: on create it takes its default (forceMfaEnrollment: the tenant's MFA
-// setting), otherwise it keeps its current value.
+// PasswordHash, Version and times are ignored (readOnly). A nil flag is
+// unassigned: on create, and on update when AssertsFlags, it takes its
+// default (see flagDefaults); otherwise it keeps its current value.
 type UserInput struct {
 	// User holds the attributes; its ExternalIDs are ignored: ExternalID
 	// is the caller's.
@@ -37,8 +37,16 @@ type UserInput struct {
 	EmailVerified      *bool
 	PasswordMustReset  *bool
 	ForceMFAEnrollment *bool
+	// AssertsFlags tells that the input states the platform flags, so
+	// that a nil one was removed (a PATCH remove, or a PUT whose platform
+	// extension leaves it out) and takes its default, as an unassigned
+	// attribute does (RFC 7644 §3.5.2.2). Without it an update keeps the
+	// flags it does not set: a client that does not know them cannot
+	// reset them.
+	AssertsFlags bool
 	// Invite asks for an invitation instead of a live account; only on
-	// create and only without a password.
+	// create and only without a password (an update that asks for it is
+	// KindMutability: the attribute is immutable).
 	Invite bool
 	// Groups are ids of groups the new user joins in the same transaction
 	// (see ResolveGroups); only on create.
@@ -401,12 +409,14 @@ func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserI
 	}
 	u.MFAEnrolled = false
 	u.PasswordHash = ""
-	u.EmailVerified = deref(in.EmailVerified, false)
-	u.PasswordMustReset = deref(in.PasswordMustReset, false)
-	u.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, tenant.MFARequired)
+	def := flagDefaults(tenant)
+	u.EmailVerified = deref(in.EmailVerified, def.EmailVerified)
+	u.PasswordMustReset = deref(in.PasswordMustReset, def.PasswordMustReset)
+	u.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, def.ForceMFAEnrollment)
 	if err := normalize(&u); err != nil {
 		return User{}, audit.Event{}, err
 	}
+	splitName(&u)
 	if err := checkCustom(tenant.Attributes, &u, nil); err != nil {
 		return User{}, audit.Event{}, err
 	}
@@ -512,7 +522,8 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 			return User{}, withOp(op, err)
 		}
 		if in.Invite {
-			return User{}, &Error{Kind: KindInvalidValue, Op: op, Field: "invite", Detail: "invite applies only when a user is created"}
+			return User{}, &Error{Kind: KindMutability, Op: op, Field: "invite",
+				Detail: "invite is immutable: it applies only when a user is created; send an invited user a new link with POST /admin/v1/users/{id}/invitation or scimd user invite --resend"}
 		}
 		next := in.User
 		if in.KeepCustom {
@@ -521,11 +532,21 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 		next.ID, next.TenantID = cur.ID, cur.TenantID
 		next.Status, next.MFAEnrolled, next.PasswordHash = cur.Status, cur.MFAEnrolled, cur.PasswordHash
 		next.CreatedAt, next.Version = cur.CreatedAt, cur.Version
-		next.EmailVerified = deref(in.EmailVerified, cur.EmailVerified)
-		next.PasswordMustReset = deref(in.PasswordMustReset, cur.PasswordMustReset)
-		next.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, cur.ForceMFAEnrollment)
+		keep := cur
+		if in.AssertsFlags {
+			keep = flagDefaults(tenant)
+		}
+		next.EmailVerified = deref(in.EmailVerified, keep.EmailVerified)
+		next.PasswordMustReset = deref(in.PasswordMustReset, keep.PasswordMustReset)
+		next.ForceMFAEnrollment = deref(in.ForceMFAEnrollment, keep.ForceMFAEnrollment)
 		if err := normalize(&next); err != nil {
 			return User{}, withOp(op, err)
+		}
+		// A name is split from what is given: a new displayName or
+		// name.formatted, not an unchanged one, so that a removed name
+		// stays removed.
+		if next.DisplayName != cur.DisplayName || next.Name.Formatted != cur.Name.Formatted {
+			splitName(&next)
 		}
 		if err := checkCustom(tenant.Attributes, &next, &cur); err != nil {
 			return User{}, withOp(op, err)
@@ -675,7 +696,7 @@ func checkPassword(t Tenant, u *User, pw string) error {
 }
 
 // normalize enforces the user rules that need no database: required and
-// well-formed values, the derived platform email and the name split.
+// well-formed values and the derived platform email.
 func normalize(u *User) error {
 	if err := checkValues(u); err != nil {
 		return err
@@ -714,6 +735,14 @@ func normalize(u *User) error {
 		}
 		u.Email = addr
 	}
+	return nil
+}
+
+// splitName fills the given and family name of a user who has neither
+// from name.formatted, else displayName ("Anita Singh" → Anita / Singh).
+// It applies to a name being given: on create, and on an update that
+// changes displayName or name.formatted.
+func splitName(u *User) {
 	if u.Name.GivenName == "" && u.Name.FamilyName == "" {
 		full := u.Name.Formatted
 		if full == "" {
@@ -721,7 +750,14 @@ func normalize(u *User) error {
 		}
 		u.Name.GivenName, u.Name.FamilyName = personname.Split(full)
 	}
-	return nil
+}
+
+// flagDefaults returns a user of the tenant with the platform flags as an
+// unassigned flag reads them: emailVerified and passwordMustReset false,
+// forceMfaEnrollment the tenant's MFA setting. (A connection's own
+// defaults, see ConnectionSettings, come first.)
+func flagDefaults(t Tenant) User {
+	return User{ForceMFAEnrollment: t.MFARequired}
 }
 
 // platformEmail picks the platform email of SCIM emails: the primary entry,

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
 		{"UserFilters", testUserFilters},
+		{"UserStatusFilter", testUserStatusFilter},
 		{"UserPaging", testUserPaging},
 		{"UserSort", testUserSort},
 		{"GroupSort", testGroupSort},

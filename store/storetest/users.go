@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -612,5 +613,35 @@ func testUserPaging(t *testing.T, in Instance) {
 	})
 	if err != nil || page.Total != 1 || len(page.Users) != 0 {
 		t.Fatalf("Users(userName eq USERC, count 0) = %+v, %v, want total 1 and no users", page, err)
+	}
+}
+
+// testUserStatusFilter checks that a filter on the platform status selects
+// the users whose directory.User.PlatformStatus it names: deactivated for
+// every inactive user, else the stored lifecycle.
+func testUserStatusFilter(t *testing.T, in Instance) {
+	b := in.Backend
+	acme := createTenant(t, b, "Acme")
+	var users []directory.User
+	for i, c := range []struct {
+		status directory.Status
+		active bool
+	}{
+		{directory.StatusActive, true}, {directory.StatusInvited, true},
+		{directory.StatusActive, false}, {directory.StatusInvited, false},
+	} {
+		u := newUser(acme.ID, fmt.Sprintf("user%d", i), fmt.Sprintf("user%d@example.com", i))
+		u.Status, u.Active = c.status, c.active
+		users = append(users, createUser(t, b, u))
+	}
+	const path = "urn:ietf:params:scim:schemas:extension:platform:2.0:User:status"
+	for _, status := range []directory.Status{directory.StatusActive, directory.StatusInvited, directory.StatusDeactivated} {
+		want := []string{}
+		for _, u := range users {
+			if u.PlatformStatus() == status {
+				want = append(want, u.ID)
+			}
+		}
+		wantEqual(t, "Users(filter status eq "+string(status)+")", userIDs(t, b, acme.ID, userEq(t, path, string(status))), want)
 	}
 }

@@ -257,7 +257,8 @@ var Users = &Resource{
 		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:forcemfaenrollment": {expr: "u.force_mfa_enrollment"},
 		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:mfaenrolled":        {expr: "u.mfa_enrolled"},
 		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:haspassword":        {expr: "(u.password_hash <> '')"},
-		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:status":             {expr: "u.status", text: true},
+		// status is directory.User.PlatformStatus, in SQL.
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:status": {expr: "(CASE WHEN u.active THEN u.status ELSE 'deactivated' END)", text: true},
 	},
 	arrays: map[string]string{
 		"emails": "emails", "phonenumbers": "phoneNumbers", "ims": "ims", "photos": "photos", "addresses": "addresses",
