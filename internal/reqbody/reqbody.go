@@ -19,18 +19,19 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/scimd/scimd/internal/directory"
 )
 
-// JSONTypes are the media types of a JSON body that SCIM (RFC 7644 §8.1)
+// jsonTypes are the media types of a JSON body that SCIM (RFC 7644 §8.1)
 // and the admin API accept, with or without a charset parameter.
-var JSONTypes = []string{"application/scim+json", "application/json"}
+var jsonTypes = []string{"application/scim+json", "application/json"}
 
-// AcceptedEncoding is the Accept-Encoding header of a refused content
+// acceptedEncoding is the Accept-Encoding header of a refused content
 // coding (RFC 7694 §3): the one coding besides none that a body may have.
-const AcceptedEncoding = "gzip"
+const acceptedEncoding = "gzip"
 
 // errType answers a body whose media type is missing or not JSON.
 var errType = directory.Errorf(directory.KindUnsupportedMediaType, "Content-Type",
@@ -49,7 +50,7 @@ var errCorrupt = directory.Errorf(directory.KindInvalidSyntax, "Content-Encoding
 //
 // It returns KindUnsupportedMediaType, with a detail naming what is
 // accepted, for a body whose Content-Type is missing, is not one of
-// JSONTypes, or names a charset other than UTF-8, and for a
+// jsonTypes, or names a charset other than UTF-8, and for a
 // Content-Encoding other than none, identity or gzip (also for two codings
 // in a row); for a refused coding it sets the Accept-Encoding response
 // header.
@@ -77,7 +78,7 @@ func Accept(w http.ResponseWriter, r *http.Request, limit int64) error {
 		r.ContentLength = -1
 		return nil
 	}
-	w.Header().Set("Accept-Encoding", AcceptedEncoding)
+	w.Header().Set("Accept-Encoding", acceptedEncoding)
 	return directory.Errorf(directory.KindUnsupportedMediaType, "Content-Encoding",
 		"Content-Encoding %q is not supported: send the body uncompressed or as gzip", strings.Join(codings, ", "))
 }
@@ -85,23 +86,13 @@ func Accept(w http.ResponseWriter, r *http.Request, limit int64) error {
 // checkType checks a Content-Type value.
 func checkType(v string) error {
 	mediaType, params, err := mime.ParseMediaType(v)
-	if err != nil || !accepted(mediaType) {
+	if err != nil || !slices.Contains(jsonTypes, mediaType) { // mediaType is lower case
 		return errType
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
 		return errType
 	}
 	return nil
-}
-
-// accepted reports whether mediaType (lower case) is one of JSONTypes.
-func accepted(mediaType string) bool {
-	for _, t := range JSONTypes {
-		if mediaType == t {
-			return true
-		}
-	}
-	return false
 }
 
 // gzipBody decodes a gzip body as it is read. The gzip reader is made at
