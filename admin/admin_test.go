@@ -492,7 +492,7 @@ func TestAttributes(t *testing.T) {
 			t.Fatalf("filter on level = %s", found.raw)
 		}
 
-		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level", "").wantProblem(t, "removing a held attribute", http.StatusConflict, "conflict", "1 user holds a value of level: remove it with force")
+		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level", "").wantProblem(t, "removing a held attribute", http.StatusConflict, "conflict", "1 users hold a value of level")
 		e.call(e.admin, http.MethodDelete, "/admin/v1/attributes/level?force=maybe", "").wantProblem(t, "a bad force", http.StatusBadRequest, "invalidValue", "force")
 		r := e.do(http.MethodDelete, "/admin/v1/attributes/level?force=true", "", http.StatusOK)
 		if r.body["usersAffected"] != float64(1) {

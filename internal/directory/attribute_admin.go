@@ -17,15 +17,7 @@ type AttributeHeldError struct {
 }
 
 func (e *AttributeHeldError) Error() string {
-	return fmt.Sprintf("%s a value of custom attribute %s", usersHold(e.Users), e.Name)
-}
-
-// usersHold is "1 user holds" or "n users hold".
-func usersHold(n int64) string {
-	if n == 1 {
-		return "1 user holds"
-	}
-	return fmt.Sprintf("%d users hold", n)
+	return fmt.Sprintf("%d users hold a value of custom attribute %s", e.Users, e.Name)
 }
 
 // freshTenant reads the tenant from the store, not the cache, and refreshes
@@ -84,7 +76,7 @@ func (s *Service) changeAttributes(ctx context.Context, op, tenantID, name strin
 		var held *AttributeHeldError
 		if errors.As(err, &held) {
 			return 0, &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
-				Detail: fmt.Sprintf("%s a value of %s: remove it with force to delete their values", usersHold(held.Users), name)}
+				Detail: fmt.Sprintf("%d users hold a value of %s: remove it with force to delete their values", held.Users, name)}
 		}
 		if errors.Is(err, ErrVersionMismatch) {
 			return 0, &Error{Kind: KindBusy, Op: op, Detail: "the definitions kept changing: try again", Err: err}
