@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/reqbody"
 )
 
 // Prefix is where the API is served.
@@ -41,7 +42,14 @@ type Deps struct {
 	// PublicURL is the address of the server's pages, for the reset links
 	// it hands out; empty: the request's scheme and host.
 	PublicURL string
+	// MaxBodyBytes is the largest request body once decoded (a gzip body
+	// is held to it as it inflates); 0 means DefaultMaxBodyBytes. The
+	// server in front limits the bytes sent.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is not set.
+const DefaultMaxBodyBytes = 1 << 20
 
 // api serves the administration API.
 type api struct {
@@ -49,12 +57,16 @@ type api struct {
 	log       *slog.Logger
 	requestID func(*http.Request) string
 	publicURL string
+	maxBody   int64
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
 // the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/")}
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBodyBytes
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -74,7 +86,7 @@ func NewHandler(d Deps) http.Handler {
 		_, _ = w.Write(openAPI)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(a.authenticate)
+		r.Use(a.authenticate, a.acceptBody)
 		r.Get("/tenant", a.getTenant)
 		r.Patch("/tenant", a.patchTenant)
 		r.Get("/policy", a.getPolicy)
@@ -134,6 +146,19 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// acceptBody refuses a body that is not JSON, or in a content coding other
+// than gzip, with 415; a gzip body is decoded as it is read, held to the
+// body limit (see reqbody.Accept).
+func (a *api) acceptBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := reqbody.Accept(w, r, a.maxBody); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // problem is the body of every error answer.
 type problem struct {
 	Status int    `json:"status"`
@@ -147,24 +172,25 @@ var errorStatuses = map[directory.Kind]struct {
 	status int
 	code   string
 }{
-	directory.KindInternal:      {http.StatusInternalServerError, "internal"},
-	directory.KindInvalidValue:  {http.StatusBadRequest, "invalidValue"},
-	directory.KindInvalidSyntax: {http.StatusBadRequest, "invalidSyntax"},
-	directory.KindInvalidFilter: {http.StatusBadRequest, "invalidFilter"},
-	directory.KindInvalidPath:   {http.StatusBadRequest, "invalidPath"},
-	directory.KindNoTarget:      {http.StatusBadRequest, "noTarget"},
-	directory.KindMutability:    {http.StatusBadRequest, "mutability"},
-	directory.KindUniqueness:    {http.StatusConflict, "uniqueness"},
-	directory.KindNotFound:      {http.StatusNotFound, "notFound"},
-	directory.KindPrecondition:  {http.StatusPreconditionFailed, "precondition"},
-	directory.KindUnauthorized:  {http.StatusUnauthorized, "unauthorized"},
-	directory.KindForbidden:     {http.StatusForbidden, "forbidden"},
-	directory.KindTooLarge:      {http.StatusRequestEntityTooLarge, "tooLarge"},
-	directory.KindBusy:          {http.StatusServiceUnavailable, "busy"},
-	directory.KindInvalidCursor: {http.StatusBadRequest, "invalidCursor"},
-	directory.KindExpiredCursor: {http.StatusBadRequest, "expiredCursor"},
-	directory.KindInvalidCount:  {http.StatusBadRequest, "invalidCount"},
-	directory.KindConflict:      {http.StatusConflict, "conflict"},
+	directory.KindInternal:             {http.StatusInternalServerError, "internal"},
+	directory.KindInvalidValue:         {http.StatusBadRequest, "invalidValue"},
+	directory.KindInvalidSyntax:        {http.StatusBadRequest, "invalidSyntax"},
+	directory.KindInvalidFilter:        {http.StatusBadRequest, "invalidFilter"},
+	directory.KindInvalidPath:          {http.StatusBadRequest, "invalidPath"},
+	directory.KindNoTarget:             {http.StatusBadRequest, "noTarget"},
+	directory.KindMutability:           {http.StatusBadRequest, "mutability"},
+	directory.KindUniqueness:           {http.StatusConflict, "uniqueness"},
+	directory.KindNotFound:             {http.StatusNotFound, "notFound"},
+	directory.KindPrecondition:         {http.StatusPreconditionFailed, "precondition"},
+	directory.KindUnauthorized:         {http.StatusUnauthorized, "unauthorized"},
+	directory.KindForbidden:            {http.StatusForbidden, "forbidden"},
+	directory.KindTooLarge:             {http.StatusRequestEntityTooLarge, "tooLarge"},
+	directory.KindBusy:                 {http.StatusServiceUnavailable, "busy"},
+	directory.KindInvalidCursor:        {http.StatusBadRequest, "invalidCursor"},
+	directory.KindExpiredCursor:        {http.StatusBadRequest, "expiredCursor"},
+	directory.KindInvalidCount:         {http.StatusBadRequest, "invalidCount"},
+	directory.KindConflict:             {http.StatusConflict, "conflict"},
+	directory.KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, "unsupportedMediaType"},
 }
 
 // writeError answers err. Internal errors are logged with their cause and

@@ -74,8 +74,10 @@ type response struct {
 	raw    string
 }
 
-// call sends a request with a token ("" sends none) and a JSON body.
-func (e *env) call(token, method, path, body string) response {
+// call sends a request with a token ("" sends none) and a JSON body
+// (Content-Type: application/json); headers are name, value pairs set
+// after that ("" as a value removes the header).
+func (e *env) call(token, method, path, body string, headers ...string) response {
 	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -87,6 +89,16 @@ func (e *env) call(token, method, path, body string) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -36,6 +36,10 @@ func readBody(r *http.Request) (body, error) {
 		if errors.As(err, &mbe) {
 			return body{}, directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit)
 		}
+		var de *directory.Error
+		if errors.As(err, &de) { // a body that cannot be decoded (corrupt gzip)
+			return body{}, err
+		}
 		return body{}, directory.Errorf(directory.KindInvalidSyntax, "", "the request body cannot be read")
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {

@@ -81,8 +81,24 @@ var (
 // bulk after that many failures. Consecutive creates without references
 // run together (users batched, groups in bulkWorkers), unless failOnErrors
 // is set.
+//
+// The rate limit comes after the size limits: a request over them (body
+// bytes, or more than MaxBulkOperations operations) is answered 413 and
+// costs nothing. Any other is admitted as one request (admit: 429 when the
+// connection has nothing left) and, once parsed, pays for its other
+// operations, so that Bulk is no way around the rate limit.
 func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	doc, err := h.readObject(r)
+	if err == nil {
+		err = checkBulkSize(doc)
+	}
+	if directory.KindOf(err) == directory.KindTooLarge {
+		h.writeError(w, r, err)
+		return
+	}
+	if !h.admit(w, r) {
+		return
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -92,8 +108,6 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	// The request was admitted for one operation; it pays for the others,
-	// so that Bulk is no way around the rate limit.
 	p := exchangeOf(r.Context()).principal
 	if err := h.limiter.Charge(r.Context(), p.Tenant.ID, p.Token.ID, len(ops)-1); err != nil {
 		h.log.WarnContext(r.Context(), "rate limit: charging a bulk request failed", "request_id", exchangeOf(r.Context()).requestID, "err", err)
@@ -134,8 +148,8 @@ func parseBulk(doc map[string]any) ([]*bulkOp, int, error) {
 	if !ok {
 		return nil, 0, syntaxError("a bulk request has an Operations array")
 	}
-	if len(raw) > MaxBulkOperations {
-		return nil, 0, directory.Errorf(directory.KindTooLarge, "Operations", "a bulk request holds at most %d operations (maxOperations)", MaxBulkOperations)
+	if err := checkBulkSize(doc); err != nil {
+		return nil, 0, err
 	}
 	ops := make([]*bulkOp, 0, len(raw))
 	bulkIDs := map[string]bool{}
@@ -170,6 +184,15 @@ func parseBulk(doc map[string]any) ([]*bulkOp, int, error) {
 		ops = append(ops, op)
 	}
 	return ops, failOnErrors, nil
+}
+
+// checkBulkSize refuses a BulkRequest of more than MaxBulkOperations
+// operations (KindTooLarge).
+func checkBulkSize(doc map[string]any) error {
+	if raw, _ := doc["Operations"].([]any); len(raw) > MaxBulkOperations {
+		return directory.Errorf(directory.KindTooLarge, "Operations", "a bulk request holds at most %d operations (maxOperations); this one has %d: split it", MaxBulkOperations, len(raw))
+	}
+	return nil
 }
 
 // references returns the bulkIds a path and data refer to.

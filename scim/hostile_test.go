@@ -235,13 +235,20 @@ func hostileCases(f hostileFixture) []hostileCategory {
 	}}, {"transport", []hostile{
 		{name: "body too large", method: "POST", path: "/scim/v2/Users", body: core(`,"displayName":"` + strings.Repeat("x", 1<<20) + `"`), status: 413},
 		{name: "chunked body too large", method: "POST", path: "/scim/v2/Users", chunked: true, body: core(`,"displayName":"` + strings.Repeat("x", 1<<20) + `"`), status: 413},
-		{name: "form-encoded body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/x-www-form-urlencoded"}, body: "userName=new%40example.com&password=" + hostilePwForm, status: 400, scimType: "invalidSyntax"},
-		{name: "XML body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/xml"}, body: `<User><userName>new@example.com</userName></User>`, status: 400, scimType: "invalidSyntax"},
-		{name: "multipart body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "multipart/form-data; boundary=x"}, body: "--x\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + hostilePwForm + "\r\n--x--\r\n", status: 400, scimType: "invalidSyntax"},
-		{name: "UTF-16 body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/scim+json; charset=utf-16"}, body: "\xff\xfe{\x00}\x00", status: 400, scimType: "invalidSyntax"},
+		{name: "form-encoded body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/x-www-form-urlencoded"}, body: "userName=new%40example.com&password=" + hostilePwForm, status: 415},
+		{name: "XML body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/xml"}, body: `<User><userName>new@example.com</userName></User>`, status: 415},
+		{name: "multipart body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "multipart/form-data; boundary=x"}, body: "--x\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + hostilePwForm + "\r\n--x--\r\n", status: 415},
+		{name: "UTF-16 body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/scim+json; charset=utf-16"}, body: "\xff\xfe{\x00}\x00", status: 415},
 		{name: "byte order mark", method: "POST", path: "/scim/v2/Users", body: "\xef\xbb\xbf" + core(""), status: 400, scimType: "invalidSyntax"},
-		{name: "gzip-encoded body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "gzip"}, body: gzipped(core(pw(hostilePwPost))), status: 400, scimType: "invalidSyntax"},
-		{name: "gzip bomb", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "gzip"}, body: gzipped(strings.Repeat("\x00", 20<<20)), status: 400, scimType: "invalidSyntax"},
+		{name: "text/plain body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "text/plain"}, body: core(pw(hostilePwPost)), status: 415},
+		{name: "empty Content-Type", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", ""}, body: core(pw(hostilePwPost)), status: 415},
+		{name: "Latin-1 body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Type", "application/json; charset=iso-8859-1"}, body: core(pw(hostilePwPost)), status: 415},
+		{name: "brotli-labelled body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "br"}, body: core(pw(hostilePwPost)), status: 415, check: acceptsGzip},
+		{name: "gzip twice", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "gzip, gzip"}, body: gzipped(gzipped(core(pw(hostilePwPost)))), status: 415, check: acceptsGzip},
+		{name: "gzip-labelled plain body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "gzip"}, body: core(pw(hostilePwPost)), status: 400, scimType: "invalidSyntax"},
+		{name: "truncated gzip body", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "gzip"}, body: gzipped(core(pw(hostilePwPost)))[:40], status: 400, scimType: "invalidSyntax"},
+		{name: "gzip bomb", method: "POST", path: "/scim/v2/Users", headers: []string{"Content-Encoding", "gzip"}, body: gzipped(strings.Repeat("\x00", 20<<20)), status: 413},
+		{name: "gzip bomb in a Bulk", method: "POST", path: "/scim/v2/Bulk", headers: []string{"Content-Encoding", "gzip"}, body: gzipped(bulkBody("") + strings.Repeat(" ", 20<<20)), status: 413},
 		{name: "header over 1 MB", method: "GET", path: "/scim/v2/Users", headers: []string{"X-Junk", strings.Repeat("j", 1<<20+8192)}, status: 431, plain: true},
 		{name: "64 KB header", method: "GET", path: "/scim/v2/Users?count=0", headers: []string{"X-Junk", strings.Repeat("j", 64<<10)}, status: 200},
 		{name: "2,000 headers", method: "GET", path: "/scim/v2/Users?count=0", headers: manyHeaders(2000), status: 200},
@@ -747,6 +754,15 @@ func (s *leakScanner) selfCheck(t *testing.T, line, token string) {
 	if got := s.scan(`{"detail":"`+hostilePwPost+`"}`, hostilePwPost); len(got) == 0 {
 		t.Errorf("self-check: an echoed password is not flagged")
 	}
+}
+
+// acceptsGzip checks the Accept-Encoding of a refused content coding (RFC
+// 7694 §3).
+func acceptsGzip(r response) string {
+	if got := r.header.Get("Accept-Encoding"); got != "gzip" {
+		return fmt.Sprintf("Accept-Encoding = %q, want gzip", got)
+	}
+	return ""
 }
 
 // gzipped returns s gzip-compressed.

@@ -19,6 +19,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/reqbody"
 )
 
 // maxRequestIDLength bounds an accepted incoming X-Request-Id.
@@ -156,10 +157,7 @@ func logged(r *http.Request, status int) bool {
 // into 413).
 func (h *handler) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := h.maxBody
-		if r.URL.Path == basePath+"/Bulk" {
-			limit = h.maxBulk
-		}
+		limit := h.bodyLimit(r)
 		if r.ContentLength > limit {
 			h.writeError(w, r, tooLarge(limit))
 			return
@@ -167,6 +165,20 @@ func (h *handler) limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyLimit is the largest body of r: maxPayloadSize of the
+// ServiceProviderConfig for /Bulk, --max-body for everything else.
+func (h *handler) bodyLimit(r *http.Request) int64 {
+	if isBulk(r) {
+		return h.maxBulk
+	}
+	return h.maxBody
+}
+
+// isBulk reports whether r is a request to /Bulk.
+func isBulk(r *http.Request) bool {
+	return r.URL.Path == basePath+"/Bulk"
 }
 
 func tooLarge(limit int64) error {
@@ -195,43 +207,75 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// rateLimit refuses a connection's request beyond its rate limit with 429
-// and Retry-After in whole seconds. The operations of a /Bulk request are
-// not limited again: the bulk request paid for them. The request log keeps
-// one refusal of a connection per flush (directory.RequestRecord.RateLimited).
-func (h *handler) rateLimit(next http.Handler) http.Handler {
+// acceptBody refuses a body that is not JSON (Content-Type), or in a
+// content coding other than gzip, with 415; a gzip body is decoded as it
+// is read, held to the request's body limit (see reqbody.Accept).
+func (h *handler) acceptBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Context().Value(keyBulkOperation) != nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ex := exchangeOf(r.Context())
-		d, err := h.limiter.Allow(r.Context(), ex.principal.Tenant.ID, ex.principal.Token.ID)
-		if err != nil {
-			h.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; request allowed", "request_id", ex.requestID, "err", err)
-		}
-		if !d.Allowed {
-			if h.metrics != nil {
-				h.metrics.ObserveRateLimited()
-			}
-			retry := d.RetryAfterSeconds()
-			ex.rateLimited = true
-			ex.detail = fmt.Sprintf("too many requests from this connection; retry after %d seconds", retry)
-			w.Header().Set("Retry-After", strconv.Itoa(retry))
-			writeProblem(w, http.StatusTooManyRequests, "", ex.detail)
+		if err := reqbody.Accept(w, r, h.bodyLimit(r)); err != nil {
+			h.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// rateLimit refuses a connection's request beyond its rate limit (see
+// admit). A /Bulk request is limited by its handler once its size is known
+// to be within the limits (see bulk); its operations are not limited
+// again: the bulk request paid for them.
+func (h *handler) rateLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(keyBulkOperation) != nil || isBulk(r) || h.admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admit spends one request of the connection's rate limit and reports
+// whether the request may run; when it may not, it has answered 429 with
+// Retry-After in whole seconds. The request log keeps one refusal of a
+// connection per flush (directory.RequestRecord.RateLimited).
+func (h *handler) admit(w http.ResponseWriter, r *http.Request) bool {
+	ex := exchangeOf(r.Context())
+	d, err := h.limiter.Allow(r.Context(), ex.principal.Tenant.ID, ex.principal.Token.ID)
+	if err != nil {
+		h.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; request allowed", "request_id", ex.requestID, "err", err)
+	}
+	if d.Allowed {
+		return true
+	}
+	if h.metrics != nil {
+		h.metrics.ObserveRateLimited()
+	}
+	retry := d.RetryAfterSeconds()
+	ex.rateLimited = true
+	ex.detail = "too many requests from this connection; retry after " + seconds(retry)
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	writeProblem(w, http.StatusTooManyRequests, "", ex.detail)
+	return false
+}
+
+// seconds is n seconds in words: "1 second", "2 seconds".
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}
+
 // readBody reads the whole (limited) request body. Exceeding the limit is
-// KindTooLarge.
+// KindTooLarge; a body that cannot be decoded (corrupt gzip) keeps the
+// error that says so.
 func (h *handler) readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, tooLarge(tooBig.Limit)
+	}
+	var de *directory.Error
+	if errors.As(err, &de) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, directory.Errorf(directory.KindInvalidSyntax, "", "the request body could not be read")

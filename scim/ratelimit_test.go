@@ -32,7 +32,10 @@ func TestRateLimit(t *testing.T) {
 		if r.status != http.StatusTooManyRequests {
 			t.Fatalf("a create over the limit = %d %s, want 429", r.status, r.raw)
 		}
-		r.wantError(t, "a create over the limit", http.StatusTooManyRequests, "", "retry after 1 seconds")
+		r.wantError(t, "a create over the limit", http.StatusTooManyRequests, "", "")
+		if got, want := str(r.body, "detail"), "too many requests from this connection; retry after 1 second"; got != want {
+			t.Errorf("a create over the limit: detail = %q, want %q", got, want)
+		}
 		if got := r.header.Get("Retry-After"); got != "1" {
 			t.Fatalf("Retry-After = %q, want 1 (the next token is due in 0.5 s)", got)
 		}
@@ -72,7 +75,7 @@ func TestRateLimit(t *testing.T) {
 		}
 		recs, err := e.svc.Requests(ctx, e.tenant.ID, directory.RequestFilter{MinStatus: 429, MaxStatus: 429, Limit: 10})
 		if err != nil || len(recs) != 1 || recs[0].Method != http.MethodPost || recs[0].TokenName != "okta-prod" ||
-			!strings.Contains(recs[0].Detail, "retry after 1 seconds (the first of 2 requests of this connection refused until ") {
+			!strings.Contains(recs[0].Detail, "retry after 1 second (the first of 2 requests of this connection refused until ") {
 			t.Fatalf("the request log's 429 entries = %+v, %v; want the first refusal, counting 2", recs, err)
 		}
 	})

@@ -20,7 +20,8 @@ import (
 // and hard-codes a false ServiceProviderConfig; countItems corrects the
 // itemsPerPage of its /Schemas and /ResourceTypes lists, and ownSchemas
 // puts RFC 9865's pagination into its ServiceProviderConfig schema. Discovery
-// endpoints refuse a filter (refuseFilter). Request bodies pass userBody or
+// endpoints refuse a filter (refuseFilter). A request body must be JSON,
+// as sent or gzip (acceptBody). Request bodies pass userBody or
 // groupBody (strict JSON, unknown attributes, boolean strings) before the
 // library sees them, and project reads attributes and excludedAttributes,
 // which the library ignores.
@@ -49,7 +50,7 @@ func (h *handler) routes() http.Handler {
 	}
 
 	r.Route(basePath, func(r chi.Router) {
-		r.Use(h.limitBody, h.authenticate, h.rateLimit)
+		r.Use(h.limitBody, h.authenticate, h.acceptBody, h.rateLimit)
 
 		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
 		r.With(h.refuseFilter, countItems, ownSchemas).Get("/Schemas", h.serveDiscovery)

@@ -105,6 +105,7 @@ func TestBodyLimit(t *testing.T) {
 		// Without Content-Length (chunked), the limit applies while reading.
 		req, _ := http.NewRequest(m.method, e.srv.URL+m.path, io.MultiReader(bytes.NewReader([]byte(big))))
 		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Content-Type", "application/scim+json")
 		r := e.send(req)
 		r.wantError(t, m.method+" chunked over the limit", http.StatusRequestEntityTooLarge, "", "4096")
 	}

@@ -13,24 +13,25 @@ type Kind int
 
 // Error kinds.
 const (
-	KindInternal      Kind = iota // a bug or an outage; its text never reaches a client
-	KindInvalidValue              // 400 invalidValue: a value breaks a rule
-	KindInvalidSyntax             // 400 invalidSyntax: the request cannot be read
-	KindInvalidFilter             // 400 invalidFilter
-	KindInvalidPath               // 400 invalidPath
-	KindNoTarget                  // 400 noTarget
-	KindMutability                // 400 mutability: a readOnly or immutable attribute was changed
-	KindUniqueness                // 409 uniqueness
-	KindNotFound                  // 404
-	KindPrecondition              // 412: the resource changed since the client read it
-	KindUnauthorized              // 401
-	KindForbidden                 // 403
-	KindTooLarge                  // 413
-	KindBusy                      // 503: try again after a short wait
-	KindInvalidCursor             // 400 invalidCursor (RFC 9865): a cursor that is not one of ours for this query
-	KindExpiredCursor             // 400 expiredCursor (RFC 9865)
-	KindInvalidCount              // 400 invalidCount (RFC 9865)
-	KindConflict                  // 409: the request conflicts with the current state (e.g. a custom attribute users hold)
+	KindInternal             Kind = iota // a bug or an outage; its text never reaches a client
+	KindInvalidValue                     // 400 invalidValue: a value breaks a rule
+	KindInvalidSyntax                    // 400 invalidSyntax: the request cannot be read
+	KindInvalidFilter                    // 400 invalidFilter
+	KindInvalidPath                      // 400 invalidPath
+	KindNoTarget                         // 400 noTarget
+	KindMutability                       // 400 mutability: a readOnly or immutable attribute was changed
+	KindUniqueness                       // 409 uniqueness
+	KindNotFound                         // 404
+	KindPrecondition                     // 412: the resource changed since the client read it
+	KindUnauthorized                     // 401
+	KindForbidden                        // 403
+	KindTooLarge                         // 413
+	KindBusy                             // 503: try again after a short wait
+	KindInvalidCursor                    // 400 invalidCursor (RFC 9865): a cursor that is not one of ours for this query
+	KindExpiredCursor                    // 400 expiredCursor (RFC 9865)
+	KindInvalidCount                     // 400 invalidCount (RFC 9865)
+	KindConflict                         // 409: the request conflicts with the current state (e.g. a custom attribute users hold)
+	KindUnsupportedMediaType             // 415: a body in a media type or content coding the endpoint does not read
 )
 
 // Error is the one error type of the domain. Detail is a sentence a person

@@ -66,18 +66,23 @@ func (e *Error) Error() string {
 // A domain with non-ASCII characters is mapped as for lookup (lower-cased,
 // full-width forms narrowed, ignorable characters dropped) and validated
 // before conversion. Nothing is trimmed: surrounding whitespace is refused.
-// The result is ASCII, at most 254 octets long, and Parse returns it
-// unchanged.
+// A domain label (sent in Unicode or as an A-label) that mixes scripts
+// beyond what UTS #39's "Highly Restrictive" level allows is refused: see
+// mixedScriptReason. The result is ASCII, at most 254 octets long, and
+// Parse returns it unchanged.
 func Parse(s string) (string, error) {
 	addr, reason := parse(s)
+	if reason == "" {
+		reason = mixedScriptReason(addr[strings.IndexByte(addr, '@')+1:])
+	}
 	if reason != "" {
 		return "", &Error{Address: s, Reason: reason}
 	}
 	return addr, nil
 }
 
-// parse is Parse with the refusal reason returned as a string, empty when s
-// is accepted.
+// parse is Parse without the script rule, with the refusal reason
+// returned as a string, empty when s is accepted.
 func parse(s string) (addr, reason string) {
 	if r := wholeReason(s); r != "" {
 		return "", r
@@ -271,10 +276,12 @@ func isDigit(c byte) bool {
 }
 
 // Key returns the comparison key of an address: the folded canonical form
-// when v is a valid address (so a Unicode domain matches its A-label
-// form), else the folded v. Unique indexes and eq filters use it.
+// when v is a well-formed address (so a Unicode domain matches its A-label
+// form), else the folded v. Unique indexes and eq filters use it. The
+// script rule of Parse does not apply: an address stored before it finds
+// its key unchanged.
 func Key(v string) string {
-	if addr, err := Parse(v); err == nil {
+	if addr, reason := parse(v); reason == "" {
 		v = addr
 	}
 	return fold.Key(v)

@@ -148,6 +148,7 @@ func FuzzParse(f *testing.F) {
 		`"quoted"@domain.com`, "a@[127.0.0.1]", "x@例え。テスト", "x@xn--mnchen-3ya.de",
 		"a@b.c-m", "jörg@example.com", "x@пример.рф", "x@ｅｘａｍｐｌｅ.com", "x@مثال.إختبار",
 		"x@straße.de", "x@XN--MNCHEN-3YA.münchen.de", address(254),
+		"x@exаmple.com", "x@xn--exmple-4nf.com", "x@gοogle.com", "x@例え.jp", "x@한국カタ.com",
 	} {
 		f.Add(s)
 	}
@@ -187,5 +188,54 @@ func TestKey(t *testing.T) {
 	}
 	if Key("a@example.com") == Key("b@example.com") {
 		t.Errorf("different addresses share a key")
+	}
+}
+
+// TestMixedScripts: a domain label that mixes scripts as UTS #39's Highly
+// Restrictive level forbids is refused, whether sent in Unicode or as an
+// A-label, with a reason naming the scripts and the odd letter; labels of
+// one script, and Latin with Han and kana, Bopomofo or Hangul, pass.
+func TestMixedScripts(t *testing.T) {
+	refused := []struct{ in, reason string }{
+		{"anita@exаmple.com", `the domain label "exаmple" (xn--exmple-4nf) mixes Latin and Cyrillic letters ('а', U+0430, is Cyrillic)`}, // Cyrillic а
+		{"anita@xn--exmple-4nf.com", `mixes Latin and Cyrillic letters ('а', U+0430, is Cyrillic)`},                                      // the same, as an A-label
+		{"pay@pаypal.com", `mixes Latin and Cyrillic letters ('а', U+0430, is Cyrillic)`},
+		{"bill@microsоft.com", `mixes Latin and Cyrillic letters ('о', U+043E, is Cyrillic)`}, // Cyrillic о
+		{"x@gοogle.com", `mixes Latin and Greek letters ('ο', U+03BF, is Greek)`},             // Greek omicron
+		{"x@gօogle.com", `mixes Latin and Armenian letters ('օ', U+0585, is Armenian)`},       // Armenian oh
+		{"x@ѕсоpe.com", `mixes Cyrillic and Latin letters ('p', U+0070, is Latin)`},           // Cyrillic ѕсо, Latin pe
+		{"x@mail.exаmple.co.uk", `the domain label "exаmple"`},                                // any label
+		{"x@한국カタ.com", `mixes Hangul and Katakana letters`},                                   // Korean with Japanese kana
+		{"x@пример日本.com", `mixes Cyrillic and Han letters`},
+	}
+	for _, tt := range refused {
+		_, err := Parse(tt.in)
+		var e *Error
+		if !errors.As(err, &e) || !strings.Contains(e.Reason, tt.reason) || !strings.Contains(e.Reason, "look-alike") {
+			t.Errorf("Parse(%q) = %v, want a refusal containing %q", tt.in, err, tt.reason)
+		}
+	}
+	accepted := []struct{ in, want string }{
+		{"x@пример.рф", "x@xn--e1afmkfd.xn--p1ai"}, // Cyrillic
+		{"x@пример.com", "x@xn--e1afmkfd.com"},     // labels are judged one by one
+		{"x@例え.jp", "x@xn--r8jz45g.jp"},            // Han + Hiragana
+		{"x@日本語テキスト.jp", "x@xn--nckya0bk5909dcvb2w6i.jp"},
+		{"x@abc中文.com", "x@xn--abc-x68do18h.com"},               // Latin + Han
+		{"x@ㄅㄆ中文.tw", "x@xn--5ekc305thxu.tw"},                   // Bopomofo + Han
+		{"x@한국abc.kr", "x@xn--abc-lt8lk11n.kr"},                 // Hangul + Latin
+		{"x@ελληνικά.gr", "x@xn--hxargifdar.gr"},                // Greek
+		{"x@bücher.de", "x@xn--bcher-kva.de"},                   // Latin with a diacritic
+		{"x@пример-2024.рф", "x@xn---2024-yweu6azakd.xn--p1ai"}, // digits and hyphens count for no script
+		{"x@☃.com", "x@xn--n3h.com"},                            // a symbol (Common) alone
+	}
+	for _, tt := range accepted {
+		if got, err := Parse(tt.in); err != nil || got != tt.want {
+			t.Errorf("Parse(%q) = %q, %v, want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+	// The key of an address refused for its scripts is still its
+	// canonical form's, so that one stored before the rule is found.
+	if Key("anita@exаmple.com") != Key("ANITA@xn--exmple-4nf.com") {
+		t.Errorf("Key(anita@exаmple.com) = %q, Key(ANITA@xn--exmple-4nf.com) = %q; want equal", Key("anita@exаmple.com"), Key("ANITA@xn--exmple-4nf.com"))
 	}
 }
