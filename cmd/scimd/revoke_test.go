@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -105,4 +106,56 @@ func median(ds []time.Duration) time.Duration {
 		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return m.Round(time.Millisecond)
+}
+
+// TestRevocationDuringWatchOutage takes PostgreSQL away from a server
+// (a proxy between them drops every connection) after it cached a token,
+// revokes the token meanwhile straight in the database, and brings the
+// proxy back: the server, whose --token-cache is an hour, logs that it
+// cannot watch, then that it watches again, and answers 401 within a
+// second or two of the database's return (a reconnect every second, then
+// its caches emptied), not after the hour.
+func TestRevocationDuringWatchOutage(t *testing.T) {
+	raw := storetest.PostgresURL(t)
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newOutageProxy(t, u.Host)
+	u.Host = proxy.addr
+	srv := startServer(t, u.String(), "--rate-limit", "0", "--token-cache", "1h")
+	tenantID := strings.Fields(strings.Split(mustScimd(t, raw, "tenant", "list"), "\n")[1])[0]
+	token := strings.TrimSpace(mustScimd(t, raw, "token", "create", "--tenant", tenantID, "--name", "outage"))
+	if resp, b := srv.do(t, http.MethodGet, "/scim/v2/Users?count=1", token, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /Users before the outage = %d %s", resp.StatusCode, b)
+	}
+
+	proxy.down()
+	waitFor(t, 5*time.Second, "the server logs that it cannot watch", func() bool {
+		return strings.Contains(srv.stderr.String(), "cannot watch credential changes")
+	})
+	mustScimd(t, raw, "token", "revoke", "--tenant", tenantID, "--name", "outage")
+	proxy.up()
+	back := time.Now()
+	waitFor(t, 5*time.Second, "GET /Users with the token revoked during the outage is 401", func() bool {
+		resp, _ := srv.do(t, http.MethodGet, "/scim/v2/Users?count=1", token, "")
+		return resp.StatusCode == http.StatusUnauthorized
+	})
+	t.Logf("401 %v after the database came back", time.Since(back).Round(time.Millisecond))
+	waitFor(t, time.Second, "the server logs that it watches again", func() bool {
+		return strings.Contains(srv.stderr.String(), "watching credential changes again")
+	})
+}
+
+// waitFor polls cond every 20 ms and fails t when it does not hold within
+// limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
