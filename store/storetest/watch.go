@@ -9,7 +9,6 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/store"
 )
 
@@ -20,8 +19,8 @@ const quietFor = 300 * time.Millisecond
 
 // testWatchCredentials checks that WatchCredentials calls back within
 // directory.WatchDelay after every committed change of a token or tenant,
-// by the store API or by SQL (a scope change, a tenant's deletion, which
-// scimd has no command for), never for an uncommitted or rolled-back one,
+// by the store API or by SQL (a settings change, and a scope change and a
+// tenant's deletion, which scimd has no command for), never for an uncommitted or rolled-back one,
 // nor for a token's last use; and that it returns nil when ctx ends.
 func testWatchCredentials(t *testing.T, in Instance) {
 	ctx, b, raw := context.Background(), in.Backend, in.Raw
@@ -46,17 +45,14 @@ func testWatchCredentials(t *testing.T, in Instance) {
 	}
 	WantCall(t, calls, "after RevokeToken")
 
-	ev = event(acme.ID, audit.TokenUpdated, audit.Target{Type: "token", Display: "entra"})
-	if _, err := b.UpdateTokenSettings(ctx, acme.ID, "entra", directory.ConnectionSettings{Password: directory.PasswordIgnore}, ev); err != nil {
-		t.Fatalf("UpdateTokenSettings(entra) = %v, want nil", err)
+	acme.InvitationTTL = 72 * time.Hour
+	if err := b.UpdateTenantInvitationTTL(ctx, acme, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
+		t.Fatalf("UpdateTenantInvitationTTL() = %v, want nil", err)
 	}
-	WantCall(t, calls, "after UpdateTokenSettings")
+	WantCall(t, calls, "after a change of the tenant")
 
-	acme.MFARequired, acme.PasswordPolicy = true, password.DefaultPolicy()
-	if err := b.UpdateTenantPolicy(ctx, acme, event(acme.ID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: acme.ID})); err != nil {
-		t.Fatalf("UpdateTenantPolicy() = %v, want nil", err)
-	}
-	WantCall(t, calls, "after UpdateTenantPolicy")
+	rawExec(t, raw, `UPDATE tokens SET settings = '{"password":"ignore"}' WHERE id = ?`, entra.ID)
+	WantCall(t, calls, "after a change of a token's settings")
 
 	// A change is told once committed, never before; a rolled-back one
 	// never.
