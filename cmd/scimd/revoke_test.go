@@ -112,8 +112,9 @@ func median(ds []time.Duration) time.Duration {
 // (a proxy between them drops every connection) after it cached a token,
 // revokes the token meanwhile straight in the database, and brings the
 // proxy back: the server, whose --token-cache is an hour, logs that it
-// cannot watch, then that it watches again, and answers 401 within a
-// second or two of the database's return (a reconnect every second, then
+// cannot watch, then that it watches again (and scimd_credential_watch_up
+// goes 1, 0, 1), and answers 401 within a second or two of the database's
+// return (a reconnect every second, then
 // its caches emptied), not after the hour.
 func TestRevocationDuringWatchOutage(t *testing.T) {
 	raw := storetest.PostgresURL(t)
@@ -130,10 +131,19 @@ func TestRevocationDuringWatchOutage(t *testing.T) {
 		t.Fatalf("GET /Users before the outage = %d %s", resp.StatusCode, b)
 	}
 
+	watchUp := func(v string) func() bool {
+		return func() bool {
+			_, b := srv.do(t, http.MethodGet, "/metrics", "", "")
+			return strings.Contains(string(b), "\nscimd_credential_watch_up "+v+"\n")
+		}
+	}
+	waitFor(t, 5*time.Second, "scimd_credential_watch_up is 1", watchUp("1"))
+
 	proxy.down()
 	waitFor(t, 5*time.Second, "the server logs that it cannot watch", func() bool {
 		return strings.Contains(srv.stderr.String(), "cannot watch credential changes")
 	})
+	waitFor(t, time.Second, "scimd_credential_watch_up is 0 during the outage", watchUp("0"))
 	mustScimd(t, raw, "token", "revoke", "--tenant", tenantID, "--name", "outage")
 	proxy.up()
 	back := time.Now()
@@ -145,6 +155,7 @@ func TestRevocationDuringWatchOutage(t *testing.T) {
 	waitFor(t, time.Second, "the server logs that it watches again", func() bool {
 		return strings.Contains(srv.stderr.String(), "watching credential changes again")
 	})
+	waitFor(t, time.Second, "scimd_credential_watch_up is 1 again", watchUp("1"))
 }
 
 // waitFor polls cond every 20 ms and fails t when it does not hold within

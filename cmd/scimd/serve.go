@@ -138,7 +138,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		watchCredentials(bgCtx, e, svc)
+		watchCredentials(bgCtx, e, svc, reg)
 	}()
 
 	served := make(chan error, 1)
