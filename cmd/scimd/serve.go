@@ -42,7 +42,7 @@ type serveCmd struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
 	TLSCert         string        `name:"tls-cert" type:"existingfile" help:"Serve HTTPS with this PEM certificate (chain); needs --tls-key." placeholder:"FILE"`
 	TLSKey          string        `name:"tls-key" type:"existingfile" help:"The PEM private key of --tls-cert." placeholder:"FILE"`
-	TokenCache      time.Duration `name:"token-cache" default:"5s" help:"How long a checked token is trusted without the database: a token revoked elsewhere stops working within this time."`
+	TokenCache      time.Duration `name:"token-cache" default:"5s" help:"How long a checked token is trusted without the database when credential changes cannot be watched (otherwise a token revoked elsewhere stops working within a second)."`
 	RequestLog      time.Duration `name:"request-log-retention" default:"168h" help:"How long the SCIM request log (writes and failures, shown by the admin API) keeps an entry."`
 	SMTPHost        string        `name:"smtp-host" default:"${smtpHost}" help:"SMTP server that sends the invitation emails (env SCIMD_SMTP_HOST); empty: invitations wait in the outbox. The password is read from SCIMD_SMTP_PASSWORD only." placeholder:"HOST"`
 	SMTPPort        int           `name:"smtp-port" default:"${smtpPort}" help:"SMTP port (env SCIMD_SMTP_PORT); 0: 587 with starttls, 465 with tls, 25 with none."`
@@ -140,6 +140,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		defer close(outbox)
 		deliverOutbox(bgCtx, e, svc, deliver, reg)
 	}()
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		watchCredentials(bgCtx, e, svc, reg)
+	}()
 
 	served := make(chan error, 1)
 	go func() {
@@ -157,6 +162,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		stopBackground()
 		<-background
 		<-outbox
+		<-watching
 		finish(context.WithoutCancel(e.ctx), e, svc)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():
@@ -168,6 +174,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	stopBackground()
 	<-background
 	<-outbox
+	<-watching
 	finish(shutdownCtx, e, svc)
 	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", shutdownErr)

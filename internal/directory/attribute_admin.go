@@ -25,6 +25,9 @@ func (e *AttributeHeldError) Error() string {
 // the cache: writes of users validate against the custom attribute
 // definitions as they are now, on every replica.
 func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
+	s.mu.Lock()
+	before := s.forgotten
+	s.mu.Unlock()
 	t, err := s.store.Tenant(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Tenant{}, &Error{Kind: KindNotFound, Op: "directory.Tenant", Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", id), Err: err}
@@ -33,7 +36,9 @@ func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, wrap("directory.Tenant", err)
 	}
 	s.mu.Lock()
-	s.tenants[id] = cachedTenant{tenant: t, expires: s.now().Add(s.cacheTTL)}
+	if s.forgotten == before {
+		s.tenants[id] = cachedTenant{tenant: t, expires: s.now().Add(s.cacheTTL)}
+	}
 	s.mu.Unlock()
 	return t, nil
 }
@@ -155,6 +160,7 @@ func (s *Service) RemoveAttribute(ctx context.Context, c Caller, tenantID, name 
 func (s *Service) forgetTenant(id string) {
 	s.mu.Lock()
 	delete(s.tenants, id)
+	s.forgotten++
 	s.mu.Unlock()
 }
 

@@ -63,8 +63,9 @@ type Service struct {
 	unopened func(DueMail)  // told of an outbox message that does not open; nil: nobody
 	mu       sync.Mutex
 	tokens   map[string]cachedToken // by secret hash
-	// forgotten counts the tokens dropped from the cache: a lookup that
-	// began before a drop does not cache what it read (it may be stale).
+	// forgotten counts the drops of tokens and tenants from the caches: a
+	// lookup that began before a drop does not cache what it read (it may
+	// be stale).
 	forgotten uint64
 	tenants   map[string]cachedTenant // by id
 	used      map[string]time.Time    // token id → last use not yet stored
@@ -91,8 +92,10 @@ type Option func(*Service)
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
-// WithCacheTTL sets how long tokens and tenants are cached in memory. A
-// revoked token or changed tenant setting reaches every replica within it.
+// WithCacheTTL sets how long tokens and tenants are cached in memory. While
+// WatchCredentials runs, a revoked token or changed tenant reaches the cache
+// within WatchDelay; the TTL bounds the time when it cannot watch (the
+// database's notifications are down) and in a process that does not watch.
 func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.cacheTTL = d } }
 
 // NewService returns a Service over store, hashing passwords with hasher.
@@ -167,11 +170,12 @@ func (s *Service) CreateTenant(ctx context.Context, c Caller, name string) (Tena
 }
 
 // Tenant returns the tenant with this id (KindNotFound otherwise). It may be
-// served from a cache at most the cache TTL old.
+// served from a cache at most the cache TTL old (see WatchCredentials).
 func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 	now := s.now()
 	s.mu.Lock()
 	ct, ok := s.tenants[id]
+	before := s.forgotten
 	s.mu.Unlock()
 	if ok && now.Before(ct.expires) {
 		return ct.tenant, nil
@@ -184,7 +188,9 @@ func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, wrap("directory.Tenant", err)
 	}
 	s.mu.Lock()
-	s.tenants[id] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
+	if s.forgotten == before {
+		s.tenants[id] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
+	}
 	s.mu.Unlock()
 	return t, nil
 }
@@ -455,6 +461,43 @@ func (s *Service) forget(hash string) {
 	s.mu.Unlock()
 }
 
+// forgetAll empties the token and tenant caches, and keeps lookups already
+// under way from caching what they read before.
+func (s *Service) forgetAll() {
+	s.mu.Lock()
+	clear(s.tokens)
+	clear(s.tenants)
+	s.forgotten++
+	s.mu.Unlock()
+}
+
+// WatchDelay bounds how long a committed change of a token or a tenant (a
+// revocation, a scope or expiry change, a tenant's deletion or new
+// settings), made by any process, takes to reach the caches of a process
+// whose WatchCredentials runs.
+const WatchDelay = time.Second
+
+// WatchCredentials keeps this process's token and tenant caches in step
+// with the database until ctx ends: the store tells it of every committed
+// change of a token or tenant, and it empties its caches, so that the next
+// request reads them again (Store.WatchCredentials). It calls watching, when
+// not nil, once the store watches. It returns nil when ctx ends, and the
+// store's error when the store can no longer watch: the caller logs it and
+// calls again; meanwhile cached entries live at most the cache TTL.
+func (s *Service) WatchCredentials(ctx context.Context, watching func()) error {
+	started := false
+	err := s.store.WatchCredentials(ctx, func() {
+		s.forgetAll()
+		if !started {
+			started = true
+			if watching != nil {
+				watching()
+			}
+		}
+	})
+	return wrap("directory.WatchCredentials", err)
+}
+
 // Principal is an authenticated token and its tenant.
 type Principal struct {
 	Tenant Tenant
@@ -466,8 +509,9 @@ var errUnauthorized = &Error{Kind: KindUnauthorized, Op: "directory.Authenticate
 // Authenticate resolves a bearer secret to its token and tenant. The secret
 // is looked up by its hash, never compared as plain text. Returns
 // KindUnauthorized for any token that cannot be used, without saying why.
-// Tokens are cached for the cache TTL; last use is recorded in memory and
-// written by FlushTokenUse.
+// Tokens are cached for the cache TTL, or until WatchCredentials learns of
+// a change; expiry is checked against the clock on every call. Last use is
+// recorded in memory and written by FlushTokenUse.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	if len(secret) < len(TokenPrefix)+16 || len(secret) > 256 {
 		return Principal{}, errUnauthorized

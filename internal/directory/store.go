@@ -58,6 +58,17 @@ type Store interface {
 	UpdateTokenSettings(ctx context.Context, tenantID, name string, prev, s ConnectionSettings, ev audit.Event) (Token, error)
 	// TouchTokens records last-used times, by token id.
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
+	// WatchCredentials tells this process of the changes that other
+	// processes (and this one) make to tokens and tenants: it calls changed
+	// once when it starts watching (what changed before is unknown), then
+	// after every committed change of a token (but its last use, which
+	// TouchTokens writes) or of a tenant, never before the change is
+	// visible to a read, and within WatchDelay of the commit while it can
+	// watch. It calls
+	// changed from one goroutine, one call at a time. It returns nil when ctx
+	// ends, and an error when it can no longer watch (the database went
+	// away); the caller may call it again.
+	WatchCredentials(ctx context.Context, changed func()) error
 
 	// CreateUser inserts u (Version 1) and makes it a member of the groups
 	// (ids of the tenant's groups), in one transaction: each group moves to

@@ -1,7 +1,7 @@
 // Package metrics holds scimd's Prometheus metrics: HTTP requests by
 // route, method, status and connection with their latency, rate-limit
-// refusals, the password-hashing pool, the database pools, the outbox, and
-// the Go runtime and process collectors. It imports no package of scimd;
+// refusals, the password-hashing pool, the database pools, the outbox, the
+// watch of credential changes, and the Go runtime and process collectors. It imports no package of scimd;
 // the rest of scimd reports to it and serves its handler at /metrics.
 package metrics
 
@@ -33,6 +33,7 @@ type Registry struct {
 	mail        *prometheus.CounterVec
 	backlog     prometheus.Gauge
 	rateLimited prometheus.Counter
+	watchUp     prometheus.Gauge
 
 	mu          sync.Mutex
 	connections map[string]bool // those with a label value of their own
@@ -64,9 +65,13 @@ func New() *Registry {
 			Name: "scimd_rate_limited_total",
 			Help: "Requests refused with 429 because their connection was over its rate limit.",
 		}),
+		watchUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scimd_credential_watch_up",
+			Help: "1 while this process watches the database for credential changes (a token revoked anywhere stops working here within a second), 0 while it cannot (then within --token-cache).",
+		}),
 		connections: map[string]bool{},
 	}
-	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited,
+	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited, r.watchUp,
 		// The defaults, plus the heap live after the last collection
 		// (go_gc_heap_live_bytes): unlike RSS or the heap in use, it
 		// leaves garbage out, so its floor (between password hashes,
@@ -109,6 +114,16 @@ func (r *Registry) connectionLabel(id string) string {
 
 // ObserveRateLimited records one request refused by the rate limit.
 func (r *Registry) ObserveRateLimited() { r.rateLimited.Inc() }
+
+// SetCredentialWatch records whether the process watches the database for
+// credential changes.
+func (r *Registry) SetCredentialWatch(up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	r.watchUp.Set(v)
+}
 
 // ObserveMail records one delivery attempt of the outbox.
 func (r *Registry) ObserveMail(sent bool) {

@@ -47,7 +47,8 @@ var migrations embed.FS
 // DB is a PostgreSQL database holding scimd's data. It implements
 // directory.Store and is safe for concurrent use.
 type DB struct {
-	db *sqlx.DB
+	db  *sqlx.DB
+	cfg *pgx.ConnConfig // of the pool's connections; WatchCredentials opens one more
 }
 
 var _ directory.Store = (*DB)(nil)
@@ -94,7 +95,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, cfg: cfg}, nil
 }
 
 // Migrate applies the pending embedded migrations, each in its own

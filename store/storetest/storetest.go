@@ -38,6 +38,7 @@ const PostgresEnv = "SCIMD_TEST_POSTGRES_URL"
 type Instance struct {
 	Backend store.Backend
 	Raw     *sqlx.DB
+	url     string // of the database, to open it again
 }
 
 // Harness makes the databases the suite runs on.
@@ -83,7 +84,7 @@ func newSQLite(t testing.TB) Instance {
 		t.Fatalf("open raw connection: %v", err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	in := Instance{Backend: b, Raw: raw}
+	in := Instance{Backend: b, Raw: raw, url: "sqlite://" + path}
 	register(t, in)
 	return in
 }
@@ -97,7 +98,7 @@ func newPostgres(t testing.TB) Instance {
 		t.Fatalf("open raw connection: %v", err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	in := Instance{Backend: b, Raw: raw}
+	in := Instance{Backend: b, Raw: raw, url: u}
 	register(t, in)
 	return in
 }

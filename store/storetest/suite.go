@@ -32,6 +32,7 @@ func Run(t *testing.T, h Harness) {
 		{"TokenMissingTenant", testTokenMissingTenant},
 		{"TokenSettings", testTokenSettings},
 		{"TouchTokens", testTouchTokens},
+		{"WatchCredentials", testWatchCredentials},
 		{"RateState", testRateState},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserUnique", testUserUnique},
