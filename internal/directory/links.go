@@ -20,6 +20,9 @@ type LinkKind string
 const (
 	LinkInvite LinkKind = "invite" // accept an invitation: set a password, verify the email, enrol MFA
 	LinkReset  LinkKind = "reset"  // replace a temporary password
+	// LinkVerify carries a sign-in's email verification code (package
+	// signin): its hash is HashToken of the link id, ":" and the code.
+	LinkVerify LinkKind = "verify"
 )
 
 // DefaultInvitationTTL is how long an invitation link stays valid unless
