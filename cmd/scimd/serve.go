@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/admin"
+	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logbuf"
@@ -23,6 +24,7 @@ import (
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/internal/secretbox"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/web"
@@ -105,6 +107,10 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
+	flow, err := signin.NewService(e.ctx, db, hasher, box, signin.WithMetrics(reg))
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -117,6 +123,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+			Auth:  authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,

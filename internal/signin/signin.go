@@ -756,7 +756,11 @@ func (s *Service) VerifyMFA(ctx context.Context, c Client, session, code string)
 		}
 		ch.Events = append(ch.Events, ev)
 	}
-	return s.advance(ctx, c, u, ch, true)
+	res, err := s.advance(ctx, c, u, ch, true)
+	if errors.Is(err, ErrInvalidCode) { // the step was accepted already: a replay
+		return Result{}, s.wrongCode(ctx, c, u)
+	}
+	return res, err
 }
 
 func (s *Service) observe(outcome string) {
