@@ -23,6 +23,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/signin"
 )
 
 // Prefix is where the API is served.
@@ -43,6 +44,9 @@ type Deps struct {
 	// PublicURL is the address of the server's pages, for the reset links
 	// it hands out; empty: the request's scheme and host.
 	PublicURL string
+	// SignIn, when set, serves POST /users/{id}/unlock (accounts locked
+	// by failed sign-ins); nil: that endpoint answers 404.
+	SignIn *signin.Service
 }
 
 // api serves the administration API.
@@ -51,12 +55,13 @@ type api struct {
 	log       *slog.Logger
 	requestID func(*http.Request) string
 	publicURL string
+	signIn    *signin.Service
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
 // the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/")}
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), signIn: d.SignIn}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -90,6 +95,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Delete("/users/{id}", a.deleteUser)
 		r.Post("/users/{id}/invitation", a.resendInvitation)
 		r.Post("/users/{id}/reset-link", a.resetLink)
+		r.Post("/users/{id}/unlock", a.unlockUser)
 		r.Get("/groups", a.listGroups)
 		r.Post("/groups", a.createGroup)
 		r.Get("/groups/{id}", a.getGroup)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/mail"
 	"github.com/scimd/scimd/internal/mail/mailtest"
@@ -319,8 +320,10 @@ func TestThrottling(t *testing.T) {
 		if locked, err := e.flow.Locked(ctx, e.tenant.ID, u.ID); err != nil || !locked {
 			t.Fatalf("Locked = %v, %v; want true", locked, err)
 		}
-		if ok, err := e.flow.Unlock(ctx, operator, e.tenant.ID, u.ID); err != nil || !ok {
-			t.Fatalf("Unlock = %v, %v", ok, err)
+		adminToken := e.newToken("console", directory.ScopeAdmin)
+		e.postAs(adminToken, "/admin/v1/users/"+u.ID+"/unlock", "").want(t, "unlock", http.StatusOK, "")
+		if a := e.postAs(adminToken, "/admin/v1/users/"+u.ID+"/unlock", ""); a.body["unlocked"] != false {
+			t.Errorf("unlock again = %s, want unlocked false", a.raw)
 		}
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).step(t, "unlocked", signin.StatusSignedIn)
 		var locks, unlocks int
@@ -350,5 +353,33 @@ func TestChangePassword(t *testing.T) {
 		e.post("/auth/v1/password", body("email", "anita@example.com", "password", pw, "newPassword", newPw)).want(t, "change", http.StatusOK, "")
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).want(t, "old", http.StatusUnauthorized, "invalid_credentials")
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", newPw)).step(t, "new", signin.StatusSignedIn)
+	})
+}
+
+// TestResetLinkUnlocks: a completed password reset (a reset link) unlocks
+// an account locked by failures.
+func TestResetLinkUnlocks(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		u := e.user("anita@example.com", true, false, false)
+		at := e.clock()
+		err := b.UpdateSignInAccount(ctx, e.tenant.ID, u.ID, func(a *signin.Account) ([]audit.Event, error) {
+			a.Failures, a.LastFailureAt, a.LockedAt = signin.LockFailures, at, &at
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).want(t, "locked", http.StatusUnauthorized, "invalid_credentials")
+		link, err := e.dir.ResetLink(ctx, operator, e.tenant.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const newPw = "a brand new passphrase 7"
+		if _, err := e.dir.SetLinkPassword(ctx, link, newPw, "test"); err != nil {
+			t.Fatalf("SetLinkPassword = %v", err)
+		}
+		e.post("/auth/v1/sign-in", signInBody("anita@example.com", newPw)).step(t, "after the reset", signin.StatusSignedIn)
 	})
 }

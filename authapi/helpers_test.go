@@ -67,7 +67,7 @@ func newEnv(t *testing.T, b store.Backend) *env {
 	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{
 		Service: e.dir,
 		Logger:  logger,
-		Admin:   admin.NewHandler(admin.Deps{Service: e.dir, RequestID: scim.RequestID}),
+		Admin:   admin.NewHandler(admin.Deps{Service: e.dir, RequestID: scim.RequestID, SignIn: e.flow}),
 		Auth:    authapi.NewHandler(authapi.Deps{Directory: e.dir, SignIn: e.flow, Logger: logger, RequestID: scim.RequestID}),
 	}))
 	t.Cleanup(e.srv.Close)

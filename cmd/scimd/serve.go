@@ -120,7 +120,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Metrics:      reg,
 			Cursors:      cursors,
 			RateLimit:    ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst}),
-			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
+			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Auth:  authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID}),

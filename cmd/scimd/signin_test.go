@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/signin"
+	"github.com/scimd/scimd/store"
+)
+
+// TestSignInCommandLine runs the seed's direct create through the real
+// binary: an auth token from `token create --scope auth`, a user created
+// with --must-reset, the sign-in and forced change at /auth/v1; then a
+// locked account (its state set in the database as 100 failures leave
+// it) is refused until `scimd user unlock`.
+func TestSignInCommandLine(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		srv := startServer(t, db)
+		tenantID := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		token := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenantID, "--name", "app", "--scope", "auth"))
+		const pw, newPw = "correct horse battery staple 42", "a brand new passphrase 7"
+		out, errOut, err := scimdIn(t, db, pw+"\n", "user", "create", "--tenant", tenantID, "--email", "anita@example.com",
+			"--password-stdin", "--email-verified", "--must-reset")
+		if err != nil {
+			t.Fatalf("user create = %v (%s)", err, errOut)
+		}
+		userID := strings.TrimSpace(out)
+		post := func(path string, body map[string]string) (int, map[string]any) {
+			t.Helper()
+			b, _ := json.Marshal(body)
+			resp, raw := srv.do(t, http.MethodPost, path, token, string(b))
+			var m map[string]any
+			_ = json.Unmarshal(raw, &m)
+			return resp.StatusCode, m
+		}
+		status, m := post("/auth/v1/sign-in", map[string]string{"email": "anita@example.com", "password": pw})
+		if status != http.StatusOK || m["status"] != "password_change_required" {
+			t.Fatalf("sign-in = %d %v", status, m)
+		}
+		status, m = post("/auth/v1/sign-in/password", map[string]string{"session": m["session"].(string), "newPassword": newPw})
+		if status != http.StatusOK || m["status"] != "signed_in" {
+			t.Fatalf("forced change = %d %v", status, m)
+		}
+		if resp, _ := srv.do(t, http.MethodGet, "/scim/v2/Users", token, ""); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET /scim/v2/Users with the auth token = %d, want 403", resp.StatusCode)
+		}
+
+		b, err := store.Open(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		at := time.Now().UTC()
+		if err := b.UpdateSignInAccount(context.Background(), tenantID, userID, func(a *signin.Account) ([]audit.Event, error) {
+			a.Failures, a.LastFailureAt, a.LockedAt = signin.LockFailures, at, &at
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if status, m := post("/auth/v1/sign-in", map[string]string{"email": "anita@example.com", "password": newPw}); status != http.StatusUnauthorized {
+			t.Fatalf("sign-in while locked = %d %v, want 401", status, m)
+		}
+		if got := mustScimd(t, db, "user", "unlock", "--tenant", tenantID, "anita@example.com"); got != "Unlocked anita@example.com.\n" {
+			t.Errorf("user unlock = %q", got)
+		}
+		if status, m := post("/auth/v1/sign-in", map[string]string{"email": "anita@example.com", "password": newPw}); status != http.StatusOK || m["status"] != "signed_in" {
+			t.Fatalf("sign-in after unlock = %d %v", status, m)
+		}
+		if !strings.Contains(mustScimd(t, db, "audit", "list", "--tenant", tenantID, "--type", "user.unlocked"), "user.unlocked") {
+			t.Error("no user.unlocked event in the audit log")
+		}
+	})
+}
