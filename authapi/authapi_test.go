@@ -320,12 +320,19 @@ func TestThrottling(t *testing.T) {
 		if locked, err := e.flow.Locked(ctx, e.tenant.ID, u.ID); err != nil || !locked {
 			t.Fatalf("Locked = %v, %v; want true", locked, err)
 		}
+		scimToken := e.newToken("okta", directory.ScopeSCIM)
+		if got := e.scimStatus(scimToken, u.ID); got != "locked" {
+			t.Errorf("SCIM status while locked = %q, want locked", got)
+		}
 		adminToken := e.newToken("console", directory.ScopeAdmin)
 		e.postAs(adminToken, "/admin/v1/users/"+u.ID+"/unlock", "").want(t, "unlock", http.StatusOK, "")
 		if a := e.postAs(adminToken, "/admin/v1/users/"+u.ID+"/unlock", ""); a.body["unlocked"] != false {
 			t.Errorf("unlock again = %s, want unlocked false", a.raw)
 		}
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).step(t, "unlocked", signin.StatusSignedIn)
+		if got := e.scimStatus(scimToken, u.ID); got != "active" {
+			t.Errorf("SCIM status after unlock = %q, want active", got)
+		}
 		var locks, unlocks int
 		for _, ev := range e.events() {
 			switch ev.Type {

@@ -224,3 +224,22 @@ func typesSince(evs []audit.Event, n int) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// scimStatus returns the platform status of the user over SCIM.
+func (e *env) scimStatus(token, id string) string {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/scim/v2/Users/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		e.t.Fatal(err)
+	}
+	p, _ := m["urn:ietf:params:scim:schemas:extension:platform:2.0:User"].(map[string]any)
+	s, _ := p["status"].(string)
+	return s
+}

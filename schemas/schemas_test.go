@@ -64,8 +64,8 @@ func TestCharacteristics(t *testing.T) {
 	if a, _ := find(schemas.User(), "userName", ""); !a.Required() || a.Uniqueness() != "server" {
 		t.Errorf("userName required, uniqueness = %t, %s; want true, server", a.Required(), a.Uniqueness())
 	}
-	if a, _ := find(schemas.PlatformUser(), "status", ""); len(a.CanonicalValues()) != 2 || a.CanonicalValues()[0] != "invited" || a.CanonicalValues()[1] != "active" {
-		t.Errorf("status canonicalValues = %v, want [invited active]", a.CanonicalValues())
+	if a, _ := find(schemas.PlatformUser(), "status", ""); len(a.CanonicalValues()) != 3 || a.CanonicalValues()[0] != "invited" || a.CanonicalValues()[1] != "active" || a.CanonicalValues()[2] != "locked" {
+		t.Errorf("status canonicalValues = %v, want [invited active locked]", a.CanonicalValues())
 	}
 }
 

@@ -112,6 +112,10 @@ func userAttributes(u *directory.User, base, connection string) map[string]any {
 		"hasPassword":        u.HasPassword(),
 		"mfaEnrolled":        u.MFAEnrolled,
 	}
+	// Sign-in's lock, kept apart from the lifecycle status it overrides.
+	if u.Locked {
+		m[schemas.PlatformUserURN].(map[string]any)["status"] = "locked"
+	}
 	return m
 }
 

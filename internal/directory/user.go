@@ -72,6 +72,9 @@ type User struct {
 	ForceMFAEnrollment bool   `json:"-"`
 	Status             Status `json:"-"`
 	MFAEnrolled        bool   `json:"-"`
+	// Locked tells that sign-in (package signin) locked the account after
+	// too many failed attempts; stores read it, and never write it here.
+	Locked bool `json:"-"`
 	// PasswordHash is the argon2id PHC string, empty without a password
 	// identity. It never leaves the domain and the store.
 	PasswordHash string `json:"-"`

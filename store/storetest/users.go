@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/store"
 )
@@ -96,12 +97,20 @@ func testUserRoundTrip(t *testing.T, in Instance) {
 	u := fullUser(acme.ID)
 	inv := invitation(u, directory.LinkInvite, "round-trip", u.CreatedAt)
 	u.Invitation = &inv // fullUser leaves it out: other tests create it more than once
+	u.Locked = true     // not written by CreateUser: sign-in locks it below
 	if zero := zeroFields(reflect.ValueOf(u), ""); len(zero) > 0 {
 		// A new User field must be added to fullUser, so that this test
 		// proves it is stored.
 		t.Fatalf("fullUser leaves %v unset, want every field set", zero)
 	}
 	createUser(t, b, u)
+	at := now()
+	if err := b.UpdateSignInAccount(ctx, acme.ID, u.ID, func(a *signin.Account) ([]audit.Event, error) {
+		a.LockedAt = &at
+		return nil, nil
+	}); err != nil {
+		t.Fatalf("UpdateSignInAccount(lock) = %v", err)
+	}
 	u = stored(u) // the unique index and the invitation are written, not read back
 	wantEqual(t, "User()", getUser(t, b, acme.ID, u.ID), u)
 
