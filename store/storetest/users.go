@@ -11,8 +11,8 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store"
 )
 
