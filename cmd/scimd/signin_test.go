@@ -11,6 +11,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
 )
 
 // TestSignInCommandLine runs the seed's direct create through the real
@@ -75,4 +76,31 @@ func TestSignInCommandLine(t *testing.T) {
 			t.Error("no user.unlocked event in the audit log")
 		}
 	})
+}
+
+// TestSignInThrottleAcrossReplicas: two replicas on one PostgreSQL
+// database share an account's failure count: failures spread over both
+// make the next attempt wait on either.
+func TestSignInThrottleAcrossReplicas(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	a, b := startServer(t, db), startServer(t, db)
+	tenantID := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+	token := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenantID, "--name", "app", "--scope", "auth"))
+	if _, errOut, err := scimdIn(t, db, "correct horse battery staple 42\n", "user", "create", "--tenant", tenantID,
+		"--email", "anita@example.com", "--password-stdin", "--email-verified"); err != nil {
+		t.Fatalf("user create = %v (%s)", err, errOut)
+	}
+	bad := `{"email":"anita@example.com","password":"not the password at all 1"}`
+	for i := range signin.FreeFailures {
+		srv := []*server{a, b}[i%2]
+		if resp, body := srv.do(t, http.MethodPost, "/auth/v1/sign-in", token, bad); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d on replica %d = %d %s", i+1, i%2, resp.StatusCode, body)
+		}
+	}
+	for i, srv := range []*server{a, b} {
+		resp, body := srv.do(t, http.MethodPost, "/auth/v1/sign-in", token, `{"email":"anita@example.com","password":"correct horse battery staple 42"}`)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("attempt after 5 failures on replica %d = %d %s (Retry-After %q), want 429", i, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+	}
 }
