@@ -21,6 +21,7 @@ import (
 
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/internal/signin"
 )
 
@@ -38,6 +39,9 @@ type Deps struct {
 	// RequestID returns the id of the request (for audit events and
 	// internal error answers).
 	RequestID func(*http.Request) string
+	// RateLimit, when set, limits the requests of each auth token (the
+	// connection), as it limits SCIM connections; nil: no limit.
+	RateLimit *ratelimit.Limiter
 }
 
 type api struct {
@@ -45,12 +49,13 @@ type api struct {
 	flow      *signin.Service
 	log       *slog.Logger
 	requestID func(*http.Request) string
+	limiter   *ratelimit.Limiter
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix,
 // with the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{dir: d.Directory, flow: d.SignIn, log: d.Logger, requestID: d.RequestID}
+	a := &api{dir: d.Directory, flow: d.SignIn, log: d.Logger, requestID: d.RequestID, limiter: d.RateLimit}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -88,6 +93,17 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			a.writeError(w, r, err)
 			return
+		}
+		if a.limiter != nil {
+			d, err := a.limiter.Allow(r.Context(), p.Tenant.ID, p.Token.ID)
+			if err != nil {
+				a.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; request allowed", "request_id", a.requestID(r), "err", err)
+			}
+			if !d.Allowed {
+				w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+				writeJSON(w, http.StatusTooManyRequests, problem{Error: "throttled", Detail: "too many requests from this connection; retry after the delay in Retry-After"})
+				return
+			}
 		}
 		c := signin.Client{Tenant: p.Tenant, TokenID: p.Token.ID, TokenName: p.Token.Name,
 			RequestID: a.requestID(r), Source: bearer.RemoteIP(r)}

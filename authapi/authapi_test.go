@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/mail"
 	"github.com/scimd/scimd/internal/mail/mailtest"
 	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
@@ -388,5 +390,26 @@ func TestResetLinkUnlocks(t *testing.T) {
 			t.Fatalf("SetLinkPassword = %v", err)
 		}
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", newPw)).step(t, "after the reset", signin.StatusSignedIn)
+	})
+}
+
+// TestConnectionThrottle: an auth token over its rate limit is answered
+// 429 with Retry-After before any password is verified.
+func TestConnectionThrottle(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b, func(e *env, d *authapi.Deps) {
+			d.RateLimit = ratelimit.New(b, ratelimit.Config{Rate: 1, Burst: 2, Now: e.clock})
+		})
+		e.user("anita@example.com", true, false, false)
+		for i := range 2 {
+			e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).step(t, "within the burst "+string(rune('1'+i)), signin.StatusSignedIn)
+		}
+		hashes := e.hasher.Computed()
+		a := e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).want(t, "over the limit", http.StatusTooManyRequests, "throttled")
+		if a.header.Get("Retry-After") == "" || e.hasher.Computed() != hashes {
+			t.Errorf("over the limit: Retry-After %q, hashes %d; want set and none", a.header.Get("Retry-After"), e.hasher.Computed()-hashes)
+		}
+		e.advance(time.Second)
+		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).step(t, "a second later", signin.StatusSignedIn)
 	})
 }

@@ -50,7 +50,7 @@ type env struct {
 	now    time.Time
 }
 
-func newEnv(t *testing.T, b store.Backend) *env {
+func newEnv(t *testing.T, b store.Backend, opts ...func(*env, *authapi.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, store: b, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), logs: &strings.Builder{}}
 	box, err := secretbox.New(make([]byte, secretbox.KeySize))
@@ -64,11 +64,15 @@ func newEnv(t *testing.T, b store.Backend) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{b: e.logs, mu: &e.mu}, nil))
+	deps := authapi.Deps{Directory: e.dir, SignIn: e.flow, Logger: logger, RequestID: scim.RequestID}
+	for _, o := range opts {
+		o(e, &deps)
+	}
 	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{
 		Service: e.dir,
 		Logger:  logger,
 		Admin:   admin.NewHandler(admin.Deps{Service: e.dir, RequestID: scim.RequestID, SignIn: e.flow}),
-		Auth:    authapi.NewHandler(authapi.Deps{Directory: e.dir, SignIn: e.flow, Logger: logger, RequestID: scim.RequestID}),
+		Auth:    authapi.NewHandler(deps),
 	}))
 	t.Cleanup(e.srv.Close)
 	e.tenant, err = e.dir.CreateTenant(context.Background(), operator, "Acme")
