@@ -37,7 +37,7 @@ const pw = "correct horse battery staple 42"
 // env is the whole HTTP surface (SCIM, admin API, /auth/v1) over a real
 // store, with a clock the test moves, one tenant and an auth token.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  store.Backend
 	dir    *directory.Service
 	flow   *signin.Service
@@ -50,14 +50,20 @@ type env struct {
 	now    time.Time
 }
 
-func newEnv(t *testing.T, b store.Backend, opts ...func(*env, *authapi.Deps)) *env {
+func newEnv(t testing.TB, b store.Backend, opts ...func(*env, *authapi.Deps)) *env {
+	t.Helper()
+	return newEnvWith(t, b, password.NewHasher(testParams, 2, 16), opts...)
+}
+
+// newEnvWith is newEnv with the hasher.
+func newEnvWith(t testing.TB, b store.Backend, hasher *password.Hasher, opts ...func(*env, *authapi.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, store: b, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), logs: &strings.Builder{}}
 	box, err := secretbox.New(make([]byte, secretbox.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.hasher = password.NewHasher(testParams, 2, 16)
+	e.hasher = hasher
 	e.dir = directory.NewService(b, e.hasher, directory.WithClock(e.clock), directory.WithSecretBox(box))
 	e.flow, err = signin.NewService(context.Background(), b, e.hasher, box, signin.WithClock(e.clock))
 	if err != nil {
