@@ -413,3 +413,31 @@ func TestConnectionThrottle(t *testing.T) {
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).step(t, "a second later", signin.StatusSignedIn)
 	})
 }
+
+// TestTenantIsolation: an auth token signs in its own tenant's users
+// only; another tenant's user with the same email is unknown to it, and a
+// session of one tenant is invalid for the other's token.
+func TestTenantIsolation(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		globex, err := e.dir.CreateTenant(ctx, operator, "Globex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := "other secret passphrase 99"
+		if _, err := e.dir.CreateUser(ctx, operator, globex.ID, directory.UserInput{User: directory.DirectUser("anita@example.com", "", ""), Password: &other,
+			PasswordMustReset: func() *bool { v := true; return &v }()}); err != nil {
+			t.Fatal(err)
+		}
+		globexToken, _, err := e.dir.CreateToken(ctx, operator, globex.ID, "app", []directory.Scope{directory.ScopeAuth}, 0, directory.ConnectionSettings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.user("anita@example.com", true, false, false)
+		e.post("/auth/v1/sign-in", signInBody("anita@example.com", other)).want(t, "Globex's password at Acme", http.StatusUnauthorized, "invalid_credentials")
+		e.post("/auth/v1/sign-in", signInBody("anita@example.com", pw)).step(t, "Acme's user", signin.StatusSignedIn)
+		s := e.postAs(globexToken, "/auth/v1/sign-in", signInBody("anita@example.com", other)).step(t, "Globex's user", signin.StatusPasswordChange)
+		e.post("/auth/v1/sign-in/password", body("session", s, "newPassword", "a brand new passphrase 7")).want(t, "Globex's session with Acme's token", http.StatusUnauthorized, "invalid_session")
+	})
+}

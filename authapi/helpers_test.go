@@ -24,6 +24,7 @@ import (
 	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
 )
 
 // testParams keeps argon2id cheap in tests; the hasher is the real one.
@@ -80,7 +81,10 @@ func newEnvWith(t testing.TB, b store.Backend, hasher *password.Hasher, opts ...
 		Admin:   admin.NewHandler(admin.Deps{Service: e.dir, RequestID: scim.RequestID, SignIn: e.flow}),
 		Auth:    authapi.NewHandler(deps),
 	}))
-	t.Cleanup(e.srv.Close)
+	t.Cleanup(func() {
+		e.srv.Close()
+		storetest.CheckInvariants(t, b)
+	})
 	e.tenant, err = e.dir.CreateTenant(context.Background(), operator, "Acme")
 	if err != nil {
 		t.Fatal(err)
