@@ -371,8 +371,10 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &de) && de.Kind == directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, problem{Error: "busy", Detail: de.Detail})
-	case errors.As(err, &de) && de.Kind == directory.KindInvalidValue:
+	case errors.As(err, &de) && de.Kind == directory.KindInvalidValue && de.Field == "newPassword":
 		writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_password", Field: de.Field, Detail: de.Detail})
+	case errors.As(err, &de) && de.Kind == directory.KindInvalidValue:
+		writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_value", Field: de.Field, Detail: de.Detail})
 	case errors.As(err, &de) && de.Kind == directory.KindTooLarge:
 		writeJSON(w, http.StatusRequestEntityTooLarge, problem{Error: "too_large", Detail: de.Detail})
 	default:

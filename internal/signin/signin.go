@@ -375,18 +375,12 @@ func (s *Service) Unlock(ctx context.Context, c directory.Caller, tenantID, user
 
 // Locked reports whether the tenant's user is locked.
 func (s *Service) Locked(ctx context.Context, tenantID, userID string) (bool, error) {
-	locked := false
-	err := s.store.UpdateSignInAccount(ctx, tenantID, userID, func(a *Account) ([]audit.Event, error) {
-		locked = a.LockedAt != nil
-		return nil, errReadOnly
-	})
-	if errors.Is(err, errReadOnly) {
-		err = nil
+	u, err := s.store.User(ctx, tenantID, userID)
+	if err != nil {
+		return false, fmt.Errorf("signin.Locked: %w", err)
 	}
-	return locked, err
+	return u.Locked, nil
 }
-
-var errReadOnly = errors.New("read only")
 
 // SetSettings sets the tenant's sign-in settings and records
 // tenant.policy_updated.
@@ -433,14 +427,7 @@ func (s *Service) open(ctx context.Context, c Client, secret string) (Session, d
 	if err != nil {
 		return Session{}, directory.User{}, fmt.Errorf("signin: session user: %w", err)
 	}
-	if !u.Active || u.Status != directory.StatusActive || !u.HasPassword() {
-		return Session{}, directory.User{}, ErrInvalidSession
-	}
-	locked, err := s.Locked(ctx, u.TenantID, u.ID)
-	if err != nil {
-		return Session{}, directory.User{}, fmt.Errorf("signin: session user: %w", err)
-	}
-	if locked {
+	if !u.Active || u.Status != directory.StatusActive || !u.HasPassword() || u.Locked {
 		return Session{}, directory.User{}, ErrInvalidSession
 	}
 	return ss, u, nil
@@ -600,6 +587,10 @@ func (s *Service) SendEmailCode(ctx context.Context, c Client, session string) (
 	}
 	if s.box == nil {
 		return Result{}, directory.ErrNoSecretKey
+	}
+	if u.Email == "" {
+		return Result{}, &directory.Error{Kind: directory.KindInvalidValue, Op: "signin.SendEmailCode", Field: "email",
+			Detail: "the user has no email address to verify; an administrator must set one or mark it verified"}
 	}
 	code := digits(6)
 	at := s.timeNow()

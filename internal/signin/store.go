@@ -31,7 +31,7 @@ type Store interface {
 	// directory.ErrNotFound.
 	SignInSession(ctx context.Context, hash string) (Session, error)
 	// ApplySignIn writes one step of a sign-in, all of it or nothing (see
-	// Change). Returns directory.ErrNotFound when the session to consume
+	// Change), and deletes the sessions of every user expired at c.At. Returns directory.ErrNotFound when the session to consume
 	// is gone (used meanwhile), directory.ErrVersionMismatch when the
 	// user changed, directory.ErrLinkUsed when the link can no longer be
 	// used, ErrCodeUsed when the TOTP step was accepted already.

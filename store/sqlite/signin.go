@@ -144,8 +144,8 @@ func (db *DB) ApplySignIn(ctx context.Context, c signin.Change) error {
 				return fmt.Errorf("insert session: %w", err)
 			}
 		}
-		// Expired sessions of the user go with each step.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_sessions WHERE user_id = ? AND expires_at <= ?`, c.UserID, micros(c.At)); err != nil {
+		// Expired sessions, of every user, go with each step.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_sessions WHERE expires_at <= ?`, micros(c.At)); err != nil {
 			return fmt.Errorf("delete expired sessions: %w", err)
 		}
 		if c.User != nil {

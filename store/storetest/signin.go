@@ -97,7 +97,7 @@ func testSignInSessions(t *testing.T, in Instance) {
 			t.Errorf("ApplySignIn(TOTP step %d) = %v, want %v", c.step, err, c.want)
 		}
 	}
-	// Expired sessions of the user go with the next step.
+	// Expired sessions go with the next step, of any user.
 	if err := b.ApplySignIn(ctx, signin.Change{TenantID: acme.ID, UserID: u.ID, At: at.Add(11 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
