@@ -128,8 +128,8 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 			t.Errorf("GET /Schemas/%s: %s.%s = %v, want %v", c.urn, c.attr, c.key, got, c.want)
 		}
 	}
-	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active]" {
-		t.Errorf("status canonicalValues = %s, want [invited active]", got)
+	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active locked]" {
+		t.Errorf("status canonicalValues = %s, want [invited active locked]", got)
 	}
 
 	e.do(http.MethodGet, "/scim/v2/Schemas/urn:example:nothing", "").wantError(t, "GET /Schemas/unknown", http.StatusNotFound, "")
