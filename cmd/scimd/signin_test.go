@@ -75,6 +75,27 @@ func TestSignInCommandLine(t *testing.T) {
 		if !strings.Contains(mustScimd(t, db, "audit", "list", "--tenant", tenantID, "--type", "user.unlocked"), "user.unlocked") {
 			t.Error("no user.unlocked event in the audit log")
 		}
+
+		// The tenant's email verification setting.
+		if _, errOut, err := scimdIn(t, db, pw+"\n", "user", "create", "--tenant", tenantID, "--email", "bob@example.com", "--password-stdin"); err != nil {
+			t.Fatalf("user create bob = %v (%s)", err, errOut)
+		}
+		bob := map[string]string{"email": "bob@example.com", "password": pw}
+		if status, m := post("/auth/v1/sign-in", bob); status != http.StatusOK || m["status"] != "email_verification_required" {
+			t.Fatalf("bob's sign-in = %d %v, want email_verification_required", status, m)
+		}
+		if got := mustScimd(t, db, "sign-in", "show", "--tenant", tenantID); got != "emailVerification\trequired\n" {
+			t.Errorf("sign-in show = %q", got)
+		}
+		if got := mustScimd(t, db, "sign-in", "set", "--tenant", tenantID, "--email-verification", "optional"); got != "emailVerification\toptional\n" {
+			t.Errorf("sign-in set = %q", got)
+		}
+		if status, m := post("/auth/v1/sign-in", bob); status != http.StatusOK || m["status"] != "signed_in" {
+			t.Fatalf("bob's sign-in with verification optional = %d %v, want signed_in", status, m)
+		}
+		if _, errOut, err := scimd(t, db, "sign-in", "show", "--tenant", "01a24b87-0000-7000-8000-000000000000"); err == nil || !strings.Contains(err.Error()+errOut, "tenant not found") {
+			t.Errorf("sign-in show (unknown tenant) = %v, %q; want tenant not found", err, errOut)
+		}
 	})
 }
 

@@ -382,12 +382,27 @@ func (s *Service) Locked(ctx context.Context, tenantID, userID string) (bool, er
 	return u.Locked, nil
 }
 
-// SetSettings sets the tenant's sign-in settings and records
-// tenant.policy_updated.
-func (s *Service) SetSettings(ctx context.Context, c directory.Caller, tenantID string, st Settings) error {
-	cur, err := s.store.SignInSettings(ctx, tenantID)
+// Settings returns the tenant's sign-in settings. Returns KindNotFound
+// for an unknown tenant.
+func (s *Service) Settings(ctx context.Context, tenantID string) (Settings, error) {
+	if _, err := s.store.Tenant(ctx, tenantID); errors.Is(err, directory.ErrNotFound) {
+		return Settings{}, &directory.Error{Kind: directory.KindNotFound, Op: "signin.Settings", Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", tenantID), Err: err}
+	} else if err != nil {
+		return Settings{}, fmt.Errorf("signin.Settings: %w", err)
+	}
+	st, err := s.store.SignInSettings(ctx, tenantID)
 	if err != nil {
-		return fmt.Errorf("signin.SetSettings: %w", err)
+		return Settings{}, fmt.Errorf("signin.Settings: %w", err)
+	}
+	return st, nil
+}
+
+// SetSettings sets the tenant's sign-in settings and records
+// tenant.policy_updated. Returns KindNotFound for an unknown tenant.
+func (s *Service) SetSettings(ctx context.Context, c directory.Caller, tenantID string, st Settings) error {
+	cur, err := s.Settings(ctx, tenantID)
+	if err != nil {
+		return err
 	}
 	if cur == st {
 		return nil

@@ -12,6 +12,8 @@ import (
 // tenant. Implementations: store/sqlite and store/postgres, both checked
 // by the conformance suite in store/storetest.
 type Store interface {
+	// Tenant returns the tenant with this id, or directory.ErrNotFound.
+	Tenant(ctx context.Context, id string) (directory.Tenant, error)
 	// UserByLogin returns the tenant's user whose email (or userName,
 	// when byUserName) is login, compared as the unique keys compare
 	// them, or directory.ErrNotFound.
