@@ -42,6 +42,8 @@ type Deps struct {
 	// RateLimit, when set, limits the requests of each auth token (the
 	// connection), as it limits SCIM connections; nil: no limit.
 	RateLimit *ratelimit.Limiter
+	// Metrics, when set, counts the requests RateLimit refuses.
+	Metrics interface{ ObserveRateLimited() }
 }
 
 type api struct {
@@ -50,12 +52,13 @@ type api struct {
 	log       *slog.Logger
 	requestID func(*http.Request) string
 	limiter   *ratelimit.Limiter
+	metrics   interface{ ObserveRateLimited() }
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix,
 // with the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{dir: d.Directory, flow: d.SignIn, log: d.Logger, requestID: d.RequestID, limiter: d.RateLimit}
+	a := &api{dir: d.Directory, flow: d.SignIn, log: d.Logger, requestID: d.RequestID, limiter: d.RateLimit, metrics: d.Metrics}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -100,6 +103,9 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 				a.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; request allowed", "request_id", a.requestID(r), "err", err)
 			}
 			if !d.Allowed {
+				if a.metrics != nil {
+					a.metrics.ObserveRateLimited()
+				}
 				w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 				writeJSON(w, http.StatusTooManyRequests, problem{Error: "throttled", Detail: "too many requests from this connection; retry after the delay in Retry-After"})
 				return

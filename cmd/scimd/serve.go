@@ -125,7 +125,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
-				RateLimit: limiter}),
+				RateLimit: limiter, Metrics: reg}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
