@@ -2,9 +2,11 @@ package authapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -440,4 +442,56 @@ func TestTenantIsolation(t *testing.T) {
 		s := e.postAs(globexToken, "/auth/v1/sign-in", signInBody("anita@example.com", other)).step(t, "Globex's user", signin.StatusPasswordChange)
 		e.post("/auth/v1/sign-in/password", body("session", s, "newPassword", "a brand new passphrase 7")).want(t, "Globex's session with Acme's token", http.StatusUnauthorized, "invalid_session")
 	})
+}
+
+// TestBusyHasher: with the hashing pool full (one slot, no queue), a
+// sign-in is answered 503 with Retry-After.
+func TestBusyHasher(t *testing.T) {
+	slow := password.Params{Memory: 32 * 1024, Iterations: 3, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	e := newEnvWith(t, storetest.SQLite(t), password.NewHasher(slow, 1, 0))
+	const n = 8
+	for i := range n {
+		e.user(fmt.Sprintf("user%d@example.com", i), true, false, false)
+	}
+	busy := 0
+	for round := 0; round < 5 && busy == 0; round++ {
+		results := make([]answer, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { results[i] = e.post("/auth/v1/sign-in", signInBody(fmt.Sprintf("user%d@example.com", i), pw)) })
+		}
+		wg.Wait()
+		for i, a := range results {
+			switch a.status {
+			case http.StatusOK:
+			case http.StatusServiceUnavailable:
+				busy++
+				if a.body["error"] != "busy" || a.header.Get("Retry-After") != "1" {
+					t.Errorf("sign-in %d with the pool full = %s, Retry-After %q", i, a.raw, a.header.Get("Retry-After"))
+				}
+			default:
+				t.Errorf("sign-in %d = %d %s, want 200 or 503", i, a.status, a.raw)
+			}
+		}
+	}
+	if busy == 0 {
+		t.Error("no sign-in was refused by a hasher of one slot and no queue in 5 rounds")
+	}
+	// A refusal for lack of a slot counts no failure against the account.
+	for i := range n {
+		var failures int
+		u, err := e.store.UserByLogin(context.Background(), e.tenant.ID, false, fmt.Sprintf("user%d@example.com", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.UpdateSignInAccount(context.Background(), e.tenant.ID, u.ID, func(a *signin.Account) ([]audit.Event, error) {
+			failures = a.Failures
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if failures != 0 {
+			t.Errorf("user%d: %d failures counted after busy refusals, want 0", i, failures)
+		}
+	}
 }

@@ -246,6 +246,15 @@ func (s *Service) checkCredentials(ctx context.Context, c Client, cr Credentials
 		hash = u.PasswordHash
 	}
 	ok, err := s.hasher.Verify(ctx, cr.Password, hash)
+	if err != nil && found {
+		// No verdict: the attempt counted by attempt is taken back.
+		if uerr := s.store.UpdateSignInAccount(ctx, u.TenantID, u.ID, func(a *Account) ([]audit.Event, error) {
+			a.Failures = max(a.Failures-1, 0)
+			return nil, nil
+		}); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}
 	if errors.Is(err, password.ErrBusy) {
 		s.observe("busy")
 		return directory.User{}, &directory.Error{Kind: directory.KindBusy, Op: op, Detail: "too many sign-ins at once; retry shortly", Err: err}
