@@ -206,6 +206,10 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, cr Credentials, 
 	}
 	next, err := s.newPassword(ctx, c.Tenant, u, newPassword)
 	if err != nil {
+		// The password was right: its attempt is no failure.
+		if rerr := s.store.ApplySignIn(ctx, Change{TenantID: u.TenantID, UserID: u.ID, At: s.timeNow(), ResetFailures: true}); rerr != nil {
+			return errors.Join(err, fmt.Errorf("%s: %w", op, rerr))
+		}
 		return err
 	}
 	ev, err := event(userActor(&u), c, audit.UserPasswordChanged, &u, []audit.Change{{Attribute: "password"}}, next.UpdatedAt)
