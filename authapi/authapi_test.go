@@ -252,6 +252,14 @@ func TestMalformedAndScopes(t *testing.T) {
 		e.post("/auth/v1/sign-in/email", body("session", "made-up")).want(t, "unknown session", http.StatusUnauthorized, "invalid_session")
 
 		scimToken := e.newToken("okta", directory.ScopeSCIM, directory.ScopeAdmin)
+		// The admin API creates auth tokens, alone.
+		e.postAs(scimToken, "/admin/v1/tokens", `{"name":"mixed","scopes":["auth","scim"]}`).want(t, "auth with scim over the admin API", http.StatusBadRequest, "invalidValue")
+		created := e.postAs(scimToken, "/admin/v1/tokens", `{"name":"app2","scopes":["auth"]}`).want(t, "an auth token over the admin API", http.StatusCreated, "")
+		appToken, _ := created.body["token"].(string)
+		if appToken == "" {
+			t.Fatalf("admin API token answer = %s", created.raw)
+		}
+		e.postAs(appToken, "/auth/v1/sign-in", signInBody("nobody@example.com", pw)).want(t, "the admin API's auth token", http.StatusUnauthorized, "invalid_credentials")
 		e.postAs(scimToken, "/auth/v1/sign-in", signInBody("a@example.com", pw)).want(t, "scim token on /auth/v1", http.StatusForbidden, "insufficient_scope")
 		e.postAs("scimd_not-a-token-at-all-xxxxxxxxxxxx", "/auth/v1/sign-in", signInBody("a@example.com", pw)).want(t, "bad token", http.StatusUnauthorized, "invalid_token")
 		for _, path := range []string{"/scim/v2/Users", "/admin/v1/users"} {

@@ -47,6 +47,10 @@ func TestSignInCommandLine(t *testing.T) {
 		if status != http.StatusOK || m["status"] != "signed_in" {
 			t.Fatalf("forced change = %d %v", status, m)
 		}
+		if _, metrics := srv.do(t, http.MethodGet, "/metrics", "", ""); !strings.Contains(string(metrics), `scimd_signins_total{outcome="signed_in"} 1`) ||
+			!strings.Contains(string(metrics), `scimd_signins_total{outcome="step"} 1`) {
+			t.Errorf("metrics lack the sign-ins:\n%s", metrics)
+		}
 		if resp, _ := srv.do(t, http.MethodGet, "/scim/v2/Users", token, ""); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("GET /scim/v2/Users with the auth token = %d, want 403", resp.StatusCode)
 		}
