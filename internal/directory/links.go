@@ -255,7 +255,7 @@ func (s *Service) SetLinkPassword(ctx context.Context, secret, password, source 
 	if s.box == nil {
 		return "", ErrNoSecretKey
 	}
-	key, err := newTOTPKey(st.Tenant.Name, st.User.UserName)
+	key, err := NewTOTPKey(st.Tenant.Name, st.User.UserName)
 	if err != nil {
 		return "", wrap(op, err)
 	}

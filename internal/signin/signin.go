@@ -690,7 +690,7 @@ func (s *Service) EnrolMFA(ctx context.Context, c Client, session string) (Enrol
 	if s.box == nil {
 		return Enrolment{}, directory.ErrNoSecretKey
 	}
-	key, err := newTOTPKey(c.Tenant.Name, u.UserName)
+	key, err := directory.NewTOTPKey(c.Tenant.Name, u.UserName)
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("signin.EnrolMFA: %w", err)
 	}
@@ -757,7 +757,7 @@ func (s *Service) VerifyMFA(ctx context.Context, c Client, session, code string)
 	step := int64(0)
 	var secret string
 	for _, k := range secrets {
-		if st := validTOTP(code, k, s.now()); st > 0 {
+		if st := directory.TOTPStep(code, k, s.now()); st > 0 {
 			step, secret = st, k
 			break
 		}
