@@ -295,6 +295,7 @@ type signedIn struct {
 	PasswordMustReset  bool              `json:"passwordMustReset"`
 	ForceMFAEnrollment bool              `json:"forceMfaEnrollment"`
 	MFAEnrolled        bool              `json:"mfaEnrolled"`
+	Status             directory.Status  `json:"status"`
 	Custom             map[string]any    `json:"custom"`
 }
 
@@ -314,7 +315,7 @@ func (a *api) answer(w http.ResponseWriter, r *http.Request, res signin.Result, 
 	if res.Status == signin.StatusSignedIn {
 		s := signedIn{ID: u.ID, UserName: u.UserName, Email: u.Email, Emails: u.Emails, Name: u.Name, DisplayName: u.DisplayName,
 			Groups: []groupView{}, EmailVerified: u.EmailVerified, PasswordMustReset: u.PasswordMustReset,
-			ForceMFAEnrollment: u.ForceMFAEnrollment, MFAEnrolled: u.MFAEnrolled, Custom: u.Custom}
+			ForceMFAEnrollment: u.ForceMFAEnrollment, MFAEnrolled: u.MFAEnrolled, Status: u.Status, Custom: u.Custom}
 		if s.Emails == nil {
 			s.Emails = []directory.Email{}
 		}

@@ -45,7 +45,7 @@ func TestMustResetFlow(t *testing.T) {
 		done := e.post("/auth/v1/sign-in/password", body("session", s, "newPassword", newPw))
 		done.step(t, "change", signin.StatusSignedIn)
 		usr, _ := done.body["user"].(map[string]any)
-		if usr["passwordMustReset"] != false || usr["emailVerified"] != true || usr["id"] != u.ID {
+		if usr["passwordMustReset"] != false || usr["emailVerified"] != true || usr["id"] != u.ID || usr["status"] != "active" {
 			t.Errorf("signed-in user = %v", usr)
 		}
 		if _, ok := usr["groups"].([]any); !ok {
