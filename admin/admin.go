@@ -22,6 +22,7 @@ import (
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/reqbody"
+	"github.com/scimd/scimd/internal/signin"
 )
 
 // Prefix is where the API is served.
@@ -46,6 +47,9 @@ type Deps struct {
 	// is held to it as it inflates); 0 means DefaultMaxBodyBytes. The
 	// server in front limits the bytes sent.
 	MaxBodyBytes int64
+	// SignIn, when set, serves POST /users/{id}/unlock (accounts locked
+	// by failed sign-ins); nil: that endpoint answers 404.
+	SignIn *signin.Service
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is not set.
@@ -58,12 +62,13 @@ type api struct {
 	requestID func(*http.Request) string
 	publicURL string
 	maxBody   int64
+	signIn    *signin.Service
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
 // the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes}
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes, signIn: d.SignIn}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
@@ -101,6 +106,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Delete("/users/{id}", a.deleteUser)
 		r.Post("/users/{id}/invitation", a.resendInvitation)
 		r.Post("/users/{id}/reset-link", a.resetLink)
+		r.Post("/users/{id}/unlock", a.unlockUser)
 		r.Get("/groups", a.listGroups)
 		r.Post("/groups", a.createGroup)
 		r.Get("/groups/{id}", a.getGroup)

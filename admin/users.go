@@ -226,3 +226,21 @@ func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// unlockUser unlocks an account locked by failed sign-ins (user.unlocked)
+// and answers whether it was locked.
+func (a *api) unlockUser(w http.ResponseWriter, r *http.Request) {
+	if a.signIn == nil {
+		a.writeError(w, r, directory.Errorf(directory.KindNotFound, "", "this server does not serve sign-in"))
+		return
+	}
+	p := principalOf(r)
+	unlocked, err := a.signIn.Unlock(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Unlocked bool `json:"unlocked"`
+	}{unlocked})
+}

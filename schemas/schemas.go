@@ -286,8 +286,8 @@ func PlatformUser() schema.Schema {
 			simple(attribute{name: "invite", typ: "boolean", mutability: schema.AttributeMutabilityImmutable(), returned: schema.AttributeReturnedNever(),
 				description: "On create without a password: invite the user by email instead of making the account live. " +
 					"Only on create: true on PUT or PATCH is a mutability error (an invited user gets a new link from the admin API or the command line)."}),
-			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active", "deactivated"},
-				description: "The user's one platform status: deactivated while active is false; otherwise invited until the invitation is accepted, then active. Filterable."}),
+			simple(attribute{name: "status", mutability: readOnly, caseExact: true, canonical: []string{"invited", "active", "deactivated", "locked"},
+				description: "The user's one platform status: deactivated while active is false; otherwise locked while sign-in is locked after too many failed attempts; otherwise invited until the invitation is accepted, then active. Filterable."}),
 			simple(attribute{name: "hasPassword", typ: "boolean", mutability: readOnly, description: "Whether the user has a password identity."}),
 			simple(attribute{name: "mfaEnrolled", typ: "boolean", mutability: readOnly, description: "Whether the user has enrolled a second factor."}),
 		},

@@ -64,8 +64,8 @@ func TestCharacteristics(t *testing.T) {
 	if a, _ := find(schemas.User(), "userName", ""); !a.Required() || a.Uniqueness() != "server" {
 		t.Errorf("userName required, uniqueness = %t, %s; want true, server", a.Required(), a.Uniqueness())
 	}
-	if a, _ := find(schemas.PlatformUser(), "status", ""); fmt.Sprint(a.CanonicalValues()) != "[invited active deactivated]" {
-		t.Errorf("status canonicalValues = %v, want [invited active deactivated]", a.CanonicalValues())
+	if a, _ := find(schemas.PlatformUser(), "status", ""); fmt.Sprint(a.CanonicalValues()) != "[invited active deactivated locked]" {
+		t.Errorf("status canonicalValues = %v, want [invited active deactivated locked]", a.CanonicalValues())
 	}
 }
 

@@ -129,8 +129,8 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 			t.Errorf("GET /Schemas/%s: %s.%s = %v, want %v", c.urn, c.attr, c.key, got, c.want)
 		}
 	}
-	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active deactivated]" {
-		t.Errorf("status canonicalValues = %s, want [invited active deactivated]", got)
+	if got := fmt.Sprint(attrs(platformURN)["status"]["canonicalValues"]); got != "[invited active deactivated locked]" {
+		t.Errorf("status canonicalValues = %s, want [invited active deactivated locked]", got)
 	}
 
 	e.do(http.MethodGet, "/scim/v2/Schemas/urn:example:nothing", "").wantError(t, "GET /Schemas/unknown", http.StatusNotFound, "")

@@ -51,6 +51,10 @@ type Deps struct {
 	// the same request ids, logging and body limit; it authenticates its
 	// requests itself.
 	Admin http.Handler
+	// Auth, when set, is served at /auth/v1 (the authapi package, the
+	// sign-in API) behind the same request ids, logging and body limit;
+	// it authenticates its requests itself.
+	Auth http.Handler
 	// Pages, when set, serves /invite/... and /reset/... (the web
 	// package) behind the same request ids and logging, the secret of a
 	// link left out of the log.
@@ -75,6 +79,7 @@ type handler struct {
 	router        http.Handler // the whole surface, which /Bulk sends its operations through
 	maxBulk       int64
 	admin         http.Handler // nil: none
+	auth          http.Handler // the sign-in API; nil: none
 	pages         http.Handler // the invitation and reset pages; nil: none
 }
 
@@ -90,6 +95,7 @@ func NewHandler(d Deps) http.Handler {
 		cursors: d.Cursors,
 		limiter: d.RateLimit,
 		admin:   d.Admin,
+		auth:    d.Auth,
 		pages:   d.Pages,
 		users:   userSchema,
 		groups:  newResourceSchema(schemas.Group()),

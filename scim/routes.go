@@ -41,6 +41,9 @@ func (h *handler) routes() http.Handler {
 	if h.admin != nil {
 		r.With(h.limitBody).Mount("/admin/v1", h.admin)
 	}
+	if h.auth != nil {
+		r.With(h.limitBody).Mount("/auth/v1", h.auth)
+	}
 	if h.pages != nil {
 		// The invitation and reset pages (package web).
 		r.Handle("/invite/*", h.pages)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/ratelimit"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store/postgres"
 	"github.com/scimd/scimd/store/sqlite"
 )
@@ -40,6 +41,8 @@ type Backend interface {
 	// UpdateRateState keeps the shared buckets of the per-connection rate
 	// limit (see ratelimit.Store).
 	ratelimit.Store
+	// The sign-in flow's storage (see signin.Store).
+	signin.Store
 }
 
 // forms lists the database URL forms Open accepts, for error messages.

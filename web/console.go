@@ -1040,19 +1040,24 @@ func (c *console) connectionsView(r *http.Request) (view, error) {
 	}
 	v.Forms = []formSpec{{Action: "/admin/connections", Legend: "New provisioning connection", Button: "Create token", Hidden: map[string]string{"op": "create"},
 		Fields: []formField{{Name: "name", Label: "Name (e.g. okta-prod)", Type: "text"},
-			{Name: "password", Label: "Passwords the IdP sends", Type: "select", Options: []string{"enforce", "ignore"}}}}}
+			{Name: "password", Label: "Passwords the IdP sends", Type: "select", Options: []string{"enforce", "ignore"}},
+			{Name: "scope", Label: "Scope (scim: an IdP provisions; auth: the platform's backend signs users in)", Type: "select", Options: []string{"scim", "auth"}}}}}
 	return v, nil
 }
 
-// connectionAction creates a scim token (a provisioning connection) or
-// revokes one.
+// connectionAction creates a scim token (a provisioning connection), or
+// an auth token (the sign-in API), or revokes one.
 func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
 	ctx, tenantID, f := r.Context(), s.principal.Tenant.ID, r.PostForm
 	switch f.Get("op") {
 	case "create":
 		settings := directory.ConnectionSettings{Password: directory.PasswordMode(f.Get("password"))}
-		secret, _, err := c.svc.CreateToken(ctx, s.caller, tenantID, strings.TrimSpace(f.Get("name")), []directory.Scope{directory.ScopeSCIM}, 0, settings)
+		scope, base := directory.ScopeSCIM, "/scim/v2"
+		if f.Get("scope") == string(directory.ScopeAuth) { // the sign-in API's token
+			scope, base = directory.ScopeAuth, "/auth/v1"
+		}
+		secret, _, err := c.svc.CreateToken(ctx, s.caller, tenantID, strings.TrimSpace(f.Get("name")), []directory.Scope{scope}, 0, settings)
 		if err != nil {
 			c.backWith(w, r, "/admin/connections", err)
 			return
@@ -1063,7 +1068,7 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err)
 			return
 		}
-		v.Secret, v.BaseURL = secret, c.pages.publicBase(r)+"/scim/v2"
+		v.Secret, v.BaseURL = secret, c.pages.publicBase(r)+base
 		w.Header().Set("Cache-Control", "no-store")
 		c.render(w, r, http.StatusCreated, "table.html", v)
 		return

@@ -224,6 +224,13 @@ func TestConsole(t *testing.T) {
 		created2 := br.submit(conns, "/admin/connections", "op", "create", "name", "entra-prod", "password", "ignore")
 		created2.want(t, "create a connection", http.StatusCreated, "shown this once", "scimd_", "/scim/v2", "Microsoft Entra ID", "Okta")
 		br.submit(conns, "/admin/connections", "op", "revoke", "name", "entra-prod").want(t, "revoke it", http.StatusSeeOther)
+		app := br.submit(conns, "/admin/connections", "op", "create", "name", "signin-app", "password", "enforce", "scope", "auth")
+		app.want(t, "create an auth token", http.StatusCreated, "shown this once", "scimd_", "/auth/v1")
+		if ts, _ := e.svc.Tokens(ctx, e.tenant.ID); !slices.ContainsFunc(ts, func(tk directory.Token) bool {
+			return tk.Name == "signin-app" && len(tk.Scopes) == 1 && tk.Scopes[0] == directory.ScopeAuth
+		}) {
+			t.Errorf("tokens = %+v, want signin-app with the auth scope alone", ts)
+		}
 		pol := br.get("/admin/policy")
 		br.submit(pol, "/admin/policy", "minLength", "8", "maxLength", "64", "blocklist", "true").want(t, "a short minimum without MFA", http.StatusSeeOther)
 		if tn, _ := e.svc.Tenant(ctx, e.tenant.ID); tn.PasswordPolicy.MinLength != 15 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/admin"
+	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logbuf"
@@ -23,6 +24,7 @@ import (
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/internal/secretbox"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/web"
@@ -37,7 +39,7 @@ type serveCmd struct {
 	MaxBody         int64         `name:"max-body" default:"${maxBody}" help:"Largest accepted request body in bytes (maxPayloadSize)."`
 	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Each needs 19 MiB while it runs, about 38 MiB of resident memory (see docs/operations.md)."`
 	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
-	RateLimit       float64       `name:"rate-limit" default:"50" help:"Requests per second each SCIM connection (token) may send, shared by every replica; 0 = no limit. Beyond it: 429 with Retry-After."`
+	RateLimit       float64       `name:"rate-limit" default:"50" help:"Requests per second each connection (a SCIM or an auth token) may send, shared by every replica; 0 = no limit. Beyond it: 429 with Retry-After."`
 	RateBurst       int           `name:"rate-burst" default:"500" help:"Requests a quiet connection may send at once before --rate-limit applies."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
 	TLSCert         string        `name:"tls-cert" type:"existingfile" help:"Serve HTTPS with this PEM certificate (chain); needs --tls-key." placeholder:"FILE"`
@@ -110,6 +112,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
+	flow, err := signin.NewService(e.ctx, db, hasher, box, signin.WithMetrics(reg))
+	if err != nil {
+		return err
+	}
+	limiter := ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst})
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -118,10 +125,12 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      reg,
 			Cursors:      cursors,
-			RateLimit:    ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst}),
-			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
+			RateLimit:    limiter,
+			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody}),
 			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
+				RateLimit: limiter, Metrics: reg}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -16,6 +16,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store"
 )
 
@@ -27,6 +28,7 @@ type userCmd struct {
 	Delete userDeleteCmd `cmd:"" help:"Delete a user, by id or email."`
 	// ResetLink prints a link for a user to replace a temporary password.
 	ResetLink userResetLinkCmd `cmd:"" name:"reset-link" help:"Print a single-use link (24 hours) at which the user replaces a temporary password."`
+	Unlock    userUnlockCmd    `cmd:"" help:"Unlock a user locked by 100 failed sign-ins (/auth/v1), recording user.unlocked."`
 }
 
 type userCreateCmd struct {
@@ -289,6 +291,33 @@ func (u *userResetLinkCmd) Run(e *env, c *cli) error {
 	}
 	base := strings.TrimSuffix(cmp.Or(u.PublicURL, u.BaseURL, "http://"+displayHostPort(u.Listen)), "/")
 	fmt.Fprintln(e.stdout, base+directory.LinkPath(directory.LinkReset, secret))
+	return nil
+}
+
+type userUnlockCmd struct {
+	userRef
+}
+
+// Run unlocks the user's sign-in and says whether it was locked.
+func (u *userUnlockCmd) Run(e *env, c *cli) error {
+	db, _, user, err := u.find(e, c.open)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	flow, err := signin.NewService(e.ctx, db, nil, nil)
+	if err != nil {
+		return err
+	}
+	unlocked, err := flow.Unlock(e.ctx, operator(e), u.Tenant, user.ID)
+	if err != nil {
+		return err
+	}
+	if unlocked {
+		fmt.Fprintf(e.stdout, "Unlocked %s.\n", user.UserName)
+	} else {
+		fmt.Fprintf(e.stdout, "%s was not locked.\n", user.UserName)
+	}
 	return nil
 }
 

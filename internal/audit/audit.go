@@ -51,6 +51,14 @@ const (
 	// ones revoked); UserResetLinkIssued a reset link.
 	UserInvitationResent = "user.invitation_resent"
 	UserResetLinkIssued  = "user.reset_link_issued"
+	// Sign-in (/auth/v1): a user signed in, a refusal (its reason kept in
+	// the changes, never shown to the client), a verified email, an
+	// account locked after too many failures and unlocked.
+	UserSignedIn      = "user.signed_in"
+	UserSignInFailed  = "user.sign_in_failed"
+	UserEmailVerified = "user.email_verified"
+	UserLocked        = "user.locked"
+	UserUnlocked      = "user.unlocked"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -59,6 +67,7 @@ var Types = []string{
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
 	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
+	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked,
 }
 
 // Actor kinds.

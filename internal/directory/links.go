@@ -20,6 +20,9 @@ type LinkKind string
 const (
 	LinkInvite LinkKind = "invite" // accept an invitation: set a password, verify the email, enrol MFA
 	LinkReset  LinkKind = "reset"  // replace a temporary password
+	// LinkVerify carries a sign-in's email verification code (package
+	// signin): its hash is HashToken of the link id, ":" and the code.
+	LinkVerify LinkKind = "verify"
 )
 
 // DefaultInvitationTTL is how long an invitation link stays valid unless
@@ -276,7 +279,7 @@ func (s *Service) SetLinkPassword(ctx context.Context, secret, password, source 
 	if s.box == nil {
 		return "", ErrNoSecretKey
 	}
-	key, err := newTOTPKey(st.Tenant.Name, st.User.UserName)
+	key, err := NewTOTPKey(st.Tenant.Name, st.User.UserName)
 	if err != nil {
 		return "", wrap(op, err)
 	}

@@ -316,13 +316,8 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name stri
 	if !validTokenName(name) {
 		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a token name is 1 to %d letters, digits, '.', '-' or '_'", maxTokenName)}
 	}
-	if len(scopes) == 0 {
-		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "scope", Detail: "a token needs at least one scope"}
-	}
-	for _, sc := range scopes {
-		if sc != ScopeSCIM && sc != ScopeAdmin {
-			return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "scope", Detail: fmt.Sprintf("unknown scope %q: the scopes are scim and admin", sc)}
-		}
+	if err := checkScopes(scopes); err != nil {
+		return "", Token{}, withOp(op, err)
 	}
 	if expiresIn < 0 {
 		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "expires", Detail: "the expiry must be in the future"}

@@ -504,3 +504,30 @@ func TestRequestLogStorable(t *testing.T) {
 		}
 	})
 }
+
+func TestAuthScope(t *testing.T) {
+	if got, err := directory.ParseScopes("auth"); err != nil || len(got) != 1 || got[0] != directory.ScopeAuth {
+		t.Errorf(`ParseScopes("auth") = %v, %v; want [auth]`, got, err)
+	}
+	for _, s := range []string{"auth,scim", "admin,auth", "authx"} {
+		if _, err := directory.ParseScopes(s); directory.KindOf(err) != directory.KindInvalidValue {
+			t.Errorf("ParseScopes(%q) = %v, want invalid value", s, err)
+		}
+	}
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+		secret, _, err := f.svc.CreateToken(ctx, operator, f.tenant.ID, "app", []directory.Scope{directory.ScopeAuth}, 0, directory.ConnectionSettings{})
+		if err != nil {
+			t.Fatalf("CreateToken(auth) = %v", err)
+		}
+		p, err := f.svc.Authenticate(ctx, secret)
+		if err != nil || !p.Token.HasScope(directory.ScopeAuth) || p.Token.HasScope(directory.ScopeSCIM) || p.Token.HasScope(directory.ScopeAdmin) {
+			t.Fatalf("Authenticate(auth token) = %+v, %v; want the auth scope alone", p.Token.Scopes, err)
+		}
+		_, _, err = f.svc.CreateToken(ctx, operator, f.tenant.ID, "mixed", []directory.Scope{directory.ScopeAuth, directory.ScopeSCIM}, 0, directory.ConnectionSettings{})
+		if directory.KindOf(err) != directory.KindInvalidValue {
+			t.Errorf("CreateToken(auth,scim) = %v, want invalid value", err)
+		}
+	})
+}

@@ -35,6 +35,10 @@ type Scope string
 const (
 	ScopeSCIM  Scope = "scim"  // the SCIM endpoints
 	ScopeAdmin Scope = "admin" // the admin API
+	// ScopeAuth is the sign-in API (/auth/v1) of the platform's backend.
+	// It is granted alone: an auth token calls neither SCIM nor the admin
+	// API, and no other token calls /auth/v1.
+	ScopeAuth Scope = "auth"
 )
 
 // ParseScopes parses a comma-separated scope list such as "scim,admin".
@@ -43,17 +47,35 @@ func ParseScopes(s string) ([]Scope, error) {
 	seen := map[Scope]bool{}
 	for _, part := range strings.Split(s, ",") {
 		sc := Scope(strings.TrimSpace(part))
-		switch sc {
-		case ScopeSCIM, ScopeAdmin:
-		default:
-			return nil, Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin or scim,admin", string(sc))
-		}
 		if !seen[sc] {
 			seen[sc] = true
 			out = append(out, sc)
 		}
 	}
+	if err := checkScopes(out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkScopes reports an empty list, an unknown scope, or auth combined
+// with another scope.
+func checkScopes(scopes []Scope) error {
+	if len(scopes) == 0 {
+		return Errorf(KindInvalidValue, "scope", "a token needs at least one scope")
+	}
+	for _, sc := range scopes {
+		switch sc {
+		case ScopeSCIM, ScopeAdmin:
+		case ScopeAuth:
+			if len(scopes) > 1 {
+				return Errorf(KindInvalidValue, "scope", "the auth scope is granted alone: create a separate token for scim or admin")
+			}
+		default:
+			return Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin, scim,admin or auth", string(sc))
+		}
+	}
+	return nil
 }
 
 // Token is a named bearer credential of a tenant. The secret itself is never

@@ -18,17 +18,24 @@ const (
 	// StatusDeactivated is never stored: PlatformStatus derives it from
 	// Active.
 	StatusDeactivated Status = "deactivated"
+	// StatusLocked is never stored: PlatformStatus derives it from Locked
+	// (sign-in locked the account after too many failed attempts).
+	StatusLocked Status = "locked"
 )
 
 // PlatformStatus is the one status u reads as on every surface (SCIM's
 // platform status, the admin API, the console): deactivated while not
-// active, whatever the lifecycle; otherwise the lifecycle, invited until
-// the invitation is accepted, then active. It is the only derivation of
-// it; the stores compile a status filter to the same rule (see
+// active, whatever the lifecycle; otherwise locked while sign-in has
+// locked the account; otherwise the lifecycle, invited until the
+// invitation is accepted, then active. It is the only derivation of it;
+// the stores compile a status filter to the same rule (see
 // store/internal/record), and a new state belongs here.
 func (u *User) PlatformStatus() Status {
-	if !u.Active {
+	switch {
+	case !u.Active:
 		return StatusDeactivated
+	case u.Locked:
+		return StatusLocked
 	}
 	return u.Status
 }
@@ -91,6 +98,9 @@ type User struct {
 	// as is PlatformStatus.
 	Status      Status `json:"-"`
 	MFAEnrolled bool   `json:"-"`
+	// Locked tells that sign-in (package signin) locked the account after
+	// too many failed attempts; stores read it, and never write it here.
+	Locked bool `json:"-"`
 	// PasswordHash is the argon2id PHC string, empty without a password
 	// identity. It never leaves the domain and the store.
 	PasswordHash string `json:"-"`

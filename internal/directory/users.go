@@ -679,6 +679,11 @@ func (s *Service) hashPassword(ctx context.Context, t Tenant, u *User, pw string
 	return hash, nil
 }
 
+// CheckPassword checks pw, a new password of u, against the tenant's
+// policy, as every path that sets a password does: KindInvalidValue
+// naming every rule it breaks.
+func CheckPassword(t Tenant, u *User, pw string) error { return checkPassword(t, u, pw) }
+
 // checkPassword checks pw, u's password, against the tenant's policy; the
 // error names every rule it breaks. A control character (see HasControl)
 // is refused first, as in every other value: no one can type it at a

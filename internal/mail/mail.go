@@ -74,6 +74,48 @@ func InvitationMessage(inv Invitation) (Message, error) {
 	return Message{To: inv.To, Subject: "You've been invited to " + inv.TenantName, Text: text.String(), HTML: html.String()}, nil
 }
 
+// Verification is what an email verification code message says.
+type Verification struct {
+	To         string
+	TenantName string
+	Code       string // 6 digits
+	ExpiresAt  time.Time
+}
+
+var verificationText = texttemplate.Must(texttemplate.New("text").Parse(`Hello,
+
+Your verification code for {{.TenantName}} is:
+
+    {{.Code}}
+
+Enter it where you are signing in. It works once and expires on {{.Expires}}.
+If you are not signing in, you can ignore this email.
+`))
+
+var verificationHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
+<html lang="en"><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello,</p>
+<p>Your verification code for <strong>{{.TenantName}}</strong> is:</p>
+<p style="font-size: 1.6em; letter-spacing: 0.2em"><strong>{{.Code}}</strong></p>
+<p>Enter it where you are signing in. It works once and expires on {{.Expires}}. If you are not signing in, you can ignore this email.</p>
+</body></html>
+`))
+
+// VerificationMessage writes the email verification code message.
+func VerificationMessage(v Verification) (Message, error) {
+	data := struct {
+		TenantName, Code, Expires string
+	}{v.TenantName, v.Code, v.ExpiresAt.UTC().Format("2 January 2006 at 15:04 UTC")}
+	var text, html bytes.Buffer
+	if err := verificationText.Execute(&text, data); err != nil {
+		return Message{}, fmt.Errorf("write verification code: %w", err)
+	}
+	if err := verificationHTML.Execute(&html, data); err != nil {
+		return Message{}, fmt.Errorf("write verification code: %w", err)
+	}
+	return Message{To: v.To, Subject: "Your verification code for " + v.TenantName, Text: text.String(), HTML: html.String()}, nil
+}
+
 // Security is how a Sender protects its connection.
 type Security string
 
@@ -178,12 +220,21 @@ func withoutRecipients(err error) string {
 
 // Deliverer returns the outbox's sender (see directory.Service.DeliverMail):
 // it writes the invitation email of a due message, with the link under
-// baseURL (the server's public address), and sends it with s.
+// baseURL (the server's public address), or the verification code
+// message of a sign-in (directory.LinkVerify), and sends it with s.
 func Deliverer(s *Sender, baseURL string) directory.MailSender {
 	baseURL = strings.TrimSuffix(baseURL, "/")
 	return func(ctx context.Context, m directory.DueMail, secret string) error {
-		msg, err := InvitationMessage(Invitation{To: m.To, TenantName: m.TenantName,
-			Link: baseURL + directory.LinkPath(m.Kind, secret), ExpiresAt: m.ExpiresAt})
+		var (
+			msg Message
+			err error
+		)
+		if m.Kind == directory.LinkVerify {
+			msg, err = VerificationMessage(Verification{To: m.To, TenantName: m.TenantName, Code: secret, ExpiresAt: m.ExpiresAt})
+		} else {
+			msg, err = InvitationMessage(Invitation{To: m.To, TenantName: m.TenantName,
+				Link: baseURL + directory.LinkPath(m.Kind, secret), ExpiresAt: m.ExpiresAt})
+		}
 		if err != nil {
 			return err
 		}

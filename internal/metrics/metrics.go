@@ -34,6 +34,8 @@ type Registry struct {
 	backlog     prometheus.Gauge
 	rateLimited prometheus.Counter
 	watchUp     prometheus.Gauge
+	signIns     *prometheus.CounterVec
+	locked      prometheus.Counter
 
 	mu          sync.Mutex
 	connections map[string]bool // those with a label value of their own
@@ -69,9 +71,17 @@ func New() *Registry {
 			Name: "scimd_credential_watch_up",
 			Help: "1 while this process watches the database for credential changes (a token revoked anywhere stops working here within a second), 0 while it cannot (then within --token-cache).",
 		}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_signins_total",
+			Help: "Sign-in requests (/auth/v1) by outcome: signed_in, step (a further step is due), refused, throttled (429, no hash computed), busy (503).",
+		}, []string{"outcome"}),
+		locked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimd_accounts_locked_total",
+			Help: "Accounts locked after too many consecutive failed sign-ins.",
+		}),
 		connections: map[string]bool{},
 	}
-	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited, r.watchUp,
+	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited, r.watchUp, r.signIns, r.locked,
 		// The defaults, plus the heap live after the last collection
 		// (go_gc_heap_live_bytes): unlike RSS or the heap in use, it
 		// leaves garbage out, so its floor (between password hashes,
@@ -124,6 +134,12 @@ func (r *Registry) SetCredentialWatch(up bool) {
 	}
 	r.watchUp.Set(v)
 }
+
+// ObserveSignIn counts a sign-in request by outcome.
+func (r *Registry) ObserveSignIn(outcome string) { r.signIns.WithLabelValues(outcome).Inc() }
+
+// ObserveAccountLocked counts an account locked by failed sign-ins.
+func (r *Registry) ObserveAccountLocked() { r.locked.Inc() }
 
 // ObserveMail records one delivery attempt of the outbox.
 func (r *Registry) ObserveMail(sent bool) {

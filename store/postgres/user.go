@@ -318,7 +318,8 @@ func (db *DB) takenKey(ctx context.Context, op string, err error, u *directory.U
 
 const userColumns = `u.id, u.tenant_id, u.user_name, u.email, u.active, u.status,
 	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
-	u.doc, u.version, u.created_at, u.updated_at`
+	u.doc, u.version, u.created_at, u.updated_at,
+	EXISTS (SELECT 1 FROM signin_accounts sa WHERE sa.user_id = u.id AND sa.locked_at IS NOT NULL)`
 
 // scanUser reads a row of the columns in lead (scanned into lead) followed
 // by userColumns.
@@ -330,7 +331,7 @@ func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User,
 	)
 	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.Email, &u.Active, &status,
 		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
-		&doc, &u.Version, &u.CreatedAt, &u.UpdatedAt)...)
+		&doc, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.Locked)...)
 	if err != nil {
 		return directory.User{}, err
 	}

@@ -106,6 +106,11 @@ func (db *DB) CompleteLink(ctx context.Context, linkID string, u directory.User,
 				return fmt.Errorf("insert factor: %w", err)
 			}
 		}
+		// A password set through a link (a completed reset) unlocks a
+		// sign-in account locked by failures.
+		if _, err := tx.ExecContext(ctx, `UPDATE signin_accounts SET failures = 0, last_failure_at = NULL, locked_at = NULL WHERE user_id = ?`, u.ID); err != nil {
+			return fmt.Errorf("unlock sign-in: %w", err)
+		}
 		return updateUser(ctx, tx, &u, version, events)
 	}))
 }

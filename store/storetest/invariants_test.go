@@ -150,6 +150,10 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 			[]string{"scim_requests.tenant"}},
 		{"a rate-limit bucket in another tenant", false, []stmt{row(`UPDATE rate_limits SET tenant_id = ? WHERE token_id = ?`, B, tokA.ID)},
 			[]string{"rate_limits.tenant"}},
+		{"a sign-in session in another tenant", false, []stmt{row(`INSERT INTO signin_sessions (hash, tenant_id, user_id, token_id, mfa_done, pending_totp, expires_at) VALUES ('h', ?, ?, ?, ?, '', ?)`, B, uA.ID, tokA.ID, false, at)},
+			[]string{"signin_sessions.tenant"}},
+		{"a sign-in throttle state in another tenant", false, []stmt{row(`INSERT INTO signin_accounts (user_id, tenant_id, failures, totp_step) VALUES (?, ?, 1, 0)`, uA.ID, B)},
+			[]string{"signin_accounts.tenant"}},
 		{"a table the invariants do not know", false, []stmt{row(`CREATE TABLE rogue (id TEXT NOT NULL, tenant_id TEXT NOT NULL)`)}, []string{"schema.tenant_tables"}},
 	}
 

@@ -82,6 +82,11 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentGroupMembers", testConcurrentGroupMembers},
 		{"ConcurrentNesting", testConcurrentNesting},
 		{"ConcurrentMemberDelete", testConcurrentMemberDelete},
+		{"SignInLookup", testSignInLookup},
+		{"SignInSessions", testSignInSessions},
+		{"SignInAccount", testSignInAccount},
+		{"SignInSettings", testSignInSettings},
+		{"SignInEmailCode", testSignInEmailCode},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

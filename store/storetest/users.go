@@ -13,6 +13,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store"
 )
 
@@ -97,12 +98,20 @@ func testUserRoundTrip(t *testing.T, in Instance) {
 	u := fullUser(acme.ID)
 	inv := invitation(u, directory.LinkInvite, "round-trip", u.CreatedAt)
 	u.Invitation = &inv // fullUser leaves it out: other tests create it more than once
+	u.Locked = true     // not written by CreateUser: sign-in locks it below
 	if zero := zeroFields(reflect.ValueOf(u), ""); len(zero) > 0 {
 		// A new User field must be added to fullUser, so that this test
 		// proves it is stored.
 		t.Fatalf("fullUser leaves %v unset, want every field set", zero)
 	}
 	createUser(t, b, u)
+	at := now()
+	if err := b.UpdateSignInAccount(ctx, acme.ID, u.ID, func(a *signin.Account) ([]audit.Event, error) {
+		a.LockedAt = &at
+		return nil, nil
+	}); err != nil {
+		t.Fatalf("UpdateSignInAccount(lock) = %v", err)
+	}
 	u = stored(u) // the unique index and the invitation are written, not read back
 	wantEqual(t, "User()", getUser(t, b, acme.ID, u.ID), u)
 
@@ -618,29 +627,45 @@ func testUserPaging(t *testing.T, in Instance) {
 
 // testUserStatusFilter checks that a filter on the platform status selects
 // the users whose directory.User.PlatformStatus it names: deactivated for
-// every inactive user, else the stored lifecycle.
+// every inactive user, else locked for a user sign-in locked, else the
+// stored lifecycle.
 func testUserStatusFilter(t *testing.T, in Instance) {
-	b := in.Backend
+	ctx, b := context.Background(), in.Backend
 	acme := createTenant(t, b, "Acme")
 	var users []directory.User
 	for i, c := range []struct {
-		status directory.Status
-		active bool
+		status         directory.Status
+		active, locked bool
 	}{
-		{directory.StatusActive, true}, {directory.StatusInvited, true},
-		{directory.StatusActive, false}, {directory.StatusInvited, false},
+		{directory.StatusActive, true, false}, {directory.StatusInvited, true, false},
+		{directory.StatusActive, false, false}, {directory.StatusInvited, false, false},
+		{directory.StatusActive, true, true}, {directory.StatusActive, false, true},
 	} {
 		u := newUser(acme.ID, fmt.Sprintf("user%d", i), fmt.Sprintf("user%d@example.com", i))
 		u.Status, u.Active = c.status, c.active
-		users = append(users, createUser(t, b, u))
+		u = createUser(t, b, u)
+		if c.locked {
+			at := now()
+			if err := b.UpdateSignInAccount(ctx, acme.ID, u.ID, func(a *signin.Account) ([]audit.Event, error) {
+				a.LockedAt = &at
+				return nil, nil
+			}); err != nil {
+				t.Fatalf("UpdateSignInAccount(lock) = %v", err)
+			}
+			u = getUser(t, b, acme.ID, u.ID)
+		}
+		users = append(users, u)
 	}
 	const path = "urn:ietf:params:scim:schemas:extension:platform:2.0:User:status"
-	for _, status := range []directory.Status{directory.StatusActive, directory.StatusInvited, directory.StatusDeactivated} {
+	for _, status := range []directory.Status{directory.StatusActive, directory.StatusInvited, directory.StatusDeactivated, directory.StatusLocked} {
 		want := []string{}
 		for _, u := range users {
 			if u.PlatformStatus() == status {
 				want = append(want, u.ID)
 			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("no user reads %s: the test lacks a case", status)
 		}
 		wantEqual(t, "Users(filter status eq "+string(status)+")", userIDs(t, b, acme.ID, userEq(t, path, string(status))), want)
 	}

@@ -258,7 +258,7 @@ var Users = &Resource{
 		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:mfaenrolled":        {expr: "u.mfa_enrolled"},
 		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:haspassword":        {expr: "(u.password_hash <> '')"},
 		// status is directory.User.PlatformStatus, in SQL.
-		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:status": {expr: "(CASE WHEN u.active THEN u.status ELSE 'deactivated' END)", text: true},
+		"urn:ietf:params:scim:schemas:extension:platform:2.0:user:status": {expr: "(CASE WHEN NOT u.active THEN 'deactivated' WHEN EXISTS (SELECT 1 FROM signin_accounts sa WHERE sa.user_id = u.id AND sa.locked_at IS NOT NULL) THEN 'locked' ELSE u.status END)", text: true},
 	},
 	arrays: map[string]string{
 		"emails": "emails", "phonenumbers": "phoneNumbers", "ims": "ims", "photos": "photos", "addresses": "addresses",
