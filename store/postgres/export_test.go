@@ -3,7 +3,31 @@ package postgres
 import (
 	"context"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
 )
+
+// OpenNoticing opens a store of one connection at rawURL whose server
+// notices (auto_explain's plans, with auto_explain.log_level=notice) go to
+// onNotice: one connection, so that every call runs on the session whose
+// statement cache it observes.
+func OpenNoticing(ctx context.Context, rawURL string, onNotice func(*pgconn.Notice)) (*DB, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { onNotice(n) }
+	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{db: db}, nil
+}
 
 // MigrateTo applies the migrations up to version alone (tests of older
 // schemas).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/scimd/scimd/internal/audit"
@@ -230,9 +231,19 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 // plan: on a young table without statistics, PostgreSQL planned "column =
 // ANY(keys)" on the userName trigram index (about 0.8 s a call) and a
 // plain join as a scan of the whole tenant.
+//
+// The statement is planned at each call (an unnamed statement, not the
+// connection's cache of prepared ones), for the table as it is then: on an
+// empty users table every index on tenant_id costs the same, and the
+// generic plan a prepared statement settles on after five runs (cheaper on
+// paper: it counts 10 keys where a batch sends 100) read the tenant's every
+// user once a key, on that connection, until something reset its plans (an
+// ANALYZE of users, DDL). A first import into a new database checks its
+// keys before it writes any, so it met that plan. Planning takes about
+// 0.2 ms a call, the 100 probes about 0.5 ms.
 func (db *DB) TakenUserKeys(ctx context.Context, tenantID string, users []directory.User) (email, userName []bool, err error) {
 	email, userName, err = record.TakenUserKeys(users, func(column string, keys []string) ([][2]string, error) {
-		rows, err := db.db.QueryContext(ctx, takenKeysSQL(column), tenantID, keys)
+		rows, err := db.db.QueryContext(ctx, takenKeysSQL(column), pgx.QueryExecModeExec, tenantID, keys)
 		if err != nil {
 			return nil, err
 		}

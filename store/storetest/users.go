@@ -241,8 +241,17 @@ func testCreateUsers(t *testing.T, in Instance) {
 	if email, _, err := b.TakenUserKeys(ctx, createTenant(t, b, "Other").ID, probe[:1]); err != nil || email[0] {
 		t.Fatalf("TakenUserKeys in another tenant = %v, %v; want free", email, err)
 	}
-	// Only the three creates were audited.
-	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserCreated})
+	// Keys with what an array literal quotes (PostgreSQL gets them as text).
+	odd := newUser(acme.ID, `O"Neil\{a,b} NULL`, `"o,neil"@example.com`)
+	if err := b.CreateUser(ctx, odd, nil, event(acme.ID, audit.UserCreated, userTarget(odd))); err != nil {
+		t.Fatal(err)
+	}
+	email, userName, err = b.TakenUserKeys(ctx, acme.ID, []directory.User{newUser(acme.ID, `o"neil\{A,B} null`, `"O,NEIL"@example.com`)})
+	if err != nil || !email[0] || !userName[0] {
+		t.Fatalf("TakenUserKeys(quotes, backslash, braces, comma) = %v, %v, %v; want taken, taken", email, userName, err)
+	}
+	// Only the four creates were audited.
+	wantEqual(t, "AuditEvents(acme) types", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.UserCreated, audit.UserCreated, audit.UserCreated, audit.UserCreated})
 }
 
 func testUserMissingTenant(t *testing.T, in Instance) {
