@@ -314,8 +314,8 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, tenantID, name stri
 		return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "scope", Detail: "a token needs at least one scope"}
 	}
 	for _, sc := range scopes {
-		if sc != ScopeSCIM && sc != ScopeAdmin {
-			return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "scope", Detail: fmt.Sprintf("unknown scope %q: the scopes are scim and admin", sc)}
+		if sc != ScopeSCIM && sc != ScopeAdmin && sc != ScopeEvents {
+			return "", Token{}, &Error{Kind: KindInvalidValue, Op: op, Field: "scope", Detail: fmt.Sprintf("unknown scope %q: the scopes are scim, admin and events", sc)}
 		}
 	}
 	if expiresIn < 0 {

@@ -35,6 +35,8 @@ type Scope string
 const (
 	ScopeSCIM  Scope = "scim"  // the SCIM endpoints
 	ScopeAdmin Scope = "admin" // the admin API
+	// ScopeEvents polls the tenant's change events (/events/v1/poll).
+	ScopeEvents Scope = "events"
 )
 
 // ParseScopes parses a comma-separated scope list such as "scim,admin".
@@ -44,9 +46,9 @@ func ParseScopes(s string) ([]Scope, error) {
 	for _, part := range strings.Split(s, ",") {
 		sc := Scope(strings.TrimSpace(part))
 		switch sc {
-		case ScopeSCIM, ScopeAdmin:
+		case ScopeSCIM, ScopeAdmin, ScopeEvents:
 		default:
-			return nil, Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin or scim,admin", string(sc))
+			return nil, Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin or events, comma-separated (scim,admin)", string(sc))
 		}
 		if !seen[sc] {
 			seen[sc] = true
