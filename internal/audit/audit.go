@@ -51,6 +51,12 @@ const (
 	// ones revoked); UserResetLinkIssued a reset link.
 	UserInvitationResent = "user.invitation_resent"
 	UserResetLinkIssued  = "user.reset_link_issued"
+	// EventStreamCreated, EventStreamUpdated (state or cursor) and
+	// EventStreamRemoved record changes of the tenant's change-event
+	// streams (package events).
+	EventStreamCreated = "event_stream.created"
+	EventStreamUpdated = "event_stream.updated"
+	EventStreamRemoved = "event_stream.removed"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -59,6 +65,7 @@ var Types = []string{
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
 	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
+	EventStreamCreated, EventStreamUpdated, EventStreamRemoved,
 }
 
 // Actor kinds.
