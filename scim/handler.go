@@ -55,6 +55,10 @@ type Deps struct {
 	// package) behind the same request ids and logging, the secret of a
 	// link left out of the log.
 	Pages http.Handler
+	// Events, when set, is served at /events/v1 (the eventapi package)
+	// behind the same request ids, logging and body limit; it
+	// authenticates its requests itself.
+	Events http.Handler
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
@@ -76,6 +80,7 @@ type handler struct {
 	maxBulk       int64
 	admin         http.Handler // nil: none
 	pages         http.Handler // the invitation and reset pages; nil: none
+	events        http.Handler // /events/v1; nil: none
 }
 
 // NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
@@ -91,6 +96,7 @@ func NewHandler(d Deps) http.Handler {
 		limiter: d.RateLimit,
 		admin:   d.Admin,
 		pages:   d.Pages,
+		events:  d.Events,
 		users:   userSchema,
 		groups:  newResourceSchema(schemas.Group()),
 	}

@@ -39,6 +39,9 @@ func (h *handler) routes() http.Handler {
 	if h.admin != nil {
 		r.With(h.limitBody).Mount("/admin/v1", h.admin)
 	}
+	if h.events != nil {
+		r.With(h.limitBody).Mount("/events/v1", h.events)
+	}
 	if h.pages != nil {
 		// The invitation and reset pages (package web).
 		r.Handle("/invite/*", h.pages)

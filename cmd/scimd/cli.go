@@ -39,6 +39,7 @@ type cli struct {
 	Policy    policyCmd    `cmd:"" help:"Show and set a tenant's password policy."`
 	Attribute attributeCmd `cmd:"" help:"Define, list and remove a tenant's custom user attributes."`
 	Import    importCmd    `cmd:"" help:"Import users from a CSV or JSON Lines file."`
+	Events    eventsCmd    `cmd:"" help:"Manage the streams of change events (SETs) and their signing key."`
 	Dev       devCmd       `cmd:"" help:"Developer tools: generated test data."`
 }
 

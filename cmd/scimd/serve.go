@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/admin"
+	"github.com/scimd/scimd/eventapi"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/logbuf"
 	"github.com/scimd/scimd/internal/mail"
 	"github.com/scimd/scimd/internal/metrics"
@@ -51,6 +53,7 @@ type serveCmd struct {
 	SMTPCAFile      string        `name:"smtp-ca-file" type:"existingfile" help:"PEM certificates the SMTP server's certificate must chain to (a private CA); default: the system's." placeholder:"FILE"`
 	MailFrom        string        `name:"mail-from" default:"${mailFrom}" help:"From address of the invitation emails, e.g. 'Acme accounts <accounts@example.com>' (env SCIMD_MAIL_FROM)."`
 	PublicURL       string        `name:"public-url" default:"${publicURL}" help:"Address people open the invitation links at, e.g. https://id.example.com (env SCIMD_PUBLIC_URL); default: --base-url, else the listening address."`
+	EventsPrivate   bool          `name:"events-allow-private" help:"Let event streams push to private, link-local and metadata addresses (refused by default against SSRF; loopback is always allowed)."`
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: in-flight
@@ -110,6 +113,8 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
+	// The SETs' issuer: the external base URL, else the listening address.
+	feed := events.NewService(db, box, svc, cmp.Or(strings.TrimSuffix(s.BaseURL, "/"), url), events.WithAllowPrivate(s.EventsPrivate))
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -121,7 +126,8 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			RateLimit:    ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst}),
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
-			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+			Pages:  web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -140,6 +146,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		defer close(outbox)
 		deliverOutbox(bgCtx, e, svc, deliver, reg)
 	}()
+	pushed := make(chan struct{})
+	go func() {
+		defer close(pushed)
+		deliverEvents(bgCtx, e, feed, eventapi.NewPusher(s.EventsPrivate))
+	}()
 
 	served := make(chan error, 1)
 	go func() {
@@ -157,6 +168,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		stopBackground()
 		<-background
 		<-outbox
+		<-pushed
 		finish(context.WithoutCancel(e.ctx), e, svc)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():
@@ -168,6 +180,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	stopBackground()
 	<-background
 	<-outbox
+	<-pushed
 	finish(shutdownCtx, e, svc)
 	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", shutdownErr)
@@ -280,6 +293,28 @@ func deliverOutbox(ctx context.Context, e *env, svc *directory.Service, deliver 
 			}
 			if _, err := svc.DeliverMail(ctx, deliver); err != nil && ctx.Err() == nil {
 				e.logger.Error("deliver mail", "err", err)
+			}
+		}
+	}
+}
+
+// eventPushInterval is how often the server looks for change events to
+// push: with sealing every 250 ms, a change reaches a receiver within
+// about half a second.
+const eventPushInterval = 250 * time.Millisecond
+
+// deliverEvents pushes the change events of push streams until ctx ends,
+// in a goroutine of its own: a slow receiver delays no housekeeping.
+func deliverEvents(ctx context.Context, e *env, feed *events.Service, send events.Sender) {
+	tick := time.NewTicker(eventPushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := feed.Deliver(ctx, send); err != nil && ctx.Err() == nil {
+				e.logger.Error("push change events", "err", err)
 			}
 		}
 	}

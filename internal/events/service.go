@@ -365,18 +365,16 @@ func CheckIP(ip netip.Addr, allowPrivate bool) error {
 	return nil
 }
 
-// CheckDial is a net.Dialer Control function that applies CheckIP to the
-// address a push connects to, after name resolution.
-func CheckDial(allowPrivate bool) func(network, address string, _ any) error {
-	return func(network, address string, _ any) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		ip, err := netip.ParseAddr(host)
-		if err != nil {
-			return fmt.Errorf("push to %s: %w", address, err)
-		}
-		return CheckIP(ip, allowPrivate)
+// CheckAddress applies CheckIP to the host:port address a push connects
+// to, after name resolution (for a net.Dialer's Control).
+func CheckAddress(address string, allowPrivate bool) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
 	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", address, err)
+	}
+	return CheckIP(ip, allowPrivate)
 }
