@@ -18,7 +18,7 @@ const keyContext = "event-signing-key"
 
 // keyCacheTTL is how long a process signs with the key it read: a key
 // rotated by another process is used everywhere within this time.
-const keyCacheTTL = 30 * time.Second
+const keyCacheTTL = 5 * time.Second
 
 // DefaultGrace is how long a replaced key stays published.
 const DefaultGrace = 7 * 24 * time.Hour
