@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 )
 
 // Prefix is where the API is served.
@@ -41,6 +42,9 @@ type Deps struct {
 	// PublicURL is the address of the server's pages, for the reset links
 	// it hands out; empty: the request's scheme and host.
 	PublicURL string
+	// Events manages the tenant's event streams (/event-streams); nil:
+	// not served.
+	Events *events.Service
 }
 
 // api serves the administration API.
@@ -49,12 +53,13 @@ type api struct {
 	log       *slog.Logger
 	requestID func(*http.Request) string
 	publicURL string
+	events    *events.Service
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
 // the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/")}
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), events: d.Events}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +104,14 @@ func NewHandler(d Deps) http.Handler {
 		r.Delete("/tokens/{name}", a.revokeToken)
 		r.Get("/audit", a.listAudit)
 		r.Get("/requests", a.listRequests)
+		r.Group(func(r chi.Router) {
+			r.Use(a.servesEvents)
+			r.Get("/event-streams", a.listStreams)
+			r.Post("/event-streams", a.createStream)
+			r.Get("/event-streams/{id}", a.getStream)
+			r.Patch("/event-streams/{id}", a.patchStream)
+			r.Delete("/event-streams/{id}", a.deleteStream)
+		})
 	})
 	return r
 }

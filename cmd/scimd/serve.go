@@ -125,7 +125,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Cursors:      cursors,
 			RateLimit:    ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst}),
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
-				PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed}),
 			Pages:  web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
 			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID}),
 		}),

@@ -198,6 +198,13 @@ func (s *Service) Subscribe(ctx context.Context, c directory.Caller, tenantID st
 	return st, nil
 }
 
+// Head returns the sequence number of the tenant's last sealed audit
+// event: a stream's backlog is the events between its cursor and it.
+func (s *Service) Head(ctx context.Context, tenantID string) (int64, error) {
+	h, err := s.head(ctx, tenantID)
+	return h, fail("events.Head", err)
+}
+
 // head returns the sequence number of the tenant's last sealed audit event.
 func (s *Service) head(ctx context.Context, tenantID string) (int64, error) {
 	h, err := s.store.AuditHead(ctx, tenantID)

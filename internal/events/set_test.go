@@ -20,7 +20,7 @@ func TestBuild(t *testing.T) {
 	s := events.Stream{ID: "s1", Audience: "https://app.example.com"}
 	for _, tc := range []struct {
 		typ, target, uri, sub string
-		attrs               []string // nil: no attributes member
+		attrs                 []string // nil: no attributes member
 	}{
 		{audit.UserCreated, "user", "urn:ietf:params:scim:event:prov:create:notice", "/Users/u1", []string{"userName", "password"}},
 		{audit.UserInvited, "user", "urn:ietf:params:scim:event:prov:create:notice", "/Users/u1", []string{"userName", "password"}},

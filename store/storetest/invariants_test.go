@@ -150,6 +150,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 			[]string{"scim_requests.tenant"}},
 		{"a rate-limit bucket in another tenant", false, []stmt{row(`UPDATE rate_limits SET tenant_id = ? WHERE token_id = ?`, B, tokA.ID)},
 			[]string{"rate_limits.tenant"}},
+		{"a poll event stream of another tenant's token", false, []stmt{row(`INSERT INTO event_streams (id, tenant_id, delivery, token_id, audience, state, created_at)
+			VALUES ('s1', ?, 'poll', ?, 'x', 'active', ?)`, B, tokA.ID, at)}, []string{"event_streams.token"}},
 		{"a table the invariants do not know", false, []stmt{row(`CREATE TABLE rogue (id TEXT NOT NULL, tenant_id TEXT NOT NULL)`)}, []string{"schema.tenant_tables"}},
 	}
 
