@@ -281,6 +281,19 @@ func TestEventsPush(t *testing.T) {
 		if strings.Contains(string(body), `"d"`) {
 			t.Errorf("jwks.json publishes a private key: %s", body)
 		}
+		backlog := `scimd_event_stream_backlog{state="active",stream="` + id + `"}`
+		var metrics []byte
+		for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) { // counted every 5 s
+			if _, metrics = srv.do(t, http.MethodGet, "/metrics", "", ""); strings.Contains(string(metrics), backlog) {
+				break
+			}
+		}
+		for _, m := range []string{`scimd_event_pushes_total{outcome="failed"} 2`, `scimd_event_pushes_total{outcome="delivered"}`,
+			"scimd_event_delivery_latency_seconds_count", backlog} {
+			if !strings.Contains(string(metrics), m) {
+				t.Errorf("/metrics has no %s", m)
+			}
+		}
 		rcv.mu.Lock()
 		defer rcv.mu.Unlock()
 		if len(rcv.errs) > 0 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimd/scimd/admin"
 	"github.com/scimd/scimd/eventapi"
+	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
@@ -114,7 +115,14 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	// The SETs' issuer: the external base URL, else the listening address.
-	feed := events.NewService(db, box, svc, cmp.Or(strings.TrimSuffix(s.BaseURL, "/"), url), events.WithAllowPrivate(s.EventsPrivate))
+	feed := events.NewService(db, box, svc, cmp.Or(strings.TrimSuffix(s.BaseURL, "/"), url), events.WithAllowPrivate(s.EventsPrivate),
+		events.WithObserver(func(st events.Stream, ev audit.Event, took time.Duration, err error) {
+			reg.ObservePush(err == nil, time.Since(ev.Time))
+			if err != nil {
+				e.logger.Warn("change event not pushed; retried with back-off", "stream_id", st.ID, "tenant_id", st.TenantID,
+					"seq", ev.Seq, "attempt", st.Attempts+1, "took", took.String(), "err", err)
+			}
+		}))
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -149,7 +157,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	pushed := make(chan struct{})
 	go func() {
 		defer close(pushed)
-		deliverEvents(bgCtx, e, feed, eventapi.NewPusher(s.EventsPrivate))
+		deliverEvents(bgCtx, e, feed, eventapi.NewPusher(s.EventsPrivate), reg)
 	}()
 
 	served := make(chan error, 1)
@@ -305,10 +313,14 @@ const eventPushInterval = 250 * time.Millisecond
 
 // deliverEvents pushes the change events of push streams until ctx ends,
 // in a goroutine of its own: a slow receiver delays no housekeeping.
-func deliverEvents(ctx context.Context, e *env, feed *events.Service, send events.Sender) {
+func deliverEvents(ctx context.Context, e *env, feed *events.Service, send events.Sender, reg *metrics.Registry) {
+	const countEvery = 20 // ticks: 5 s
 	tick := time.NewTicker(eventPushInterval)
 	defer tick.Stop()
-	for {
+	for n := 0; ; n++ {
+		if n%countEvery == 0 {
+			countBacklogs(ctx, e, feed, reg)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -318,6 +330,22 @@ func deliverEvents(ctx context.Context, e *env, feed *events.Service, send event
 			}
 		}
 	}
+}
+
+// countBacklogs sets the backlog gauges of every event stream.
+func countBacklogs(ctx context.Context, e *env, feed *events.Service, reg *metrics.Registry) {
+	backlogs, err := feed.Backlogs(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.logger.Warn("count the event stream backlogs", "err", err)
+		}
+		return
+	}
+	n, states := map[string]int64{}, map[string]string{}
+	for _, b := range backlogs {
+		n[b.StreamID], states[b.StreamID] = b.Events, string(b.State)
+	}
+	reg.SetEventBacklogs(n, states)
 }
 
 // housekeeping seals audit events and stores token last-use times until ctx ends.

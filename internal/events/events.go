@@ -88,6 +88,13 @@ type SigningKey struct {
 	RetiresAt *time.Time
 }
 
+// Backlog is a stream's distance from its tenant's audit head.
+type Backlog struct {
+	StreamID string
+	State    State
+	Events   int64
+}
+
 // ErrNotFound is the answer of Store methods for a stream of another tenant
 // or none.
 var ErrNotFound = errors.New("event stream not found")
@@ -147,6 +154,11 @@ type Store interface {
 	StreamFailed(ctx context.Context, id, claim, reason string, at, next time.Time, failing bool) error
 	// ReleaseStream ends claim's hold of the stream.
 	ReleaseStream(ctx context.Context, id, claim string) error
+
+	// Backlogs returns, for every stream of every tenant, its state and the
+	// number of its tenant's sealed audit events after its cursor, for the
+	// operator's metrics.
+	Backlogs(ctx context.Context) ([]Backlog, error)
 
 	// SigningKeys returns every signing key, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)

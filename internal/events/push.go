@@ -80,7 +80,11 @@ func (s *Service) deliverStream(ctx context.Context, st Stream, claim string, st
 				continue
 			}
 			at := s.now()
-			if err := send(ctx, st, set); err != nil {
+			err = send(ctx, st, set)
+			if s.observe != nil && ctx.Err() == nil {
+				s.observe(st, e, s.now().Sub(at), err)
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return sent, s.skip(ctx, st, claim, skipped)
 				}

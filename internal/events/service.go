@@ -68,6 +68,8 @@ type Service struct {
 	// AllowPrivate admits push URLs of private and link-local addresses.
 	allowPrivate bool
 
+	observe Observer
+
 	mu          sync.Mutex
 	signer      jose.Signer
 	signerUntil time.Time
@@ -82,6 +84,19 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithAllowPrivate admits push URLs of private, link-local and metadata
 // addresses (--events-allow-private).
 func WithAllowPrivate(allow bool) Option { return func(s *Service) { s.allowPrivate = allow } }
+
+// Observer is told of every push: the stream, the audit event, how long
+// the push took and its error (nil: delivered).
+type Observer func(s Stream, e audit.Event, took time.Duration, err error)
+
+// WithObserver sets the observer of pushes (metrics, logs).
+func WithObserver(o Observer) Option { return func(s *Service) { s.observe = o } }
+
+// Backlogs returns every stream's backlog (all tenants), for the metrics.
+func (s *Service) Backlogs(ctx context.Context) ([]Backlog, error) {
+	b, err := s.store.Backlogs(ctx)
+	return b, fail("events.Backlogs", err)
+}
 
 // WithRenderer lets streams be full: r gives the resources.
 func WithRenderer(r Renderer) Option { return func(s *Service) { s.render = r } }

@@ -264,3 +264,22 @@ func (db *DB) AddSigningKey(ctx context.Context, k events.SigningKey, rotate boo
 		return err
 	}))
 }
+
+// Backlogs returns every stream's backlog.
+func (db *DB) Backlogs(ctx context.Context) ([]events.Backlog, error) {
+	rows, err := db.query(ctx, `SELECT s.id, s.state, max(COALESCE(h.seq, 0) - s.cursor, 0)
+		FROM event_streams s LEFT JOIN audit_heads h ON h.tenant_id = s.tenant_id ORDER BY s.id`)
+	if err != nil {
+		return nil, failEvents("event backlogs", err)
+	}
+	b, err := record.Collect(rows, func(r record.Row) (events.Backlog, error) {
+		var (
+			b     events.Backlog
+			state string
+		)
+		err := r.Scan(&b.StreamID, &state, &b.Events)
+		b.State = events.State(state)
+		return b, err
+	})
+	return b, failEvents("event backlogs", err)
+}

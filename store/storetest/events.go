@@ -125,6 +125,10 @@ func testEventStreams(t *testing.T, in Instance) {
 
 	// Every change was audited in its transaction.
 	evs := sealed(t, b, acme.ID)
+	backlogs, err := b.Backlogs(ctx)
+	if err != nil || len(backlogs) != 1 || backlogs[0] != (events.Backlog{StreamID: poll.ID, State: events.Active, Events: int64(len(evs)) - 1}) {
+		t.Errorf("Backlogs = %+v, %v, want the poll stream's %d events after its cursor 1", backlogs, err, len(evs)-1)
+	}
 	want := []string{audit.TenantCreated, audit.EventStreamCreated, audit.EventStreamCreated,
 		audit.EventStreamUpdated, audit.EventStreamUpdated, audit.EventStreamRemoved}
 	wantEqual(t, "audit types", types(evs), want)
