@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/scimd/scimd/store/storetest"
 )
 
 // setVerifier checks SETs against the server's /events/v1/jwks.json,
@@ -419,4 +421,31 @@ func keys(m map[string]setClaims) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestEventsTwoReplicas: two servers on one PostgreSQL database deliver
+// one push stream together: every change once, in audit order.
+func TestEventsTwoReplicas(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	a := startServer(t, db)
+	b := startServer(t, db)
+	token := a.token // printed by the first start; b found the database made
+	tenant := tenantOf(t, db)
+	rcv := newReceiver(t)
+	rcv.v.jwks = a.url + "/events/v1/jwks.json"
+	mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL)
+	const changes = 40
+	for i := range changes {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		createUser(t, srv, token, fmt.Sprintf("r%d@example.com", i))
+	}
+	sets := rcv.waitFor(t, changes, 20*time.Second)
+	time.Sleep(time.Second) // a duplicate would arrive now
+	if n := rcv.posts.Load(); n != changes || len(rcv.sets()) != changes {
+		t.Errorf("the receiver got %d pushes (%d SETs), want %d: no change twice", n, len(rcv.sets()), changes)
+	}
+	checkFeed(t, sets)
 }
