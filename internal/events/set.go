@@ -153,8 +153,26 @@ func Build(iss string, s Stream, e audit.Event, data json.RawMessage) (Claims, b
 	}, true, nil
 }
 
-// changedAttributes returns the attribute names of e's changes, without
-// duplicates, and those its type always changes.
+// The extension schemas whose attributes the audit log names bare.
+const (
+	enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	platformURN   = "urn:ietf:params:scim:schemas:extension:platform:2.0:User"
+)
+
+// scimPaths maps the audit log's attribute names that are not SCIM paths
+// to the SCIM paths (RFC 7644 §3.5.2) of the attributes they record.
+var scimPaths = map[string]string{
+	"email":              "emails",
+	"enterprise":         enterpriseURN,
+	"emailVerified":      platformURN + ":emailVerified",
+	"passwordMustReset":  platformURN + ":passwordMustReset",
+	"forceMfaEnrollment": platformURN + ":forceMfaEnrollment",
+	"status":             platformURN + ":status",
+	"mfaEnrolled":        platformURN + ":mfaEnrolled",
+}
+
+// changedAttributes returns the SCIM paths of e's changed attributes,
+// without duplicates, and those its type always changes.
 func changedAttributes(e audit.Event) ([]string, error) {
 	var changes []audit.Change
 	if len(e.Changes) > 0 {
@@ -165,6 +183,9 @@ func changedAttributes(e audit.Event) ([]string, error) {
 	names := []string{}
 	seen := map[string]bool{}
 	add := func(n string) {
+		if p, ok := scimPaths[n]; ok {
+			n = p
+		}
 		if n != "" && !seen[n] {
 			seen[n] = true
 			names = append(names, n)

@@ -12,23 +12,24 @@ import (
 )
 
 func TestBuild(t *testing.T) {
-	changes, _ := audit.EncodeChanges([]audit.Change{{Attribute: "userName", New: "anita@example.com"}, {Attribute: "password"}, {Attribute: "userName"}})
+	changes, _ := audit.EncodeChanges([]audit.Change{{Attribute: "userName", New: "anita@example.com"}, {Attribute: "password"}, {Attribute: "userName"}, {Attribute: "email"}, {Attribute: "emails"}, {Attribute: "status"}})
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	ev := func(typ, target string) audit.Event {
 		return audit.Event{TenantID: "t1", Seq: 42, Time: at, Type: typ, Target: audit.Target{Type: target, ID: "u1"}, Changes: changes}
 	}
 	s := events.Stream{ID: "s1", Audience: "https://app.example.com"}
+	want := []string{"userName", "password", "emails", "urn:ietf:params:scim:schemas:extension:platform:2.0:User:status"}
 	for _, tc := range []struct {
 		typ, target, uri, sub string
 		attrs                 []string // nil: no attributes member
 	}{
-		{audit.UserCreated, "user", "urn:ietf:params:scim:event:prov:create:notice", "/Users/u1", []string{"userName", "password"}},
-		{audit.UserInvited, "user", "urn:ietf:params:scim:event:prov:create:notice", "/Users/u1", []string{"userName", "password"}},
-		{audit.UserUpdated, "user", "urn:ietf:params:scim:event:prov:patch:notice", "/Users/u1", []string{"userName", "password"}},
+		{audit.UserCreated, "user", "urn:ietf:params:scim:event:prov:create:notice", "/Users/u1", want},
+		{audit.UserInvited, "user", "urn:ietf:params:scim:event:prov:create:notice", "/Users/u1", want},
+		{audit.UserUpdated, "user", "urn:ietf:params:scim:event:prov:patch:notice", "/Users/u1", want},
 		{audit.UserDeactivated, "user", "urn:ietf:params:scim:event:prov:deactivate", "/Users/u1", nil},
 		{audit.UserReactivated, "user", "urn:ietf:params:scim:event:prov:activate", "/Users/u1", nil},
 		{audit.UserDeleted, "user", "urn:ietf:params:scim:event:prov:delete", "/Users/u1", nil},
-		{audit.GroupMembersAdded, "group", "urn:ietf:params:scim:event:prov:patch:notice", "/Groups/u1", []string{"members", "userName", "password"}},
+		{audit.GroupMembersAdded, "group", "urn:ietf:params:scim:event:prov:patch:notice", "/Groups/u1", append([]string{"members"}, want...)},
 		{audit.GroupDeleted, "group", "urn:ietf:params:scim:event:prov:delete", "/Groups/u1", nil},
 	} {
 		c, ok, err := events.Build("https://scim.example.com", s, ev(tc.typ, tc.target), nil)
