@@ -449,3 +449,56 @@ func TestEventsTwoReplicas(t *testing.T) {
 	}
 	checkFeed(t, sets)
 }
+
+// TestEventsFull: a full stream carries the resource as GET returns it,
+// never its password; a full event of a resource deleted since is left
+// out (its delete event follows).
+func TestEventsFull(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		srv := startServer(t, db)
+		tenant := tenantOf(t, db)
+		feedToken := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenant, "--name", "feed", "--scope", "events"))
+		mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--poll", "feed", "--full")
+		v := &setVerifier{t: t, jwks: srv.url + "/events/v1/jwks.json"}
+		const pw = "Tr0ub4dor-zebra-cascade-91"
+		resp, body := srv.do(t, http.MethodPost, "/scim/v2/Users", srv.token,
+			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"full@example.com","password":"`+pw+`"}`)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST /Users = %d %s", resp.StatusCode, body)
+		}
+		var u struct{ ID string }
+		_ = json.Unmarshal(body, &u)
+		gone := createUser(t, srv, srv.token, "gone@example.com")
+		if resp, body := srv.do(t, http.MethodDelete, "/scim/v2/Users/"+gone, srv.token, ""); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE = %d %s", resp.StatusCode, body)
+		}
+		var got []setClaims
+		for end := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			_, raw := srv.do(t, http.MethodPost, "/events/v1/poll", feedToken, `{"returnImmediately":true}`)
+			if strings.Contains(string(raw), pw) {
+				t.Fatalf("a SET carries the password")
+			}
+			var ans struct{ Sets map[string]string }
+			_ = json.Unmarshal(raw, &ans)
+			got = got[:0]
+			for _, set := range ans.Sets {
+				c, err := v.verify(set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, c)
+			}
+		}
+		slices.SortFunc(got, func(a, b setClaims) int { return int(a.seq() - b.seq()) })
+		if names := uris(got); len(names) != 2 || names[0] != "create:full /Users/"+u.ID || names[1] != "delete /Users/"+gone {
+			t.Fatalf("full SETs = %v, want the create of the remaining user and the delete of the other", names)
+		}
+		var payload struct {
+			Data map[string]any `json:"data"`
+		}
+		_ = json.Unmarshal(got[0].Events[got[0].event()], &payload)
+		if payload.Data["id"] != u.ID || payload.Data["userName"] != "full@example.com" || payload.Data["schemas"] == nil || payload.Data["meta"] == nil || payload.Data["password"] != nil {
+			t.Errorf("create:full data = %v, want the user as GET returns it", payload.Data)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
 
@@ -26,7 +27,9 @@ func (c *cli) feed(e *env, sealing bool) (store.Backend, *events.Service, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	return db, events.NewService(db, box, svc, ""), nil
+	// The command line renders nothing, but lets streams be full: the
+	// server renders their resources.
+	return db, events.NewService(db, box, svc, "", events.WithRenderer(scim.Render(svc, ""))), nil
 }
 
 type eventsSubscribeCmd struct {

@@ -115,7 +115,8 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	// The SETs' issuer: the external base URL, else the listening address.
-	feed := events.NewService(db, box, svc, cmp.Or(strings.TrimSuffix(s.BaseURL, "/"), url), events.WithAllowPrivate(s.EventsPrivate),
+	issuer := cmp.Or(strings.TrimSuffix(s.BaseURL, "/"), url)
+	feed := events.NewService(db, box, svc, issuer, events.WithAllowPrivate(s.EventsPrivate), events.WithRenderer(scim.Render(svc, issuer)),
 		events.WithObserver(func(st events.Stream, ev audit.Event, took time.Duration, err error) {
 			reg.ObservePush(err == nil, time.Since(ev.Time))
 			if err != nil {

@@ -94,6 +94,7 @@ func (s *Service) Poll(ctx context.Context, tenantID, tokenID string, req PollRe
 		if err != nil {
 			return PollResponse{}, fail(op, err)
 		}
+		var gone []int64
 		for _, e := range pending {
 			set, ok, err := s.set(ctx, st, e)
 			if err != nil {
@@ -101,6 +102,16 @@ func (s *Service) Poll(ctx context.Context, tenantID, tokenID string, req PollRe
 			}
 			if ok {
 				resp.Sets[JTI(st.ID, e.Seq)] = set
+			} else {
+				gone = append(gone, e.Seq) // a full event of a resource deleted since: its delete follows
+			}
+		}
+		if len(gone) > 0 {
+			if err := s.store.AddAcks(ctx, st.TenantID, st.ID, gone); err != nil {
+				return PollResponse{}, fail(op, err)
+			}
+			if len(resp.Sets) == 0 {
+				continue // look again at once: the acknowledged ones are left out
 			}
 		}
 		resp.MoreAvailable = more
