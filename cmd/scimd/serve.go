@@ -135,7 +135,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			RateLimit:    ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst}),
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed}),
-			Pages:  web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+			Pages:  web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed}),
 			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID}),
 		}),
 		TLSConfig:         tlsConfig,
