@@ -8,16 +8,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -575,6 +579,105 @@ func TestEventsLatency(t *testing.T) {
 		t.Logf("%d changes at %d/s: commit → 2xx p50 %v, p99 %v, max %v", len(latencies), rate, p50, p99, latencies[len(latencies)-1])
 		if p99 > time.Second {
 			t.Errorf("p99 %v, want ≤ 1 s", p99)
+		}
+	})
+}
+
+// TestEventsSurviveKill: scimd is killed (SIGKILL) while it pushes a
+// backlog of changes to a slow receiver, then started again: every change
+// arrives, first arrivals in audit order; a SET pushed just before the
+// kill may come again (same jti), none is skipped.
+func TestEventsSurviveKill(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		tenant := strings.TrimSpace(mustScimd(t, db, "tenant", "create", "--name", "Acme"))
+		token := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenant, "--name", "okta"))
+		var (
+			mu   sync.Mutex
+			seqs []int64
+		)
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			time.Sleep(30 * time.Millisecond) // slow: a backlog builds up
+			parts := strings.Split(string(body), ".")
+			var c setClaims
+			if len(parts) == 3 {
+				raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+				_ = json.Unmarshal(raw, &c)
+			}
+			mu.Lock()
+			seqs = append(seqs, c.seq())
+			mu.Unlock()
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		defer rcv.Close()
+		mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL)
+		start := func() (*exec.Cmd, *server) {
+			cmd := child(t, db, "serve", "--listen", "127.0.0.1:0", "--rate-limit", "0")
+			out := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			listening := regexp.MustCompile(`scimd listening on (https?://\S+) `)
+			for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if m := listening.FindStringSubmatch(out.String()); m != nil {
+					return cmd, &server{url: m[1]}
+				}
+			}
+			t.Fatalf("serve did not start: %s", out.String())
+			return nil, nil
+		}
+		cmd, srv := start()
+		const before, after = 40, 10
+		for i := range before {
+			createUser(t, srv, token, fmt.Sprintf("k%d@example.com", i))
+		}
+		time.Sleep(300 * time.Millisecond) // pushing: the receiver takes 30 ms each
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		mu.Lock()
+		atKill := len(seqs)
+		mu.Unlock()
+		cmd, srv = start()
+		defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+		for i := range after {
+			createUser(t, srv, token, fmt.Sprintf("after%d@example.com", i))
+		}
+		want := before + after
+		var got []int64
+		// The killed process's claim holds its stream for events.ClaimTTL.
+		for end := time.Now().Add(events.ClaimTTL + 20*time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			mu.Lock()
+			got = append(got[:0], seqs...)
+			mu.Unlock()
+			distinct := map[int64]bool{}
+			for _, s := range got {
+				distinct[s] = true
+			}
+			if len(distinct) >= want {
+				break
+			}
+		}
+		t.Logf("%d SETs before the kill, %d pushes in all for %d changes", atKill, len(got), want)
+		if atKill == 0 || atKill >= before {
+			t.Logf("the kill did not fall mid-stream (%d of %d delivered): the test proves less", atKill, before)
+		}
+		seen, last, dups := map[int64]bool{}, int64(0), 0
+		for _, s := range got {
+			if seen[s] {
+				dups++
+				continue
+			}
+			if s <= last {
+				t.Errorf("audit event %d first arrived after %d", s, last)
+			}
+			seen[s], last = true, s
+		}
+		if len(seen) != want {
+			t.Fatalf("%d distinct changes arrived, want %d: one was lost", len(seen), want)
+		}
+		if dups > 1 {
+			t.Errorf("%d SETs arrived twice, want at most the one in flight at the kill", dups)
 		}
 	})
 }

@@ -30,7 +30,7 @@ func Backoff(attempts int) time.Duration {
 func (s *Service) Deliver(ctx context.Context, send Sender) (int, error) {
 	claim := uuid.NewString()
 	now := s.now()
-	streams, err := s.store.ClaimStreams(ctx, claim, now, now.Add(claimTTL), claimStreams)
+	streams, err := s.store.ClaimStreams(ctx, claim, now, now.Add(ClaimTTL), claimStreams)
 	if err != nil {
 		return 0, fail("events.Deliver", err)
 	}
@@ -42,7 +42,7 @@ func (s *Service) Deliver(ctx context.Context, send Sender) (int, error) {
 	)
 	for _, st := range streams {
 		wg.Go(func() {
-			n, err := s.deliverStream(ctx, st, claim, now.Add(claimTTL/2), send)
+			n, err := s.deliverStream(ctx, st, claim, now.Add(ClaimTTL/2), send)
 			mu.Lock()
 			defer mu.Unlock()
 			total += n

@@ -36,10 +36,13 @@ const (
 )
 
 const (
-	claimTTL      = 2 * time.Minute // a push claim's length
-	pushBatch     = 100             // events a claim reads at once
-	claimStreams  = 16              // push streams one round claims
-	feedBatch     = 500             // events a poll reads at once
+	// ClaimTTL is how long a process holds the push streams it claimed:
+	// it stops pushing at half of it (a push takes at most 10 s), and a
+	// process that dies holding a stream delays it by at most this.
+	ClaimTTL      = 30 * time.Second
+	pushBatch     = 100 // events a claim reads at once
+	claimStreams  = 16  // push streams one round claims
+	feedBatch     = 500 // events a poll reads at once
 	longPollCheck = 250 * time.Millisecond
 )
 
