@@ -60,7 +60,7 @@ func (c setClaims) event() string {
 }
 
 func (v *setVerifier) verify(set string) (setClaims, error) {
-	jws, err := jose.ParseSigned(set, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(set, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return setClaims{}, fmt.Errorf("parse SET: %w", err)
 	}
