@@ -99,6 +99,11 @@ type Backlog struct {
 // or none.
 var ErrNotFound = errors.New("event stream not found")
 
+// ErrClaimLost is AdvanceStream's answer when claim no longer holds the
+// stream (an operator changed it, or the claim expired): the caller stops
+// pushing it.
+var ErrClaimLost = errors.New("the claim of the event stream is lost")
+
 // ErrPollStreamExists is CreateStream's answer when the token already
 // polls a stream.
 var ErrPollStreamExists = errors.New("the token already polls an event stream")
@@ -120,7 +125,8 @@ type Store interface {
 	// ChangeStream applies ch to the tenant's stream and records ev, in
 	// one transaction, and returns the stream. A new state Active also
 	// clears the failed attempts (delivery resumes now); a new cursor
-	// forgets the acknowledgements. Returns ErrNotFound.
+	// forgets the acknowledgements; any claim of the stream ends. Returns
+	// ErrNotFound.
 	ChangeStream(ctx context.Context, tenantID, id string, ch StreamChange, ev audit.Event) (Stream, error)
 	// DeleteStream deletes the tenant's stream and records ev. Returns
 	// ErrNotFound.
@@ -140,7 +146,8 @@ type Store interface {
 	// AdvanceStream moves the stream's cursor to seq if it is below, if
 	// claim still holds the stream (any holder when claim is ""), clears
 	// its failed attempts, forgets acknowledgements up to seq, and, when
-	// delivered, records at as the last delivery.
+	// delivered, records at as the last delivery. Returns ErrClaimLost
+	// when claim is set and no longer holds the stream.
 	AdvanceStream(ctx context.Context, tenantID, id, claim string, seq int64, at time.Time, delivered bool) error
 	// ClaimStreams claims up to limit active push streams whose next
 	// attempt is due at now, that no live claim holds and whose tenant has

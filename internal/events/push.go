@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -91,6 +92,9 @@ func (s *Service) deliverStream(ctx context.Context, st Stream, claim string, st
 				return sent, s.failed(ctx, st, claim, skipped, err, at)
 			}
 			if err := s.store.AdvanceStream(ctx, st.TenantID, st.ID, claim, e.Seq, s.now(), true); err != nil {
+				if errors.Is(err, ErrClaimLost) {
+					return sent + 1, nil // disabled, replayed or removed meanwhile: the next round sees it
+				}
 				return sent, err
 			}
 			st.Cursor, skipped, st.Attempts, st.FailingSince = e.Seq, 0, 0, nil
@@ -107,11 +111,16 @@ func (s *Service) deliverStream(ctx context.Context, st Stream, claim string, st
 }
 
 // skip moves the cursor over events not in the feed, up to seq (0: none).
+// A lost claim is no error: the stream changed meanwhile.
 func (s *Service) skip(ctx context.Context, st Stream, claim string, seq int64) error {
 	if seq == 0 {
 		return nil
 	}
-	return s.store.AdvanceStream(ctx, st.TenantID, st.ID, claim, seq, s.now(), false)
+	err := s.store.AdvanceStream(ctx, st.TenantID, st.ID, claim, seq, s.now(), false)
+	if errors.Is(err, ErrClaimLost) {
+		return nil
+	}
+	return err
 }
 
 // failed records a failed push at at and schedules the next.

@@ -48,6 +48,8 @@ func failEvents(op string, err error) error {
 		return nil
 	case errors.Is(err, sql.ErrNoRows), errors.Is(err, events.ErrNotFound):
 		return events.ErrNotFound
+	case errors.Is(err, events.ErrClaimLost):
+		return err
 	}
 	return fail(op, err)
 }
@@ -111,7 +113,8 @@ func (db *DB) ChangeStream(ctx context.Context, tenantID, id string, ch events.S
 			cursor = COALESCE($4, cursor),
 			attempts = CASE WHEN $3 = 'active' THEN 0 ELSE attempts END,
 			failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END,
-			next_attempt_at = CASE WHEN $3 = 'active' OR $4::bigint IS NOT NULL THEN $5 ELSE next_attempt_at END
+			next_attempt_at = CASE WHEN $3 = 'active' OR $4::bigint IS NOT NULL THEN $5 ELSE next_attempt_at END,
+			claim = '', claimed_until = 'epoch'
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+streamColumns, tenantID, id, state, ch.Cursor, ev.Time))
 	if err != nil {
 		return events.Stream{}, failEvents("change event stream", err)
@@ -197,7 +200,14 @@ func (db *DB) AdvanceStream(ctx context.Context, tenantID, id, claim string, seq
 	if err != nil {
 		return failEvents("advance event stream", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return failEvents("advance event stream", err)
+	}
+	if n == 0 && claim != "" {
+		return events.ErrClaimLost
+	}
+	if n > 0 {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM event_acks WHERE stream_id = $1 AND seq <= $2`, id, seq); err != nil {
 			return failEvents("advance event stream", err)
 		}

@@ -41,7 +41,7 @@ func failEvents(op string, err error) error {
 		return nil
 	case errors.Is(err, sql.ErrNoRows), errors.Is(err, events.ErrNotFound), errors.Is(err, directory.ErrNotFound):
 		return events.ErrNotFound
-	case errors.Is(err, events.ErrPollStreamExists):
+	case errors.Is(err, events.ErrPollStreamExists), errors.Is(err, events.ErrClaimLost):
 		return err
 	}
 	return fail(op, err)
@@ -107,7 +107,8 @@ func (db *DB) ChangeStream(ctx context.Context, tenantID, id string, ch events.S
 				cursor = COALESCE(?4, cursor),
 				attempts = CASE WHEN ?3 = 'active' THEN 0 ELSE attempts END,
 				failing_since = CASE WHEN ?3 = 'active' THEN NULL ELSE failing_since END,
-				next_attempt_at = CASE WHEN ?3 = 'active' OR ?4 IS NOT NULL THEN ?5 ELSE next_attempt_at END
+				next_attempt_at = CASE WHEN ?3 = 'active' OR ?4 IS NOT NULL THEN ?5 ELSE next_attempt_at END,
+				claim = '', claimed_until = 0
 			WHERE tenant_id = ?1 AND id = ?2 RETURNING `+streamColumns, tenantID, id, state, ch.Cursor, micros(ev.Time)))
 		if err != nil {
 			return err
@@ -182,7 +183,13 @@ func (db *DB) AdvanceStream(ctx context.Context, tenantID, id, claim string, seq
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
+		n, err := res.RowsAffected()
+		switch {
+		case err != nil:
+			return err
+		case n == 0 && claim != "":
+			return events.ErrClaimLost
+		case n > 0:
 			_, err = tx.ExecContext(ctx, `DELETE FROM event_acks WHERE stream_id = ? AND seq <= ?`, id, seq)
 		}
 		return err

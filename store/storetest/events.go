@@ -193,9 +193,7 @@ func testEventPushClaims(t *testing.T, in Instance) {
 	}
 	claim := won[0]
 	// Another claim's advance does nothing.
-	if err := b.AdvanceStream(ctx, acme.ID, s.ID, "other", s.Cursor+1, at, true); err != nil {
-		t.Fatal(err)
-	}
+	wantIs(t, "AdvanceStream(another claim)", b.AdvanceStream(ctx, acme.ID, s.ID, "other", s.Cursor+1, at, true), events.ErrClaimLost)
 	if got, _ := b.Stream(ctx, acme.ID, s.ID); got.Cursor != s.Cursor {
 		t.Errorf("AdvanceStream by another claim moved the cursor to %d, want %d", got.Cursor, s.Cursor)
 	}
@@ -229,6 +227,21 @@ func testEventPushClaims(t *testing.T, in Instance) {
 	got, err := b.ChangeStream(ctx, acme.ID, s.ID, events.StreamChange{State: &active}, streamEvent(s, audit.EventStreamUpdated))
 	if err != nil || got.State != events.Active || got.Attempts != 0 || got.FailingSince != nil || got.Cursor != s.Cursor {
 		t.Fatalf("ChangeStream(active) = %+v, %v, want active from cursor %d, no failures", got, err, s.Cursor)
+	}
+
+	// A change by an operator ends the claim of a deliverer: its next
+	// advance is refused, and the stream can be claimed again at once.
+	claimed, err := b.ClaimStreams(ctx, "pusher", later.Add(2*time.Hour), later.Add(3*time.Hour), 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimStreams after enabling = %v, %v, want the stream", claimed, err)
+	}
+	back := int64(1)
+	if _, err := b.ChangeStream(ctx, acme.ID, s.ID, events.StreamChange{Cursor: &back}, streamEvent(s, audit.EventStreamUpdated)); err != nil {
+		t.Fatal(err)
+	}
+	wantIs(t, "AdvanceStream(claim ended by a replay)", b.AdvanceStream(ctx, acme.ID, s.ID, "pusher", s.Cursor+1, at, true), events.ErrClaimLost)
+	if got, _ := b.Stream(ctx, acme.ID, s.ID); got.Cursor != 1 {
+		t.Errorf("cursor after the replay and the lost claim's advance = %d, want 1", got.Cursor)
 	}
 }
 
