@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/ratelimit"
 )
 
 // maxPollBody is the largest poll request body (acks of MaxMaxEvents SETs
@@ -37,6 +39,9 @@ type Deps struct {
 	Logger    *slog.Logger
 	// RequestID returns the request's id, for the logs of internal errors.
 	RequestID func(*http.Request) string
+	// RateLimit, when set, limits the polls of each token (the buckets the
+	// SCIM endpoint uses); nil: no limit.
+	RateLimit *ratelimit.Limiter
 }
 
 type api struct {
@@ -44,11 +49,12 @@ type api struct {
 	events    *events.Service
 	log       *slog.Logger
 	requestID func(*http.Request) string
+	limiter   *ratelimit.Limiter
 }
 
 // NewHandler returns the handler of /events/v1 (to be mounted there).
 func NewHandler(d Deps) http.Handler {
-	a := &api{dir: d.Directory, events: d.Events, log: d.Logger, requestID: d.RequestID}
+	a := &api{dir: d.Directory, events: d.Events, log: d.Logger, requestID: d.RequestID, limiter: d.RateLimit}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -92,6 +98,18 @@ func (a *api) poll(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	if a.limiter != nil {
+		d, err := a.limiter.Allow(r.Context(), p.Tenant.ID, p.Token.ID)
+		if err != nil {
+			a.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; poll allowed", "request_id", a.requestID(r), "err", err)
+		}
+		if !d.Allowed {
+			w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"err": "too_many_requests",
+				"description": fmt.Sprintf("too many polls from this token; retry after %d seconds", d.RetryAfterSeconds())})
+			return
+		}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPollBody))
 	if err != nil {
