@@ -354,7 +354,7 @@ func TestEventsPoll(t *testing.T) {
 		users := []string{createUser(t, srv, srv.token, "a@example.com"), createUser(t, srv, srv.token, "b@example.com"), createUser(t, srv, srv.token, "c@example.com")}
 		var first map[string]setClaims
 		deadline := time.Now().Add(10 * time.Second)
-		for len(first) < 2 && time.Now().Before(deadline) {
+		for ; len(first) < 2 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			var more bool
 			_, first, more = poll(feedToken, `{"maxEvents":2,"returnImmediately":true}`)
 			if len(first) == 2 && !more {
