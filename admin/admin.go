@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/reqbody"
 	"github.com/scimd/scimd/internal/signin"
 )
@@ -50,6 +51,9 @@ type Deps struct {
 	// SignIn, when set, serves POST /users/{id}/unlock (accounts locked
 	// by failed sign-ins); nil: that endpoint answers 404.
 	SignIn *signin.Service
+	// Events manages the tenant's event streams (/event-streams); nil:
+	// not served.
+	Events *events.Service
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is not set.
@@ -63,12 +67,13 @@ type api struct {
 	publicURL string
 	maxBody   int64
 	signIn    *signin.Service
+	events    *events.Service
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
 // the prefix removed (mount it at Prefix).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes, signIn: d.SignIn}
+	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes, signIn: d.SignIn, events: d.Events}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
@@ -117,6 +122,14 @@ func NewHandler(d Deps) http.Handler {
 		r.Delete("/tokens/{name}", a.revokeToken)
 		r.Get("/audit", a.listAudit)
 		r.Get("/requests", a.listRequests)
+		r.Group(func(r chi.Router) {
+			r.Use(a.servesEvents)
+			r.Get("/event-streams", a.listStreams)
+			r.Post("/event-streams", a.createStream)
+			r.Get("/event-streams/{id}", a.getStream)
+			r.Patch("/event-streams/{id}", a.patchStream)
+			r.Delete("/event-streams/{id}", a.deleteStream)
+		})
 	})
 	return r
 }

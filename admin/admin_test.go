@@ -17,6 +17,7 @@ import (
 	"github.com/scimd/scimd/admin"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
@@ -45,7 +46,8 @@ func newEnv(t *testing.T, b store.Backend) *env {
 		directory.WithSecretBox(box))
 	srv := httptest.NewServer(scim.NewHandler(scim.Deps{
 		Service: svc,
-		Admin:   admin.NewHandler(admin.Deps{Service: svc, RequestID: scim.RequestID}),
+		Admin: admin.NewHandler(admin.Deps{Service: svc, RequestID: scim.RequestID,
+			Events: events.NewService(b, box, svc, "https://scim.example.com")}),
 	}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, svc: svc, srv: srv}

@@ -59,6 +59,10 @@ type Deps struct {
 	// package) behind the same request ids and logging, the secret of a
 	// link left out of the log.
 	Pages http.Handler
+	// Events, when set, is served at /events/v1 (the eventapi package)
+	// behind the same request ids, logging and body limit; it
+	// authenticates its requests itself.
+	Events http.Handler
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
@@ -81,6 +85,7 @@ type handler struct {
 	admin         http.Handler // nil: none
 	auth          http.Handler // the sign-in API; nil: none
 	pages         http.Handler // the invitation and reset pages; nil: none
+	events        http.Handler // /events/v1; nil: none
 }
 
 // NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
@@ -97,6 +102,7 @@ func NewHandler(d Deps) http.Handler {
 		admin:   d.Admin,
 		auth:    d.Auth,
 		pages:   d.Pages,
+		events:  d.Events,
 		users:   userSchema,
 		groups:  newResourceSchema(schemas.Group()),
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/admin"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/scim"
@@ -113,7 +114,8 @@ type env struct {
 	tenant directory.Tenant
 	token  string
 	now    *time.Time
-	mu     *sync.Mutex // guards now
+	mu     *sync.Mutex     // guards now
+	feed   *events.Service // with withAdmin: the event streams of the admin API
 }
 
 type envOption func(*envConfig)
@@ -165,7 +167,8 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 		cfg.deps.RateLimit = ratelimit.New(b, *cfg.rate)
 	}
 	if cfg.admin {
-		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID})
+		e.feed = events.NewService(b, box, e.svc, "https://scim.example.com")
+		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID, Events: e.feed})
 	}
 	var logTo io.Writer = &logs
 	if cfg.logTo != nil {

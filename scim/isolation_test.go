@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -37,21 +38,27 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		}
 		// What of B's no request below sends: its ids and the token's name
 		// may come back in a 404's detail, as the client sent them.
-		marks := []string{"secret.b", "Secret Team", "ext-of-b"}
+		bStream, err := e.feed.Subscribe(ctx, operator, tb.ID, events.StreamInput{URL: "https://globex.example.com/secret-hook"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		marks := []string{"secret.b", "Secret Team", "ext-of-b", "secret-hook"}
 		// A: its scim token (e.token) and an admin token.
 		aAdmin := e.newToken(e.tenant.ID, "acme-console", directory.ScopeAdmin)
 		aUser := e.createUser("anita@example.com")
 
 		bodies := map[string]string{
-			http.MethodPut + " Users":    `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"taken@example.com"}`,
-			http.MethodPut + " Groups":   groupBody("Pwned"),
-			http.MethodPatch + " Users":  patch(`{"op":"replace","path":"displayName","value":"pwned"}`),
-			http.MethodPatch + " Groups": patch(`{"op":"replace","path":"displayName","value":"pwned"}`),
-			http.MethodPatch + " tokens": `{"settings":{"password":"ignore"}}`,
+			http.MethodPut + " Users":           `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"taken@example.com"}`,
+			http.MethodPut + " Groups":          groupBody("Pwned"),
+			http.MethodPatch + " Users":         patch(`{"op":"replace","path":"displayName","value":"pwned"}`),
+			http.MethodPatch + " Groups":        patch(`{"op":"replace","path":"displayName","value":"pwned"}`),
+			http.MethodPatch + " tokens":        `{"settings":{"password":"ignore"}}`,
+			http.MethodPatch + " event-streams": `{"state":"disabled"}`,
 		}
 		// Routes of one resource that is no tenant's: the schemas.
 		shared := map[string]bool{"Schemas": true, "ResourceTypes": true}
-		ids := map[string]string{"Users": bUser, "Groups": bGroup, "users": bUser, "groups": bGroup, "tokens": "globex-console", "attributes": "globexClearance"}
+		ids := map[string]string{"Users": bUser, "Groups": bGroup, "users": bUser, "groups": bGroup, "tokens": "globex-console", "attributes": "globexClearance",
+			"event-streams": bStream.ID}
 		// Every row of B, to compare after A's requests.
 		if _, err := e.svc.FlushRequests(ctx); err != nil {
 			t.Fatal(err)
@@ -62,7 +69,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		bRows := storetest.TenantRows(t, b, tb.ID)
 		routes := e.srv.Config.Handler.(chi.Routes)
 		tried := 0
-		err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		err = chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 			if !strings.Contains(route, "{") || method == http.MethodHead || method == http.MethodOptions {
 				return nil
 			}

@@ -44,6 +44,9 @@ func (h *handler) routes() http.Handler {
 	if h.auth != nil {
 		r.With(h.limitBody).Mount("/auth/v1", h.auth)
 	}
+	if h.events != nil {
+		r.With(h.limitBody).Mount("/events/v1", h.events)
+	}
 	if h.pages != nil {
 		// The invitation and reset pages (package web).
 		r.Handle("/invite/*", h.pages)

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/store/postgres"
@@ -26,6 +27,8 @@ import (
 // Backend is a directory.Store that can bring its own schema up to date.
 type Backend interface {
 	directory.Store
+	// The event streams, their signing keys and the feed (package events).
+	events.Store
 	// Migrate applies the pending schema migrations. It is a no-op on an
 	// up-to-date database, and safe when several processes start at once
 	// against one PostgreSQL database.

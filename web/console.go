@@ -26,6 +26,7 @@ import (
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/query"
@@ -84,6 +85,7 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Post("/admin/attributes", c.attributeAction)
 		r.Get("/admin/audit", c.audit)
 		r.Get("/admin/requests", c.requests)
+		r.Get("/admin/events", c.eventStreams)
 	})
 }
 
@@ -1199,6 +1201,44 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request) {
 		{Name: "type", Label: "Event type", Type: "select", Options: append([]string{""}, audit.Types...), Value: q.Get("type")},
 		{Name: "target", Label: "Target id", Type: "text", Value: q.Get("target")}}}}
 	c.render(w, r, http.StatusOK, "table.html", v)
+}
+
+// eventStreams shows the tenant's change-event streams: state, backlog,
+// last delivery and last error (scimd events manages them).
+func (c *console) eventStreams(w http.ResponseWriter, r *http.Request) {
+	const title, intro = "Event streams", "Where the tenant's changes go as signed events, and how far each stream is; manage them with scimd events or the admin API."
+	columns := []string{"Stream", "Delivery", "Mode", "State", "Backlog", "Last delivery", "Failed attempts", "Last error"}
+	if c.pages.events == nil {
+		c.table(w, r, "events", title, "This server delivers no change events.", columns, nil)
+		return
+	}
+	tenantID := sessionOf(r).principal.Tenant.ID
+	streams, err := c.pages.events.Streams(r.Context(), tenantID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	head, err := c.pages.events.Head(r.Context(), tenantID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var rows [][]string
+	for _, s := range streams {
+		target, mode, last := "push to "+s.URL, "notice", "never"
+		if s.Delivery == events.Poll {
+			target = "polled by token " + s.TokenID
+		}
+		if s.Full {
+			mode = "full"
+		}
+		if s.LastDelivery != nil {
+			last = s.LastDelivery.UTC().Format("2006-01-02 15:04:05")
+		}
+		rows = append(rows, []string{s.ID, target, mode, string(s.State), strconv.FormatInt(max(0, head-s.Cursor), 10), last,
+			strconv.Itoa(s.Attempts), s.LastError})
+	}
+	c.table(w, r, "events", title, intro, columns, rows)
 }
 
 func (c *console) requests(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/plural"
 )
@@ -89,12 +90,15 @@ type Deps struct {
 	// built on it, and cookies are Secure when it is https. Empty: the
 	// request's own scheme and host.
 	PublicURL string
+	// Events, when set, lets the console show the tenant's event streams.
+	Events *events.Service
 }
 
 type pagesHandler struct {
 	svc    *directory.Service
 	log    *slog.Logger
 	public string
+	events *events.Service // nil: no event streams page
 }
 
 // publicBase is the pages' public address: Deps.PublicURL, else the
@@ -118,7 +122,7 @@ func (h *pagesHandler) secure(r *http.Request) bool {
 
 // NewHandler returns the handler of /invite/... and /reset/....
 func NewHandler(d Deps) http.Handler {
-	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/")}
+	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/"), events: d.Events}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/secretbox"
 	"github.com/scimd/scimd/scim"
@@ -53,7 +54,8 @@ func newEnv(t *testing.T, b store.Backend) *env {
 			return time.Now().Add(e.skew)
 		}))
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: e.logs}, nil))
-	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{Service: e.svc, Logger: logger, Pages: web.NewHandler(web.Deps{Service: e.svc, Logger: logger})}))
+	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{Service: e.svc, Logger: logger, Pages: web.NewHandler(web.Deps{Service: e.svc, Logger: logger,
+		Events: events.NewService(b, box, e.svc, "https://scim.example.com")})}))
 	t.Cleanup(e.srv.Close)
 	if e.tenant, err = e.svc.CreateTenant(context.Background(), operator, "Acme Corp"); err != nil {
 		t.Fatal(err)

@@ -40,6 +40,7 @@ type cli struct {
 	Attribute attributeCmd `cmd:"" help:"Define, list and remove a tenant's custom user attributes."`
 	Import    importCmd    `cmd:"" help:"Import users from a CSV or JSON Lines file."`
 	SignIn    signInCmd    `cmd:"" name:"sign-in" help:"Show and set a tenant's sign-in settings (/auth/v1)."`
+	Events    eventsCmd    `cmd:"" help:"Manage the streams of change events (SETs) and their signing key."`
 	Dev       devCmd       `cmd:"" help:"Developer tools: generated test data."`
 }
 

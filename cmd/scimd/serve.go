@@ -16,8 +16,11 @@ import (
 
 	"github.com/scimd/scimd/admin"
 	"github.com/scimd/scimd/authapi"
+	"github.com/scimd/scimd/eventapi"
+	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/logbuf"
 	"github.com/scimd/scimd/internal/mail"
 	"github.com/scimd/scimd/internal/metrics"
@@ -53,6 +56,7 @@ type serveCmd struct {
 	SMTPCAFile      string        `name:"smtp-ca-file" type:"existingfile" help:"PEM certificates the SMTP server's certificate must chain to (a private CA); default: the system's." placeholder:"FILE"`
 	MailFrom        string        `name:"mail-from" default:"${mailFrom}" help:"From address of the invitation emails, e.g. 'Acme accounts <accounts@example.com>' (env SCIMD_MAIL_FROM)."`
 	PublicURL       string        `name:"public-url" default:"${publicURL}" help:"Address people open the invitation links at, e.g. https://id.example.com (env SCIMD_PUBLIC_URL); default: --base-url, else the listening address."`
+	EventsPrivate   bool          `name:"events-allow-private" help:"Let event streams push to private, link-local and metadata addresses (refused by default against SSRF; loopback is always allowed)."`
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: in-flight
@@ -117,6 +121,16 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	limiter := ratelimit.New(db, ratelimit.Config{Rate: s.RateLimit, Burst: s.RateBurst})
+	// The SETs' issuer: the external base URL, else the listening address.
+	issuer := cmp.Or(strings.TrimSuffix(s.BaseURL, "/"), url)
+	feed := events.NewService(db, box, svc, issuer, events.WithAllowPrivate(s.EventsPrivate), events.WithRenderer(scim.Render(svc, issuer)),
+		events.WithObserver(func(st events.Stream, ev audit.Event, took time.Duration, err error) {
+			reg.ObservePush(err == nil, time.Since(ev.Time))
+			if err != nil {
+				e.logger.Warn("change event not pushed; retried with back-off", "stream_id", st.ID, "tenant_id", st.TenantID,
+					"seq", ev.Seq, "attempt", st.Attempts+1, "took", took.String(), "err", err)
+			}
+		}))
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -127,10 +141,12 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Cursors:      cursors,
 			RateLimit:    limiter,
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
-				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody}),
-			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody, Events: feed}),
+			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed}),
 			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
 				RateLimit: limiter, Metrics: reg}),
+			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID,
+				RateLimit: limiter}),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -154,6 +170,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		defer close(watching)
 		watchCredentials(bgCtx, e, svc, reg)
 	}()
+	pushed := make(chan struct{})
+	go func() {
+		defer close(pushed)
+		deliverEvents(bgCtx, e, feed, eventapi.NewPusher(s.EventsPrivate), reg)
+	}()
 
 	served := make(chan error, 1)
 	go func() {
@@ -172,6 +193,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		<-background
 		<-outbox
 		<-watching
+		<-pushed
 		finish(context.WithoutCancel(e.ctx), e, svc)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():
@@ -184,6 +206,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	<-background
 	<-outbox
 	<-watching
+	<-pushed
 	finish(shutdownCtx, e, svc)
 	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", shutdownErr)
@@ -299,6 +322,48 @@ func deliverOutbox(ctx context.Context, e *env, svc *directory.Service, deliver 
 			}
 		}
 	}
+}
+
+// eventPushInterval is how often the server looks for change events to
+// push: with sealing every 250 ms, a change reaches a receiver within
+// about half a second.
+const eventPushInterval = 250 * time.Millisecond
+
+// deliverEvents pushes the change events of push streams until ctx ends,
+// in a goroutine of its own: a slow receiver delays no housekeeping.
+func deliverEvents(ctx context.Context, e *env, feed *events.Service, send events.Sender, reg *metrics.Registry) {
+	const countEvery = 20 // ticks: 5 s
+	tick := time.NewTicker(eventPushInterval)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		if n%countEvery == 0 {
+			countBacklogs(ctx, e, feed, reg)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := feed.Deliver(ctx, send); err != nil && ctx.Err() == nil {
+				e.logger.Error("push change events", "err", err)
+			}
+		}
+	}
+}
+
+// countBacklogs sets the backlog gauges of every event stream.
+func countBacklogs(ctx context.Context, e *env, feed *events.Service, reg *metrics.Registry) {
+	backlogs, err := feed.Backlogs(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.logger.Warn("count the event stream backlogs", "err", err)
+		}
+		return
+	}
+	n, states := map[string]int64{}, map[string]string{}
+	for _, b := range backlogs {
+		n[b.StreamID], states[b.StreamID] = b.Events, string(b.State)
+	}
+	reg.SetEventBacklogs(n, states)
 }
 
 // housekeeping seals audit events and stores token last-use times until ctx ends.

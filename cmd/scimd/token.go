@@ -51,7 +51,7 @@ func (f connectionFlags) apply(cs directory.ConnectionSettings) directory.Connec
 type tokenCreateCmd struct {
 	Tenant  string        `required:"" help:"Tenant id."`
 	Name    string        `required:"" help:"Token name; the audit actor (e.g. okta-prod)."`
-	Scope   string        `default:"scim" help:"scim, admin, scim,admin or auth (the sign-in API, alone)."`
+	Scope   string        `default:"scim" help:"scim, admin or events, comma-separated (e.g. scim,admin), or auth (the sign-in API, alone)."`
 	Expires time.Duration `help:"Lifetime, e.g. 720h; none by default."`
 	connectionFlags
 }

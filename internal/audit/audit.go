@@ -59,6 +59,12 @@ const (
 	UserEmailVerified = "user.email_verified"
 	UserLocked        = "user.locked"
 	UserUnlocked      = "user.unlocked"
+	// EventStreamCreated, EventStreamUpdated (state or cursor) and
+	// EventStreamRemoved record changes of the tenant's change-event
+	// streams (package events).
+	EventStreamCreated = "event_stream.created"
+	EventStreamUpdated = "event_stream.updated"
+	EventStreamRemoved = "event_stream.removed"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -68,6 +74,7 @@ var Types = []string{
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
 	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
 	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked,
+	EventStreamCreated, EventStreamUpdated, EventStreamRemoved,
 }
 
 // Actor kinds.

@@ -39,6 +39,8 @@ const (
 	// It is granted alone: an auth token calls neither SCIM nor the admin
 	// API, and no other token calls /auth/v1.
 	ScopeAuth Scope = "auth"
+	// ScopeEvents polls the tenant's change events (/events/v1/poll).
+	ScopeEvents Scope = "events"
 )
 
 // ParseScopes parses a comma-separated scope list such as "scim,admin".
@@ -66,13 +68,13 @@ func checkScopes(scopes []Scope) error {
 	}
 	for _, sc := range scopes {
 		switch sc {
-		case ScopeSCIM, ScopeAdmin:
+		case ScopeSCIM, ScopeAdmin, ScopeEvents:
 		case ScopeAuth:
 			if len(scopes) > 1 {
-				return Errorf(KindInvalidValue, "scope", "the auth scope is granted alone: create a separate token for scim or admin")
+				return Errorf(KindInvalidValue, "scope", "the auth scope is granted alone: create a separate token for scim, admin or events")
 			}
 		default:
-			return Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin, scim,admin or auth", string(sc))
+			return Errorf(KindInvalidValue, "scope", "unknown scope %q: use scim, admin, events (comma-separated, e.g. scim,admin) or auth", string(sc))
 		}
 	}
 	return nil

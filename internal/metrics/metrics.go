@@ -36,6 +36,9 @@ type Registry struct {
 	watchUp     prometheus.Gauge
 	signIns     *prometheus.CounterVec
 	locked      prometheus.Counter
+	pushes      *prometheus.CounterVec
+	pushLatency prometheus.Histogram
+	eventLag    *prometheus.GaugeVec
 
 	mu          sync.Mutex
 	connections map[string]bool // those with a label value of their own
@@ -79,9 +82,22 @@ func New() *Registry {
 			Name: "scimd_accounts_locked_total",
 			Help: "Accounts locked after too many consecutive failed sign-ins.",
 		}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_event_pushes_total",
+			Help: "Change events (SETs) pushed to event stream receivers, by outcome: delivered (202 or 200) or failed (retried with back-off).",
+		}, []string{"outcome"}),
+		pushLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scimd_event_delivery_latency_seconds",
+			Help:    "Time from a change's commit (its audit event) to the receiver's 2xx, for pushed change events.",
+			Buckets: []float64{.05, .1, .25, .5, .75, 1, 2.5, 5, 10, 60, 600, 3600},
+		}),
+		eventLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scimd_event_stream_backlog",
+			Help: "Audit events after an event stream's cursor (not all become SETs), by stream id and state, as last counted by this process.",
+		}, []string{"stream", "state"}),
 		connections: map[string]bool{},
 	}
-	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited, r.watchUp, r.signIns, r.locked,
+	r.reg.MustRegister(r.requests, r.duration, r.mail, r.backlog, r.rateLimited, r.watchUp, r.signIns, r.locked, r.pushes, r.pushLatency, r.eventLag,
 		// The defaults, plus the heap live after the last collection
 		// (go_gc_heap_live_bytes): unlike RSS or the heap in use, it
 		// leaves garbage out, so its floor (between password hashes,
@@ -153,6 +169,26 @@ func (r *Registry) ObserveMail(sent bool) {
 // ObserveUnopenedMail records one message of the outbox given up because
 // its link does not open with the secret key.
 func (r *Registry) ObserveUnopenedMail() { r.mail.WithLabelValues("unopened").Inc() }
+
+// ObservePush records one push of a change event: delivered (with the time
+// since the change's commit) or failed.
+func (r *Registry) ObservePush(delivered bool, sinceCommit time.Duration) {
+	if !delivered {
+		r.pushes.WithLabelValues("failed").Inc()
+		return
+	}
+	r.pushes.WithLabelValues("delivered").Inc()
+	r.pushLatency.Observe(sinceCommit.Seconds())
+}
+
+// SetEventBacklogs replaces the backlog gauges with backlogs, by stream
+// id, of streams in the given states.
+func (r *Registry) SetEventBacklogs(backlogs map[string]int64, states map[string]string) {
+	r.eventLag.Reset()
+	for id, n := range backlogs {
+		r.eventLag.WithLabelValues(id, states[id]).Set(float64(n))
+	}
+}
 
 // SetMailBacklog records the outbox's backlog as last counted.
 func (r *Registry) SetMailBacklog(n int) { r.backlog.Set(float64(n)) }

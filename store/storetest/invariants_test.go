@@ -154,6 +154,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 			[]string{"signin_sessions.tenant"}},
 		{"a sign-in throttle state in another tenant", false, []stmt{row(`INSERT INTO signin_accounts (user_id, tenant_id, failures, totp_step) VALUES (?, ?, 1, 0)`, uA.ID, B)},
 			[]string{"signin_accounts.tenant"}},
+		{"a poll event stream of another tenant's token", false, []stmt{row(`INSERT INTO event_streams (id, tenant_id, delivery, token_id, audience, state, created_at)
+			VALUES ('s1', ?, 'poll', ?, 'x', 'active', ?)`, B, tokA.ID, at)}, []string{"event_streams.token"}},
 		{"a table the invariants do not know", false, []stmt{row(`CREATE TABLE rogue (id TEXT NOT NULL, tenant_id TEXT NOT NULL)`)}, []string{"schema.tenant_tables"}},
 	}
 

@@ -1,0 +1,117 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/password"
+	"github.com/scimd/scimd/internal/secretbox"
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/storetest"
+)
+
+var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: "tester"}}
+
+// A push that keeps failing is retried with back-off, then, after 72
+// hours of failures, the stream is failing and stops; enabled again, it
+// resumes from the same event.
+func TestDeliverRetriesThenFails(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		var (
+			mu  sync.Mutex
+			now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+		)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		box, err := secretbox.New(make([]byte, secretbox.KeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
+			directory.WithSecretBox(box), directory.WithClock(clock))
+		feed := events.NewService(b, box, dir, "https://scim.example.com", events.WithClock(clock))
+		tenant, err := dir.CreateTenant(ctx, operator, "Acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st, err := feed.Subscribe(ctx, operator, tenant.ID, events.StreamInput{URL: "https://hooks.example.com/scim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = dir.CreateUser(ctx, operator, tenant.ID, directory.UserInput{User: directory.DirectUser("anita@example.com", "", "Anita Singh")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var sent []string
+		failing := func(_ context.Context, _ events.Stream, set string) error {
+			sent = append(sent, set)
+			return errors.New("HTTP 503")
+		}
+		deliver := func(send events.Sender) int {
+			t.Helper()
+			n, err := feed.Deliver(ctx, send)
+			if err != nil {
+				t.Fatalf("Deliver = %v", err)
+			}
+			return n
+		}
+		stream := func() events.Stream {
+			t.Helper()
+			s, err := feed.Stream(ctx, tenant.ID, st.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		first := now
+		if n := deliver(failing); n != 0 || len(sent) != 1 {
+			t.Fatalf("Deliver(failing) = %d delivered, %d pushes; want 0, 1", n, len(sent))
+		}
+		if s := stream(); s.Attempts != 1 || s.LastError != "HTTP 503" || !s.NextAttemptAt.Equal(first.Add(time.Second)) || s.State != events.Active {
+			t.Fatalf("after one failure: %+v, want attempt 1, next in 1 s, active", s)
+		}
+		advance(500 * time.Millisecond)
+		deliver(failing)
+		if len(sent) != 1 {
+			t.Fatalf("a push before the back-off ended (%d pushes)", len(sent))
+		}
+		advance(time.Second)
+		deliver(failing)
+		if s := stream(); len(sent) != 2 || s.Attempts != 2 || !s.NextAttemptAt.Equal(now.Add(2*time.Second)) {
+			t.Fatalf("after two failures: %d pushes, %+v, want the next in 2 s", len(sent), s)
+		}
+		advance(events.MaxRetryPeriod)
+		deliver(failing)
+		if s := stream(); s.State != events.Failing || s.FailingSince == nil || !s.FailingSince.Equal(first) {
+			t.Fatalf("after 72 h of failures: %+v, want failing since the first", s)
+		}
+		advance(2 * time.Hour)
+		if deliver(failing); len(sent) != 3 {
+			t.Fatalf("a failing stream was pushed (%d pushes)", len(sent))
+		}
+		if _, err := feed.SetEnabled(ctx, operator, tenant.ID, st.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		ok := func(_ context.Context, _ events.Stream, set string) error { got = append(got, set); return nil }
+		if n := deliver(ok); n != 1 || len(got) != 1 {
+			t.Fatalf("Deliver after enabling = %d, want the same event delivered once", n)
+		}
+		if s := stream(); s.Attempts != 0 || s.FailingSince != nil || s.LastDelivery == nil || s.Cursor <= st.Cursor {
+			t.Fatalf("after delivery: %+v", s)
+		}
+	})
+}
