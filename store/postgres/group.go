@@ -304,77 +304,26 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 	}))
 }
 
-const groupColumns = `g.id, g.tenant_id, g.display_name, g.external_ids, g.version, g.created_at, g.updated_at`
-
-// memberJoin joins the members of the groups g (their rows m, and the users
-// mu and groups mg they are) for the member columns.
-const memberJoin = `LEFT JOIN group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
-	LEFT JOIN users mu ON m.member_type = 'User' AND mu.tenant_id = m.tenant_id AND mu.id = m.member_id
-	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.tenant_id = m.tenant_id AND mg.id = m.member_id`
-
-// memberColumns are the member of a memberJoin row: NULL when the group
-// has none.
-const memberColumns = `m.member_id, m.member_type, COALESCE(mu.display, mg.display_name, '')`
-
-// scanGroup reads a row of the columns in lead (scanned into lead) followed
-// by groupColumns and, with members, memberColumns.
-func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (directory.Group, directory.Member, bool, error) {
-	var (
-		g                  directory.Group
-		memberID, memberTy sql.NullString
-		ext                sql.NullString
-		m                  directory.Member
-	)
-	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &ext, &g.Version, &g.CreatedAt, &g.UpdatedAt)
-	if members {
-		dest = append(dest, &memberID, &memberTy, &m.Display)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return directory.Group{}, directory.Member{}, false, err
-	}
-	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
-	var err error
-	if g.ExternalIDs, err = record.ParseExternalIDs(ext); err != nil {
-		return directory.Group{}, directory.Member{}, false, err
-	}
-	m.ID, m.Type = memberID.String, directory.MemberType(memberTy.String)
-	return g, m, memberID.Valid, nil
-}
-
 // Group returns the tenant's group with this id, with its members (ordered
 // by id) when members is set, or directory.ErrNotFound. Without members it
 // does not read group_members; with them, one statement reads the group
 // and its members, so they are of one moment.
 func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (directory.Group, error) {
 	if !members {
-		g, _, _, err := scanGroup(db.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups g WHERE g.tenant_id = $1 AND g.id = $2`,
+		g, _, _, err := record.ScanGroup(db.db.QueryRowContext(ctx, `SELECT `+record.GroupColumns+` FROM groups g WHERE g.tenant_id = $1 AND g.id = $2`,
 			tenantID, id), false)
 		if errors.Is(err, sql.ErrNoRows) {
 			return directory.Group{}, directory.ErrNotFound
 		}
 		return g, fail("group", err)
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT `+groupColumns+`, `+memberColumns+` FROM groups g `+memberJoin+`
+	rows, err := db.db.QueryContext(ctx, `SELECT `+record.GroupColumns+`, `+record.MemberColumns+` FROM groups g `+record.MemberJoin+`
 		WHERE g.tenant_id = $1 AND g.id = $2 ORDER BY m.member_id`, tenantID, id)
 	if err != nil {
 		return directory.Group{}, fail("group", err)
 	}
-	defer rows.Close()
-	a := record.NewGroupAssembler(true)
-	for rows.Next() {
-		g, m, ok, err := scanGroup(rows, true)
-		if err != nil {
-			return directory.Group{}, fail("group", err)
-		}
-		a.Add(g, m, ok)
-	}
-	if err := rows.Err(); err != nil {
-		return directory.Group{}, fail("group", err)
-	}
-	if len(a.Groups) == 0 {
-		return directory.Group{}, directory.ErrNotFound
-	}
-	return a.Groups[0], nil
+	g, err := record.ReadGroup(rows)
+	return g, fail("group", err)
 }
 
 // Groups returns a page of the tenant's groups matching q.Filter, ordered
@@ -382,7 +331,7 @@ func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (dir
 // members, read in the same statement. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuery) (directory.GroupPage, error) {
-	st, err := record.GroupList(record.Postgres, tenantID, q, groupColumns, memberColumns, memberJoin)
+	st, err := record.GroupList(record.Postgres, tenantID, q)
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
@@ -392,24 +341,8 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 		if err != nil {
 			return directory.GroupPage{}, fail("groups", err)
 		}
-		defer rows.Close()
-		a := record.NewGroupAssembler(q.Members)
-		var key any
-		for rows.Next() {
-			g, m, ok, err := scanGroup(rows, q.Members, &page.Total, &key)
-			if err != nil {
-				return directory.GroupPage{}, fail("groups", err)
-			}
-			if n := len(a.Groups); a.Add(g, m, ok) > n {
-				page.Keys = append(page.Keys, key)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return directory.GroupPage{}, fail("groups", err)
-		}
-		if len(a.Groups) > 0 {
-			page.Groups = a.Groups
-			return page, nil
+		if page, err = record.ReadGroupPage(rows, q.Members); err != nil || len(page.Groups) > 0 {
+			return page, fail("groups", err)
 		}
 	}
 	// No page asked for, or past the last group: the total alone.
@@ -621,11 +554,7 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 	if err != nil {
 		return nil, fail("user groups", err)
 	}
-	groups, err := record.Collect(rows, func(r record.Row) (directory.UserGroup, error) {
-		var ug directory.UserGroup
-		err := r.Scan(&ug.ID, &ug.Display, &ug.Direct)
-		return ug, err
-	})
+	groups, err := record.Collect(rows, record.ScanGroupOfUser)
 	if groups == nil && err == nil {
 		groups = []directory.UserGroup{}
 	}
@@ -667,10 +596,10 @@ func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (director
 	// The recursive part runs only for a user with a membership: the CASE
 	// evaluates its subquery on demand (about a fifth of the statement's
 	// cost for the others, measured with pgbench).
-	u, err := scanUser(db.db.QueryRowContext(ctx, userGroupsCTE+`SELECT CASE
+	u, err := record.ScanUser(db.db.QueryRowContext(ctx, userGroupsCTE+`SELECT CASE
 			WHEN EXISTS (SELECT FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2)
 			THEN (SELECT json_agg(json_build_array(id, display_name, direct) ORDER BY display_name COLLATE "C", id) FROM ug)
-			ELSE '[]' END, `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
+			ELSE '[]' END, `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
 		tenantID, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, nil, directory.ErrNotFound

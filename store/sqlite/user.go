@@ -194,36 +194,9 @@ func insertEmails(ctx context.Context, tx *tx, u *directory.User) error {
 	return nil
 }
 
-const userColumns = `u.id, u.tenant_id, u.user_name, u.email, u.active, u.status,
-	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
-	u.doc, u.version, u.created_at, u.updated_at`
-
-// scanUser reads a row of the columns in lead (scanned into lead) followed
-// by userColumns.
-func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User, error) {
-	var (
-		u                directory.User
-		status           string
-		doc              []byte
-		created, updated int64
-	)
-	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.Email, &u.Active, &status,
-		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
-		&doc, &u.Version, &created, &updated)...)
-	if err != nil {
-		return directory.User{}, err
-	}
-	if err := record.DecodeUserDoc(doc, &u); err != nil {
-		return directory.User{}, err
-	}
-	u.Status = directory.Status(status)
-	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return u, nil
-}
-
 // User returns the tenant's user with this id, or directory.ErrNotFound.
 func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenantID, id))
+	u, err := record.ScanUser(db.queryRow(ctx, `SELECT `+record.UserColumns+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, directory.ErrNotFound
 	}
@@ -336,7 +309,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
-	st, err := record.List(record.SQLite, users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	st, err := record.List(record.SQLite, users, record.UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
@@ -346,21 +319,8 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}
-		defer rows.Close()
-		var key any
-		for rows.Next() {
-			u, err := scanUser(rows, &page.Total, &key)
-			if err != nil {
-				return directory.UserPage{}, fail("users", err)
-			}
-			page.Users = append(page.Users, u)
-			page.Keys = append(page.Keys, key)
-		}
-		if err := rows.Err(); err != nil {
-			return directory.UserPage{}, fail("users", err)
-		}
-		if len(page.Users) > 0 {
-			return page, nil
+		if page, err = record.ReadUserPage(rows); err != nil || len(page.Users) > 0 {
+			return page, fail("users", err)
 		}
 	}
 	// No page asked for, or past the last user: the total alone.
