@@ -88,16 +88,7 @@ func queryStrings(ctx context.Context, q sqlx.QueryerContext, query string, args
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return record.Collect(rows, record.ScanString)
 }
 
 // lockGroups locks the tenant's groups ids, in id order, for an update of
@@ -109,27 +100,12 @@ func lockGroups(ctx context.Context, tx *sqlx.Tx, tenantID string, ids []string)
 	if err != nil {
 		return nil, fmt.Errorf("lock groups: %w", err)
 	}
-	defer rows.Close()
-	names := make(map[string]string, len(ids))
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("lock groups: %w", err)
-		}
-		names[id] = name
-	}
-	if err := rows.Err(); err != nil {
+	refs, err := record.ReadGroupRefs(rows, ids)
+	var nf *directory.GroupNotFoundError
+	if err != nil && !errors.As(err, &nf) {
 		return nil, fmt.Errorf("lock groups: %w", err)
 	}
-	refs := make([]record.GroupRef, len(ids))
-	for i, id := range ids {
-		name, ok := names[id]
-		if !ok {
-			return nil, &directory.GroupNotFoundError{ID: id}
-		}
-		refs[i] = record.GroupRef{ID: id, DisplayName: name}
-	}
-	return refs, nil
+	return refs, err
 }
 
 // leaveGroups removes the tenant's user or group memberID, whose row this
@@ -153,16 +129,8 @@ func leaveGroups(ctx context.Context, tx *sqlx.Tx, tenantID, memberID string, ev
 	if err != nil {
 		return fmt.Errorf("delete memberships: %w", err)
 	}
-	var refs []record.GroupRef
-	for rows.Next() {
-		var r record.GroupRef
-		if err := rows.Scan(&r.ID, &r.DisplayName); err != nil {
-			rows.Close()
-			return fmt.Errorf("delete memberships: %w", err)
-		}
-		refs = append(refs, r)
-	}
-	if err := rows.Err(); err != nil {
+	refs, err := record.Collect(rows, record.ScanGroupRef)
+	if err != nil {
 		return fmt.Errorf("delete memberships: %w", err)
 	}
 	if len(refs) == 0 {
@@ -185,25 +153,6 @@ func lockMembersSQL(ids int) string {
 		SELECT id FROM groups WHERE tenant_id = $1 AND id = ANY($%[1]d::text[]) FOR KEY SHARE
 	)
 	SELECT id, 'User' FROM mu UNION ALL SELECT id, 'Group' FROM mg`, ids)
-}
-
-// scanTypes reads the rows of lockMembersSQL.
-func scanTypes(rows *sql.Rows, n int) (map[string]directory.MemberType, error) {
-	defer rows.Close()
-	types := make(map[string]directory.MemberType, n)
-	for rows.Next() {
-		var id, typ string
-		if err := rows.Scan(&id, &typ); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
-		}
-		if _, dup := types[id]; !dup {
-			types[id] = directory.MemberType(typ)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find members: %w", err)
-	}
-	return types, nil
 }
 
 // nestingLockClass is the first key of the transaction advisory locks that
@@ -282,7 +231,7 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 		if err != nil {
 			return fmt.Errorf("insert group and lock members: %w", err)
 		}
-		types, err := scanTypes(rows, len(members))
+		types, err := record.ReadMemberTypes(rows)
 		if err != nil {
 			return fmt.Errorf("read members: %w", err)
 		}
@@ -431,7 +380,7 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 		if err != nil {
 			return directory.GroupUpdateResult{}, fmt.Errorf("lock members: %w", err)
 		}
-		if types, err = scanTypes(rows, len(c.Add)); err != nil {
+		if types, err = record.ReadMemberTypes(rows); err != nil {
 			return directory.GroupUpdateResult{}, fmt.Errorf("read members: %w", err)
 		}
 		if err := checkNesting(ctx, tx, u.TenantID, u.ID, c.Add, types); err != nil {

@@ -91,21 +91,8 @@ func sealBatch(ctx context.Context, tx *tx, tenantID string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read pending events: %w", err)
 	}
-	var (
-		ids    []int64
-		events []audit.Event
-	)
-	for rows.Next() {
-		var id int64
-		e, err := record.ScanEvent(rows, &id)
-		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read pending events: %w", err)
-		}
-		ids = append(ids, id)
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
+	ids, events, err := record.ReadPendingEvents(rows)
+	if err != nil {
 		return 0, fmt.Errorf("read pending events: %w", err)
 	}
 	if len(events) == 0 {

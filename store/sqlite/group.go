@@ -39,27 +39,12 @@ func findGroups(ctx context.Context, tx *tx, tenantID string, ids []string) ([]r
 	if err != nil {
 		return nil, fmt.Errorf("find groups: %w", err)
 	}
-	defer rows.Close()
-	names := make(map[string]string, len(ids))
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("find groups: %w", err)
-		}
-		names[id] = name
-	}
-	if err := rows.Err(); err != nil {
+	refs, err := record.ReadGroupRefs(rows, ids)
+	var nf *directory.GroupNotFoundError
+	if err != nil && !errors.As(err, &nf) {
 		return nil, fmt.Errorf("find groups: %w", err)
 	}
-	refs := make([]record.GroupRef, len(ids))
-	for i, id := range ids {
-		name, ok := names[id]
-		if !ok {
-			return nil, &directory.GroupNotFoundError{ID: id}
-		}
-		refs[i] = record.GroupRef{ID: id, DisplayName: name}
-	}
-	return refs, nil
+	return refs, err
 }
 
 // bumpGroups moves the tenant's groups ids to their next version, updated
@@ -103,16 +88,7 @@ func queryStrings(ctx context.Context, tx *tx, query string, args ...any) ([]str
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return record.Collect(rows, record.ScanString)
 }
 
 // memberTypes returns the type of each of ids that is a user or a group of
@@ -126,18 +102,8 @@ func memberTypes(ctx context.Context, tx *tx, tenantID string, ids []string) (ma
 	if err != nil {
 		return nil, fmt.Errorf("find members: %w", err)
 	}
-	defer rows.Close()
-	types := make(map[string]directory.MemberType, len(ids))
-	for rows.Next() {
-		var id, typ string
-		if err := rows.Scan(&id, &typ); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
-		}
-		if _, dup := types[id]; !dup {
-			types[id] = directory.MemberType(typ)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	types, err := record.ReadMemberTypes(rows)
+	if err != nil {
 		return nil, fmt.Errorf("find members: %w", err)
 	}
 	return types, nil

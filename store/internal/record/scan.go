@@ -333,3 +333,78 @@ func ScanEvent(row Row, lead ...any) (audit.Event, error) {
 	}
 	return e, nil
 }
+
+// ReadGroupRefs reads rows of (id, display_name) of the groups ids and
+// closes rows. It returns them in the order of ids, or the
+// *directory.GroupNotFoundError of the first that has no row.
+func ReadGroupRefs(rows Rows, ids []string) ([]GroupRef, error) {
+	found, err := Collect(rows, ScanGroupRef)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(found))
+	for _, g := range found {
+		names[g.ID] = g.DisplayName
+	}
+	refs := make([]GroupRef, len(ids))
+	for i, id := range ids {
+		name, ok := names[id]
+		if !ok {
+			return nil, &directory.GroupNotFoundError{ID: id}
+		}
+		refs[i] = GroupRef{ID: id, DisplayName: name}
+	}
+	return refs, nil
+}
+
+// ScanGroupRef reads a row of (id, display_name).
+func ScanGroupRef(r Row) (GroupRef, error) {
+	var g GroupRef
+	return g, r.Scan(&g.ID, &g.DisplayName)
+}
+
+// ReadPendingEvents reads rows of (id, EventColumns), pending events to be
+// sealed, and closes rows.
+func ReadPendingEvents(rows Rows) (ids []int64, events []audit.Event, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		e, err := ScanEvent(rows, &id)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, id)
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return ids, events, nil
+}
+
+// ScanString reads a row of one text column.
+func ScanString(r Row) (string, error) {
+	var s string
+	return s, r.Scan(&s)
+}
+
+// ReadMemberTypes reads rows of (id, member type: User or Group), the ids
+// of a change's members that are users or groups of the tenant, and
+// closes rows. An id that is both keeps its first type.
+func ReadMemberTypes(rows Rows) (map[string]directory.MemberType, error) {
+	defer rows.Close()
+	types := map[string]directory.MemberType{}
+	for rows.Next() {
+		var id, typ string
+		if err := rows.Scan(&id, &typ); err != nil {
+			return nil, err
+		}
+		if _, dup := types[id]; !dup {
+			types[id] = directory.MemberType(typ)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return types, nil
+}
