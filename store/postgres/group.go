@@ -513,7 +513,7 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 // UsersGroups returns the groups of several users, directly or through
 // nested groups, by user id.
 func (db *DB) UsersGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]directory.UserGroup, error) {
-	rows, err := db.db.QueryContext(ctx, `WITH RECURSIVE up (user_id, id, direct) AS (
+	rows, err := db.query(ctx, `WITH RECURSIVE up (user_id, id, direct) AS (
 			SELECT m.member_id, m.group_id, true FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = ANY($2::text[])
 			UNION
 			SELECT up.user_id, m.group_id, false FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = $1
@@ -545,7 +545,7 @@ func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (director
 	// The recursive part runs only for a user with a membership: the CASE
 	// evaluates its subquery on demand (about a fifth of the statement's
 	// cost for the others, measured with pgbench).
-	u, err := record.ScanUser(db.db.QueryRowContext(ctx, userGroupsCTE+`SELECT CASE
+	u, err := record.ScanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
 			WHEN EXISTS (SELECT FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2)
 			THEN (SELECT json_agg(json_build_array(id, display_name, direct) ORDER BY display_name COLLATE "C", id) FROM ug)
 			ELSE '[]' END, `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,

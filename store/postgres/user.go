@@ -318,7 +318,7 @@ func (db *DB) takenKey(ctx context.Context, op string, err error, u *directory.U
 
 // User returns the tenant's user with this id, or directory.ErrNotFound.
 func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, error) {
-	u, err := record.ScanUser(db.db.QueryRowContext(ctx, `SELECT `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, tenantID, id))
+	u, err := record.ScanUser(db.queryRow(ctx, `SELECT `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, directory.ErrNotFound
 	}
@@ -461,7 +461,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 	}
 	var page directory.UserPage
 	if q.Count > 0 {
-		rows, err := db.db.QueryContext(ctx, sqlx.Rebind(sqlx.DOLLAR, st.Page), st.PageArgs...)
+		rows, err := db.query(ctx, sqlx.Rebind(sqlx.DOLLAR, st.Page), st.PageArgs...)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}
@@ -470,7 +470,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 		}
 	}
 	// No page asked for, or past the last user: the total alone.
-	if err := db.db.QueryRowContext(ctx, sqlx.Rebind(sqlx.DOLLAR, st.Count), st.CountArgs...).Scan(&page.Total); err != nil {
+	if err := db.queryRow(ctx, sqlx.Rebind(sqlx.DOLLAR, st.Count), st.CountArgs...).Scan(&page.Total); err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
 	return page, nil
