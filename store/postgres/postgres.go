@@ -255,6 +255,9 @@ func unavailable(err error) bool {
 // *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
 // them; anything else is wrapped with the operation.
 func fail(op string, err error) error {
+	if err == nil {
+		return nil // before the targets of errors.As, which escape: no allocation
+	}
 	var (
 		pe *pgconn.PgError
 		ue *directory.UniqueError
@@ -262,8 +265,6 @@ func fail(op string, err error) error {
 		ge *directory.GroupNotFoundError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
 		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err

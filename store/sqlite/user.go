@@ -302,14 +302,10 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 }
 
 // Users returns a page of the tenant's users matching q.Filter in q.Sort
-// order, and the number that matched. The total and the page come from
-// one statement, so they agree.
+// order, and the number that matched; with q.Groups, their groups. The
+// total, the page and the groups come from one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	users, err := record.Users.For(q.Connection)
-	if err != nil {
-		return directory.UserPage{}, fail("users", err)
-	}
-	st, err := record.List(record.SQLite, users, record.UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	st, err := record.UserList(record.SQLite, tenantID, q, pageGroupsColumn)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
@@ -319,7 +315,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}
-		if page, err = record.ReadUserPage(rows); err != nil || len(page.Users) > 0 {
+		if page, err = record.ReadUserPage(rows, q.Groups); err != nil || len(page.Users) > 0 {
 			return page, fail("users", err)
 		}
 	}
@@ -329,3 +325,17 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 	}
 	return page, nil
 }
+
+// pageGroupsColumn is the groups of the user u of a page, directly or
+// through nested groups, as a JSON array of [id, display name, direct] in
+// UsersGroups's order. The recursive part runs for a member alone.
+const pageGroupsColumn = `CASE WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
+	THEN (WITH RECURSIVE up (id, direct) AS (
+			SELECT m.group_id, 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id
+			UNION
+			SELECT m.group_id, 0 FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = u.tenant_id
+		)
+		SELECT json_group_array(json_array(id, display_name, direct)) FROM (
+			SELECT g.id, g.display_name, max(up.direct) AS direct FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = u.tenant_id
+			GROUP BY g.id ORDER BY g.display_name, g.id))
+	ELSE '[]' END`

@@ -131,21 +131,39 @@ func ScanUser(row Row, lead ...any) (directory.User, error) {
 	return u, nil
 }
 
-// ReadUserPage reads the rows of a List statement's Page over UserColumns
-// (the total, the sort key, the user) and closes rows.
-func ReadUserPage(rows Rows) (directory.UserPage, error) {
+// ReadUserPage reads the rows of a UserList statement's Page (the total,
+// the sort key, with groups the user's groups, the user) and closes rows.
+// With groups, the page's Groups is non-nil when it has users.
+func ReadUserPage(rows Rows, groups bool) (directory.UserPage, error) {
 	defer rows.Close()
 	var (
 		page directory.UserPage
 		key  Key
+		gs   []byte
 	)
+	lead := []any{&page.Total, &key}
+	if groups {
+		lead = append(lead, &gs)
+	}
 	for rows.Next() {
-		u, err := ScanUser(rows, &page.Total, &key)
+		u, err := ScanUser(rows, lead...)
 		if err != nil {
 			return directory.UserPage{}, err
 		}
 		page.Users = append(page.Users, u)
 		page.Keys = append(page.Keys, key.V)
+		if groups {
+			ugs, err := DecodeUserGroups(gs)
+			if err != nil {
+				return directory.UserPage{}, err
+			}
+			if page.Groups == nil {
+				page.Groups = map[string][]directory.UserGroup{}
+			}
+			if len(ugs) > 0 {
+				page.Groups[u.ID] = ugs
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return directory.UserPage{}, err
