@@ -152,6 +152,31 @@ func BenchmarkUserNameFilter(b *testing.B) {
 	})
 }
 
+// BenchmarkUserNameFilterWithGroups is BenchmarkUserNameFilter in one
+// round trip: the page's statement reads the groups (UserQuery.Groups).
+func BenchmarkUserNameFilterWithGroups(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be store.Backend) {
+		ctx := context.Background()
+		tenantID, users := benchUsers(b, be, 1000)
+		b.ReportAllocs()
+		parallel(b, func(pb *testing.PB) {
+			for pb.Next() {
+				u := users[rand.IntN(len(users))]
+				f, err := query.Users.Equal("userName", u.UserName)
+				if err != nil {
+					b.Errorf("Equal(userName) = %v", err)
+					return
+				}
+				page, err := be.Users(ctx, tenantID, directory.UserQuery{Filter: f, StartIndex: 1, Count: 100, Groups: true})
+				if err != nil || len(page.Users) != 1 || len(page.Groups[u.ID]) != 1 {
+					b.Errorf("Users(userName eq %q, groups) = %d users, %v, %v; want 1 with one group", u.UserName, len(page.Users), page.Groups, err)
+					return
+				}
+			}
+		})
+	})
+}
+
 // BenchmarkUserWithGroups is the store's part of GET /Users/{id}.
 func BenchmarkUserWithGroups(b *testing.B) {
 	benchBackends(b, func(b *testing.B, be store.Backend) {
