@@ -2,7 +2,9 @@
 // not depend on the SQL dialect: the stored form of directory values (the
 // user document, one row per email, token scopes, password policies), the
 // comparison keys that unique indexes and filters use, the conditions of
-// user and audit queries, and the sealing of a tenant's audit chain.
+// user and audit queries, the statements of list pages, the readers of
+// rows and pages (scan.go), and the sealing of a tenant's audit chain.
+// SQL text and transactions stay with each dialect.
 //
 // It must not import a database driver, a backend package or anything above
 // store; queries it builds use ? placeholders, which PostgreSQL rebinds.
