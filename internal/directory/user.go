@@ -218,6 +218,9 @@ type UserQuery struct {
 	// After starts the page after this position (cursor paging), the Last
 	// of the previous page of the same query.
 	After *Keyset
+	// Groups asks for the users' groups with the page (UserPage.Groups),
+	// read by the same statement: one round trip for a list response.
+	Groups bool
 }
 
 // Keyset is a position in a sorted list: the sort key and the id of a
@@ -236,6 +239,10 @@ type UserPage struct {
 	// Keys are the users' sort keys, in order: a user's Keyset is its key
 	// and its id.
 	Keys []any
+	// Groups are the groups of the page's users when UserQuery.Groups asks
+	// for them, as UsersGroups returns them: by user id, only users with a
+	// group.
+	Groups map[string][]UserGroup
 }
 
 // cloneCustom copies custom attribute values, lists included.

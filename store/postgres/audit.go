@@ -80,28 +80,6 @@ func params(first, n int) string {
 	return strings.Join(p, ", ")
 }
 
-const eventColumns = `tenant_id, COALESCE(seq, 0), time, type, actor_kind, actor_id, actor_name,
-	target_type, target_id, target_display, request_id, source, changes, prev_hash, hash`
-
-// scanEvent reads a row of the columns in lead (scanned into lead)
-// followed by eventColumns.
-func scanEvent(row interface{ Scan(...any) error }, lead ...any) (audit.Event, error) {
-	var (
-		e       audit.Event
-		changes string
-	)
-	err := row.Scan(append(lead, &e.TenantID, &e.Seq, &e.Time, &e.Type, &e.Actor.Kind, &e.Actor.ID, &e.Actor.Name,
-		&e.Target.Type, &e.Target.ID, &e.Target.Display, &e.RequestID, &e.Source, &changes, &e.PrevHash, &e.Hash)...)
-	if err != nil {
-		return audit.Event{}, err
-	}
-	e.Time = e.Time.UTC()
-	if changes != "" {
-		e.Changes = []byte(changes)
-	}
-	return e, nil
-}
-
 // SealAudit gives pending events their sequence numbers and chain hashes,
 // for one tenant or, when tenantID is empty, for every tenant with pending
 // events. Each batch of at most record.SealBatch events is one transaction
@@ -160,26 +138,13 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 	}
 	// Read committed: this statement's snapshot is taken after the lock, so
 	// it sees what the previous holder sealed.
-	rows, err := tx.QueryContext(ctx, `SELECT id, `+eventColumns+` FROM audit_events
+	rows, err := tx.QueryContext(ctx, `SELECT id, `+record.EventColumns+` FROM audit_events
 		WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $2`, tenantID, record.SealBatch)
 	if err != nil {
 		return 0, fmt.Errorf("read pending events: %w", err)
 	}
-	var (
-		ids    []int64
-		events []audit.Event
-	)
-	for rows.Next() {
-		var id int64
-		e, err := scanEvent(rows, &id)
-		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read pending events: %w", err)
-		}
-		ids = append(ids, id)
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
+	ids, events, err := record.ReadPendingEvents(rows)
+	if err != nil {
 		return 0, fmt.Errorf("read pending events: %w", err)
 	}
 	if len(events) == 0 {
@@ -207,7 +172,7 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 // order.
 func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.AuditFilter) ([]audit.Event, error) {
 	cond, args := record.AuditConditions(tenantID, f, func(t time.Time) any { return t })
-	query := `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + cond + ` ORDER BY seq`
+	query := `SELECT ` + record.EventColumns + ` FROM audit_events WHERE ` + cond + ` ORDER BY seq`
 	if f.Newest {
 		query += ` DESC`
 	}
@@ -219,7 +184,7 @@ func (db *DB) AuditEvents(ctx context.Context, tenantID string, f directory.Audi
 	if err != nil {
 		return nil, fail("audit events", err)
 	}
-	events, err := record.Collect(rows, func(r record.Row) (audit.Event, error) { return scanEvent(r) })
+	events, err := record.Collect(rows, func(r record.Row) (audit.Event, error) { return record.ScanEvent(r) })
 	return events, fail("audit events", err)
 }
 

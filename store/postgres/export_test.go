@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 )
@@ -15,18 +15,23 @@ import (
 // onNotice: one connection, so that every call runs on the session whose
 // statement cache it observes.
 func OpenNoticing(ctx context.Context, rawURL string, onNotice func(*pgconn.Notice)) (*DB, error) {
-	cfg, err := pgx.ParseConfig(rawURL)
+	pcfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { onNotice(n) }
-	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
-	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	pcfg.MaxConns = 1
+	pcfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { onNotice(n) }
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db}, nil
+	db := sqlx.NewDb(stdlib.OpenDBFromPool(pool), "pgx")
+	db.SetMaxOpenConns(1)
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &DB{pool: pool, db: db, cfg: pcfg.ConnConfig}, nil
 }
 
 // MigrateTo applies the migrations up to version alone (tests of older

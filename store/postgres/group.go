@@ -88,16 +88,7 @@ func queryStrings(ctx context.Context, q sqlx.QueryerContext, query string, args
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return record.Collect(rows, record.ScanString)
 }
 
 // lockGroups locks the tenant's groups ids, in id order, for an update of
@@ -109,27 +100,12 @@ func lockGroups(ctx context.Context, tx *sqlx.Tx, tenantID string, ids []string)
 	if err != nil {
 		return nil, fmt.Errorf("lock groups: %w", err)
 	}
-	defer rows.Close()
-	names := make(map[string]string, len(ids))
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("lock groups: %w", err)
-		}
-		names[id] = name
-	}
-	if err := rows.Err(); err != nil {
+	refs, err := record.ReadGroupRefs(rows, ids)
+	var nf *directory.GroupNotFoundError
+	if err != nil && !errors.As(err, &nf) {
 		return nil, fmt.Errorf("lock groups: %w", err)
 	}
-	refs := make([]record.GroupRef, len(ids))
-	for i, id := range ids {
-		name, ok := names[id]
-		if !ok {
-			return nil, &directory.GroupNotFoundError{ID: id}
-		}
-		refs[i] = record.GroupRef{ID: id, DisplayName: name}
-	}
-	return refs, nil
+	return refs, err
 }
 
 // leaveGroups removes the tenant's user or group memberID, whose row this
@@ -153,16 +129,8 @@ func leaveGroups(ctx context.Context, tx *sqlx.Tx, tenantID, memberID string, ev
 	if err != nil {
 		return fmt.Errorf("delete memberships: %w", err)
 	}
-	var refs []record.GroupRef
-	for rows.Next() {
-		var r record.GroupRef
-		if err := rows.Scan(&r.ID, &r.DisplayName); err != nil {
-			rows.Close()
-			return fmt.Errorf("delete memberships: %w", err)
-		}
-		refs = append(refs, r)
-	}
-	if err := rows.Err(); err != nil {
+	refs, err := record.Collect(rows, record.ScanGroupRef)
+	if err != nil {
 		return fmt.Errorf("delete memberships: %w", err)
 	}
 	if len(refs) == 0 {
@@ -185,25 +153,6 @@ func lockMembersSQL(ids int) string {
 		SELECT id FROM groups WHERE tenant_id = $1 AND id = ANY($%[1]d::text[]) FOR KEY SHARE
 	)
 	SELECT id, 'User' FROM mu UNION ALL SELECT id, 'Group' FROM mg`, ids)
-}
-
-// scanTypes reads the rows of lockMembersSQL.
-func scanTypes(rows *sql.Rows, n int) (map[string]directory.MemberType, error) {
-	defer rows.Close()
-	types := make(map[string]directory.MemberType, n)
-	for rows.Next() {
-		var id, typ string
-		if err := rows.Scan(&id, &typ); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
-		}
-		if _, dup := types[id]; !dup {
-			types[id] = directory.MemberType(typ)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find members: %w", err)
-	}
-	return types, nil
 }
 
 // nestingLockClass is the first key of the transaction advisory locks that
@@ -282,7 +231,7 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 		if err != nil {
 			return fmt.Errorf("insert group and lock members: %w", err)
 		}
-		types, err := scanTypes(rows, len(members))
+		types, err := record.ReadMemberTypes(rows)
 		if err != nil {
 			return fmt.Errorf("read members: %w", err)
 		}
@@ -304,77 +253,26 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 	}))
 }
 
-const groupColumns = `g.id, g.tenant_id, g.display_name, g.external_ids, g.version, g.created_at, g.updated_at`
-
-// memberJoin joins the members of the groups g (their rows m, and the users
-// mu and groups mg they are) for the member columns.
-const memberJoin = `LEFT JOIN group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
-	LEFT JOIN users mu ON m.member_type = 'User' AND mu.tenant_id = m.tenant_id AND mu.id = m.member_id
-	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.tenant_id = m.tenant_id AND mg.id = m.member_id`
-
-// memberColumns are the member of a memberJoin row: NULL when the group
-// has none.
-const memberColumns = `m.member_id, m.member_type, COALESCE(mu.display, mg.display_name, '')`
-
-// scanGroup reads a row of the columns in lead (scanned into lead) followed
-// by groupColumns and, with members, memberColumns.
-func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (directory.Group, directory.Member, bool, error) {
-	var (
-		g                  directory.Group
-		memberID, memberTy sql.NullString
-		ext                sql.NullString
-		m                  directory.Member
-	)
-	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &ext, &g.Version, &g.CreatedAt, &g.UpdatedAt)
-	if members {
-		dest = append(dest, &memberID, &memberTy, &m.Display)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return directory.Group{}, directory.Member{}, false, err
-	}
-	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
-	var err error
-	if g.ExternalIDs, err = record.ParseExternalIDs(ext); err != nil {
-		return directory.Group{}, directory.Member{}, false, err
-	}
-	m.ID, m.Type = memberID.String, directory.MemberType(memberTy.String)
-	return g, m, memberID.Valid, nil
-}
-
 // Group returns the tenant's group with this id, with its members (ordered
 // by id) when members is set, or directory.ErrNotFound. Without members it
 // does not read group_members; with them, one statement reads the group
 // and its members, so they are of one moment.
 func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (directory.Group, error) {
 	if !members {
-		g, _, _, err := scanGroup(db.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups g WHERE g.tenant_id = $1 AND g.id = $2`,
+		g, _, _, err := record.ScanGroup(db.db.QueryRowContext(ctx, `SELECT `+record.GroupColumns+` FROM groups g WHERE g.tenant_id = $1 AND g.id = $2`,
 			tenantID, id), false)
 		if errors.Is(err, sql.ErrNoRows) {
 			return directory.Group{}, directory.ErrNotFound
 		}
 		return g, fail("group", err)
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT `+groupColumns+`, `+memberColumns+` FROM groups g `+memberJoin+`
+	rows, err := db.db.QueryContext(ctx, `SELECT `+record.GroupColumns+`, `+record.MemberColumns+` FROM groups g `+record.MemberJoin+`
 		WHERE g.tenant_id = $1 AND g.id = $2 ORDER BY m.member_id`, tenantID, id)
 	if err != nil {
 		return directory.Group{}, fail("group", err)
 	}
-	defer rows.Close()
-	a := record.NewGroupAssembler(true)
-	for rows.Next() {
-		g, m, ok, err := scanGroup(rows, true)
-		if err != nil {
-			return directory.Group{}, fail("group", err)
-		}
-		a.Add(g, m, ok)
-	}
-	if err := rows.Err(); err != nil {
-		return directory.Group{}, fail("group", err)
-	}
-	if len(a.Groups) == 0 {
-		return directory.Group{}, directory.ErrNotFound
-	}
-	return a.Groups[0], nil
+	g, err := record.ReadGroup(rows)
+	return g, fail("group", err)
 }
 
 // Groups returns a page of the tenant's groups matching q.Filter, ordered
@@ -382,7 +280,7 @@ func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (dir
 // members, read in the same statement. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuery) (directory.GroupPage, error) {
-	st, err := record.GroupList(record.Postgres, tenantID, q, groupColumns, memberColumns, memberJoin)
+	st, err := record.GroupList(record.Postgres, tenantID, q)
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
@@ -392,24 +290,8 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 		if err != nil {
 			return directory.GroupPage{}, fail("groups", err)
 		}
-		defer rows.Close()
-		a := record.NewGroupAssembler(q.Members)
-		var key any
-		for rows.Next() {
-			g, m, ok, err := scanGroup(rows, q.Members, &page.Total, &key)
-			if err != nil {
-				return directory.GroupPage{}, fail("groups", err)
-			}
-			if n := len(a.Groups); a.Add(g, m, ok) > n {
-				page.Keys = append(page.Keys, key)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return directory.GroupPage{}, fail("groups", err)
-		}
-		if len(a.Groups) > 0 {
-			page.Groups = a.Groups
-			return page, nil
+		if page, err = record.ReadGroupPage(rows, q.Members); err != nil || len(page.Groups) > 0 {
+			return page, fail("groups", err)
 		}
 	}
 	// No page asked for, or past the last group: the total alone.
@@ -498,7 +380,7 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 		if err != nil {
 			return directory.GroupUpdateResult{}, fmt.Errorf("lock members: %w", err)
 		}
-		if types, err = scanTypes(rows, len(c.Add)); err != nil {
+		if types, err = record.ReadMemberTypes(rows); err != nil {
 			return directory.GroupUpdateResult{}, fmt.Errorf("read members: %w", err)
 		}
 		if err := checkNesting(ctx, tx, u.TenantID, u.ID, c.Add, types); err != nil {
@@ -621,11 +503,7 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 	if err != nil {
 		return nil, fail("user groups", err)
 	}
-	groups, err := record.Collect(rows, func(r record.Row) (directory.UserGroup, error) {
-		var ug directory.UserGroup
-		err := r.Scan(&ug.ID, &ug.Display, &ug.Direct)
-		return ug, err
-	})
+	groups, err := record.Collect(rows, record.ScanGroupOfUser)
 	if groups == nil && err == nil {
 		groups = []directory.UserGroup{}
 	}
@@ -635,7 +513,7 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 // UsersGroups returns the groups of several users, directly or through
 // nested groups, by user id.
 func (db *DB) UsersGroups(ctx context.Context, tenantID string, userIDs []string) (map[string][]directory.UserGroup, error) {
-	rows, err := db.db.QueryContext(ctx, `WITH RECURSIVE up (user_id, id, direct) AS (
+	rows, err := db.query(ctx, `WITH RECURSIVE up (user_id, id, direct) AS (
 			SELECT m.member_id, m.group_id, true FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = ANY($2::text[])
 			UNION
 			SELECT up.user_id, m.group_id, false FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = $1
@@ -667,10 +545,10 @@ func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (director
 	// The recursive part runs only for a user with a membership: the CASE
 	// evaluates its subquery on demand (about a fifth of the statement's
 	// cost for the others, measured with pgbench).
-	u, err := scanUser(db.db.QueryRowContext(ctx, userGroupsCTE+`SELECT CASE
+	u, err := record.ScanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
 			WHEN EXISTS (SELECT FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2)
 			THEN (SELECT json_agg(json_build_array(id, display_name, direct) ORDER BY display_name COLLATE "C", id) FROM ug)
-			ELSE '[]' END, `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
+			ELSE '[]' END, `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
 		tenantID, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, nil, directory.ErrNotFound

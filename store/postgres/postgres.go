@@ -1,7 +1,11 @@
 // Package postgres is the PostgreSQL backend of scimd, for production and
 // for running several stateless replicas against one database: it
-// implements directory.Store with pgx/v5 through database/sql (wrapped in
-// sqlx), with its schema as embedded migrations.
+// implements directory.Store with pgx/v5, with its schema as embedded
+// migrations. One pgxpool pool holds the connections: the read paths every
+// SCIM request takes (a user, a page of users, their groups) use it
+// natively; the rest goes through database/sql (wrapped in sqlx) over the
+// same pool, which costs a few allocations and locks a statement but keeps
+// transactions and goose's migrations on the standard interface.
 //
 // Each change is one statement where it can be (a data-modifying WITH writes
 // the row, its email rows and its audit event together), so a create or an
@@ -33,12 +37,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store/internal/record"
 )
 
 //go:embed migrations/*.sql
@@ -47,8 +53,9 @@ var migrations embed.FS
 // DB is a PostgreSQL database holding scimd's data. It implements
 // directory.Store and is safe for concurrent use.
 type DB struct {
-	db  *sqlx.DB
-	cfg *pgx.ConnConfig // of the pool's connections; WatchCredentials opens one more
+	pool *pgxpool.Pool   // the hot read paths
+	db   *sqlx.DB        // everything else, over pool
+	cfg  *pgx.ConnConfig // of the pool's connections; WatchCredentials opens one more
 }
 
 var _ directory.Store = (*DB)(nil)
@@ -77,25 +84,32 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		q.Del(poolSizeParam)
 		u.RawQuery = q.Encode()
 	}
-	cfg, err := pgx.ParseConfig(u.String())
+	pcfg, err := pgxpool.ParseConfig(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // pgconn redacts passwords
 	}
+	cfg := pcfg.ConnConfig
 	if cfg.ConnectTimeout == 0 {
 		// An unreachable server fails a request in seconds (503), not
 		// after the operating system's TCP timeout.
 		cfg.ConnectTimeout = 3 * time.Second
 	}
-	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
+	pcfg.MaxConns = int32(size)
+	pcfg.MaxConnLifetime = 30 * time.Minute
+	pcfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// database/sql takes its connections from pool and keeps none idle
+	// (stdlib sets that), so the two never hold more than size together.
+	db := sqlx.NewDb(stdlib.OpenDBFromPool(pool), "pgx")
 	db.SetMaxOpenConns(size)
-	db.SetMaxIdleConns(size)
-	db.SetConnMaxLifetime(30 * time.Minute)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &DB{db: db, cfg: cfg}, nil
+	return &DB{pool: pool, db: db, cfg: cfg}, nil
 }
 
 // Migrate applies the pending embedded migrations, each in its own
@@ -153,14 +167,43 @@ func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.db.PingContext(ctx); err != nil {
+	if err := db.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
 }
 
 // Close closes every connection.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	err := db.db.Close()
+	db.pool.Close()
+	return err
+}
+
+// query runs a read on the pool natively, without database/sql: the read
+// paths every SCIM request takes. pgx prepares and caches each statement
+// per connection (QueryExecModeCacheStatement, its default).
+func (db *DB) query(ctx context.Context, query string, args ...any) (record.Rows, error) {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgxRows{rows}, nil
+}
+
+// queryRow runs a one-row read on the pool natively.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) pgx.Row {
+	return db.pool.QueryRow(ctx, query, args...)
+}
+
+// pgxRows are pgx's rows as record reads them.
+type pgxRows struct{ pgx.Rows }
+
+// Close closes the rows and returns their error.
+func (r pgxRows) Close() error {
+	r.Rows.Close()
+	return r.Rows.Err()
+}
 
 // uniqueFields maps the unique constraints that carry a domain rule to the
 // field a violation concerns. Others (ids, token hashes) are internal errors.
@@ -212,6 +255,9 @@ func unavailable(err error) bool {
 // *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
 // them; anything else is wrapped with the operation.
 func fail(op string, err error) error {
+	if err == nil {
+		return nil // before the targets of errors.As, which escape: no allocation
+	}
 	var (
 		pe *pgconn.PgError
 		ue *directory.UniqueError
@@ -219,8 +265,6 @@ func fail(op string, err error) error {
 		ge *directory.GroupNotFoundError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
 		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err

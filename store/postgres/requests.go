@@ -41,12 +41,7 @@ func (db *DB) Requests(ctx context.Context, tenantID string, f directory.Request
 	if err != nil {
 		return nil, fail("requests", err)
 	}
-	recs, err := record.Collect(rows, func(row record.Row) (directory.RequestRecord, error) {
-		var t time.Time
-		r, err := record.ScanRequest(row, &t)
-		r.Time = t.UTC()
-		return r, err
-	})
+	recs, err := record.Collect(rows, record.ScanRequest)
 	return recs, fail("requests", err)
 }
 

@@ -23,7 +23,7 @@ func (db *DB) UserByLogin(ctx context.Context, tenantID string, byUserName bool,
 	if byUserName {
 		column = "user_name_key"
 	}
-	u, err := scanUser(db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.`+column+` = $2`, tenantID, fold.Key(login)))
+	u, err := record.ScanUser(db.db.QueryRowContext(ctx, `SELECT `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.`+column+` = $2`, tenantID, fold.Key(login)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, directory.ErrNotFound
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -32,34 +31,9 @@ func (db *DB) CreateTenant(ctx context.Context, t directory.Tenant, ev audit.Eve
 	return fail("create tenant", err)
 }
 
-const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, invitation_ttl, created_at`
-
-func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
-	var (
-		t      directory.Tenant
-		policy string
-		attrs  string
-		ttl    int64
-	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &ttl, &t.CreatedAt); err != nil {
-		return directory.Tenant{}, err
-	}
-	p, err := record.ParsePolicy(policy)
-	if err != nil {
-		return directory.Tenant{}, err
-	}
-	if t.Attributes, err = record.ParseAttributes(attrs); err != nil {
-		return directory.Tenant{}, err
-	}
-	t.PasswordPolicy = p
-	t.InvitationTTL = time.Duration(ttl) * time.Second
-	t.CreatedAt = t.CreatedAt.UTC()
-	return t, nil
-}
-
 // Tenant returns the tenant with this id, or directory.ErrNotFound.
 func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
-	t, err := scanTenant(db.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	t, err := record.ScanTenant(db.db.QueryRowContext(ctx, `SELECT `+record.TenantColumns+` FROM tenants WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Tenant{}, directory.ErrNotFound
 	}
@@ -68,11 +42,11 @@ func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
 
 // Tenants returns every tenant, oldest first.
 func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id`)
+	rows, err := db.db.QueryContext(ctx, `SELECT `+record.TenantColumns+` FROM tenants ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fail("tenants", err)
 	}
-	ts, err := record.Collect(rows, scanTenant)
+	ts, err := record.Collect(rows, record.ScanTenant)
 	return ts, fail("tenants", err)
 }
 

@@ -60,7 +60,7 @@ func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, pr
 		if !was.Equal(prev) {
 			return directory.ErrVersionMismatch // another change came first
 		}
-		if t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = $2 WHERE id = $1 RETURNING `+tokenColumns, id, settings)); err != nil {
+		if t, err = record.ScanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = $2 WHERE id = $1 RETURNING `+record.TokenColumns, id, settings)); err != nil {
 			return fmt.Errorf("update token settings: %w", err)
 		}
 		ev.Target.ID = t.ID
@@ -72,53 +72,20 @@ func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, pr
 	return t, nil
 }
 
-const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at, settings`
-
-func scanToken(row interface{ Scan(...any) error }) (directory.Token, error) {
-	var (
-		t                          directory.Token
-		scopes, settings           string
-		expires, revoked, lastUsed sql.NullTime
-	)
-	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &t.CreatedAt, &expires, &revoked, &lastUsed, &settings); err != nil {
-		return directory.Token{}, err
-	}
-	s, err := record.ParseScopes(scopes)
-	if err != nil {
-		return directory.Token{}, err
-	}
-	if t.Settings, err = record.ParseTokenSettings(settings); err != nil {
-		return directory.Token{}, err
-	}
-	t.Scopes = s
-	t.CreatedAt = t.CreatedAt.UTC()
-	t.ExpiresAt, t.RevokedAt, t.LastUsedAt = timePtr(expires), timePtr(revoked), timePtr(lastUsed)
-	return t, nil
-}
-
-// timePtr is the optional time of a nullable column, in UTC.
-func timePtr(v sql.NullTime) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := v.Time.UTC()
-	return &t
-}
-
 // Tokens returns the tenant's tokens, revoked ones included, oldest first.
 func (db *DB) Tokens(ctx context.Context, tenantID string) ([]directory.Token, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	rows, err := db.db.QueryContext(ctx, `SELECT `+record.TokenColumns+` FROM tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
 	if err != nil {
 		return nil, fail("tokens", err)
 	}
-	ts, err := record.Collect(rows, scanToken)
+	ts, err := record.Collect(rows, record.ScanToken)
 	return ts, fail("tokens", err)
 }
 
 // TokenByHash returns the token with this secret hash, or
 // directory.ErrNotFound.
 func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, error) {
-	t, err := scanToken(db.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	t, err := record.ScanToken(db.db.QueryRowContext(ctx, `SELECT `+record.TokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Token{}, directory.ErrNotFound
 	}
@@ -135,14 +102,14 @@ func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.E
 	evArgs := eventArgs(ev)
 	args := append([]any{tenantID, name}, evArgs[:targetID]...)
 	args = append(args, evArgs[targetID+1:]...)
-	t, err := scanToken(db.db.QueryRowContext(ctx, `WITH t AS (
+	t, err := record.ScanToken(db.db.QueryRowContext(ctx, `WITH t AS (
 			UPDATE tokens SET revoked_at = $3 WHERE tenant_id = $1 AND name = $2 AND revoked_at IS NULL
-			RETURNING `+tokenColumns+`
+			RETURNING `+record.TokenColumns+`
 		), e AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
 			SELECT $1, `+params(3, targetID)+`, t.id, `+params(3+targetID, eventParams-targetID-1)+` FROM t
 		)
-		SELECT `+tokenColumns+` FROM t`, args...))
+		SELECT `+record.TokenColumns+` FROM t`, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Token{}, directory.ErrNotFound
 	}

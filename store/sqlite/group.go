@@ -39,27 +39,12 @@ func findGroups(ctx context.Context, tx *tx, tenantID string, ids []string) ([]r
 	if err != nil {
 		return nil, fmt.Errorf("find groups: %w", err)
 	}
-	defer rows.Close()
-	names := make(map[string]string, len(ids))
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("find groups: %w", err)
-		}
-		names[id] = name
-	}
-	if err := rows.Err(); err != nil {
+	refs, err := record.ReadGroupRefs(rows, ids)
+	var nf *directory.GroupNotFoundError
+	if err != nil && !errors.As(err, &nf) {
 		return nil, fmt.Errorf("find groups: %w", err)
 	}
-	refs := make([]record.GroupRef, len(ids))
-	for i, id := range ids {
-		name, ok := names[id]
-		if !ok {
-			return nil, &directory.GroupNotFoundError{ID: id}
-		}
-		refs[i] = record.GroupRef{ID: id, DisplayName: name}
-	}
-	return refs, nil
+	return refs, err
 }
 
 // bumpGroups moves the tenant's groups ids to their next version, updated
@@ -103,16 +88,7 @@ func queryStrings(ctx context.Context, tx *tx, query string, args ...any) ([]str
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return record.Collect(rows, record.ScanString)
 }
 
 // memberTypes returns the type of each of ids that is a user or a group of
@@ -126,18 +102,8 @@ func memberTypes(ctx context.Context, tx *tx, tenantID string, ids []string) (ma
 	if err != nil {
 		return nil, fmt.Errorf("find members: %w", err)
 	}
-	defer rows.Close()
-	types := make(map[string]directory.MemberType, len(ids))
-	for rows.Next() {
-		var id, typ string
-		if err := rows.Scan(&id, &typ); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
-		}
-		if _, dup := types[id]; !dup {
-			types[id] = directory.MemberType(typ)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	types, err := record.ReadMemberTypes(rows)
+	if err != nil {
 		return nil, fmt.Errorf("find members: %w", err)
 	}
 	return types, nil
@@ -255,50 +221,12 @@ func createGroup(ctx context.Context, tx *tx, g *directory.Group, members []stri
 	return insertEvents(ctx, tx, g.TenantID, events...)
 }
 
-const groupColumns = `g.id, g.tenant_id, g.display_name, g.external_ids, g.version, g.created_at, g.updated_at`
-
-// memberJoin joins the members of the groups g (their rows m, and the users
-// mu and groups mg they are) for the member columns.
-const memberJoin = `LEFT JOIN group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
-	LEFT JOIN users mu ON m.member_type = 'User' AND mu.tenant_id = m.tenant_id AND mu.id = m.member_id
-	LEFT JOIN groups mg ON m.member_type = 'Group' AND mg.tenant_id = m.tenant_id AND mg.id = m.member_id`
-
-// memberColumns are the member of a memberJoin row: NULL when the group
-// has none.
-const memberColumns = `m.member_id, m.member_type, COALESCE(mu.display, mg.display_name, '')`
-
-// scanGroup reads a row of the columns in lead (scanned into lead) followed
-// by groupColumns and, with members, memberColumns.
-func scanGroup(row interface{ Scan(...any) error }, members bool, lead ...any) (directory.Group, directory.Member, bool, error) {
-	var (
-		g                  directory.Group
-		created, updated   int64
-		memberID, memberTy sql.NullString
-		ext                sql.NullString
-		m                  directory.Member
-	)
-	dest := append(lead, &g.ID, &g.TenantID, &g.DisplayName, &ext, &g.Version, &created, &updated)
-	if members {
-		dest = append(dest, &memberID, &memberTy, &m.Display)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return directory.Group{}, directory.Member{}, false, err
-	}
-	g.CreatedAt, g.UpdatedAt = fromMicros(created), fromMicros(updated)
-	var err error
-	if g.ExternalIDs, err = record.ParseExternalIDs(ext); err != nil {
-		return directory.Group{}, directory.Member{}, false, err
-	}
-	m.ID, m.Type = memberID.String, directory.MemberType(memberTy.String)
-	return g, m, memberID.Valid, nil
-}
-
 // Group returns the tenant's group with this id, with its members (ordered
 // by id) when members is set, or directory.ErrNotFound. Without members it
 // does not read group_members.
 func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (directory.Group, error) {
 	if !members {
-		g, _, _, err := scanGroup(db.queryRow(ctx, `SELECT `+groupColumns+` FROM groups g WHERE g.tenant_id = ? AND g.id = ?`,
+		g, _, _, err := record.ScanGroup(db.queryRow(ctx, `SELECT `+record.GroupColumns+` FROM groups g WHERE g.tenant_id = ? AND g.id = ?`,
 			tenantID, id), false)
 		if errors.Is(err, sql.ErrNoRows) {
 			return directory.Group{}, directory.ErrNotFound
@@ -306,27 +234,13 @@ func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (dir
 		return g, fail("group", err)
 	}
 	// One statement, so the group and its members are of one moment.
-	rows, err := db.query(ctx, `SELECT `+groupColumns+`, `+memberColumns+` FROM groups g `+memberJoin+`
+	rows, err := db.query(ctx, `SELECT `+record.GroupColumns+`, `+record.MemberColumns+` FROM groups g `+record.MemberJoin+`
 		WHERE g.tenant_id = ? AND g.id = ? ORDER BY m.member_id`, tenantID, id)
 	if err != nil {
 		return directory.Group{}, fail("group", err)
 	}
-	defer rows.Close()
-	a := record.NewGroupAssembler(true)
-	for rows.Next() {
-		g, m, ok, err := scanGroup(rows, true)
-		if err != nil {
-			return directory.Group{}, fail("group", err)
-		}
-		a.Add(g, m, ok)
-	}
-	if err := rows.Err(); err != nil {
-		return directory.Group{}, fail("group", err)
-	}
-	if len(a.Groups) == 0 {
-		return directory.Group{}, directory.ErrNotFound
-	}
-	return a.Groups[0], nil
+	g, err := record.ReadGroup(rows)
+	return g, fail("group", err)
 }
 
 // Groups returns a page of the tenant's groups matching q.Filter, ordered
@@ -334,7 +248,7 @@ func (db *DB) Group(ctx context.Context, tenantID, id string, members bool) (dir
 // members, read in the same statement. The total and the page come from
 // one statement, so they agree.
 func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuery) (directory.GroupPage, error) {
-	st, err := record.GroupList(record.SQLite, tenantID, q, groupColumns, memberColumns, memberJoin)
+	st, err := record.GroupList(record.SQLite, tenantID, q)
 	if err != nil {
 		return directory.GroupPage{}, fail("groups", err)
 	}
@@ -344,24 +258,8 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 		if err != nil {
 			return directory.GroupPage{}, fail("groups", err)
 		}
-		defer rows.Close()
-		a := record.NewGroupAssembler(q.Members)
-		var key any
-		for rows.Next() {
-			g, m, ok, err := scanGroup(rows, q.Members, &page.Total, &key)
-			if err != nil {
-				return directory.GroupPage{}, fail("groups", err)
-			}
-			if n := len(a.Groups); a.Add(g, m, ok) > n {
-				page.Keys = append(page.Keys, key)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return directory.GroupPage{}, fail("groups", err)
-		}
-		if len(a.Groups) > 0 {
-			page.Groups = a.Groups
-			return page, nil
+		if page, err = record.ReadGroupPage(rows, q.Members); err != nil || len(page.Groups) > 0 {
+			return page, fail("groups", err)
 		}
 	}
 	// No page asked for, or past the last group: the total alone.
@@ -513,11 +411,7 @@ func (db *DB) UserGroups(ctx context.Context, tenantID, userID string) ([]direct
 	if err != nil {
 		return nil, fail("user groups", err)
 	}
-	groups, err := record.Collect(rows, func(r record.Row) (directory.UserGroup, error) {
-		var ug directory.UserGroup
-		err := r.Scan(&ug.ID, &ug.Display, &ug.Direct)
-		return ug, err
-	})
+	groups, err := record.Collect(rows, record.ScanGroupOfUser)
 	if groups == nil && err == nil {
 		groups = []directory.UserGroup{}
 	}
@@ -557,10 +451,10 @@ const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (
 func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (directory.User, []directory.UserGroup, error) {
 	var groups []byte
 	// The recursive part runs only for a user with a membership.
-	u, err := scanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
+	u, err := record.ScanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
 			WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = ?1 AND m.member_id = ?2)
 			THEN (SELECT json_group_array(json_array(id, display_name, direct)) FROM (SELECT * FROM ug ORDER BY display_name, id))
-			ELSE '[]' END, `+userColumns+` FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2`,
+			ELSE '[]' END, `+record.UserColumns+` FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2`,
 		tenantID, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, nil, directory.ErrNotFound

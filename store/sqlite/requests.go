@@ -32,12 +32,7 @@ func (db *DB) Requests(ctx context.Context, tenantID string, f directory.Request
 	if err != nil {
 		return nil, fail("requests", err)
 	}
-	recs, err := record.Collect(rows, func(row record.Row) (directory.RequestRecord, error) {
-		var t int64
-		r, err := record.ScanRequest(row, &t)
-		r.Time = fromMicros(t)
-		return r, err
-	})
+	recs, err := record.Collect(rows, record.ScanRequest)
 	return recs, fail("requests", err)
 }
 

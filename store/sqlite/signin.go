@@ -19,7 +19,7 @@ func (db *DB) UserByLogin(ctx context.Context, tenantID string, byUserName bool,
 	if byUserName {
 		column = "user_name_key"
 	}
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = ? AND u.`+column+` = ?`, tenantID, fold.Key(login)))
+	u, err := record.ScanUser(db.queryRow(ctx, `SELECT `+record.UserColumns+` FROM users u WHERE u.tenant_id = ? AND u.`+column+` = ?`, tenantID, fold.Key(login)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, directory.ErrNotFound
 	}

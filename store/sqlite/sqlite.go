@@ -199,14 +199,15 @@ func isForeignKey(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAIN
 // *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
 // them.
 func fail(op string, err error) error {
+	if err == nil {
+		return nil // before the targets of errors.As, which escape: no allocation
+	}
 	var (
 		ue *directory.UniqueError
 		me *directory.MemberError
 		ge *directory.GroupNotFoundError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
 		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err

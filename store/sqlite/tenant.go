@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -44,35 +43,9 @@ func createTenant(ctx context.Context, tx *tx, t directory.Tenant, ev audit.Even
 	return insertEvents(ctx, tx, t.ID, ev)
 }
 
-const tenantColumns = `id, name, mfa_required, password_policy, custom_attributes, invitation_ttl, created_at`
-
-func scanTenant(row interface{ Scan(...any) error }) (directory.Tenant, error) {
-	var (
-		t       directory.Tenant
-		policy  string
-		attrs   string
-		ttl     int64
-		created int64
-	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &ttl, &created); err != nil {
-		return directory.Tenant{}, err
-	}
-	p, err := record.ParsePolicy(policy)
-	if err != nil {
-		return directory.Tenant{}, err
-	}
-	if t.Attributes, err = record.ParseAttributes(attrs); err != nil {
-		return directory.Tenant{}, err
-	}
-	t.PasswordPolicy = p
-	t.InvitationTTL = time.Duration(ttl) * time.Second
-	t.CreatedAt = fromMicros(created)
-	return t, nil
-}
-
 // Tenant returns the tenant with this id, or directory.ErrNotFound.
 func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
-	t, err := scanTenant(db.queryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ?`, id))
+	t, err := record.ScanTenant(db.queryRow(ctx, `SELECT `+record.TenantColumns+` FROM tenants WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Tenant{}, directory.ErrNotFound
 	}
@@ -81,11 +54,11 @@ func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
 
 // Tenants returns every tenant, oldest first.
 func (db *DB) Tenants(ctx context.Context) ([]directory.Tenant, error) {
-	rows, err := db.query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id`)
+	rows, err := db.query(ctx, `SELECT `+record.TenantColumns+` FROM tenants ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fail("tenants", err)
 	}
-	ts, err := record.Collect(rows, scanTenant)
+	ts, err := record.Collect(rows, record.ScanTenant)
 	return ts, fail("tenants", err)
 }
 

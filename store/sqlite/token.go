@@ -48,45 +48,20 @@ func createToken(ctx context.Context, tx *tx, t directory.Token, ev audit.Event)
 	return insertEvents(ctx, tx, t.TenantID, ev)
 }
 
-const tokenColumns = `id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at, settings`
-
-func scanToken(row interface{ Scan(...any) error }) (directory.Token, error) {
-	var (
-		t                          directory.Token
-		scopes, settings           string
-		created                    int64
-		expires, revoked, lastUsed sql.NullInt64
-	)
-	if err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Prefix, &t.Hash, &scopes, &created, &expires, &revoked, &lastUsed, &settings); err != nil {
-		return directory.Token{}, err
-	}
-	s, err := record.ParseScopes(scopes)
-	if err != nil {
-		return directory.Token{}, err
-	}
-	if t.Settings, err = record.ParseTokenSettings(settings); err != nil {
-		return directory.Token{}, err
-	}
-	t.Scopes = s
-	t.CreatedAt = fromMicros(created)
-	t.ExpiresAt, t.RevokedAt, t.LastUsedAt = timePtr(expires), timePtr(revoked), timePtr(lastUsed)
-	return t, nil
-}
-
 // Tokens returns the tenant's tokens, revoked ones included, oldest first.
 func (db *DB) Tokens(ctx context.Context, tenantID string) ([]directory.Token, error) {
-	rows, err := db.query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE tenant_id = ? ORDER BY created_at, id`, tenantID)
+	rows, err := db.query(ctx, `SELECT `+record.TokenColumns+` FROM tokens WHERE tenant_id = ? ORDER BY created_at, id`, tenantID)
 	if err != nil {
 		return nil, fail("tokens", err)
 	}
-	ts, err := record.Collect(rows, scanToken)
+	ts, err := record.Collect(rows, record.ScanToken)
 	return ts, fail("tokens", err)
 }
 
 // TokenByHash returns the token with this secret hash, or
 // directory.ErrNotFound.
 func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, error) {
-	t, err := scanToken(db.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	t, err := record.ScanToken(db.queryRow(ctx, `SELECT `+record.TokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Token{}, directory.ErrNotFound
 	}
@@ -100,8 +75,8 @@ func (db *DB) RevokeToken(ctx context.Context, tenantID, name string, ev audit.E
 	var t directory.Token
 	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = ?
-			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns, micros(ev.Time), tenantID, name))
+		t, err = record.ScanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = ?
+			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+record.TokenColumns, micros(ev.Time), tenantID, name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return directory.ErrNotFound
 		}
@@ -144,8 +119,8 @@ func (db *DB) UpdateTokenSettings(ctx context.Context, tenantID, name string, pr
 		if !was.Equal(prev) {
 			return directory.ErrVersionMismatch // another change came first
 		}
-		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = ?
-			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns, settings, tenantID, name))
+		t, err = record.ScanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET settings = ?
+			WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+record.TokenColumns, settings, tenantID, name))
 		if err != nil {
 			return fmt.Errorf("update token settings: %w", err)
 		}

@@ -194,37 +194,9 @@ func insertEmails(ctx context.Context, tx *tx, u *directory.User) error {
 	return nil
 }
 
-const userColumns = `u.id, u.tenant_id, u.user_name, u.email, u.active, u.status,
-	u.email_verified, u.password_must_reset, u.force_mfa_enrollment, u.mfa_enrolled, u.password_hash,
-	u.doc, u.version, u.created_at, u.updated_at,
-	EXISTS (SELECT 1 FROM signin_accounts sa WHERE sa.user_id = u.id AND sa.locked_at IS NOT NULL)`
-
-// scanUser reads a row of the columns in lead (scanned into lead) followed
-// by userColumns.
-func scanUser(row interface{ Scan(...any) error }, lead ...any) (directory.User, error) {
-	var (
-		u                directory.User
-		status           string
-		doc              []byte
-		created, updated int64
-	)
-	err := row.Scan(append(lead, &u.ID, &u.TenantID, &u.UserName, &u.Email, &u.Active, &status,
-		&u.EmailVerified, &u.PasswordMustReset, &u.ForceMFAEnrollment, &u.MFAEnrolled, &u.PasswordHash,
-		&doc, &u.Version, &created, &updated, &u.Locked)...)
-	if err != nil {
-		return directory.User{}, err
-	}
-	if err := record.DecodeUserDoc(doc, &u); err != nil {
-		return directory.User{}, err
-	}
-	u.Status = directory.Status(status)
-	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return u, nil
-}
-
 // User returns the tenant's user with this id, or directory.ErrNotFound.
 func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenantID, id))
+	u, err := record.ScanUser(db.queryRow(ctx, `SELECT `+record.UserColumns+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, directory.ErrNotFound
 	}
@@ -330,14 +302,10 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 }
 
 // Users returns a page of the tenant's users matching q.Filter in q.Sort
-// order, and the number that matched. The total and the page come from
-// one statement, so they agree.
+// order, and the number that matched; with q.Groups, their groups. The
+// total, the page and the groups come from one statement, so they agree.
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	users, err := record.Users.For(q.Connection)
-	if err != nil {
-		return directory.UserPage{}, fail("users", err)
-	}
-	st, err := record.List(record.SQLite, users, userColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	st, err := record.UserList(record.SQLite, tenantID, q, pageGroupsColumn)
 	if err != nil {
 		return directory.UserPage{}, fail("users", err)
 	}
@@ -347,21 +315,8 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}
-		defer rows.Close()
-		var key any
-		for rows.Next() {
-			u, err := scanUser(rows, &page.Total, &key)
-			if err != nil {
-				return directory.UserPage{}, fail("users", err)
-			}
-			page.Users = append(page.Users, u)
-			page.Keys = append(page.Keys, key)
-		}
-		if err := rows.Err(); err != nil {
-			return directory.UserPage{}, fail("users", err)
-		}
-		if len(page.Users) > 0 {
-			return page, nil
+		if page, err = record.ReadUserPage(rows, q.Groups); err != nil || len(page.Users) > 0 {
+			return page, fail("users", err)
 		}
 	}
 	// No page asked for, or past the last user: the total alone.
@@ -370,3 +325,17 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 	}
 	return page, nil
 }
+
+// pageGroupsColumn is the groups of the user u of a page, directly or
+// through nested groups, as a JSON array of [id, display name, direct] in
+// UsersGroups's order. The recursive part runs for a member alone.
+const pageGroupsColumn = `CASE WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
+	THEN (WITH RECURSIVE up (id, direct) AS (
+			SELECT m.group_id, 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id
+			UNION
+			SELECT m.group_id, 0 FROM group_members m JOIN up ON m.member_id = up.id WHERE m.tenant_id = u.tenant_id
+		)
+		SELECT json_group_array(json_array(id, display_name, direct)) FROM (
+			SELECT g.id, g.display_name, max(up.direct) AS direct FROM up JOIN groups g ON g.id = up.id AND g.tenant_id = u.tenant_id
+			GROUP BY g.id ORDER BY g.display_name, g.id))
+	ELSE '[]' END`

@@ -862,6 +862,85 @@ func testUserGroups(t *testing.T, in Instance) {
 	}
 }
 
+// A page of users read with its groups (UserQuery.Groups) has the users,
+// keys and total of the page without, and each user's groups as
+// UsersGroups returns them, in every form of paging: first page, offset,
+// cursor, sorted, filtered, and past the end.
+func testUserPageGroups(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	var users []directory.User
+	for _, name := range []string{"dora", "anita", "carl", "bob", "erik"} {
+		users = append(users, createUser(t, b, newUser(acme.ID, name, name+"@example.com")))
+	}
+	// team ⊂ dept; anita ∈ team (so dept indirectly) and ∈ zeta; bob ∈
+	// dept; carl in none; dora ∈ team; erik in none.
+	team := createGroup(t, b, newGroup(acme.ID, "Team"), users[1].ID, users[0].ID)
+	createGroup(t, b, newGroup(acme.ID, "Department"), team.ID, users[3].ID)
+	createGroup(t, b, newGroup(acme.ID, "zeta"), users[1].ID)
+	// Another tenant's groups and a user of the same name do not leak.
+	globex := createTenant(t, b, "Globex")
+	createGroup(t, b, newGroup(globex.ID, "Globex"), createUser(t, b, newUser(globex.ID, "anita", "anita@example.com")).ID)
+
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	all, err := b.UsersGroups(ctx, acme.ID, ids)
+	if err != nil {
+		t.Fatalf("UsersGroups() = %v", err)
+	}
+	if len(all[users[1].ID]) != 3 || len(all[users[3].ID]) != 1 || len(all) != 3 {
+		t.Fatalf("UsersGroups() = %v, want 3 groups of anita, 1 of bob, 1 of dora", all)
+	}
+	byName, err := query.Users.Equal("userName", "anita")
+	if err != nil {
+		t.Fatal(err)
+	}
+	userName, err := query.Users.SortAttr("userName")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sortByName := &directory.Sort{Attr: userName}
+	first, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: sortByName, StartIndex: 1, Count: 2})
+	if err != nil || len(first.Users) != 2 {
+		t.Fatalf("Users(first 2 by userName) = %d users, %v", len(first.Users), err)
+	}
+	after := &directory.Keyset{Key: first.Keys[1], ID: first.Users[1].ID}
+	for _, q := range []directory.UserQuery{
+		{StartIndex: 1, Count: 10},
+		{StartIndex: 2, Count: 2},
+		{Sort: sortByName, StartIndex: 1, Count: 3},
+		{Sort: &directory.Sort{Attr: userName, Desc: true}, StartIndex: 2, Count: 3},
+		{Sort: sortByName, After: after, Count: 2},
+		{Filter: byName, StartIndex: 1, Count: 10},
+		{StartIndex: 9, Count: 10},
+		{StartIndex: 1, Count: 0},
+	} {
+		plain, err := b.Users(ctx, acme.ID, q)
+		if err != nil {
+			t.Fatalf("Users(%+v) = %v", q, err)
+		}
+		q.Groups = true
+		got, err := b.Users(ctx, acme.ID, q)
+		if err != nil {
+			t.Fatalf("Users(%+v) = %v", q, err)
+		}
+		want := map[string][]directory.UserGroup{}
+		for _, u := range plain.Users {
+			if gs, ok := all[u.ID]; ok {
+				want[u.ID] = gs
+			}
+		}
+		if len(plain.Users) == 0 {
+			want = nil
+		}
+		wantEqual(t, fmt.Sprintf("Users(%+v).Groups", q), got.Groups, want)
+		got.Groups = nil
+		wantEqual(t, fmt.Sprintf("Users(%+v) with groups", q), got, plain)
+	}
+}
+
 func testCreateUserGroups(t *testing.T, in Instance) {
 	ctx, b, raw := context.Background(), in.Backend, in.Raw
 	acme := createTenant(t, b, "Acme")

@@ -81,6 +81,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeleteUserMemberships", testDeleteUserMemberships},
 		{"DeleteGroupParents", testDeleteGroupParents},
 		{"UserGroups", testUserGroups},
+		{"UserPageGroups", testUserPageGroups},
 		{"CreateUserGroups", testCreateUserGroups},
 		{"ConcurrentGroupMembers", testConcurrentGroupMembers},
 		{"ConcurrentNesting", testConcurrentNesting},

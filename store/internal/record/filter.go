@@ -832,17 +832,44 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 	return "(" + x + " < ? OR (" + k.Expr + " = ? AND " + id + " < ?))", []any{after.Key, after.Key, after.ID}
 }
 
+// UserList returns the statements of a page of users over UserColumns:
+// List, and with q.Groups each user's groups ahead of UserColumns, as the
+// dialect's groupsColumn computes them for the user u (a JSON array of
+// [id, display name, direct], which DecodeUserGroups reads). The groups
+// are computed in an outer query over the page, so for its users alone,
+// not for every match a sort goes through. Rows lead with the total and
+// the sort key; ReadUserPage reads them.
+func UserList(d *Dialect, tenantID string, q directory.UserQuery, groupsColumn string) (ListStatements, error) {
+	users, err := Users.For(q.Connection)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	if !q.Groups {
+		return List(d, users, UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	}
+	st, err := List(d, users, "u.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	order, err := OrderBy(d, users, q.Sort)
+	if err != nil {
+		return ListStatements{}, err
+	}
+	st.Page = "SELECT u.total, u.sort_key, " + groupsColumn + ", " + UserColumns + " FROM (" + st.Page + ") u ORDER BY " + order
+	return st, nil
+}
+
 // GroupList returns the statements of a page of groups: List, and with
-// members each group's member rows joined to the page (memberColumns and
-// memberJoin, which join group_members m to the page aliased g), ordered
-// by group, then member. Rows lead with the total and the sort key.
-func GroupList(d *Dialect, tenantID string, q directory.GroupQuery, groupColumns, memberColumns, memberJoin string) (ListStatements, error) {
+// members each group's member rows joined to the page (MemberColumns and
+// MemberJoin), ordered by group, then member. Rows lead with the total and
+// the sort key; ReadGroupPage reads them.
+func GroupList(d *Dialect, tenantID string, q directory.GroupQuery) (ListStatements, error) {
 	groups, err := Groups.For(q.Connection)
 	if err != nil {
 		return ListStatements{}, err
 	}
 	if !q.Members {
-		return List(d, groups, groupColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+		return List(d, groups, GroupColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	}
 	st, err := List(d, groups, "g.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	if err != nil {
@@ -852,7 +879,7 @@ func GroupList(d *Dialect, tenantID string, q directory.GroupQuery, groupColumns
 	if err != nil {
 		return ListStatements{}, err
 	}
-	st.Page = "WITH p AS (" + st.Page + ") SELECT g.total, g.sort_key, " + groupColumns + ", " + memberColumns +
-		" FROM p g " + memberJoin + " ORDER BY " + order + ", m.member_id"
+	st.Page = "WITH p AS (" + st.Page + ") SELECT g.total, g.sort_key, " + GroupColumns + ", " + MemberColumns +
+		" FROM p g " + MemberJoin + " ORDER BY " + order + ", m.member_id"
 	return st, nil
 }

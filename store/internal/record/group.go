@@ -229,13 +229,6 @@ type UserGroupRow struct {
 	Group  directory.UserGroup
 }
 
-// ScanUserGroup reads a row of (user id, group id, display name, direct).
-func ScanUserGroup(r Row) (UserGroupRow, error) {
-	var g UserGroupRow
-	err := r.Scan(&g.UserID, &g.Group.ID, &g.Group.Display, &g.Group.Direct)
-	return g, err
-}
-
 // ByUser groups rows by user, keeping their order.
 func ByUser(rows []UserGroupRow) map[string][]directory.UserGroup {
 	out := map[string][]directory.UserGroup{}

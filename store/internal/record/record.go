@@ -2,7 +2,9 @@
 // not depend on the SQL dialect: the stored form of directory values (the
 // user document, one row per email, token scopes, password policies), the
 // comparison keys that unique indexes and filters use, the conditions of
-// user and audit queries, and the sealing of a tenant's audit chain.
+// user and audit queries, the statements of list pages, the readers of
+// rows and pages (scan.go), and the sealing of a tenant's audit chain.
+// SQL text and transactions stay with each dialect.
 //
 // It must not import a database driver, a backend package or anything above
 // store; queries it builds use ? placeholders, which PostgreSQL rebinds.
@@ -233,24 +235,6 @@ func dir(desc bool) string {
 	return ""
 }
 
-// Row is what a scan function reads: *sql.Row or *sql.Rows.
-type Row = interface{ Scan(...any) error }
-
-// Collect scans every row of rows with scan, closes rows, and returns the
-// values (nil when there are none).
-func Collect[T any](rows *sql.Rows, scan func(Row) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 // ExternalIDsColumn returns the stored form of a group's externalIds: their
 // JSON, or NULL when there are none. (A user's are in its document.)
 func ExternalIDsColumn(ids directory.ExternalIDs) (any, error) {
@@ -350,12 +334,14 @@ func RequestConditions(tenantID string, f directory.RequestFilter, timeArg func(
 // ScanRequest reads them.
 const RequestColumns = `seq, tenant_id, time, token_id, token_name, method, path, status, scim_type, detail, duration_us, request_id`
 
-// ScanRequest reads a row of RequestColumns; t receives the time, which
-// the caller converts.
-func ScanRequest(row Row, t any) (directory.RequestRecord, error) {
-	var r directory.RequestRecord
-	var us int64
-	err := row.Scan(&r.Seq, &r.TenantID, t, &r.TokenID, &r.TokenName, &r.Method, &r.Path, &r.Status, &r.SCIMType, &r.Detail, &us, &r.RequestID)
-	r.Duration = time.Duration(us) * time.Microsecond
+// ScanRequest reads a row of RequestColumns.
+func ScanRequest(row Row) (directory.RequestRecord, error) {
+	var (
+		r  directory.RequestRecord
+		at Time
+		us int64
+	)
+	err := row.Scan(&r.Seq, &r.TenantID, &at, &r.TokenID, &r.TokenName, &r.Method, &r.Path, &r.Status, &r.SCIMType, &r.Detail, &us, &r.RequestID)
+	r.Time, r.Duration = at.Time, time.Duration(us)*time.Microsecond
 	return r, err
 }
