@@ -1,0 +1,353 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/store/storetest"
+)
+
+// caddyPath returns the caddy binary named by SCIMD_TEST_CADDY, and skips
+// the test when the variable is unset.
+func caddyPath(t *testing.T) string {
+	t.Helper()
+	caddy := os.Getenv("SCIMD_TEST_CADDY")
+	if caddy == "" {
+		t.Skip("set SCIMD_TEST_CADDY to the path of a caddy binary (Debian: the caddy package, 2.6) to run the load balancer test")
+	}
+	if _, err := exec.LookPath(caddy); err != nil {
+		t.Fatalf("SCIMD_TEST_CADDY: %v", err)
+	}
+	return caddy
+}
+
+// freePort returns a TCP port free on every one of hosts.
+func freePort(t *testing.T, hosts ...string) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		free := true
+		for _, h := range hosts[1:] {
+			o, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				continue
+			}
+			o.Close()
+		}
+		l.Close()
+		if free {
+			return port
+		}
+	}
+	t.Fatalf("no port free on all of %v", hosts)
+	return 0
+}
+
+// startCaddy runs caddy with the repository's Caddyfile, its addresses
+// substituted: it listens on listen instead of 8080 and finds the replicas
+// at port instead of 8080. The name the Caddyfile resolves, scimd,
+// resolves to each of replicaIPs: caddy runs in a mount namespace of its
+// own whose /etc/hosts says so, as the DNS of a compose network would.
+func startCaddy(t *testing.T, caddy string, listen, port int, replicaIPs ...string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(raw)
+	for _, sub := range [][2]string{{":8080 {", fmt.Sprintf(":%d {", listen)}, {"port 8080", fmt.Sprintf("port %d", port)}} {
+		if n := strings.Count(conf, sub[0]); n != 1 {
+			t.Fatalf("the Caddyfile holds %q %d times, want once:\n%s", sub[0], n, conf)
+		}
+		conf = strings.Replace(conf, sub[0], sub[1], 1)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Caddyfile")
+	hosts := filepath.Join(dir, "hosts")
+	var h strings.Builder
+	h.WriteString("127.0.0.1 localhost\n")
+	for _, ip := range replicaIPs {
+		h.WriteString(ip + " scimd\n")
+	}
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hosts, []byte(h.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--mount"}
+	if os.Geteuid() != 0 {
+		args = append(args, "--map-root-user")
+	}
+	args = append(args, "sh", "-c", `mount --bind "$1" /etc/hosts && exec "$2" run --adapter caddyfile --config "$3"`, "sh", hosts, caddy, file)
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = []string{"HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "XDG_DATA_HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start caddy in a mount namespace (unshare): %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("caddy's log:\n%s", out.String())
+		}
+	})
+	lb := fmt.Sprintf("http://127.0.0.1:%d", listen)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(lb + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return lb
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy does not proxy /healthz (%v); its log:\n%s", err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pinCookie is the cookie with which the Caddyfile's lb_policy cookie
+// sends a request to the replica at dial (Caddy's HMAC-SHA256 of the
+// address, with the Caddyfile's empty secret).
+func pinCookie(dial string) *http.Cookie {
+	m := hmac.New(sha256.New, nil)
+	m.Write([]byte(dial))
+	return &http.Cookie{Name: "scimd_replica", Value: hex.EncodeToString(m.Sum(nil))}
+}
+
+// lbCall sends one request through the load balancer and returns its
+// status (0 when the request failed without one) and decoded JSON body.
+func lbCall(client *http.Client, method, u, token, body string, cookie *http.Cookie) (int, map[string]any, error) {
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&doc)
+	if resp.Header.Get("Set-Cookie") != "" && cookie != nil {
+		return resp.StatusCode, doc, fmt.Errorf("the balancer re-pinned a request pinned to a live replica: %s", resp.Header.Get("Set-Cookie"))
+	}
+	return resp.StatusCode, doc, nil
+}
+
+// TestTopology runs the deployment of compose.yaml without Docker: two
+// `scimd serve` replicas on one PostgreSQL database behind Caddy with the
+// repository's Caddyfile (only its addresses substituted). Through the
+// balancer, concurrent creates of one email land once, a cursor walk
+// alternates between the replicas, and when a replica is killed under
+// load no request that is safe to retry fails. It needs SCIMD_TEST_CADDY
+// and PostgreSQL.
+func TestTopology(t *testing.T) {
+	caddy := caddyPath(t)
+	db := storetest.PostgresURL(t)
+	ips := []string{"127.0.0.1", "127.0.0.2"}
+	port := freePort(t, ips...)
+	listen := freePort(t, "127.0.0.1")
+	base := fmt.Sprintf("http://127.0.0.1:%d", listen)
+	args := []string{"--rate-limit", "0", "--base-url", base}
+	replicas := []*replica{startReplicaAt(t, db, net.JoinHostPort(ips[0], strconv.Itoa(port)), args...)}
+	if replicas[0].token == "" {
+		t.Fatal("the first replica printed no bootstrap token")
+	}
+	replicas = append(replicas, startReplicaAt(t, db, net.JoinHostPort(ips[1], strconv.Itoa(port)), args...))
+	lb := startCaddy(t, caddy, listen, port, ips...)
+	tenantID := strings.Fields(strings.Split(mustScimd(t, db, "tenant", "list"), "\n")[1])[0]
+	token := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenantID, "--name", "idp", "--scope", "scim"))
+	client := &http.Client{Timeout: time.Minute}
+	user := func(userName string) string {
+		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":` + strconv.Quote(userName) + `}`
+	}
+	// count returns how many users the filter userName eq name finds.
+	count := func(t *testing.T, userName string) int {
+		t.Helper()
+		status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?filter="+url.QueryEscape(`userName eq "`+userName+`"`), token, "", nil)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("filter %s = %d %v %v", userName, status, doc, err)
+		}
+		n, _ := doc["totalResults"].(float64)
+		return int(n)
+	}
+
+	t.Run("creates land once", func(t *testing.T) {
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				status, _, err := lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user("Once@Example.com"), pinCookie(net.JoinHostPort(ips[i%2], strconv.Itoa(port))))
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				statuses[status]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if statuses[http.StatusCreated] != 1 || statuses[http.StatusConflict] != 19 {
+			t.Fatalf("20 creates of one email through the balancer, half on each replica: %v, want one 201 and 19 409", statuses)
+		}
+		if n := count(t, "once@example.com"); n != 1 {
+			t.Fatalf("users once@example.com = %d, want 1", n)
+		}
+	})
+
+	t.Run("cursor across replicas", func(t *testing.T) {
+		for i := range 9 {
+			if status, doc, err := lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(fmt.Sprintf("walk%02d@example.com", i)), nil); status != http.StatusCreated {
+				t.Fatalf("create = %d %v %v", status, doc, err)
+			}
+		}
+		seen := map[string]bool{}
+		cursor := ""
+		for page := 0; ; page++ {
+			// Each page on the other replica: the cookie pins it.
+			pin := pinCookie(net.JoinHostPort(ips[page%2], strconv.Itoa(port)))
+			status, doc, err := lbCall(client, http.MethodGet, lb+`/scim/v2/Users?count=2&filter=`+url.QueryEscape(`userName sw "walk"`)+"&cursor="+url.QueryEscape(cursor), token, "", pin)
+			if err != nil || status != http.StatusOK {
+				t.Fatalf("page %d on replica %d = %d %v %v", page, page%2, status, doc, err)
+			}
+			resources, _ := doc["Resources"].([]any)
+			for _, res := range resources {
+				id := res.(map[string]any)["id"].(string)
+				if seen[id] {
+					t.Fatalf("user %s on two pages", id)
+				}
+				seen[id] = true
+			}
+			next, _ := doc["nextCursor"].(string)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if len(seen) != 9 {
+			t.Fatalf("walked %d users across the replicas, want 9", len(seen))
+		}
+	})
+
+	t.Run("a replica killed under load", func(t *testing.T) {
+		// Four clients without cookies (as IdPs are) and one pinned to
+		// the replica that is killed (a browser) send reads and creates
+		// for a second, the replica is killed, and they go on for 4 s.
+		type tally struct{ ok, failed atomic.Int64 }
+		var reads, creates, pinned [2]tally // [before, after the kill]
+		var killed atomic.Bool
+		var created sync.Map // userName → status of its create
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		record := func(tl *[2]tally, status int, err error, what string) {
+			phase := 0
+			if killed.Load() {
+				phase = 1
+			}
+			if status >= 500 || status == 0 {
+				tl[phase].failed.Add(1)
+				t.Logf("%s (after the kill: %v) = %d %v", what, phase == 1, status, err)
+				return
+			}
+			tl[phase].ok.Add(1)
+		}
+		dead := net.JoinHostPort(ips[1], strconv.Itoa(port))
+		for w := range 5 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if w == 4 {
+						status, _, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "", pinCookie(dead))
+						if killed.Load() {
+							err = nil // re-pinning a browser off a dead replica is right
+						}
+						record(&pinned, status, err, "a pinned read")
+						continue
+					}
+					status, _, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "", nil)
+					record(&reads, status, err, "a read")
+					name := fmt.Sprintf("load%d-%04d@example.com", w, i)
+					status, _, err = lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(name), nil)
+					created.Store(name, status)
+					record(&creates, status, err, "a create")
+				}
+			})
+		}
+		time.Sleep(time.Second)
+		killed.Store(true)
+		if err := replicas[1].cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second)
+		close(stop)
+		wg.Wait()
+		t.Logf("reads: %d ok, %d failed before the kill; %d ok, %d failed after", reads[0].ok.Load(), reads[0].failed.Load(), reads[1].ok.Load(), reads[1].failed.Load())
+		t.Logf("creates: %d ok, %d failed before the kill; %d ok, %d failed after", creates[0].ok.Load(), creates[0].failed.Load(), creates[1].ok.Load(), creates[1].failed.Load())
+		t.Logf("reads pinned to the killed replica: %d ok, %d failed before the kill; %d ok, %d failed after", pinned[0].ok.Load(), pinned[0].failed.Load(), pinned[1].ok.Load(), pinned[1].failed.Load())
+		if reads[0].failed.Load()+creates[0].failed.Load()+pinned[0].failed.Load() != 0 {
+			t.Errorf("requests failed before the kill")
+		}
+		if reads[1].ok.Load() == 0 || creates[1].ok.Load() == 0 || pinned[1].ok.Load() == 0 {
+			t.Errorf("no request succeeded after the kill")
+		}
+		if n := reads[1].failed.Load() + pinned[1].failed.Load(); n != 0 {
+			t.Errorf("%d reads failed after the kill; a read is safe to retry on the live replica", n)
+		}
+		// A create the killed replica was running when it died may fail
+		// (it is not safe to retry); one per client at most.
+		if n := creates[1].failed.Load(); n > 4 {
+			t.Errorf("%d creates failed after the kill, want at most the 4 in flight", n)
+		}
+		// Whatever its answer, no create landed twice, and each 201 landed
+		// (asked of the live replica itself).
+		created.Range(func(k, v any) bool {
+			status, _, doc := replicas[0].call(t, http.MethodGet, "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "`+k.(string)+`"`), token, "")
+			if status != http.StatusOK {
+				t.Fatalf("filter %s on the live replica = %d %v", k, status, doc)
+			}
+			total, _ := doc["totalResults"].(float64)
+			if n := int(total); n > 1 || (v.(int) == http.StatusCreated && n != 1) {
+				t.Errorf("create of %s answered %d; %d users hold it", k, v, n)
+			}
+			return true
+		})
+	})
+}
