@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -381,4 +382,40 @@ func TestTopology(t *testing.T) {
 			return true
 		})
 	})
+}
+
+// TestComposeNamesItsReplicas checks that the Caddyfile TestTopology runs
+// is the one compose.yaml mounts, and that its upstreams are the names the
+// compose network gives the replicas (<project>-<service>-<n>), one per
+// replica compose.yaml deploys.
+func TestComposeNamesItsReplicas(t *testing.T) {
+	compose, err := os.ReadFile(filepath.Join("..", "..", "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caddyfile, err := os.ReadFile(filepath.Join("..", "..", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nname: scimd\n", "\n  scimd:\n", "file: ./Caddyfile\n", "target: /etc/caddy/Caddyfile\n", `command: ["serve", "--listen", ":8080"]`} {
+		if !strings.Contains(string(compose), want) {
+			t.Errorf("compose.yaml lacks %q", want)
+		}
+	}
+	m := regexp.MustCompile(`\n      replicas: (\d+)\n`).FindStringSubmatch(string(compose))
+	if m == nil {
+		t.Fatal("compose.yaml deploys no number of scimd replicas")
+	}
+	n, _ := strconv.Atoi(m[1])
+	upstreams := regexp.MustCompile(`reverse_proxy ([^{]+)\{`).FindStringSubmatch(string(caddyfile))
+	if upstreams == nil {
+		t.Fatalf("the Caddyfile has no reverse_proxy with upstreams:\n%s", caddyfile)
+	}
+	var want []string
+	for i := 1; i <= n; i++ {
+		want = append(want, fmt.Sprintf("scimd-scimd-%d:8080", i))
+	}
+	if got := strings.Fields(upstreams[1]); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("the Caddyfile's upstreams = %v, want the %d replicas of compose.yaml: %v", got, n, want)
+	}
 }
