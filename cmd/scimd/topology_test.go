@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -270,6 +273,46 @@ func TestTopology(t *testing.T) {
 		}
 		if len(seen) != 9 {
 			t.Fatalf("walked %d users across the replicas, want 9", len(seen))
+		}
+	})
+
+	t.Run("console across replicas", func(t *testing.T) {
+		// A browser signs in on one replica and goes on on the other: the
+		// session lives in the database.
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		browser := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		get := func(path string, replica int) (int, string) {
+			req, _ := http.NewRequest(http.MethodGet, lb+path, nil)
+			req.AddCookie(pinCookie(replica, port))
+			resp, err := browser.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		status, form := get("/admin/sign-in", 1)
+		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
+		if status != http.StatusOK || csrf == nil {
+			t.Fatalf("the sign-in page on replica 1 = %d, CSRF field %v", status, csrf)
+		}
+		req, _ := http.NewRequest(http.MethodPost, lb+"/admin/sign-in", strings.NewReader(url.Values{"token": {replicas[0].token}, "csrf": {html.UnescapeString(csrf[1])}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(pinCookie(1, port))
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/users" {
+			t.Fatalf("sign in on replica 1 = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if status, page := get("/admin/users", 2); status != http.StatusOK || !strings.Contains(page, "walk08@example.com") {
+			t.Fatalf("the users page on replica 2, signed in on replica 1 = %d:\n%s", status, page)
 		}
 	})
 
