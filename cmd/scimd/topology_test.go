@@ -425,6 +425,20 @@ func TestTopology(t *testing.T) {
 			return true
 		})
 	})
+
+	t.Run("every replica out", func(t *testing.T) {
+		if err := replicas[0].cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "", nil)
+		if status != http.StatusServiceUnavailable || err != nil {
+			t.Fatalf("a read with no replica left = %d %v %v, want a SCIM 503 with Retry-After", status, doc, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("a read with no replica left was answered after %v", d)
+		}
+	})
 }
 
 // TestComposeNamesItsReplicas checks that the Caddyfile TestTopology runs
