@@ -184,9 +184,11 @@ func lbCall(client *http.Client, method, u, token, body string, cookie *http.Coo
 // `scimd serve` replicas on one PostgreSQL database behind Caddy with the
 // repository's Caddyfile (only its addresses substituted). Through the
 // balancer, concurrent creates of one email land once, a cursor walk
-// alternates between the replicas, and when a replica is killed under
-// load no request that is safe to retry fails. It needs SCIMD_TEST_CADDY
-// and PostgreSQL.
+// alternates between the replicas, a console session signed in on one
+// replica works on the other, a replica killed under load costs no read
+// and only writes it was running (each a SCIM 503 with Retry-After), and
+// with every replica gone a request gets that 503 too. It needs
+// SCIMD_TEST_CADDY and PostgreSQL.
 func TestTopology(t *testing.T) {
 	caddy := caddyPath(t)
 	db := storetest.PostgresURL(t)
