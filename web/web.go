@@ -7,6 +7,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image/png"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,7 +24,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/skip2/go-qrcode"
+	"github.com/pquerna/otp"
 
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
@@ -266,14 +268,19 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 		h.problem(w, r, err)
 		return
 	}
-	png, err := qrcode.Encode(keyURL, qrcode.Medium, 220)
+	key, err := otp.NewKeyFromURL(keyURL)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	u, err := url.Parse(keyURL)
+	qr, err := key.Image(220, 220)
 	if err != nil {
-		h.problem(w, r, err)
+		h.problem(w, r, fmt.Errorf("render the TOTP QR code: %w", err))
+		return
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, qr); err != nil {
+		h.problem(w, r, fmt.Errorf("encode the TOTP QR code: %w", err))
 		return
 	}
 	status := http.StatusOK
@@ -282,7 +289,7 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 	}
 	h.render(w, status, "mfa.html", &page{Title: "Set up two-step verification", TenantName: st.Tenant.Name, Kind: kind,
 		Action: directory.LinkPath(kind, url.PathEscape(secret)) + "/mfa", CSRF: token, Errors: errs,
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), ManualKey: template.URL(group(u.Query().Get("secret")))})
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.Bytes())), ManualKey: template.URL(group(key.Secret()))})
 }
 
 // group writes a key in groups of four characters, to copy by hand.

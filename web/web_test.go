@@ -3,6 +3,9 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"html"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -258,6 +261,13 @@ func TestAcceptInvitationWithMFA(t *testing.T) {
 		mfa := br.get(path)
 		mfa.want(t, "GET the MFA step", http.StatusOK, `src="data:image/png;base64,`, `id="manual-key"`, `autocomplete="one-time-code"`)
 		key := strings.ReplaceAll(regexp.MustCompile(`<code id="manual-key">([^<]+)</code>`).FindStringSubmatch(mfa.body)[1], " ", "")
+		qr, err := base64.StdEncoding.DecodeString(html.UnescapeString(regexp.MustCompile(`src="data:image/png;base64,([^"]+)"`).FindStringSubmatch(mfa.body)[1]))
+		if err != nil {
+			t.Fatalf("the QR code's data URL: %v", err)
+		}
+		if img, err := png.Decode(bytes.NewReader(qr)); err != nil || img.Bounds().Dx() != 220 || img.Bounds().Dy() != 220 {
+			t.Fatalf("the QR code = %v, %v; want a 220×220 PNG", err, img)
+		}
 		wrong := br.submit(mfa, path+"/mfa", "code", "000000")
 		wrong.want(t, "POST a wrong code", http.StatusUnprocessableEntity, "not valid")
 		if u, _ := e.svc.User(context.Background(), e.tenant.ID, id); u.Status != directory.StatusInvited {

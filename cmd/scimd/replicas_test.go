@@ -31,7 +31,13 @@ type replica struct {
 // test ends.
 func startReplica(t *testing.T, db string, args ...string) *replica {
 	t.Helper()
-	cmd := child(t, db, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startReplicaAt(t, db, "127.0.0.1:0", args...)
+}
+
+// startReplicaAt is startReplica listening on the address listen.
+func startReplicaAt(t *testing.T, db, listen string, args ...string) *replica {
+	t.Helper()
+	cmd := child(t, db, append([]string{"serve", "--listen", listen}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
