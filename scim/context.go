@@ -17,9 +17,8 @@ const (
 	keyBulkOperation
 )
 
-// exchange is the per-request state shared by the middleware, the handlers
-// and the response writer around the library. A request is served by one
-// goroutine, so it needs no lock.
+// exchange is the per-request state shared by the middleware and the
+// handlers. A request is served by one goroutine, so it needs no lock.
 type exchange struct {
 	requestID string
 
@@ -32,17 +31,6 @@ type exchange struct {
 
 	// Set by usersOf: the tenant's user schemas.
 	users *userSchemas
-	// Set by userBody: the custom extension object of a POST or PUT body,
-	// which the library never sees (its User schema has no custom
-	// attributes), and whether the body had one.
-	custom     map[string]any
-	customSent bool
-
-	// Set by the resource handlers for libraryWriter.
-	problem     error  // answer with this error instead of the library's output
-	notModified bool   // answer 304 with etag instead of the library's output
-	etag        string // the resource's ETag
-	location    string // the resource's URL, for the Location header
 
 	// Set by writeError, for the request log.
 	scimType, detail string
