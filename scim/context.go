@@ -10,12 +10,8 @@ import (
 // ctxKey is the type of this package's context keys.
 type ctxKey int
 
-const (
-	keyExchange ctxKey = iota
-	// keyBulkOperation marks the requests a /Bulk request sends through
-	// the router: the bulk request paid the rate limit for them.
-	keyBulkOperation
-)
+// keyExchange is the context key of the request's exchange.
+const keyExchange ctxKey = 0
 
 // exchange is the per-request state shared by the middleware and the
 // handlers. A request is served by one goroutine, so it needs no lock.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/schema"
 	"github.com/go-chi/chi/v5"
 
@@ -118,25 +117,14 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // discoveryList answers a list of discovery resources (RFC 7644 §4) as a
-// ListResponse, paged by startIndex and count: count defaults to, and is
-// capped at, the largest page; itemsPerPage is the number returned.
+// ListResponse, paged by startIndex and count as the user list is
+// (pageParams); itemsPerPage is the number returned.
 func (h *handler) discoveryList(w http.ResponseWriter, r *http.Request, all []map[string]any) {
-	q := r.URL.Query()
-	var bad []string
-	startIndex, err := intParam(q, "startIndex", 1)
+	startIndex, count, err := pageParams(r.URL.Query())
 	if err != nil {
-		bad = append(bad, "startIndex")
-	}
-	count, err := intParam(q, "count", directory.MaxPageSize)
-	if err != nil {
-		bad = append(bad, "count")
-	}
-	if len(bad) > 0 {
-		se := scimerrors.ScimErrorBadParams(bad)
-		h.writeError(w, r, schemaError(&se))
+		h.writeError(w, r, err)
 		return
 	}
-	startIndex, count = max(startIndex, 1), min(max(count, 0), directory.MaxPageSize)
 	from := min(startIndex-1, len(all))
 	page := all[from:min(from+count, len(all))]
 	resp := newListResponse(len(all), startIndex, len(page))

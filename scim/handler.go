@@ -63,7 +63,6 @@ type handler struct {
 	limiter *ratelimit.Limiter // nil: no limit
 
 	groups  *resourceSchema
-	router  http.Handler // the whole surface, which /Bulk sends its operations through
 	maxBulk int64
 	admin   http.Handler // nil: none
 	pages   http.Handler // the invitation and reset pages; nil: none
@@ -94,8 +93,7 @@ func NewHandler(d Deps) http.Handler {
 	if h.cursors == nil {
 		h.cursors = cursor.Random(DefaultCursorTTL)
 	}
-	h.router = h.routes()
-	return h.router
+	return h.routes()
 }
 
 // base returns the external base URL for r: Deps.BaseURL, else the scheme
