@@ -128,8 +128,13 @@ func (h *handler) discoveryList(w http.ResponseWriter, r *http.Request, all []ma
 	from := min(startIndex-1, len(all))
 	page := all[from:min(from+count, len(all))]
 	resp := newListResponse(len(all), startIndex, len(page))
-	resp.Resources = append(resp.Resources, page...)
-	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+	for _, v := range page {
+		if err := resp.addJSON(v); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	writeList(w, &resp)
 }
 
 // discoverySchemas returns the schemas /Schemas serves, in order: the

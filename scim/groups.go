@@ -1,8 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -68,9 +66,9 @@ func (h *handler) getGroup(w http.ResponseWriter, r *http.Request) {
 // ETag and URL.
 func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group) {
 	base := h.base(r)
-	body, err := json.Marshal(groupResource(g, base, connectionOf(r), exchangeOf(r.Context()).projection))
+	body, err := encodeGroup(nil, g, base, connectionOf(r), exchangeOf(r.Context()).projection)
 	if err != nil {
-		h.writeError(w, r, fmt.Errorf("encode group: %w", err))
+		h.writeError(w, r, err)
 		return
 	}
 	writeResource(w, status, groupLocation(base, g.ID), etag(g.Version), body)
@@ -480,7 +478,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	base := h.base(r)
 	resp := newListResponse(page.Total, pg.startIndex, min(len(page.Groups), count))
 	if n := pg.page(len(page.Groups)); n < len(page.Groups) {
-		if resp.NextCursor, err = pg.next(page.Keys[n-1], page.Groups[n-1].ID); err != nil {
+		if resp.nextCursor, err = pg.next(page.Keys[n-1], page.Groups[n-1].ID); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
@@ -488,7 +486,10 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Groups {
-		resp.Resources = append(resp.Resources, groupResource(&page.Groups[i], base, connectionOf(r), proj))
+		if resp.items, err = encodeGroup(resp.next(), &page.Groups[i], base, connectionOf(r), proj); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
-	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+	writeList(w, &resp)
 }

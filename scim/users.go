@@ -1,8 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -101,9 +99,9 @@ func (h *handler) getUser(w http.ResponseWriter, r *http.Request) {
 // groups, its ETag and its URL.
 func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *directory.User, groups []directory.UserGroup) {
 	base := h.base(r)
-	body, err := json.Marshal(userResource(u, groups, base, connectionOf(r), exchangeOf(r.Context()).projection))
+	body, err := encodeUser(nil, u, groups, base, connectionOf(r), exchangeOf(r.Context()).projection)
 	if err != nil {
-		h.writeError(w, r, fmt.Errorf("encode user: %w", err))
+		h.writeError(w, r, err)
 		return
 	}
 	writeResource(w, status, userLocation(base, u.ID), etag(u.Version), body)
@@ -160,26 +158,28 @@ func userResource(u *directory.User, groups []directory.UserGroup, base, connect
 	return res
 }
 
-// userResources returns the SCIM form of a page of users, shaped by proj,
-// with their groups (one query for the page) unless proj leaves them out.
-func (h *handler) userResources(r *http.Request, users []directory.User, proj projection) ([]map[string]any, error) {
+// addUsers adds a page of users to a list response, shaped by proj, with
+// their groups (one query for the page) unless proj leaves them out.
+func (h *handler) addUsers(r *http.Request, l *listResponse, users []directory.User, proj projection) error {
 	var groups map[string][]directory.UserGroup
-	if proj.returns("groups") {
+	if proj.returns("groups") && len(users) > 0 {
 		ids := make([]string, len(users))
 		for i := range users {
 			ids[i] = users[i].ID
 		}
 		var err error
 		if groups, err = h.svc.UsersGroups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, ids); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	base, conn := h.base(r), connectionOf(r)
-	out := make([]map[string]any, len(users))
 	for i := range users {
-		out[i] = userResource(&users[i], groups[users[i].ID], base, conn, proj)
+		var err error
+		if l.items, err = encodeUser(l.next(), &users[i], groups[users[i].ID], base, conn, proj); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // replaceUser serves PUT /Users/{id}. A body id differing from the URL's
