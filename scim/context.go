@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/scimd/scimd/internal/directory"
 )
@@ -24,6 +25,10 @@ type exchange struct {
 
 	// Set by the project middleware: the shape of returned resources.
 	projection projection
+
+	// Set by queryOf: the parsed query of rawQuery.
+	query    url.Values
+	rawQuery string
 
 	// Set by usersOf: the tenant's user schemas.
 	users *userSchemas
@@ -56,3 +61,13 @@ func RequestID(r *http.Request) string { return exchangeOf(r.Context()).requestI
 // connectionOf returns the provisioning connection of the request: whose
 // externalIds it reads and writes.
 func connectionOf(r *http.Request) string { return exchangeOf(r.Context()).caller.Connection }
+
+// queryOf returns the parsed query of r, parsed once per request (and
+// again only if a middleware rewrote it). Callers must not change it.
+func queryOf(r *http.Request) url.Values {
+	ex := exchangeOf(r.Context())
+	if ex.query == nil || ex.rawQuery != r.URL.RawQuery {
+		ex.query, ex.rawQuery = r.URL.Query(), r.URL.RawQuery
+	}
+	return ex.query
+}

@@ -120,7 +120,7 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 // ListResponse, paged by startIndex and count as the user list is
 // (pageParams); itemsPerPage is the number returned.
 func (h *handler) discoveryList(w http.ResponseWriter, r *http.Request, all []map[string]any) {
-	startIndex, count, err := pageParams(r.URL.Query())
+	startIndex, count, err := pageParams(queryOf(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -19,6 +19,10 @@ import (
 // sorted order, HTML characters escaped), which TestEncodersMatchMaps
 // checks; a projected resource still goes through the map and apply.
 
+// resourceSize is the room a resource's JSON is given to start with: most
+// users fit.
+const resourceSize = 2048
+
 // encodeUser returns the JSON of u with its groups, shaped by proj.
 func encodeUser(buf []byte, u *directory.User, groups []directory.UserGroup, base, connection string, proj projection) ([]byte, error) {
 	if proj.isDefault() {

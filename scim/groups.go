@@ -66,7 +66,7 @@ func (h *handler) getGroup(w http.ResponseWriter, r *http.Request) {
 // ETag and URL.
 func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group) {
 	base := h.base(r)
-	body, err := encodeGroup(nil, g, base, connectionOf(r), exchangeOf(r.Context()).projection)
+	body, err := encodeGroup(make([]byte, 0, resourceSize), g, base, connectionOf(r), exchangeOf(r.Context()).projection)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -145,7 +145,7 @@ func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	q := queryOf(r)
 	if !q.Has("attributes") && !q.Has("excludedAttributes") {
 		w.Header().Set("ETag", etag(res.Version))
 		w.WriteHeader(http.StatusNoContent)
@@ -444,7 +444,7 @@ func memberFilterIDs(e filter.Expression) ([]string, error) {
 // cursor paging, and members unless excluded (Entra lists groups with
 // excludedAttributes=members, which never reads a member).
 func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := queryOf(r)
 	if err := cursorCount(params); err != nil {
 		h.writeError(w, r, err)
 		return

@@ -23,7 +23,7 @@ type projection struct {
 // KindInvalidValue naming it: a typo must not silently return everything.
 func (rs *resourceSchema) projection(r *http.Request) (projection, error) {
 	var p projection
-	q := r.URL.Query()
+	q := queryOf(r)
 	for _, param := range []string{"attributes", "excludedAttributes"} {
 		for _, v := range q[param] {
 			for _, name := range strings.Split(v, ",") {
@@ -183,7 +183,7 @@ func (p projection) returns(name string) bool {
 func (h *handler) project(schemaOf func(*http.Request) *resourceSchema) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := r.URL.Query()
+			q := queryOf(r)
 			if q.Has("attributes") || q.Has("excludedAttributes") {
 				p, err := schemaOf(r).projection(r)
 				if err != nil {

@@ -15,7 +15,7 @@ import (
 // creation order, paged by startIndex and count over the whole. sortBy
 // and cursors are not supported here: they are per resource type.
 func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := queryOf(r)
 	if params.Get("sortBy") != "" || params.Has("cursor") {
 		h.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "sortBy",
 			"sortBy and cursor are not supported in a search at the root; search /Users or /Groups"))

@@ -113,7 +113,7 @@ var errDiscoveryFilter = directory.Errorf(directory.KindForbidden, "filter", "th
 // unfiltered answer for a filtered one.
 func (h *handler) refuseFilter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("filter") {
+		if queryOf(r).Has("filter") {
 			h.writeError(w, r, errDiscoveryFilter)
 			return
 		}

@@ -99,7 +99,7 @@ func (h *handler) getUser(w http.ResponseWriter, r *http.Request) {
 // groups, its ETag and its URL.
 func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *directory.User, groups []directory.UserGroup) {
 	base := h.base(r)
-	body, err := encodeUser(nil, u, groups, base, connectionOf(r), exchangeOf(r.Context()).projection)
+	body, err := encodeUser(make([]byte, 0, resourceSize), u, groups, base, connectionOf(r), exchangeOf(r.Context()).projection)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
