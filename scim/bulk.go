@@ -314,9 +314,8 @@ func (b *bulkRun) state(op *bulkOp) refState {
 
 // createUsers performs creates of users without references in one call of
 // directory.Service.CreateUsers, which writes them in batches: the body of
-// each goes through what POST /Users does to it (normaliseResource,
-// newUserInput), and each gets POST's outcome, audit event and entry in
-// the request log.
+// each goes through what POST /Users does to it (userDocument), and each
+// gets POST's outcome, audit event and entry in the request log.
 func (b *bulkRun) createUsers(ops []*bulkOp) {
 	if len(ops) == 0 {
 		return
@@ -377,7 +376,7 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 	if err != nil {
 		return directory.UserInput{}, err
 	}
-	return newUserInput(b.outer, attrs)
+	return userInput(attrs)
 }
 
 // failure is the outcome of an operation that err failed: writeError's

@@ -207,6 +207,7 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			RequestID:  ex.requestID,
 			Source:     bearer.RemoteIP(r),
 			Connection: p.Token.ID,
+			Settings:   p.Token.Settings,
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -23,7 +23,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	in, err := newUserInput(r, attrs)
+	in, err := userInput(attrs)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -57,18 +57,6 @@ func (h *handler) userDocument(r *http.Request, doc map[string]any) (map[string]
 		attrs[schemas.CustomUserURN] = c
 	}
 	return attrs, customSent, nil
-}
-
-// newUserInput reads the attributes of a new user (POST /Users, and the
-// creates of a bulk) into a domain input with the defaults of the
-// request's connection.
-func newUserInput(r *http.Request, attrs map[string]any) (directory.UserInput, error) {
-	in, err := userInput(attrs)
-	if err != nil {
-		return in, err
-	}
-	exchangeOf(r.Context()).principal.Token.Settings.Apply(&in, true)
-	return in, nil
 }
 
 // getUser serves GET /Users/{id}; with If-None-Match naming the current
@@ -210,7 +198,6 @@ func (h *handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 	// 7644 §3.5.1 lets the service keep omitted values).
 	in.KeepCustom = !customSent
 	ex := exchangeOf(r.Context())
-	ex.principal.Token.Settings.Apply(&in, false)
 	u, err := h.svc.ReplaceUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -255,7 +242,6 @@ func (h *handler) patchUser(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		ex.principal.Token.Settings.Apply(&next, false)
 		*in = next
 		return nil
 	})
