@@ -1,43 +1,13 @@
 package scim
 
 import (
-	"bytes"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/schemas"
 )
-
-// userBody checks and normalises the body of POST and PUT /Users before the
-// library reads it (see normaliseResource). A refused body is answered here.
-// The custom extension object is taken out into the exchange (see
-// exchange.custom).
-func (h *handler) userBody(next http.Handler) http.Handler {
-	return h.body(next, func(r *http.Request, doc map[string]any) (map[string]any, error) {
-		doc, err := h.usersOf(r).rs.normaliseResource(doc)
-		if err != nil {
-			return nil, err
-		}
-		ex := exchangeOf(r.Context())
-		if c, ok := doc[schemas.CustomUserURN]; ok {
-			ex.custom, _ = c.(map[string]any)
-			ex.customSent = true
-			delete(doc, schemas.CustomUserURN)
-		}
-		return doc, nil
-	})
-}
-
-// groupBody does the same for /Groups.
-func (h *handler) groupBody(next http.Handler) http.Handler {
-	return h.body(next, func(_ *http.Request, doc map[string]any) (map[string]any, error) {
-		return h.groups.normaliseResource(doc)
-	})
-}
 
 // readObject reads the (limited) request body as one strict JSON object
 // (see decodeStrict).
@@ -49,29 +19,6 @@ func (h *handler) readObject(r *http.Request) (map[string]any, error) {
 	return decodeStrict(raw)
 }
 
-func (h *handler) body(next http.Handler, normalise func(*http.Request, map[string]any) (map[string]any, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		doc, err := h.readObject(r)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		doc, err = normalise(r, doc)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		out, err := marshalBody(doc)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(out))
-		r.ContentLength = int64(len(out))
-		next.ServeHTTP(w, r)
-	})
-}
-
 // tolerated reports whether an unknown schema URN in "schemas" is ignored
 // rather than refused: Microsoft Entra ID lists its own schemas
 // (http://schemas.microsoft.com/...) beside the SCIM ones.
@@ -81,8 +28,8 @@ func tolerated(urn string) bool {
 }
 
 // normaliseResource checks a POST or PUT body against the resource's
-// schemas and returns it in the form the library validates without
-// surprises:
+// schemas and returns it in the form the schema package's validator
+// checks without surprises (resourceType.validate):
 //
 //   - "schemas" must list the core schema; extension URNs are spelled as
 //     the schema does; Microsoft's extra URNs are dropped; any other URN is

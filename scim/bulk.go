@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -69,8 +69,8 @@ var (
 )
 
 // bulk serves POST /Bulk (RFC 7644 §3.7). Each operation runs as its own
-// request through the same router, so it obeys every rule of its
-// single-resource twin and is audited the same way, except that user
+// request with the handler of its single-resource twin (run), so it obeys
+// every rule of that twin and is audited and logged the same way, except that user
 // creates without references go to the service together (createUsers),
 // which applies the same rules and writes them in batches; operations are
 // not one transaction, each is atomic. "bulkId:" references, in the path or
@@ -314,9 +314,8 @@ func (b *bulkRun) state(op *bulkOp) refState {
 
 // createUsers performs creates of users without references in one call of
 // directory.Service.CreateUsers, which writes them in batches: the body of
-// each goes through what POST /Users does to it (normaliseResource,
-// newUserInput), and each gets POST's outcome, audit event and entry in
-// the request log.
+// each goes through what POST /Users does to it (userDocument), and each
+// gets POST's outcome, audit event and entry in the request log.
 func (b *bulkRun) createUsers(ops []*bulkOp) {
 	if len(ops) == 0 {
 		return
@@ -356,7 +355,7 @@ func (b *bulkRun) createUsers(ops []*bulkOp) {
 }
 
 // logCreate adds a user create of the batch to the request log, as
-// logRequests does for the operations that go through the router.
+// serveLogged does for the other operations.
 func (b *bulkRun) logCreate(op *bulkOp, start time.Time, elapsed time.Duration) {
 	ex := exchangeOf(b.outer.Context())
 	status, _ := strconv.Atoi(op.result.Status)
@@ -373,22 +372,22 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 	if !ok {
 		return directory.UserInput{}, syntaxError("the data of a POST must be a JSON object")
 	}
-	attrs, err := b.h.usersOf(b.outer).rs.normaliseResource(doc)
+	attrs, _, err := b.h.userDocument(b.outer, doc)
 	if err != nil {
 		return directory.UserInput{}, err
 	}
-	return newUserInput(b.outer, attrs)
+	return userInput(attrs)
 }
 
 // failure is the outcome of an operation that err failed: writeError's
 // answer, written in an exchange of its own (the bulk request's is the
 // bulk's).
 func (b *bulkRun) failure(op *bulkOp, err error) *bulkResult {
-	rec := httptest.NewRecorder()
+	rec := newBulkWriter()
 	r := withExchange(b.outer, exchangeOf(b.outer.Context()).requestID)
 	b.h.writeError(rec, r, err)
 	ex := exchangeOf(r.Context())
-	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Response: rec.Body.Bytes(),
+	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.status), Response: rec.body.Bytes(),
 		scimType: ex.scimType, detail: ex.detail}
 }
 
@@ -419,8 +418,13 @@ func (b *bulkRun) parallel(ops []*bulkOp) {
 	wg.Wait()
 }
 
-// run performs one operation through the router, as a request of its own
-// with the bulk request's credentials, and records its outcome.
+// run performs one operation with the handler of its single-resource
+// twin, called directly as a request of its own with the bulk request's
+// principal, caller and request id, and records its outcome. The request
+// is served as the router serves its twin after authentication: logged,
+// counted and audited the same (serveLogged), its body limited
+// (limitBody) and its projection read (project); the bulk request paid
+// the rate limit for it.
 func (b *bulkRun) run(op *bulkOp) {
 	b.mu.Lock()
 	path, data := b.resolvePath(op.Path), b.resolve(op.Data)
@@ -433,50 +437,99 @@ func (b *bulkRun) run(op *bulkOp) {
 			return
 		}
 	}
-	// The bulk request's context without its routing state, which the
-	// router would otherwise take for its own.
-	ctx := context.WithValue(context.WithValue(b.outer.Context(), chi.RouteCtxKey, nil), keyBulkOperation, true)
-	req, err := http.NewRequestWithContext(ctx, op.Method, basePath+path, bytes.NewReader(body))
+	outer := exchangeOf(b.outer.Context())
+	ex := &exchange{requestID: outer.requestID, principal: outer.principal, caller: outer.caller}
+	req, err := http.NewRequestWithContext(context.WithValue(b.outer.Context(), keyExchange, ex), op.Method, basePath+path, bytes.NewReader(body))
 	if err != nil {
 		b.record(op, bulkFailure(op, http.StatusBadRequest, "invalidValue", "the path is not valid"))
 		return
 	}
-	req.Header.Set("Authorization", b.outer.Header.Get("Authorization"))
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Request-Id", b.outer.Header.Get("X-Request-Id"))
 	if op.Version != "" {
 		req.Header.Set("If-Match", op.Version)
 	}
 	req.RemoteAddr, req.Host, req.TLS = b.outer.RemoteAddr, b.outer.Host, b.outer.TLS
-	rec := httptest.NewRecorder()
-	b.h.router.ServeHTTP(rec, req)
+	handler, pattern := b.h.bulkHandler(op.Method, path)
+	rctx := chi.NewRouteContext()
+	rctx.RoutePatterns = []string{pattern}
+	if strings.HasSuffix(pattern, "{id}") {
+		escaped := req.URL.EscapedPath() // as chi reads a path parameter
+		rctx.URLParams.Add("id", escaped[strings.LastIndexByte(escaped, '/')+1:])
+	}
+	req = req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, rctx))
+	rec := newBulkWriter()
+	b.h.serveLogged(rec, req, handler)
 
-	res := &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.Code), Version: rec.Header().Get("ETag")}
-	if rec.Code >= 400 {
-		res.Response = json.RawMessage(rec.Body.Bytes())
+	res := &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.status), Version: rec.header.Get("ETag")}
+	if rec.status >= 400 {
+		res.Response = json.RawMessage(rec.body.Bytes())
 		b.record(op, res)
 		return
 	}
-	res.Location = rec.Header().Get("Location")
-	if res.Location == "" && rec.Code != http.StatusNoContent {
-		var created struct {
-			Meta struct {
-				Location string `json:"location"`
-			} `json:"meta"`
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &created)
-		res.Location = created.Meta.Location
-	}
+	res.Location = rec.header.Get("Location")
 	if op.Method == http.MethodPost {
-		var created struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &created)
+		id, _ := url.PathUnescape(res.Location[strings.LastIndexByte(res.Location, '/')+1:])
 		b.mu.Lock()
-		b.ids[op.BulkID] = created.ID
+		b.ids[op.BulkID] = id
 		b.mu.Unlock()
 	}
 	b.record(op, res)
+}
+
+// bulkHandler returns the handler of an operation (a method and a path
+// parseBulk accepted), behind the middleware of its route that follows
+// authentication, and its route pattern.
+func (h *handler) bulkHandler(method, path string) (http.Handler, string) {
+	users := strings.HasPrefix(path, "/Users")
+	var serve http.HandlerFunc
+	switch {
+	case users && method == http.MethodPost:
+		serve = h.createUser
+	case users && method == http.MethodPut:
+		serve = h.replaceUser
+	case users && method == http.MethodPatch:
+		serve = h.patchUser
+	case users:
+		serve = h.deleteUser
+	case method == http.MethodPost:
+		serve = h.createGroup
+	case method == http.MethodPut:
+		serve = h.replaceGroup
+	case method == http.MethodPatch:
+		serve = h.patchGroup
+	default:
+		serve = h.deleteGroup
+	}
+	schemaOf, pattern := h.groupSchemaOf, basePath+"/Groups"
+	if users {
+		schemaOf, pattern = h.userSchemaOf, basePath+"/Users"
+	}
+	if method != http.MethodPost {
+		pattern += "/{id}"
+	}
+	return h.limitBody(h.project(schemaOf)(serve)), pattern
+}
+
+// bulkWriter holds the answer of one bulk operation.
+type bulkWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newBulkWriter() *bulkWriter { return &bulkWriter{header: http.Header{}} }
+
+func (w *bulkWriter) Header() http.Header { return w.header }
+
+func (w *bulkWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *bulkWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
 }
 
 // record stores an operation's outcome; a failed POST fails the

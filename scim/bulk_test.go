@@ -1,11 +1,14 @@
 package scim_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
@@ -222,4 +225,140 @@ func TestBinaryIsBase64(t *testing.T) {
 	}
 	e.do(http.MethodPatch, "/scim/v2/Users/"+id, patch(`{"op":"add","path":"x509Certificates","value":[{"value":"TUlJQg=="}]}`)).
 		wantStatus(t, "PATCH with base64", http.StatusOK)
+}
+
+// TestBulkOperationsAsSingleRequests runs the same changes and failures as
+// single requests in one tenant and as the operations of one bulk in
+// another: each operation's status, ETag and error body, its audit event
+// and its entry in the request log are those of its single twin. The bulk's
+// operations carry the bulk request's id into their audit events and log
+// entries.
+func TestBulkOperationsAsSingleRequests(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		type tenant struct {
+			id, token, user, group string
+		}
+		setup := func(name string) tenant {
+			tn, token := e.newTenant(name)
+			u := e.doAs(token, http.MethodPost, "/scim/v2/Users", `{"schemas":["`+coreURN+`"],"userName":"ann@example.com"}`).wantStatus(t, "POST user", http.StatusCreated)
+			g := e.doAs(token, http.MethodPost, "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Team","members":[{"value":"`+str(u.body, "id")+`"}]}`).
+				wantStatus(t, "POST group", http.StatusCreated)
+			return tenant{tn.ID, token, str(u.body, "id"), str(g.body, "id")}
+		}
+		single, bulked := setup("single"), setup("bulked")
+		type op struct{ method, path, version, data string }
+		ops := func(tn tenant) []op {
+			return []op{
+				{"PUT", "/Users/" + tn.user, "", `{"schemas":["` + coreURN + `"],"userName":"ann@example.com","displayName":"Ann"}`},
+				{"PATCH", "/Users/" + tn.user, `W/"2"`, patch(`{"op":"replace","path":"title","value":"Lead"}`)},
+				{"PATCH", "/Groups/" + tn.group, "", patch(`{"op":"remove","path":"members[value eq \"` + tn.user + `\"]"}`)},
+				{"PUT", "/Users/" + tn.user, `W/"999"`, `{"schemas":["` + coreURN + `"],"userName":"ann@example.com"}`},
+				{"PATCH", "/Users/0190f4b2-0000-7000-8000-000000000009", "", patch(`{"op":"replace","path":"title","value":"x"}`)},
+				{"PUT", "/Users/" + tn.user, "", `{"schemas":["` + coreURN + `"],"userName":"ann@example.com","nope":1}`},
+				{"DELETE", "/Groups/" + tn.group, "", ""},
+			}
+		}
+		mask := func(tn tenant, s string) string {
+			return strings.NewReplacer(tn.user, "{user}", tn.group, "{group}", e.srv.URL, "").Replace(s)
+		}
+		var want []string
+		for _, o := range ops(single) {
+			var headers []string
+			if o.version != "" {
+				headers = []string{"If-Match", o.version}
+			}
+			r := e.doAs(single.token, o.method, "/scim/v2"+o.path, o.data, headers...)
+			answer := ""
+			if r.status >= 400 {
+				answer = r.raw
+			}
+			want = append(want, mask(single, fmt.Sprintf("%d %s %s", r.status, r.header.Get("ETag"), answer)))
+		}
+		var list []string
+		for _, o := range ops(bulked) {
+			v := ""
+			if o.version != "" {
+				v = `"version":` + quote(o.version) + `,`
+			}
+			d := ""
+			if o.data != "" {
+				d = `,"data":` + o.data
+			}
+			list = append(list, `{"method":"`+o.method+`",`+v+`"path":"`+o.path+`"`+d+`}`)
+		}
+		r := e.doAs(bulked.token, http.MethodPost, "/scim/v2/Bulk", bulkBody("", list...))
+		bulkID := r.header.Get("X-Request-Id")
+		for i, res := range bulkResults(t, r) {
+			answer := ""
+			if resp, ok := res["response"]; ok {
+				b, _ := json.Marshal(resp)
+				answer = string(b)
+			}
+			version, _ := res["version"].(string)
+			got := mask(bulked, fmt.Sprintf("%s %s %s", res["status"], version, answer))
+			// The single answer's body, re-encoded as the bulk's is.
+			w := want[i]
+			if j := strings.Index(w, "{"); j >= 0 {
+				var m any
+				_ = json.Unmarshal([]byte(w[j:]), &m)
+				b, _ := json.Marshal(m)
+				w = w[:j] + string(b)
+			}
+			if got != w {
+				t.Errorf("operation %d: bulk answer\n%s\nwant the single request's\n%s", i+1, got, w)
+			}
+		}
+
+		if _, err := e.svc.FlushRequests(ctx); err != nil {
+			t.Fatal(err)
+		}
+		logOf := func(tn tenant) (entries []string, ids map[string]bool) {
+			recs, err := e.svc.Requests(ctx, tn.id, directory.RequestFilter{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = map[string]bool{}
+			for i := len(recs) - 1; i >= 0; i-- {
+				rec := recs[i]
+				if rec.Path == "/scim/v2/Bulk" {
+					continue
+				}
+				ids[rec.RequestID] = true
+				entries = append(entries, mask(tn, fmt.Sprintf("%s %s %d %s %s %s", rec.Method, rec.Path, rec.Status, rec.SCIMType, rec.Detail, rec.TokenName)))
+			}
+			return entries, ids
+		}
+		singleLog, _ := logOf(single)
+		bulkLog, _ := logOf(bulked)
+		if fmt.Sprint(bulkLog) != fmt.Sprint(singleLog) {
+			t.Errorf("request log of the bulk's operations\n%s\nwant the single requests'\n%s", strings.Join(bulkLog, "\n"), strings.Join(singleLog, "\n"))
+		}
+		eventsOf := func(tn tenant) (events []string, requestIDs []string) {
+			evs, err := e.svc.AuditEvents(ctx, tn.id, directory.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs[len(evs)-4:] { // the four changes after the two creates
+				events = append(events, mask(tn, fmt.Sprintf("%s %s %s %s %s %s", ev.Type, ev.Actor.Kind, ev.Actor.Name, ev.Target.Type, ev.Target.ID, ev.Changes)))
+				requestIDs = append(requestIDs, ev.RequestID)
+			}
+			return events, requestIDs
+		}
+		singleEvents, _ := eventsOf(single)
+		bulkEvents, bulkRequestIDs := eventsOf(bulked)
+		if fmt.Sprint(bulkEvents) != fmt.Sprint(singleEvents) {
+			t.Errorf("audit events of the bulk's operations\n%s\nwant the single requests'\n%s", strings.Join(bulkEvents, "\n"), strings.Join(singleEvents, "\n"))
+		}
+		for _, id := range bulkRequestIDs {
+			if id != bulkID {
+				t.Errorf("audit event of a bulk operation has request id %q, want the bulk's %q", id, bulkID)
+			}
+		}
+		_, logIDs := logOf(bulked)
+		if !logIDs[bulkID] || len(logIDs) != 1+2 { // the bulk's, and the two setup requests'
+			t.Errorf("request ids in the bulk tenant's log = %v, want the setup's two and the bulk's %q", logIDs, bulkID)
+		}
+	})
 }

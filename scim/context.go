@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/scimd/scimd/internal/directory"
 )
@@ -10,16 +11,11 @@ import (
 // ctxKey is the type of this package's context keys.
 type ctxKey int
 
-const (
-	keyExchange ctxKey = iota
-	// keyBulkOperation marks the requests a /Bulk request sends through
-	// the router: the bulk request paid the rate limit for them.
-	keyBulkOperation
-)
+// keyExchange is the context key of the request's exchange.
+const keyExchange ctxKey = 0
 
-// exchange is the per-request state shared by the middleware, the handlers
-// and the response writer around the library. A request is served by one
-// goroutine, so it needs no lock.
+// exchange is the per-request state shared by the middleware and the
+// handlers. A request is served by one goroutine, so it needs no lock.
 type exchange struct {
 	requestID string
 
@@ -30,19 +26,12 @@ type exchange struct {
 	// Set by the project middleware: the shape of returned resources.
 	projection projection
 
+	// Set by queryOf: the parsed query of rawQuery.
+	query    url.Values
+	rawQuery string
+
 	// Set by usersOf: the tenant's user schemas.
 	users *userSchemas
-	// Set by userBody: the custom extension object of a POST or PUT body,
-	// which the library never sees (its User schema has no custom
-	// attributes), and whether the body had one.
-	custom     map[string]any
-	customSent bool
-
-	// Set by the resource handlers for libraryWriter.
-	problem     error  // answer with this error instead of the library's output
-	notModified bool   // answer 304 with etag instead of the library's output
-	etag        string // the resource's ETag
-	location    string // the resource's URL, for the Location header
 
 	// Set by writeError, for the request log.
 	scimType, detail string
@@ -72,3 +61,13 @@ func RequestID(r *http.Request) string { return exchangeOf(r.Context()).requestI
 // connectionOf returns the provisioning connection of the request: whose
 // externalIds it reads and writes.
 func connectionOf(r *http.Request) string { return exchangeOf(r.Context()).caller.Connection }
+
+// queryOf returns the parsed query of r, parsed once per request (and
+// again only if a middleware rewrote it). Callers must not change it.
+func queryOf(r *http.Request) url.Values {
+	ex := exchangeOf(r.Context())
+	if ex.query == nil || ex.rawQuery != r.URL.RawQuery {
+		ex.query, ex.rawQuery = r.URL.Query(), r.URL.RawQuery
+	}
+	return ex.query
+}

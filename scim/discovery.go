@@ -1,13 +1,14 @@
 package scim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/elimity-com/scim/schema"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/schemas"
@@ -34,9 +35,9 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, http.StatusOK, "application/json", map[string]string{"status": "ready"})
 }
 
-// serviceProviderConfig serves /ServiceProviderConfig (RFC 7643 §5),
-// truthfully; the library's version hard-codes etag, changePassword and
-// sort support to false and has no meta.
+// serviceProviderConfig serves /ServiceProviderConfig (RFC 7643 §5):
+// patch, bulk, filter, changePassword, sort, etag and RFC 9865's
+// pagination as they are.
 func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 	type supported struct {
 		Supported bool `json:"supported"`
@@ -115,113 +116,118 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 	_, _ = w.Write(body)
 }
 
-// countItems corrects itemsPerPage in the library's /Schemas and
-// /ResourceTypes list responses, which carry the page size asked for:
-// RFC 7644 §3.4.2 makes it the number of resources returned. The response
-// is small and buffered whole.
-func countItems(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := &bufferedResponse{header: w.Header(), status: http.StatusOK}
-		next.ServeHTTP(buf, r)
-		body := buf.body.Bytes()
-		if buf.status == http.StatusOK {
-			body = withItemCount(body)
-		}
-		w.WriteHeader(buf.status)
-		_, _ = w.Write(body) // the client went away
-	})
-}
-
-// withItemCount returns a list response with itemsPerPage set to the length
-// of Resources; anything else unchanged.
-func withItemCount(body []byte) []byte {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(body, &doc) != nil {
-		return body
-	}
-	var items []json.RawMessage
-	if json.Unmarshal(doc["Resources"], &items) != nil {
-		return body
-	}
-	doc["itemsPerPage"] = json.RawMessage(strconv.Itoa(len(items)))
-	out, err := json.Marshal(doc)
+// discoveryList answers a list of discovery resources (RFC 7644 §4) as a
+// ListResponse, paged by startIndex and count as the user list is
+// (pageParams); itemsPerPage is the number returned.
+func (h *handler) discoveryList(w http.ResponseWriter, r *http.Request, all []map[string]any) {
+	startIndex, count, err := pageParams(queryOf(r))
 	if err != nil {
-		return body
+		h.writeError(w, r, err)
+		return
 	}
-	return out
-}
-
-// serviceProviderConfigSchema is the ServiceProviderConfig schema as
-// /Schemas serves it: the library's lacks RFC 9865's pagination.
-var serviceProviderConfigSchema = func() json.RawMessage {
-	b, err := json.Marshal(schemas.ServiceProviderConfig())
-	if err != nil { // a schema is plain data: never
-		panic("scim: encode the ServiceProviderConfig schema: " + err.Error())
-	}
-	return b
-}()
-
-// ownSchemas replaces the library's ServiceProviderConfig schema in
-// /Schemas and /Schemas/{id} with serviceProviderConfigSchema, which
-// describes the pagination that /ServiceProviderConfig serves.
-func ownSchemas(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := &bufferedResponse{header: w.Header(), status: http.StatusOK}
-		next.ServeHTTP(buf, r)
-		body := buf.body.Bytes()
-		if buf.status == http.StatusOK {
-			body = withOwnSchemas(body)
-		}
-		w.WriteHeader(buf.status)
-		_, _ = w.Write(body) // the client went away
-	})
-}
-
-// withOwnSchemas returns a schema, or a list response of schemas, with
-// the ServiceProviderConfig schema replaced; anything else unchanged.
-func withOwnSchemas(body []byte) []byte {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(body, &doc) != nil {
-		return body
-	}
-	if isServiceProviderConfigSchema(body) {
-		return serviceProviderConfigSchema
-	}
-	var items []json.RawMessage
-	if json.Unmarshal(doc["Resources"], &items) != nil {
-		return body
-	}
-	for i, item := range items {
-		if isServiceProviderConfigSchema(item) {
-			items[i] = serviceProviderConfigSchema
+	from := min(startIndex-1, len(all))
+	page := all[from:min(from+count, len(all))]
+	resp := newListResponse(len(all), startIndex, len(page))
+	for _, v := range page {
+		if err := resp.addJSON(v); err != nil {
+			h.writeError(w, r, err)
+			return
 		}
 	}
-	list, err := json.Marshal(items)
+	writeList(w, &resp)
+}
+
+// discoverySchemas returns the schemas /Schemas serves, in order: the
+// discovery schemas, then each resource type's core schema and extensions,
+// the User type's custom extension holding the tenant's custom attributes
+// as stored now (a definition shows at once, on every replica).
+func (h *handler) discoverySchemas(r *http.Request) ([]schema.Schema, error) {
+	defs, err := h.svc.TenantAttributes(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID)
 	if err != nil {
-		return body
+		return nil, err
 	}
-	doc["Resources"] = list
-	out, err := json.Marshal(doc)
+	out := []schema.Schema{schema.Definition(), schema.ResourceTypeSchema(), schemas.ServiceProviderConfig()}
+	for _, t := range []resourceType{userType, groupType} {
+		out = append(out, t.schema)
+		for _, ext := range t.extensions {
+			if ext.ID == schemas.CustomUserURN {
+				ext = directory.CustomSchema(defs)
+			}
+			out = append(out, ext)
+		}
+	}
+	return out, nil
+}
+
+// listSchemas serves GET /Schemas.
+func (h *handler) listSchemas(w http.ResponseWriter, r *http.Request) {
+	list, err := h.discoverySchemas(r)
 	if err != nil {
-		return body
+		h.writeError(w, r, err)
+		return
 	}
-	return out
-}
-
-func isServiceProviderConfigSchema(raw json.RawMessage) bool {
-	var s struct {
-		ID string `json:"id"`
+	all := make([]map[string]any, len(list))
+	for i, s := range list {
+		all[i] = s.ToMap()
 	}
-	return json.Unmarshal(raw, &s) == nil && s.ID == schemas.ServiceProviderConfigURN
+	h.discoveryList(w, r, all)
 }
 
-// bufferedResponse holds a handler's response for rewriting.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+// getSchema serves GET /Schemas/{id}: one schema by its URN, as spelled.
+func (h *handler) getSchema(w http.ResponseWriter, r *http.Request) {
+	list, err := h.discoverySchemas(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	for _, s := range list {
+		if s.ID == id {
+			h.writeJSON(w, r, http.StatusOK, contentType, s.ToMap())
+			return
+		}
+	}
+	h.writeError(w, r, discoveryNotFound(id))
 }
 
-func (b *bufferedResponse) Header() http.Header         { return b.header }
-func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
-func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+// discoveryNotFound is the answer to a schema or resource type that is not
+// served.
+func discoveryNotFound(id string) error {
+	return directory.Errorf(directory.KindNotFound, "", "Resource %s not found.", id)
+}
+
+// resourceTypeDoc is a resource type as /ResourceTypes serves it (RFC 7643
+// §6).
+func resourceTypeDoc(t resourceType) map[string]any {
+	exts := make([]map[string]any, len(t.extensions))
+	for i, e := range t.extensions {
+		exts[i] = map[string]any{"schema": e.ID, "required": false}
+	}
+	return map[string]any{
+		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
+		"id":               t.name,
+		"name":             t.name,
+		"description":      t.description,
+		"endpoint":         t.endpoint,
+		"schema":           t.schema.ID,
+		"schemaExtensions": exts,
+	}
+}
+
+// listResourceTypes serves GET /ResourceTypes.
+func (h *handler) listResourceTypes(w http.ResponseWriter, r *http.Request) {
+	h.discoveryList(w, r, []map[string]any{resourceTypeDoc(userType), resourceTypeDoc(groupType)})
+}
+
+// getResourceType serves GET /ResourceTypes/{id}: one resource type by
+// name.
+func (h *handler) getResourceType(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	for _, t := range []resourceType{userType, groupType} {
+		if t.name == id {
+			h.writeJSON(w, r, http.StatusOK, contentType, resourceTypeDoc(t))
+			return
+		}
+	}
+	h.writeError(w, r, discoveryNotFound(id))
+}

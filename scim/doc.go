@@ -8,11 +8,21 @@
 // and uniqueness, password policy, name splitting, flags, audit) is the
 // domain Service's; this package only translates.
 //
-// The protocol shell is github.com/elimity-com/scim, mounted behind chi.
-// What the library gets wrong or lacks is built around it here: the user
-// list and its filters, /ServiceProviderConfig, strict JSON, ETags and
-// preconditions, PATCH application, and statuses the library cannot emit
-// (see libraryWriter).
+// Every SCIM route is served by this package's own chi handlers: Users and
+// Groups CRUD, lists, .search, PATCH, Bulk, /Schemas, /ResourceTypes and
+// /ServiceProviderConfig (see routes.go). Of github.com/elimity-com/scim it
+// uses what fits: the schema model of package schema (schemas/ builds the
+// User, Group and extension schemas with it), its validator for POST and
+// PUT bodies (resourceType.validate), its Schema.ToMap for /Schemas, and
+// the RFC 7644 §3.12 error body of package errors. Its server is not used:
+// it answers every handler error with its own status table (a returned
+// *ScimError became 500, statuses such as 304, 412 on PUT, 413, 429 and 503
+// could not be written), lists every extension in "schemas", writes the
+// requested count as itemsPerPage, ignores attributes and
+// excludedAttributes on reads, hard-codes a false ServiceProviderConfig,
+// has no Bulk, and parses every PATCH path again slowly; working around
+// that took more code than serving the routes. Filters and PATCH paths are
+// parsed by github.com/scim2/filter-parser through internal/query.
 //
 // The package must not import a store, database/sql or any SQL driver: data
 // is reached only through directory.Service.

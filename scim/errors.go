@@ -98,14 +98,3 @@ func writeProblem(w http.ResponseWriter, status int, scimType scimerrors.ScimTyp
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
-
-// fail hands err to libraryWriter, which answers it with writeError in
-// place of the library's own response, and returns what the library needs
-// to take its error path. The library turns a returned *ScimError into a
-// 500, the text of any other error into the detail, and statuses outside
-// its table (304, 413 on PUT, 429, 503) into 500: it never gets to write
-// one of ours.
-func fail(r *http.Request, err error) error {
-	exchangeOf(r.Context()).problem = err
-	return scimerrors.ScimErrorInternal
-}

@@ -1,14 +1,12 @@
 package scim
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/elimity-com/scim"
-	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/go-chi/chi/v5"
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -16,122 +14,149 @@ import (
 	"github.com/scimd/scimd/schemas"
 )
 
-// groupHandler is the library's ResourceHandler for /Groups, as userHandler
-// is for /Users. Membership changes go to the store as changes of the
-// members named, so a PATCH of a group of 100,000 costs what one of 10 does.
-type groupHandler struct{ h *handler }
-
-// Create creates a group (POST /Groups).
-func (gh groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	in, err := groupInput(attrs)
+// createGroup serves POST /Groups.
+func (h *handler) createGroup(w http.ResponseWriter, r *http.Request) {
+	in, err := h.groupDocument(r)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
 	ex := exchangeOf(r.Context())
-	g, err := gh.h.svc.CreateGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
+	g, err := h.svc.CreateGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	return shaped(r, gh.resource(r, &g)), nil
+	h.writeGroup(w, r, http.StatusCreated, &g)
 }
 
-// Get reads a group (GET /Groups/{id}); its members only when the client
-// did not exclude them.
-func (gh groupHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+// groupDocument reads the body of POST or PUT /Groups: normaliseResource,
+// then the schema package's validator.
+func (h *handler) groupDocument(r *http.Request) (directory.GroupInput, error) {
+	doc, err := h.readObject(r)
+	if err != nil {
+		return directory.GroupInput{}, err
+	}
+	if doc, err = h.groups.normaliseResource(doc); err != nil {
+		return directory.GroupInput{}, err
+	}
+	attrs, err := groupType.validate(doc)
+	if err != nil {
+		return directory.GroupInput{}, err
+	}
+	return groupInput(attrs)
+}
+
+// getGroup serves GET /Groups/{id}: its members only when the client did
+// not exclude them; 304 with If-None-Match naming the current ETag.
+func (h *handler) getGroup(w http.ResponseWriter, r *http.Request) {
 	ex := exchangeOf(r.Context())
-	g, err := gh.h.svc.Group(r.Context(), ex.principal.Tenant.ID, id, wantMembers(r))
+	g, err := h.svc.Group(r.Context(), ex.principal.Tenant.ID, chi.URLParam(r, "id"), wantMembers(r))
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	res := gh.resource(r, &g)
-	if noneMatch(r.Header.Get("If-None-Match"), ex.etag) {
-		ex.notModified = true
-		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
+	if notModified(w, r, etag(g.Version)) {
+		return
 	}
-	return shaped(r, res), nil
+	h.writeGroup(w, r, http.StatusOK, &g)
 }
 
-// GetAll is never called: GET /Groups is routed to listGroups.
-func (gh groupHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim.Page, error) {
-	return scim.Page{}, fail(r, errors.New("GET /Groups reached the library; it is routed to listGroups"))
+// writeGroup answers with g, shaped by the request's projection, with its
+// ETag and URL.
+func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group) {
+	base := h.base(r)
+	body, err := encodeGroup(make([]byte, 0, resourceSize), g, base, connectionOf(r), exchangeOf(r.Context()).projection)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeResource(w, status, groupLocation(base, g.ID), etag(g.Version), body)
 }
 
-// Replace replaces a group's name, externalId and whole member list (PUT).
-func (gh groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+// groupResource is the SCIM form of g shaped by proj: its attributes, id,
+// meta and schemas.
+func groupResource(g *directory.Group, base, connection string, proj projection) map[string]any {
+	res := proj.apply(groupAttributes(g, base, connection))
+	res["id"], res["meta"], res["schemas"] = g.ID, groupMeta(g, base), []string{schemas.GroupURN}
+	return res
+}
+
+// replaceGroup serves PUT /Groups/{id}: the group's name, externalId and
+// whole member list.
+func (h *handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
+	in, err := h.groupDocument(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	version, err := ifMatch(r)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	in, err := groupInput(attrs)
-	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
 	ex := exchangeOf(r.Context())
-	g, err := gh.h.svc.ReplaceGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, in)
+	g, err := h.svc.ReplaceGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
 	if !wantMembers(r) {
 		g.Members = nil
 	}
-	return shaped(r, gh.resource(r, &g)), nil
+	h.writeGroup(w, r, http.StatusOK, &g)
 }
 
-// Delete deletes a group (DELETE /Groups/{id}).
-func (gh groupHandler) Delete(r *http.Request, id string) error {
+// deleteGroup serves DELETE /Groups/{id}.
+func (h *handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	version, err := ifMatch(r)
 	if err != nil {
-		return fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
 	ex := exchangeOf(r.Context())
-	if err := gh.h.svc.DeleteGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version); err != nil {
-		return fail(r, err)
+	if err := h.svc.DeleteGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version); err != nil {
+		h.writeError(w, r, err)
+		return
 	}
-	return nil
+	w.WriteHeader(http.StatusNoContent)
 }
 
-// Patch applies PATCH operations to a group in one transaction. The answer
-// is 204 (what Entra expects) unless the client asked for attributes, then
-// 200 with the group.
-func (gh groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
-	version, err := ifMatch(r)
+// patchGroup serves PATCH /Groups/{id}, in one transaction. Membership
+// changes go to the store as changes of the members named, so a PATCH of
+// a group of 100,000 costs what one of 10 does. The answer is 204 with the
+// new ETag (what Entra expects) unless the client asked for attributes,
+// then 200 with the group.
+func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request) {
+	version, ops, err := h.patchRequest(r, h.groups)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
 	p, err := groupPatch(ops)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
 	ex := exchangeOf(r.Context())
-	res, err := gh.h.svc.PatchGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, p)
+	id := chi.URLParam(r, "id")
+	res, err := h.svc.PatchGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, p)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	q := r.URL.Query()
+	q := queryOf(r)
 	if !q.Has("attributes") && !q.Has("excludedAttributes") {
-		ex.etag = etag(res.Version)
-		return scim.Resource{}, nil // 204
+		w.Header().Set("ETag", etag(res.Version))
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
-	g, err := gh.h.svc.Group(r.Context(), ex.principal.Tenant.ID, id, wantMembers(r))
+	g, err := h.svc.Group(r.Context(), ex.principal.Tenant.ID, id, wantMembers(r))
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	return shaped(r, gh.resource(r, &g)), nil
-}
-
-// resource is the library's form of g; it records the group's URL and ETag
-// in the exchange for the response headers.
-func (gh groupHandler) resource(r *http.Request, g *directory.Group) scim.Resource {
-	base := gh.h.base(r)
-	ex := exchangeOf(r.Context())
-	ex.location = groupLocation(base, g.ID)
-	ex.etag = etag(g.Version)
-	created, modified := g.CreatedAt.UTC(), g.UpdatedAt.UTC()
-	return scim.Resource{
-		ID:         g.ID,
-		Attributes: groupAttributes(g, base, connectionOf(r)),
-		Meta:       scim.Meta{Created: &created, LastModified: &modified, Version: ex.etag},
-	}
+	h.writeGroup(w, r, http.StatusOK, &g)
 }
 
 // groupAttributes returns the SCIM attributes of g without id, meta and
@@ -163,8 +188,7 @@ func memberLocation(base string, m directory.Member) string {
 	return userLocation(base, m.ID)
 }
 
-// groupMeta is the meta attribute of g for the responses this package
-// writes itself.
+// groupMeta is the meta attribute of g (RFC 7643 §3.1).
 func groupMeta(g *directory.Group, base string) map[string]any {
 	return map[string]any{
 		"resourceType": "Group",
@@ -291,7 +315,7 @@ func (o *orderedSet) list() []string {
 // remove with a value removes only those), members replaced (an empty list
 // clears the group), displayName and externalId set by path or in a
 // no-path value (Okta's rename carries the group's id, which is ignored).
-func groupPatch(ops []scim.PatchOperation) (directory.GroupPatch, error) {
+func groupPatch(ops []patchOperation) (directory.GroupPatch, error) {
 	var p directory.GroupPatch
 	var members memberSet
 	setString := func(dst **string, v any, name string) error {
@@ -420,7 +444,7 @@ func memberFilterIDs(e filter.Expression) ([]string, error) {
 // cursor paging, and members unless excluded (Entra lists groups with
 // excludedAttributes=members, which never reads a member).
 func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := queryOf(r)
 	if err := cursorCount(params); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -454,7 +478,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	base := h.base(r)
 	resp := newListResponse(page.Total, pg.startIndex, min(len(page.Groups), count))
 	if n := pg.page(len(page.Groups)); n < len(page.Groups) {
-		if resp.NextCursor, err = pg.next(page.Keys[n-1], page.Groups[n-1].ID); err != nil {
+		if resp.nextCursor, err = pg.next(page.Keys[n-1], page.Groups[n-1].ID); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
@@ -462,12 +486,10 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	proj := exchangeOf(r.Context()).projection
 	for i := range page.Groups {
-		g := &page.Groups[i]
-		res := proj.apply(groupAttributes(g, base, connectionOf(r)))
-		res["id"] = g.ID
-		res["schemas"] = []string{schemas.GroupURN}
-		res["meta"] = groupMeta(g, base)
-		resp.Resources = append(resp.Resources, res)
+		if resp.items, err = encodeGroup(resp.next(), &page.Groups[i], base, connectionOf(r), proj); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
-	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+	writeList(w, &resp)
 }

@@ -111,6 +111,7 @@ type env struct {
 	store  store.Backend
 	svc    *directory.Service
 	srv    *httptest.Server
+	router http.Handler // what srv serves, for benchmarks that skip the client
 	tenant directory.Tenant
 	token  string
 	now    *time.Time
@@ -178,7 +179,8 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	if cfg.pages {
 		cfg.deps.Pages = web.NewHandler(web.Deps{Service: e.svc, Logger: cfg.deps.Logger})
 	}
-	e.srv = httptest.NewServer(scim.NewHandler(cfg.deps))
+	e.router = scim.NewHandler(cfg.deps)
+	e.srv = httptest.NewServer(e.router)
 	servers.Add(1)
 	t.Cleanup(e.srv.Close)
 

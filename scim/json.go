@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -126,13 +125,4 @@ func joinPath(parent, name string) string {
 		return name
 	}
 	return parent + "." + name
-}
-
-// marshalBody encodes a normalised body for the library.
-func marshalBody(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode normalised body: %w", err)
-	}
-	return b, nil
 }

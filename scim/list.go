@@ -23,41 +23,88 @@ const DefaultCursorTTL = time.Hour
 // listResponseURN is the schema of a query response (RFC 7644 §3.4.2).
 const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
-// listResponse is a query response (RFC 7644 §3.4.2).
+// listResponse is a query response (RFC 7644 §3.4.2), written as
+// encoding/json would write it with the members schemas, totalResults
+// (omitted when nil, on cursor pages after the first), startIndex (index
+// paging only, where it is at least 1), itemsPerPage, nextCursor (cursor
+// paging, when another page follows) and Resources, always an array. The
+// resources are encoded as they are added, into one buffer.
 type listResponse struct {
-	Schemas      []string         `json:"schemas"`
-	TotalResults *int             `json:"totalResults,omitempty"` // nil on cursor pages after the first
-	StartIndex   int              `json:"startIndex,omitempty"`   // index paging only, where it is at least 1
-	ItemsPerPage int              `json:"itemsPerPage"`
-	NextCursor   string           `json:"nextCursor,omitempty"` // cursor paging (RFC 9865), when another page follows
-	Resources    []map[string]any `json:"Resources"`
+	totalResults *int
+	startIndex   int
+	itemsPerPage int
+	nextCursor   string
+	items        []byte // the resources' JSON, comma-separated
 }
 
 // newListResponse returns a list response for a page of n resources of
-// total (Resources is filled by the caller). itemsPerPage is the number
-// returned, and Resources is an array even when empty. A negative total
-// (a cursor page after the first, not counted) leaves totalResults out
-// (RFC 9865 lets a provider omit it; counting every match would make each
-// page of an export cost the whole tenant).
+// total (the resources are added by the caller). itemsPerPage is the
+// number returned. A negative total (a cursor page after the first, not
+// counted) leaves totalResults out (RFC 9865 lets a provider omit it;
+// counting every match would make each page of an export cost the whole
+// tenant).
 func newListResponse(total, startIndex, n int) listResponse {
 	var totalResults *int
 	if total >= 0 {
 		totalResults = &total
 	}
-	return listResponse{
-		Schemas:      []string{listResponseURN},
-		TotalResults: totalResults,
-		StartIndex:   startIndex,
-		ItemsPerPage: n,
-		Resources:    make([]map[string]any, 0, n),
+	return listResponse{totalResults: totalResults, startIndex: startIndex, itemsPerPage: n, items: make([]byte, 0, resourceSize*min(n, 16))}
+}
+
+// next returns the resources so far, ready for one more to be appended.
+func (l *listResponse) next() []byte {
+	if len(l.items) > 0 {
+		return append(l.items, ',')
 	}
+	return l.items
+}
+
+// addJSON adds a resource in its map form.
+func (l *listResponse) addJSON(v any) error {
+	var err error
+	l.items, err = appendMarshal(l.next(), v)
+	return err
+}
+
+// header returns the response's JSON up to the first resource.
+func (l *listResponse) header() []byte {
+	buf := make([]byte, 0, 192)
+	buf = append(buf, `{"schemas":["`+listResponseURN+`"]`...)
+	if l.totalResults != nil {
+		buf = append(buf, `,"totalResults":`...)
+		buf = strconv.AppendInt(buf, int64(*l.totalResults), 10)
+	}
+	if l.startIndex != 0 {
+		buf = append(buf, `,"startIndex":`...)
+		buf = strconv.AppendInt(buf, int64(l.startIndex), 10)
+	}
+	buf = append(buf, `,"itemsPerPage":`...)
+	buf = strconv.AppendInt(buf, int64(l.itemsPerPage), 10)
+	if l.nextCursor != "" {
+		buf = append(buf, `,"nextCursor":`...)
+		buf = appendString(buf, l.nextCursor)
+	}
+	return append(buf, `,"Resources":[`...)
+}
+
+// listEnd closes Resources and the list response.
+var listEnd = []byte("]}")
+
+// writeList answers 200 with the list response.
+func writeList(w http.ResponseWriter, l *listResponse) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	// Three writes into the server's buffer rather than one more copy.
+	_, _ = w.Write(l.header())
+	_, _ = w.Write(l.items)
+	_, _ = w.Write(listEnd)
 }
 
 // listUsers serves GET /Users: filter (RFC 7644 §3.4.2.2), sortBy and
 // sortOrder, startIndex and count. itemsPerPage is the number of
 // resources returned and Resources is always an array.
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := queryOf(r)
 	if err := cursorCount(params); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -84,26 +131,26 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after, Connection: connectionOf(r)})
+	proj := exchangeOf(r.Context()).projection
+	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after,
+		Connection: connectionOf(r), Groups: proj.returns("groups")})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	resp := newListResponse(page.Total, pg.startIndex, min(len(page.Users), count))
 	if n := pg.page(len(page.Users)); n < len(page.Users) {
-		if resp.NextCursor, err = pg.next(page.Keys[n-1], page.Users[n-1].ID); err != nil {
+		if resp.nextCursor, err = pg.next(page.Keys[n-1], page.Users[n-1].ID); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 		page.Users = page.Users[:n]
 	}
-	res, err := h.userResources(r, page.Users, exchangeOf(r.Context()).projection)
-	if err != nil {
+	if err := h.addUsers(r, &resp, page.Users, page.Groups, proj); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	resp.Resources = append(resp.Resources, res...)
-	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+	writeList(w, &resp)
 }
 
 // parseFilter parses the filter parameter against a resource type's

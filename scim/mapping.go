@@ -12,8 +12,8 @@ import (
 
 // This file is the one mapping between SCIM User attributes and the domain:
 // userAttributes (directory.User → SCIM) and userInput (SCIM →
-// directory.UserInput). Both use the attribute map the library hands to
-// handlers and PATCH works on: attribute names spelled as the schemas do,
+// directory.UserInput). Both use the attribute map that the schema validator returns
+// and PATCH works on: attribute names spelled as the schemas do,
 // complex values as map[string]any, multi-valued ones as []any, extension
 // attributes in a map under the extension's URN.
 
@@ -121,7 +121,7 @@ func userAttributes(u *directory.User, base, connection string) map[string]any {
 // platform flags are nil: their defaults on create, and on update when the
 // platform extension is there (a PATCH always has it, so a removed flag
 // takes its default; a PUT without it keeps the flags). Values are
-// expected in the types normaliseResource and the library produce;
+// expected in the types normaliseResource and the validator produce;
 // anything else is KindInvalidValue.
 func userInput(m map[string]any) (directory.UserInput, error) {
 	r := attrReader{}
@@ -341,8 +341,8 @@ func userLocation(base, id string) string {
 // vary (RFC 7232 §2.3); also meta.version.
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
-// userMeta is the meta attribute of u (RFC 7643 §3.1), in the library's
-// format, for the responses this package writes itself.
+// userMeta is the meta attribute of u (RFC 7643 §3.1): times in whole
+// seconds, UTC.
 func userMeta(u *directory.User, base string) map[string]any {
 	return map[string]any{
 		"resourceType": "User",

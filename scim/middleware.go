@@ -90,43 +90,48 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // or bodies, so never a token or a password. It also recovers panics: the
 // panic and its stack are logged, the client gets a generic 500.
 func (h *handler) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			ex := exchangeOf(r.Context())
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				h.log.ErrorContext(r.Context(), "panic", "request_id", ex.requestID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if rec.status == 0 {
-					writeProblem(rec, http.StatusInternalServerError, "", internalDetail(ex.requestID))
-				}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveLogged(w, r, next) })
+}
+
+// serveLogged serves r with next as logRequests does: logged, counted and
+// with panics recovered. The operations of a /Bulk request are served so
+// too, each as the request it stands for.
+func (h *handler) serveLogged(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		ex := exchangeOf(r.Context())
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
 			}
-			elapsed := time.Since(start)
-			if h.metrics != nil {
-				h.metrics.ObserveRequest(r.Method, routePattern(r), ex.principal.Token.ID, cmp.Or(rec.status, http.StatusOK), elapsed)
+			h.log.ErrorContext(r.Context(), "panic", "request_id", ex.requestID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rec.status == 0 {
+				writeProblem(rec, http.StatusInternalServerError, "", internalDetail(ex.requestID))
 			}
-			if ex.principal.Tenant.ID != "" && logged(r, rec.status) {
-				h.svc.RecordRequest(directory.RequestRecord{
-					TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
-					Method: r.Method, Path: r.URL.Path, Status: cmp.Or(rec.status, http.StatusOK), SCIMType: ex.scimType, Detail: ex.detail,
-					Duration: elapsed, RequestID: ex.requestID, RateLimited: ex.rateLimited,
-				})
-			}
-			h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method),
-				slog.String("path", loggedPath(r.URL.Path)),
-				slog.Int("status", rec.status),
-				slog.Duration("duration", elapsed),
-				slog.String("request_id", ex.requestID),
-				slog.String("tenant_id", ex.principal.Tenant.ID),
-				slog.String("token", ex.principal.Token.Name),
-			)
-		}()
-		next.ServeHTTP(rec, r)
-	})
+		}
+		elapsed := time.Since(start)
+		if h.metrics != nil {
+			h.metrics.ObserveRequest(r.Method, routePattern(r), ex.principal.Token.ID, cmp.Or(rec.status, http.StatusOK), elapsed)
+		}
+		if ex.principal.Tenant.ID != "" && logged(r, rec.status) {
+			h.svc.RecordRequest(directory.RequestRecord{
+				TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
+				Method: r.Method, Path: r.URL.Path, Status: cmp.Or(rec.status, http.StatusOK), SCIMType: ex.scimType, Detail: ex.detail,
+				Duration: elapsed, RequestID: ex.requestID, RateLimited: ex.rateLimited,
+			})
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", loggedPath(r.URL.Path)),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", elapsed),
+			slog.String("request_id", ex.requestID),
+			slog.String("tenant_id", ex.principal.Tenant.ID),
+			slog.String("token", ex.principal.Token.Name),
+		)
+	}()
+	next.ServeHTTP(rec, r)
 }
 
 // loggedPath is a path as the log shows it: the secret of an invitation or
@@ -202,6 +207,7 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			RequestID:  ex.requestID,
 			Source:     bearer.RemoteIP(r),
 			Connection: p.Token.ID,
+			Settings:   p.Token.Settings,
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -222,11 +228,11 @@ func (h *handler) acceptBody(next http.Handler) http.Handler {
 
 // rateLimit refuses a connection's request beyond its rate limit (see
 // admit). A /Bulk request is limited by its handler once its size is known
-// to be within the limits (see bulk); its operations are not limited
-// again: the bulk request paid for them.
+// to be within the limits (see bulk); its operations do not pass here: the
+// bulk request paid for them.
 func (h *handler) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Context().Value(keyBulkOperation) != nil || isBulk(r) || h.admit(w, r) {
+		if isBulk(r) || h.admit(w, r) {
 			next.ServeHTTP(w, r)
 		}
 	})

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/elimity-com/scim"
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -372,7 +371,7 @@ func pathError(format string, args ...any) error {
 // attributes of a user (see userAttributes). The operations were checked
 // by normalisePatch (see patchOperations); values are copied, never shared
 // with attrs.
-func (rs *resourceSchema) applyPatch(attrs map[string]any, ops []scim.PatchOperation) error {
+func (rs *resourceSchema) applyPatch(attrs map[string]any, ops []patchOperation) error {
 	for _, op := range ops {
 		if op.Path != nil {
 			t, err := rs.resolve(*op.Path, op.Path.String())

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/elimity-com/scim"
-
 	"github.com/scimd/scimd/internal/directory"
 )
 
@@ -13,9 +11,8 @@ import (
 // a request ask of the resources it returns (RFC 7644 §3.9, RFC 7643 §7):
 // with include, only those attributes (and sub-attributes) and the ones
 // returned always; without, every attribute returned by default less
-// exclude. id, schemas and meta are always returned. The library ignores
-// both parameters; every response that carries resources goes through
-// apply.
+// exclude. id, schemas and meta are always returned. Every response
+// that carries resources goes through apply.
 type projection struct {
 	include []target // nil: the default set
 	exclude []target
@@ -26,7 +23,7 @@ type projection struct {
 // KindInvalidValue naming it: a typo must not silently return everything.
 func (rs *resourceSchema) projection(r *http.Request) (projection, error) {
 	var p projection
-	q := r.URL.Query()
+	q := queryOf(r)
 	for _, param := range []string{"attributes", "excludedAttributes"} {
 		for _, v := range q[param] {
 			for _, name := range strings.Split(v, ",") {
@@ -186,7 +183,7 @@ func (p projection) returns(name string) bool {
 func (h *handler) project(schemaOf func(*http.Request) *resourceSchema) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := r.URL.Query()
+			q := queryOf(r)
 			if q.Has("attributes") || q.Has("excludedAttributes") {
 				p, err := schemaOf(r).projection(r)
 				if err != nil {
@@ -198,11 +195,4 @@ func (h *handler) project(schemaOf func(*http.Request) *resourceSchema) func(htt
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// shaped applies the request's projection to a resource the library is
-// about to write.
-func shaped(r *http.Request, res scim.Resource) scim.Resource {
-	res.Attributes = exchangeOf(r.Context()).projection.apply(res.Attributes)
-	return res
 }

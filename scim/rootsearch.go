@@ -5,7 +5,6 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/query"
-	"github.com/scimd/scimd/schemas"
 )
 
 // rootSearch serves POST /.search (RFC 7644 §3.4.3): a search across
@@ -16,7 +15,7 @@ import (
 // creation order, paged by startIndex and count over the whole. sortBy
 // and cursors are not supported here: they are per resource type.
 func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := queryOf(r)
 	if params.Get("sortBy") != "" || params.Has("cursor") {
 		h.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "sortBy",
 			"sortBy and cursor are not supported in a search at the root; search /Users or /Groups"))
@@ -47,40 +46,40 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
 	base := h.base(r)
-	var resources []map[string]any
-	users, groups := 0, 0
+	var resp listResponse
+	n, users, groups := 0, 0, 0
 	if userErr == nil {
-		page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: userFilter, StartIndex: startIndex, Count: count, Connection: connectionOf(r)})
+		page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: userFilter, StartIndex: startIndex, Count: count,
+			Connection: connectionOf(r), Groups: userProj.returns("groups")})
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		users = page.Total
-		res, err := h.userResources(r, page.Users, userProj)
-		if err != nil {
+		users, n = page.Total, len(page.Users)
+		if err := h.addUsers(r, &resp, page.Users, page.Groups, userProj); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		resources = append(resources, res...)
 	}
 	if groupErr == nil {
 		// The groups' part of the page starts where the users end.
 		from := max(startIndex-users, 1)
 		page, err := h.svc.Groups(r.Context(), tenantID, directory.GroupQuery{Filter: groupFilter, Connection: connectionOf(r), StartIndex: from,
-			Count: count - len(resources), Members: groupProj.returns("members")})
+			Count: count - n, Members: groupProj.returns("members")})
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		groups = page.Total
+		groups, n = page.Total, n+len(page.Groups)
 		for i := range page.Groups {
-			g := &page.Groups[i]
-			res := groupProj.apply(groupAttributes(g, base, connectionOf(r)))
-			res["id"], res["meta"], res["schemas"] = g.ID, groupMeta(g, base), []string{schemas.GroupURN}
-			resources = append(resources, res)
+			if resp.items, err = encodeGroup(resp.next(), &page.Groups[i], base, connectionOf(r), groupProj); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
 		}
 	}
-	resp := newListResponse(users+groups, startIndex, len(resources))
-	resp.Resources = append(resp.Resources, resources...)
-	h.writeJSON(w, r, http.StatusOK, contentType, resp)
+	items := resp.items
+	resp = newListResponse(users+groups, startIndex, n)
+	resp.items = items
+	writeList(w, &resp)
 }

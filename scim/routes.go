@@ -10,22 +10,12 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 )
 
-// routes lists every route of scimd's HTTP surface.
-//
-// The library (serveLibrary) serves create, read, replace and delete of
-// users and groups, /Schemas and /ResourceTypes. This package serves PATCH
-// (servePatch), the user and group lists and /ServiceProviderConfig
-// itself: the library parses PATCH paths slowly, writes a wrong
-// itemsPerPage, cannot combine filters of core and extension attributes
-// and hard-codes a false ServiceProviderConfig; countItems corrects the
-// itemsPerPage of its /Schemas and /ResourceTypes lists, and ownSchemas
-// puts RFC 9865's pagination into its ServiceProviderConfig schema. Discovery
-// endpoints refuse a filter (refuseFilter). A request body must be JSON,
-// as sent or gzip (acceptBody). Request bodies pass userBody or
-// groupBody (strict JSON, unknown attributes, boolean strings) before the
-// library sees them, and project reads attributes and excludedAttributes,
-// which the library ignores.
-// POST .search (searchBody) is the list with its parameters in the body.
+// routes lists every route of scimd's HTTP surface. Every SCIM route is
+// served by this package's own handlers. Discovery endpoints refuse a
+// filter (refuseFilter). A request body must be JSON, as sent or gzip
+// (acceptBody). project reads attributes and excludedAttributes into the
+// exchange for every handler that returns resources. POST .search
+// (searchBody) is the list with its parameters in the body.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, h.logRequests)
@@ -59,10 +49,10 @@ func (h *handler) routes() http.Handler {
 		r.Use(h.limitBody, h.authenticate, h.acceptBody, h.rateLimit)
 
 		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
-		r.With(h.refuseFilter, countItems, ownSchemas).Get("/Schemas", h.serveDiscovery)
-		r.With(h.refuseFilter, ownSchemas).Get("/Schemas/{id}", h.serveDiscovery)
-		r.With(h.refuseFilter, countItems).Get("/ResourceTypes", h.serveDiscovery)
-		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.serveDiscovery)
+		r.With(h.refuseFilter).Get("/Schemas", h.listSchemas)
+		r.With(h.refuseFilter).Get("/Schemas/{id}", h.getSchema)
+		r.With(h.refuseFilter).Get("/ResourceTypes", h.listResourceTypes)
+		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.getResourceType)
 
 		r.With(h.searchBody).Post("/.search", h.rootSearch)
 		r.Post("/Bulk", h.bulk)
@@ -73,20 +63,20 @@ func (h *handler) routes() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(h.project(h.userSchemaOf))
 			r.Get("/Users", h.listUsers)
-			r.With(h.userBody).Post("/Users", h.serveLibrary)
-			r.Get("/Users/{id}", h.serveLibrary)
-			r.With(h.userBody).Put("/Users/{id}", h.serveLibrary)
-			r.Patch("/Users/{id}", h.servePatch(h.userSchemaOf, h.resourceTypes[0]))
-			r.Delete("/Users/{id}", h.serveLibrary)
+			r.Post("/Users", h.createUser)
+			r.Get("/Users/{id}", h.getUser)
+			r.Put("/Users/{id}", h.replaceUser)
+			r.Patch("/Users/{id}", h.patchUser)
+			r.Delete("/Users/{id}", h.deleteUser)
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(h.project(h.groupSchemaOf))
 			r.Get("/Groups", h.listGroups)
-			r.With(h.groupBody).Post("/Groups", h.serveLibrary)
-			r.Get("/Groups/{id}", h.serveLibrary)
-			r.With(h.groupBody).Put("/Groups/{id}", h.serveLibrary)
-			r.Patch("/Groups/{id}", h.servePatch(h.groupSchemaOf, h.resourceTypes[1]))
-			r.Delete("/Groups/{id}", h.serveLibrary)
+			r.Post("/Groups", h.createGroup)
+			r.Get("/Groups/{id}", h.getGroup)
+			r.Put("/Groups/{id}", h.replaceGroup)
+			r.Patch("/Groups/{id}", h.patchGroup)
+			r.Delete("/Groups/{id}", h.deleteGroup)
 		})
 	})
 	return r
@@ -126,11 +116,10 @@ var errDiscoveryFilter = directory.Errorf(directory.KindForbidden, "filter", "th
 
 // refuseFilter answers 403 to a filter on /ServiceProviderConfig, /Schemas
 // and /ResourceTypes, as RFC 7644 §4 asks, so that no client takes an
-// unfiltered answer for a filtered one. (The library would evaluate it in
-// memory with filter.Validator.PassesFilter, which can panic.)
+// unfiltered answer for a filtered one.
 func (h *handler) refuseFilter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("filter") {
+		if queryOf(r).Has("filter") {
 			h.writeError(w, r, errDiscoveryFilter)
 			return
 		}

@@ -1,62 +1,67 @@
 package scim
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/elimity-com/scim"
-	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/schemas"
 )
 
-// userHandler is the library's ResourceHandler for /Users: it translates
-// between the library's attribute maps and directory.Service calls, for the
-// tenant and caller of the request. Every error goes through fail, so the
-// client gets writeError's answer, never the library's.
-type userHandler struct{ h *handler }
-
-// Create creates a user (POST /Users).
-func (uh userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	in, err := newUserInput(r, attrs)
+// createUser serves POST /Users.
+func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
+	doc, err := h.readObject(r)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
+	}
+	attrs, _, err := h.userDocument(r, doc)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := userInput(attrs)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	ex := exchangeOf(r.Context())
-	u, err := uh.h.svc.CreateUser(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
+	u, err := h.svc.CreateUser(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	return shaped(r, uh.resource(r, &u)), nil
+	h.writeUser(w, r, http.StatusCreated, &u, nil)
 }
 
-// newUserInput reads the attributes of a new user (POST /Users, and the
-// creates of a bulk) into a domain input with the defaults of the
-// request's connection.
-func newUserInput(r *http.Request, attrs map[string]any) (directory.UserInput, error) {
-	in, err := userInput(withCustom(r, attrs))
+// userDocument checks a POST or PUT body of /Users: normaliseResource
+// against the tenant's user schemas, then the schema package's validator
+// for everything but the custom extension, which the tenant's definitions
+// check in the domain. It returns the attributes and whether the body had
+// the custom extension.
+func (h *handler) userDocument(r *http.Request, doc map[string]any) (map[string]any, bool, error) {
+	doc, err := h.usersOf(r).rs.normaliseResource(doc)
 	if err != nil {
-		return in, err
+		return nil, false, err
 	}
-	exchangeOf(r.Context()).principal.Token.Settings.Apply(&in, true)
-	return in, nil
-}
-
-// withCustom returns attrs, a body the library validated, with the custom
-// extension object userBody took out of it.
-func withCustom(r *http.Request, attrs map[string]any) map[string]any {
-	if c := exchangeOf(r.Context()).custom; c != nil {
+	custom, customSent := doc[schemas.CustomUserURN]
+	delete(doc, schemas.CustomUserURN)
+	attrs, err := userType.validate(doc)
+	if err != nil {
+		return nil, false, err
+	}
+	if c, _ := custom.(map[string]any); c != nil {
 		attrs[schemas.CustomUserURN] = c
 	}
-	return attrs
+	return attrs, customSent, nil
 }
 
-// Get reads a user (GET /Users/{id}); with If-None-Match naming the current
+// getUser serves GET /Users/{id}; with If-None-Match naming the current
 // ETag the answer is 304.
-func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+func (h *handler) getUser(w http.ResponseWriter, r *http.Request) {
 	ex := exchangeOf(r.Context())
 	var (
 		u      directory.User
@@ -64,46 +69,50 @@ func (uh userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 		err    error
 	)
 	if ex.projection.returns("groups") {
-		u, groups, err = uh.h.svc.UserWithGroups(r.Context(), ex.principal.Tenant.ID, id)
+		u, groups, err = h.svc.UserWithGroups(r.Context(), ex.principal.Tenant.ID, chi.URLParam(r, "id"))
 	} else {
-		u, err = uh.h.svc.User(r.Context(), ex.principal.Tenant.ID, id)
+		u, err = h.svc.User(r.Context(), ex.principal.Tenant.ID, chi.URLParam(r, "id"))
 	}
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	res := uh.resource(r, &u)
-	if noneMatch(r.Header.Get("If-None-Match"), ex.etag) {
-		ex.notModified = true
-		return scim.Resource{}, scimerrors.ScimErrorInternal // replaced by libraryWriter
+	if notModified(w, r, etag(u.Version)) {
+		return
 	}
-	uh.putGroups(r, &res, groups)
-	return shaped(r, res), nil
+	h.writeUser(w, r, http.StatusOK, &u, groups)
 }
 
-// addGroups reads and sets the "groups" of a user resource, unless the
-// client left them out.
-func (uh userHandler) addGroups(r *http.Request, res *scim.Resource) error {
+// writeUser answers with u, shaped by the request's projection, with
+// groups, its ETag and its URL.
+func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *directory.User, groups []directory.UserGroup) {
+	base := h.base(r)
+	body, err := encodeUser(make([]byte, 0, resourceSize), u, groups, base, connectionOf(r), exchangeOf(r.Context()).projection)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeResource(w, status, userLocation(base, u.ID), etag(u.Version), body)
+}
+
+// writeUserWithGroups answers with u as writeUser does, its groups read
+// unless the client left them out.
+func (h *handler) writeUserWithGroups(w http.ResponseWriter, r *http.Request, u *directory.User) {
 	ex := exchangeOf(r.Context())
-	if !ex.projection.returns("groups") {
-		return nil
+	var groups []directory.UserGroup
+	if ex.projection.returns("groups") {
+		var err error
+		if groups, err = h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, u.ID); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
-	groups, err := uh.h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, res.ID)
-	if err != nil {
-		return err
-	}
-	uh.putGroups(r, res, groups)
-	return nil
+	h.writeUser(w, r, http.StatusOK, u, groups)
 }
 
-// putGroups sets the readOnly "groups" of a user resource: the groups the
-// user is in, directly or through nested groups (RFC 7643 §4.1.2).
-func (uh userHandler) putGroups(r *http.Request, res *scim.Resource, groups []directory.UserGroup) {
-	if len(groups) > 0 {
-		res.Attributes["groups"] = groupsValue(uh.h.base(r), groups)
-	}
-}
-
-// groupsValue is the "groups" attribute of a user in those groups.
+// groupsValue is the "groups" attribute of a user in those groups: the
+// groups the user is in, directly or through nested groups (RFC 7643
+// §4.1.2).
 func groupsValue(base string, groups []directory.UserGroup) []any {
 	list := make([]any, len(groups))
 	for i, g := range groups {
@@ -118,132 +127,130 @@ func groupsValue(base string, groups []directory.UserGroup) []any {
 	return list
 }
 
-// userResources returns the SCIM form of a page of users, shaped by proj,
-// with their groups (one query for the page) unless proj leaves them out.
-func (h *handler) userResources(r *http.Request, users []directory.User, proj projection) ([]map[string]any, error) {
-	var groups map[string][]directory.UserGroup
-	if proj.returns("groups") {
+// userResource is the SCIM form of u with its groups, shaped by proj:
+// its attributes, id, meta, and schemas listing the core schema and the
+// extensions it holds.
+func userResource(u *directory.User, groups []directory.UserGroup, base, connection string, proj projection) map[string]any {
+	attrs := userAttributes(u, base, connection)
+	if len(groups) > 0 {
+		attrs["groups"] = groupsValue(base, groups)
+	}
+	res := proj.apply(attrs)
+	urns := []string{schemas.UserURN}
+	for _, ext := range []string{schemas.EnterpriseUserURN, schemas.PlatformUserURN, schemas.CustomUserURN} {
+		if _, ok := res[ext]; ok {
+			urns = append(urns, ext)
+		}
+	}
+	res["id"], res["meta"], res["schemas"] = u.ID, userMeta(u, base), urns
+	return res
+}
+
+// addUsers adds a page of users to a list response, shaped by proj, with
+// their groups unless proj leaves them out: groups when the page's
+// statement brought them (directory.UserQuery.Groups), else one query for
+// the page.
+func (h *handler) addUsers(r *http.Request, l *listResponse, users []directory.User, groups map[string][]directory.UserGroup, proj projection) error {
+	if groups == nil && proj.returns("groups") && len(users) > 0 {
 		ids := make([]string, len(users))
 		for i := range users {
 			ids[i] = users[i].ID
 		}
 		var err error
 		if groups, err = h.svc.UsersGroups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, ids); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	base, conn := h.base(r), connectionOf(r)
-	out := make([]map[string]any, len(users))
 	for i := range users {
-		u := &users[i]
-		attrs := userAttributes(u, base, conn)
-		if gs := groups[u.ID]; len(gs) > 0 {
-			attrs["groups"] = groupsValue(base, gs)
+		var err error
+		if l.items, err = encodeUser(l.next(), &users[i], groups[users[i].ID], base, conn, proj); err != nil {
+			return err
 		}
-		res := proj.apply(attrs)
-		res["id"], res["meta"] = u.ID, userMeta(u, base)
-		res["schemas"] = []string{schemas.UserURN, schemas.EnterpriseUserURN, schemas.PlatformUserURN, schemas.CustomUserURN}
-		out[i] = res
-	}
-	return out, nil
-}
-
-// GetAll is never called: GET /Users is routed to listUsers, because the
-// library writes itemsPerPage as the requested count.
-func (uh userHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim.Page, error) {
-	return scim.Page{}, fail(r, errors.New("GET /Users reached the library; it is routed to listUsers"))
-}
-
-// Replace replaces a user (PUT /Users/{id}). A body id differing from the
-// URL's was dropped by normaliseResource, with the other readOnly
-// attributes.
-func (uh userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	version, err := ifMatch(r)
-	if err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	ex := exchangeOf(r.Context())
-	in, err := userInput(withCustom(r, attrs))
-	if err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	// A body without the custom extension does not assert it: an IdP that
-	// does not know the tenant's custom attributes cannot erase them (RFC
-	// 7644 §3.5.1 lets the service keep omitted values).
-	in.KeepCustom = !ex.customSent
-	ex.principal.Token.Settings.Apply(&in, false)
-	u, err := uh.h.svc.ReplaceUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, in)
-	if err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	res := uh.resource(r, &u)
-	if err := uh.addGroups(r, &res); err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	return shaped(r, res), nil
-}
-
-// Delete deletes a user (DELETE /Users/{id}).
-func (uh userHandler) Delete(r *http.Request, id string) error {
-	version, err := ifMatch(r)
-	if err != nil {
-		return fail(r, err)
-	}
-	ex := exchangeOf(r.Context())
-	if err := uh.h.svc.DeleteUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version); err != nil {
-		return fail(r, err)
 	}
 	return nil
 }
 
-// Patch applies PATCH operations to a user (PATCH /Users/{id}). The
-// operations are applied to the SCIM form of the current user inside the
-// domain's read-modify-write, so validation, the version check and the
-// audit are the domain's, and a failed operation writes nothing. The answer
-// is always 200 with the user.
-func (uh userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+// replaceUser serves PUT /Users/{id}. A body id differing from the URL's
+// was dropped by normaliseResource, with the other readOnly attributes.
+func (h *handler) replaceUser(w http.ResponseWriter, r *http.Request) {
+	doc, err := h.readObject(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	attrs, customSent, err := h.userDocument(r, doc)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	version, err := ifMatch(r)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := userInput(attrs)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// A body without the custom extension does not assert it: an IdP that
+	// does not know the tenant's custom attributes cannot erase them (RFC
+	// 7644 §3.5.1 lets the service keep omitted values).
+	in.KeepCustom = !customSent
+	ex := exchangeOf(r.Context())
+	u, err := h.svc.ReplaceUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeUserWithGroups(w, r, &u)
+}
+
+// deleteUser serves DELETE /Users/{id}.
+func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+	version, err := ifMatch(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	ex := exchangeOf(r.Context())
-	base := uh.h.base(r)
-	u, err := uh.h.svc.PatchUser(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, func(in *directory.UserInput) error {
+	if err := h.svc.DeleteUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// patchUser serves PATCH /Users/{id}. The operations are applied to the
+// SCIM form of the current user inside the domain's read-modify-write, so
+// validation, the version check and the audit are the domain's, and a
+// failed operation writes nothing. The answer is always 200 with the user.
+func (h *handler) patchUser(w http.ResponseWriter, r *http.Request) {
+	version, ops, err := h.patchRequest(r, h.usersOf(r).rs)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ex := exchangeOf(r.Context())
+	base := h.base(r)
+	u, err := h.svc.PatchUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, func(in *directory.UserInput) error {
 		attrs := userAttributes(&in.User, base, connectionOf(r))
-		if err := uh.h.usersOf(r).rs.applyPatch(attrs, ops); err != nil {
+		if err := h.usersOf(r).rs.applyPatch(attrs, ops); err != nil {
 			return err
 		}
 		next, err := userInput(attrs)
 		if err != nil {
 			return err
 		}
-		ex.principal.Token.Settings.Apply(&next, false)
 		*in = next
 		return nil
 	})
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		h.writeError(w, r, err)
+		return
 	}
-	res := uh.resource(r, &u)
-	if err := uh.addGroups(r, &res); err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	return shaped(r, res), nil
-}
-
-// resource is the library's form of u. It also records the user's URL and
-// ETag in the exchange for the response headers.
-func (uh userHandler) resource(r *http.Request, u *directory.User) scim.Resource {
-	base := uh.h.base(r)
-	ex := exchangeOf(r.Context())
-	ex.location = userLocation(base, u.ID)
-	ex.etag = etag(u.Version)
-	created, modified := u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	return scim.Resource{
-		ID:         u.ID,
-		Attributes: userAttributes(u, base, connectionOf(r)),
-		Meta:       scim.Meta{Created: &created, LastModified: &modified, Version: ex.etag},
-	}
+	h.writeUserWithGroups(w, r, &u)
 }
 
 // ifMatch returns the version an If-Match header requires: 0 (any) when

@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -369,6 +370,45 @@ func TestFailedWritesChangeNothing(t *testing.T) {
 		}
 		if n := e.userCount(); n != 1 {
 			t.Errorf("users after refused creates = %d, want 1", n)
+		}
+	})
+}
+
+// TestSchemasListHeldExtensions checks that "schemas" of a user lists the
+// core schema and exactly the extensions the returned user holds, on every
+// read and write, in lists, and after a projection.
+func TestSchemasListHeldExtensions(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		e := newEnv(t, b)
+		plain := "[" + coreURN + " " + platformURN + "]"
+		withEnterprise := "[" + coreURN + " " + enterpriseURN + " " + platformURN + "]"
+		created := e.post(`{"schemas":["` + coreURN + `"],"userName":"plain@example.com"}`)
+		if got := fmt.Sprint(created.body["schemas"]); got != plain {
+			t.Errorf("POST schemas = %s, want %s", got, plain)
+		}
+		id := str(created.body, "id")
+		for _, c := range []struct{ what, path, want string }{
+			{"GET", "/scim/v2/Users/" + id, plain},
+			{"GET with attributes=userName", "/scim/v2/Users/" + id + "?attributes=userName", "[" + coreURN + "]"},
+		} {
+			r := e.do(http.MethodGet, c.path, "").wantStatus(t, c.what, http.StatusOK)
+			if got := fmt.Sprint(r.body["schemas"]); got != c.want {
+				t.Errorf("%s: schemas = %s, want %s", c.what, got, c.want)
+			}
+		}
+		r := e.do(http.MethodPatch, "/scim/v2/Users/"+id, patch(`{"op":"add","path":"`+enterpriseURN+`:department","value":"Sales"}`)).
+			wantStatus(t, "PATCH add department", http.StatusOK)
+		if got := fmt.Sprint(r.body["schemas"]); got != withEnterprise {
+			t.Errorf("PATCH schemas = %s, want %s", got, withEnterprise)
+		}
+		l := e.do(http.MethodGet, "/scim/v2/Users?filter="+urlQuery(`userName eq "plain@example.com"`), "").wantStatus(t, "GET /Users", http.StatusOK)
+		res, _ := l.body["Resources"].([]any)
+		if len(res) != 1 || fmt.Sprint(res[0].(map[string]any)["schemas"]) != withEnterprise {
+			t.Errorf("list schemas = %v, want one user with %s", res, withEnterprise)
+		}
+		x := e.do(http.MethodGet, "/scim/v2/Users/"+id+"?excludedAttributes="+urlQuery(enterpriseURN+":department"), "").wantStatus(t, "GET excluding department", http.StatusOK)
+		if got := fmt.Sprint(x.body["schemas"]); got != plain {
+			t.Errorf("GET excluding the only enterprise attribute: schemas = %s, want %s", got, plain)
 		}
 	})
 }

@@ -39,6 +39,11 @@ type Caller struct {
 	// change, "" for an operator: the key of the externalId it reads and
 	// writes (ExternalIDs).
 	Connection string
+	// Settings are the connection's settings (its token's), which the
+	// user writes apply (ConnectionSettings.Apply): CreateUser and
+	// CreateUsers as creates, ReplaceUser and PatchUser as updates. Zero
+	// for an operator: nothing changes.
+	Settings ConnectionSettings
 }
 
 // Limits shared by every surface.

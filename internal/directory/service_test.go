@@ -531,3 +531,70 @@ func TestAuthScope(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionSettingsApplied checks that the service applies the
+// settings of the caller's connection on every user write: the flag
+// defaults on CreateUser and CreateUsers, and on ReplaceUser and PatchUser
+// when the input states the flags; the password dropped under
+// PasswordIgnore. An operator (no settings) gets the platform's defaults.
+func TestConnectionSettingsApplied(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := setup(t, b)
+		conn := directory.Caller{Actor: audit.Actor{Kind: audit.ActorToken, ID: "tok", Name: "okta"}, Connection: "tok",
+			Settings: directory.ConnectionSettings{Password: directory.PasswordIgnore, EmailVerified: boolp(true), ForceMFAEnrollment: boolp(true)}}
+		flags := func(u directory.User) string {
+			return fmt.Sprintf("verified=%t mfa=%t reset=%t password=%t", u.EmailVerified, u.ForceMFAEnrollment, u.PasswordMustReset, u.HasPassword())
+		}
+		in := func(name string) directory.UserInput {
+			return directory.UserInput{User: directory.User{UserName: name, Active: true}, Password: strp("a long enough passphrase 42")}
+		}
+		u, err := f.svc.CreateUser(ctx, conn, f.tenant.ID, in("a@example.com"))
+		if err != nil {
+			t.Fatalf("CreateUser = %v", err)
+		}
+		if got, want := flags(u), "verified=true mfa=true reset=false password=false"; got != want {
+			t.Errorf("CreateUser by the connection: %s, want %s", got, want)
+		}
+		op, err := f.svc.CreateUser(ctx, operator, f.tenant.ID, in("b@example.com"))
+		if err != nil {
+			t.Fatalf("CreateUser(operator) = %v", err)
+		}
+		if got, want := flags(op), "verified=false mfa=false reset=false password=true"; got != want {
+			t.Errorf("CreateUser by an operator: %s, want %s", got, want)
+		}
+		ins := []directory.UserInput{in("c@example.com")}
+		users, errs := f.svc.CreateUsers(ctx, conn, f.tenant.ID, ins)
+		if errs[0] != nil {
+			t.Fatalf("CreateUsers = %v", errs[0])
+		}
+		if got, want := flags(users[0]), "verified=true mfa=true reset=false password=false"; got != want {
+			t.Errorf("CreateUsers by the connection: %s, want %s", got, want)
+		}
+		if ins[0].Password == nil || ins[0].EmailVerified != nil {
+			t.Errorf("CreateUsers changed the caller's input: %+v", ins[0])
+		}
+		// An update that states the flags without a value gets the defaults;
+		// the password sent is dropped.
+		asserted := in("a@example.com")
+		asserted.AssertsFlags = true
+		r, err := f.svc.ReplaceUser(ctx, conn, f.tenant.ID, u.ID, 0, asserted)
+		if err != nil {
+			t.Fatalf("ReplaceUser = %v", err)
+		}
+		if got, want := flags(r), "verified=true mfa=true reset=false password=false"; got != want {
+			t.Errorf("ReplaceUser by the connection: %s, want %s", got, want)
+		}
+		p, err := f.svc.PatchUser(ctx, conn, f.tenant.ID, op.ID, 0, func(in *directory.UserInput) error {
+			in.AssertsFlags, in.EmailVerified, in.ForceMFAEnrollment = true, nil, nil
+			in.Password = strp("another long passphrase 43")
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("PatchUser = %v", err)
+		}
+		if got, want := flags(p), "verified=true mfa=true reset=false password=true"; got != want {
+			t.Errorf("PatchUser by the connection: %s, want %s (the old password kept, the new one dropped)", got, want)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -109,13 +110,15 @@ func queryError(err error) error {
 // CreateUser creates a user and records user.created (or user.invited when
 // in.Invite). It enforces every platform rule: required userName and email,
 // email format, tenant-unique email and userName, the tenant's password
-// policy, name splitting and flag defaults.
+// policy, name splitting and flag defaults, the caller's connection's first
+// (Caller.Settings).
 func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in UserInput) (User, error) {
 	const op = "directory.CreateUser"
 	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		return User{}, err
 	}
+	c.Settings.Apply(&in, true)
 	u, ev, err := s.newUser(ctx, c, tenant, in, true)
 	if err != nil {
 		return User{}, withOp(op, err)
@@ -150,6 +153,10 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 			errs[i] = err
 		}
 		return users, errs
+	}
+	ins = slices.Clone(ins) // the caller's inputs stay as they were
+	for i := range ins {
+		c.Settings.Apply(&ins[i], true)
 	}
 	s.refuseStored(ctx, op, c, tenant, ins, errs)
 	events := make([]audit.Event, len(ins))
@@ -521,6 +528,7 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 		if err != nil {
 			return User{}, withOp(op, err)
 		}
+		c.Settings.Apply(&in, false)
 		if in.Invite {
 			return User{}, &Error{Kind: KindMutability, Op: op, Field: "invite",
 				Detail: "invite is immutable: it applies only when a user is created; send an invited user a new link with POST /admin/v1/users/{id}/invitation or scimd user invite --resend"}
