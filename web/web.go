@@ -39,7 +39,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"field": func(v view, name string) fieldErrors { return fieldErrors{Errors: v.Errors, Name: name} },
 	// form is the data of the form template: a form of a list page and
 	// the page's CSRF token.
-	"form": func(v view, spec formSpec) formData { return formData{Spec: spec, CSRF: v.CSRF} },
+	"form": func(v view, spec formSpec) formData { return formData{Spec: spec, CSRF: v.CSRF, Once: v.Once} },
 	// count writes a count with its noun: {{count .Total "user" "users"}}.
 	"count": plural.Count[int],
 }).ParseFS(templateFiles, "templates/*.html"))
@@ -89,12 +89,17 @@ type Deps struct {
 	// built on it, and cookies are Secure when it is https. Empty: the
 	// request's own scheme and host.
 	PublicURL string
+	// MailQueued tells that no SMTP server is configured: invitation
+	// emails wait in the outbox, and the console says so.
+	MailQueued bool
 }
 
 type pagesHandler struct {
 	svc    *directory.Service
 	log    *slog.Logger
 	public string
+	// mailQueued: see Deps.MailQueued.
+	mailQueued bool
 }
 
 // publicBase is the pages' public address: Deps.PublicURL, else the
@@ -118,7 +123,7 @@ func (h *pagesHandler) secure(r *http.Request) bool {
 
 // NewHandler returns the handler of /invite/... and /reset/....
 func NewHandler(d Deps) http.Handler {
-	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/")}
+	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/"), mailQueued: d.MailQueued}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

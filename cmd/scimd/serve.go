@@ -128,7 +128,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			RateLimit:    limiter,
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody}),
-			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL)}),
+			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MailQueued: s.SMTPHost == ""}),
 			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
 				RateLimit: limiter, Metrics: reg}),
 		}),
