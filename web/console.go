@@ -314,7 +314,7 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.render(w, r, status, "table.html", view{page: page{Title: "Not done"}, Problem: msg})
 }
 
-// users lists the tenant's users, newest last, with a search over
+// users lists the tenant's users, newest first, with a search over
 // userName, emails and displayName and a status filter.
 func (c *console) users(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -324,7 +324,7 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 		v := strconv.Quote(s)
 		clauses = append(clauses, "(userName co "+v+" or emails.value co "+v+" or displayName co "+v+")")
 	}
-	if st := directory.Status(form["status"]); st == directory.StatusActive || st == directory.StatusInvited || st == directory.StatusDeactivated {
+	if st := directory.Status(form["status"]); st == directory.StatusActive || st == directory.StatusInvited || st == directory.StatusDeactivated || st == directory.StatusLocked {
 		clauses = append(clauses, `urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "`+string(st)+`"`)
 	}
 	if g := form["group"]; g != "" {
@@ -340,7 +340,13 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 	}
 	start, _ := strconv.Atoi(q.Get("start"))
 	start = max(start, 1)
-	p, err := c.svc.Users(r.Context(), sessionOf(r).principal.Tenant.ID, directory.UserQuery{Filter: filter, StartIndex: start, Count: consolePage})
+	created, err := query.Users.SortAttr("meta.created")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p, err := c.svc.Users(r.Context(), sessionOf(r).principal.Tenant.ID, directory.UserQuery{Filter: filter, StartIndex: start, Count: consolePage,
+		Sort: &directory.Sort{Attr: created, Desc: true}}) // newest first
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -1218,8 +1224,14 @@ func (c *console) table(w http.ResponseWriter, r *http.Request, nav, title, intr
 	c.render(w, r, http.StatusOK, "table.html", view{page: page{Title: title}, Nav: nav, Intro: intro, Columns: columns, Rows: rows})
 }
 
+// groups lists the tenant's groups, newest first.
 func (c *console) groups(w http.ResponseWriter, r *http.Request) {
-	p, err := c.svc.Groups(r.Context(), sessionOf(r).principal.Tenant.ID, directory.GroupQuery{Count: directory.MaxPageSize})
+	created, err := query.Groups.SortAttr("meta.created")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p, err := c.svc.Groups(r.Context(), sessionOf(r).principal.Tenant.ID, directory.GroupQuery{Count: directory.MaxPageSize, Sort: &directory.Sort{Attr: created, Desc: true}})
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -1275,7 +1287,17 @@ func (c *console) groupAction(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimSpace(f.Get("name"))
 		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{DisplayName: &name})
 	case "delete":
-		err = c.svc.DeleteGroup(ctx, s.caller, tenantID, f.Get("id"), 0)
+		g, gerr := c.svc.Group(ctx, tenantID, f.Get("id"), false)
+		if gerr != nil {
+			c.backWith(w, r, "/admin/groups", gerr)
+			return
+		}
+		if !c.confirmed(w, r, "Delete the group "+g.DisplayName+"? Its members stay, without it.", "Delete "+g.DisplayName, "/admin/groups") {
+			return
+		}
+		if err = c.svc.DeleteGroup(ctx, s.caller, tenantID, g.ID, 0); err == nil {
+			c.setFlash(w, r, "Deleted the group "+g.DisplayName+".")
+		}
 	case "remove-member":
 		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{Members: directory.MemberChange{Remove: []string{f.Get("member")}}})
 		if err == nil {
@@ -1367,10 +1389,15 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusCreated, "table.html", v)
 		return
 	case "revoke":
-		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, f.Get("name")); err != nil {
+		name := f.Get("name")
+		if !c.confirmed(w, r, "Revoke the token "+name+"? What uses it (an identity provider, an application) is refused from now on, on every replica; a revoked token cannot be restored.", "Revoke "+name, "/admin/connections") {
+			return
+		}
+		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, name); err != nil {
 			c.backWith(w, r, "/admin/connections", err)
 			return
 		}
+		c.setFlash(w, r, "Revoked the token "+name+".")
 	case "settings":
 		// The password mode; the flag defaults keep their value.
 		_, err := c.svc.UpdateTokenSettings(ctx, s.caller, tenantID, f.Get("name"), func(cs *directory.ConnectionSettings) error {
@@ -1395,7 +1422,7 @@ func (c *console) policy(w http.ResponseWriter, r *http.Request) {
 	v := view{page: page{Title: "Password policy"}, Nav: "policy", Problem: r.URL.Query().Get("problem"),
 		Columns: []string{"Rule", "Value"}, Rows: [][]string{{"MFA required", strconv.FormatBool(t.MFARequired)}, {"Minimum length", strconv.Itoa(p.MinLength)},
 			{"Maximum length", strconv.Itoa(p.MaxLength)}, {"Blocklist", strconv.FormatBool(p.Blocklist)}, {"Context check", strconv.FormatBool(p.ContextCheck)},
-			{"Invitation expiry", t.InvitationTTL.String()}}}
+			{"Invitation expiry", humanDuration(t.InvitationTTL)}}}
 	v.Forms = []formSpec{{Action: "/admin/policy", Legend: "Change the policy", Button: "Save policy", Fields: []formField{
 		{Name: "mfaRequired", Label: "Require MFA (allows a minimum length below 15)", Type: "checkbox", Checked: t.MFARequired},
 		{Name: "minLength", Label: "Minimum length", Type: "number", Value: strconv.Itoa(p.MinLength)},
@@ -1465,19 +1492,53 @@ func (c *console) attributeAction(w http.ResponseWriter, r *http.Request) {
 		}
 		_, err = c.svc.DefineAttribute(ctx, s.caller, tenantID, d)
 	case "remove":
-		_, err = c.svc.RemoveAttribute(ctx, s.caller, tenantID, f.Get("name"), f.Get("force") == "true")
+		name, force := f.Get("name"), f.Get("force") == "true"
+		question := "Remove the attribute " + name + "? SCIM clients no longer see it in the schema."
+		if force {
+			question = "Remove the attribute " + name + " and delete the values users hold? The values cannot be restored."
+		}
+		if !c.confirmed(w, r, question, "Remove "+name, "/admin/attributes") {
+			return
+		}
+		if _, err = c.svc.RemoveAttribute(ctx, s.caller, tenantID, name, force); err == nil {
+			c.setFlash(w, r, "Removed the attribute "+name+".")
+		}
 	}
 	if err != nil {
+		if strings.Contains(directory.DetailOf(err), "remove it with force") {
+			// In the words of the form: its checkbox is the force.
+			err = directory.Errorf(directory.KindConflict, "name", "%s", strings.Replace(directory.DetailOf(err), "remove it with force to delete their values",
+				"tick \u201calso delete the values users hold\u201d to remove it with them", 1))
+		}
 		c.backWith(w, r, "/admin/attributes", err)
 		return
 	}
 	http.Redirect(w, r, "/admin/attributes", http.StatusSeeOther)
 }
 
+// audit is the audit log, filtered by event type and target: an id, or a
+// user's email.
 func (c *console) audit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	evs, err := c.svc.AuditEvents(r.Context(), sessionOf(r).principal.Tenant.ID,
-		directory.AuditFilter{Type: q.Get("type"), TargetID: q.Get("target"), Newest: true, Limit: 200})
+	tenantID := sessionOf(r).principal.Tenant.ID
+	target := strings.TrimSpace(q.Get("target"))
+	if strings.Contains(target, "@") {
+		f, err := query.Users.Parse("emails.value eq " + strconv.Quote(target) + " or userName eq " + strconv.Quote(target))
+		if err != nil {
+			c.fail(w, r, directory.Errorf(directory.KindInvalidValue, "target", "that email cannot be searched: %s", err))
+			return
+		}
+		p, err := c.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Count: 1})
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if len(p.Users) == 1 {
+			target = p.Users[0].ID
+		}
+	}
+	evs, err := c.svc.AuditEvents(r.Context(), tenantID,
+		directory.AuditFilter{Type: q.Get("type"), TargetID: target, Newest: true, Limit: 200})
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -1491,7 +1552,7 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request) {
 		Columns: []string{"Time", "Event", "Actor", "Target", "Changed"}, Rows: rows}
 	v.Forms = []formSpec{{Action: "/admin/audit", Get: true, Legend: "Filter", Button: "Filter", Fields: []formField{
 		{Name: "type", Label: "Event type", Type: "select", Options: append([]string{""}, audit.Types...), Value: q.Get("type")},
-		{Name: "target", Label: "Target id", Type: "text", Value: q.Get("target")}}}}
+		{Name: "target", Label: "User email or target id", Type: "text", Value: q.Get("target")}}}}
 	c.render(w, r, http.StatusOK, "table.html", v)
 }
 
