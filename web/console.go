@@ -846,9 +846,10 @@ func (c *console) editSettings(w http.ResponseWriter, r *http.Request) {
 	readCustom(f, defs, nil, form) // the values as typed, for a refusal's page
 	_, err = c.svc.PatchUser(ctx, s.caller, tenantID, id, postedVersion(f), func(in *directory.UserInput) error {
 		in.User.Active = form["active"] == "true"
-		in.User.EmailVerified = form["emailVerified"] == "true"
-		in.User.PasswordMustReset = form["passwordMustReset"] == "true"
-		in.User.ForceMFAEnrollment = form["forceMfaEnrollment"] == "true"
+		for flag, dst := range map[string]**bool{"emailVerified": &in.EmailVerified, "passwordMustReset": &in.PasswordMustReset, "forceMfaEnrollment": &in.ForceMFAEnrollment} {
+			on := form[flag] == "true"
+			*dst = &on
+		}
 		in.User.Custom = readCustom(f, defs, maps.Clone(in.User.Custom), map[string]string{})
 		return nil
 	})
