@@ -1086,7 +1086,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if confirm {
 		// The import runs on after this answer; its page follows it.
-		id := c.jobs.start(tenantID, len(rows), func(progress func(int)) *importReport {
+		id := c.jobs.start(tenantID, len(todo), func(progress func(int)) *importReport { // the rows it imports: the refused ones are not counted
 			ctx := context.WithoutCancel(ctx)
 			for start := 0; start < len(todo); start += importChunk {
 				end := min(start+importChunk, len(todo))
@@ -1094,7 +1094,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 				for i, row := range todo[start:end] {
 					row.Err = errs[i]
 				}
-				progress(end + len(rows) - len(todo)) // refused rows count as done
+				progress(end)
 			}
 			rep := report(rows, invite)
 			rep.Done = true

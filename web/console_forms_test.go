@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -110,6 +111,7 @@ func TestConsoleNewUserRules(t *testing.T) {
 func TestConsoleDoubleSubmit(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
 		e := newEnv(t, b)
+		ctx := context.Background()
 		br := e.browser()
 		e.signIn(br)
 		newForm := br.get("/admin/users/new")
@@ -139,6 +141,27 @@ func TestConsoleDoubleSubmit(t *testing.T) {
 			t.Fatalf("%d user.created events, want 1", created)
 		}
 
+		// A first click the browser abandons (the second click cancels its
+		// request): the second still gets the created user, once.
+		abandoned := url.Values{"mode": {"create"}, "email": {"gail@example.com"}, "password": {"correct horse battery staple 42"}}
+		csrf, once := csrfField.FindStringSubmatch(newForm.body)[1], onceField.FindStringSubmatch(newForm.body)[1]
+		body := url.Values{"csrf": {csrf}, "once": {once}}
+		for k, v := range abandoned {
+			body[k] = v
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+		req, _ := http.NewRequestWithContext(cctx, http.MethodPost, br.base+"/admin/users/new", strings.NewReader(body.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", br.base)
+		if resp, err := br.client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		br.post(newForm, "/admin/users/new", abandoned).want(t, "the second click after an abandoned first", http.StatusSeeOther)
+		if n := e.userCount(); n != 2 {
+			t.Fatalf("%d users after an abandoned first click, want 2", n)
+		}
+
 		// A refusal forgets the token: the corrected form goes through.
 		form2 := url.Values{"mode": {"create"}, "email": {"emil@example.com"}}
 		br.post(newForm, "/admin/users/new", form2).want(t, "no password", http.StatusUnprocessableEntity)
@@ -150,7 +173,7 @@ func TestConsoleDoubleSubmit(t *testing.T) {
 		check := br.upload(imp, "/admin/import", "people.csv", "email,name\nfay@example.com,Fay\ngus@example.com,Gus\n", "invite", "true")
 		check.want(t, "the import check", http.StatusOK, `id="import-confirm"`)
 		stash := regexp.MustCompile(`name="stash" value="([^"]+)"`).FindStringSubmatch(check.body)[1]
-		once := onceField.FindStringSubmatch(check.body)[1]
+		once = onceField.FindStringSubmatch(check.body)[1]
 		first := br.upload(check, "/admin/import", "", "", "stash", stash, "invite", "true", "once", once)
 		again := br.upload(check, "/admin/import", "", "", "stash", stash, "invite", "true", "once", once)
 		if first.status != http.StatusSeeOther || again.status != http.StatusSeeOther || first.header.Get("Location") != again.header.Get("Location") {
@@ -185,7 +208,10 @@ func TestConsoleConfirmations(t *testing.T) {
 			done               func() bool
 		}{
 			{"delete a user", "/admin/users/" + u.ID, "/admin/users/" + u.ID + "/delete", url.Values{}, "Delete the user hana@example.com?", "Deleted the user hana@example.com.",
-				func() bool { _, err := e.svc.User(ctx, e.tenant.ID, u.ID); return directory.KindOf(err) == directory.KindNotFound }},
+				func() bool {
+					_, err := e.svc.User(ctx, e.tenant.ID, u.ID)
+					return directory.KindOf(err) == directory.KindNotFound
+				}},
 			{"revoke a connection", "/admin/connections", "/admin/connections", url.Values{"op": {"revoke"}, "name": {"okta"}}, "Revoke the token okta?", "Revoked the token okta.",
 				func() bool {
 					ts, _ := e.svc.Tokens(ctx, e.tenant.ID)

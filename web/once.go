@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -147,16 +148,29 @@ func (c *console) once(next http.Handler) http.Handler {
 			return
 		}
 		key := onceKey(sessionOf(r).id, r.URL.Path, r.PostForm)
-		res, first := c.onceTokens.claim(key)
-		if !first {
+		var res *onceResult
+		for {
+			var first bool
+			if res, first = c.onceTokens.claim(key); first {
+				break
+			}
 			select {
 			case <-res.done:
 			case <-r.Context().Done():
 				return
 			}
-			c.replay(w, r, res)
-			return
+			c.onceTokens.mu.Lock()
+			answered := res.status != 0
+			c.onceTokens.mu.Unlock()
+			if answered {
+				c.replay(w, r, res)
+				return
+			}
+			// The first was refused: this one runs.
 		}
+		// A browser that submits again drops the first request: its work
+		// goes on, and its answer is the second's.
+		r = r.WithContext(context.WithoutCancel(r.Context()))
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status >= 400 || rec.status == 0 {
@@ -164,9 +178,9 @@ func (c *console) once(next http.Handler) http.Handler {
 			return
 		}
 		c.onceTokens.mu.Lock()
-		res.at, res.status, res.location = time.Now(), rec.status, w.Header().Get("Location")
+		res.at, res.status, res.location, res.header = time.Now(), rec.status, w.Header().Get("Location"), w.Header().Clone()
 		if rec.status < 300 {
-			res.header, res.body = w.Header().Clone(), bytes.Clone(rec.body.Bytes())
+			res.body = bytes.Clone(rec.body.Bytes())
 		}
 		c.onceTokens.mu.Unlock()
 		close(res.done)
@@ -180,6 +194,12 @@ func (c *console) replay(w http.ResponseWriter, r *http.Request, res *onceResult
 	c.onceTokens.mu.Unlock()
 	switch {
 	case location != "":
+		// The browser dropped the first answer, and its flash with it.
+		for _, ck := range header.Values("Set-Cookie") {
+			if strings.HasPrefix(ck, flashCookie+"=") {
+				w.Header().Add("Set-Cookie", ck)
+			}
+		}
 		http.Redirect(w, r, location, http.StatusSeeOther)
 	case body != nil:
 		for k, v := range header {
