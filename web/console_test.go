@@ -76,7 +76,7 @@ func TestConsole(t *testing.T) {
 		br := e.browser()
 		br.get("/admin/users").want(t, "the console signed out", http.StatusSeeOther)
 		form := br.get("/admin/sign-in")
-		form.want(t, "the sign-in page", http.StatusOK, `<label for="token">`)
+		form.want(t, "the sign-in page", http.StatusOK, `<label for="token">`, "scimd token create --tenant TENANT_ID --name console --scope admin")
 		br.submit(form, "/admin/sign-in", "token", "scimd_not-a-token-at-all-0000").want(t, "a wrong token", http.StatusUnauthorized, "unknown")
 		scimOnly, _, _ := e.svc.CreateToken(ctx, operator, e.tenant.ID, "okta", []directory.Scope{directory.ScopeSCIM}, 0, directory.ConnectionSettings{})
 		br.submit(form, "/admin/sign-in", "token", scimOnly).want(t, "a scim token", http.StatusUnauthorized, "no admin scope")
@@ -129,6 +129,10 @@ func TestConsole(t *testing.T) {
 		}
 		br.get("/admin/users?q=anita").want(t, "a search", http.StatusOK, "anita@example.com", "<p>1 user</p>")
 		br.get("/admin/users?status=invited").want(t, "a status filter", http.StatusOK, "bob@example.com")
+		if l := br.get("/admin/users").body; strings.Index(l, "anita@example.com") > strings.Index(l, "bob@example.com") {
+			t.Fatalf("the users list is not newest first:\n%s", l)
+		}
+		br.get("/admin/users?status=deactivated").want(t, "the deactivated filter", http.StatusOK, "0 users")
 
 		// Actions on the detail page.
 		anitaPage := created.header.Get("Location")
@@ -240,6 +244,12 @@ func TestConsole(t *testing.T) {
 		br.get("/admin/attributes").want(t, "the attributes", http.StatusOK, "badge")
 		br.submit(attrs, "/admin/attributes", "op", "remove", "name", "badge", "confirm", "yes").want(t, "remove it", http.StatusSeeOther)
 		br.get("/admin/audit?type=tenant.policy_updated").want(t, "the filtered audit log", http.StatusOK, "tenant.policy_updated")
+		byEmail := br.get("/admin/audit?target=anita%40example.com")
+		byEmail.want(t, "the audit log of a user's email", http.StatusOK, "user.created", "user.updated")
+		if strings.Contains(byEmail.body, "bob@example.com") {
+			t.Fatalf("the audit log of anita@example.com lists bob's events:\n%s", byEmail.body)
+		}
+		br.get("/admin/policy").want(t, "the policy", http.StatusOK, "<td>7 days</td>")
 
 		// An MFA reset: a user who enrolled through an invitation (the
 		// earlier invitations' emails sent first).
