@@ -54,7 +54,11 @@ func summarize(errs map[string][]string, attrs []attrField) []summaryItem {
 	seen := map[string]bool{}
 	add := func(field, label string) {
 		for _, m := range errs[field] {
-			out = append(out, summaryItem{Field: field, Label: label, Message: m})
+			l := label
+			if strings.HasPrefix(m, label) { // "Password is required" needs no "Password:"
+				l = ""
+			}
+			out = append(out, summaryItem{Field: field, Label: l, Message: m})
 		}
 		seen[field] = true
 	}
