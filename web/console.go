@@ -677,8 +677,11 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 	if err != nil {
 		return view{}, err
 	}
-	evs, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: 20})
+	evs, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: auditSummary})
 	if err != nil {
+		return view{}, err
+	}
+	if evs, err = c.withMemberships(ctx, tenantID, u.ID, evs); err != nil {
 		return view{}, err
 	}
 	defs, err := c.svc.TenantAttributes(ctx, tenantID)
@@ -710,10 +713,46 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 		v.Problem = p
 	}
 	for _, ev := range evs {
+		changed := changedNames(ev.Changes)
+		if ev.Target.Type == "group" {
+			changed = "group " + ev.Target.Display
+		}
 		v.Events = append(v.Events, eventRow{Time: ev.Time.UTC().Format("2006-01-02 15:04:05"), Type: ev.Type,
-			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changedNames(ev.Changes)})
+			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changed})
 	}
 	return v, nil
+}
+
+const (
+	auditSummary   = 20  // events in a user's audit summary
+	membershipScan = 500 // the tenant's newest membership events searched for a user's
+)
+
+// withMemberships adds to a user's events (newest first) the membership
+// changes of groups that added or removed the user, among the tenant's
+// newest membershipScan of each kind, and keeps the newest auditSummary.
+func (c *console) withMemberships(ctx context.Context, tenantID, userID string, evs []audit.Event) ([]audit.Event, error) {
+	for _, typ := range []string{audit.GroupMembersAdded, audit.GroupMembersRemoved} {
+		group, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{Type: typ, Newest: true, Limit: membershipScan})
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range group {
+			var changes []audit.Change
+			_ = json.Unmarshal(ev.Changes, &changes) // sealed events hold valid JSON
+			if slices.ContainsFunc(changes, func(ch audit.Change) bool { return holds(ch.New, userID) || holds(ch.Old, userID) }) {
+				evs = append(evs, ev)
+			}
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b audit.Event) int { return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(b.Seq, a.Seq)) })
+	return evs[:min(len(evs), auditSummary)], nil
+}
+
+// holds reports whether a change's value (a list of member ids) holds id.
+func holds(v any, id string) bool {
+	list, _ := v.([]any)
+	return slices.Contains(list, any(id))
 }
 
 // changedNames lists the attributes an event changed.

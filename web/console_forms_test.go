@@ -311,6 +311,23 @@ func TestConsoleUserSettings(t *testing.T) {
 			`id="attr-costCenter-errors"`, `href="#attr-costCenter"`, `value="4"`, "<title>Error: ")
 		// A stale page: 412, nothing written.
 		br.post(page, path+"/settings", save).want(t, "a stale page", http.StatusPreconditionFailed, "someone else changed this user")
+		// Another tenant's administrator: 404, and the user's name is not
+		// shown.
+		globex, err := e.svc.CreateTenant(ctx, operator, "Globex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		globexAdmin, _, err := e.svc.CreateToken(ctx, operator, globex.ID, "console", []directory.Scope{directory.ScopeAdmin}, 0, directory.ConnectionSettings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := e.browser()
+		other.submit(other.get("/admin/sign-in"), "/admin/sign-in", "token", globexAdmin).want(t, "Globex signs in", http.StatusSeeOther)
+		mole := other.post(other.get("/admin/users/new"), path+"/settings", url.Values{"version": {"0"}, "active": {"true"}, "attr-costCenter": {"PWNED"}})
+		mole.want(t, "another tenant's settings form", http.StatusNotFound)
+		if strings.Contains(mole.body, "ines@example.com") {
+			t.Fatalf("another tenant's answer names the user:\n%s", mole.body)
+		}
 		if again, _ := e.svc.User(ctx, e.tenant.ID, u.ID); again.Version != got.Version {
 			t.Fatalf("version %d after refusals, want %d", again.Version, got.Version)
 		}

@@ -204,6 +204,7 @@ func TestConsole(t *testing.T) {
 		if gs, _ := e.svc.UserGroups(ctx, e.tenant.ID, anitaID); len(gs) != 1 {
 			t.Fatalf("groups after adding = %v", gs)
 		}
+		br.get("/admin/users/"+anitaID).want(t, "the audit summary after joining a group", http.StatusOK, "<td>group.members_added</td>", "<td>group Engineering</td>")
 		if l := br.get("/admin/users?group=" + engineering); !strings.Contains(l.body, "anita@example.com") || !strings.Contains(l.body, "bob@example.com") || strings.Contains(l.body, "emil@example.com") {
 			t.Fatalf("users of Engineering:\n%s", l.body)
 		}
