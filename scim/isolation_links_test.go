@@ -130,6 +130,7 @@ func TestTenantIsolationLinks(t *testing.T) {
 				try("/admin/users/{id}/{action}", http.MethodPost, "/admin/users/"+id+"/"+action)
 			}
 			try("/admin/users/{id}/profile", http.MethodPost, "/admin/users/"+id+"/profile", "displayName", "Pwned", "email", "pwned@globex.example")
+			try("/admin/users/{id}/settings", http.MethodPost, "/admin/users/"+id+"/settings", "active", "true", "emailVerified", "true")
 			try("/admin/users/{id}/groups", http.MethodPost, "/admin/users/"+id+"/groups", "op", "add", "group", bGroup.ID)
 			try("/admin/users/{id}/groups", http.MethodPost, "/admin/users/"+id+"/groups", "op", "remove", "group", aGroup.ID)
 		}

@@ -52,23 +52,27 @@ type console struct {
 	pages *pagesHandler
 	stash *importStash
 	jobs  *importJobs
+	// onceTokens are the one-time form tokens used (see once.go).
+	onceTokens *onceTokens
 }
 
 // consoleRoutes adds the console's routes to r.
 func (h *pagesHandler) consoleRoutes(r chi.Router) {
-	c := &console{svc: h.svc, pages: h, stash: &importStash{files: map[string]stashed{}}, jobs: &importJobs{jobs: map[string]*importJob{}}}
+	c := &console{svc: h.svc, pages: h, stash: &importStash{files: map[string]stashed{}}, jobs: &importJobs{jobs: map[string]*importJob{}},
+		onceTokens: &onceTokens{used: map[string]*onceResult{}}}
 	r.Get("/admin", redirectTo("/admin/users"))
 	r.Get("/admin/", redirectTo("/admin/users"))
 	r.Get("/admin/sign-in", c.signInForm)
 	r.Post("/admin/sign-in", c.signIn)
 	r.Group(func(r chi.Router) {
-		r.Use(c.signedIn, c.checkedForm)
+		r.Use(c.signedIn, c.checkedForm, c.once)
 		r.Post("/admin/sign-out", c.signOut)
 		r.Get("/admin/users", c.users)
 		r.Get("/admin/users/new", c.newUserForm)
 		r.Post("/admin/users/new", c.createUser)
 		r.Get("/admin/users/{id}", c.user)
 		r.Post("/admin/users/{id}/profile", c.editProfile)
+		r.Post("/admin/users/{id}/settings", c.editSettings)
 		r.Post("/admin/users/{id}/groups", c.editUserGroups)
 		r.Post("/admin/users/{id}/{action}", c.userAction)
 		r.Get("/admin/import", c.importForm)
@@ -99,20 +103,29 @@ type view struct {
 	Nav, Flash, Problem string
 	Form                map[string]string
 	Errors              map[string][]string
-	Total               int
-	Next                string
-	Users               []directory.User
-	User                *directory.User
-	UserGroups          []directory.UserGroup
-	Custom              []nameValue
-	Events              []eventRow
-	Groups              []groupOption
-	Attributes          []attrField
-	Report              *importReport
-	Columns             []string
-	Rows                [][]string
-	Links               []string // per row: the page its first cell opens
-	Intro               string
+	// Summary lists Errors above the form, each linking to its field;
+	// Failed puts "Error:" in the page's title.
+	Summary []summaryItem
+	Failed  bool
+	// Once is the page's one-time form token (see once.go).
+	Once string
+	// Confirm is the question of a confirmation page, its form's action
+	// and values, and the page to go back to.
+	Confirm    *confirmation
+	Total      int
+	Next       string
+	Users      []directory.User
+	User       *directory.User
+	UserGroups []directory.UserGroup
+	Custom     []nameValue
+	Events     []eventRow
+	Groups     []groupOption
+	Attributes []attrField
+	Report     *importReport
+	Columns    []string
+	Rows       [][]string
+	Links      []string // per row: the page its first cell opens
+	Intro      string
 	// Forms are the forms of a list page, below its table; RowForms the
 	// buttons of each row (by row).
 	Forms    []formSpec
@@ -138,9 +151,12 @@ type formSpec struct {
 
 // formData is what the form template needs.
 type formData struct {
-	Spec formSpec
-	CSRF string
+	Spec       formSpec
+	CSRF, Once string
 }
+
+// summaryItem is one error of the summary above a form.
+type summaryItem struct{ Field, Label, Message string }
 
 type formField struct {
 	Name, Label, Type, Value string   // Type: text, number, checkbox, select
@@ -161,6 +177,7 @@ type attrField struct {
 	Name, Type, Value     string
 	MultiValued, Required bool
 	Errors                []string
+	Options               []groupOption // the canonical values, when the attribute has them
 }
 
 // fieldErrors is what the field-errors template needs.
@@ -226,6 +243,12 @@ func (c *console) checkedForm(next http.Handler) http.Handler {
 // render writes a console page; v.Title is set by the caller.
 func (c *console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.CSRF = c.pages.csrfToken(w, r)
+	v.Once = newOnce()
+	if v.Flash == "" {
+		v.Flash = takeFlash(w, r)
+	}
+	v.Summary = summarize(v.Errors, v.Attributes)
+	v.Failed = v.Problem != "" || len(v.Summary) > 0
 	if s := sessionOf(r); s.principal.Tenant.ID != "" {
 		v.TenantName = s.principal.Tenant.Name
 	}
@@ -293,7 +316,7 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.render(w, r, status, "table.html", view{page: page{Title: "Not done"}, Problem: msg})
 }
 
-// users lists the tenant's users, newest last, with a search over
+// users lists the tenant's users, newest first, with a search over
 // userName, emails and displayName and a status filter.
 func (c *console) users(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -303,7 +326,7 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 		v := strconv.Quote(s)
 		clauses = append(clauses, "(userName co "+v+" or emails.value co "+v+" or displayName co "+v+")")
 	}
-	if st := directory.Status(form["status"]); st == directory.StatusActive || st == directory.StatusInvited || st == directory.StatusDeactivated {
+	if st := directory.Status(form["status"]); st == directory.StatusActive || st == directory.StatusInvited || st == directory.StatusDeactivated || st == directory.StatusLocked {
 		clauses = append(clauses, `urn:ietf:params:scim:schemas:extension:platform:2.0:User:status eq "`+string(st)+`"`)
 	}
 	if g := form["group"]; g != "" {
@@ -319,7 +342,13 @@ func (c *console) users(w http.ResponseWriter, r *http.Request) {
 	}
 	start, _ := strconv.Atoi(q.Get("start"))
 	start = max(start, 1)
-	p, err := c.svc.Users(r.Context(), sessionOf(r).principal.Tenant.ID, directory.UserQuery{Filter: filter, StartIndex: start, Count: consolePage})
+	created, err := query.Users.SortAttr("meta.created")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p, err := c.svc.Users(r.Context(), sessionOf(r).principal.Tenant.ID, directory.UserQuery{Filter: filter, StartIndex: start, Count: consolePage,
+		Sort: &directory.Sort{Attr: created, Desc: true}}) // newest first
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -349,15 +378,83 @@ func (c *console) newUserView(r *http.Request, form map[string]string, picked []
 	if err != nil {
 		return view{}, err
 	}
-	v := view{page: page{Title: "New user"}, Nav: "new", Form: form, Errors: errs}
+	v := view{page: page{Title: "New user"}, Nav: "new", Form: form, Errors: errs, Attributes: attrFields(defs, form, errs)}
 	for _, g := range gp.Groups {
 		v.Groups = append(v.Groups, groupOption{ID: g.ID, Name: g.DisplayName, Selected: slices.Contains(picked, g.ID)})
 	}
-	for _, d := range defs {
-		v.Attributes = append(v.Attributes, attrField{Name: d.Name, Type: string(d.Type), Value: form["attr-"+d.Name],
-			MultiValued: d.MultiValued, Required: d.Required, Errors: errs["attr-"+d.Name]})
-	}
 	return v, nil
+}
+
+// attrFields are the form fields of the tenant's custom attributes, with
+// the values of form and the errors of errs.
+func attrFields(defs []directory.AttributeDef, form map[string]string, errs map[string][]string) []attrField {
+	var out []attrField
+	for _, d := range defs {
+		f := attrField{Name: d.Name, Type: string(d.Type), Value: form["attr-"+d.Name],
+			MultiValued: d.MultiValued, Required: d.Required, Errors: errs["attr-"+d.Name]}
+		chosen := []string{f.Value}
+		if d.MultiValued {
+			chosen = splitList(f.Value)
+		}
+		for _, cv := range d.CanonicalValues {
+			f.Options = append(f.Options, groupOption{ID: cv, Name: cv, Selected: slices.Contains(chosen, cv)})
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// splitList splits a multi-valued field's text at its semicolons.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ";") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// readCustom reads the custom attribute fields of a posted form into
+// custom (the values replace those of the attributes shown) and form.
+func readCustom(f url.Values, defs []directory.AttributeDef, custom map[string]any, form map[string]string) map[string]any {
+	for i := range defs {
+		d := &defs[i]
+		delete(custom, d.Name)
+		raw := f["attr-"+d.Name]
+		if len(raw) > 1 || (d.MultiValued && len(d.CanonicalValues) > 0) { // a multiple select
+			var vals []string
+			for _, v := range raw {
+				if v = strings.TrimSpace(v); v != "" {
+					vals = append(vals, v)
+				}
+			}
+			form["attr-"+d.Name] = strings.Join(vals, "; ")
+		} else {
+			form["attr-"+d.Name] = strings.TrimSpace(f.Get("attr-" + d.Name))
+		}
+		custom = csvimport.WithField(custom, d, form["attr-"+d.Name])
+	}
+	return custom
+}
+
+// customText writes a custom attribute's value as the form shows it:
+// text as typed, several values separated by semicolons.
+func customText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = customText(x)
+		}
+		return strings.Join(parts, "; ")
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func (c *console) newUserForm(w http.ResponseWriter, r *http.Request) {
@@ -371,8 +468,9 @@ func (c *console) newUserForm(w http.ResponseWriter, r *http.Request) {
 
 // createUser serves the seed's two paths on one form: invite (email,
 // name, groups, custom attributes) or create directly (the same, a
-// password and the three toggles). A refusal shows the form again as
-// typed (but the password), the error at its field, in the seed's words.
+// required password and the three toggles). A refusal shows the form
+// again as typed (but the password, which is never sent back: the page
+// says so), every error at once at its field, in the seed's words.
 func (c *console) createUser(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
 	ctx, tenantID := r.Context(), s.principal.Tenant.ID
@@ -383,68 +481,149 @@ func (c *console) createUser(w http.ResponseWriter, r *http.Request) {
 			form[flag] = "true"
 		}
 	}
+	tenant, err := c.svc.Tenant(ctx, tenantID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	defs, err := c.svc.TenantAttributes(ctx, tenantID)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	in := directory.UserInput{User: directory.DirectUser(form["email"], "", form["name"])}
-	for i := range defs {
-		d := &defs[i]
-		raw := strings.TrimSpace(f.Get("attr-" + d.Name))
-		form["attr-"+d.Name] = raw
-		in.User.Custom = csvimport.WithField(in.User.Custom, d, raw)
-	}
+	in.User.Custom = readCustom(f, defs, nil, form)
+	errs := map[string][]string{}
+	pw := f.Get("password")
 	if form["mode"] == "create" {
-		if pw := f.Get("password"); pw != "" {
-			in.Password = &pw
-		}
 		for flag, dst := range map[string]**bool{"emailVerified": &in.EmailVerified, "passwordMustReset": &in.PasswordMustReset, "forceMfaEnrollment": &in.ForceMFAEnrollment} {
 			b := form[flag] == "true"
 			*dst = &b
 		}
+		switch {
+		case pw == "" && form["passwordMustReset"] == "true":
+			errs["password"] = []string{"Password is required: \u201cmust be reset at first sign-in\u201d needs a first password to reset. To let the user choose their own, choose Invite."}
+		case pw == "":
+			errs["password"] = []string{"Password is required to create a user directly. To let the user choose their own, choose Invite."}
+		default:
+			u := in.User
+			if err := directory.CheckPassword(tenant, &u, pw); err != nil {
+				_, errs["password"] = formErrors(err)
+			}
+		}
 	} else {
 		form["mode"] = "invite"
 		in.Invite = true
+		if pw != "" {
+			errs["password"] = []string{"An invited user chooses their own password: clear the password, or choose Create directly."}
+		}
+		if form["emailVerified"] != "" || form["passwordMustReset"] != "" || form["forceMfaEnrollment"] != "" {
+			errs["flags"] = []string{"The toggles apply to Create directly only: untick them, or choose Create directly."}
+		}
 	}
 	picked := f["groups"]
-	errs := map[string][]string{}
 	if len(picked) > 0 {
-		in.Groups, err = c.svc.ResolveGroups(ctx, tenantID, picked)
+		var gerr error
+		if in.Groups, gerr = c.svc.ResolveGroups(ctx, tenantID, picked); gerr != nil {
+			field, msgs := c.formErrors(r, gerr)
+			if field == "" {
+				c.fail(w, r, gerr)
+				return
+			}
+			errs[field] = append(errs[field], msgs...)
+		}
 	}
-	var u directory.User
-	if err == nil {
-		u, err = c.svc.CreateUser(ctx, s.caller, tenantID, in)
-	}
-	if err != nil {
-		field, msgs := formErrors(err)
+	// The other rules (email, name, custom attributes, keys taken), the
+	// password aside: checked separately above, so that all show at once.
+	if err := c.svc.CheckNewUsers(ctx, s.caller, tenantID, []directory.UserInput{in})[0]; err != nil {
+		field, msgs := c.formErrors(r, err)
 		if field == "" {
 			c.fail(w, r, err)
 			return
 		}
-		errs[field] = msgs
+		if _, ok := errs[field]; !ok {
+			errs[field] = msgs
+		}
+	}
+	var u directory.User
+	if len(errs) == 0 {
+		if form["mode"] == "create" {
+			in.Password = &pw
+		}
+		if u, err = c.svc.CreateUser(ctx, s.caller, tenantID, in); err != nil {
+			field, msgs := c.formErrors(r, err)
+			if field == "" {
+				c.fail(w, r, err)
+				return
+			}
+			errs[field] = msgs
+		}
+	}
+	if len(errs) > 0 {
+		if pw != "" {
+			form["passwordTyped"] = "true"
+		}
 		v, verr := c.newUserView(r, form, picked, errs)
 		if verr != nil {
 			c.fail(w, r, verr)
 			return
 		}
-		if !formHas(v, field) { // no field shows it: above the form
-			v.Problem = strings.Join(msgs, " ")
+		for field, msgs := range errs {
+			if !formHas(v, field) { // no field shows it: above the form
+				v.Problem = strings.TrimSpace(v.Problem + " " + strings.Join(msgs, " "))
+			}
 		}
 		c.render(w, r, http.StatusUnprocessableEntity, "newuser.html", v)
 		return
 	}
-	http.Redirect(w, r, "/admin/users/"+u.ID+"?done="+url.QueryEscape(string(u.Status)), http.StatusSeeOther)
+	switch {
+	case u.Status == directory.StatusInvited && c.pages.mailQueued:
+		c.setFlash(w, r, "Invited: no SMTP server is configured, so the invitation email is queued until one is (scimd serve --smtp-host).")
+	case u.Status == directory.StatusInvited:
+		c.setFlash(w, r, "Invited: the invitation email is on its way.")
+	default:
+		c.setFlash(w, r, "Created: the user is live.")
+	}
+	http.Redirect(w, r, "/admin/users/"+u.ID, http.StatusSeeOther)
 }
 
 // formHas reports whether the new-user form has the field that shows
 // errors of field.
 func formHas(v view, field string) bool {
 	switch field {
-	case "email", "name", "groups", "password":
+	case "email", "name", "groups", "password", "flags":
 		return true
 	}
 	return slices.ContainsFunc(v.Attributes, func(a attrField) bool { return "attr-"+a.Name == field })
+}
+
+// formErrors maps a refusal of a user form to the form field it concerns
+// and its messages, in the words of the form's labels ("" when it
+// concerns none: the page fails instead).
+func (c *console) formErrors(r *http.Request, err error) (string, []string) {
+	field, msgs := formErrors(err)
+	for i, m := range msgs {
+		switch {
+		case strings.HasPrefix(m, "group not found: "):
+			msgs[i] = c.missingGroup(r, strings.TrimPrefix(m, "group not found: "))
+		case m == "userName is required":
+			msgs[i] = "Email is required."
+		case field == "name":
+			msgs[i] = strings.Replace(m, "displayName", "Name", 1)
+		}
+	}
+	return field, msgs
+}
+
+// missingGroup says that a group picked in a form no longer exists,
+// naming it as the form showed it (its name when it was deleted).
+func (c *console) missingGroup(r *http.Request, id string) string {
+	evs, err := c.svc.AuditEvents(r.Context(), sessionOf(r).principal.Tenant.ID,
+		directory.AuditFilter{Type: audit.GroupDeleted, TargetID: id, Newest: true, Limit: 1})
+	if err == nil && len(evs) == 1 && evs[0].Target.Display != "" {
+		return "The group " + evs[0].Target.Display + " was deleted after this form was opened: pick the groups again."
+	}
+	return "A group picked no longer exists (deleted after this form was opened): pick the groups again."
 }
 
 // formErrors maps a refusal of a create to the form field it concerns
@@ -472,6 +651,8 @@ func formErrors(err error) (string, []string) {
 		return "password", []string{detail}
 	case de.Field == "displayName" || strings.HasPrefix(de.Field, "name"):
 		return "name", []string{detail}
+	case de.Field == "active" || de.Field == "emailVerified" || de.Field == "passwordMustReset" || de.Field == "forceMfaEnrollment":
+		return "flags", []string{detail}
 	case de.Kind == directory.KindUniqueness && strings.HasPrefix(de.Field, directory.CustomURN+":"):
 		return "attr-" + strings.TrimPrefix(de.Field, directory.CustomURN+":"), []string{detail}
 	}
@@ -481,7 +662,7 @@ func formErrors(err error) (string, []string) {
 // user is the user's detail page: profile, flags, groups, custom
 // attributes, actions and the audit summary, newest first.
 func (c *console) user(w http.ResponseWriter, r *http.Request) {
-	v, err := c.userView(r, chi.URLParam(r, "id"))
+	v, err := c.userView(r, chi.URLParam(r, "id"), nil, nil)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -489,18 +670,40 @@ func (c *console) user(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "user.html", v)
 }
 
-// userView is the detail page of the user id.
-func (c *console) userView(r *http.Request, id string) (view, error) {
+// userView is the detail page of the user id; its forms show the values
+// of form over the user's own (the values typed in a refused form), with
+// the errors of errs.
+func (c *console) userView(r *http.Request, id string, form map[string]string, errs map[string][]string) (view, error) {
 	ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
 	u, groups, err := c.svc.UserWithGroups(ctx, tenantID, id)
 	if err != nil {
 		return view{}, err
 	}
-	evs, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: 20})
+	evs, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{TargetID: u.ID, Newest: true, Limit: auditSummary})
 	if err != nil {
 		return view{}, err
 	}
-	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups}
+	if evs, err = c.withMemberships(ctx, tenantID, u.ID, evs); err != nil {
+		return view{}, err
+	}
+	defs, err := c.svc.TenantAttributes(ctx, tenantID)
+	if err != nil {
+		return view{}, err
+	}
+	own := map[string]string{"version": strconv.FormatInt(u.Version, 10), "givenName": u.Name.GivenName, "familyName": u.Name.FamilyName,
+		"displayName": u.DisplayName, "email": u.Email}
+	for flag, on := range map[string]bool{"active": u.Active, "emailVerified": u.EmailVerified, "passwordMustReset": u.PasswordMustReset, "forceMfaEnrollment": u.ForceMFAEnrollment} {
+		if on {
+			own[flag] = "true"
+		}
+	}
+	for _, d := range defs {
+		own["attr-"+d.Name] = customText(u.Custom[d.Name])
+	}
+	if form != nil { // a refused form: as typed, against the page's version
+		own = form
+	}
+	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups, Form: own, Errors: errs, Attributes: attrFields(defs, own, errs)}
 	if all, err := c.svc.Groups(ctx, tenantID, directory.GroupQuery{Count: directory.MaxPageSize}); err == nil {
 		for _, g := range all.Groups {
 			if !slices.ContainsFunc(groups, func(ug directory.UserGroup) bool { return ug.ID == g.ID && ug.Direct }) {
@@ -511,25 +714,47 @@ func (c *console) userView(r *http.Request, id string) (view, error) {
 	if p := r.URL.Query().Get("problem"); p != "" {
 		v.Problem = p
 	}
-	switch r.URL.Query().Get("done") {
-	case "invited":
-		v.Flash = "Invited: the invitation email is on its way."
-	case "active":
-		v.Flash = "Created: the user is live."
-	case "resent":
-		v.Flash = "A new invitation is on its way; the earlier links no longer work."
-	case "saved":
-		v.Flash = "Saved."
-	}
-	for _, name := range slices.Sorted(maps.Keys(u.Custom)) {
-		b, _ := json.Marshal(u.Custom[name])
-		v.Custom = append(v.Custom, nameValue{Name: name, Value: string(b)})
-	}
 	for _, ev := range evs {
+		changed := changedNames(ev.Changes)
+		if ev.Target.Type == "group" {
+			changed = "group " + ev.Target.Display
+		}
 		v.Events = append(v.Events, eventRow{Time: ev.Time.UTC().Format("2006-01-02 15:04:05"), Type: ev.Type,
-			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changedNames(ev.Changes)})
+			Actor: ev.Actor.Kind + ":" + ev.Actor.Name, Changed: changed})
 	}
 	return v, nil
+}
+
+const (
+	auditSummary   = 20  // events in a user's audit summary
+	membershipScan = 500 // the tenant's newest membership events searched for a user's
+)
+
+// withMemberships adds to a user's events (newest first) the membership
+// changes of groups that added or removed the user, among the tenant's
+// newest membershipScan of each kind, and keeps the newest auditSummary.
+func (c *console) withMemberships(ctx context.Context, tenantID, userID string, evs []audit.Event) ([]audit.Event, error) {
+	for _, typ := range []string{audit.GroupMembersAdded, audit.GroupMembersRemoved} {
+		group, err := c.svc.AuditEvents(ctx, tenantID, directory.AuditFilter{Type: typ, Newest: true, Limit: membershipScan})
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range group {
+			var changes []audit.Change
+			_ = json.Unmarshal(ev.Changes, &changes) // sealed events hold valid JSON
+			if slices.ContainsFunc(changes, func(ch audit.Change) bool { return holds(ch.New, userID) || holds(ch.Old, userID) }) {
+				evs = append(evs, ev)
+			}
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b audit.Event) int { return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(b.Seq, a.Seq)) })
+	return evs[:min(len(evs), auditSummary)], nil
+}
+
+// holds reports whether a change's value (a list of member ids) holds id.
+func holds(v any, id string) bool {
+	list, _ := v.([]any)
+	return slices.Contains(list, any(id))
 }
 
 // changedNames lists the attributes an event changed.
@@ -553,28 +778,63 @@ func (c *console) backWith(w http.ResponseWriter, r *http.Request, page string, 
 	http.Redirect(w, r, page+"?problem="+url.QueryEscape(directory.DetailOf(err)), http.StatusSeeOther)
 }
 
+// refusedUserForm shows the detail page again after a refused form of it,
+// with the values typed, the errors at their fields, and a stale page
+// (the user changed since it was read) answered 412.
+func (c *console) refusedUserForm(w http.ResponseWriter, r *http.Request, id string, form map[string]string, err error) {
+	status, errs := http.StatusUnprocessableEntity, map[string][]string{}
+	var problem string
+	switch k := directory.KindOf(err); {
+	case k == directory.KindInternal || k == directory.KindBusy || k == directory.KindNotFound:
+		c.fail(w, r, err)
+		return
+	case k == directory.KindPrecondition:
+		status = http.StatusPreconditionFailed
+		problem = "Not saved: someone else changed this user after you opened the page (an identity provider, another administrator). The page now shows their version: make your change again."
+		form = nil // the current values, to start over from
+	default:
+		field, msgs := c.formErrors(r, err)
+		errs[field] = msgs
+		if field != "email" && field != "name" && field != "flags" && !strings.HasPrefix(field, "attr-") {
+			problem = strings.Join(msgs, " ")
+		}
+	}
+	v, verr := c.userView(r, id, form, errs)
+	if verr != nil {
+		c.fail(w, r, verr)
+		return
+	}
+	v.Problem = problem
+	c.render(w, r, status, "user.html", v)
+}
+
+// postedVersion is the version a form of the detail page was read at.
+func postedVersion(f url.Values) int64 {
+	version, _ := strconv.ParseInt(f.Get("version"), 10, 64)
+	return version
+}
+
 // editProfile saves the profile form of the detail page: given and family
 // name, display name and email (the user's primary email, and its
 // userName when that was the old email), under the rules of every path.
 func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
 	id := chi.URLParam(r, "id")
-	page := "/admin/users/" + url.PathEscape(id)
 	f := r.PostForm
+	form := map[string]string{"version": f.Get("version")}
+	for _, k := range []string{"givenName", "familyName", "displayName", "email"} {
+		form[k] = strings.TrimSpace(f.Get(k))
+	}
 	// The form's version: a user changed since the page was read (by an
 	// IdP, say) is not overwritten with stale values (412).
-	version, _ := strconv.ParseInt(f.Get("version"), 10, 64)
-	_, err := c.svc.PatchUser(r.Context(), s.caller, s.principal.Tenant.ID, id, version, func(in *directory.UserInput) error {
+	_, err := c.svc.PatchUser(r.Context(), s.caller, s.principal.Tenant.ID, id, postedVersion(f), func(in *directory.UserInput) error {
 		u := &in.User
-		given, family := strings.TrimSpace(f.Get("givenName")), strings.TrimSpace(f.Get("familyName"))
+		given, family := form["givenName"], form["familyName"]
 		if given != u.Name.GivenName || family != u.Name.FamilyName {
 			u.Name.GivenName, u.Name.FamilyName, u.Name.Formatted = given, family, "" // the formatted name no longer matches
 		}
-		if d := strings.TrimSpace(f.Get("displayName")); d != u.DisplayName {
-			u.DisplayName = d
-		}
-		email := strings.TrimSpace(f.Get("email"))
-		if email != u.Email {
+		u.DisplayName = form["displayName"]
+		if email := form["email"]; email != u.Email {
 			if strings.EqualFold(u.UserName, u.Email) {
 				u.UserName = email
 			}
@@ -584,10 +844,62 @@ func (c *console) editProfile(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		c.backWith(w, r, page, err)
+		c.refusedUserForm(w, r, id, c.withUserValues(r, id, form), err)
 		return
 	}
-	http.Redirect(w, r, page+"?done=saved", http.StatusSeeOther)
+	c.setFlash(w, r, "Profile saved.")
+	http.Redirect(w, r, "/admin/users/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// withUserValues completes the typed values of one form of the detail
+// page with the user's current values in its other form.
+func (c *console) withUserValues(r *http.Request, id string, form map[string]string) map[string]string {
+	v, err := c.userView(r, id, nil, nil)
+	if err != nil {
+		return form
+	}
+	for k, val := range v.Form {
+		if _, ok := form[k]; !ok && k != "version" {
+			form[k] = val
+		}
+	}
+	return form
+}
+
+// editSettings saves the detail page's second form: active, the three
+// flags and the tenant's custom attributes, with the version check, as a
+// SCIM change would (same rules, one user.updated event).
+func (c *console) editSettings(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	ctx, tenantID, id := r.Context(), s.principal.Tenant.ID, chi.URLParam(r, "id")
+	f := r.PostForm
+	defs, err := c.svc.TenantAttributes(ctx, tenantID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	form := map[string]string{"version": f.Get("version")}
+	for _, flag := range []string{"active", "emailVerified", "passwordMustReset", "forceMfaEnrollment"} {
+		if f.Get(flag) == "true" {
+			form[flag] = "true"
+		}
+	}
+	readCustom(f, defs, nil, form) // the values as typed, for a refusal's page
+	_, err = c.svc.PatchUser(ctx, s.caller, tenantID, id, postedVersion(f), func(in *directory.UserInput) error {
+		in.User.Active = form["active"] == "true"
+		for flag, dst := range map[string]**bool{"emailVerified": &in.EmailVerified, "passwordMustReset": &in.PasswordMustReset, "forceMfaEnrollment": &in.ForceMFAEnrollment} {
+			on := form[flag] == "true"
+			*dst = &on
+		}
+		in.User.Custom = readCustom(f, defs, maps.Clone(in.User.Custom), map[string]string{})
+		return nil
+	})
+	if err != nil {
+		c.refusedUserForm(w, r, id, c.withUserValues(r, id, form), err)
+		return
+	}
+	c.setFlash(w, r, "Saved.")
+	http.Redirect(w, r, "/admin/users/"+url.PathEscape(id), http.StatusSeeOther)
 }
 
 // editUserGroups adds the user to a group, or removes it from one it is
@@ -603,11 +915,26 @@ func (c *console) editUserGroups(w http.ResponseWriter, r *http.Request) {
 	} else {
 		change.Add = []string{id}
 	}
-	if _, err := c.svc.PatchGroup(r.Context(), s.caller, s.principal.Tenant.ID, group, 0, directory.GroupPatch{Members: change}); err != nil {
+	_, err := c.svc.PatchGroup(r.Context(), s.caller, s.principal.Tenant.ID, group, 0, directory.GroupPatch{Members: change})
+	if err != nil {
+		if directory.KindOf(err) == directory.KindNotFound {
+			err = directory.Errorf(directory.KindNotFound, "group", "%s", c.missingGroup(r, group))
+			http.Redirect(w, r, page+"?problem="+url.QueryEscape(directory.DetailOf(err)), http.StatusSeeOther)
+			return
+		}
 		c.backWith(w, r, page, err)
 		return
 	}
-	http.Redirect(w, r, page+"?done=saved", http.StatusSeeOther)
+	name := group
+	if g, err := c.svc.Group(r.Context(), s.principal.Tenant.ID, group, false); err == nil {
+		name = g.DisplayName
+	}
+	if len(change.Remove) > 0 {
+		c.setFlash(w, r, "Removed from the group "+name+".")
+	} else {
+		c.setFlash(w, r, "Added to the group "+name+".")
+	}
+	http.Redirect(w, r, page, http.StatusSeeOther)
 }
 
 // userAction serves the detail page's buttons.
@@ -618,25 +945,38 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch chi.URLParam(r, "action") {
 	case "delete":
+		u, uerr := c.svc.User(ctx, tenantID, id)
+		if uerr != nil {
+			c.fail(w, r, uerr)
+			return
+		}
+		if !c.confirmed(w, r, "Delete the user "+u.Email+"? Their account, group memberships and sign-in factors are removed for good; the audit log keeps their events.", "Delete "+u.Email, back) {
+			return
+		}
 		if err = c.svc.DeleteUser(ctx, s.caller, tenantID, id, 0); err == nil {
+			c.setFlash(w, r, "Deleted the user "+u.Email+".")
 			http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 			return
 		}
 	case "resend":
 		if err = c.svc.ResendInvitation(ctx, s.caller, tenantID, id); err == nil {
-			back += "?done=resent"
+			msg := "A new invitation is on its way; the earlier links no longer work."
+			if c.pages.mailQueued {
+				msg = "A new invitation is queued until an SMTP server is configured (scimd serve --smtp-host); the earlier links no longer work."
+			}
+			c.setFlash(w, r, msg)
 		}
 	case "reset-link":
 		// The link is answered in this page, never in a URL: it would stay
 		// in the browser's history.
 		var secret string
 		if secret, err = c.svc.ResetLink(ctx, s.caller, tenantID, id); err == nil {
-			v, verr := c.userView(r, id)
+			v, verr := c.userView(r, id, nil, nil)
 			if verr != nil {
 				c.fail(w, r, verr)
 				return
 			}
-			v.Flash = "Reset link (hand it to the user; it works once, for 24 hours; reloading this page makes a new one and revokes this): " +
+			v.Flash = "Reset link (hand it to the user; it works once, for 24 hours; making another revokes this one): " +
 				c.pages.publicBase(r) + directory.LinkPath(directory.LinkReset, secret)
 			w.Header().Set("Cache-Control", "no-store")
 			c.render(w, r, http.StatusOK, "user.html", v)
@@ -644,7 +984,7 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 		}
 	case "reset-mfa":
 		if err = c.svc.ResetMFA(ctx, s.caller, tenantID, id); err == nil {
-			back += "?done=saved"
+			c.setFlash(w, r, "MFA reset: the user enrols again at their next sign-in.")
 		}
 	case "deactivate", "reactivate":
 		active := chi.URLParam(r, "action") == "reactivate"
@@ -787,7 +1127,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if confirm {
 		// The import runs on after this answer; its page follows it.
-		id := c.jobs.start(tenantID, len(rows), func(progress func(int)) *importReport {
+		id := c.jobs.start(tenantID, len(todo), func(progress func(int)) *importReport { // the rows it imports: the refused ones are not counted
 			ctx := context.WithoutCancel(ctx)
 			for start := 0; start < len(todo); start += importChunk {
 				end := min(start+importChunk, len(todo))
@@ -795,7 +1135,7 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 				for i, row := range todo[start:end] {
 					row.Err = errs[i]
 				}
-				progress(end + len(rows) - len(todo)) // refused rows count as done
+				progress(end)
 			}
 			rep := report(rows, invite)
 			rep.Done = true
@@ -926,8 +1266,14 @@ func (c *console) table(w http.ResponseWriter, r *http.Request, nav, title, intr
 	c.render(w, r, http.StatusOK, "table.html", view{page: page{Title: title}, Nav: nav, Intro: intro, Columns: columns, Rows: rows})
 }
 
+// groups lists the tenant's groups, newest first.
 func (c *console) groups(w http.ResponseWriter, r *http.Request) {
-	p, err := c.svc.Groups(r.Context(), sessionOf(r).principal.Tenant.ID, directory.GroupQuery{Count: directory.MaxPageSize})
+	created, err := query.Groups.SortAttr("meta.created")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p, err := c.svc.Groups(r.Context(), sessionOf(r).principal.Tenant.ID, directory.GroupQuery{Count: directory.MaxPageSize, Sort: &directory.Sort{Attr: created, Desc: true}})
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -983,7 +1329,17 @@ func (c *console) groupAction(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimSpace(f.Get("name"))
 		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{DisplayName: &name})
 	case "delete":
-		err = c.svc.DeleteGroup(ctx, s.caller, tenantID, f.Get("id"), 0)
+		g, gerr := c.svc.Group(ctx, tenantID, f.Get("id"), false)
+		if gerr != nil {
+			c.backWith(w, r, "/admin/groups", gerr)
+			return
+		}
+		if !c.confirmed(w, r, "Delete the group "+g.DisplayName+"? Its members stay, without it.", "Delete "+g.DisplayName, "/admin/groups") {
+			return
+		}
+		if err = c.svc.DeleteGroup(ctx, s.caller, tenantID, g.ID, 0); err == nil {
+			c.setFlash(w, r, "Deleted the group "+g.DisplayName+".")
+		}
 	case "remove-member":
 		_, err = c.svc.PatchGroup(ctx, s.caller, tenantID, f.Get("id"), 0, directory.GroupPatch{Members: directory.MemberChange{Remove: []string{f.Get("member")}}})
 		if err == nil {
@@ -1075,10 +1431,15 @@ func (c *console) connectionAction(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusCreated, "table.html", v)
 		return
 	case "revoke":
-		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, f.Get("name")); err != nil {
+		name := f.Get("name")
+		if !c.confirmed(w, r, "Revoke the token "+name+"? What uses it (an identity provider, an application) is refused from now on, on every replica; a revoked token cannot be restored.", "Revoke "+name, "/admin/connections") {
+			return
+		}
+		if err := c.svc.RevokeToken(ctx, s.caller, tenantID, name); err != nil {
 			c.backWith(w, r, "/admin/connections", err)
 			return
 		}
+		c.setFlash(w, r, "Revoked the token "+name+".")
 	case "settings":
 		// The password mode; the flag defaults keep their value.
 		_, err := c.svc.UpdateTokenSettings(ctx, s.caller, tenantID, f.Get("name"), func(cs *directory.ConnectionSettings) error {
@@ -1103,7 +1464,7 @@ func (c *console) policy(w http.ResponseWriter, r *http.Request) {
 	v := view{page: page{Title: "Password policy"}, Nav: "policy", Problem: r.URL.Query().Get("problem"),
 		Columns: []string{"Rule", "Value"}, Rows: [][]string{{"MFA required", strconv.FormatBool(t.MFARequired)}, {"Minimum length", strconv.Itoa(p.MinLength)},
 			{"Maximum length", strconv.Itoa(p.MaxLength)}, {"Blocklist", strconv.FormatBool(p.Blocklist)}, {"Context check", strconv.FormatBool(p.ContextCheck)},
-			{"Invitation expiry", t.InvitationTTL.String()}}}
+			{"Invitation expiry", humanDuration(t.InvitationTTL)}}}
 	v.Forms = []formSpec{{Action: "/admin/policy", Legend: "Change the policy", Button: "Save policy", Fields: []formField{
 		{Name: "mfaRequired", Label: "Require MFA (allows a minimum length below 15)", Type: "checkbox", Checked: t.MFARequired},
 		{Name: "minLength", Label: "Minimum length", Type: "number", Value: strconv.Itoa(p.MinLength)},
@@ -1173,19 +1534,53 @@ func (c *console) attributeAction(w http.ResponseWriter, r *http.Request) {
 		}
 		_, err = c.svc.DefineAttribute(ctx, s.caller, tenantID, d)
 	case "remove":
-		_, err = c.svc.RemoveAttribute(ctx, s.caller, tenantID, f.Get("name"), f.Get("force") == "true")
+		name, force := f.Get("name"), f.Get("force") == "true"
+		question := "Remove the attribute " + name + "? SCIM clients no longer see it in the schema."
+		if force {
+			question = "Remove the attribute " + name + " and delete the values users hold? The values cannot be restored."
+		}
+		if !c.confirmed(w, r, question, "Remove "+name, "/admin/attributes") {
+			return
+		}
+		if _, err = c.svc.RemoveAttribute(ctx, s.caller, tenantID, name, force); err == nil {
+			c.setFlash(w, r, "Removed the attribute "+name+".")
+		}
 	}
 	if err != nil {
+		if strings.Contains(directory.DetailOf(err), "remove it with force") {
+			// In the words of the form: its checkbox is the force.
+			err = directory.Errorf(directory.KindConflict, "name", "%s", strings.Replace(directory.DetailOf(err), "remove it with force to delete their values",
+				"tick \u201calso delete the values users hold\u201d to remove it with them", 1))
+		}
 		c.backWith(w, r, "/admin/attributes", err)
 		return
 	}
 	http.Redirect(w, r, "/admin/attributes", http.StatusSeeOther)
 }
 
+// audit is the audit log, filtered by event type and target: an id, or a
+// user's email.
 func (c *console) audit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	evs, err := c.svc.AuditEvents(r.Context(), sessionOf(r).principal.Tenant.ID,
-		directory.AuditFilter{Type: q.Get("type"), TargetID: q.Get("target"), Newest: true, Limit: 200})
+	tenantID := sessionOf(r).principal.Tenant.ID
+	target := strings.TrimSpace(q.Get("target"))
+	if strings.Contains(target, "@") {
+		f, err := query.Users.Parse("emails.value eq " + strconv.Quote(target) + " or userName eq " + strconv.Quote(target))
+		if err != nil {
+			c.fail(w, r, directory.Errorf(directory.KindInvalidValue, "target", "that email cannot be searched: %s", err))
+			return
+		}
+		p, err := c.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Count: 1})
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if len(p.Users) == 1 {
+			target = p.Users[0].ID
+		}
+	}
+	evs, err := c.svc.AuditEvents(r.Context(), tenantID,
+		directory.AuditFilter{Type: q.Get("type"), TargetID: target, Newest: true, Limit: 200})
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -1199,7 +1594,7 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request) {
 		Columns: []string{"Time", "Event", "Actor", "Target", "Changed"}, Rows: rows}
 	v.Forms = []formSpec{{Action: "/admin/audit", Get: true, Legend: "Filter", Button: "Filter", Fields: []formField{
 		{Name: "type", Label: "Event type", Type: "select", Options: append([]string{""}, audit.Types...), Value: q.Get("type")},
-		{Name: "target", Label: "Target id", Type: "text", Value: q.Get("target")}}}}
+		{Name: "target", Label: "User email or target id", Type: "text", Value: q.Get("target")}}}}
 	c.render(w, r, http.StatusOK, "table.html", v)
 }
 

@@ -42,7 +42,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"field": func(v view, name string) fieldErrors { return fieldErrors{Errors: v.Errors, Name: name} },
 	// form is the data of the form template: a form of a list page and
 	// the page's CSRF token.
-	"form": func(v view, spec formSpec) formData { return formData{Spec: spec, CSRF: v.CSRF} },
+	"form": func(v view, spec formSpec) formData { return formData{Spec: spec, CSRF: v.CSRF, Once: v.Once} },
 	// count writes a count with its noun: {{count .Total "user" "users"}}.
 	"count": plural.Count[int],
 }).ParseFS(templateFiles, "templates/*.html"))
@@ -70,7 +70,17 @@ const css = `body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;back
 	`form.small{display:flex;flex-wrap:wrap;gap:.4rem .8rem;align-items:end;margin:.4rem 0}form.small label{margin:0;font-weight:400}` +
 	`form.small input[type=text],form.small input[type=number]{width:auto}form.small button{margin:0;padding:.4rem .9rem}` +
 	`.inline-form{display:inline}.inline-form button{margin:0 0 0 .6rem;padding:.2rem .6rem;font-size:.85rem}` +
-	`button.danger{background:#b00020}input[type=email],input[type=file]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:4px}`
+	`button.danger{background:#b00020}input[type=email],input[type=file]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:4px}` +
+	// The skip link shows when focused; the error summary; invite mode
+	// hides the fields of Create directly (no script).
+	`.skip{position:absolute;left:-999px;top:0;background:#fff;color:#1f4fd1;padding:.5rem 1rem;z-index:1}.skip:focus{left:.5rem}` +
+	`#error-summary h2{font-size:1.1rem;margin:0 0 .3rem}#error-summary a{color:#8a0016}` +
+	`form.newuser:has(#mode-invite:checked) .create-only{display:none}` +
+	// Narrow screens: wide tables scroll in their card, the rest stacks.
+	`.scroll{overflow-x:auto;max-width:100%}td form.small{flex-wrap:wrap}` +
+	`@media (max-width:640px){body.console main{margin:0;padding:1rem;border-radius:0}dl.props{grid-template-columns:1fr}` +
+	`dl.props dd{margin-bottom:.4rem}select{min-width:0;max-width:100%}body.console header{padding:.6rem 1rem}` +
+	`.flash,.problem,code{overflow-wrap:anywhere}form.small input[type=text],form.small input[type=number]{width:100%}}`
 
 var cspStyle = func() string {
 	sum := sha256.Sum256([]byte(css))
@@ -94,6 +104,9 @@ type Deps struct {
 	PublicURL string
 	// Events, when set, lets the console show the tenant's event streams.
 	Events *events.Service
+	// MailQueued tells that no SMTP server is configured: invitation
+	// emails wait in the outbox, and the console says so.
+	MailQueued bool
 }
 
 type pagesHandler struct {
@@ -101,6 +114,8 @@ type pagesHandler struct {
 	log    *slog.Logger
 	public string
 	events *events.Service // nil: no event streams page
+	// mailQueued: see Deps.MailQueued.
+	mailQueued bool
 }
 
 // publicBase is the pages' public address: Deps.PublicURL, else the
@@ -124,7 +139,7 @@ func (h *pagesHandler) secure(r *http.Request) bool {
 
 // NewHandler returns the handler of /invite/... and /reset/....
 func NewHandler(d Deps) http.Handler {
-	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/"), events: d.Events}
+	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/"), events: d.Events, mailQueued: d.MailQueued}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
