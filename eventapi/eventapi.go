@@ -25,6 +25,7 @@ import (
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/ratelimit"
 )
 
@@ -107,7 +108,7 @@ func (a *api) poll(w http.ResponseWriter, r *http.Request) {
 		if !d.Allowed {
 			w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 			writeJSON(w, http.StatusTooManyRequests, map[string]string{"err": "too_many_requests",
-				"description": fmt.Sprintf("too many polls from this token; retry after %d seconds", d.RetryAfterSeconds())})
+				"description": "too many polls from this token; retry after " + plural.Count(d.RetryAfterSeconds(), "second", "seconds")})
 			return
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/reqbody"
 )
 
@@ -256,18 +257,10 @@ func (h *handler) admit(w http.ResponseWriter, r *http.Request) bool {
 	}
 	retry := d.RetryAfterSeconds()
 	ex.rateLimited = true
-	ex.detail = "too many requests from this connection; retry after " + seconds(retry)
+	ex.detail = "too many requests from this connection; retry after " + plural.Count(retry, "second", "seconds")
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, "", ex.detail)
 	return false
-}
-
-// seconds is n seconds in words: "1 second", "2 seconds".
-func seconds(n int) string {
-	if n == 1 {
-		return "1 second"
-	}
-	return strconv.Itoa(n) + " seconds"
 }
 
 // readBody reads the whole (limited) request body. Exceeding the limit is
