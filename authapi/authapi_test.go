@@ -398,8 +398,12 @@ func TestResetLinkUnlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 		const newPw = "a brand new passphrase 7"
+		n := len(e.events())
 		if _, err := e.dir.SetLinkPassword(ctx, link, newPw, "test"); err != nil {
 			t.Fatalf("SetLinkPassword = %v", err)
+		}
+		if got := typesSince(e.events(), n); got != "user.password_changed:user,user.unlocked:user" {
+			t.Errorf("events of the reset = %s, want user.password_changed:user,user.unlocked:user", got)
 		}
 		e.post("/auth/v1/sign-in", signInBody("anita@example.com", newPw)).step(t, "after the reset", signin.StatusSignedIn)
 	})

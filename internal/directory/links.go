@@ -347,7 +347,8 @@ type Factor struct {
 // invitation, the email verified and the user live (status active) with
 // user.created;
 // for a reset link, passwordMustReset cleared with user.password_changed;
-// user.mfa_enrolled with the factor. The actor is the user. A link used
+// user.mfa_enrolled with the factor; user.unlocked for a user sign-in had
+// locked (the store clears the lock). The actor is the user. A link used
 // meanwhile (a second submit) is ErrLinkUsed and changes nothing.
 func (s *Service) completeLink(ctx context.Context, st LinkState, hash string, f *Factor, source string) error {
 	const op = "directory.CompleteLink"
@@ -386,6 +387,11 @@ func (s *Service) completeLink(ctx context.Context, st LinkState, hash string, f
 	if err == nil && f != nil {
 		next.MFAEnrolled = true
 		err = add(audit.UserMFAEnrolled, []audit.Change{{Attribute: "mfaEnrolled", Old: false, New: true}})
+	}
+	if err == nil && cur.Locked {
+		// The store clears the sign-in lock with every completed link.
+		next.Locked = false
+		err = add(audit.UserUnlocked, []audit.Change{{Attribute: "locked", Old: true, New: false}})
 	}
 	if err != nil {
 		return wrap(op, err)
