@@ -17,30 +17,6 @@ import (
 
 var _ events.Store = (*DB)(nil)
 
-const streamColumns = `id, tenant_id, delivery, url, token_id, full_data, audience, state, created_at, cursor,
-	attempts, next_attempt_at, failing_since, last_delivery_at, last_error`
-
-func scanStream(r record.Row) (events.Stream, error) {
-	var (
-		s               events.Stream
-		delivery, state string
-	)
-	err := r.Scan(&s.ID, &s.TenantID, &delivery, &s.URL, &s.TokenID, &s.Full, &s.Audience, &state, &s.CreatedAt, &s.Cursor,
-		&s.Attempts, &s.NextAttemptAt, &s.FailingSince, &s.LastDelivery, &s.LastError)
-	s.Delivery, s.State = events.Delivery(delivery), events.State(state)
-	s.CreatedAt, s.NextAttemptAt = s.CreatedAt.UTC(), s.NextAttemptAt.UTC()
-	s.FailingSince, s.LastDelivery = utcPtr(s.FailingSince), utcPtr(s.LastDelivery)
-	return s, err
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 // failEvents wraps an error of an events.Store method.
 func failEvents(op string, err error) error {
 	switch {
@@ -75,23 +51,23 @@ func (db *DB) CreateStream(ctx context.Context, s events.Stream, ev audit.Event)
 
 // Stream returns the tenant's stream.
 func (db *DB) Stream(ctx context.Context, tenantID, id string) (events.Stream, error) {
-	s, err := scanStream(db.db.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM event_streams WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	s, err := record.ScanStream(db.db.QueryRowContext(ctx, `SELECT `+record.StreamColumns+` FROM event_streams WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	return s, failEvents("event stream", err)
 }
 
 // Streams returns the tenant's streams, oldest first.
 func (db *DB) Streams(ctx context.Context, tenantID string) ([]events.Stream, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+streamColumns+` FROM event_streams WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	rows, err := db.db.QueryContext(ctx, `SELECT `+record.StreamColumns+` FROM event_streams WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
 	if err != nil {
 		return nil, failEvents("event streams", err)
 	}
-	s, err := record.Collect(rows, scanStream)
+	s, err := record.Collect(rows, record.ScanStream)
 	return s, failEvents("event streams", err)
 }
 
 // PollStream returns the tenant's poll stream of the token.
 func (db *DB) PollStream(ctx context.Context, tenantID, tokenID string) (events.Stream, error) {
-	s, err := scanStream(db.db.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM event_streams
+	s, err := record.ScanStream(db.db.QueryRowContext(ctx, `SELECT `+record.StreamColumns+` FROM event_streams
 		WHERE tenant_id = $1 AND token_id = $2 AND delivery = 'poll'`, tenantID, tokenID))
 	return s, failEvents("poll stream", err)
 }
@@ -108,14 +84,14 @@ func (db *DB) ChangeStream(ctx context.Context, tenantID, id string, ch events.S
 		s := string(*ch.State)
 		state = &s
 	}
-	s, err := scanStream(tx.QueryRowContext(ctx, `UPDATE event_streams SET
+	s, err := record.ScanStream(tx.QueryRowContext(ctx, `UPDATE event_streams SET
 			state = COALESCE($3, state),
 			cursor = COALESCE($4, cursor),
 			attempts = CASE WHEN $3 = 'active' THEN 0 ELSE attempts END,
 			failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END,
 			next_attempt_at = CASE WHEN $3 = 'active' OR $4::bigint IS NOT NULL THEN $5 ELSE next_attempt_at END,
 			claim = '', claimed_until = 'epoch'
-		WHERE tenant_id = $1 AND id = $2 RETURNING `+streamColumns, tenantID, id, state, ch.Cursor, ev.Time))
+		WHERE tenant_id = $1 AND id = $2 RETURNING `+record.StreamColumns, tenantID, id, state, ch.Cursor, ev.Time))
 	if err != nil {
 		return events.Stream{}, failEvents("change event stream", err)
 	}
@@ -223,11 +199,11 @@ func (db *DB) ClaimStreams(ctx context.Context, claim string, now, until time.Ti
 			WHERE s.delivery = 'push' AND s.state = 'active' AND s.next_attempt_at <= $3 AND s.claimed_until <= $3
 				AND EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = s.tenant_id AND a.seq > s.cursor)
 			ORDER BY s.next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-		RETURNING `+streamColumns, claim, until, now, limit)
+		RETURNING `+record.StreamColumns, claim, until, now, limit)
 	if err != nil {
 		return nil, failEvents("claim event streams", err)
 	}
-	s, err := record.Collect(rows, scanStream)
+	s, err := record.Collect(rows, record.ScanStream)
 	return s, failEvents("claim event streams", err)
 }
 
@@ -253,12 +229,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]events.SigningKey, error) {
 	if err != nil {
 		return nil, failEvents("signing keys", err)
 	}
-	keys, err := record.Collect(rows, func(r record.Row) (events.SigningKey, error) {
-		var k events.SigningKey
-		err := r.Scan(&k.ID, &k.Private, &k.Public, &k.CreatedAt, &k.RetiresAt)
-		k.CreatedAt, k.RetiresAt = k.CreatedAt.UTC(), utcPtr(k.RetiresAt)
-		return k, err
-	})
+	keys, err := record.Collect(rows, record.ScanSigningKey)
 	return keys, failEvents("signing keys", err)
 }
 

@@ -16,24 +16,6 @@ import (
 
 var _ events.Store = (*DB)(nil)
 
-const streamColumns = `id, tenant_id, delivery, url, token_id, full_data, audience, state, created_at, cursor,
-	attempts, next_attempt_at, failing_since, last_delivery_at, last_error`
-
-func scanStream(r record.Row) (events.Stream, error) {
-	var (
-		s                     events.Stream
-		delivery, state       string
-		created, next         int64
-		failingSince, lastDel sql.NullInt64
-	)
-	err := r.Scan(&s.ID, &s.TenantID, &delivery, &s.URL, &s.TokenID, &s.Full, &s.Audience, &state, &created, &s.Cursor,
-		&s.Attempts, &next, &failingSince, &lastDel, &s.LastError)
-	s.Delivery, s.State = events.Delivery(delivery), events.State(state)
-	s.CreatedAt, s.NextAttemptAt = fromMicros(created), fromMicros(next)
-	s.FailingSince, s.LastDelivery = timePtr(failingSince), timePtr(lastDel)
-	return s, err
-}
-
 // failEvents wraps an error of an events.Store method.
 func failEvents(op string, err error) error {
 	switch {
@@ -69,23 +51,23 @@ func (db *DB) CreateStream(ctx context.Context, s events.Stream, ev audit.Event)
 
 // Stream returns the tenant's stream.
 func (db *DB) Stream(ctx context.Context, tenantID, id string) (events.Stream, error) {
-	s, err := scanStream(db.queryRow(ctx, `SELECT `+streamColumns+` FROM event_streams WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	s, err := record.ScanStream(db.queryRow(ctx, `SELECT `+record.StreamColumns+` FROM event_streams WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return s, failEvents("event stream", err)
 }
 
 // Streams returns the tenant's streams, oldest first.
 func (db *DB) Streams(ctx context.Context, tenantID string) ([]events.Stream, error) {
-	rows, err := db.query(ctx, `SELECT `+streamColumns+` FROM event_streams WHERE tenant_id = ? ORDER BY created_at, id`, tenantID)
+	rows, err := db.query(ctx, `SELECT `+record.StreamColumns+` FROM event_streams WHERE tenant_id = ? ORDER BY created_at, id`, tenantID)
 	if err != nil {
 		return nil, failEvents("event streams", err)
 	}
-	s, err := record.Collect(rows, scanStream)
+	s, err := record.Collect(rows, record.ScanStream)
 	return s, failEvents("event streams", err)
 }
 
 // PollStream returns the tenant's poll stream of the token.
 func (db *DB) PollStream(ctx context.Context, tenantID, tokenID string) (events.Stream, error) {
-	s, err := scanStream(db.queryRow(ctx, `SELECT `+streamColumns+` FROM event_streams
+	s, err := record.ScanStream(db.queryRow(ctx, `SELECT `+record.StreamColumns+` FROM event_streams
 		WHERE tenant_id = ? AND token_id = ? AND delivery = 'poll'`, tenantID, tokenID))
 	return s, failEvents("poll stream", err)
 }
@@ -102,14 +84,14 @@ func (db *DB) ChangeStream(ctx context.Context, tenantID, id string, ch events.S
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
 		var err error
-		s, err = scanStream(tx.QueryRowContext(ctx, `UPDATE event_streams SET
+		s, err = record.ScanStream(tx.QueryRowContext(ctx, `UPDATE event_streams SET
 				state = COALESCE(?3, state),
 				cursor = COALESCE(?4, cursor),
 				attempts = CASE WHEN ?3 = 'active' THEN 0 ELSE attempts END,
 				failing_since = CASE WHEN ?3 = 'active' THEN NULL ELSE failing_since END,
 				next_attempt_at = CASE WHEN ?3 = 'active' OR ?4 IS NOT NULL THEN ?5 ELSE next_attempt_at END,
 				claim = '', claimed_until = 0
-			WHERE tenant_id = ?1 AND id = ?2 RETURNING `+streamColumns, tenantID, id, state, ch.Cursor, micros(ev.Time)))
+			WHERE tenant_id = ?1 AND id = ?2 RETURNING `+record.StreamColumns, tenantID, id, state, ch.Cursor, micros(ev.Time)))
 		if err != nil {
 			return err
 		}
@@ -205,11 +187,11 @@ func (db *DB) ClaimStreams(ctx context.Context, claim string, now, until time.Ti
 				WHERE s.delivery = 'push' AND s.state = 'active' AND s.next_attempt_at <= ?3 AND s.claimed_until <= ?3
 					AND EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = s.tenant_id AND a.seq > s.cursor)
 				ORDER BY s.next_attempt_at LIMIT ?4)
-			RETURNING `+streamColumns, claim, micros(until), micros(now), limit)
+			RETURNING `+record.StreamColumns, claim, micros(until), micros(now), limit)
 		if err != nil {
 			return err
 		}
-		out, err = record.Collect(rows, scanStream)
+		out, err = record.Collect(rows, record.ScanStream)
 		return err
 	})
 	return out, failEvents("claim event streams", err)
@@ -241,16 +223,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]events.SigningKey, error) {
 	if err != nil {
 		return nil, failEvents("signing keys", err)
 	}
-	keys, err := record.Collect(rows, func(r record.Row) (events.SigningKey, error) {
-		var (
-			k       events.SigningKey
-			created int64
-			retires sql.NullInt64
-		)
-		err := r.Scan(&k.ID, &k.Private, &k.Public, &created, &retires)
-		k.CreatedAt, k.RetiresAt = fromMicros(created), timePtr(retires)
-		return k, err
-	})
+	keys, err := record.Collect(rows, record.ScanSigningKey)
 	return keys, failEvents("signing keys", err)
 }
 
