@@ -176,15 +176,7 @@ func TestReplicas(t *testing.T) {
 			if status != http.StatusOK {
 				t.Fatalf("page %d on replica %d = %d %v", page, page%3, status, doc)
 			}
-			resources, _ := doc["Resources"].([]any)
-			for _, res := range resources {
-				id := res.(map[string]any)["id"].(string)
-				if seen[id] {
-					t.Fatalf("user %s on two pages", id)
-				}
-				seen[id] = true
-			}
-			next, _ := doc["nextCursor"].(string)
+			next := addPage(t, seen, doc)
 			if next == "" {
 				break
 			}
@@ -286,4 +278,21 @@ func TestReplicas(t *testing.T) {
 		}
 		t.Logf("300 requests over 3 replicas in %v: %d allowed (limit %d), %d refused with 429", elapsed.Round(time.Millisecond), ok, limit, limited)
 	})
+}
+
+// addPage adds the ids of a list page's resources to seen, failing on one
+// seen on an earlier page, and returns the page's nextCursor ("" on the
+// last page).
+func addPage(t *testing.T, seen map[string]bool, doc map[string]any) string {
+	t.Helper()
+	resources, _ := doc["Resources"].([]any)
+	for _, res := range resources {
+		id := res.(map[string]any)["id"].(string)
+		if seen[id] {
+			t.Fatalf("user %s on two pages", id)
+		}
+		seen[id] = true
+	}
+	next, _ := doc["nextCursor"].(string)
+	return next
 }

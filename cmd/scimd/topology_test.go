@@ -259,15 +259,7 @@ func TestTopology(t *testing.T) {
 			if err != nil || status != http.StatusOK {
 				t.Fatalf("page %d on replica %d = %d %v %v", page, page%2, status, doc, err)
 			}
-			resources, _ := doc["Resources"].([]any)
-			for _, res := range resources {
-				id := res.(map[string]any)["id"].(string)
-				if seen[id] {
-					t.Fatalf("user %s on two pages", id)
-				}
-				seen[id] = true
-			}
-			next, _ := doc["nextCursor"].(string)
+			next := addPage(t, seen, doc)
 			if next == "" {
 				break
 			}
