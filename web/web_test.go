@@ -58,7 +58,7 @@ func newEnv(t *testing.T, b store.Backend) *env {
 		}))
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: e.logs}, nil))
 	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{Service: e.svc, Logger: logger, Pages: web.NewHandler(web.Deps{Service: e.svc, Logger: logger,
-		Events: events.NewService(b, box, e.svc, "https://scim.example.com")})}))
+		Events: events.NewService(b, box, e.svc, "https://scim.example.com"), State: b, Box: box})}))
 	t.Cleanup(e.srv.Close)
 	if e.tenant, err = e.svc.CreateTenant(context.Background(), operator, "Acme Corp"); err != nil {
 		t.Fatal(err)

@@ -101,8 +101,8 @@ type Store interface {
 	ImportJob(ctx context.Context, tenantID, id string) (ImportJob, error)
 	// StartImportJob turns the tenant's checked job id, not expired at
 	// start.UpdatedAt, into a running one with start's Actor, RequestID,
-	// Source, Total, Claim, ClaimedUntil, UpdatedAt and ExpiresAt (Done
-	// 0, Attempts 1), and returns it. Two callers never both start a job:
+	// Source, Total, Report, Claim, ClaimedUntil, UpdatedAt and ExpiresAt
+	// (Done 0, Attempts 1), and returns it. Two callers never both start a job:
 	// one started, used or expired is ErrNotFound.
 	StartImportJob(ctx context.Context, tenantID, id string, start ImportJob) (ImportJob, error)
 	// ClaimImportJobs claims up to limit running jobs, of any tenant,

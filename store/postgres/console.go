@@ -55,10 +55,11 @@ func (db *DB) StartImportJob(ctx context.Context, tenantID, id string, start con
 		return consolestate.ImportJob{}, err
 	}
 	j, err := record.ScanImportJob(db.db.QueryRowContext(ctx, `UPDATE import_jobs SET state = 'running', actor = $1, request_id = $2, source = $3,
-			total = $4, done = 0, attempts = 1, claim = $5, claimed_until = $6, updated_at = $7, expires_at = $8
+			total = $4, report = $11, done = 0, attempts = 1, claim = $5, claimed_until = $6, updated_at = $7, expires_at = $8
 		WHERE tenant_id = $9 AND id = $10 AND state = 'checked' AND expires_at > $7
 		RETURNING `+record.ImportJobColumns,
-		actor, start.RequestID, start.Source, start.Total, start.Claim, start.ClaimedUntil, start.UpdatedAt, start.ExpiresAt, tenantID, id))
+		actor, start.RequestID, start.Source, start.Total, start.Claim, start.ClaimedUntil, start.UpdatedAt, start.ExpiresAt, tenantID, id,
+		record.Bytes(start.Report)))
 	return j, failConsole("start import job", err)
 }
 

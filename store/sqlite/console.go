@@ -57,10 +57,10 @@ func (db *DB) StartImportJob(ctx context.Context, tenantID, id string, start con
 	err = db.write(ctx, func(ctx context.Context, tx *tx) error {
 		var err error
 		j, err = record.ScanImportJob(tx.QueryRowContext(ctx, `UPDATE import_jobs SET state = 'running', actor = ?, request_id = ?, source = ?,
-				total = ?, done = 0, attempts = 1, claim = ?, claimed_until = ?, updated_at = ?, expires_at = ?
+				total = ?, report = ?, done = 0, attempts = 1, claim = ?, claimed_until = ?, updated_at = ?, expires_at = ?
 			WHERE tenant_id = ? AND id = ? AND state = 'checked' AND expires_at > ?
 			RETURNING `+record.ImportJobColumns,
-			actor, start.RequestID, start.Source, start.Total, start.Claim, micros(start.ClaimedUntil), micros(start.UpdatedAt), micros(start.ExpiresAt),
+			actor, start.RequestID, start.Source, start.Total, record.Bytes(start.Report), start.Claim, micros(start.ClaimedUntil), micros(start.UpdatedAt), micros(start.ExpiresAt),
 			tenantID, id, micros(start.UpdatedAt)))
 		return err
 	})

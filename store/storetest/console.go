@@ -28,7 +28,7 @@ func checkedJob(tenantID string) consolestate.ImportJob {
 // startJob starts j at at for claim, its claim lasting a minute.
 func startJob(j consolestate.ImportJob, claim string, at time.Time) consolestate.ImportJob {
 	return consolestate.ImportJob{Actor: audit.Actor{Kind: "token", ID: "tok", Name: "admin"}, RequestID: "req-1", Source: "192.0.2.1",
-		Total: 1, Claim: claim, ClaimedUntil: at.Add(time.Minute), UpdatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		Total: 1, Report: []byte(`{"started":true}`), Claim: claim, ClaimedUntil: at.Add(time.Minute), UpdatedAt: at, ExpiresAt: at.Add(time.Hour)}
 }
 
 // testImportJobs: a checked job is read back whole by its tenant only,
@@ -59,7 +59,7 @@ func testImportJobs(t *testing.T, in Instance) {
 	}
 	if run.State != consolestate.JobRunning || run.Actor != start.Actor || run.RequestID != "req-1" || run.Source != "192.0.2.1" ||
 		run.Claim != "c1" || !run.ClaimedUntil.Equal(start.ClaimedUntil) || run.Attempts != 1 || run.Total != 1 || run.Done != 0 ||
-		!bytes.Equal(run.File, j.File) || !run.ExpiresAt.Equal(start.ExpiresAt) || !run.Invite || run.Next != 2 {
+		!bytes.Equal(run.File, j.File) || !run.ExpiresAt.Equal(start.ExpiresAt) || !run.Invite || run.Next != 2 || string(run.Report) != `{"started":true}` {
 		t.Fatalf("StartImportJob = %+v", run)
 	}
 	if _, err := b.StartImportJob(ctx, acme.ID, j.ID, startJob(j, "c2", at)); !errors.Is(err, consolestate.ErrNotFound) {
