@@ -436,9 +436,9 @@ func (im *importer) run(stop context.Context, j consolestate.ImportJob) {
 // stopped is the report of a job that cannot go on because of why: what
 // was done, and what to do about the rest.
 func (im *importer) stopped(j consolestate.ImportJob, prog importReport, why string) importReport {
-	prog.Summary = fmt.Sprintf("The import stopped: %s. Of the %d rows to import, %d were handled: %d imported, %d refused (below); the users written are whole. "+
+	prog.Summary = fmt.Sprintf("The import stopped: %s. Of the %s to import, %d were handled: %d imported, %d refused (below); the users written are whole. "+
 		"Rows from line %d on were not imported, or in part: check the file again to import the rest (the rows imported already are refused as existing).",
-		why, j.Total, j.Done, prog.Valid, len(prog.Refused), max(j.Next, 2))
+		why, plural.Count(j.Total, "row", "rows"), j.Done, prog.Valid, len(prog.Refused), max(j.Next, 2))
 	return prog
 }
 

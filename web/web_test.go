@@ -41,15 +41,18 @@ type env struct {
 	logs   *bytes.Buffer
 	mu     sync.Mutex
 	skew   time.Duration // added to the service's clock
+	store  store.Backend
+	box    *secretbox.Box
 }
 
 func newEnv(t *testing.T, b store.Backend) *env {
 	t.Helper()
-	e := &env{t: t, logs: &bytes.Buffer{}}
+	e := &env{t: t, logs: &bytes.Buffer{}, store: b}
 	box, err := secretbox.New(make([]byte, secretbox.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.box = box
 	e.svc = directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8),
 		directory.WithSecretBox(box), directory.WithClock(func() time.Time {
 			e.mu.Lock()
