@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/plural"
+	"github.com/scimd/scimd/internal/secretbox"
 )
 
 // The console's CSV import, in two steps: a file is checked as the import
@@ -83,11 +84,36 @@ type importState struct {
 type importer struct {
 	svc   *directory.Service
 	state consolestate.Store
+	box   *secretbox.Box // seals the files kept (nil: kept as they are)
 	log   *slog.Logger
 }
 
 func (h *pagesHandler) importer() *importer {
-	return &importer{svc: h.svc, state: h.state, log: h.log}
+	return &importer{svc: h.svc, state: h.state, box: h.box, log: h.log}
+}
+
+// fileSeal is the context a job's file is sealed in.
+func fileSeal(tenantID, id string) string { return "import-file:" + tenantID + ":" + id }
+
+// sealFile returns the file as job id of the tenant keeps it: sealed with
+// the secret key, as a file may hold passwords.
+func (im *importer) sealFile(tenantID, id string, data []byte) []byte {
+	if im.box == nil {
+		return data
+	}
+	return []byte(im.box.Seal(string(data), fileSeal(tenantID, id)))
+}
+
+// openFile returns the file of job j.
+func (im *importer) openFile(j consolestate.ImportJob) ([]byte, error) {
+	if im.box == nil {
+		return j.File, nil
+	}
+	data, err := im.box.Open(string(j.File), fileSeal(j.TenantID, j.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open the file of import %s: %w", j.ID, err)
+	}
+	return []byte(data), nil
 }
 
 // ResumeImports takes over, until ctx ends, the console imports whose
@@ -95,7 +121,7 @@ func (h *pagesHandler) importer() *importer {
 // expired import jobs and one-time form tokens: every process that serves
 // the console runs it.
 func ResumeImports(ctx context.Context, d Deps) {
-	im := (&pagesHandler{svc: d.Service, log: d.Logger, state: d.State}).importer()
+	im := (&pagesHandler{svc: d.Service, log: d.Logger, state: d.State, box: d.Box}).importer()
 	if im.log == nil {
 		im.log = slog.New(slog.DiscardHandler)
 	}
@@ -218,8 +244,9 @@ func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
 	rep.Summary = fmt.Sprintf("%d of %s can be imported; %d would be refused. Nothing is written yet.", rep.Valid, plural.Count(len(rows), "row", "rows"), len(rep.Refused))
 	if rep.Valid > 0 {
 		now := time.Now()
-		j := consolestate.ImportJob{ID: newOnce(), TenantID: tenantID, State: consolestate.JobChecked, File: data, Invite: invite,
+		j := consolestate.ImportJob{ID: newOnce(), TenantID: tenantID, State: consolestate.JobChecked, Invite: invite,
 			Actor: s.caller.Actor, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(checkTTL)}
+		j.File = c.imports.sealFile(tenantID, j.ID, data)
 		if j.Report, err = json.Marshal(rep); err == nil {
 			err = c.state.CreateImportJob(ctx, j)
 		}
@@ -250,7 +277,12 @@ func (c *console) startImport(w http.ResponseWriter, r *http.Request, id string)
 		c.fail(w, r, err)
 		return
 	}
-	_, todo, err := c.imports.read(ctx, tenantID, j.File, j.Invite)
+	data, err := c.imports.openFile(j)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	_, todo, err := c.imports.read(ctx, tenantID, data, j.Invite)
 	if err != nil {
 		c.readFailed(w, r, err)
 		return
@@ -391,7 +423,12 @@ func (im *importer) run(stop context.Context, j consolestate.ImportJob) {
 		end(consolestate.JobFailed, im.stopped(job, prog, fmt.Sprintf("the servers running it stopped %d times", job.Attempts-1)))
 		return
 	}
-	rows, todo, err := im.read(ctx, job.TenantID, job.File, job.Invite)
+	data, err := im.openFile(job)
+	if err != nil {
+		end(consolestate.JobFailed, im.stopped(job, prog, "its file could not be opened (was the secret key changed?)"))
+		return
+	}
+	rows, todo, err := im.read(ctx, job.TenantID, data, job.Invite)
 	if err != nil {
 		end(consolestate.JobFailed, im.stopped(job, prog, "its file could not be read again: "+err.Error()))
 		return

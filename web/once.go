@@ -101,6 +101,11 @@ func (c *console) once(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A browser that submits again drops the first request: its work
+		// goes on from its claim of the token, and its answer is the
+		// second's.
+		dropped := r.Context().Done()
+		r = r.WithContext(context.WithoutCancel(r.Context()))
 		ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
 		key := onceKey(sessionOf(r).id, r.URL.Path, r.PostForm)
 		deadline := time.Now().Add(onceWait)
@@ -130,15 +135,11 @@ func (c *console) once(next http.Handler) http.Handler {
 				return
 			}
 			select {
-			case <-ctx.Done():
+			case <-dropped:
 				return
 			case <-time.After(oncePoll):
 			}
 		}
-		// A browser that submits again drops the first request: its work
-		// goes on, and its answer is the second's.
-		r = r.WithContext(context.WithoutCancel(ctx))
-		ctx = r.Context()
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status >= 400 || rec.status == 0 {
