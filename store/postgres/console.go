@@ -3,8 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,27 +15,20 @@ var _ consolestate.Store = (*DB)(nil)
 
 // failConsole wraps an error of a consolestate.Store method.
 func failConsole(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows), errors.Is(err, consolestate.ErrNotFound):
-		return consolestate.ErrNotFound
-	case errors.Is(err, consolestate.ErrClaimLost):
-		return err
+	if ce, ok := record.ConsoleError(err); ok {
+		return ce
 	}
 	return fail(op, err)
 }
 
 // CreateImportJob inserts a checked import job.
 func (db *DB) CreateImportJob(ctx context.Context, j consolestate.ImportJob) error {
-	actor, err := record.Actor(j.Actor)
+	values, err := record.ImportJobValues(j, func(t time.Time) any { return t })
 	if err != nil {
 		return err
 	}
 	_, err = db.db.ExecContext(ctx, `INSERT INTO import_jobs (`+record.ImportJobColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		j.ID, j.TenantID, string(j.State), record.Bytes(j.File), j.Invite, actor, j.RequestID, j.Source, j.Total, j.Done, j.Next, record.Bytes(j.Report),
-		j.Attempts, j.Claim, j.ClaimedUntil, j.CreatedAt, j.UpdatedAt, j.ExpiresAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, values...)
 	return failConsole("create import job", err)
 }
 

@@ -3,8 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/scimd/scimd/internal/consolestate"
@@ -15,28 +13,21 @@ var _ consolestate.Store = (*DB)(nil)
 
 // failConsole wraps an error of a consolestate.Store method.
 func failConsole(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows), errors.Is(err, consolestate.ErrNotFound):
-		return consolestate.ErrNotFound
-	case errors.Is(err, consolestate.ErrClaimLost):
-		return err
+	if ce, ok := record.ConsoleError(err); ok {
+		return ce
 	}
 	return fail(op, err)
 }
 
 // CreateImportJob inserts a checked import job.
 func (db *DB) CreateImportJob(ctx context.Context, j consolestate.ImportJob) error {
-	actor, err := record.Actor(j.Actor)
+	values, err := record.ImportJobValues(j, func(t time.Time) any { return micros(t) })
 	if err != nil {
 		return err
 	}
 	return failConsole("create import job", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO import_jobs (`+record.ImportJobColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			j.ID, j.TenantID, string(j.State), record.Bytes(j.File), j.Invite, actor, j.RequestID, j.Source, j.Total, j.Done, j.Next, record.Bytes(j.Report),
-			j.Attempts, j.Claim, micros(j.ClaimedUntil), micros(j.CreatedAt), micros(j.UpdatedAt), micros(j.ExpiresAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, values...)
 		return err
 	}))
 }

@@ -1,14 +1,28 @@
 package record
 
 import (
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/consolestate"
 )
 
 // ImportJobColumns are the columns of an import job in the order
+// ImportJobValues returns j's values in the order of ImportJobColumns,
+// its times as timeArg gives them to the dialect.
+func ImportJobValues(j consolestate.ImportJob, timeArg func(time.Time) any) ([]any, error) {
+	actor, err := Actor(j.Actor)
+	if err != nil {
+		return nil, err
+	}
+	return []any{j.ID, j.TenantID, string(j.State), Bytes(j.File), j.Invite, actor, j.RequestID, j.Source, j.Total, j.Done, j.Next, Bytes(j.Report),
+		j.Attempts, j.Claim, timeArg(j.ClaimedUntil), timeArg(j.CreatedAt), timeArg(j.UpdatedAt), timeArg(j.ExpiresAt)}, nil
+}
+
 // ScanImportJob reads them.
 const ImportJobColumns = `id, tenant_id, state, file, invite, actor, request_id, source, total, done, next_line, report,
 	attempts, claim, claimed_until, created_at, updated_at, expires_at`
@@ -64,4 +78,19 @@ func Bytes(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// ConsoleError returns, with true, what err is as a consolestate.Store
+// method returns it when it is nil or one of consolestate's errors (no row
+// is ErrNotFound); false for any other error, which the dialect wraps.
+func ConsoleError(err error) (error, bool) {
+	switch {
+	case err == nil:
+		return nil, true
+	case errors.Is(err, sql.ErrNoRows), errors.Is(err, consolestate.ErrNotFound):
+		return consolestate.ErrNotFound, true
+	case errors.Is(err, consolestate.ErrClaimLost):
+		return err, true
+	}
+	return err, false
 }
