@@ -38,6 +38,10 @@ const (
 	onceBody  = 2 * time.Minute  // how long it answers with its page (which may hold a secret shown once)
 	onceWait  = 30 * time.Second // how long a second submission waits for the first one's answer
 	oncePoll  = 50 * time.Millisecond
+	// onceAbandoned is how long after it a first submission still not
+	// answered is taken for abandoned (its server stopped), and a new one
+	// runs.
+	onceAbandoned = 2 * time.Minute
 )
 
 // newOnce returns a fresh one-time form token.
@@ -111,7 +115,7 @@ func (c *console) once(next http.Handler) http.Handler {
 		deadline := time.Now().Add(onceWait)
 		for {
 			now := time.Now()
-			first, err := c.state.ClaimFormToken(ctx, tenantID, key, now, now.Add(onceTTL))
+			first, err := c.state.ClaimFormToken(ctx, tenantID, key, now, now.Add(onceTTL), now.Add(-onceAbandoned))
 			if err != nil {
 				c.fail(w, r, err)
 				return
@@ -131,7 +135,8 @@ func (c *console) once(next http.Handler) http.Handler {
 				return
 			case time.Now().After(deadline):
 				c.render(w, r, http.StatusConflict, "table.html", view{page: page{Title: "Being done"},
-					Problem: "This form was sent twice, and the first submission is still being carried out. Nothing more was done. Open " + strings.TrimSuffix(r.URL.Path, "/") + " to see the outcome."})
+					Problem: "This form was sent twice, and the first submission is still being carried out (or its server stopped). Nothing more was done. Open " +
+						strings.TrimSuffix(r.URL.Path, "/") + " to see the outcome; sent again after two minutes without one, the form is carried out."})
 				return
 			}
 			select {

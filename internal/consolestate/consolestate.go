@@ -119,8 +119,9 @@ type Store interface {
 	// ClaimFormToken records the first submission of the form token key
 	// of the tenant, at claimedAt, until expires, and reports true; or
 	// reports false when the token was used already (and has not
-	// expired at claimedAt).
-	ClaimFormToken(ctx context.Context, tenantID, key string, claimedAt, expires time.Time) (bool, error)
+	// expired at claimedAt). A first submission still unanswered that was
+	// claimed before abandoned (its server stopped) is replaced.
+	ClaimFormToken(ctx context.Context, tenantID, key string, claimedAt, expires, abandoned time.Time) (bool, error)
 	// FormToken returns the tenant's form token, or ErrNotFound.
 	FormToken(ctx context.Context, tenantID, key string) (FormToken, error)
 	// AnswerFormToken records the answer of the tenant's form token

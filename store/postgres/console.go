@@ -87,11 +87,11 @@ func (db *DB) SaveImportJob(ctx context.Context, j consolestate.ImportJob) error
 // ClaimFormToken records the first submission of a form token: of two
 // callers at once, the insert of one waits for the other's and then finds
 // the token taken.
-func (db *DB) ClaimFormToken(ctx context.Context, tenantID, key string, claimedAt, expires time.Time) (bool, error) {
+func (db *DB) ClaimFormToken(ctx context.Context, tenantID, key string, claimedAt, expires, abandoned time.Time) (bool, error) {
 	res, err := db.db.ExecContext(ctx, `INSERT INTO form_tokens (tenant_id, key, claimed_at, expires_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (tenant_id, key) DO UPDATE SET status = 0, location = '', flash = '', header = '', body = '', body_until = 'epoch',
 			claimed_at = $3, expires_at = $4
-		WHERE form_tokens.expires_at <= $3`, tenantID, key, claimedAt, expires)
+		WHERE form_tokens.expires_at <= $3 OR (form_tokens.status = 0 AND form_tokens.claimed_at < $5)`, tenantID, key, claimedAt, expires, abandoned)
 	if err != nil {
 		return false, failConsole("claim form token", err)
 	}

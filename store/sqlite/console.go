@@ -95,13 +95,14 @@ func (db *DB) SaveImportJob(ctx context.Context, j consolestate.ImportJob) error
 }
 
 // ClaimFormToken records the first submission of a form token.
-func (db *DB) ClaimFormToken(ctx context.Context, tenantID, key string, claimedAt, expires time.Time) (bool, error) {
+func (db *DB) ClaimFormToken(ctx context.Context, tenantID, key string, claimedAt, expires, abandoned time.Time) (bool, error) {
 	var claimed bool
 	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO form_tokens (tenant_id, key, claimed_at, expires_at) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (tenant_id, key) DO UPDATE SET status = 0, location = '', flash = '', header = '', body = '', body_until = 0,
 				claimed_at = ?3, expires_at = ?4
-			WHERE form_tokens.expires_at <= ?3`, tenantID, key, micros(claimedAt), micros(expires))
+			WHERE form_tokens.expires_at <= ?3 OR (form_tokens.status = 0 AND form_tokens.claimed_at < ?5)`,
+			tenantID, key, micros(claimedAt), micros(expires), micros(abandoned))
 		if err != nil {
 			return err
 		}

@@ -164,7 +164,7 @@ func testFormTokens(t *testing.T, in Instance) {
 	acme, other := createTenant(t, b, "Acme"), createTenant(t, b, "Other")
 	claimed := func(tenantID, key string, at time.Time) bool {
 		t.Helper()
-		ok, err := b.ClaimFormToken(ctx, tenantID, key, at, at.Add(time.Hour))
+		ok, err := b.ClaimFormToken(ctx, tenantID, key, at, at.Add(time.Hour), at.Add(-2*time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func testFormTokens(t *testing.T, in Instance) {
 	)
 	for range 8 {
 		wg.Go(func() {
-			if ok, err := b.ClaimFormToken(ctx, acme.ID, "k1", base, base.Add(time.Hour)); err != nil {
+			if ok, err := b.ClaimFormToken(ctx, acme.ID, "k1", base, base.Add(time.Hour), base.Add(-2*time.Minute)); err != nil {
 				t.Error(err)
 			} else if ok {
 				wins.Add(1)
@@ -189,6 +189,9 @@ func testFormTokens(t *testing.T, in Instance) {
 	}
 	if got, err := b.FormToken(ctx, acme.ID, "k1"); err != nil || got.Status != 0 {
 		t.Fatalf("a token being carried out = %+v, %v", got, err)
+	}
+	if claimed(acme.ID, "k1", base.Add(2*time.Minute)) {
+		t.Fatal("a token being carried out for two minutes was claimed again")
 	}
 	if _, err := b.FormToken(ctx, other.ID, "k1"); !errors.Is(err, consolestate.ErrNotFound) {
 		t.Fatalf("FormToken of another tenant = %v, want ErrNotFound", err)
@@ -211,6 +214,15 @@ func testFormTokens(t *testing.T, in Instance) {
 	missing.Key = "nope"
 	if err := b.AnswerFormToken(ctx, missing); !errors.Is(err, consolestate.ErrNotFound) {
 		t.Fatalf("AnswerFormToken of no token = %v, want ErrNotFound", err)
+	}
+
+	// A first submission never answered (its server stopped) is taken
+	// over after a while.
+	if !claimed(acme.ID, "k3", base) {
+		t.Fatal("k3 not claimed")
+	}
+	if !claimed(acme.ID, "k3", base.Add(3*time.Minute)) {
+		t.Fatal("an abandoned token cannot be claimed again")
 	}
 
 	// A refusal forgets the token: the corrected form runs.
@@ -239,8 +251,8 @@ func testFormTokens(t *testing.T, in Instance) {
 	if err := b.CreateImportJob(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.PruneConsoleState(ctx, base.Add(90*time.Minute)); err != nil || n != 3 {
-		t.Fatalf("PruneConsoleState after expiry = %d, %v; want 3 (Other's k1, Acme's k2, the check)", n, err)
+	if n, err := b.PruneConsoleState(ctx, base.Add(90*time.Minute)); err != nil || n != 4 {
+		t.Fatalf("PruneConsoleState after expiry = %d, %v; want 4 (Other's k1, Acme's k2 and k3, the check)", n, err)
 	}
 	if _, err := b.ImportJob(ctx, acme.ID, j.ID); !errors.Is(err, consolestate.ErrNotFound) {
 		t.Fatalf("an expired check = %v, want pruned", err)
