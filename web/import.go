@@ -408,8 +408,11 @@ func (im *importer) run(stop context.Context, j consolestate.ImportJob) {
 	var prog importReport // the rows refused by the service, and those imported, so far
 	defer func() {
 		if v := recover(); v != nil {
-			im.log.Error("console import failed", "job_id", j.ID, "tenant_id", j.TenantID, "panic", fmt.Sprint(v))
-			end(consolestate.JobFailed, im.stopped(j, prog, fmt.Sprintf("an internal error (%v)", v)))
+			mu.Lock()
+			now := j
+			mu.Unlock()
+			im.log.Error("console import failed", "job_id", now.ID, "tenant_id", now.TenantID, "panic", fmt.Sprint(v))
+			end(consolestate.JobFailed, im.stopped(now, prog, fmt.Sprintf("an internal error (%v)", v)))
 		}
 	}()
 	mu.Lock()
