@@ -35,17 +35,14 @@ const (
 	JobFailed  JobState = "failed"
 )
 
-// MaxFile bounds the CSV file a job keeps, in bytes.
-const MaxFile = 4 << 20
-
 // ImportJob is a console CSV import of one tenant.
 type ImportJob struct {
 	ID       string
 	TenantID string
 	State    JobState
-	// File is the CSV as uploaded (at most MaxFile bytes), read again by
-	// whichever replica runs or resumes the job; it is dropped when the
-	// job ends.
+	// File is the CSV as uploaded (the console takes 4 MiB at most; it
+	// keeps it sealed), read again by whichever replica runs or resumes
+	// the job; it is dropped when the job ends.
 	File   []byte
 	Invite bool // rows without a password are invited
 	// Actor, RequestID and Source are the confirmation's: the audit
