@@ -177,7 +177,7 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	}
 	cfg.deps.Logger = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.pages {
-		cfg.deps.Pages = web.NewHandler(web.Deps{Service: e.svc, Logger: cfg.deps.Logger})
+		cfg.deps.Pages = web.NewHandler(web.Deps{Service: e.svc, Logger: cfg.deps.Logger, State: b})
 	}
 	e.router = scim.NewHandler(cfg.deps)
 	e.srv = httptest.NewServer(e.router)

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/scimd/scimd/internal/consolestate"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/ratelimit"
@@ -46,6 +47,8 @@ type Backend interface {
 	ratelimit.Store
 	// The sign-in flow's storage (see signin.Store).
 	signin.Store
+	// The console.s import jobs and form tokens (see consolestate.Store).
+	consolestate.Store
 }
 
 // forms lists the database URL forms Open accepts, for error messages.

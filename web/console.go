@@ -1,35 +1,30 @@
 package web
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
+	"github.com/scimd/scimd/internal/consolestate"
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/query"
+	"github.com/scimd/scimd/internal/secretbox"
 )
 
 // The console: the administrator's pages at /admin/ (sign-in with an admin
@@ -41,25 +36,25 @@ import (
 const (
 	sessionCookie = "scimd_session"
 	sessionTTL    = 8 * time.Hour
-	consolePage   = 50               // users a page
-	maxUpload     = 4 << 20          // the largest CSV the import page takes
-	stashTTL      = 15 * time.Minute // how long a checked import waits for its confirmation
+	consolePage   = 50      // users a page
+	maxUpload     = 4 << 20 // the largest CSV the import page takes
 )
 
 // console serves the console's pages.
 type console struct {
 	svc   *directory.Service
 	pages *pagesHandler
-	stash *importStash
-	jobs  *importJobs
-	// onceTokens are the one-time form tokens used (see once.go).
-	onceTokens *onceTokens
+	// imports runs the CSV imports (see import.go).
+	imports *importer
+	// state keeps the one-time form tokens (see once.go) and the import
+	// jobs; box seals the pages the form tokens keep (nil: none kept).
+	state consolestate.Store
+	box   *secretbox.Box
 }
 
 // consoleRoutes adds the console's routes to r.
 func (h *pagesHandler) consoleRoutes(r chi.Router) {
-	c := &console{svc: h.svc, pages: h, stash: &importStash{files: map[string]stashed{}}, jobs: &importJobs{jobs: map[string]*importJob{}},
-		onceTokens: &onceTokens{used: map[string]*onceResult{}}}
+	c := &console{svc: h.svc, pages: h, imports: h.importer(), state: h.state, box: h.box}
 	r.Get("/admin", redirectTo("/admin/users"))
 	r.Get("/admin/", redirectTo("/admin/users"))
 	r.Get("/admin/sign-in", c.signInForm)
@@ -1001,265 +996,6 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
-
-// importStash keeps a checked import file until it is confirmed (in this
-// process: the confirmation must reach the same replica).
-type importStash struct {
-	mu    sync.Mutex
-	files map[string]stashed
-}
-
-type stashed struct {
-	tenantID string
-	data     []byte
-	expires  time.Time
-}
-
-func (st *importStash) put(tenantID string, data []byte) string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := time.Now()
-	for k, f := range st.files {
-		if now.After(f.expires) {
-			delete(st.files, k)
-		}
-	}
-	st.files[id] = stashed{tenantID: tenantID, data: data, expires: now.Add(stashTTL)}
-	return id
-}
-
-// take returns and forgets the tenant's stashed file.
-func (st *importStash) take(tenantID, id string) ([]byte, bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	f, ok := st.files[id]
-	if !ok || f.tenantID != tenantID || time.Now().After(f.expires) {
-		return nil, false
-	}
-	delete(st.files, id)
-	return f.data, true
-}
-
-// importReport is what the import page shows: a check's refused rows and
-// the confirmation, or the outcome.
-type importReport struct {
-	Summary string
-	Refused []refusedRow
-	Valid   int
-	Stash   string
-	Invite  bool
-	Done    bool // imported, not only checked
-}
-
-type refusedRow struct {
-	Line          int
-	Label, Reason string
-}
-
-func (c *console) importForm(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "import.html", view{page: page{Title: "Import users"}, Nav: "import"})
-}
-
-// importFile serves the import page's two steps: a file is checked as the
-// import would (nothing written) and its refused rows shown; the
-// confirmation imports the valid rows.
-func (c *console) importFile(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
-	if err := r.ParseMultipartForm(maxUpload); err != nil {
-		c.pages.formProblem(w, fmt.Errorf("read the upload: %w", err))
-		return
-	}
-	ck, err := r.Cookie(csrfCookie)
-	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
-		c.pages.formProblem(w, errCSRF)
-		return
-	}
-	s := sessionOf(r)
-	ctx, tenantID := r.Context(), s.principal.Tenant.ID
-	invite := r.PostFormValue("invite") == "true"
-	var data []byte
-	confirm := r.PostFormValue("stash") != ""
-	if confirm {
-		var ok bool
-		if data, ok = c.stash.take(tenantID, r.PostFormValue("stash")); !ok {
-			c.render(w, r, http.StatusGone, "import.html", view{page: page{Title: "Import users"}, Nav: "import",
-				Problem: "That check has expired or was used: choose the file again."})
-			return
-		}
-	} else {
-		f, _, err := r.FormFile("file")
-		if err != nil {
-			c.pages.formProblem(w, fmt.Errorf("no file: %w", err))
-			return
-		}
-		defer f.Close()
-		if data, err = io.ReadAll(f); err != nil {
-			c.pages.formProblem(w, err)
-			return
-		}
-	}
-	defs, err := c.svc.TenantAttributes(ctx, tenantID)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	rows, err := csvimport.ReadCSV(bytes.NewReader(data), csvimport.GroupResolver(ctx, c.svc, tenantID), defs)
-	if err != nil {
-		c.render(w, r, http.StatusUnprocessableEntity, "import.html", view{page: page{Title: "Import users"}, Nav: "import",
-			Problem: "The file cannot be read: " + err.Error()})
-		return
-	}
-	var todo []*csvimport.Row
-	for i := range rows {
-		if invite && rows[i].In.Password == nil {
-			rows[i].In.Invite = true
-		}
-		if rows[i].Err == nil {
-			todo = append(todo, &rows[i])
-		}
-	}
-	ins := make([]directory.UserInput, len(todo))
-	for i, row := range todo {
-		ins[i] = row.In
-	}
-	if confirm {
-		// The import runs on after this answer; its page follows it.
-		id := c.jobs.start(tenantID, len(todo), func(progress func(int)) *importReport { // the rows it imports: the refused ones are not counted
-			ctx := context.WithoutCancel(ctx)
-			for start := 0; start < len(todo); start += importChunk {
-				end := min(start+importChunk, len(todo))
-				_, errs := c.svc.CreateUsers(ctx, s.caller, tenantID, ins[start:end])
-				for i, row := range todo[start:end] {
-					row.Err = errs[i]
-				}
-				progress(end)
-			}
-			rep := report(rows, invite)
-			rep.Done = true
-			rep.Summary = fmt.Sprintf("Imported %d of %s; %d refused.", rep.Valid, plural.Count(len(rows), "row", "rows"), len(rep.Refused))
-			return rep
-		})
-		http.Redirect(w, r, "/admin/import/"+id, http.StatusSeeOther)
-		return
-	}
-	errs := c.svc.CheckNewUsers(ctx, s.caller, tenantID, ins)
-	for i, row := range todo {
-		row.Err = errs[i]
-	}
-	rep := report(rows, invite)
-	rep.Summary = fmt.Sprintf("%d of %s can be imported; %d would be refused. Nothing is written yet.", rep.Valid, plural.Count(len(rows), "row", "rows"), len(rep.Refused))
-	if rep.Valid > 0 {
-		rep.Stash = c.stash.put(tenantID, data)
-	}
-	c.render(w, r, http.StatusOK, "import.html", view{page: page{Title: "Import users"}, Nav: "import", Report: rep})
-}
-
-// report lists the refused rows and counts the others.
-func report(rows []csvimport.Row, invite bool) *importReport {
-	rep := &importReport{Invite: invite}
-	for _, row := range rows {
-		if row.Err != nil {
-			rep.Refused = append(rep.Refused, refusedRow{Line: row.Line, Label: row.Label, Reason: directory.DetailOf(row.Err)})
-		} else {
-			rep.Valid++
-		}
-	}
-	return rep
-}
-
-// importChunk is how many rows one service call of a console import
-// creates: the progress moves by it.
-const importChunk = 200
-
-// importSlots bounds the console imports running at once in a process.
-var importSlots = make(chan struct{}, 2)
-
-// importJobs are the imports running or finished in this process, kept an
-// hour for their pages.
-type importJobs struct {
-	mu   sync.Mutex
-	jobs map[string]*importJob
-}
-
-type importJob struct {
-	tenantID    string
-	total, done int
-	report      *importReport // set when finished
-	started     time.Time
-}
-
-// start runs work in the background and returns the job's id; work
-// reports its progress (rows done) and returns the report.
-func (j *importJobs) start(tenantID string, total int, work func(progress func(int)) *importReport) string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
-	job := &importJob{tenantID: tenantID, total: total, started: time.Now()}
-	j.mu.Lock()
-	for k, old := range j.jobs {
-		if time.Since(old.started) > time.Hour && old.report != nil {
-			delete(j.jobs, k)
-		}
-	}
-	j.jobs[id] = job
-	j.mu.Unlock()
-	go func() {
-		importSlots <- struct{}{} // imports queue: they share the hashing cores with everything else
-		defer func() { <-importSlots }()
-		defer func() {
-			if v := recover(); v != nil {
-				j.mu.Lock()
-				job.report, job.done = &importReport{Done: true, Summary: fmt.Sprintf("The import stopped on an internal error (%v); the users written so far are whole.", v)}, job.total
-				j.mu.Unlock()
-			}
-		}()
-		rep := work(func(done int) {
-			j.mu.Lock()
-			job.done = done
-			j.mu.Unlock()
-		})
-		j.mu.Lock()
-		job.report, job.done = rep, job.total
-		j.mu.Unlock()
-	}()
-	return id
-}
-
-// get returns the tenant's job: rows done, the total and the report once
-// finished.
-func (j *importJobs) get(tenantID, id string) (done, total int, rep *importReport, ok bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	job, ok := j.jobs[id]
-	if !ok || job.tenantID != tenantID {
-		return 0, 0, nil, false
-	}
-	return job.done, job.total, job.report, true
-}
-
-// importProgress is the page of a running import: it reloads itself each
-// second (no script needed) until the import is done, then shows the
-// report.
-func (c *console) importProgress(w http.ResponseWriter, r *http.Request) {
-	done, total, rep, ok := c.jobs.get(sessionOf(r).principal.Tenant.ID, chi.URLParam(r, "job"))
-	if !ok {
-		c.render(w, r, http.StatusNotFound, "import.html", view{page: page{Title: "Import users"}, Nav: "import",
-			Problem: "No such import in this server: it finished more than an hour ago, or ran on another replica."})
-		return
-	}
-	v := view{page: page{Title: "Import users"}, Nav: "import", Report: rep}
-	if rep == nil {
-		v.Progress = &importState{Done: done, Total: total}
-		v.Refresh = true
-	}
-	c.render(w, r, http.StatusOK, "import.html", v)
-}
-
-// importState is how far a running import is.
-type importState struct{ Done, Total int }
 
 // table renders a list page.
 func (c *console) table(w http.ResponseWriter, r *http.Request, nav, title, intro string, columns []string, rows [][]string) {

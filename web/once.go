@@ -6,50 +6,43 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/scimd/scimd/internal/consolestate"
 )
 
 // A one-time form token makes a state-changing form idempotent without
 // script: every console page carries a fresh token in a hidden "once"
 // field of its forms; the first POST with a token (for the same session,
 // path and values) runs, and a second one (a double click, a reload of
-// the answer) waits for it and gets its answer again: the same redirect,
-// or the same page for a short while. A refusal (4xx, nothing changed)
-// forgets the token, so the corrected form can be sent.
+// the answer), on whichever replica it reaches, waits for it and gets its
+// answer again: the same redirect (with its flash), or for a short while
+// the same page. A refusal (4xx, nothing changed) forgets the token, so
+// the corrected form can be sent.
 //
-// The tokens live in the memory of the replica that served the first
-// POST: behind a load balancer, the console's cookie pinning keeps a
-// browser's two clicks on one replica.
+// The tokens live in the database (consolestate): behind a round-robin
+// load balancer, a browser's two clicks may reach two replicas. A page
+// kept is sealed with the secret key, as it may show a secret once.
 
 const (
 	onceField = "once"
-	onceTTL   = time.Hour       // how long a used token answers with its redirect
-	onceBody  = 2 * time.Minute // how long it answers with its page (which may hold a secret shown once)
+	onceTTL   = time.Hour        // how long a used token answers with its redirect
+	onceBody  = 2 * time.Minute  // how long it answers with its page (which may hold a secret shown once)
+	onceWait  = 30 * time.Second // how long a second submission waits for the first one's answer
+	oncePoll  = 50 * time.Millisecond
+	// onceAbandoned is how long after it a first submission still not
+	// answered is taken for abandoned (its server stopped), and a new one
+	// runs.
+	onceAbandoned = 2 * time.Minute
 )
-
-// onceTokens are the one-time form tokens used in this process.
-type onceTokens struct {
-	mu   sync.Mutex
-	used map[string]*onceResult
-}
-
-// onceResult is the answer to the first POST of a token; done is closed
-// when it is known.
-type onceResult struct {
-	done     chan struct{}
-	at       time.Time
-	status   int
-	location string
-	header   http.Header
-	body     []byte
-}
 
 // newOnce returns a fresh one-time form token.
 func newOnce() string {
@@ -72,41 +65,6 @@ func onceKey(sessionID, path string, form url.Values) string {
 		}
 	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
-
-// claim returns the result of key's first submission and false when there
-// was one, or registers this submission as the first and returns true.
-func (o *onceTokens) claim(key string) (*onceResult, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := time.Now()
-	for k, r := range o.used {
-		select {
-		case <-r.done:
-			if now.Sub(r.at) > onceTTL {
-				delete(o.used, k)
-			} else if now.Sub(r.at) > onceBody {
-				r.body = nil // a page held a short while only
-			}
-		default:
-		}
-	}
-	if r, ok := o.used[key]; ok {
-		return r, false
-	}
-	r := &onceResult{done: make(chan struct{})}
-	o.used[key] = r
-	return r, true
-}
-
-// forget drops key: its first submission was refused.
-func (o *onceTokens) forget(key string, r *onceResult) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.used[key] == r {
-		delete(o.used, key)
-	}
-	close(r.done)
 }
 
 // recorder keeps what a handler answers, as it answers it.
@@ -132,7 +90,7 @@ func (rec *recorder) Write(p []byte) (int, error) {
 }
 
 // once runs a POST that carries a one-time token at most once (see
-// onceTokens); the form is read already (checkedForm).
+// above); the form is read already (checkedForm).
 func (c *console) once(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -147,71 +105,92 @@ func (c *console) once(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A browser that submits again drops the first request: its work
+		// goes on from its claim of the token, and its answer is the
+		// second's.
+		dropped := r.Context().Done()
+		r = r.WithContext(context.WithoutCancel(r.Context()))
+		ctx, tenantID := r.Context(), sessionOf(r).principal.Tenant.ID
 		key := onceKey(sessionOf(r).id, r.URL.Path, r.PostForm)
-		var res *onceResult
+		deadline := time.Now().Add(onceWait)
 		for {
-			var first bool
-			if res, first = c.onceTokens.claim(key); first {
+			now := time.Now()
+			first, err := c.state.ClaimFormToken(ctx, tenantID, key, now, now.Add(onceTTL), now.Add(-onceAbandoned))
+			if err != nil {
+				c.fail(w, r, err)
+				return
+			}
+			if first {
 				break
 			}
+			tok, err := c.state.FormToken(ctx, tenantID, key)
+			switch {
+			case errors.Is(err, consolestate.ErrNotFound):
+				continue // the first was refused: this one runs
+			case err != nil:
+				c.fail(w, r, err)
+				return
+			case tok.Status != 0:
+				c.replay(w, r, tok)
+				return
+			case time.Now().After(deadline):
+				c.render(w, r, http.StatusConflict, "table.html", view{page: page{Title: "Being done"},
+					Problem: "This form was sent twice, and the first submission is still being carried out (or its server stopped). Nothing more was done. Open " +
+						strings.TrimSuffix(r.URL.Path, "/") + " to see the outcome; sent again after two minutes without one, the form is carried out."})
+				return
+			}
 			select {
-			case <-res.done:
-			case <-r.Context().Done():
+			case <-dropped:
 				return
+			case <-time.After(oncePoll):
 			}
-			c.onceTokens.mu.Lock()
-			answered := res.status != 0
-			c.onceTokens.mu.Unlock()
-			if answered {
-				c.replay(w, r, res)
-				return
-			}
-			// The first was refused: this one runs.
 		}
-		// A browser that submits again drops the first request: its work
-		// goes on, and its answer is the second's.
-		r = r.WithContext(context.WithoutCancel(r.Context()))
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status >= 400 || rec.status == 0 {
-			c.onceTokens.forget(key, res)
+			if err := c.state.ForgetFormToken(ctx, tenantID, key); err != nil {
+				c.pages.log.Warn("a refused form's token not forgotten: the corrected form is answered as a repeat until it expires", "err", err)
+			}
 			return
 		}
-		c.onceTokens.mu.Lock()
-		res.at, res.status, res.location, res.header = time.Now(), rec.status, w.Header().Get("Location"), w.Header().Clone()
-		if rec.status < 300 {
-			res.body = bytes.Clone(rec.body.Bytes())
+		now := time.Now()
+		tok := consolestate.FormToken{Key: key, TenantID: tenantID, Status: rec.status, Location: w.Header().Get("Location"), ExpiresAt: now.Add(onceTTL)}
+		for _, ck := range w.Header().Values("Set-Cookie") {
+			if strings.HasPrefix(ck, flashCookie+"=") {
+				tok.Flash = ck
+			}
 		}
-		c.onceTokens.mu.Unlock()
-		close(res.done)
+		if rec.status < 300 && c.box != nil {
+			tok.Header, tok.Body, tok.BodyUntil = w.Header().Get("Content-Type"), c.box.Seal(rec.body.String(), onceSeal(tenantID, key)), now.Add(onceBody)
+		}
+		if err := c.state.AnswerFormToken(ctx, tok); err != nil {
+			c.pages.log.Warn("a form's answer not kept: a repeated submission waits, then is told the first is being carried out", "err", err)
+		}
 	})
 }
 
+// onceSeal is the context a form token's page is sealed in.
+func onceSeal(tenantID, key string) string { return "form-token:" + tenantID + ":" + key }
+
 // replay answers a repeated submission with the first one's answer.
-func (c *console) replay(w http.ResponseWriter, r *http.Request, res *onceResult) {
-	c.onceTokens.mu.Lock()
-	status, location, header, body := res.status, res.location, res.header, res.body
-	c.onceTokens.mu.Unlock()
-	switch {
-	case location != "":
+func (c *console) replay(w http.ResponseWriter, r *http.Request, tok consolestate.FormToken) {
+	if tok.Location != "" {
 		// The browser dropped the first answer, and its flash with it.
-		for _, ck := range header.Values("Set-Cookie") {
-			if strings.HasPrefix(ck, flashCookie+"=") {
-				w.Header().Add("Set-Cookie", ck)
-			}
+		if tok.Flash != "" {
+			w.Header().Add("Set-Cookie", tok.Flash)
 		}
-		http.Redirect(w, r, location, http.StatusSeeOther)
-	case body != nil:
-		for k, v := range header {
-			if k != "Set-Cookie" {
-				w.Header()[k] = v
-			}
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write(body)
-	default:
-		back := strings.TrimSuffix(r.URL.Path, "/")
-		c.render(w, r, http.StatusConflict, "table.html", view{page: page{Title: "Already done"},
-			Problem: "This form was sent twice; the first submission was carried out and its answer shown then. Nothing more was done. Open " + back + " to see the outcome."})
+		http.Redirect(w, r, tok.Location, http.StatusSeeOther)
+		return
 	}
+	if tok.Body != "" && c.box != nil {
+		if body, err := c.box.Open(tok.Body, onceSeal(tok.TenantID, tok.Key)); err == nil {
+			w.Header().Set("Content-Type", tok.Header)
+			w.WriteHeader(tok.Status)
+			_, _ = io.WriteString(w, body)
+			return
+		}
+	}
+	back := strings.TrimSuffix(r.URL.Path, "/")
+	c.render(w, r, http.StatusConflict, "table.html", view{page: page{Title: "Already done"},
+		Problem: "This form was sent twice; the first submission was carried out and its answer shown then. Nothing more was done. Open " + back + " to see the outcome."})
 }

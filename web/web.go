@@ -27,10 +27,12 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/scimd/scimd/internal/bearer"
+	"github.com/scimd/scimd/internal/consolestate"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/plural"
+	"github.com/scimd/scimd/internal/secretbox"
 )
 
 //go:embed templates/*.html
@@ -107,6 +109,13 @@ type Deps struct {
 	// MailQueued tells that no SMTP server is configured: invitation
 	// emails wait in the outbox, and the console says so.
 	MailQueued bool
+	// State keeps the console's import jobs and one-time form tokens in
+	// the database, so that any replica serves the next page.
+	State consolestate.Store
+	// Box seals the answers that one-time form tokens keep (a page may
+	// show a secret once); nil: a repeated submission that follows a page
+	// is told that the first one was carried out, without the page.
+	Box *secretbox.Box
 }
 
 type pagesHandler struct {
@@ -116,6 +125,8 @@ type pagesHandler struct {
 	events *events.Service // nil: no event streams page
 	// mailQueued: see Deps.MailQueued.
 	mailQueued bool
+	state      consolestate.Store
+	box        *secretbox.Box
 }
 
 // publicBase is the pages' public address: Deps.PublicURL, else the
@@ -139,7 +150,8 @@ func (h *pagesHandler) secure(r *http.Request) bool {
 
 // NewHandler returns the handler of /invite/... and /reset/....
 func NewHandler(d Deps) http.Handler {
-	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/"), events: d.Events, mailQueued: d.MailQueued}
+	h := &pagesHandler{svc: d.Service, log: d.Logger, public: strings.TrimSuffix(d.PublicURL, "/"), events: d.Events, mailQueued: d.MailQueued,
+		state: d.State, box: d.Box}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

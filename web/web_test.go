@@ -41,15 +41,18 @@ type env struct {
 	logs   *bytes.Buffer
 	mu     sync.Mutex
 	skew   time.Duration // added to the service's clock
+	store  store.Backend
+	box    *secretbox.Box
 }
 
 func newEnv(t *testing.T, b store.Backend) *env {
 	t.Helper()
-	e := &env{t: t, logs: &bytes.Buffer{}}
+	e := &env{t: t, logs: &bytes.Buffer{}, store: b}
 	box, err := secretbox.New(make([]byte, secretbox.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.box = box
 	e.svc = directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8),
 		directory.WithSecretBox(box), directory.WithClock(func() time.Time {
 			e.mu.Lock()
@@ -58,7 +61,7 @@ func newEnv(t *testing.T, b store.Backend) *env {
 		}))
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: e.logs}, nil))
 	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{Service: e.svc, Logger: logger, Pages: web.NewHandler(web.Deps{Service: e.svc, Logger: logger,
-		Events: events.NewService(b, box, e.svc, "https://scim.example.com")})}))
+		Events: events.NewService(b, box, e.svc, "https://scim.example.com"), State: b, Box: box})}))
 	t.Cleanup(e.srv.Close)
 	if e.tenant, err = e.svc.CreateTenant(context.Background(), operator, "Acme Corp"); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ type replica struct {
 	url   string
 	token string // the bootstrap token, printed by the first start only
 	cmd   *exec.Cmd
+	log   *syncBuffer // what it logs (standard error)
 }
 
 // startReplica starts `scimd serve` on db as a child process listening on
@@ -42,11 +43,12 @@ func startReplicaAt(t *testing.T, db, listen string, args ...string) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := &replica{cmd: cmd, log: &syncBuffer{}}
+	cmd.Stderr = r.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	r := &replica{cmd: cmd}
 	listening := regexp.MustCompile(`scimd listening on (http://\S+) `)
 	token := regexp.MustCompile(`^\s+(scimd_\S+)$`)
 	lines := bufio.NewScanner(stdout)

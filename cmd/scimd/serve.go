@@ -131,6 +131,8 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 					"seq", ev.Seq, "attempt", st.Attempts+1, "took", took.String(), "err", err)
 			}
 		}))
+	pages := web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed,
+		MailQueued: s.SMTPHost == "", State: db, Box: box}
 	srv := &http.Server{
 		Handler: scim.NewHandler(scim.Deps{
 			Service:      svc,
@@ -142,8 +144,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			RateLimit:    limiter,
 			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
 				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody, Events: feed}),
-			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed,
-				MailQueued: s.SMTPHost == ""}),
+			Pages: web.NewHandler(pages),
 			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
 				RateLimit: limiter, Metrics: reg}),
 			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID,
@@ -176,6 +177,11 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		defer close(pushed)
 		deliverEvents(bgCtx, e, feed, eventapi.NewPusher(s.EventsPrivate), reg)
 	}()
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		web.ResumeImports(bgCtx, pages)
+	}()
 
 	served := make(chan error, 1)
 	go func() {
@@ -195,6 +201,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		<-outbox
 		<-watching
 		<-pushed
+		<-resumed
 		finish(context.WithoutCancel(e.ctx), e, svc)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():

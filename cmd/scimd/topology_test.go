@@ -1,13 +1,13 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html"
 	"io"
+	"maps"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,19 +139,9 @@ func startCaddy(t *testing.T, caddy string, listen, port int, replicaIPs ...stri
 	}
 }
 
-// pinCookie is the cookie with which the Caddyfile's lb_policy cookie
-// sends a request to its nth upstream, scimd-scimd-n (Caddy's HMAC-SHA256
-// of the upstream's address as the Caddyfile writes it, with the
-// Caddyfile's empty secret).
-func pinCookie(n, port int) *http.Cookie {
-	m := hmac.New(sha256.New, nil)
-	fmt.Fprintf(m, "scimd-scimd-%d:%d", n, port)
-	return &http.Cookie{Name: "scimd_replica", Value: hex.EncodeToString(m.Sum(nil))}
-}
-
 // lbCall sends one request through the load balancer and returns its
 // status (0 when the request failed without one) and decoded JSON body.
-func lbCall(client *http.Client, method, u, token, body string, cookie *http.Cookie) (int, map[string]any, error) {
+func lbCall(client *http.Client, method, u, token, body string) (int, map[string]any, error) {
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		return 0, nil, err
@@ -158,9 +149,6 @@ func lbCall(client *http.Client, method, u, token, body string, cookie *http.Coo
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	if cookie != nil {
-		req.AddCookie(cookie)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -174,35 +162,228 @@ func lbCall(client *http.Client, method, u, token, body string, cookie *http.Coo
 		return resp.StatusCode, doc, fmt.Errorf("a failure answered %d, Retry-After %q, Content-Type %q, %v; want a SCIM error 503 with Retry-After",
 			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), doc)
 	}
-	if resp.Header.Get("Set-Cookie") != "" && cookie != nil {
-		return resp.StatusCode, doc, fmt.Errorf("the balancer re-pinned a request pinned to a live replica: %s", resp.Header.Get("Set-Cookie"))
+	if ck := resp.Header.Get("Set-Cookie"); ck != "" {
+		return resp.StatusCode, doc, fmt.Errorf("the balancer set a cookie (round robin pins nobody): %s", ck)
 	}
 	return resp.StatusCode, doc, nil
 }
 
-// TestTopology runs the deployment of compose.yaml without Docker: two
-// `scimd serve` replicas on one PostgreSQL database behind Caddy with the
-// repository's Caddyfile (only its addresses substituted). Through the
-// balancer, concurrent creates of one email land once, a cursor walk
-// alternates between the replicas, a console session signed in on one
-// replica works on the other, a replica killed under load costs no read
-// and only writes it was running (each a SCIM 503 with Retry-After), and
-// with every replica gone a request gets that 503 too. It needs
-// SCIMD_TEST_CADDY and PostgreSQL.
-func TestTopology(t *testing.T) {
+// served counts the requests the replica logged of method (any when "")
+// to a path that starts with prefix and answered status (any when 0).
+func (r *replica) served(method, prefix string, status int) int {
+	n := 0
+	for line := range strings.SplitSeq(r.log.String(), "\n") {
+		var l struct {
+			Msg, Method, Path string
+			Status            int
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" && (method == "" || l.Method == method) && strings.HasPrefix(l.Path, prefix) &&
+			(status == 0 || l.Status == status) {
+			n++
+		}
+	}
+	return n
+}
+
+// eachServed waits (the replicas write their logs in batches) until
+// every replica logged a request of method (any when "") to a path that
+// starts with prefix, and fails the test after 5 s.
+func eachServed(t *testing.T, replicas []*replica, method, prefix string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var counts []int
+		all := true
+		for _, r := range replicas {
+			n := r.served(method, prefix, 0)
+			counts, all = append(counts, n), all && n > 0
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s requests served by each replica: %v; want every replica to serve some (round robin)", method, prefix, counts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// topology starts the deployment of compose.yaml without Docker: two
+// `scimd serve` replicas on one new PostgreSQL database behind Caddy with
+// the repository's Caddyfile (only its addresses substituted). It returns
+// the balancer's address, the replicas and the database.
+func topology(t *testing.T) (lb string, replicas []*replica, db string) {
+	t.Helper()
 	caddy := caddyPath(t)
-	db := storetest.PostgresURL(t)
+	db = storetest.PostgresURL(t)
 	ips := []string{"127.0.0.1", "127.0.0.2"}
 	port := freePort(t, ips...)
 	listen := freePort(t, "127.0.0.1")
-	base := fmt.Sprintf("http://127.0.0.1:%d", listen)
-	args := []string{"--rate-limit", "0", "--base-url", base}
-	replicas := []*replica{startReplicaAt(t, db, net.JoinHostPort(ips[0], strconv.Itoa(port)), args...)}
+	args := []string{"--rate-limit", "0", "--base-url", fmt.Sprintf("http://127.0.0.1:%d", listen)}
+	replicas = []*replica{startReplicaAt(t, db, net.JoinHostPort(ips[0], strconv.Itoa(port)), args...)}
 	if replicas[0].token == "" {
 		t.Fatal("the first replica printed no bootstrap token")
 	}
 	replicas = append(replicas, startReplicaAt(t, db, net.JoinHostPort(ips[1], strconv.Itoa(port)), args...))
-	lb := startCaddy(t, caddy, listen, port, ips...)
+	return startCaddy(t, caddy, listen, port, ips...), replicas, db
+}
+
+// consoleBrowser is a browser on the console through the balancer: it
+// keeps cookies (the session's and the CSRF token's; the balancer sets
+// none) and does not follow redirects.
+type consoleBrowser struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+}
+
+// signedIn returns a browser signed in to the console with the admin
+// token.
+func signedIn(t *testing.T, lb, token string) *consoleBrowser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &consoleBrowser{t: t, base: lb, client: &http.Client{Jar: jar, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	form := b.get("/admin/sign-in")
+	resp := b.send(http.MethodPost, "/admin/sign-in", "application/x-www-form-urlencoded",
+		strings.NewReader(url.Values{"token": {token}, "csrf": {b.field(form, "csrf")}}.Encode()))
+	if resp.status != http.StatusSeeOther || resp.location != "/admin/users" {
+		t.Fatalf("sign in = %d to %q", resp.status, resp.location)
+	}
+	return b
+}
+
+// answer is a console page as a browser receives it.
+type answer struct {
+	status   int
+	location string
+	body     string
+}
+
+func (b *consoleBrowser) get(path string) answer {
+	b.t.Helper()
+	return b.send(http.MethodGet, path, "", nil)
+}
+
+func (b *consoleBrowser) send(method, path, contentType string, body io.Reader) answer {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Origin", b.base)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ck := resp.Header.Values("Set-Cookie"); slices.ContainsFunc(ck, func(c string) bool { return !strings.HasPrefix(c, "scimd_") }) {
+		b.t.Fatalf("%s %s set a cookie not scimd's (round robin pins nobody): %v", method, path, ck)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(raw)}
+}
+
+// field returns the value of the page's hidden field name.
+func (b *consoleBrowser) field(a answer, name string) string {
+	b.t.Helper()
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]+)"`).FindStringSubmatch(a.body)
+	if m == nil {
+		b.t.Fatalf("no %s field in the page (%d):\n%s", name, a.status, a.body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// postForm sends the fields as a form, with the page's CSRF token and,
+// when once, its one-time token.
+func (b *consoleBrowser) postForm(page answer, path string, once bool, fields url.Values) answer {
+	b.t.Helper()
+	form := url.Values{"csrf": {b.field(page, "csrf")}}
+	if once {
+		form.Set("once", b.field(page, "once"))
+	}
+	maps.Copy(form, fields)
+	return b.send(http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+}
+
+// upload sends the import form: the file when not "", the other fields,
+// and the page's CSRF token.
+func (b *consoleBrowser) upload(page answer, file string, fields ...string) answer {
+	b.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("csrf", b.field(page, "csrf"))
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = mw.WriteField(fields[i], fields[i+1])
+	}
+	if file != "" {
+		fw, _ := mw.CreateFormFile("file", "people.csv")
+		_, _ = fw.Write([]byte(file))
+	}
+	_ = mw.Close()
+	return b.send(http.MethodPost, "/admin/import", mw.FormDataContentType(), &body)
+}
+
+// checkImport checks the file on the import page and returns the page.
+func (b *consoleBrowser) checkImport(file string) answer {
+	b.t.Helper()
+	check := b.upload(b.get("/admin/import"), file, "invite", "true")
+	if check.status != http.StatusOK || !strings.Contains(check.body, `id="import-confirm"`) {
+		b.t.Fatalf("the import check = %d:\n%s", check.status, check.body)
+	}
+	return check
+}
+
+// confirmImport confirms the checked import of the page check.
+func (b *consoleBrowser) confirmImport(check answer) answer {
+	b.t.Helper()
+	return b.upload(check, "", "stash", b.field(check, "stash"), "invite", "true", "once", b.field(check, "once"))
+}
+
+// importOutcome reloads the import's page until it shows the outcome,
+// within d, and returns its text; progress, when not nil, is told each
+// progress page.
+func (b *consoleBrowser) importOutcome(job string, d time.Duration, progress func(answer)) string {
+	b.t.Helper()
+	deadline := time.Now().Add(d)
+	done := regexp.MustCompile(`id="import-done">([^<]*)<`)
+	for {
+		a := b.get(job)
+		if m := done.FindStringSubmatch(a.body); m != nil {
+			return html.UnescapeString(m[1])
+		}
+		if a.status != http.StatusOK || !strings.Contains(a.body, `id="import-progress"`) {
+			b.t.Fatalf("the import's page = %d:\n%s", a.status, a.body)
+		}
+		if progress != nil {
+			progress(a)
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the import did not end within %v:\n%s", d, a.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestTopology runs the deployment of compose.yaml without Docker: two
+// `scimd serve` replicas on one PostgreSQL database behind Caddy with the
+// repository's Caddyfile (only its addresses substituted), round robin.
+// Through the balancer, concurrent creates of one email land once, a
+// cursor walk alternates between the replicas, a console session signed
+// in on one replica works on the other, a console import is checked,
+// confirmed twice (a double click) and followed with its requests on both
+// replicas, a form sent twice (to each replica) is carried out once, a
+// replica killed under load costs no read and only writes it was running
+// (each a SCIM 503 with Retry-After), and with every replica gone a
+// request gets that 503 too. It needs SCIMD_TEST_CADDY and PostgreSQL.
+func TestTopology(t *testing.T) {
+	lb, replicas, db := topology(t)
 	tenantID := strings.Fields(strings.Split(mustScimd(t, db, "tenant", "list"), "\n")[1])[0]
 	token := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenantID, "--name", "idp", "--scope", "scim"))
 	client := &http.Client{Timeout: time.Minute}
@@ -212,7 +393,7 @@ func TestTopology(t *testing.T) {
 	// count returns how many users the filter userName eq name finds.
 	count := func(t *testing.T, userName string) int {
 		t.Helper()
-		status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?filter="+url.QueryEscape(`userName eq "`+userName+`"`), token, "", nil)
+		status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?filter="+url.QueryEscape(`userName eq "`+userName+`"`), token, "")
 		if err != nil || status != http.StatusOK {
 			t.Fatalf("filter %s = %d %v %v", userName, status, doc, err)
 		}
@@ -224,9 +405,9 @@ func TestTopology(t *testing.T) {
 		var mu sync.Mutex
 		statuses := map[int]int{}
 		var wg sync.WaitGroup
-		for i := range 20 {
+		for range 20 {
 			wg.Go(func() {
-				status, _, err := lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user("Once@Example.com"), pinCookie(1+i%2, port))
+				status, _, err := lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user("Once@Example.com"))
 				if err != nil {
 					t.Error(err)
 				}
@@ -237,8 +418,9 @@ func TestTopology(t *testing.T) {
 		}
 		wg.Wait()
 		if statuses[http.StatusCreated] != 1 || statuses[http.StatusConflict] != 19 {
-			t.Fatalf("20 creates of one email through the balancer, half on each replica: %v, want one 201 and 19 409", statuses)
+			t.Fatalf("20 creates of one email through the balancer: %v, want one 201 and 19 409", statuses)
 		}
+		eachServed(t, replicas, http.MethodPost, "/scim/v2/Users")
 		if n := count(t, "once@example.com"); n != 1 {
 			t.Fatalf("users once@example.com = %d, want 1", n)
 		}
@@ -246,18 +428,17 @@ func TestTopology(t *testing.T) {
 
 	t.Run("cursor across replicas", func(t *testing.T) {
 		for i := range 9 {
-			if status, doc, err := lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(fmt.Sprintf("walk%02d@example.com", i)), nil); status != http.StatusCreated {
+			if status, doc, err := lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(fmt.Sprintf("walk%02d@example.com", i))); status != http.StatusCreated {
 				t.Fatalf("create = %d %v %v", status, doc, err)
 			}
 		}
 		seen := map[string]bool{}
 		cursor := ""
 		for page := 0; ; page++ {
-			// Each page on the other replica: the cookie pins it.
-			pin := pinCookie(1+page%2, port)
-			status, doc, err := lbCall(client, http.MethodGet, lb+`/scim/v2/Users?count=2&filter=`+url.QueryEscape(`userName sw "walk"`)+"&cursor="+url.QueryEscape(cursor), token, "", pin)
+			// Round robin: each page on the other replica.
+			status, doc, err := lbCall(client, http.MethodGet, lb+`/scim/v2/Users?count=2&filter=`+url.QueryEscape(`userName sw "walk"`)+"&cursor="+url.QueryEscape(cursor), token, "")
 			if err != nil || status != http.StatusOK {
-				t.Fatalf("page %d on replica %d = %d %v %v", page, page%2, status, doc, err)
+				t.Fatalf("page %d = %d %v %v", page, status, doc, err)
 			}
 			next := addPage(t, seen, doc)
 			if next == "" {
@@ -268,55 +449,62 @@ func TestTopology(t *testing.T) {
 		if len(seen) != 9 {
 			t.Fatalf("walked %d users across the replicas, want 9", len(seen))
 		}
+		eachServed(t, replicas, http.MethodGet, "/scim/v2/Users")
 	})
 
 	t.Run("console across replicas", func(t *testing.T) {
-		// A browser signs in on one replica and goes on on the other: the
-		// session lives in the database.
-		jar, err := cookiejar.New(nil)
-		if err != nil {
-			t.Fatal(err)
+		// A browser signs in, and goes on, through the balancer: its
+		// requests alternate between the replicas, and the session, the
+		// import job and the one-time form tokens are in the database.
+		br := signedIn(t, lb, replicas[0].token)
+		if users := br.get("/admin/users"); users.status != http.StatusOK || !strings.Contains(users.body, "walk08@example.com") {
+			t.Fatalf("the users page = %d:\n%s", users.status, users.body)
 		}
-		browser := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		get := func(path string, replica int) (int, string) {
-			req, _ := http.NewRequest(http.MethodGet, lb+path, nil)
-			req.AddCookie(pinCookie(replica, port))
-			resp, err := browser.Do(req)
-			if err != nil {
-				t.Fatal(err)
+		eachServed(t, replicas, "", "/admin/")
+
+		// An import checked, confirmed twice (a double click, each on a
+		// replica) and followed.
+		check := br.checkImport("email,name\nemil@example.com,Emil\nnot-an-email,Nobody\nfay@example.com,Fay\n")
+		if !strings.Contains(check.body, "2 of 3 rows can be imported") {
+			t.Fatalf("the import check:\n%s", check.body)
+		}
+		first, again := br.confirmImport(check), br.confirmImport(check)
+		if first.status != http.StatusSeeOther || again.status != http.StatusSeeOther || !strings.HasPrefix(first.location, "/admin/import/") || again.location != first.location {
+			t.Fatalf("the import confirmed twice = %d %q, then %d %q\n%s", first.status, first.location, again.status, again.location, again.body)
+		}
+		if got := br.importOutcome(first.location, 30*time.Second, nil); got != "Imported 2 of 3 rows; 1 refused." {
+			t.Fatalf("the import's outcome = %q", got)
+		}
+		for range 2 { // the outcome, from each replica
+			if a := br.get(first.location); !strings.Contains(a.body, "Imported 2 of 3 rows; 1 refused.") {
+				t.Fatalf("the import's outcome again = %d:\n%s", a.status, a.body)
 			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(body)
 		}
-		status, form := get("/admin/sign-in", 1)
-		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
-		if status != http.StatusOK || csrf == nil {
-			t.Fatalf("the sign-in page on replica 1 = %d, CSRF field %v", status, csrf)
+		eachServed(t, replicas, http.MethodPost, "/admin/import")
+		eachServed(t, replicas, http.MethodGet, "/admin/import/")
+		if n := count(t, "emil@example.com") + count(t, "fay@example.com"); n != 2 {
+			t.Fatalf("%d of the imported users, want 2", n)
 		}
-		req, _ := http.NewRequest(http.MethodPost, lb+"/admin/sign-in", strings.NewReader(url.Values{"token": {replicas[0].token}, "csrf": {html.UnescapeString(csrf[1])}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(pinCookie(1, port))
-		resp, err := browser.Do(req)
-		if err != nil {
-			t.Fatal(err)
+
+		// A new user sent twice: once to each replica.
+		form := br.get("/admin/users/new")
+		user := url.Values{"mode": {"create"}, "email": {"dora@example.com"}, "password": {"correct horse battery staple 42"}}
+		a, b := br.postForm(form, "/admin/users/new", true, user), br.postForm(form, "/admin/users/new", true, user)
+		if a.status != http.StatusSeeOther || b.status != http.StatusSeeOther || !strings.HasPrefix(a.location, "/admin/users/") || b.location != a.location {
+			t.Fatalf("a new user sent twice = %d %q, then %d %q\n%s", a.status, a.location, b.status, b.location, b.body)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/users" {
-			t.Fatalf("sign in on replica 1 = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
-		if status, page := get("/admin/users", 2); status != http.StatusOK || !strings.Contains(page, "walk08@example.com") {
-			t.Fatalf("the users page on replica 2, signed in on replica 1 = %d:\n%s", status, page)
+		eachServed(t, replicas, http.MethodPost, "/admin/users/new")
+		if n := count(t, "dora@example.com"); n != 1 {
+			t.Fatalf("users dora@example.com = %d, want 1", n)
 		}
 	})
 
 	t.Run("a replica killed under load", func(t *testing.T) {
-		// Four clients without cookies (as IdPs are) and one pinned to
-		// the replica that is killed (a browser) send reads and creates
-		// for a second, the replica is killed, and they go on for 4 s.
-		// Phases: 0 before the kill, 1 its first second, 2 the rest.
+		// Four clients send reads and creates for a second, the replica
+		// is killed, and they go on for 4 s. Phases: 0 before the kill, 1
+		// its first second, 2 the rest.
 		type tally struct{ ok, failed [3]atomic.Int64 }
-		var reads, creates, pinned tally
+		var reads, creates tally
 		var killedAt atomic.Int64 // unix nanoseconds
 		var created sync.Map      // userName → status of its create
 		stop := make(chan struct{})
@@ -346,7 +534,7 @@ func TestTopology(t *testing.T) {
 			}
 			tl.ok[p].Add(1)
 		}
-		for w := range 5 {
+		for w := range 4 {
 			wg.Go(func() {
 				for i := 0; ; i++ {
 					select {
@@ -354,21 +542,12 @@ func TestTopology(t *testing.T) {
 						return
 					default:
 					}
-					if w == 4 {
-						p := phase()
-						status, _, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "", pinCookie(2, port))
-						if p > 0 {
-							err = nil // re-pinning a browser off a dead replica is right
-						}
-						record(&pinned, p, status, err, "a pinned read")
-						continue
-					}
 					p := phase()
-					status, _, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "", nil)
+					status, _, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "")
 					record(&reads, p, status, err, "a read")
 					name := fmt.Sprintf("load%d-%04d@example.com", w, i)
 					p = phase()
-					status, _, err = lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(name), nil)
+					status, _, err = lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(name))
 					created.Store(name, status)
 					record(&creates, p, status, err, "a create")
 				}
@@ -385,7 +564,7 @@ func TestTopology(t *testing.T) {
 		for _, c := range []struct {
 			what string
 			tl   *tally
-		}{{"reads", &reads}, {"creates", &creates}, {"reads pinned to the killed replica", &pinned}} {
+		}{{"reads", &reads}, {"creates", &creates}} {
 			t.Logf("%s: before the kill %d ok, %d failed; its first second %d ok, %d failed; the next 3 s %d ok, %d failed", c.what,
 				c.tl.ok[0].Load(), c.tl.failed[0].Load(), c.tl.ok[1].Load(), c.tl.failed[1].Load(), c.tl.ok[2].Load(), c.tl.failed[2].Load())
 			if c.tl.failed[0].Load() != 0 {
@@ -395,7 +574,7 @@ func TestTopology(t *testing.T) {
 				t.Errorf("%s a second after the kill: %d ok, %d failed; want the killed replica out of rotation and none failed", c.what, c.tl.ok[2].Load(), c.tl.failed[2].Load())
 			}
 		}
-		if n := reads.failed[1].Load() + pinned.failed[1].Load(); n != 0 {
+		if n := reads.failed[1].Load(); n != 0 {
 			t.Errorf("%d reads failed after the kill; a read is safe to retry on the live replica", n)
 		}
 		// A create the killed replica was running when it died may fail
@@ -425,7 +604,7 @@ func TestTopology(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "", nil)
+		status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "")
 		if status != http.StatusServiceUnavailable || err != nil {
 			t.Fatalf("a read with no replica left = %d %v %v, want a SCIM 503 with Retry-After", status, doc, err)
 		}
@@ -468,5 +647,67 @@ func TestComposeNamesItsReplicas(t *testing.T) {
 	}
 	if got := strings.Fields(upstreams[1]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("the Caddyfile's upstreams = %v, want the %d replicas of compose.yaml: %v", got, n, want)
+	}
+}
+
+// TestTopologyImportKilled kills (SIGKILL) the replica running a console
+// import started through the balancer: the other replica takes the job
+// over once its claim expires and finishes it, every row imported once and
+// counted once, and the browser follows it all the while through the
+// balancer. It needs SCIMD_TEST_CADDY and PostgreSQL.
+func TestTopologyImportKilled(t *testing.T) {
+	lb, replicas, db := topology(t)
+	tenantID := strings.Fields(strings.Split(mustScimd(t, db, "tenant", "list"), "\n")[1])[0]
+	token := strings.TrimSpace(mustScimd(t, db, "token", "create", "--tenant", tenantID, "--name", "idp", "--scope", "scim"))
+	const rows = 4000
+	var file strings.Builder
+	file.WriteString("email,name\n")
+	for i := range rows {
+		fmt.Fprintf(&file, "p%04d@example.com,Person %d\n", i, i)
+	}
+	br := signedIn(t, lb, replicas[0].token)
+	check := br.checkImport(file.String())
+	started := br.confirmImport(check)
+	if started.status != http.StatusSeeOther || !strings.HasPrefix(started.location, "/admin/import/") {
+		t.Fatalf("the import's confirmation = %d %q:\n%s", started.status, started.location, started.body)
+	}
+	// The replica that answered the confirmation runs the import.
+	var runner, other *replica
+	for deadline := time.Now().Add(5 * time.Second); runner == nil; time.Sleep(50 * time.Millisecond) {
+		for i, r := range replicas {
+			if r.served(http.MethodPost, "/admin/import", http.StatusSeeOther) > 0 {
+				runner, other = r, replicas[1-i]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no replica logged the import's confirmation")
+		}
+	}
+	// Killed once some rows are written, before the last.
+	progress := regexp.MustCompile(`Importing: (\d+) of`)
+	killed := false
+	outcome := br.importOutcome(started.location, 2*time.Minute, func(a answer) {
+		m := progress.FindStringSubmatch(a.body)
+		if killed || m == nil || m[1] == "0" {
+			return
+		}
+		if err := runner.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		killed = true
+		t.Logf("killed the replica running the import at %s of %d rows", m[1], rows)
+	})
+	if !killed {
+		t.Fatalf("the import ended (%q) before the replica running it could be killed; import more rows", outcome)
+	}
+	if want := fmt.Sprintf("Imported %d of %d rows; 0 refused.", rows, rows); outcome != want {
+		t.Fatalf("the import's outcome = %q, want %q", outcome, want)
+	}
+	if !strings.Contains(other.log.String(), "console import taken over") {
+		t.Fatalf("the live replica did not log taking the import over:\n%s", other.log.String())
+	}
+	status, _, doc := other.call(t, http.MethodGet, "/scim/v2/Users?count=0", token, "")
+	if n, _ := doc["totalResults"].(float64); status != http.StatusOK || int(n) != rows {
+		t.Fatalf("users after the import = %d %v, want %d", status, doc, rows)
 	}
 }

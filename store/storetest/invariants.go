@@ -111,12 +111,13 @@ var Invariants = []Invariant{
 // tenantTables lists every table with a tenant_id column that the
 // invariants cover: tables that hang off a user, group, link or token in
 // the queries above, and those whose tenant_id is the tenant's own foreign
-// key (tokens, users, groups, audit_heads, signin_settings, event_streams). A new table with a tenant_id
+// key (tokens, users, groups, audit_heads, signin_settings, event_streams,
+// import_jobs, form_tokens). A new table with a tenant_id
 // is reported (schema.tenant_tables) until its rule is written here.
 var tenantTables = []string{
 	"audit_events", "audit_heads", "console_sessions", "event_streams", "group_external_ids", "group_members", "groups", "invitations",
 	"mfa_factors", "outbox", "rate_limits", "scim_requests", "tokens", "user_emails", "user_external_ids", "user_links",
-	"user_unique_values", "users", "signin_sessions", "signin_accounts", "signin_settings",
+	"user_unique_values", "users", "signin_sessions", "signin_accounts", "signin_settings", "import_jobs", "form_tokens",
 }
 
 // tenantTablesRule is the invariant that every table with a tenant_id is
