@@ -57,6 +57,7 @@ type serveCmd struct {
 	MailFrom        string        `name:"mail-from" default:"${mailFrom}" help:"From address of the invitation emails, e.g. 'Acme accounts <accounts@example.com>' (env SCIMD_MAIL_FROM)."`
 	PublicURL       string        `name:"public-url" default:"${publicURL}" help:"Address people open the invitation links at, e.g. https://id.example.com (env SCIMD_PUBLIC_URL); default: --base-url, else the listening address."`
 	EventsPrivate   bool          `name:"events-allow-private" help:"Let event streams push to private, link-local and metadata addresses (refused by default against SSRF; loopback is always allowed)."`
+	DebugListen     string        `name:"debug-listen" help:"Address serving Go's profiler at /debug/pprof/, e.g. 127.0.0.1:6060, for performance work; empty: off. Keep it on loopback." placeholder:"ADDR"`
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: in-flight
@@ -157,6 +158,12 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		IdleTimeout:       120 * time.Second,
 	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(e.ctx))
+	if s.DebugListen != "" {
+		if err := serveDebug(bgCtx, e, s.DebugListen); err != nil {
+			stopBackground()
+			return fmt.Errorf("listen on --debug-listen %s: %w", s.DebugListen, err)
+		}
+	}
 	background := make(chan struct{})
 	go func() {
 		defer close(background)

@@ -542,14 +542,10 @@ const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (
 // round trip, as GET /Users/{id} needs both.
 func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (directory.User, []directory.UserGroup, error) {
 	var groups []byte
-	// The recursive part runs only for a user with a membership: the CASE
-	// evaluates its subquery on demand (about a fifth of the statement's
-	// cost for the others, measured with pgbench).
-	u, err := record.ScanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
-			WHEN EXISTS (SELECT FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2)
-			THEN (SELECT json_agg(json_build_array(id, display_name, direct) ORDER BY display_name COLLATE "C", id) FROM ug)
-			ELSE '[]' END, `+record.UserColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
-		tenantID, id), &groups)
+	// The CASE of pageGroupsColumn evaluates its subqueries on demand: the
+	// recursive one only in a tenant that nests groups, for a member.
+	u, err := record.ScanUser(db.queryRow(ctx, `SELECT `+pageGroupsColumn+`, `+record.UserColumns+`
+		FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, tenantID, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, nil, directory.ErrNotFound
 	}

@@ -450,12 +450,8 @@ const userGroupsCTE = `WITH RECURSIVE up (id, direct) AS (
 // UserWithGroups returns the user and its groups in one statement.
 func (db *DB) UserWithGroups(ctx context.Context, tenantID, id string) (directory.User, []directory.UserGroup, error) {
 	var groups []byte
-	// The recursive part runs only for a user with a membership.
-	u, err := record.ScanUser(db.queryRow(ctx, userGroupsCTE+`SELECT CASE
-			WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = ?1 AND m.member_id = ?2)
-			THEN (SELECT json_group_array(json_array(id, display_name, direct)) FROM (SELECT * FROM ug ORDER BY display_name, id))
-			ELSE '[]' END, `+record.UserColumns+` FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2`,
-		tenantID, id), &groups)
+	u, err := record.ScanUser(db.queryRow(ctx, `SELECT `+pageGroupsColumn+`, `+record.UserColumns+`
+		FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenantID, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.User{}, nil, directory.ErrNotFound
 	}

@@ -328,8 +328,15 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 
 // pageGroupsColumn is the groups of the user u of a page, directly or
 // through nested groups, as a JSON array of [id, display name, direct] in
-// UsersGroups's order. The recursive part runs for a member alone.
-const pageGroupsColumn = `CASE WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
+// UsersGroups's order. In a tenant without nested groups (the partial index
+// group_members_nested answers that with one probe) a user's groups are its
+// direct ones, read with one join; the recursive part runs only in a tenant
+// that nests groups, and for a member alone.
+const pageGroupsColumn = `CASE WHEN NOT EXISTS (SELECT 1 FROM group_members n WHERE n.tenant_id = u.tenant_id AND n.member_type = 'Group')
+	THEN (SELECT json_group_array(json_array(id, display_name, 1)) FROM (
+		SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id ORDER BY g.display_name, g.id))
+	WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
 	THEN (WITH RECURSIVE up (id, direct) AS (
 			SELECT m.group_id, 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id
 			UNION

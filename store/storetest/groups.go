@@ -865,33 +865,77 @@ func testUserGroups(t *testing.T, in Instance) {
 // A page of users read with its groups (UserQuery.Groups) has the users,
 // keys and total of the page without, and each user's groups as
 // UsersGroups returns them, in every form of paging: first page, offset,
-// cursor, sorted, filtered, and past the end.
+// cursor, sorted, filtered, and past the end. So does UserWithGroups. Both
+// are checked in a tenant that nests groups, in one that does not (where
+// the backends read a user's direct groups with a join instead of a
+// recursive query), and in the first once it no longer nests any.
 func testUserPageGroups(t *testing.T, in Instance) {
-	ctx, b := context.Background(), in.Backend
+	b := in.Backend
+	names := []string{"dora", "anita", "carl", "bob", "erik"}
 	acme := createTenant(t, b, "Acme")
 	var users []directory.User
-	for _, name := range []string{"dora", "anita", "carl", "bob", "erik"} {
+	for _, name := range names {
 		users = append(users, createUser(t, b, newUser(acme.ID, name, name+"@example.com")))
 	}
 	// team ⊂ dept; anita ∈ team (so dept indirectly) and ∈ zeta; bob ∈
 	// dept; carl in none; dora ∈ team; erik in none.
 	team := createGroup(t, b, newGroup(acme.ID, "Team"), users[1].ID, users[0].ID)
-	createGroup(t, b, newGroup(acme.ID, "Department"), team.ID, users[3].ID)
+	dept := createGroup(t, b, newGroup(acme.ID, "Department"), team.ID, users[3].ID)
 	createGroup(t, b, newGroup(acme.ID, "zeta"), users[1].ID)
-	// Another tenant's groups and a user of the same name do not leak.
+	// Another tenant's groups and a user of the same name do not leak; this
+	// tenant nests no group.
 	globex := createTenant(t, b, "Globex")
-	createGroup(t, b, newGroup(globex.ID, "Globex"), createUser(t, b, newUser(globex.ID, "anita", "anita@example.com")).ID)
+	var flat []directory.User
+	for _, name := range names {
+		flat = append(flat, createUser(t, b, newUser(globex.ID, name, name+"@example.com")))
+	}
+	// anita ∈ Sales, beta and Alpha (ordered by name as bytes: Alpha,
+	// Sales, beta); bob ∈ Alpha; dora ∈ beta; carl and erik in none.
+	createGroup(t, b, newGroup(globex.ID, "Sales"), flat[1].ID)
+	createGroup(t, b, newGroup(globex.ID, "beta"), flat[1].ID, flat[0].ID)
+	createGroup(t, b, newGroup(globex.ID, "Alpha"), flat[3].ID, flat[1].ID)
 
+	checkPageGroups(t, b, acme.ID, users, map[string]int{"anita": 3, "bob": 1, "dora": 2})
+	checkPageGroups(t, b, globex.ID, flat, map[string]int{"anita": 3, "bob": 1, "dora": 1})
+	// Acme nests no group any more: team leaves dept.
+	updateGroup(t, b, memberChange(acme.ID, dept.ID, directory.MemberChange{Remove: []string{team.ID}}))
+	checkPageGroups(t, b, acme.ID, users, map[string]int{"anita": 2, "bob": 1, "dora": 1})
+}
+
+// checkPageGroups checks the groups of users, the tenant's, as pages of
+// users with groups and UserWithGroups read them against UsersGroups,
+// which must give each user (by userName) the number of groups in counts.
+func checkPageGroups(t *testing.T, b store.Backend, tenantID string, users []directory.User, counts map[string]int) {
+	t.Helper()
+	ctx := context.Background()
 	ids := make([]string, len(users))
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	all, err := b.UsersGroups(ctx, acme.ID, ids)
+	all, err := b.UsersGroups(ctx, tenantID, ids)
 	if err != nil {
 		t.Fatalf("UsersGroups() = %v", err)
 	}
-	if len(all[users[1].ID]) != 3 || len(all[users[3].ID]) != 1 || len(all) != 3 {
-		t.Fatalf("UsersGroups() = %v, want 3 groups of anita, 1 of bob, 1 of dora", all)
+	gotCounts := map[string]int{}
+	for _, u := range users {
+		if n := len(all[u.ID]); n > 0 {
+			gotCounts[u.UserName] = n
+		}
+	}
+	wantEqual(t, "UsersGroups() groups by user", gotCounts, counts)
+	for _, u := range users {
+		_, gs, err := b.UserWithGroups(ctx, tenantID, u.ID)
+		if err != nil {
+			t.Fatalf("UserWithGroups(%s) = %v", u.UserName, err)
+		}
+		want := all[u.ID]
+		if want == nil {
+			want = []directory.UserGroup{}
+		}
+		if gs == nil {
+			gs = []directory.UserGroup{}
+		}
+		wantEqual(t, "UserWithGroups("+u.UserName+") groups", gs, want)
 	}
 	byName, err := query.Users.Equal("userName", "anita")
 	if err != nil {
@@ -902,7 +946,7 @@ func testUserPageGroups(t *testing.T, in Instance) {
 		t.Fatal(err)
 	}
 	sortByName := &directory.Sort{Attr: userName}
-	first, err := b.Users(ctx, acme.ID, directory.UserQuery{Sort: sortByName, StartIndex: 1, Count: 2})
+	first, err := b.Users(ctx, tenantID, directory.UserQuery{Sort: sortByName, StartIndex: 1, Count: 2})
 	if err != nil || len(first.Users) != 2 {
 		t.Fatalf("Users(first 2 by userName) = %d users, %v", len(first.Users), err)
 	}
@@ -917,12 +961,12 @@ func testUserPageGroups(t *testing.T, in Instance) {
 		{StartIndex: 9, Count: 10},
 		{StartIndex: 1, Count: 0},
 	} {
-		plain, err := b.Users(ctx, acme.ID, q)
+		plain, err := b.Users(ctx, tenantID, q)
 		if err != nil {
 			t.Fatalf("Users(%+v) = %v", q, err)
 		}
 		q.Groups = true
-		got, err := b.Users(ctx, acme.ID, q)
+		got, err := b.Users(ctx, tenantID, q)
 		if err != nil {
 			t.Fatalf("Users(%+v) = %v", q, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -193,6 +195,17 @@ type Resource struct {
 	externals string
 	// connection is the connection whose externalId is compared (see For).
 	connection string
+	// perConnection keeps what For made, by connection; nil in what For
+	// returns.
+	perConnection *connectionCache
+}
+
+// connectionCache is a Resource's resources for each connection: For
+// builds one per connection and request otherwise, a map copy on every
+// list.
+type connectionCache struct {
+	m sync.Map // connection id → *Resource
+	n atomic.Int64
 }
 
 // For returns rt for the requests of one provisioning connection (a token
@@ -201,11 +214,17 @@ type Resource struct {
 // externalId, so a caller that forgets For gets an error, never another
 // connection's ids.
 func (rt *Resource) For(connection string) (*Resource, error) {
+	if rt.perConnection != nil {
+		if c, ok := rt.perConnection.m.Load(connection); ok {
+			return c.(*Resource), nil
+		}
+	}
 	// The id is a literal in the sort key's SQL: hex digits and dashes only.
 	if len(connection) > 36 || strings.Trim(connection, "0123456789abcdef-") != "" {
 		return nil, fmt.Errorf("connection id %q is not a token id", connection)
 	}
 	c := *rt
+	c.perConnection = nil
 	c.connection = connection
 	c.fields = maps.Clone(rt.fields)
 	c.fields["externalid"] = field{
@@ -213,8 +232,16 @@ func (rt *Resource) For(connection string) (*Resource, error) {
 			rt.alias + ".id AND x.connection_id = '" + connection + "')",
 		text: true, nullable: true, special: externalID,
 	}
+	if rt.perConnection != nil && rt.perConnection.n.Add(1) <= maxCachedConnections {
+		rt.perConnection.m.Store(connection, &c)
+	}
 	return &c, nil
 }
+
+// maxCachedConnections bounds the resources For keeps, one per connection
+// (token) that has listed: enough for every token of a large deployment,
+// while a stream of new tokens cannot grow the cache without end.
+const maxCachedConnections = 10000
 
 // field is an attribute stored in a column, or computed.
 type field struct {
@@ -274,8 +301,9 @@ var Users = &Resource{
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:department":     "enterprise.department",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:manager":        "enterprise.manager",
 	}),
-	member:    func(m string) string { return m + ".tenant_id = u.tenant_id AND " + m + ".member_id = u.id" },
-	externals: "user_external_ids",
+	member:        func(m string) string { return m + ".tenant_id = u.tenant_id AND " + m + ".member_id = u.id" },
+	externals:     "user_external_ids",
+	perConnection: &connectionCache{},
 }
 
 // Groups is where group attributes are stored, all in columns and
@@ -293,8 +321,9 @@ var Groups = &Resource{
 		"members.value":     {special: membersValue},
 		"members.type":      {special: membersType},
 	},
-	member:    func(m string) string { return m + ".tenant_id = g.tenant_id AND " + m + ".group_id = g.id" },
-	externals: "group_external_ids",
+	member:        func(m string) string { return m + ".tenant_id = g.tenant_id AND " + m + ".group_id = g.id" },
+	externals:     "group_external_ids",
+	perConnection: &connectionCache{},
 }
 
 func docPaths(m map[string]string) map[string][]string {

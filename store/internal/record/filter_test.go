@@ -1,6 +1,8 @@
 package record_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,5 +65,40 @@ func BenchmarkParseAndWhere(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// For gives each connection its own externalId, the same resource on every
+// call for one connection (it is kept, not rebuilt per request), and
+// refuses what is not a token id.
+func TestResourceFor(t *testing.T) {
+	ext, err := query.Users.Equal("externalId", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds := map[string]string{}
+	for _, conn := range []string{"0195c1a2-3b4c-7d5e-8f60-718293a4b5c6", "0195c1a2-3b4c-7d5e-8f60-718293a4b5c7"} {
+		a, err := record.Users.For(conn)
+		if err != nil {
+			t.Fatalf("For(%s) = %v", conn, err)
+		}
+		b, err := record.Users.For(conn)
+		if err != nil || a != b {
+			t.Fatalf("For(%s) twice = %p, %p (%v), want one resource", conn, a, b, err)
+		}
+		cond, args, err := record.Where(record.SQLite, a, "tenant", ext)
+		if err != nil || !slices.Contains(args, any(conn)) {
+			t.Fatalf("Where(externalId) for %s = %s %v, %v; want that connection's externalId", conn, cond, args, err)
+		}
+		conds[conn] = fmt.Sprint(args)
+	}
+	if len(conds) != 2 {
+		t.Fatalf("two connections share a condition: %v", conds)
+	}
+	if _, err := record.Users.For("x' OR 1=1 --"); err == nil {
+		t.Fatal("For(not a token id) = nil error")
+	}
+	if _, _, err := record.Where(record.SQLite, record.Users, "tenant", ext); err == nil {
+		t.Fatal("Where(externalId) without For = nil error, want one")
 	}
 }

@@ -1,9 +1,10 @@
 package record
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -204,7 +205,7 @@ func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) int
 // that the stores' UserWithGroups aggregate (direct as a boolean or 0/1).
 func DecodeUserGroups(b []byte) ([]directory.UserGroup, error) {
 	var rows [][3]any
-	if err := json.Unmarshal(b, &rows); err != nil {
+	if err := jsonv2.Unmarshal(b, &rows, decodeV1); err != nil {
 		return nil, fmt.Errorf("decode user groups: %w", err)
 	}
 	groups := make([]directory.UserGroup, 0, len(rows))
