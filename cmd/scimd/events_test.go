@@ -310,6 +310,60 @@ func TestEventsPush(t *testing.T) {
 	})
 }
 
+// TestEventsPutAndPatch: a SCIM PUT gives put events and a SCIM PATCH
+// patch events (RFC 9967 §2.4.2, §2.4.3), for users and groups, also for
+// the members a group PUT changes; the audit log records the method.
+func TestEventsPutAndPatch(t *testing.T) {
+	eachDB(t, func(t *testing.T, db string) {
+		srv := startServer(t, db)
+		tenant := tenantOf(t, db)
+		rcv := newReceiver(t)
+		rcv.v.jwks = srv.url + "/events/v1/jwks.json"
+		mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL+"/hook")
+		change := func(method, path, body string) {
+			t.Helper()
+			if resp, out := srv.do(t, method, path, srv.token, body); resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, out)
+			}
+		}
+		user := createUser(t, srv, srv.token, "anita@example.com")
+		change(http.MethodPatch, "/scim/v2/Users/"+user,
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Anita"}]}`)
+		change(http.MethodPut, "/scim/v2/Users/"+user,
+			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"anita@example.com","displayName":"Anita Singh"}`)
+		resp, body := srv.do(t, http.MethodPost, "/scim/v2/Groups", srv.token, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Ops"}`)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST /Groups = %d %s", resp.StatusCode, body)
+		}
+		var g struct{ ID string }
+		_ = json.Unmarshal(body, &g)
+		change(http.MethodPut, "/scim/v2/Groups/"+g.ID, fmt.Sprintf(
+			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Ops team","members":[{"value":%q}]}`, user))
+		change(http.MethodPatch, "/scim/v2/Groups/"+g.ID,
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Ops"}]}`)
+		want := []string{
+			"create:notice /Users/" + user,
+			"patch:notice /Users/" + user,
+			"put:notice /Users/" + user,
+			"create:notice /Groups/" + g.ID,
+			"put:notice /Groups/" + g.ID, // displayName
+			"put:notice /Groups/" + g.ID, // members added by the PUT
+			"patch:notice /Groups/" + g.ID,
+		}
+		got := uris(rcv.waitFor(t, len(want), 20*time.Second))
+		if !slices.Equal(got, want) {
+			t.Errorf("SETs = %v, want %v", got, want)
+		}
+		log := mustScimd(t, db, "audit", "list", "--tenant", tenant, "--type", "user.updated", "--json")
+		for _, m := range []string{`"method":"PATCH"`, `"method":"PUT"`} {
+			if !strings.Contains(log, m) {
+				t.Errorf("scimd audit list --type user.updated = %s, want %s", log, m)
+			}
+		}
+		mustScimd(t, db, "audit", "verify", "--tenant", tenant)
+	})
+}
+
 // TestEventsPoll: a token with the events scope polls its stream (RFC
 // 8936): unacknowledged SETs come back, acknowledged ones do not, a long
 // poll returns when a change arrives; other tokens are refused.

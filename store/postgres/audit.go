@@ -17,16 +17,16 @@ import (
 
 // eventInsertColumns are the columns of a pending event after tenant_id, in
 // the order of eventArgs and eventArrays.
-const eventInsertColumns = `time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes`
+const eventInsertColumns = `time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes, method`
 
 // eventParams is the number of eventInsertColumns.
-const eventParams = 11
+const eventParams = 12
 
 // eventTexts returns the text columns of eventInsertColumns (all but time)
 // for e.
 func eventTexts(e audit.Event) []string {
 	return []string{e.Type, e.Actor.Kind, e.Actor.ID, e.Actor.Name,
-		e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes)}
+		e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes), e.Method}
 }
 
 // eventArgs returns the values of eventInsertColumns for e.
