@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -638,6 +639,93 @@ func TestEventsLatency(t *testing.T) {
 			t.Errorf("p99 %v, want ≤ 1 s", p99)
 		}
 	})
+}
+
+// TestEventsImportSlowdown measures how much one push stream slows an
+// import (SCIMD_BENCH=1; SQLite; SCIMD_BENCH_USERS users, default
+// 100,000): the same file is imported with serve running, once without a
+// stream and once with one whose receiver (on loopback) reads every SET's
+// claims without verifying the signature; then every SET must arrive, in
+// audit order, none twice. SCIMD_BENCH_CPUPROFILE names a file for the
+// CPU profile of the import with the stream (serve and import run in this
+// process). The target is a slowdown of at most 10 %.
+func TestEventsImportSlowdown(t *testing.T) {
+	if os.Getenv("SCIMD_BENCH") == "" {
+		t.Skip("SCIMD_BENCH is not set")
+	}
+	n := 100000
+	if v := os.Getenv("SCIMD_BENCH_USERS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	var csv strings.Builder
+	csv.WriteString("email,name\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "user%d@example.com,User %d\n", i, i)
+	}
+	file := writeFile(t, "users.csv", csv.String())
+	importOnce := func(t *testing.T, stream bool) time.Duration {
+		db := tempDB(t)
+		srv := startServer(t, db)
+		tenant := tenantOf(t, db)
+		var (
+			mu   sync.Mutex
+			got  []setClaims
+			done = make(chan struct{})
+		)
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			var c setClaims
+			if parts := strings.Split(string(body), "."); len(parts) == 3 {
+				raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+				_ = json.Unmarshal(raw, &c)
+			}
+			mu.Lock()
+			got = append(got, c)
+			if len(got) == n {
+				close(done)
+			}
+			mu.Unlock()
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		defer rcv.Close()
+		if stream {
+			mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL)
+			if path := os.Getenv("SCIMD_BENCH_CPUPROFILE"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					t.Fatal(err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+		}
+		start := time.Now()
+		mustScimd(t, db, "import", "--tenant", tenant, file)
+		took := time.Since(start)
+		if stream {
+			pprof.StopCPUProfile()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Minute):
+				t.Fatalf("the receiver holds %d of %d SETs after 10 minutes", len(got), n)
+			}
+			t.Logf("all %d SETs delivered %v after the import began", n, time.Since(start).Round(100*time.Millisecond))
+			mu.Lock()
+			checkFeed(t, got)
+			mu.Unlock()
+		}
+		if err := srv.stop(); err != nil {
+			t.Error(err)
+		}
+		return took
+	}
+	without := importOnce(t, false)
+	with := importOnce(t, true)
+	t.Logf("import of %d users: %v without a stream, %v with one (%+.1f %%)", n,
+		without.Round(100*time.Millisecond), with.Round(100*time.Millisecond), 100*(with.Seconds()/without.Seconds()-1))
 }
 
 // TestEventsSurviveKill: scimd is killed (SIGKILL) while it pushes a
