@@ -132,6 +132,11 @@ type Store interface {
 	// ErrNotFound.
 	DeleteStream(ctx context.Context, tenantID, id string, ev audit.Event) error
 
+	// WatchSealed calls sealed with a tenant's id after audit events of
+	// the tenant were sealed (in this process at least; on PostgreSQL in
+	// any), until ctx ends; it returns nil then, or an error when it
+	// cannot watch. sealed must not block.
+	WatchSealed(ctx context.Context, sealed func(tenantID string)) error
 	// AuditHead returns the end of the tenant's sealed audit chain.
 	AuditHead(ctx context.Context, tenantID string) (audit.Head, error)
 	// FeedEvents returns up to limit of the tenant's sealed audit events

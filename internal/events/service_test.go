@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +113,94 @@ func TestDeliverRetriesThenFails(t *testing.T) {
 		}
 		if s := stream(); s.Attempts != 0 || s.FailingSince != nil || s.LastDelivery == nil || s.Cursor <= st.Cursor {
 			t.Fatalf("after delivery: %+v", s)
+		}
+	})
+}
+
+// feedCounter is the real store, counting the feed reads.
+type feedCounter struct {
+	store.Backend
+	reads atomic.Int32
+}
+
+func (c *feedCounter) FeedEvents(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]audit.Event, error) {
+	c.reads.Add(1)
+	return c.Backend.FeedEvents(ctx, tenantID, afterSeq, limit)
+}
+
+// A waiting long poll reads the feed once, then sleeps until a seal of its
+// tenant's changes wakes it (WatchSealed): it neither reads the database
+// meanwhile (the fallback is set to a minute here) nor waits for the
+// fallback to see the change.
+func TestPollWokenBySeal(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		box, err := secretbox.New(make([]byte, secretbox.KeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
+			directory.WithSecretBox(box))
+		counter := &feedCounter{Backend: b}
+		feed := events.NewService(counter, box, dir, "https://scim.example.com", events.WithPollFallback(time.Minute))
+		tenant, err := dir.CreateTenant(ctx, operator, "Acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		head, err := feed.Head(ctx, tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := events.Stream{ID: "s1", TenantID: tenant.ID, Delivery: events.Poll, TokenID: "tok", Audience: "app",
+			State: events.Active, CreatedAt: time.Now(), NextAttemptAt: time.Now(), Cursor: head}
+		if err := b.CreateStream(ctx, st, audit.Event{TenantID: tenant.ID, Time: time.Now(), Type: audit.EventStreamCreated,
+			Actor: operator.Actor, Target: audit.Target{Type: "event_stream", ID: st.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		watched := make(chan error, 1)
+		go func() { watched <- feed.WatchSealed(ctx) }()
+		if err := dir.SealAudit(ctx); err != nil { // the stream's own event, not in the feed
+			t.Fatal(err)
+		}
+		type result struct {
+			resp events.PollResponse
+			err  error
+			at   time.Time
+		}
+		polled := make(chan result, 1)
+		time.Sleep(200 * time.Millisecond) // the watcher listens (PostgreSQL)
+		counter.reads.Store(0)
+		go func() {
+			resp, err := feed.Poll(ctx, tenant.ID, "tok", events.PollRequest{})
+			polled <- result{resp, err, time.Now()}
+		}()
+		time.Sleep(1500 * time.Millisecond)
+		if n := counter.reads.Load(); n != 1 {
+			t.Errorf("a long poll waiting 1.5 s read the feed %d times, want once", n)
+		}
+		if _, err := dir.CreateUser(ctx, operator, tenant.ID, directory.UserInput{User: directory.DirectUser("anita@example.com", "", "Anita Singh")}); err != nil {
+			t.Fatal(err)
+		}
+		sealedAt := time.Now()
+		if err := dir.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-polled:
+			if r.err != nil || len(r.resp.Sets) != 1 {
+				t.Fatalf("Poll = %d SETs, %v, want the new user's", len(r.resp.Sets), r.err)
+			}
+			t.Logf("the poll returned %v after the seal", r.at.Sub(sealedAt).Round(time.Millisecond))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the poll did not return within 5 s of the seal: not woken")
+		}
+		cancel()
+		if err := <-watched; err != nil {
+			t.Errorf("WatchSealed after ctx ended = %v, want nil", err)
 		}
 	})
 }

@@ -165,6 +165,11 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("write audit head: %w", err)
 	}
+	// Every replica's WatchSealed hears of it once the seal commits.
+	_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, COALESCE(current_schema(), '') || ' ' || $2)`, sealedChannel, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("notify the seal: %w", err)
+	}
 	return len(events), nil
 }
 

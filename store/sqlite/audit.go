@@ -52,6 +52,9 @@ func (db *DB) SealAudit(ctx context.Context, tenantID string) error {
 			if err != nil {
 				return fail("seal audit", err)
 			}
+			if n > 0 {
+				db.sealed.tell(t)
+			}
 			if n < record.SealBatch {
 				break
 			}

@@ -280,3 +280,66 @@ func testEventSigningKeys(t *testing.T, in Instance) {
 		t.Fatalf("SigningKeys after a second rotation past k1's retirement = %+v, want k4 and k3", keys)
 	}
 }
+
+// testWatchSealed checks that WatchSealed tells the tenant whose audit
+// events were sealed (by this process: the SQLite store tells only its
+// own seals), not before the seal, and returns nil when ctx ends.
+func testWatchSealed(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	globex := createTenant(t, b, "Globex")
+	sealed(t, b, acme.ID)
+	sealed(t, b, globex.ID)
+	watchCtx, cancel := context.WithCancel(ctx)
+	told := make(chan string, 64)
+	done := make(chan error, 1)
+	go func() { done <- b.WatchSealed(watchCtx, func(tenantID string) { told <- tenantID }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("WatchSealed after ctx ended = %v, want nil", err)
+		}
+	}()
+	// The watcher may not listen yet: seal again until it is told.
+	deadline := time.Now().Add(5 * time.Second)
+	for first := true; ; first = false {
+		createStream(t, b, newStream(acme.ID, events.Push))
+		if first {
+			select {
+			case got := <-told:
+				t.Fatalf("WatchSealed told %s before the seal", got)
+			case <-time.After(quietFor):
+			}
+		}
+		if err := b.SealAudit(ctx, acme.ID); err != nil {
+			t.Fatalf("SealAudit(acme) = %v, want nil", err)
+		}
+		select {
+		case got := <-told:
+			if got != acme.ID {
+				t.Fatalf("WatchSealed told %s after a seal of acme, want %s", got, acme.ID)
+			}
+		case <-time.After(200 * time.Millisecond):
+			if time.Now().Before(deadline) {
+				continue
+			}
+			t.Fatalf("WatchSealed told nothing within 5 s of sealing acme's events")
+		}
+		break
+	}
+	for len(told) > 0 { // the earlier seals', told late
+		<-told
+	}
+	createStream(t, b, newStream(globex.ID, events.Push))
+	if err := b.SealAudit(ctx, ""); err != nil {
+		t.Fatalf("SealAudit(all) = %v, want nil", err)
+	}
+	select {
+	case got := <-told:
+		if got != globex.ID {
+			t.Errorf("WatchSealed told %s after a seal of globex alone, want %s", got, globex.ID)
+		}
+	case <-time.After(2 * time.Second):
+		t.Errorf("WatchSealed told nothing within 2 s of sealing globex's events")
+	}
+}
