@@ -267,6 +267,10 @@ func TestEventsPush(t *testing.T) {
 		// Key rotation while delivering: later SETs carry the new kid,
 		// which jwks.json publishes beside the old one.
 		kid := strings.TrimSpace(mustScimd(t, db, "events", "rotate-key", "--grace", "1h"))
+		if log := mustScimd(t, db, "audit", "list", "--tenant", tenant, "--type", "event_signing_key.rotated", "--json"); !strings.Contains(log, `"id":"`+kid+`"`) ||
+			!strings.Contains(log, `"name":"test-operator"`) {
+			t.Errorf("the tenant's audit log of the rotation = %q, want key %s by the operator", log, kid)
+		}
 		deadline := time.Now().Add(15 * time.Second)
 		n := len(want)
 		for {

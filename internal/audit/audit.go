@@ -65,6 +65,9 @@ const (
 	EventStreamCreated = "event_stream.created"
 	EventStreamUpdated = "event_stream.updated"
 	EventStreamRemoved = "event_stream.removed"
+	// EventSigningKeyRotated records a new key signing change events
+	// (the keys serve every tenant: recorded in each that has a stream).
+	EventSigningKeyRotated = "event_signing_key.rotated"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -74,7 +77,7 @@ var Types = []string{
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
 	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
 	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked,
-	EventStreamCreated, EventStreamUpdated, EventStreamRemoved,
+	EventStreamCreated, EventStreamUpdated, EventStreamRemoved, EventSigningKeyRotated,
 }
 
 // Methods of a change to a user or group (Event.Method): a SCIM PUT

@@ -174,9 +174,12 @@ type Store interface {
 
 	// SigningKeys returns every signing key, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
-	// AddSigningKey stores k as the current key. With rotate, the current
-	// keys retire at retire; without, k is stored only when there is no
-	// current key (of two processes creating the first key, the first
-	// one's wins). Keys retired before deleteBefore are deleted.
-	AddSigningKey(ctx context.Context, k SigningKey, rotate bool, retire, deleteBefore time.Time) error
+	// AddSigningKey stores k as the current key. With a rotation, the
+	// current keys retire at retire, and the rotation event is recorded
+	// in every tenant that has an event stream (its TenantID is
+	// ignored), in the same transaction; without, k is stored only when
+	// there is no current key (of two processes creating the first key,
+	// the first one's wins). Keys retired before deleteBefore are
+	// deleted.
+	AddSigningKey(ctx context.Context, k SigningKey, rotation *audit.Event, retire, deleteBefore time.Time) error
 }

@@ -246,14 +246,14 @@ func testEventPushClaims(t *testing.T, in Instance) {
 }
 
 // One current signing key: the first of two processes creating it wins; a
-// rotation retires the others at the given time; retired keys are deleted
-// later.
+// rotation retires the others at the given time and is recorded in every
+// tenant that has a stream; retired keys are deleted later.
 func testEventSigningKeys(t *testing.T, in Instance) {
 	ctx, b := context.Background(), in.Backend
 	k1 := events.SigningKey{ID: "k1", Private: "sealed-1", Public: `{"kid":"k1"}`, CreatedAt: now()}
 	k2 := events.SigningKey{ID: "k2", Private: "sealed-2", Public: `{"kid":"k2"}`, CreatedAt: now()}
 	for _, k := range []events.SigningKey{k1, k2} {
-		if err := b.AddSigningKey(ctx, k, false, time.Time{}, base); err != nil {
+		if err := b.AddSigningKey(ctx, k, nil, time.Time{}, base); err != nil {
 			t.Fatalf("AddSigningKey(%s) = %v, want nil", k.ID, err)
 		}
 	}
@@ -263,16 +263,36 @@ func testEventSigningKeys(t *testing.T, in Instance) {
 	}
 	wantEqual(t, "SigningKeys()[0]", keys[0], k1)
 	retire := base.Add(48 * time.Hour)
+	// The rotation is recorded in each tenant that has a stream, once.
+	acme, globex, initech := createTenant(t, b, "Acme"), createTenant(t, b, "Globex"), createTenant(t, b, "Initech")
+	createStream(t, b, newStream(acme.ID, events.Push))
+	createStream(t, b, newStream(acme.ID, events.Push))
+	createStream(t, b, newStream(globex.ID, events.Push))
 	k3 := events.SigningKey{ID: "k3", Private: "sealed-3", Public: `{"kid":"k3"}`, CreatedAt: now()}
-	if err := b.AddSigningKey(ctx, k3, true, retire, base); err != nil {
+	rotated := event("", audit.EventSigningKeyRotated, audit.Target{Type: "event_signing_key", ID: "k3"})
+	if err := b.AddSigningKey(ctx, k3, &rotated, retire, base); err != nil {
 		t.Fatalf("AddSigningKey(k3, rotate) = %v", err)
+	}
+	for _, tc := range []struct {
+		tenant string
+		want   int
+	}{{acme.ID, 1}, {globex.ID, 1}, {initech.ID, 0}} {
+		n := 0
+		for _, e := range sealed(t, b, tc.tenant) {
+			if e.Type == audit.EventSigningKeyRotated && e.Target.ID == "k3" && e.TenantID == tc.tenant {
+				n++
+			}
+		}
+		if n != tc.want {
+			t.Errorf("tenant %s records the rotation %d times, want %d", tc.tenant, n, tc.want)
+		}
 	}
 	keys, _ = b.SigningKeys(ctx)
 	if len(keys) != 2 || keys[0].ID != "k3" || keys[0].RetiresAt != nil || keys[1].ID != "k1" || keys[1].RetiresAt == nil || !keys[1].RetiresAt.Equal(retire) {
 		t.Fatalf("SigningKeys after rotation = %+v, want k3 current, k1 retiring at %v", keys, retire)
 	}
 	k4 := events.SigningKey{ID: "k4", Private: "sealed-4", Public: `{"kid":"k4"}`, CreatedAt: now()}
-	if err := b.AddSigningKey(ctx, k4, true, retire.Add(time.Hour), retire.Add(time.Minute)); err != nil {
+	if err := b.AddSigningKey(ctx, k4, &rotated, retire.Add(time.Hour), retire.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ = b.SigningKeys(ctx)
