@@ -39,10 +39,10 @@ const (
 	// ClaimTTL is how long a process holds the push streams it claimed:
 	// it stops pushing at half of it (a push takes at most 10 s), and a
 	// process that dies holding a stream delays it by at most this.
-	ClaimTTL      = 30 * time.Second
-	pushBatch     = 100 // events a claim reads at once
-	claimStreams  = 16  // push streams one round claims
-	feedBatch     = 500 // events a poll reads at once
+	ClaimTTL     = 30 * time.Second
+	pushBatch    = 100 // events a claim reads at once
+	claimStreams = 16  // push streams one round claims
+	feedBatch    = 500 // events a poll reads at once
 	// DefaultPollFallback is how often a waiting poll reads the feed
 	// when no seal woke it: a fallback for seals WatchSealed does not
 	// tell.
