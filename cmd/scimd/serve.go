@@ -136,6 +136,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Service:      svc,
 			Logger:       e.logger,
 			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
+			EventURIs:    events.URIs(true), // full streams: the renderer is set
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      reg,
 			Cursors:      cursors,

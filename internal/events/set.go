@@ -21,6 +21,23 @@ const (
 	URIDeactivate = URIPrefix + "deactivate"
 )
 
+// URIs returns the event URIs scimd issues, as the ServiceProviderConfig
+// advertises them (RFC 9967 §4, securityEvents.eventUris): the full
+// events only when full streams are available.
+func URIs(full bool) []string {
+	modes := []string{"notice"}
+	if full {
+		modes = append(modes, "full")
+	}
+	var uris []string
+	for _, u := range []string{URICreate, URIPut, URIPatch} {
+		for _, m := range modes {
+			uris = append(uris, u+m)
+		}
+	}
+	return append(uris, URIDelete, URIActivate, URIDeactivate)
+}
+
 // kind is what an audit event is in the feed.
 type kind struct {
 	uri    string // URICreate, URIPatch (URIPut for a PUT; mode appended) or a complete URI
