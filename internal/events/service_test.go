@@ -2,7 +2,13 @@ package events_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,4 +209,140 @@ func TestPollWokenBySeal(t *testing.T) {
 			t.Errorf("WatchSealed after ctx ended = %v, want nil", err)
 		}
 	})
+}
+
+// A receiver that refuses every push for an hour while changes are made at
+// a steady rate catches up when it returns, nothing lost, nothing out of
+// order. The hour passes on the service's clock (events.WithClock), which
+// the back-off (1 s doubling to the 1 h cap) and the 72 h failing limit
+// read, so it takes seconds: every simulated 10 s the test writes users
+// with the real store (1 a second; 10 a second, the load, 36,000
+// in the hour, with SCIMD_BENCH=1), seals them and runs a delivery round,
+// as serve's 250 ms ticker would (more rounds change nothing: a stream is
+// pushed only when its back-off is due). What it proves: every attempt in
+// the hour is refused and retried on the real schedule (a dozen pushes,
+// not one per change); the stream stays active; the first push after the
+// receiver returns comes within the back-off then running (at most the
+// 1 h cap; here about 1 h 9 min from the start, the doubling reaching
+// 2,048 s); from it every change of the hour and after arrives, once, in
+// audit order, while writes go on. It does not measure how fast a real
+// receiver drains the backlog in wall time (TestEventsImportSlowdown
+// measures push throughput).
+func TestDeliverCatchesUpAfterAnHour(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+		var (
+			mu  sync.Mutex
+			now = start
+		)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		box, err := secretbox.New(make([]byte, secretbox.KeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
+			directory.WithSecretBox(box), directory.WithClock(clock))
+		feed := events.NewService(b, box, dir, "https://scim.example.com", events.WithClock(clock))
+		tenant, err := dir.CreateTenant(ctx, operator, "Acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.SealAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st, err := feed.Subscribe(ctx, operator, tenant.ID, events.StreamInput{URL: "https://hooks.example.com/scim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := start.Add(time.Hour) // the receiver returns
+		var (
+			refused   int
+			got       []int64 // audit sequence numbers delivered, in order
+			firstBack time.Time
+		)
+		receiver := func(_ context.Context, _ events.Stream, set string) error {
+			if clock().Before(back) {
+				refused++
+				return errors.New("HTTP 503")
+			}
+			if firstBack.IsZero() {
+				firstBack = clock()
+			}
+			_, seq, _ := strings.Cut(claimsOf(t, set).ID, ".")
+			n, _ := strconv.ParseInt(seq, 10, 64)
+			got = append(got, n)
+			return nil
+		}
+		const step = 10 * time.Second
+		perStep := 10 // a change a second
+		if os.Getenv("SCIMD_BENCH") != "" {
+			perStep = 100 // 10 a second
+		}
+		written := 0
+		write := func() {
+			ins := make([]directory.UserInput, perStep)
+			for i := range ins {
+				ins[i] = directory.UserInput{User: directory.DirectUser(fmt.Sprintf("u%d@example.com", written+i), "", "")}
+			}
+			if _, errs := dir.CreateUsers(ctx, operator, tenant.ID, ins); errors.Join(errs...) != nil {
+				t.Fatalf("CreateUsers = %v", errors.Join(errs...))
+			}
+			written += perStep
+			if err := dir.SealAudit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		round := func() {
+			if _, err := feed.Deliver(ctx, receiver); err != nil {
+				t.Fatalf("Deliver = %v", err)
+			}
+		}
+		// The hour down, and on after it until every change is delivered.
+		for clock().Before(back.Add(2*time.Hour)) && (clock().Before(back) || len(got) < written) {
+			write()
+			round()
+			mu.Lock()
+			now = now.Add(step)
+			mu.Unlock()
+		}
+		s, err := feed.Stream(ctx, tenant.ID, st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d changes; %d pushes refused in the hour; the first push after it at +%v; all delivered by +%v",
+			written, refused, firstBack.Sub(start), clock().Sub(start))
+		if refused < 10 || refused > 14 {
+			t.Errorf("%d pushes refused in the hour, want the back-off's dozen", refused)
+		}
+		if s.State != events.Active || firstBack.IsZero() || firstBack.After(back.Add(events.MaxBackoff)) {
+			t.Errorf("after the hour: state %s, first push after it at %v; want active, within the 1 h back-off cap", s.State, firstBack)
+		}
+		if len(got) != written {
+			t.Fatalf("%d SETs delivered, want %d: changes lost", len(got), written)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] <= got[i-1] {
+				t.Fatalf("SET of audit event %d delivered after %d: out of order or twice", got[i], got[i-1])
+			}
+		}
+		if backlog, _ := feed.Head(ctx, tenant.ID); s.Cursor != backlog {
+			t.Errorf("cursor %d after catching up, want the audit head %d", s.Cursor, backlog)
+		}
+	})
+}
+
+// claimsOf returns the claims of a SET, unverified.
+func claimsOf(t *testing.T, set string) events.Claims {
+	t.Helper()
+	parts := strings.Split(set, ".")
+	var c events.Claims
+	raw, err := base64.RawURLEncoding.DecodeString(parts[min(1, len(parts)-1)])
+	if err == nil {
+		err = json.Unmarshal(raw, &c)
+	}
+	if err != nil {
+		t.Fatalf("the claims of SET %q: %v", set, err)
+	}
+	return c
 }
