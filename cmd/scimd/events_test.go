@@ -113,8 +113,10 @@ type receiver struct {
 	failed atomic.Int32
 }
 
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{v: &setVerifier{t: t}}
+// newReceiver returns a receiver that verifies SETs against the keys of
+// srv.
+func newReceiver(t *testing.T, srv *server) *receiver {
+	r := &receiver{v: &setVerifier{t: t, jwks: srv.url + "/events/v1/jwks.json"}}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.posts.Add(1)
 		if n := r.failN.Load(); n > 0 && r.failN.CompareAndSwap(n, n-1) {
@@ -213,8 +215,7 @@ func TestEventsPush(t *testing.T) {
 	eachDB(t, func(t *testing.T, db string) {
 		srv := startServer(t, db)
 		tenant := tenantOf(t, db)
-		rcv := newReceiver(t)
-		rcv.v.jwks = srv.url + "/events/v1/jwks.json"
+		rcv := newReceiver(t, srv)
 		id := strings.TrimSpace(mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL+"/hook", "--audience", "https://app.example.com"))
 
 		rcv.failN.Store(2) // the first two pushes fail: retried after 1 s, then 2 s
@@ -322,8 +323,7 @@ func TestEventsPutAndPatch(t *testing.T) {
 	eachDB(t, func(t *testing.T, db string) {
 		srv := startServer(t, db)
 		tenant := tenantOf(t, db)
-		rcv := newReceiver(t)
-		rcv.v.jwks = srv.url + "/events/v1/jwks.json"
+		rcv := newReceiver(t, srv)
 		mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL+"/hook")
 		change := func(method, path, body string) {
 			t.Helper()
@@ -499,8 +499,7 @@ func TestEventsTwoReplicas(t *testing.T) {
 	b := startServer(t, db)
 	token := a.token // printed by the first start; b found the database made
 	tenant := tenantOf(t, db)
-	rcv := newReceiver(t)
-	rcv.v.jwks = a.url + "/events/v1/jwks.json"
+	rcv := newReceiver(t, a)
 	mustScimd(t, db, "events", "subscribe", "--tenant", tenant, "--url", rcv.URL)
 	const changes = 40
 	for i := range changes {

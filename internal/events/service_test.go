@@ -25,6 +25,28 @@ import (
 
 var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, Name: "tester"}}
 
+// feedFixture returns a directory service over b and a feed over st (b,
+// or a wrapper of it) on clock, with opts, and a tenant whose creation is
+// sealed.
+func feedFixture(t *testing.T, b store.Backend, st events.Store, clock func() time.Time, opts ...events.Option) (*directory.Service, *events.Service, directory.Tenant) {
+	t.Helper()
+	box, err := secretbox.New(make([]byte, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
+		directory.WithSecretBox(box), directory.WithClock(clock))
+	feed := events.NewService(st, box, dir, "https://scim.example.com", append([]events.Option{events.WithClock(clock)}, opts...)...)
+	tenant, err := dir.CreateTenant(context.Background(), operator, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.SealAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return dir, feed, tenant
+}
+
 // A push that keeps failing is retried with back-off, then, after 72
 // hours of failures, the stream is failing and stops; enabled again, it
 // resumes from the same event.
@@ -37,20 +59,7 @@ func TestDeliverRetriesThenFails(t *testing.T) {
 		)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-		box, err := secretbox.New(make([]byte, secretbox.KeySize))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
-			directory.WithSecretBox(box), directory.WithClock(clock))
-		feed := events.NewService(b, box, dir, "https://scim.example.com", events.WithClock(clock))
-		tenant, err := dir.CreateTenant(ctx, operator, "Acme")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.SealAudit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		dir, feed, tenant := feedFixture(t, b, b, clock)
 		st, err := feed.Subscribe(ctx, operator, tenant.ID, events.StreamInput{URL: "https://hooks.example.com/scim"})
 		if err != nil {
 			t.Fatal(err)
@@ -142,21 +151,8 @@ func TestPollWokenBySeal(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		box, err := secretbox.New(make([]byte, secretbox.KeySize))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
-			directory.WithSecretBox(box))
 		counter := &feedCounter{Backend: b}
-		feed := events.NewService(counter, box, dir, "https://scim.example.com", events.WithPollFallback(time.Minute))
-		tenant, err := dir.CreateTenant(ctx, operator, "Acme")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.SealAudit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		dir, feed, tenant := feedFixture(t, b, counter, func() time.Time { return time.Now().UTC() }, events.WithPollFallback(time.Minute))
 		head, err := feed.Head(ctx, tenant.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -237,20 +233,7 @@ func TestDeliverCatchesUpAfterAnHour(t *testing.T) {
 			now = start
 		)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		box, err := secretbox.New(make([]byte, secretbox.KeySize))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1, 4),
-			directory.WithSecretBox(box), directory.WithClock(clock))
-		feed := events.NewService(b, box, dir, "https://scim.example.com", events.WithClock(clock))
-		tenant, err := dir.CreateTenant(ctx, operator, "Acme")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.SealAudit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		dir, feed, tenant := feedFixture(t, b, b, clock)
 		st, err := feed.Subscribe(ctx, operator, tenant.ID, events.StreamInput{URL: "https://hooks.example.com/scim"})
 		if err != nil {
 			t.Fatal(err)
