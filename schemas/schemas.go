@@ -319,7 +319,8 @@ func Group() schema.Schema {
 }
 
 // ServiceProviderConfig returns the ServiceProviderConfig schema: RFC
-// 7643 §5 with the pagination attribute RFC 9865 §4 adds, all of which
+// 7643 §5 with the pagination attribute RFC 9865 §4 adds and the
+// securityEvents attribute RFC 9967 §4 adds, all of which
 // /ServiceProviderConfig serves. It is the library's, with bulk and filter
 // limits typed integer (RFC 7643 §8.7.2; the library says decimal) and
 // authenticationSchemes with the primary that RFC 7643 §8.5 shows.
@@ -373,6 +374,12 @@ func ServiceProviderConfig() schema.Schema {
 			description: "The largest number of results in a page, whatever count a request gives."},
 		attribute{name: "cursorTimeout", typ: "integer", mutability: readOnly,
 			description: "The least number of seconds a cursor stays valid between page requests."},
+	), complexAttr("securityEvents",
+		"The capabilities related to asynchronous Security Events (RFC 9967 §4); absent when the server delivers none.", false, readOnly,
+		attribute{name: "asyncRequest", mutability: readOnly, canonical: []string{"none", "long", "request"},
+			description: "Whether asynchronous SCIM requests are supported: none, long (at the server's discretion) or request (when the client asks)."},
+		attribute{name: "eventUris", multiValued: true, mutability: readOnly,
+			description: "The SET event URIs the server generates and delivers through SET streams (RFC 8935, RFC 8936)."},
 	))
 	return s
 }

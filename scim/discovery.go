@@ -36,8 +36,8 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // serviceProviderConfig serves /ServiceProviderConfig (RFC 7643 §5):
-// patch, bulk, filter, changePassword, sort, etag and RFC 9865's
-// pagination as they are.
+// patch, bulk, filter, changePassword, sort, etag, RFC 9865's pagination
+// and RFC 9967's securityEvents as they are.
 func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 	type supported struct {
 		Supported bool `json:"supported"`
@@ -72,17 +72,28 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		ResourceType string `json:"resourceType"`
 		Location     string `json:"location"`
 	}
+	// securityEvents is RFC 9967 §4's: the SET event URIs the server
+	// delivers to event streams; no asynchronous requests (§2.5.1.1).
+	type securityEvents struct {
+		AsyncRequest string   `json:"asyncRequest"`
+		EventURIs    []string `json:"eventUris"`
+	}
+	var events *securityEvents
+	if h.eventURIs != nil {
+		events = &securityEvents{AsyncRequest: "none", EventURIs: h.eventURIs}
+	}
 	h.writeJSON(w, r, http.StatusOK, contentType, struct {
-		Schemas               []string   `json:"schemas"`
-		Patch                 supported  `json:"patch"`
-		Bulk                  bulk       `json:"bulk"`
-		Filter                filter     `json:"filter"`
-		ChangePassword        supported  `json:"changePassword"`
-		Sort                  supported  `json:"sort"`
-		ETag                  supported  `json:"etag"`
-		Pagination            pagination `json:"pagination"`
-		AuthenticationSchemes []scheme   `json:"authenticationSchemes"`
-		Meta                  meta       `json:"meta"`
+		Schemas               []string        `json:"schemas"`
+		Patch                 supported       `json:"patch"`
+		Bulk                  bulk            `json:"bulk"`
+		Filter                filter          `json:"filter"`
+		ChangePassword        supported       `json:"changePassword"`
+		Sort                  supported       `json:"sort"`
+		ETag                  supported       `json:"etag"`
+		Pagination            pagination      `json:"pagination"`
+		AuthenticationSchemes []scheme        `json:"authenticationSchemes"`
+		SecurityEvents        *securityEvents `json:"securityEvents,omitempty"`
+		Meta                  meta            `json:"meta"`
 	}{
 		Schemas:        []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		Patch:          supported{true},
@@ -100,7 +111,8 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 			SpecURI:     "https://www.rfc-editor.org/rfc/rfc6750",
 			Primary:     true,
 		}},
-		Meta: meta{ResourceType: "ServiceProviderConfig", Location: h.base(r) + basePath + "/ServiceProviderConfig"},
+		SecurityEvents: events,
+		Meta:           meta{ResourceType: "ServiceProviderConfig", Location: h.base(r) + basePath + "/ServiceProviderConfig"},
 	})
 }
 

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
 
 func TestServiceProviderConfig(t *testing.T) {
-	e := newEnv(t, storetest.SQLite(t), withMaxBody(65536), withBaseURL("https://scim.example.com/"))
+	e := newEnv(t, storetest.SQLite(t), withMaxBody(65536), withBaseURL("https://scim.example.com/"), withEventURIs(events.URIs(true)))
 	r := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "GET /ServiceProviderConfig", http.StatusOK)
 	if got := r.header.Get("Content-Type"); got != "application/scim+json" {
 		t.Errorf("Content-Type = %q, want application/scim+json", got)
@@ -30,12 +31,22 @@ func TestServiceProviderConfig(t *testing.T) {
 		{[]string{"changePassword", "supported"}, true},
 		{[]string{"sort", "supported"}, true},
 		{[]string{"etag", "supported"}, true},
+		{[]string{"securityEvents", "asyncRequest"}, "none"},
 		{[]string{"meta", "resourceType"}, "ServiceProviderConfig"},
 		{[]string{"meta", "location"}, "https://scim.example.com/scim/v2/ServiceProviderConfig"},
 	} {
 		if got := get(r.body, c.keys...); got != c.want {
 			t.Errorf("ServiceProviderConfig %v = %v, want %v", c.keys, got, c.want)
 		}
+	}
+	// RFC 9967 §4: the event URIs the server delivers, put and patch among them.
+	security, _ := get(r.body, "securityEvents").(map[string]any)
+	uris, _ := security["eventUris"].([]any)
+	if fmt.Sprint(uris) != fmt.Sprint(events.URIs(true)) || !strings.Contains(fmt.Sprint(uris), "urn:ietf:params:scim:event:prov:put:notice") {
+		t.Errorf("securityEvents.eventUris = %v, want %v", uris, events.URIs(true))
+	}
+	if r := newEnv(t, storetest.SQLite(t)).do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "GET /ServiceProviderConfig", http.StatusOK); r.body["securityEvents"] != nil {
+		t.Errorf("securityEvents of a server that delivers no events = %v, want absent", r.body["securityEvents"])
 	}
 	schemes, _ := r.body["authenticationSchemes"].([]any)
 	if len(schemes) != 1 || str(schemes[0].(map[string]any), "type") != "oauthbearertoken" || get(schemes[0].(map[string]any), "primary") != true {
@@ -170,7 +181,7 @@ func TestUnknownRoutes(t *testing.T) {
 // type that fits the value.
 func TestServiceProviderConfigSchema(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
-		e := newEnv(t, b)
+		e := newEnv(t, b, withEventURIs(events.URIs(true)))
 		const urn = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 		config := e.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "").wantStatus(t, "GET /ServiceProviderConfig", http.StatusOK)
 		one := e.do(http.MethodGet, "/scim/v2/Schemas/"+urn, "").wantStatus(t, "GET /Schemas/"+urn, http.StatusOK).body

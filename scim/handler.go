@@ -46,6 +46,10 @@ type Deps struct {
 	// the same request ids, logging and body limit; it authenticates its
 	// requests itself.
 	Admin http.Handler
+	// EventURIs are the RFC 9967 event URIs the server delivers to event
+	// streams, advertised in the ServiceProviderConfig's securityEvents
+	// (RFC 9967 §4); nil advertises no securityEvents.
+	EventURIs []string
 	// Auth, when set, is served at /auth/v1 (the authapi package, the
 	// sign-in API) behind the same request ids, logging and body limit;
 	// it authenticates its requests itself.
@@ -76,6 +80,8 @@ type handler struct {
 	auth    http.Handler // the sign-in API; nil: none
 	pages   http.Handler // the invitation and reset pages; nil: none
 	events  http.Handler // /events/v1; nil: none
+	// eventURIs are advertised as securityEvents.eventUris; nil: none.
+	eventURIs []string
 }
 
 // NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
@@ -94,6 +100,8 @@ func NewHandler(d Deps) http.Handler {
 		pages:   d.Pages,
 		events:  d.Events,
 		groups:  newResourceSchema(schemas.Group()),
+
+		eventURIs: d.EventURIs,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

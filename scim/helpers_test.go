@@ -137,6 +137,8 @@ func withPages() envOption { return func(c *envConfig) { c.pages = true } }
 
 func withMaxBody(n int64) envOption { return func(c *envConfig) { c.deps.MaxBodyBytes = n } }
 
+func withEventURIs(uris []string) envOption { return func(c *envConfig) { c.deps.EventURIs = uris } }
+
 func withBaseURL(u string) envOption { return func(c *envConfig) { c.deps.BaseURL = u } }
 
 func withHasher(h *password.Hasher) envOption { return func(c *envConfig) { c.hasher = h } }

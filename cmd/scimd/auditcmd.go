@@ -60,6 +60,7 @@ type auditLine struct {
 	RequestID string          `json:"requestId"`
 	Source    string          `json:"source,omitempty"`
 	Changes   json.RawMessage `json:"changes"`
+	Method    string          `json:"method,omitempty"`
 	Hash      string          `json:"hash"`
 }
 
@@ -86,7 +87,7 @@ func (a *auditListCmd) Run(e *env, c *cli) error {
 				changes = json.RawMessage("[]")
 			}
 			line := auditLine{Seq: ev.Seq, Time: ev.Time, Type: ev.Type, Actor: ev.Actor, Target: ev.Target,
-				RequestID: ev.RequestID, Source: ev.Source, Changes: changes, Hash: ev.Hash}
+				RequestID: ev.RequestID, Source: ev.Source, Changes: changes, Method: ev.Method, Hash: ev.Hash}
 			if err := enc.Encode(line); err != nil {
 				return fmt.Errorf("write event %d: %w", ev.Seq, err)
 			}

@@ -152,7 +152,7 @@ func (r *eventsRotateCmd) Run(e *env, c *cli) error {
 		return err
 	}
 	defer db.Close()
-	kid, err := feed.RotateKey(e.ctx, r.Grace)
+	kid, err := feed.RotateKey(e.ctx, operator(e), r.Grace)
 	if err != nil {
 		return err
 	}

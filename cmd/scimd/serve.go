@@ -139,6 +139,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			Service:      svc,
 			Logger:       e.logger,
 			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
+			EventURIs:    events.URIs(true), // full streams: the renderer is set
 			MaxBodyBytes: s.MaxBody,
 			Metrics:      reg,
 			Cursors:      cursors,
@@ -345,8 +346,15 @@ func deliverOutbox(ctx context.Context, e *env, svc *directory.Service, deliver 
 const eventPushInterval = 250 * time.Millisecond
 
 // deliverEvents pushes the change events of push streams until ctx ends,
-// in a goroutine of its own: a slow receiver delays no housekeeping.
+// in a goroutine of its own: a slow receiver delays no housekeeping. It
+// also wakes waiting polls when changes are sealed (watchSealed).
 func deliverEvents(ctx context.Context, e *env, feed *events.Service, send events.Sender, reg *metrics.Registry) {
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchSealed(ctx, e, feed)
+	}()
+	defer func() { <-watched }()
 	const countEvery = 20 // ticks: 5 s
 	tick := time.NewTicker(eventPushInterval)
 	defer tick.Stop()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/metrics"
 )
 
@@ -35,6 +36,28 @@ func watchCredentials(ctx context.Context, e *env, svc *directory.Service, reg *
 		if !down {
 			down = true
 			e.logger.Warn("cannot watch credential changes: a token revoked elsewhere may work here for up to --token-cache", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(watchRetry):
+		}
+	}
+}
+
+// watchSealed wakes the waiting event polls of a tenant when its changes
+// are sealed (events.Service.WatchSealed) until ctx ends. When the watch
+// fails it logs once and retries every second; meanwhile polls read the
+// feed every two seconds.
+func watchSealed(ctx context.Context, e *env, feed *events.Service) {
+	down := false
+	for ctx.Err() == nil {
+		err := feed.WatchSealed(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if !down {
+			down = true
+			e.logger.Warn("cannot watch sealed changes: waiting event polls read the feed every 2 s", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -65,6 +65,9 @@ const (
 	EventStreamCreated = "event_stream.created"
 	EventStreamUpdated = "event_stream.updated"
 	EventStreamRemoved = "event_stream.removed"
+	// EventSigningKeyRotated records a new key signing change events
+	// (the keys serve every tenant: recorded in each that has a stream).
+	EventSigningKeyRotated = "event_signing_key.rotated"
 )
 
 // Types lists every event type, in the order of SPEC §5.
@@ -74,8 +77,16 @@ var Types = []string{
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
 	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
 	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked,
-	EventStreamCreated, EventStreamUpdated, EventStreamRemoved,
+	EventStreamCreated, EventStreamUpdated, EventStreamRemoved, EventSigningKeyRotated,
 }
+
+// Methods of a change to a user or group (Event.Method): a SCIM PUT
+// replaces the resource, a SCIM PATCH (and every other edit, such as the
+// console's) modifies it. Other events record no method.
+const (
+	MethodPut   = "PUT"
+	MethodPatch = "PATCH"
+)
 
 // Actor kinds.
 const (
@@ -119,8 +130,12 @@ type Event struct {
 	RequestID string          `json:"requestId,omitempty"`
 	Source    string          `json:"source,omitempty"`
 	Changes   json.RawMessage `json:"changes,omitempty"` // a JSON array of Change, hashed as stored
-	PrevHash  string          `json:"prevHash,omitempty"`
-	Hash      string          `json:"hash,omitempty"`
+	// Method is how a user or group was changed (MethodPut, MethodPatch),
+	// "" for events that record no method (and those written before it
+	// was recorded).
+	Method   string `json:"method,omitempty"`
+	PrevHash string `json:"prevHash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // EncodeChanges returns the stored form of changes: a JSON array.
@@ -138,7 +153,8 @@ func EncodeChanges(changes []Change) (json.RawMessage, error) {
 // ComputeHash returns the chain hash of e given the hash of the event before
 // it: SHA-256 over a length-prefixed encoding of every recorded field, so no
 // two different events encode alike. e.Changes is hashed byte for byte as
-// stored.
+// stored. e.Method is hashed only when set, so that the hashes of events
+// written before it was recorded still hold.
 func ComputeHash(prevHash string, e Event) string {
 	h := sha256.New()
 	field := func(s string) {
@@ -161,6 +177,9 @@ func ComputeHash(prevHash string, e Event) string {
 	field(e.RequestID)
 	field(e.Source)
 	field(string(e.Changes))
+	if e.Method != "" {
+		field(e.Method)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -35,6 +35,7 @@ func TestVerify(t *testing.T) {
 	}{
 		{"edited changes", func(e []Event) []Event { e[2].Changes = json.RawMessage(`[]`); return e }, 3},
 		{"edited actor", func(e []Event) []Event { e[1].Actor.Name = "someone"; return e }, 2},
+		{"method added", func(e []Event) []Event { e[3].Method = MethodPut; return e }, 4},
 		{"edited time", func(e []Event) []Event { e[4].Time = e[4].Time.Add(time.Second); return e }, 5},
 		{"deleted event", func(e []Event) []Event { return append(e[:1], e[2:]...) }, 3},
 		{"deleted first", func(e []Event) []Event { return e[1:] }, 2},
@@ -109,5 +110,20 @@ func TestMembersEvent(t *testing.T) {
 	}
 	if string(removed.Changes) != `[{"attribute":"members","old":["u3"]}]` {
 		t.Errorf("MembersEvent(removed).Changes = %s", removed.Changes)
+	}
+}
+
+// TestComputeHashMethod: an event without a method hashes as before the
+// method was recorded (the hash of a fixed event), so existing chains
+// verify; a method is hashed.
+func TestComputeHashMethod(t *testing.T) {
+	e := chain(1)[0]
+	const before = "b6392be76bf25c380eb8c994b14a14c7b91210ec9d9baee511265a66e23d14eb" // computed before Method existed
+	if got := ComputeHash("", e); got != before {
+		t.Errorf("ComputeHash(no method) = %s, want %s", got, before)
+	}
+	e.Method = MethodPatch
+	if got := ComputeHash("", e); got == before {
+		t.Errorf("ComputeHash(method PATCH) = %s, the hash without a method", got)
 	}
 }

@@ -171,7 +171,7 @@ func (s *Service) ReplaceGroup(ctx context.Context, c Caller, tenantID, id strin
 		members = []string{}
 	}
 	name, ext := in.DisplayName, in.ExternalID
-	if _, err := s.updateGroup(ctx, c, tenantID, id, ifMatch, op, GroupPatch{
+	if _, err := s.updateGroup(ctx, c, tenantID, id, ifMatch, op, audit.MethodPut, GroupPatch{
 		DisplayName: &name, ExternalID: &ext, Members: MemberChange{Replace: true, Add: members},
 	}); err != nil {
 		return Group{}, err
@@ -191,10 +191,12 @@ func (s *Service) PatchGroup(ctx context.Context, c Caller, tenantID, id string,
 	if p.Members.Remove, err = checkMemberIDs(p.Members.Remove); err != nil {
 		return GroupUpdateResult{}, withOp(op, err)
 	}
-	return s.updateGroup(ctx, c, tenantID, id, ifMatch, op, p)
+	return s.updateGroup(ctx, c, tenantID, id, ifMatch, op, audit.MethodPatch, p)
 }
 
-func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op string, p GroupPatch) (GroupUpdateResult, error) {
+// updateGroup applies p to the group; its audit events record method
+// (audit.MethodPut or audit.MethodPatch).
+func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op, method string, p GroupPatch) (GroupUpdateResult, error) {
 	if !isID(id) {
 		return GroupUpdateResult{}, groupNotFound(op, id, ErrNotFound)
 	}
@@ -204,6 +206,7 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 		if err != nil {
 			return GroupUpdateResult{}, wrap(op, err)
 		}
+		base.Method = method
 		u := GroupUpdate{TenantID: tenantID, ID: id, Version: ifMatch, Members: p.Members, Base: base, Now: now}
 		if p.DisplayName != nil || p.ExternalID != nil {
 			cur, err := s.store.Group(ctx, tenantID, id, false)
@@ -236,6 +239,7 @@ func (s *Service) updateGroup(ctx context.Context, c Caller, tenantID, id string
 				if err != nil {
 					return GroupUpdateResult{}, wrap(op, err)
 				}
+				ev.Method = method
 				u.Attrs, u.Events = &next, []audit.Event{ev}
 				// Without If-Match the version guards the audit's old
 				// values. Membership changes bump it too, so under a

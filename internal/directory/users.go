@@ -482,7 +482,7 @@ func (s *Service) storeUser(ctx context.Context, op string, u User, groups []str
 // version is KindPrecondition. The password is kept unless in.Password is
 // set. Nothing is written when nothing changes.
 func (s *Service) ReplaceUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, in UserInput) (User, error) {
-	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.ReplaceUser", func(*User) (UserInput, error) {
+	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.ReplaceUser", audit.MethodPut, func(*User) (UserInput, error) {
 		return in, nil
 	})
 }
@@ -493,7 +493,7 @@ func (s *Service) ReplaceUser(ctx context.Context, c Caller, tenantID, id string
 // change may run more than once if a concurrent writer wins, so it must not
 // have side effects. An error from change aborts with nothing written.
 func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, change func(*UserInput) error) (User, error) {
-	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.PatchUser", func(cur *User) (UserInput, error) {
+	return s.updateUser(ctx, c, tenantID, id, ifMatch, "directory.PatchUser", audit.MethodPatch, func(cur *User) (UserInput, error) {
 		in := UserInput{User: *cur.Clone(), ExternalID: cur.ExternalIDs.Of(c.Connection)}
 		in.EmailVerified = ptr(cur.EmailVerified)
 		in.PasswordMustReset = ptr(cur.PasswordMustReset)
@@ -503,7 +503,7 @@ func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, 
 	})
 }
 
-func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op string, input func(*User) (UserInput, error)) (User, error) {
+func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op, method string, input func(*User) (UserInput, error)) (User, error) {
 	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		return User{}, err
@@ -574,7 +574,7 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 			next.PasswordHash = hash
 		}
 		next.UpdatedAt = s.timeNow()
-		events, err := s.updateEvents(c, &cur, &next, in.Password != nil)
+		events, err := s.updateEvents(c, &cur, &next, in.Password != nil, method)
 		if err != nil {
 			return User{}, wrap(op, err)
 		}
@@ -632,11 +632,13 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, tenantID, id string,
 // updateEvents returns the audit events of a change from cur to next:
 // user.deactivated or user.reactivated when active flips,
 // user.password_changed when a password was set, user.updated for every
-// other changed attribute. None when nothing changed.
-func (s *Service) updateEvents(c Caller, cur, next *User, passwordSet bool) ([]audit.Event, error) {
+// other changed attribute. None when nothing changed. Each records method
+// (audit.MethodPut or audit.MethodPatch).
+func (s *Service) updateEvents(c Caller, cur, next *User, passwordSet bool, method string) ([]audit.Event, error) {
 	var events []audit.Event
 	add := func(typ string, changes []audit.Change) error {
 		ev, err := s.event(c, cur.TenantID, typ, userTarget(next), changes, next.UpdatedAt)
+		ev.Method = method
 		events = append(events, ev)
 		return err
 	}

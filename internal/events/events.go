@@ -132,6 +132,11 @@ type Store interface {
 	// ErrNotFound.
 	DeleteStream(ctx context.Context, tenantID, id string, ev audit.Event) error
 
+	// WatchSealed calls sealed with a tenant's id after audit events of
+	// the tenant were sealed (in this process at least; on PostgreSQL in
+	// any), until ctx ends; it returns nil then, or an error when it
+	// cannot watch. sealed must not block.
+	WatchSealed(ctx context.Context, sealed func(tenantID string)) error
 	// AuditHead returns the end of the tenant's sealed audit chain.
 	AuditHead(ctx context.Context, tenantID string) (audit.Head, error)
 	// FeedEvents returns up to limit of the tenant's sealed audit events
@@ -169,9 +174,12 @@ type Store interface {
 
 	// SigningKeys returns every signing key, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
-	// AddSigningKey stores k as the current key. With rotate, the current
-	// keys retire at retire; without, k is stored only when there is no
-	// current key (of two processes creating the first key, the first
-	// one's wins). Keys retired before deleteBefore are deleted.
-	AddSigningKey(ctx context.Context, k SigningKey, rotate bool, retire, deleteBefore time.Time) error
+	// AddSigningKey stores k as the current key. With a rotation, the
+	// current keys retire at retire, and the rotation event is recorded
+	// in every tenant that has an event stream (its TenantID is
+	// ignored), in the same transaction; without, k is stored only when
+	// there is no current key (of two processes creating the first key,
+	// the first one's wins). Keys retired before deleteBefore are
+	// deleted.
+	AddSigningKey(ctx context.Context, k SigningKey, rotation *audit.Event, retire, deleteBefore time.Time) error
 }

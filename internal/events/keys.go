@@ -11,6 +11,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
+
+	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
 )
 
 // keyContext binds sealed signing keys to their use.
@@ -44,9 +47,12 @@ func (s *Service) newKey() (SigningKey, error) {
 
 // RotateKey makes a new signing key the current one; the keys it replaces
 // stay published for grace, so that receivers can verify SETs signed
-// before the rotation. Every process signs with the new key within 30
-// seconds. Returns the new key's id.
-func (s *Service) RotateKey(ctx context.Context, grace time.Duration) (string, error) {
+// before the rotation. Every process signs with the new key within
+// keyCacheTTL. Signing keys serve every tenant, and the audit log is a
+// tenant's: the rotation is recorded (event_signing_key.rotated, by c) in
+// every tenant that has an event stream, the tenants whose receivers
+// verify SETs. Returns the new key's id.
+func (s *Service) RotateKey(ctx context.Context, c directory.Caller, grace time.Duration) (string, error) {
 	if grace < 0 {
 		return "", fmt.Errorf("rotate the signing key: the grace period must not be negative")
 	}
@@ -55,7 +61,10 @@ func (s *Service) RotateKey(ctx context.Context, grace time.Duration) (string, e
 		return "", err
 	}
 	now := s.now()
-	if err := s.store.AddSigningKey(ctx, k, true, now.Add(grace), now); err != nil {
+	changes, _ := audit.EncodeChanges([]audit.Change{{Attribute: "kid", New: k.ID}, {Attribute: "grace", New: grace.String()}}) // plain values: cannot fail
+	ev := audit.Event{Time: now, Type: audit.EventSigningKeyRotated, Actor: c.Actor,
+		Target: audit.Target{Type: "event_signing_key", ID: k.ID}, RequestID: c.RequestID, Source: c.Source, Changes: changes}
+	if err := s.store.AddSigningKey(ctx, k, &ev, now.Add(grace), now); err != nil {
 		return "", fmt.Errorf("rotate the signing key: %w", err)
 	}
 	s.mu.Lock()
@@ -80,7 +89,7 @@ func (s *Service) currentKey(ctx context.Context) (SigningKey, error) {
 		if err != nil {
 			return SigningKey{}, err
 		}
-		if err := s.store.AddSigningKey(ctx, k, false, time.Time{}, s.now()); err != nil {
+		if err := s.store.AddSigningKey(ctx, k, nil, time.Time{}, s.now()); err != nil {
 			return SigningKey{}, fmt.Errorf("store the first signing key: %w", err)
 		}
 	}

@@ -35,7 +35,9 @@ type PollResponse struct {
 // Poll answers a poll of the token's stream: it records the
 // acknowledgements and errors, then returns up to MaxEvents of the
 // stream's SETs not yet acknowledged, oldest first, waiting up to
-// MaxLongPoll (or until ctx ends) for one unless ReturnImmediately.
+// MaxLongPoll (or until ctx ends) for one unless ReturnImmediately: a
+// waiting poll reads the feed again when Sealed wakes it, or every
+// WithPollFallback.
 // Returns KindNotFound (the token polls no stream), KindForbidden (the
 // stream is disabled) or KindInvalidValue (an ack of another stream's SET).
 func (s *Service) Poll(ctx context.Context, tenantID, tokenID string, req PollRequest) (PollResponse, error) {
@@ -90,6 +92,8 @@ func (s *Service) Poll(ctx context.Context, tenantID, tokenID string, req PollRe
 	}
 	deadline := s.now().Add(MaxLongPoll)
 	for {
+		// Taken before reading: a seal after the read wakes the wait.
+		sealed := s.wake(st.TenantID)
 		pending, more, err := s.pending(ctx, st, max)
 		if err != nil {
 			return PollResponse{}, fail(op, err)
@@ -121,7 +125,8 @@ func (s *Service) Poll(ctx context.Context, tenantID, tokenID string, req PollRe
 		select {
 		case <-ctx.Done():
 			return resp, nil
-		case <-time.After(longPollCheck):
+		case <-sealed:
+		case <-time.After(min(s.pollFallback, deadline.Sub(s.now()))):
 		}
 	}
 }

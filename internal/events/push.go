@@ -57,27 +57,31 @@ func (s *Service) Deliver(ctx context.Context, send Sender) (int, error) {
 }
 
 // deliverStream pushes the claimed stream's due events until one fails, the
-// events run out or stop passes, then releases the claim.
+// events run out or stop passes, then releases the claim. The cursor is
+// recorded after every RecordBatch SETs or RecordEvery, and when the round
+// ends: a process that stops meanwhile pushes those SETs again (at least
+// once), and an operator's change of the stream (which ends the claim) is
+// noticed at the next record.
 func (s *Service) deliverStream(ctx context.Context, st Stream, claim string, stop time.Time, send Sender) (int, error) {
 	// Release even when ctx ends: another process can then take over at once.
 	defer s.store.ReleaseStream(context.WithoutCancel(ctx), st.ID, claim)
+	c := cursor{s: s, st: &st, claim: claim, recorded: st.Cursor, at: s.now()}
 	sent := 0
 	for {
 		evs, err := s.store.FeedEvents(ctx, st.TenantID, st.Cursor, pushBatch)
 		if err != nil || len(evs) == 0 {
-			return sent, err
+			return sent, errors.Join(err, c.finish(ctx))
 		}
-		skipped := int64(0)
 		for _, e := range evs {
 			if ctx.Err() != nil || !s.now().Before(stop) {
-				return sent, s.skip(ctx, st, claim, skipped)
+				return sent, c.finish(ctx)
 			}
 			set, ok, err := s.set(ctx, st, e)
 			if err != nil {
-				return sent, err
+				return sent, errors.Join(err, c.finish(ctx))
 			}
 			if !ok {
-				skipped = e.Seq
+				st.Cursor = e.Seq // not in the feed: passed over
 				continue
 			}
 			at := s.now()
@@ -87,47 +91,87 @@ func (s *Service) deliverStream(ctx context.Context, st Stream, claim string, st
 			}
 			if err != nil {
 				if ctx.Err() != nil {
-					return sent, s.skip(ctx, st, claim, skipped)
+					return sent, c.finish(ctx)
 				}
-				return sent, s.failed(ctx, st, claim, skipped, err, at)
+				return sent, s.failed(ctx, &c, err, at)
 			}
-			if err := s.store.AdvanceStream(ctx, st.TenantID, st.ID, claim, e.Seq, s.now(), true); err != nil {
-				if errors.Is(err, ErrClaimLost) {
-					return sent + 1, nil // disabled, replayed or removed meanwhile: the next round sees it
-				}
-				return sent, err
-			}
-			st.Cursor, skipped, st.Attempts, st.FailingSince = e.Seq, 0, 0, nil
+			st.Cursor, st.Attempts, st.FailingSince = e.Seq, 0, nil
+			c.delivered, c.lastDelivery = true, s.now()
 			sent++
+			if c.due() {
+				if err := c.record(ctx); err != nil {
+					if errors.Is(err, ErrClaimLost) {
+						return sent, nil // disabled, replayed or removed meanwhile: the next round sees it
+					}
+					return sent, err
+				}
+			}
 		}
-		if err := s.skip(ctx, st, claim, skipped); err != nil {
-			return sent, err
-		}
-		st.Cursor = evs[len(evs)-1].Seq
 		if len(evs) < pushBatch {
-			return sent, nil
+			return sent, c.finish(ctx)
 		}
 	}
 }
 
-// skip moves the cursor over events not in the feed, up to seq (0: none).
-// A lost claim is no error: the stream changed meanwhile.
-func (s *Service) skip(ctx context.Context, st Stream, claim string, seq int64) error {
-	if seq == 0 {
+// RecordBatch and RecordEvery bound the SETs a push stream delivers
+// between two records of its cursor, and so the SETs pushed again after a
+// process dies: a record is a write, which on SQLite queues behind (and
+// ahead of) every other change, so one per SET slowed imports.
+const (
+	RecordBatch = 200
+	RecordEvery = time.Second
+)
+
+// cursor is the delivery position of a claimed push stream: st.Cursor is
+// the last event done with (delivered or not in the feed), recorded the
+// last one stored.
+type cursor struct {
+	s            *Service
+	st           *Stream
+	claim        string
+	recorded     int64
+	at           time.Time // of the last record
+	delivered    bool      // a SET was delivered since
+	lastDelivery time.Time
+}
+
+// due reports whether the cursor should be recorded now.
+func (c *cursor) due() bool {
+	return c.st.Cursor-c.recorded >= RecordBatch || c.s.now().Sub(c.at) >= RecordEvery
+}
+
+// record stores the cursor if it moved, also when ctx has ended (the
+// round is over). Returns ErrClaimLost when the claim no longer holds the
+// stream (it changed meanwhile).
+func (c *cursor) record(ctx context.Context) error {
+	if c.st.Cursor <= c.recorded {
 		return nil
 	}
-	err := s.store.AdvanceStream(ctx, st.TenantID, st.ID, claim, seq, s.now(), false)
-	if errors.Is(err, ErrClaimLost) {
-		return nil
+	at := c.lastDelivery
+	if !c.delivered {
+		at = c.s.now()
 	}
+	err := c.s.store.AdvanceStream(context.WithoutCancel(ctx), c.st.TenantID, c.st.ID, c.claim, c.st.Cursor, at, c.delivered)
+	c.recorded, c.at, c.delivered = c.st.Cursor, c.s.now(), false
 	return err
 }
 
-// failed records a failed push at at and schedules the next.
-func (s *Service) failed(ctx context.Context, st Stream, claim string, skipped int64, cause error, at time.Time) error {
-	if err := s.skip(ctx, st, claim, skipped); err != nil {
+// finish records the cursor at the end of a round: a lost claim is no
+// error, the next round sees the stream as it is now.
+func (c *cursor) finish(ctx context.Context) error {
+	if err := c.record(ctx); !errors.Is(err, ErrClaimLost) {
 		return err
 	}
+	return nil
+}
+
+// failed records the cursor, then the failed push at at, and schedules the
+// next.
+func (s *Service) failed(ctx context.Context, c *cursor, cause error, at time.Time) error {
+	if err := c.finish(ctx); err != nil {
+		return err
+	}
+	st := c.st
 	since := at
 	if st.FailingSince != nil {
 		since = *st.FailingSince
@@ -137,5 +181,5 @@ func (s *Service) failed(ctx context.Context, st Stream, claim string, skipped i
 	if len(reason) > 500 {
 		reason = reason[:500]
 	}
-	return s.store.StreamFailed(ctx, st.ID, claim, reason, at, at.Add(Backoff(st.Attempts+1)), failing)
+	return s.store.StreamFailed(ctx, st.ID, c.claim, reason, at, at.Add(Backoff(st.Attempts+1)), failing)
 }

@@ -39,11 +39,14 @@ const (
 	// ClaimTTL is how long a process holds the push streams it claimed:
 	// it stops pushing at half of it (a push takes at most 10 s), and a
 	// process that dies holding a stream delays it by at most this.
-	ClaimTTL      = 30 * time.Second
-	pushBatch     = 100 // events a claim reads at once
-	claimStreams  = 16  // push streams one round claims
-	feedBatch     = 500 // events a poll reads at once
-	longPollCheck = 250 * time.Millisecond
+	ClaimTTL     = 30 * time.Second
+	pushBatch    = 100 // events a claim reads at once
+	claimStreams = 16  // push streams one round claims
+	feedBatch    = 500 // events a poll reads at once
+	// DefaultPollFallback is how often a waiting poll reads the feed
+	// when no seal woke it: a fallback for seals WatchSealed does not
+	// tell.
+	DefaultPollFallback = 2 * time.Second
 )
 
 // Tokens reads a tenant's tokens (directory.Service does).
@@ -72,10 +75,15 @@ type Service struct {
 	allowPrivate bool
 
 	observe Observer
+	// pollFallback is how often a waiting poll reads the feed unwoken.
+	pollFallback time.Duration
 
 	mu          sync.Mutex
 	signer      jose.Signer
 	signerUntil time.Time
+	// sealed holds, per tenant, a channel that Sealed closes: the waiting
+	// polls of the tenant wake.
+	sealed map[string]chan struct{}
 }
 
 // Option configures a Service.
@@ -83,6 +91,10 @@ type Option func(*Service)
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithPollFallback sets how often a waiting poll reads the feed when no
+// seal wakes it (default DefaultPollFallback).
+func WithPollFallback(d time.Duration) Option { return func(s *Service) { s.pollFallback = d } }
 
 // WithAllowPrivate admits push URLs of private, link-local and metadata
 // addresses (--events-allow-private).
@@ -108,11 +120,46 @@ func WithRenderer(r Renderer) Option { return func(s *Service) { s.render = r } 
 // issuer is the SETs' iss (the server's external base URL); tokens checks
 // the tokens of poll streams.
 func NewService(st Store, box *secretbox.Box, tokens Tokens, issuer string, opts ...Option) *Service {
-	s := &Service{store: st, box: box, tokens: tokens, issuer: issuer, now: func() time.Time { return time.Now().UTC() }}
+	s := &Service{store: st, box: box, tokens: tokens, issuer: issuer, now: func() time.Time { return time.Now().UTC() },
+		pollFallback: DefaultPollFallback}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// Sealed wakes the polls of the tenant that wait for a change: audit
+// events of the tenant were sealed.
+func (s *Service) Sealed(tenantID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch, ok := s.sealed[tenantID]; ok {
+		close(ch)
+		delete(s.sealed, tenantID)
+	}
+}
+
+// wake returns a channel closed at the tenant's next Sealed.
+func (s *Service) wake(tenantID string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.sealed[tenantID]
+	if !ok {
+		if s.sealed == nil {
+			s.sealed = map[string]chan struct{}{}
+		}
+		ch = make(chan struct{})
+		s.sealed[tenantID] = ch
+	}
+	return ch
+}
+
+// WatchSealed wakes the waiting polls of a tenant whenever its audit
+// events are sealed (Store.WatchSealed), until ctx ends; it returns nil
+// then, or the error that stopped the watch (polls then read the feed
+// every couple of seconds, as they always do when not woken).
+func (s *Service) WatchSealed(ctx context.Context) error {
+	return fail("events.WatchSealed", s.store.WatchSealed(ctx, s.Sealed))
 }
 
 // Issuer returns the SETs' iss.

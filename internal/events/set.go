@@ -15,22 +15,41 @@ const (
 	URIPrefix     = "urn:ietf:params:scim:event:prov:"
 	URICreate     = URIPrefix + "create:"
 	URIPatch      = URIPrefix + "patch:"
+	URIPut        = URIPrefix + "put:"
 	URIDelete     = URIPrefix + "delete"
 	URIActivate   = URIPrefix + "activate"
 	URIDeactivate = URIPrefix + "deactivate"
 )
 
+// URIs returns the event URIs scimd issues, as the ServiceProviderConfig
+// advertises them (RFC 9967 §4, securityEvents.eventUris): the full
+// events only when full streams are available.
+func URIs(full bool) []string {
+	modes := []string{"notice"}
+	if full {
+		modes = append(modes, "full")
+	}
+	var uris []string
+	for _, u := range []string{URICreate, URIPut, URIPatch} {
+		for _, m := range modes {
+			uris = append(uris, u+m)
+		}
+	}
+	return append(uris, URIDelete, URIActivate, URIDeactivate)
+}
+
 // kind is what an audit event is in the feed.
 type kind struct {
-	uri    string // URICreate, URIPatch (mode appended) or a complete URI
+	uri    string // URICreate, URIPatch (URIPut for a PUT; mode appended) or a complete URI
 	moded  bool   // the URI takes ":notice" or ":full"
 	always []string
 }
 
 // kinds maps the audit event types of Users and Groups to their RFC 9967
-// events; other types (tokens, tenants, links) are not in the feed. The
-// audit log does not tell a PUT from a PATCH, so every modification is a
-// patch event; group membership changes are patch events of the group.
+// events; other types (tokens, tenants, links) are not in the feed. A
+// modification is a put event when the audit event records a SCIM PUT
+// (audit.MethodPut), else a patch event; group membership changes are
+// patch (or put) events of the group.
 var kinds = map[string]kind{
 	audit.UserCreated:         {uri: URICreate, moded: true},
 	audit.UserInvited:         {uri: URICreate, moded: true},
@@ -63,10 +82,14 @@ func EventURI(e audit.Event, full bool) string {
 	if !k.moded {
 		return k.uri
 	}
-	if full {
-		return k.uri + "full"
+	uri := k.uri
+	if uri == URIPatch && e.Method == audit.MethodPut {
+		uri = URIPut
 	}
-	return k.uri + "notice"
+	if full {
+		return uri + "full"
+	}
+	return uri + "notice"
 }
 
 // ResourceURI returns the sub_id uri of e's target: its path relative to
@@ -119,7 +142,7 @@ type Claims struct {
 
 // Build returns the claims of the stream's SET of the sealed audit event e,
 // issued by iss, and false when e is not in the feed. data is the resource
-// as a SCIM GET returns it, for a full stream's create and patch events
+// as a SCIM GET returns it, for a full stream's create, put and patch events
 // (nil otherwise). Notice payloads name the changed attributes, never
 // their values.
 func Build(iss string, s Stream, e audit.Event, data json.RawMessage) (Claims, bool, error) {

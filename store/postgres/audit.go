@@ -17,16 +17,16 @@ import (
 
 // eventInsertColumns are the columns of a pending event after tenant_id, in
 // the order of eventArgs and eventArrays.
-const eventInsertColumns = `time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes`
+const eventInsertColumns = `time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes, method`
 
 // eventParams is the number of eventInsertColumns.
-const eventParams = 11
+const eventParams = 12
 
 // eventTexts returns the text columns of eventInsertColumns (all but time)
 // for e.
 func eventTexts(e audit.Event) []string {
 	return []string{e.Type, e.Actor.Kind, e.Actor.ID, e.Actor.Name,
-		e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes)}
+		e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes), e.Method}
 }
 
 // eventArgs returns the values of eventInsertColumns for e.
@@ -164,6 +164,11 @@ func sealLocked(ctx context.Context, tx *sqlx.Tx, tenantID string) (int, error) 
 	_, err = tx.ExecContext(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1`, tenantID, head.Seq, head.Hash)
 	if err != nil {
 		return 0, fmt.Errorf("write audit head: %w", err)
+	}
+	// Every replica's WatchSealed hears of it once the seal commits.
+	_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, COALESCE(current_schema(), '') || ' ' || $2)`, sealedChannel, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("notify the seal: %w", err)
 	}
 	return len(events), nil
 }

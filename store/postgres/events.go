@@ -235,7 +235,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]events.SigningKey, error) {
 
 // AddSigningKey stores k as the current key, retiring the others with
 // rotate, and deletes the keys retired before deleteBefore.
-func (db *DB) AddSigningKey(ctx context.Context, k events.SigningKey, rotate bool, retire, deleteBefore time.Time) error {
+func (db *DB) AddSigningKey(ctx context.Context, k events.SigningKey, rotation *audit.Event, retire, deleteBefore time.Time) error {
 	tx, err := db.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return failEvents("add signing key", err)
@@ -244,9 +244,15 @@ func (db *DB) AddSigningKey(ctx context.Context, k events.SigningKey, rotate boo
 	if _, err := tx.ExecContext(ctx, `DELETE FROM event_signing_keys WHERE retires_at < $1`, deleteBefore); err != nil {
 		return failEvents("add signing key", fmt.Errorf("delete retired keys: %w", err))
 	}
-	if rotate {
+	if rotation != nil {
 		if _, err := tx.ExecContext(ctx, `UPDATE event_signing_keys SET retires_at = $1 WHERE retires_at IS NULL`, retire); err != nil {
 			return failEvents("add signing key", fmt.Errorf("retire the current key: %w", err))
+		}
+		// The rotation is recorded in every tenant that has a stream.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
+			SELECT t.tenant_id, `+params(1, eventParams)+` FROM (SELECT DISTINCT tenant_id FROM event_streams ORDER BY tenant_id) AS t`,
+			eventArgs(*rotation)...); err != nil {
+			return failEvents("add signing key", fmt.Errorf("record the rotation: %w", err))
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO event_signing_keys (id, private_jwk, public_jwk, created_at) VALUES ($1, $2, $3, $4)

@@ -13,8 +13,8 @@ import (
 )
 
 const insertEventSQL = `INSERT INTO audit_events
-	(tenant_id, time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(tenant_id, time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes, method)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertEvents writes events as pending (seq NULL) events of the tenant,
 // whatever their TenantID says: an event belongs to the tenant of its change.
@@ -22,7 +22,7 @@ func insertEvents(ctx context.Context, tx *tx, tenantID string, events ...audit.
 	for _, e := range events {
 		_, err := tx.ExecContext(ctx, insertEventSQL,
 			tenantID, micros(e.Time), e.Type, e.Actor.Kind, e.Actor.ID, e.Actor.Name,
-			e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes))
+			e.Target.Type, e.Target.ID, e.Target.Display, e.RequestID, e.Source, string(e.Changes), e.Method)
 		if isForeignKey(err) {
 			return directory.ErrNotFound
 		}
@@ -51,6 +51,9 @@ func (db *DB) SealAudit(ctx context.Context, tenantID string) error {
 			})
 			if err != nil {
 				return fail("seal audit", err)
+			}
+			if n > 0 {
+				db.sealed.tell(t)
 			}
 			if n < record.SealBatch {
 				break

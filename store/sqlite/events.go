@@ -229,20 +229,44 @@ func (db *DB) SigningKeys(ctx context.Context) ([]events.SigningKey, error) {
 
 // AddSigningKey stores k as the current key, retiring the others with
 // rotate, and deletes the keys retired before deleteBefore.
-func (db *DB) AddSigningKey(ctx context.Context, k events.SigningKey, rotate bool, retire, deleteBefore time.Time) error {
+func (db *DB) AddSigningKey(ctx context.Context, k events.SigningKey, rotation *audit.Event, retire, deleteBefore time.Time) error {
 	return failEvents("add signing key", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM event_signing_keys WHERE retires_at < ?`, micros(deleteBefore)); err != nil {
 			return fmt.Errorf("delete retired keys: %w", err)
 		}
-		if rotate {
+		if rotation != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE event_signing_keys SET retires_at = ? WHERE retires_at IS NULL`, micros(retire)); err != nil {
 				return fmt.Errorf("retire the current key: %w", err)
+			}
+			if err := recordRotation(ctx, tx, *rotation); err != nil {
+				return err
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO event_signing_keys (id, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?)`,
 			k.ID, k.Private, k.Public, micros(k.CreatedAt))
 		return err
 	}))
+}
+
+// recordRotation records ev in every tenant that has an event stream.
+func recordRotation(ctx context.Context, tx *tx, ev audit.Event) error {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT tenant_id FROM event_streams ORDER BY tenant_id`)
+	if err != nil {
+		return fmt.Errorf("read the tenants with event streams: %w", err)
+	}
+	tenants, err := record.Collect(rows, func(r record.Row) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return fmt.Errorf("read the tenants with event streams: %w", err)
+	}
+	for _, t := range tenants {
+		if err := insertEvents(ctx, tx, t, ev); err != nil {
+			return fmt.Errorf("record the rotation: %w", err)
+		}
+	}
+	return nil
 }
 
 // Backlogs returns every stream's backlog.

@@ -56,6 +56,8 @@ type DB struct {
 	closing    chan struct{} // closed by Close
 	writerDone chan struct{} // closed when the writer goroutine returns
 	closeOnce  sync.Once
+
+	sealed sealWatchers // told of the tenants whose audit events this process seals
 }
 
 var _ directory.Store = (*DB)(nil)

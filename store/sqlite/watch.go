@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -60,4 +61,54 @@ func nilOnDone(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
+}
+
+// sealWatchers are the callbacks of WatchSealed.
+type sealWatchers struct {
+	mu   sync.Mutex
+	next int
+	fns  map[int]func(tenantID string)
+}
+
+// add registers fn and returns its key for remove.
+func (w *sealWatchers) add(fn func(string)) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fns == nil {
+		w.fns = map[int]func(string){}
+	}
+	w.next++
+	w.fns[w.next] = fn
+	return w.next
+}
+
+func (w *sealWatchers) remove(key int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.fns, key)
+}
+
+// tell calls every watcher with the tenant.
+func (w *sealWatchers) tell(tenantID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, fn := range w.fns {
+		fn(tenantID)
+	}
+}
+
+// WatchSealed calls sealed with a tenant's id after this process sealed
+// audit events of the tenant (committed), until ctx ends; it returns nil
+// then, and an error when the database is closed. SQLite is served by one
+// process, which seals every pending event within a quarter second; events
+// another process (a command) seals itself are not told: callers keep a
+// slow fallback poll. sealed must not block.
+func (db *DB) WatchSealed(ctx context.Context, sealed func(tenantID string)) error {
+	defer db.sealed.remove(db.sealed.add(sealed))
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-db.closing:
+		return fmt.Errorf("sqlite: watch sealed audit events: %w", errClosed)
+	}
 }

@@ -246,14 +246,14 @@ func testEventPushClaims(t *testing.T, in Instance) {
 }
 
 // One current signing key: the first of two processes creating it wins; a
-// rotation retires the others at the given time; retired keys are deleted
-// later.
+// rotation retires the others at the given time and is recorded in every
+// tenant that has a stream; retired keys are deleted later.
 func testEventSigningKeys(t *testing.T, in Instance) {
 	ctx, b := context.Background(), in.Backend
 	k1 := events.SigningKey{ID: "k1", Private: "sealed-1", Public: `{"kid":"k1"}`, CreatedAt: now()}
 	k2 := events.SigningKey{ID: "k2", Private: "sealed-2", Public: `{"kid":"k2"}`, CreatedAt: now()}
 	for _, k := range []events.SigningKey{k1, k2} {
-		if err := b.AddSigningKey(ctx, k, false, time.Time{}, base); err != nil {
+		if err := b.AddSigningKey(ctx, k, nil, time.Time{}, base); err != nil {
 			t.Fatalf("AddSigningKey(%s) = %v, want nil", k.ID, err)
 		}
 	}
@@ -263,20 +263,103 @@ func testEventSigningKeys(t *testing.T, in Instance) {
 	}
 	wantEqual(t, "SigningKeys()[0]", keys[0], k1)
 	retire := base.Add(48 * time.Hour)
+	// The rotation is recorded in each tenant that has a stream, once.
+	acme, globex, initech := createTenant(t, b, "Acme"), createTenant(t, b, "Globex"), createTenant(t, b, "Initech")
+	createStream(t, b, newStream(acme.ID, events.Push))
+	createStream(t, b, newStream(acme.ID, events.Push))
+	createStream(t, b, newStream(globex.ID, events.Push))
 	k3 := events.SigningKey{ID: "k3", Private: "sealed-3", Public: `{"kid":"k3"}`, CreatedAt: now()}
-	if err := b.AddSigningKey(ctx, k3, true, retire, base); err != nil {
+	rotated := event("", audit.EventSigningKeyRotated, audit.Target{Type: "event_signing_key", ID: "k3"})
+	if err := b.AddSigningKey(ctx, k3, &rotated, retire, base); err != nil {
 		t.Fatalf("AddSigningKey(k3, rotate) = %v", err)
+	}
+	for _, tc := range []struct {
+		tenant string
+		want   int
+	}{{acme.ID, 1}, {globex.ID, 1}, {initech.ID, 0}} {
+		n := 0
+		for _, e := range sealed(t, b, tc.tenant) {
+			if e.Type == audit.EventSigningKeyRotated && e.Target.ID == "k3" && e.TenantID == tc.tenant {
+				n++
+			}
+		}
+		if n != tc.want {
+			t.Errorf("tenant %s records the rotation %d times, want %d", tc.tenant, n, tc.want)
+		}
 	}
 	keys, _ = b.SigningKeys(ctx)
 	if len(keys) != 2 || keys[0].ID != "k3" || keys[0].RetiresAt != nil || keys[1].ID != "k1" || keys[1].RetiresAt == nil || !keys[1].RetiresAt.Equal(retire) {
 		t.Fatalf("SigningKeys after rotation = %+v, want k3 current, k1 retiring at %v", keys, retire)
 	}
 	k4 := events.SigningKey{ID: "k4", Private: "sealed-4", Public: `{"kid":"k4"}`, CreatedAt: now()}
-	if err := b.AddSigningKey(ctx, k4, true, retire.Add(time.Hour), retire.Add(time.Minute)); err != nil {
+	if err := b.AddSigningKey(ctx, k4, &rotated, retire.Add(time.Hour), retire.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ = b.SigningKeys(ctx)
 	if len(keys) != 2 || keys[0].ID != "k4" || keys[1].ID != "k3" {
 		t.Fatalf("SigningKeys after a second rotation past k1's retirement = %+v, want k4 and k3", keys)
+	}
+}
+
+// testWatchSealed checks that WatchSealed tells the tenant whose audit
+// events were sealed (by this process: the SQLite store tells only its
+// own seals), not before the seal, and returns nil when ctx ends.
+func testWatchSealed(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	globex := createTenant(t, b, "Globex")
+	sealed(t, b, acme.ID)
+	sealed(t, b, globex.ID)
+	watchCtx, cancel := context.WithCancel(ctx)
+	told := make(chan string, 64)
+	done := make(chan error, 1)
+	go func() { done <- b.WatchSealed(watchCtx, func(tenantID string) { told <- tenantID }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("WatchSealed after ctx ended = %v, want nil", err)
+		}
+	}()
+	// The watcher may not listen yet: seal again until it is told.
+	deadline := time.Now().Add(5 * time.Second)
+	for first := true; ; first = false {
+		createStream(t, b, newStream(acme.ID, events.Push))
+		if first {
+			select {
+			case got := <-told:
+				t.Fatalf("WatchSealed told %s before the seal", got)
+			case <-time.After(quietFor):
+			}
+		}
+		if err := b.SealAudit(ctx, acme.ID); err != nil {
+			t.Fatalf("SealAudit(acme) = %v, want nil", err)
+		}
+		select {
+		case got := <-told:
+			if got != acme.ID {
+				t.Fatalf("WatchSealed told %s after a seal of acme, want %s", got, acme.ID)
+			}
+		case <-time.After(200 * time.Millisecond):
+			if time.Now().Before(deadline) {
+				continue
+			}
+			t.Fatalf("WatchSealed told nothing within 5 s of sealing acme's events")
+		}
+		break
+	}
+	for len(told) > 0 { // the earlier seals', told late
+		<-told
+	}
+	createStream(t, b, newStream(globex.ID, events.Push))
+	if err := b.SealAudit(ctx, ""); err != nil {
+		t.Fatalf("SealAudit(all) = %v, want nil", err)
+	}
+	select {
+	case got := <-told:
+		if got != globex.ID {
+			t.Errorf("WatchSealed told %s after a seal of globex alone, want %s", got, globex.ID)
+		}
+	case <-time.After(2 * time.Second):
+		t.Errorf("WatchSealed told nothing within 2 s of sealing globex's events")
 	}
 }

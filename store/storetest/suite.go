@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"GroupSort", testGroupSort},
 		{"AuditSeal", testAuditSeal},
 		{"EventStreams", testEventStreams},
+		{"WatchSealed", testWatchSealed},
 		{"EventPushClaims", testEventPushClaims},
 		{"EventSigningKeys", testEventSigningKeys},
 		{"ImportJobs", testImportJobs},

@@ -332,7 +332,7 @@ func ScanToken(row Row) (directory.Token, error) {
 // EventColumns are the columns of an audit event in the order ScanEvent
 // reads them (a pending event's seq reads as 0).
 const EventColumns = `tenant_id, COALESCE(seq, 0), time, type, actor_kind, actor_id, actor_name,
-	target_type, target_id, target_display, request_id, source, changes, prev_hash, hash`
+	target_type, target_id, target_display, request_id, source, changes, method, prev_hash, hash`
 
 // ScanEvent reads a row of the columns in lead (scanned into lead)
 // followed by EventColumns.
@@ -343,7 +343,7 @@ func ScanEvent(row Row, lead ...any) (audit.Event, error) {
 		changes string
 	)
 	err := row.Scan(append(lead, &e.TenantID, &e.Seq, &at, &e.Type, &e.Actor.Kind, &e.Actor.ID, &e.Actor.Name,
-		&e.Target.Type, &e.Target.ID, &e.Target.Display, &e.RequestID, &e.Source, &changes, &e.PrevHash, &e.Hash)...)
+		&e.Target.Type, &e.Target.ID, &e.Target.Display, &e.RequestID, &e.Source, &changes, &e.Method, &e.PrevHash, &e.Hash)...)
 	if err != nil {
 		return audit.Event{}, err
 	}
