@@ -84,6 +84,11 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeProblem(w, es.status, es.scimType, detail)
 }
 
+// syntaxError is a KindInvalidSyntax error with a formatted detail.
+func syntaxError(format string, args ...any) error {
+	return directory.Errorf(directory.KindInvalidSyntax, "", format, args...)
+}
+
 // internalDetail is the detail of every 500: nothing about the cause.
 func internalDetail(requestID string) string {
 	return "internal error; report request id " + requestID + " to the operator"

@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -165,7 +163,7 @@ func (h *handler) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := h.bodyLimit(r)
 		if r.ContentLength > limit {
-			h.writeError(w, r, tooLarge(limit))
+			h.writeError(w, r, reqbody.TooLarge(limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -185,10 +183,6 @@ func (h *handler) bodyLimit(r *http.Request) int64 {
 // isBulk reports whether r is a request to /Bulk.
 func isBulk(r *http.Request) bool {
 	return r.URL.Path == basePath+"/Bulk"
-}
-
-func tooLarge(limit int64) error {
-	return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", limit)
 }
 
 // authenticate admits requests with a usable bearer token that has the scim
@@ -261,25 +255,6 @@ func (h *handler) admit(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, "", ex.detail)
 	return false
-}
-
-// readBody reads the whole (limited) request body. Exceeding the limit is
-// KindTooLarge; a body that cannot be decoded (corrupt gzip) keeps the
-// error that says so.
-func (h *handler) readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, tooLarge(tooBig.Limit)
-	}
-	var de *directory.Error
-	if errors.As(err, &de) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, directory.Errorf(directory.KindInvalidSyntax, "", "the request body could not be read")
-	}
-	return body, nil
 }
 
 // routePattern is the pattern the router matched for r (e.g.
