@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimd/scimd/admin"
-	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/eventapi"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/cursor"
@@ -29,8 +27,8 @@ import (
 	"github.com/scimd/scimd/internal/secretbox"
 	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/scim"
+	scimdserver "github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/web"
 )
 
 // logFlushInterval bounds how long a log line of serve waits in memory.
@@ -132,22 +130,18 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 			}
 		}))
 	srv := &http.Server{
-		Handler: scim.NewHandler(scim.Deps{
+		Handler: scimdserver.New(scimdserver.Deps{
 			Service:      svc,
+			SignIn:       flow,
+			Events:       feed,
 			Logger:       e.logger,
-			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
-			MaxBodyBytes: s.MaxBody,
 			Metrics:      reg,
-			Cursors:      cursors,
 			RateLimit:    limiter,
-			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
-				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody, Events: feed}),
-			Pages: web.NewHandler(web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed,
-				MailQueued: s.SMTPHost == ""}),
-			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
-				RateLimit: limiter, Metrics: reg}),
-			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID,
-				RateLimit: limiter}),
+			Cursors:      cursors,
+			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
+			PublicURL:    s.PublicURL,
+			MaxBodyBytes: s.MaxBody,
+			MailQueued:   s.SMTPHost == "",
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
