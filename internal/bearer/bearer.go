@@ -116,7 +116,7 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) bool {
 	retry := d.RetryAfterSeconds()
 	ex.RateLimited = true
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
-	g.Fail(w, r, directory.Errorf(directory.KindTooManyRequests, "", "too many requests from this connection; retry after %s",
-		plural.Count(retry, "second", "seconds")))
+	g.Fail(w, r, &directory.Error{Kind: directory.KindTooManyRequests, Op: "bearer.Admit",
+		Detail: "too many requests from this connection; retry after " + plural.Count(retry, "second", "seconds")})
 	return false
 }
