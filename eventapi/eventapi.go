@@ -61,6 +61,13 @@ func NewHandler(d Deps) http.Handler {
 	}
 	guard := &bearer.Guard{Service: d.Directory, Scope: directory.ScopeEvents, Limiter: d.RateLimit, Metrics: d.Metrics, Log: a.log, Fail: a.writeError}
 	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, directory.Errorf(directory.KindNotFound, "", "no events endpoint at %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"err": "invalid_request",
+			"description": r.Method + " is not supported here; GET /jwks.json and POST /poll are"})
+	})
 	r.Get("/jwks.json", a.jwks)
 	r.With(exchange.LimitBody(func(*http.Request) int64 { return maxPollBody }, a.writeError), guard.Wrap).Post("/poll", a.poll)
 	return r

@@ -156,8 +156,9 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 
 // methodNotAllowed answers 405. A method the router does not know at all
 // (FROB) is refused before any API's router sees it: the API under the
-// path, one of apis by prefix, answers it in its own shape. The server's
-// own routes (/healthz, /readyz, /metrics) are GET only.
+// path, one of apis by prefix, answers it in its own shape (each API has
+// its own 405 answer, so it never comes back here). The server's own
+// routes (/healthz, /readyz, /metrics) are GET only.
 func methodNotAllowed(apis map[string]http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		for prefix, h := range apis {

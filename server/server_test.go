@@ -200,6 +200,16 @@ func TestUnroutedAnswers(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(raw, `"error":"methodNotAllowed"`) {
 		t.Errorf("FROB /admin/v1/tenant = %d %s; want the admin API's 405", resp.StatusCode, raw)
 	}
+	for _, m := range []string{"FROB", http.MethodGet} {
+		resp, raw = e.call(m, "/events/v1/poll", "", "e", "")
+		if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(raw, `"err":"invalid_request"`) {
+			t.Errorf("%s /events/v1/poll = %d %s; want the events API's 405", m, resp.StatusCode, raw)
+		}
+	}
+	resp, raw = e.call(http.MethodGet, "/events/v1/nothing", "", "f", "")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(raw, `"err":"not_found"`) {
+		t.Errorf("GET /events/v1/nothing = %d %s; want the events API's 404", resp.StatusCode, raw)
+	}
 }
 
 // TestOneCaller: a token is the same caller on every surface: the users it
