@@ -29,7 +29,7 @@ type Deps struct {
 	Logger *slog.Logger
 	// Requests is the server's request middleware, in front of the
 	// endpoint; it also serves each operation of a /Bulk request as the
-	// request it stands for. nil: one that logs to Logger.
+	// request it stands for. Required.
 	Requests *exchange.Middleware
 	// BaseURL is the external base URL of the server, e.g.
 	// "https://scim.example.com", used in Location headers and
@@ -79,9 +79,6 @@ func NewHandler(d Deps) http.Handler {
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
-	}
-	if h.requests == nil {
-		h.requests = &exchange.Middleware{Log: h.log}
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
