@@ -7,7 +7,6 @@
 package admin
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -18,10 +17,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/reqbody"
 	"github.com/scimd/scimd/internal/signin"
 )
@@ -38,15 +37,12 @@ type Deps struct {
 	Service *directory.Service
 	// Logger receives internal errors; nil discards.
 	Logger *slog.Logger
-	// RequestID returns the id of the request in ctx (the server's request
-	// id middleware gives every request one), for audit events.
-	RequestID func(*http.Request) string
 	// PublicURL is the address of the server's pages, for the reset links
 	// it hands out; empty: the request's scheme and host.
 	PublicURL string
-	// MaxBodyBytes is the largest request body once decoded (a gzip body
-	// is held to it as it inflates); 0 means DefaultMaxBodyBytes. The
-	// server in front limits the bytes sent.
+	// MaxBodyBytes is the largest request body, as sent and once decoded
+	// (a gzip body is held to it as it inflates); 0 means
+	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// SignIn, when set, serves POST /users/{id}/unlock (accounts locked
 	// by failed sign-ins); nil: that endpoint answers 404.
@@ -63,7 +59,6 @@ const DefaultMaxBodyBytes = 1 << 20
 type api struct {
 	svc       *directory.Service
 	log       *slog.Logger
-	requestID func(*http.Request) string
 	publicURL string
 	maxBody   int64
 	signIn    *signin.Service
@@ -71,19 +66,18 @@ type api struct {
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix, with
-// the prefix removed (mount it at Prefix).
+// the prefix removed: the server mounts it there, behind its request
+// middleware (exchange.Middleware).
 func NewHandler(d Deps) http.Handler {
-	a := &api{svc: d.Service, log: d.Logger, requestID: d.RequestID, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes, signIn: d.SignIn, events: d.Events}
+	a := &api{svc: d.Service, log: d.Logger, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxBody: d.MaxBodyBytes, signIn: d.SignIn, events: d.Events}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	if a.requestID == nil {
-		a.requestID = func(*http.Request) string { return "" }
-	}
 	r := chi.NewRouter()
+	r.Use(exchange.LimitBody(func(*http.Request) int64 { return a.maxBody }, a.writeError))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, directory.Errorf(directory.KindNotFound, "", "no admin endpoint at %s", r.URL.Path))
 	})
@@ -95,8 +89,9 @@ func NewHandler(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
+	guard := &bearer.Guard{Service: a.svc, Scope: directory.ScopeAdmin, Log: a.log, Fail: a.writeError}
 	r.Group(func(r chi.Router) {
-		r.Use(a.authenticate, a.acceptBody)
+		r.Use(guard.Wrap, a.acceptBody)
 		r.Get("/tenant", a.getTenant)
 		r.Patch("/tenant", a.patchTenant)
 		r.Get("/policy", a.getPolicy)
@@ -134,37 +129,6 @@ func NewHandler(d Deps) http.Handler {
 	return r
 }
 
-type ctxKey struct{}
-
-// principal is the authenticated token of a request and its caller.
-type principal struct {
-	tenant directory.Tenant
-	caller directory.Caller
-}
-
-func principalOf(r *http.Request) principal {
-	p, _ := r.Context().Value(ctxKey{}).(principal)
-	return p
-}
-
-// authenticate admits requests with a usable bearer token that has the
-// admin scope; the token is the audit actor of every change.
-func (a *api) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := bearer.Authenticate(r, a.svc, directory.ScopeAdmin)
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		pr := principal{tenant: p.Tenant, caller: directory.Caller{
-			Actor:     audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
-			RequestID: a.requestID(r),
-			Source:    bearer.RemoteIP(r),
-		}}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, pr)))
-	})
-}
-
 // acceptBody refuses a body that is not JSON, or in a content coding other
 // than gzip, with 415; a gzip body is decoded as it is read, held to the
 // body limit (see reqbody.Accept).
@@ -186,56 +150,25 @@ type problem struct {
 	Detail string `json:"detail"`
 }
 
-// errorStatuses maps every directory.Kind to its status and error code.
-var errorStatuses = map[directory.Kind]struct {
-	status int
-	code   string
-}{
-	directory.KindInternal:             {http.StatusInternalServerError, "internal"},
-	directory.KindInvalidValue:         {http.StatusBadRequest, "invalidValue"},
-	directory.KindInvalidSyntax:        {http.StatusBadRequest, "invalidSyntax"},
-	directory.KindInvalidFilter:        {http.StatusBadRequest, "invalidFilter"},
-	directory.KindInvalidPath:          {http.StatusBadRequest, "invalidPath"},
-	directory.KindNoTarget:             {http.StatusBadRequest, "noTarget"},
-	directory.KindMutability:           {http.StatusBadRequest, "mutability"},
-	directory.KindUniqueness:           {http.StatusConflict, "uniqueness"},
-	directory.KindNotFound:             {http.StatusNotFound, "notFound"},
-	directory.KindPrecondition:         {http.StatusPreconditionFailed, "precondition"},
-	directory.KindUnauthorized:         {http.StatusUnauthorized, "unauthorized"},
-	directory.KindForbidden:            {http.StatusForbidden, "forbidden"},
-	directory.KindTooLarge:             {http.StatusRequestEntityTooLarge, "tooLarge"},
-	directory.KindBusy:                 {http.StatusServiceUnavailable, "busy"},
-	directory.KindInvalidCursor:        {http.StatusBadRequest, "invalidCursor"},
-	directory.KindExpiredCursor:        {http.StatusBadRequest, "expiredCursor"},
-	directory.KindInvalidCount:         {http.StatusBadRequest, "invalidCount"},
-	directory.KindConflict:             {http.StatusConflict, "conflict"},
-	directory.KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, "unsupportedMediaType"},
-}
-
-// writeError answers err. Internal errors are logged with their cause and
+// writeError answers err, with the status and error name of
+// exchange.StatusOf. Internal errors are logged with their cause and
 // answered with the request id alone.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	kind := directory.KindOf(err)
-	es, ok := errorStatuses[kind]
-	if !ok {
-		kind, es = directory.KindInternal, errorStatuses[directory.KindInternal]
-	}
-	p := problem{Status: es.status, Error: es.code, Detail: directory.DetailOf(err)}
+	kind, st := exchange.StatusOf(err)
+	p := problem{Status: st.Code, Error: st.Name, Detail: directory.DetailOf(err)}
 	var de *directory.Error
 	if errors.As(err, &de) && kind != directory.KindInternal {
 		p.Field = de.Field
 	}
 	switch kind {
 	case directory.KindInternal:
-		id := a.requestID(r)
-		a.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
-		p.Detail = "internal error; report request id " + id + " to the operator"
+		p.Detail = exchange.Internal(a.log, r, err)
 	case directory.KindUnauthorized:
 		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 	case directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, es.status, p)
+	writeJSON(w, st.Code, p)
 }
 
 // writeJSON writes v as the JSON body of a status answer.

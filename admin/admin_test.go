@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/scimd/scimd/internal/secretbox"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scimd/scimd/internal/secretbox"
+	"github.com/scimd/scimd/server"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,7 +21,6 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
-	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -44,11 +45,7 @@ func newEnv(t *testing.T, b store.Backend) *env {
 	}
 	svc := directory.NewService(b, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8),
 		directory.WithSecretBox(box))
-	srv := httptest.NewServer(scim.NewHandler(scim.Deps{
-		Service: svc,
-		Admin: admin.NewHandler(admin.Deps{Service: svc, RequestID: scim.RequestID,
-			Events: events.NewService(b, box, svc, "https://scim.example.com")}),
-	}))
+	srv := httptest.NewServer(server.New(server.Deps{Service: svc, Events: events.NewService(b, box, svc, "https://scim.example.com")}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, svc: svc, srv: srv}
 	if e.tenant, err = svc.CreateTenant(context.Background(), operator, "Acme"); err != nil {

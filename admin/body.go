@@ -4,22 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/reqbody"
 )
 
-// maxDepth is the deepest nesting of objects and arrays a request body may
-// have; the API's bodies need three levels.
-const maxDepth = 16
-
-// body is a request body that is one JSON object with no duplicate member
-// names, also none that differ in letter case alone (encoding/json matches
-// names without regard to case, so either could be the one it takes).
+// body is a request body that is one JSON object, checked as
+// reqbody.Object checks it: no duplicate member names, also none that
+// differ in letter case alone (encoding/json matches names without regard
+// to case, so either could be the one it takes).
 type body struct {
 	raw []byte
 	// members are the paths of the object's members, objects within
@@ -30,106 +26,31 @@ type body struct {
 
 // readBody reads and checks the request body.
 func readBody(r *http.Request) (body, error) {
-	raw, err := io.ReadAll(r.Body)
+	raw, err := reqbody.Read(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return body{}, directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit)
-		}
-		var de *directory.Error
-		if errors.As(err, &de) { // a body that cannot be decoded (corrupt gzip)
-			return body{}, err
-		}
-		return body{}, directory.Errorf(directory.KindInvalidSyntax, "", "the request body cannot be read")
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return body{}, directory.Errorf(directory.KindInvalidSyntax, "", "the request body is empty; send a JSON object")
-	}
-	if !utf8.Valid(raw) {
-		return body{}, directory.Errorf(directory.KindInvalidSyntax, "", "the request body is not valid UTF-8")
-	}
-	b := body{raw: raw, members: map[string]bool{}}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return body{}, directory.Errorf(directory.KindInvalidSyntax, "", "the request body must be a JSON object")
-	}
-	if err := b.scanObject(dec, "", 1, true); err != nil {
 		return body{}, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return body{}, directory.Errorf(directory.KindInvalidSyntax, "", "the request body has data after the JSON object")
+	obj, err := reqbody.Object(raw)
+	if err != nil {
+		return body{}, err
 	}
+	b := body{raw: raw, members: map[string]bool{}}
+	b.list(obj, "")
 	return b, nil
 }
 
-// scanObject reads the members of an object whose '{' has been read, up to
-// its '}', recording their paths when record is set.
-func (b *body) scanObject(dec *json.Decoder, path string, depth int, record bool) error {
-	seen := map[string]string{} // lower-case name → name as sent
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return invalidJSON(dec)
+// list records the members of obj, whose path is prefix.
+func (b body) list(obj map[string]any, prefix string) {
+	for name, v := range obj {
+		p := strings.ToLower(name)
+		if prefix != "" {
+			p = prefix + "." + p
 		}
-		name := tok.(string) // the decoder yields only strings as member names
-		p := strings.ToLower(joinPath(path, name))
-		if prev, dup := seen[strings.ToLower(name)]; dup {
-			return directory.Errorf(directory.KindInvalidSyntax, p, "the request body has the member %q twice (as %q and %q; names are matched without regard to case)",
-				joinPath(path, name), prev, name)
-		}
-		seen[strings.ToLower(name)] = name
-		null, err := b.scanValue(dec, p, depth, record)
-		if err != nil {
-			return err
-		}
-		if record {
-			b.members[p] = null
+		b.members[p] = v == nil
+		if sub, ok := v.(map[string]any); ok {
+			b.list(sub, p)
 		}
 	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return invalidJSON(dec)
-	}
-	return nil
-}
-
-// scanValue reads one value and reports whether it is null.
-func (b *body) scanValue(dec *json.Decoder, path string, depth int, record bool) (bool, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return false, invalidJSON(dec)
-	}
-	delim, ok := tok.(json.Delim)
-	if !ok {
-		return tok == nil, nil
-	}
-	if depth+1 > maxDepth {
-		return false, directory.Errorf(directory.KindInvalidSyntax, "", "the request body is nested deeper than %d levels", maxDepth)
-	}
-	if delim == '{' {
-		return false, b.scanObject(dec, path, depth+1, record)
-	}
-	for dec.More() { // '['
-		if _, err := b.scanValue(dec, path+"[]", depth+1, false); err != nil {
-			return false, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // ']'
-		return false, invalidJSON(dec)
-	}
-	return false, nil
-}
-
-// invalidJSON describes a syntax error by position only: the decoder's
-// message may quote input, which may be a password.
-func invalidJSON(dec *json.Decoder) error {
-	return directory.Errorf(directory.KindInvalidSyntax, "", "the request body is not valid JSON (near byte %d)", dec.InputOffset())
-}
-
-func joinPath(parent, name string) string {
-	if parent == "" {
-		return name
-	}
-	return parent + "." + name
 }
 
 // decode decodes the body into v, over what v holds: members the body

@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -48,8 +49,8 @@ func (a *api) createGroup(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p := principalOf(r)
-	g, err := a.svc.CreateGroup(r.Context(), p.caller, p.tenant.ID, directory.GroupInput{DisplayName: body.DisplayName, Members: body.Members})
+	p := exchange.Of(r.Context())
+	g, err := a.svc.CreateGroup(r.Context(), p.Caller, p.Principal.Tenant.ID, directory.GroupInput{DisplayName: body.DisplayName, Members: body.Members})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -72,7 +73,7 @@ func (a *api) listGroups(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	res, err := a.svc.Groups(r.Context(), principalOf(r).tenant.ID, directory.GroupQuery{Filter: f, StartIndex: startIndex, Count: count})
+	res, err := a.svc.Groups(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID, directory.GroupQuery{Filter: f, StartIndex: startIndex, Count: count})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -86,7 +87,7 @@ func (a *api) listGroups(w http.ResponseWriter, r *http.Request) {
 
 // getGroup serves GET /groups/{id}, with the members.
 func (a *api) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := a.svc.Group(r.Context(), principalOf(r).tenant.ID, chi.URLParam(r, "id"), true)
+	g, err := a.svc.Group(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID, chi.URLParam(r, "id"), true)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -96,8 +97,8 @@ func (a *api) getGroup(w http.ResponseWriter, r *http.Request) {
 
 // deleteGroup serves DELETE /groups/{id}: 204.
 func (a *api) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	if err := a.svc.DeleteGroup(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"), 0); err != nil {
+	p := exchange.Of(r.Context())
+	if err := a.svc.DeleteGroup(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "id"), 0); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

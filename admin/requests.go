@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 )
 
 // requestView is an entry of the SCIM request log.
@@ -58,7 +59,7 @@ func (a *api) listRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Limit = limit + 1 // one more tells whether an older page exists
-	recs, err := a.svc.Requests(r.Context(), principalOf(r).tenant.ID, f)
+	recs, err := a.svc.Requests(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID, f)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

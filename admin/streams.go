@@ -9,6 +9,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/exchange"
 )
 
 // streamView is an event stream as the API shows it.
@@ -68,13 +69,13 @@ func (a *api) head(ctx context.Context, tenantID string) int64 {
 
 // listStreams serves GET /event-streams.
 func (a *api) listStreams(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	streams, err := a.events.Streams(r.Context(), p.tenant.ID)
+	p := exchange.Of(r.Context())
+	streams, err := a.events.Streams(r.Context(), p.Principal.Tenant.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	head := a.head(r.Context(), p.tenant.ID)
+	head := a.head(r.Context(), p.Principal.Tenant.ID)
 	out := make([]streamView, 0, len(streams))
 	for _, s := range streams {
 		out = append(out, viewStream(s, head))
@@ -99,8 +100,8 @@ func (a *api) createStream(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p := principalOf(r)
-	s, err := a.events.Subscribe(r.Context(), p.caller, p.tenant.ID, events.StreamInput{URL: body.URL, TokenName: body.PollToken, Full: body.Full, Audience: body.Audience})
+	p := exchange.Of(r.Context())
+	s, err := a.events.Subscribe(r.Context(), p.Caller, p.Principal.Tenant.ID, events.StreamInput{URL: body.URL, TokenName: body.PollToken, Full: body.Full, Audience: body.Audience})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -110,13 +111,13 @@ func (a *api) createStream(w http.ResponseWriter, r *http.Request) {
 
 // getStream serves GET /event-streams/{id}.
 func (a *api) getStream(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	s, err := a.events.Stream(r.Context(), p.tenant.ID, chi.URLParam(r, "id"))
+	p := exchange.Of(r.Context())
+	s, err := a.events.Stream(r.Context(), p.Principal.Tenant.ID, chi.URLParam(r, "id"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewStream(s, a.head(r.Context(), p.tenant.ID)))
+	writeJSON(w, http.StatusOK, viewStream(s, a.head(r.Context(), p.Principal.Tenant.ID)))
 }
 
 // streamPatch is the body of PATCH /event-streams/{id}: a new state
@@ -135,7 +136,7 @@ func (a *api) patchStream(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p, id := principalOf(r), chi.URLParam(r, "id")
+	p, id := exchange.Of(r.Context()), chi.URLParam(r, "id")
 	if (body.State == "") == (body.FromSeq == 0) {
 		a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "state", "send either state (active or disabled) or fromSeq"))
 		return
@@ -146,9 +147,9 @@ func (a *api) patchStream(w http.ResponseWriter, r *http.Request) {
 	)
 	switch body.State {
 	case "":
-		s, err = a.events.Replay(r.Context(), p.caller, p.tenant.ID, id, body.FromSeq)
+		s, err = a.events.Replay(r.Context(), p.Caller, p.Principal.Tenant.ID, id, body.FromSeq)
 	case string(events.Active), string(events.Disabled):
-		s, err = a.events.SetEnabled(r.Context(), p.caller, p.tenant.ID, id, body.State == string(events.Active))
+		s, err = a.events.SetEnabled(r.Context(), p.Caller, p.Principal.Tenant.ID, id, body.State == string(events.Active))
 	default:
 		err = directory.Errorf(directory.KindInvalidValue, "state", "state is active or disabled")
 	}
@@ -156,14 +157,14 @@ func (a *api) patchStream(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewStream(s, a.head(r.Context(), p.tenant.ID)))
+	writeJSON(w, http.StatusOK, viewStream(s, a.head(r.Context(), p.Principal.Tenant.ID)))
 }
 
 // deleteStream serves DELETE /event-streams/{id}: 204. Audited as
 // event_stream.removed.
 func (a *api) deleteStream(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	if err := a.events.Remove(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id")); err != nil {
+	p := exchange.Of(r.Context())
+	if err := a.events.Remove(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "id")); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/password"
 )
 
@@ -29,7 +30,7 @@ type tenantView struct {
 // getTenant serves GET /tenant: the tenant with its settings, as stored
 // now.
 func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
-	t, err := a.svc.Tenant(r.Context(), principalOf(r).tenant.ID)
+	t, err := a.svc.Tenant(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -72,8 +73,8 @@ func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, directory.Errorf(directory.KindInvalidValue, "invitationExpiry", "invitationExpiry must be a duration such as 72h"))
 		return
 	}
-	p := principalOf(r)
-	if _, err := a.svc.SetInvitationTTL(r.Context(), p.caller, p.tenant.ID, ttl); err != nil {
+	p := exchange.Of(r.Context())
+	if _, err := a.svc.SetInvitationTTL(r.Context(), p.Caller, p.Principal.Tenant.ID, ttl); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -98,7 +99,7 @@ func checkPatch(b body, v any) error {
 // listAttributes serves GET /attributes: the tenant's custom attributes,
 // in definition order.
 func (a *api) listAttributes(w http.ResponseWriter, r *http.Request) {
-	defs, err := a.svc.TenantAttributes(r.Context(), principalOf(r).tenant.ID)
+	defs, err := a.svc.TenantAttributes(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -117,8 +118,8 @@ func (a *api) defineAttribute(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p := principalOf(r)
-	d, err := a.svc.DefineAttribute(r.Context(), p.caller, p.tenant.ID, body)
+	p := exchange.Of(r.Context())
+	d, err := a.svc.DefineAttribute(r.Context(), p.Caller, p.Principal.Tenant.ID, body)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -138,8 +139,8 @@ func (a *api) removeAttribute(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, q.err)
 		return
 	}
-	p := principalOf(r)
-	n, err := a.svc.RemoveAttribute(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name"), force)
+	p := exchange.Of(r.Context())
+	n, err := a.svc.RemoveAttribute(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "name"), force)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -162,7 +163,7 @@ var policyPaths = memberPaths(reflect.TypeFor[policyView]())
 
 // getPolicy serves GET /policy.
 func (a *api) getPolicy(w http.ResponseWriter, r *http.Request) {
-	t, err := a.svc.Tenant(r.Context(), principalOf(r).tenant.ID)
+	t, err := a.svc.Tenant(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -191,8 +192,8 @@ func (a *api) putPolicy(w http.ResponseWriter, r *http.Request) {
 			strings.Join(missing, ", ")))
 		return
 	}
-	p := principalOf(r)
-	t, err := a.svc.SetTenantPolicy(r.Context(), p.caller, p.tenant.ID, body.MFARequired, body.Policy)
+	p := exchange.Of(r.Context())
+	t, err := a.svc.SetTenantPolicy(r.Context(), p.Caller, p.Principal.Tenant.ID, body.MFARequired, body.Policy)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -212,8 +213,8 @@ func (a *api) patchPolicy(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p := principalOf(r)
-	t, err := a.svc.UpdateTenantPolicy(r.Context(), p.caller, p.tenant.ID, func(mfa *bool, pol *password.Policy) error {
+	p := exchange.Of(r.Context())
+	t, err := a.svc.UpdateTenantPolicy(r.Context(), p.Caller, p.Principal.Tenant.ID, func(mfa *bool, pol *password.Policy) error {
 		v := policyView{MFARequired: *mfa, Policy: *pol}
 		if err := b.decode(&v); err != nil {
 			return err
@@ -252,7 +253,7 @@ func viewToken(t *directory.Token) tokenView {
 // listTokens serves GET /tokens: every token of the tenant, revoked ones
 // included.
 func (a *api) listTokens(w http.ResponseWriter, r *http.Request) {
-	tokens, err := a.svc.Tokens(r.Context(), principalOf(r).tenant.ID)
+	tokens, err := a.svc.Tokens(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -291,8 +292,8 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 	if len(body.Scopes) == 0 {
 		body.Scopes = []directory.Scope{directory.ScopeSCIM}
 	}
-	p := principalOf(r)
-	secret, t, err := a.svc.CreateToken(r.Context(), p.caller, p.tenant.ID, body.Name, body.Scopes, expires, body.Settings)
+	p := exchange.Of(r.Context())
+	secret, t, err := a.svc.CreateToken(r.Context(), p.Caller, p.Principal.Tenant.ID, body.Name, body.Scopes, expires, body.Settings)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -326,8 +327,8 @@ func (a *api) updateToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p := principalOf(r)
-	t, err := a.svc.UpdateTokenSettings(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name"), func(cs *directory.ConnectionSettings) error {
+	p := exchange.Of(r.Context())
+	t, err := a.svc.UpdateTokenSettings(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "name"), func(cs *directory.ConnectionSettings) error {
 		v := tokenPatch{Settings: *cs}
 		if err := b.decode(&v); err != nil {
 			return err
@@ -348,8 +349,8 @@ func (a *api) updateToken(w http.ResponseWriter, r *http.Request) {
 // revokeToken serves DELETE /tokens/{name}: 204; the token stops working
 // at once on this server and within the token cache time on the others.
 func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	if err := a.svc.RevokeToken(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "name")); err != nil {
+	p := exchange.Of(r.Context())
+	if err := a.svc.RevokeToken(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "name")); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -380,7 +381,7 @@ func (a *api) listAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Limit = limit + 1 // one more tells whether a next page exists
-	events, err := a.svc.AuditEvents(r.Context(), principalOf(r).tenant.ID, f)
+	events, err := a.svc.AuditEvents(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID, f)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

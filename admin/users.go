@@ -9,6 +9,7 @@ import (
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -82,7 +83,7 @@ func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	p := principalOf(r)
+	p := exchange.Of(r.Context())
 	in := directory.UserInput{
 		User:     directory.DirectUser(body.Email, body.UserName, body.Name),
 		Password: body.Password, EmailVerified: body.EmailVerified, PasswordMustReset: body.PasswordMustReset,
@@ -91,12 +92,12 @@ func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
 	in.User.Custom = body.Attributes
 	if len(body.Groups) > 0 {
 		var err error
-		if in.Groups, err = a.svc.ResolveGroups(r.Context(), p.tenant.ID, body.Groups); err != nil {
+		if in.Groups, err = a.svc.ResolveGroups(r.Context(), p.Principal.Tenant.ID, body.Groups); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
 	}
-	u, err := a.svc.CreateUser(r.Context(), p.caller, p.tenant.ID, in)
+	u, err := a.svc.CreateUser(r.Context(), p.Caller, p.Principal.Tenant.ID, in)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -136,7 +137,7 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	defs := principalOf(r).tenant.Attributes
+	defs := exchange.Of(r.Context()).Principal.Tenant.Attributes
 	catalog := query.Users
 	if len(defs) > 0 {
 		catalog = query.UserCatalog(directory.CustomSchema(defs))
@@ -146,7 +147,7 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	res, err := a.svc.Users(r.Context(), principalOf(r).tenant.ID, directory.UserQuery{Filter: f, StartIndex: startIndex, Count: count})
+	res, err := a.svc.Users(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID, directory.UserQuery{Filter: f, StartIndex: startIndex, Count: count})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -161,7 +162,7 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request) {
 // getUser serves GET /users/{id}: the user detail, with its groups and its
 // audit summary (its own events, newest first).
 func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
-	tenantID := principalOf(r).tenant.ID
+	tenantID := exchange.Of(r.Context()).Principal.Tenant.ID
 	u, groups, err := a.svc.UserWithGroups(r.Context(), tenantID, chi.URLParam(r, "id"))
 	if err != nil {
 		a.writeError(w, r, err)
@@ -186,8 +187,8 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
 // email with a new link, the earlier ones revoked (202: the outbox sends
 // it); audited as user.invitation_resent.
 func (a *api) resendInvitation(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	if err := a.svc.ResendInvitation(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id")); err != nil {
+	p := exchange.Of(r.Context())
+	if err := a.svc.ResendInvitation(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "id")); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -198,8 +199,8 @@ func (a *api) resendInvitation(w http.ResponseWriter, r *http.Request) {
 // link (24 hours) at which the user replaces a temporary password; the
 // earlier ones are revoked; audited as user.reset_link_issued.
 func (a *api) resetLink(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	secret, err := a.svc.ResetLink(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"))
+	p := exchange.Of(r.Context())
+	secret, err := a.svc.ResetLink(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "id"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -219,8 +220,8 @@ func (a *api) resetLink(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	if err := a.svc.DeleteUser(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"), 0); err != nil {
+	p := exchange.Of(r.Context())
+	if err := a.svc.DeleteUser(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "id"), 0); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -234,8 +235,8 @@ func (a *api) unlockUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, directory.Errorf(directory.KindNotFound, "", "this server does not serve sign-in"))
 		return
 	}
-	p := principalOf(r)
-	unlocked, err := a.signIn.Unlock(r.Context(), p.caller, p.tenant.ID, chi.URLParam(r, "id"))
+	p := exchange.Of(r.Context())
+	unlocked, err := a.signIn.Unlock(r.Context(), p.Caller, p.Principal.Tenant.ID, chi.URLParam(r, "id"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -7,11 +7,10 @@ package authapi
 
 import (
 	"bytes"
-	"context"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -21,7 +20,9 @@ import (
 
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/ratelimit"
+	"github.com/scimd/scimd/internal/reqbody"
 	"github.com/scimd/scimd/internal/signin"
 )
 
@@ -36,9 +37,9 @@ type Deps struct {
 	SignIn *signin.Service
 	// Logger receives internal errors; nil discards.
 	Logger *slog.Logger
-	// RequestID returns the id of the request (for audit events and
-	// internal error answers).
-	RequestID func(*http.Request) string
+	// MaxBodyBytes is the largest request body; 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 	// RateLimit, when set, limits the requests of each auth token (the
 	// connection), as it limits SCIM connections; nil: no limit.
 	RateLimit *ratelimit.Limiter
@@ -46,26 +47,26 @@ type Deps struct {
 	Metrics interface{ ObserveRateLimited() }
 }
 
+// DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is not set.
+const DefaultMaxBodyBytes = 1 << 20
+
 type api struct {
-	dir       *directory.Service
-	flow      *signin.Service
-	log       *slog.Logger
-	requestID func(*http.Request) string
-	limiter   *ratelimit.Limiter
-	metrics   interface{ ObserveRateLimited() }
+	flow *signin.Service
+	log  *slog.Logger
 }
 
 // NewHandler returns the API's handler; it routes paths below Prefix,
-// with the prefix removed (mount it at Prefix).
+// with the prefix removed: the server mounts it there, behind its request
+// middleware (exchange.Middleware).
 func NewHandler(d Deps) http.Handler {
-	a := &api{dir: d.Directory, flow: d.SignIn, log: d.Logger, requestID: d.RequestID, limiter: d.RateLimit, metrics: d.Metrics}
+	a := &api{flow: d.SignIn, log: d.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	if a.requestID == nil {
-		a.requestID = func(*http.Request) string { return "" }
-	}
+	maxBody := cmp.Or(max(d.MaxBodyBytes, 0), DefaultMaxBodyBytes)
+	guard := &bearer.Guard{Service: d.Directory, Scope: directory.ScopeAuth, Limiter: d.RateLimit, Metrics: d.Metrics, Log: a.log, Fail: a.writeError}
 	r := chi.NewRouter()
+	r.Use(exchange.LimitBody(func(*http.Request) int64 { return maxBody }, a.writeError))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, problem{Error: "not_found", Detail: "no sign-in endpoint at " + r.URL.Path})
 	})
@@ -74,7 +75,7 @@ func NewHandler(d Deps) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, problem{Error: "method_not_allowed", Detail: r.Method + " is not supported here; use POST"})
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(a.authenticate)
+		r.Use(guard.Wrap)
 		r.Post("/sign-in", a.signIn)
 		r.Post("/sign-in/password", a.changeRequiredPassword)
 		r.Post("/sign-in/email", a.sendEmailCode)
@@ -86,40 +87,12 @@ func NewHandler(d Deps) http.Handler {
 	return r
 }
 
-type ctxKey struct{}
-
-// authenticate admits requests with a usable bearer token that has the
-// auth scope.
-func (a *api) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := bearer.Authenticate(r, a.dir, directory.ScopeAuth)
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		if a.limiter != nil {
-			d, err := a.limiter.Allow(r.Context(), p.Tenant.ID, p.Token.ID)
-			if err != nil {
-				a.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; request allowed", "request_id", a.requestID(r), "err", err)
-			}
-			if !d.Allowed {
-				if a.metrics != nil {
-					a.metrics.ObserveRateLimited()
-				}
-				w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
-				writeJSON(w, http.StatusTooManyRequests, problem{Error: "throttled", Detail: "too many requests from this connection; retry after the delay in Retry-After"})
-				return
-			}
-		}
-		c := signin.Client{Tenant: p.Tenant, TokenID: p.Token.ID, TokenName: p.Token.Name,
-			RequestID: a.requestID(r), Source: bearer.RemoteIP(r)}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
-	})
-}
-
+// clientOf returns the sign-in client of r: its authenticated token, as
+// the bearer guard recorded it in the exchange.
 func clientOf(r *http.Request) signin.Client {
-	c, _ := r.Context().Value(ctxKey{}).(signin.Client)
-	return c
+	ex := exchange.Of(r.Context())
+	return signin.Client{Tenant: ex.Principal.Tenant, TokenID: ex.Principal.Token.ID, TokenName: ex.Principal.Token.Name,
+		RequestID: ex.RequestID, Source: ex.Caller.Source}
 }
 
 // The request bodies. Pointers tell a member sent from one left out.
@@ -370,25 +343,38 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusTooManyRequests, problem{Error: "throttled", Detail: "too many failed attempts; retry after the delay in Retry-After"})
 	case errors.As(err, &se):
 		writeJSON(w, http.StatusConflict, problem{Error: "step_not_due", Status: se.Due, Detail: fmt.Sprintf("the step due is %s", se.Due)})
-	case errors.As(err, &de) && de.Kind == directory.KindUnauthorized:
-		w.Header().Set("WWW-Authenticate", bearer.Challenge)
-		writeJSON(w, http.StatusUnauthorized, problem{Error: "invalid_token", Detail: de.Detail})
-	case errors.As(err, &de) && de.Kind == directory.KindForbidden:
-		writeJSON(w, http.StatusForbidden, problem{Error: "insufficient_scope", Detail: "only tokens with the auth scope call /auth/v1"})
-	case errors.As(err, &de) && de.Kind == directory.KindBusy:
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, problem{Error: "busy", Detail: de.Detail})
-	case errors.As(err, &de) && de.Kind == directory.KindInvalidValue && de.Field == "newPassword":
-		writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_password", Field: de.Field, Detail: de.Detail})
-	case errors.As(err, &de) && de.Kind == directory.KindInvalidValue:
-		writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_value", Field: de.Field, Detail: de.Detail})
-	case errors.As(err, &de) && de.Kind == directory.KindTooLarge:
-		writeJSON(w, http.StatusRequestEntityTooLarge, problem{Error: "too_large", Detail: de.Detail})
+	case errors.As(err, &de) && errorCodes[de.Kind] != "":
+		_, st := exchange.StatusOf(err)
+		p := problem{Error: errorCodes[de.Kind], Detail: de.Detail}
+		switch de.Kind {
+		case directory.KindUnauthorized:
+			w.Header().Set("WWW-Authenticate", bearer.Challenge)
+		case directory.KindForbidden:
+			p.Detail = "only tokens with the auth scope call /auth/v1"
+		case directory.KindBusy:
+			w.Header().Set("Retry-After", "1")
+		case directory.KindInvalidValue:
+			p.Field = de.Field
+			if de.Field == "newPassword" {
+				p.Error = "invalid_password"
+			}
+		}
+		writeJSON(w, st.Code, p)
 	default:
-		id := a.requestID(r)
-		a.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
-		writeJSON(w, http.StatusInternalServerError, problem{Error: "internal", Detail: "internal error; report request id " + id + " to the operator"})
+		writeJSON(w, http.StatusInternalServerError, problem{Error: "internal", Detail: exchange.Internal(a.log, r, err)})
 	}
+}
+
+// errorCodes names the domain error kinds the API answers, with the
+// status of exchange.StatusOf; any other kind is answered as internal.
+var errorCodes = map[directory.Kind]string{
+	directory.KindUnauthorized:    "invalid_token",
+	directory.KindForbidden:       "insufficient_scope",
+	directory.KindBusy:            "busy",
+	directory.KindInvalidValue:    "invalid_value",
+	directory.KindInvalidSyntax:   "invalid_request",
+	directory.KindTooLarge:        "too_large",
+	directory.KindTooManyRequests: "throttled",
 }
 
 // writeJSON writes v as the JSON body of a status answer.
@@ -406,13 +392,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // readJSON decodes the request body into v: one JSON object, no unknown
 // members, nothing after it.
 func readJSON(r *http.Request, v any) error {
-	raw, err := io.ReadAll(r.Body)
+	raw, err := reqbody.Read(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit)
-		}
-		return errMalformed("the request body cannot be read")
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/mail"
@@ -18,6 +17,7 @@ import (
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/internal/signin"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -413,7 +413,7 @@ func TestResetLinkUnlocks(t *testing.T) {
 // 429 with Retry-After before any password is verified.
 func TestConnectionThrottle(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
-		e := newEnv(t, b, func(e *env, d *authapi.Deps) {
+		e := newEnv(t, b, func(e *env, d *server.Deps) {
 			d.RateLimit = ratelimit.New(b, ratelimit.Config{Rate: 1, Burst: 2, Now: e.clock})
 		})
 		e.user("anita@example.com", true, false, false)

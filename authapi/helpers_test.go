@@ -15,14 +15,12 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/scimd/scimd/admin"
-	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/secretbox"
 	"github.com/scimd/scimd/internal/signin"
-	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -51,13 +49,13 @@ type env struct {
 	now    time.Time
 }
 
-func newEnv(t testing.TB, b store.Backend, opts ...func(*env, *authapi.Deps)) *env {
+func newEnv(t testing.TB, b store.Backend, opts ...func(*env, *server.Deps)) *env {
 	t.Helper()
 	return newEnvWith(t, b, password.NewHasher(testParams, 2, 16), opts...)
 }
 
 // newEnvWith is newEnv with the hasher.
-func newEnvWith(t testing.TB, b store.Backend, hasher *password.Hasher, opts ...func(*env, *authapi.Deps)) *env {
+func newEnvWith(t testing.TB, b store.Backend, hasher *password.Hasher, opts ...func(*env, *server.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, store: b, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), logs: &strings.Builder{}}
 	box, err := secretbox.New(make([]byte, secretbox.KeySize))
@@ -71,16 +69,11 @@ func newEnvWith(t testing.TB, b store.Backend, hasher *password.Hasher, opts ...
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{b: e.logs, mu: &e.mu}, nil))
-	deps := authapi.Deps{Directory: e.dir, SignIn: e.flow, Logger: logger, RequestID: scim.RequestID}
+	deps := server.Deps{Service: e.dir, SignIn: e.flow, Logger: logger}
 	for _, o := range opts {
 		o(e, &deps)
 	}
-	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{
-		Service: e.dir,
-		Logger:  logger,
-		Admin:   admin.NewHandler(admin.Deps{Service: e.dir, RequestID: scim.RequestID, SignIn: e.flow}),
-		Auth:    authapi.NewHandler(deps),
-	}))
+	e.srv = httptest.NewServer(server.New(deps))
 	t.Cleanup(func() {
 		e.srv.Close()
 		storetest.CheckInvariants(t, b)

@@ -7,6 +7,7 @@ package eventapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,8 +25,9 @@ import (
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
-	"github.com/scimd/scimd/internal/plural"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/ratelimit"
+	"github.com/scimd/scimd/internal/reqbody"
 )
 
 // maxPollBody is the largest poll request body (acks of MaxMaxEvents SETs
@@ -38,33 +39,37 @@ type Deps struct {
 	Directory *directory.Service
 	Events    *events.Service
 	Logger    *slog.Logger
-	// RequestID returns the request's id, for the logs of internal errors.
-	RequestID func(*http.Request) string
 	// RateLimit, when set, limits the polls of each token (the buckets the
 	// SCIM endpoint uses); nil: no limit.
 	RateLimit *ratelimit.Limiter
+	// Metrics, when set, counts the polls RateLimit refuses.
+	Metrics interface{ ObserveRateLimited() }
 }
 
 type api struct {
-	dir       *directory.Service
-	events    *events.Service
-	log       *slog.Logger
-	requestID func(*http.Request) string
-	limiter   *ratelimit.Limiter
+	events *events.Service
+	log    *slog.Logger
 }
 
-// NewHandler returns the handler of /events/v1 (to be mounted there).
+// NewHandler returns the handler of /events/v1; it routes the paths below
+// it with that prefix removed: the server mounts it there, behind its
+// request middleware (exchange.Middleware).
 func NewHandler(d Deps) http.Handler {
-	a := &api{dir: d.Directory, events: d.Events, log: d.Logger, requestID: d.RequestID, limiter: d.RateLimit}
+	a := &api{events: d.Events, log: d.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	if a.requestID == nil {
-		a.requestID = func(*http.Request) string { return "" }
-	}
+	guard := &bearer.Guard{Service: d.Directory, Scope: directory.ScopeEvents, Limiter: d.RateLimit, Metrics: d.Metrics, Log: a.log, Fail: a.writeError}
 	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, directory.Errorf(directory.KindNotFound, "", "no events endpoint at %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"err": "invalid_request",
+			"description": r.Method + " is not supported here; GET /jwks.json and POST /poll are"})
+	})
 	r.Get("/jwks.json", a.jwks)
-	r.Post("/poll", a.poll)
+	r.With(exchange.LimitBody(func(*http.Request) int64 { return maxPollBody }, a.writeError), guard.Wrap).Post("/poll", a.poll)
 	return r
 }
 
@@ -95,26 +100,10 @@ type pollAnswer struct {
 }
 
 func (a *api) poll(w http.ResponseWriter, r *http.Request) {
-	p, err := bearer.Authenticate(r, a.dir, directory.ScopeEvents)
+	p := exchange.Of(r.Context()).Principal
+	raw, err := reqbody.Read(r)
 	if err != nil {
 		a.writeError(w, r, err)
-		return
-	}
-	if a.limiter != nil {
-		d, err := a.limiter.Allow(r.Context(), p.Tenant.ID, p.Token.ID)
-		if err != nil {
-			a.log.WarnContext(r.Context(), "rate limit: the shared bucket is unavailable; poll allowed", "request_id", a.requestID(r), "err", err)
-		}
-		if !d.Allowed {
-			w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"err": "too_many_requests",
-				"description": "too many polls from this token; retry after " + plural.Count(d.RetryAfterSeconds(), "second", "seconds")})
-			return
-		}
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPollBody))
-	if err != nil {
-		a.writeError(w, r, directory.Errorf(directory.KindTooLarge, "", "the poll request is larger than %d bytes", maxPollBody))
 		return
 	}
 	var body pollBody
@@ -138,43 +127,33 @@ func (a *api) poll(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, pollAnswer{Sets: resp.Sets, MoreAvailable: resp.MoreAvailable})
 }
 
-// errorCodes maps error kinds to status and the err code of RFC 8935
-// §2.4 (invalid_request for what the client sent wrong).
-func errorCode(k directory.Kind) (int, string) {
-	switch k {
-	case directory.KindUnauthorized:
-		return http.StatusUnauthorized, "authentication_failed"
-	case directory.KindForbidden:
-		return http.StatusForbidden, "access_denied"
-	case directory.KindNotFound:
-		return http.StatusNotFound, "not_found"
-	case directory.KindTooLarge:
-		return http.StatusRequestEntityTooLarge, "invalid_request"
-	case directory.KindBusy:
-		return http.StatusServiceUnavailable, "busy"
-	case directory.KindInternal:
-		return http.StatusInternalServerError, "internal"
-	}
-	return http.StatusBadRequest, "invalid_request"
+// errorCodes names error kinds by the err codes of RFC 8935 §2.4 and
+// beyond; any other kind is invalid_request: what the client sent wrong.
+var errorCodes = map[directory.Kind]string{
+	directory.KindUnauthorized:    "authentication_failed",
+	directory.KindForbidden:       "access_denied",
+	directory.KindNotFound:        "not_found",
+	directory.KindBusy:            "busy",
+	directory.KindTooManyRequests: "too_many_requests",
+	directory.KindInternal:        "internal",
 }
 
-// writeError answers err as {"err", "description"}. Internal errors are
-// logged with their cause and answered with the request id alone.
+// writeError answers err as {"err", "description"}, with the status of
+// exchange.StatusOf. Internal errors are logged with their cause and
+// answered with the request id alone.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	kind := directory.KindOf(err)
-	status, code := errorCode(kind)
+	kind, st := exchange.StatusOf(err)
+	code := cmp.Or(errorCodes[kind], "invalid_request")
 	desc := directory.DetailOf(err)
 	switch kind {
 	case directory.KindInternal:
-		id := a.requestID(r)
-		a.log.ErrorContext(r.Context(), "internal error", "request_id", id, "err", err)
-		desc = "internal error; report request id " + id + " to the operator"
+		desc = exchange.Internal(a.log, r, err)
 	case directory.KindUnauthorized:
 		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 	case directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, map[string]string{"err": code, "description": desc})
+	writeJSON(w, st.Code, map[string]string{"err": code, "description": desc})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

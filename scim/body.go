@@ -7,16 +7,17 @@ import (
 	"strings"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/reqbody"
 )
 
 // readObject reads the (limited) request body as one strict JSON object
-// (see decodeStrict).
+// (see reqbody.Object).
 func (h *handler) readObject(r *http.Request) (map[string]any, error) {
-	raw, err := h.readBody(r)
+	raw, err := reqbody.Read(r)
 	if err != nil {
 		return nil, err
 	}
-	return decodeStrict(raw)
+	return reqbody.Object(raw)
 }
 
 // tolerated reports whether an unknown schema URN in "schemas" is ignored

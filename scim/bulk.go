@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 )
 
 // Bulk limits (RFC 7644 §3.7.4), advertised in the ServiceProviderConfig.
@@ -96,7 +97,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if !h.admit(w, r) {
+	if !h.guard.Admit(w, r) {
 		return
 	}
 	if err != nil {
@@ -108,9 +109,9 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	p := exchangeOf(r.Context()).principal
-	if err := h.limiter.Charge(r.Context(), p.Tenant.ID, p.Token.ID, len(ops)-1); err != nil {
-		h.log.WarnContext(r.Context(), "rate limit: charging a bulk request failed", "request_id", exchangeOf(r.Context()).requestID, "err", err)
+	p := exchange.Of(r.Context()).Principal
+	if err := h.guard.Limiter.Charge(r.Context(), p.Tenant.ID, p.Token.ID, len(ops)-1); err != nil {
+		h.log.WarnContext(r.Context(), "rate limit: charging a bulk request failed", "request_id", exchange.Of(r.Context()).RequestID, "err", err)
 	}
 	run := bulkRun{h: h, outer: r, ids: map[string]string{}, failed: map[string]bool{}}
 	run.execute(ops, failOnErrors)
@@ -332,8 +333,8 @@ func (b *bulkRun) createUsers(ops []*bulkOp) {
 		}
 		ins, valid = append(ins, in), append(valid, op)
 	}
-	ex := exchangeOf(r.Context())
-	users, errs := b.h.svc.CreateUsers(r.Context(), ex.caller, ex.principal.Tenant.ID, ins)
+	ex := stateOf(r.Context())
+	users, errs := b.h.svc.CreateUsers(r.Context(), ex.Caller, ex.Principal.Tenant.ID, ins)
 	base := b.h.base(r)
 	// Each is logged as the POST /Users it stands for; they took the time
 	// of the batch together.
@@ -354,15 +355,16 @@ func (b *bulkRun) createUsers(ops []*bulkOp) {
 	}
 }
 
-// logCreate adds a user create of the batch to the request log, as
-// serveLogged does for the other operations.
+// logCreate adds a user create of the batch to the request log, as the
+// server's middleware (exchange.Middleware.Serve) does for the other
+// operations.
 func (b *bulkRun) logCreate(op *bulkOp, start time.Time, elapsed time.Duration) {
-	ex := exchangeOf(b.outer.Context())
+	ex := exchange.Of(b.outer.Context())
 	status, _ := strconv.Atoi(op.result.Status)
 	b.h.svc.RecordRequest(directory.RequestRecord{
-		TenantID: ex.principal.Tenant.ID, Time: start.UTC(), TokenID: ex.principal.Token.ID, TokenName: ex.principal.Token.Name,
+		TenantID: ex.Principal.Tenant.ID, Time: start.UTC(), TokenID: ex.Principal.Token.ID, TokenName: ex.Principal.Token.Name,
 		Method: http.MethodPost, Path: basePath + "/Users", Status: status, SCIMType: op.result.scimType, Detail: op.result.detail,
-		Duration: elapsed, RequestID: ex.requestID,
+		Duration: elapsed, RequestID: ex.RequestID,
 	})
 }
 
@@ -384,11 +386,10 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 // bulk's).
 func (b *bulkRun) failure(op *bulkOp, err error) *bulkResult {
 	rec := newBulkWriter()
-	r := withExchange(b.outer, exchangeOf(b.outer.Context()).requestID)
-	b.h.writeError(rec, r, err)
-	ex := exchangeOf(r.Context())
+	ex := &exchange.Exchange{RequestID: exchange.Of(b.outer.Context()).RequestID}
+	b.h.writeError(rec, exchange.With(b.outer, ex), err)
 	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.status), Response: rec.body.Bytes(),
-		scimType: ex.scimType, detail: ex.detail}
+		scimType: ex.ErrorType, detail: ex.Detail}
 }
 
 // parallel runs ops on up to bulkWorkers goroutines.
@@ -422,9 +423,9 @@ func (b *bulkRun) parallel(ops []*bulkOp) {
 // twin, called directly as a request of its own with the bulk request's
 // principal, caller and request id, and records its outcome. The request
 // is served as the router serves its twin after authentication: logged,
-// counted and audited the same (serveLogged), its body limited
-// (limitBody) and its projection read (project); the bulk request paid
-// the rate limit for it.
+// counted and audited the same (exchange.Middleware.Serve), its body
+// limited (limitBody) and its projection read (project); the bulk request
+// paid the rate limit for it.
 func (b *bulkRun) run(op *bulkOp) {
 	b.mu.Lock()
 	path, data := b.resolvePath(op.Path), b.resolve(op.Data)
@@ -437,9 +438,9 @@ func (b *bulkRun) run(op *bulkOp) {
 			return
 		}
 	}
-	outer := exchangeOf(b.outer.Context())
-	ex := &exchange{requestID: outer.requestID, principal: outer.principal, caller: outer.caller}
-	req, err := http.NewRequestWithContext(context.WithValue(b.outer.Context(), keyExchange, ex), op.Method, basePath+path, bytes.NewReader(body))
+	outer := exchange.Of(b.outer.Context())
+	ex := &exchange.Exchange{RequestID: outer.RequestID, Principal: outer.Principal, Caller: outer.Caller, Recorded: true}
+	req, err := http.NewRequestWithContext(b.outer.Context(), op.Method, basePath+path, bytes.NewReader(body))
 	if err != nil {
 		b.record(op, bulkFailure(op, http.StatusBadRequest, "invalidValue", "the path is not valid"))
 		return
@@ -456,9 +457,9 @@ func (b *bulkRun) run(op *bulkOp) {
 		escaped := req.URL.EscapedPath() // as chi reads a path parameter
 		rctx.URLParams.Add("id", escaped[strings.LastIndexByte(escaped, '/')+1:])
 	}
-	req = req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, rctx))
+	req = exchange.With(req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, rctx)), ex)
 	rec := newBulkWriter()
-	b.h.serveLogged(rec, req, handler)
+	b.h.requests.Serve(rec, req, handler)
 
 	res := &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(rec.status), Version: rec.header.Get("ETag")}
 	if rec.status >= 400 {

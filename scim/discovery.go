@@ -1,39 +1,17 @@
 package scim
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/elimity-com/scim/schema"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/schemas"
 )
-
-// readyTimeout bounds the database check of /readyz.
-const readyTimeout = 2 * time.Second
-
-// healthz answers 200 while the process serves HTTP.
-func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
-	h.writeJSON(w, r, http.StatusOK, "application/json", map[string]string{"status": "ok"})
-}
-
-// readyz answers 200 when the database answers, else 503: a load balancer
-// takes the replica out of rotation until it recovers.
-func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	if err := h.svc.Ready(ctx); err != nil {
-		h.log.WarnContext(r.Context(), "not ready", "request_id", exchangeOf(r.Context()).requestID, "err", err)
-		h.writeJSON(w, r, http.StatusServiceUnavailable, "application/json", map[string]string{"status": "unavailable"})
-		return
-	}
-	h.writeJSON(w, r, http.StatusOK, "application/json", map[string]string{"status": "ready"})
-}
 
 // serviceProviderConfig serves /ServiceProviderConfig (RFC 7643 §5):
 // patch, bulk, filter, changePassword, sort, etag, RFC 9865's pagination
@@ -154,7 +132,7 @@ func (h *handler) discoveryList(w http.ResponseWriter, r *http.Request, all []ma
 // the User type's custom extension holding the tenant's custom attributes
 // as stored now (a definition shows at once, on every replica).
 func (h *handler) discoverySchemas(r *http.Request) ([]schema.Schema, error) {
-	defs, err := h.svc.TenantAttributes(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID)
+	defs, err := h.svc.TenantAttributes(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,17 @@
-// Package scim is the HTTP surface of scimd: the SCIM 2.0 endpoint
-// (RFC 7643, RFC 7644) under /scim/v2, plus /healthz and /readyz.
+// Package scim is the SCIM 2.0 endpoint of scimd (RFC 7643, RFC 7644),
+// and only that: package server mounts it at /scim/v2 beside the other
+// surfaces, behind the one request middleware (internal/exchange: request
+// id, log line, metrics, request log, panic recovery).
 //
-// It authenticates bearer tokens, puts the tenant, token and audit caller in
-// the request context, reads and checks SCIM request bodies strictly,
-// translates SCIM resources to and from the domain (internal/directory) and
-// domain errors to SCIM error responses. Every platform rule (email format
-// and uniqueness, password policy, name splitting, flags, audit) is the
-// domain Service's; this package only translates.
+// It authenticates bearer tokens and spends their rate limit
+// (bearer.Guard, which records the tenant, token and audit caller in the
+// request's exchange), reads and checks SCIM request bodies strictly
+// (reqbody), translates SCIM resources to and from the domain
+// (internal/directory) and domain errors to SCIM error responses, with the
+// status and scimType of the one table (exchange.StatusOf). Every
+// platform rule (email format and uniqueness, password policy, name
+// splitting, flags, audit) is the domain Service's; this package only
+// translates.
 //
 // Every SCIM route is served by this package's own chi handlers: Users and
 // Groups CRUD, lists, .search, PATCH, Bulk, /Schemas, /ResourceTypes and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 )
 
 // contentType is the media type of every SCIM response (RFC 7644 §8.1).
@@ -21,72 +22,38 @@ const contentType = "application/scim+json"
 // it.
 const statusClientClosed = 499
 
-// errorStatus is how one error kind is answered.
-type errorStatus struct {
-	status   int
-	scimType scimerrors.ScimType // empty: none
-}
-
-// errorStatuses maps every directory.Kind to its HTTP status and SCIM
-// scimType (RFC 7644 §3.12). A kind missing here is answered as internal.
-var errorStatuses = map[directory.Kind]errorStatus{
-	directory.KindInternal:             {http.StatusInternalServerError, ""},
-	directory.KindInvalidValue:         {http.StatusBadRequest, scimerrors.ScimTypeInvalidValue},
-	directory.KindInvalidSyntax:        {http.StatusBadRequest, scimerrors.ScimTypeInvalidSyntax},
-	directory.KindInvalidFilter:        {http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter},
-	directory.KindInvalidPath:          {http.StatusBadRequest, scimerrors.ScimTypeInvalidPath},
-	directory.KindNoTarget:             {http.StatusBadRequest, scimerrors.ScimTypeNoTarget},
-	directory.KindMutability:           {http.StatusBadRequest, scimerrors.ScimTypeMutability},
-	directory.KindUniqueness:           {http.StatusConflict, scimerrors.ScimTypeUniqueness},
-	directory.KindNotFound:             {http.StatusNotFound, ""},
-	directory.KindPrecondition:         {http.StatusPreconditionFailed, ""},
-	directory.KindUnauthorized:         {http.StatusUnauthorized, ""},
-	directory.KindForbidden:            {http.StatusForbidden, ""},
-	directory.KindTooLarge:             {http.StatusRequestEntityTooLarge, ""},
-	directory.KindBusy:                 {http.StatusServiceUnavailable, ""},
-	directory.KindInvalidCursor:        {http.StatusBadRequest, "invalidCursor"},
-	directory.KindExpiredCursor:        {http.StatusBadRequest, "expiredCursor"},
-	directory.KindInvalidCount:         {http.StatusBadRequest, "invalidCount"},
-	directory.KindConflict:             {http.StatusConflict, ""},
-	directory.KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, ""},
-}
-
-// writeError is the one error writer: it answers err as a SCIM error.
+// writeError is the one error writer: it answers err as a SCIM error,
+// with the status and scimType of exchange.StatusOf.
 // Domain errors keep their detail; any other error is internal, logged with
 // its cause and the request id, and answered with a generic detail that
 // carries only the request id.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	kind := directory.KindOf(err)
-	es, ok := errorStatuses[kind]
-	if !ok {
-		kind, es = directory.KindInternal, errorStatuses[directory.KindInternal]
-	}
+	kind, st := exchange.StatusOf(err)
 	detail := directory.DetailOf(err)
-	ex := exchangeOf(r.Context())
+	ex := exchange.Of(r.Context())
 	if kind == directory.KindInternal && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		// The client went away mid-request: nobody reads the answer, and
 		// it is no server error (nor a 500 in the metrics and alerts).
-		h.log.InfoContext(r.Context(), "request cancelled by the client", "request_id", ex.requestID)
-		ex.detail = "cancelled by the client"
+		h.log.InfoContext(r.Context(), "request cancelled by the client", "request_id", ex.RequestID)
+		ex.Detail = "cancelled by the client"
 		w.WriteHeader(statusClientClosed)
 		return
 	}
 	switch kind {
 	case directory.KindInternal:
-		h.log.ErrorContext(r.Context(), "internal error", "request_id", ex.requestID, "err", err)
-		detail = internalDetail(ex.requestID)
+		detail = exchange.Internal(h.log, r, err)
 	case directory.KindBusy:
 		w.Header().Set("Retry-After", "1")
 	case directory.KindUnauthorized:
 		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 	}
-	ex.scimType, ex.detail = string(es.scimType), detail // for the request log
-	writeProblem(w, es.status, es.scimType, detail)
+	ex.ErrorType, ex.Detail = st.SCIMType, detail // for the request log
+	writeProblem(w, st.Code, scimerrors.ScimType(st.SCIMType), detail)
 }
 
-// internalDetail is the detail of every 500: nothing about the cause.
-func internalDetail(requestID string) string {
-	return "internal error; report request id " + requestID + " to the operator"
+// syntaxError is a KindInvalidSyntax error with a formatted detail.
+func syntaxError(format string, args ...any) error {
+	return directory.Errorf(directory.KindInvalidSyntax, "", format, args...)
 }
 
 // writeProblem writes an RFC 7644 §3.12 error body, status as a string.

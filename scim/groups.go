@@ -10,6 +10,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/query"
 	"github.com/scimd/scimd/schemas"
 )
@@ -21,8 +22,8 @@ func (h *handler) createGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
-	g, err := h.svc.CreateGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
+	ex := stateOf(r.Context())
+	g, err := h.svc.CreateGroup(r.Context(), ex.Caller, ex.Principal.Tenant.ID, in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -50,8 +51,8 @@ func (h *handler) groupDocument(r *http.Request) (directory.GroupInput, error) {
 // getGroup serves GET /Groups/{id}: its members only when the client did
 // not exclude them; 304 with If-None-Match naming the current ETag.
 func (h *handler) getGroup(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r.Context())
-	g, err := h.svc.Group(r.Context(), ex.principal.Tenant.ID, chi.URLParam(r, "id"), wantMembers(r))
+	ex := stateOf(r.Context())
+	g, err := h.svc.Group(r.Context(), ex.Principal.Tenant.ID, chi.URLParam(r, "id"), wantMembers(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -66,7 +67,7 @@ func (h *handler) getGroup(w http.ResponseWriter, r *http.Request) {
 // ETag and URL.
 func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group) {
 	base := h.base(r)
-	body, err := encodeGroup(make([]byte, 0, resourceSize), g, base, connectionOf(r), exchangeOf(r.Context()).projection)
+	body, err := encodeGroup(make([]byte, 0, resourceSize), g, base, connectionOf(r), stateOf(r.Context()).projection)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -95,8 +96,8 @@ func (h *handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
-	g, err := h.svc.ReplaceGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
+	ex := stateOf(r.Context())
+	g, err := h.svc.ReplaceGroup(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -114,8 +115,8 @@ func (h *handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
-	if err := h.svc.DeleteGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version); err != nil {
+	ex := stateOf(r.Context())
+	if err := h.svc.DeleteGroup(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -138,9 +139,9 @@ func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
+	ex := stateOf(r.Context())
 	id := chi.URLParam(r, "id")
-	res, err := h.svc.PatchGroup(r.Context(), ex.caller, ex.principal.Tenant.ID, id, version, p)
+	res, err := h.svc.PatchGroup(r.Context(), ex.Caller, ex.Principal.Tenant.ID, id, version, p)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -151,7 +152,7 @@ func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	g, err := h.svc.Group(r.Context(), ex.principal.Tenant.ID, id, wantMembers(r))
+	g, err := h.svc.Group(r.Context(), ex.Principal.Tenant.ID, id, wantMembers(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -201,7 +202,7 @@ func groupMeta(g *directory.Group, base string) map[string]any {
 
 // wantMembers reports whether a group response carries members. Reading a
 // group without its members never touches the member table.
-func wantMembers(r *http.Request) bool { return exchangeOf(r.Context()).projection.returns("members") }
+func wantMembers(r *http.Request) bool { return stateOf(r.Context()).projection.returns("members") }
 
 // groupInput reads the attributes of a POST or PUT body (already normalised
 // by normaliseResource against the Group schema).
@@ -459,7 +460,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
+	tenantID := exchange.Of(r.Context()).Principal.Tenant.ID
 	pg, err := h.newPager(params, tenantID, "Group", startIndex, count)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -484,7 +485,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Groups = page.Groups[:n]
 	}
-	proj := exchangeOf(r.Context()).projection
+	proj := stateOf(r.Context()).projection
 	for i := range page.Groups {
 		if resp.items, err = encodeGroup(resp.next(), &page.Groups[i], base, connectionOf(r), proj); err != nil {
 			h.writeError(w, r, err)

@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/ratelimit"
 	"github.com/scimd/scimd/schemas"
@@ -23,9 +25,12 @@ const DefaultMaxBodyBytes = 1 << 20
 type Deps struct {
 	// Service enforces the platform rules; required.
 	Service *directory.Service
-	// Logger receives one line per request and every internal error; nil
-	// discards.
+	// Logger receives every internal error; nil discards.
 	Logger *slog.Logger
+	// Requests is the server's request middleware, in front of the
+	// endpoint; it also serves each operation of a /Bulk request as the
+	// request it stands for. Required.
+	Requests *exchange.Middleware
 	// BaseURL is the external base URL of the server, e.g.
 	// "https://scim.example.com", used in Location headers and
 	// meta.location. Empty: derived from each request's Host.
@@ -33,8 +38,7 @@ type Deps struct {
 	// MaxBodyBytes is the largest accepted request body (maxPayloadSize);
 	// 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Metrics receives every request and is served at /metrics; nil
-	// serves no /metrics.
+	// Metrics, when set, counts the requests the rate limit refuses.
 	Metrics *metrics.Registry
 	// Cursors signs the cursors of RFC 9865 paging; every replica must share
 	// its key. nil: a random key, so cursors hold on this process only.
@@ -42,65 +46,42 @@ type Deps struct {
 	// RateLimit, when set, limits the requests of each connection; nil:
 	// no limit.
 	RateLimit *ratelimit.Limiter
-	// Admin, when set, is served at /admin/v1 (the admin package) behind
-	// the same request ids, logging and body limit; it authenticates its
-	// requests itself.
-	Admin http.Handler
 	// EventURIs are the RFC 9967 event URIs the server delivers to event
 	// streams, advertised in the ServiceProviderConfig's securityEvents
 	// (RFC 9967 §4); nil advertises no securityEvents.
 	EventURIs []string
-	// Auth, when set, is served at /auth/v1 (the authapi package, the
-	// sign-in API) behind the same request ids, logging and body limit;
-	// it authenticates its requests itself.
-	Auth http.Handler
-	// Pages, when set, serves /invite/... and /reset/... (the web
-	// package) behind the same request ids and logging, the secret of a
-	// link left out of the log.
-	Pages http.Handler
-	// Events, when set, is served at /events/v1 (the eventapi package)
-	// behind the same request ids, logging and body limit; it
-	// authenticates its requests itself.
-	Events http.Handler
 }
 
 // handler serves the SCIM endpoint. It holds no per-request state.
 type handler struct {
-	svc     *directory.Service
-	log     *slog.Logger
-	baseURL string // without a trailing slash; empty: from the request
-	maxBody int64
-	metrics *metrics.Registry // nil: none
-	cursors *cursor.Codec
-	limiter *ratelimit.Limiter // nil: no limit
+	svc      *directory.Service
+	log      *slog.Logger
+	baseURL  string // without a trailing slash; empty: from the request
+	maxBody  int64
+	cursors  *cursor.Codec
+	requests *exchange.Middleware
+	guard    *bearer.Guard
+	// limitBody refuses a body over bodyLimit.
+	limitBody func(http.Handler) http.Handler
 
 	groups  *resourceSchema
 	maxBulk int64
-	admin   http.Handler // nil: none
-	auth    http.Handler // the sign-in API; nil: none
-	pages   http.Handler // the invitation and reset pages; nil: none
-	events  http.Handler // /events/v1; nil: none
 	// eventURIs are advertised as securityEvents.eventUris; nil: none.
 	eventURIs []string
 }
 
-// NewHandler returns the HTTP handler of scimd: /healthz, /readyz and the
-// SCIM endpoint under /scim/v2 (see routes.go).
+// NewHandler returns the handler of the SCIM endpoint (see routes.go); it
+// routes the paths below /scim/v2 with that prefix removed: the server
+// mounts it there, behind its request middleware (Deps.Requests).
 func NewHandler(d Deps) http.Handler {
 	h := &handler{
-		svc:     d.Service,
-		log:     d.Logger,
-		baseURL: strings.TrimSuffix(d.BaseURL, "/"),
-		maxBody: d.MaxBodyBytes,
-		metrics: d.Metrics,
-		cursors: d.Cursors,
-		limiter: d.RateLimit,
-		admin:   d.Admin,
-		auth:    d.Auth,
-		pages:   d.Pages,
-		events:  d.Events,
-		groups:  newResourceSchema(schemas.Group()),
-
+		svc:       d.Service,
+		log:       d.Logger,
+		baseURL:   strings.TrimSuffix(d.BaseURL, "/"),
+		maxBody:   d.MaxBodyBytes,
+		cursors:   d.Cursors,
+		requests:  d.Requests,
+		groups:    newResourceSchema(schemas.Group()),
 		eventURIs: d.EventURIs,
 	}
 	if h.log == nil {
@@ -112,6 +93,12 @@ func NewHandler(d Deps) http.Handler {
 	h.maxBulk = max(h.maxBody, DefaultMaxBulkBytes)
 	if h.cursors == nil {
 		h.cursors = cursor.Random(DefaultCursorTTL)
+	}
+	h.limitBody = exchange.LimitBody(h.bodyLimit, h.writeError)
+	h.guard = &bearer.Guard{Service: d.Service, Scope: directory.ScopeSCIM, Limiter: d.RateLimit, Log: h.log, Fail: h.writeError,
+		Deferred: isBulk, Recorded: true}
+	if d.Metrics != nil {
+		h.guard.Metrics = d.Metrics
 	}
 	return h.routes()
 }

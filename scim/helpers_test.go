@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/scimd/scimd/internal/secretbox"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,15 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimd/scimd/admin"
+	"github.com/scimd/scimd/internal/secretbox"
+	"github.com/scimd/scimd/server"
+
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
-	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/web"
 )
 
 // testParams keeps argon2id cheap in tests; the hasher is the real one.
@@ -122,18 +121,15 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	deps   scim.Deps
+	deps   server.Deps
 	hasher *password.Hasher
-	admin  bool      // mount the admin API
-	pages  bool      // mount the pages: the links' and the console's
+	admin  bool      // with the event streams of the admin API
 	logTo  io.Writer // also receives the handler's log lines; nil: none
 	// rate, when set, limits each connection on the env's clock.
 	rate *ratelimit.Config
 }
 
 func withAdmin() envOption { return func(c *envConfig) { c.admin = true } }
-
-func withPages() envOption { return func(c *envConfig) { c.pages = true } }
 
 func withMaxBody(n int64) envOption { return func(c *envConfig) { c.deps.MaxBodyBytes = n } }
 
@@ -171,17 +167,15 @@ func newEnv(t testing.TB, b store.Backend, opts ...envOption) *env {
 	}
 	if cfg.admin {
 		e.feed = events.NewService(b, box, e.svc, "https://scim.example.com")
-		cfg.deps.Admin = admin.NewHandler(admin.Deps{Service: e.svc, RequestID: scim.RequestID, Events: e.feed})
+		cfg.deps.Events = e.feed
 	}
 	var logTo io.Writer = &logs
 	if cfg.logTo != nil {
 		logTo = io.MultiWriter(&logs, cfg.logTo)
 	}
 	cfg.deps.Logger = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if cfg.pages {
-		cfg.deps.Pages = web.NewHandler(web.Deps{Service: e.svc, Logger: cfg.deps.Logger, State: b})
-	}
-	e.router = scim.NewHandler(cfg.deps)
+	cfg.deps.ConsoleState = b
+	e.router = server.New(cfg.deps)
 	e.srv = httptest.NewServer(e.router)
 	servers.Add(1)
 	t.Cleanup(e.srv.Close)

@@ -35,7 +35,7 @@ import (
 // The database invariants hold at the end.
 func TestTenantIsolationLinks(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, b store.Backend) {
-		e := newEnv(t, b, withAdmin(), withPages())
+		e := newEnv(t, b, withAdmin())
 		ctx := context.Background()
 
 		// A: an admin token, an invited user (through the admin API), a user

@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimd/scimd/internal/cursor"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -125,13 +126,13 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
+	tenantID := exchange.Of(r.Context()).Principal.Tenant.ID
 	pg, err := h.newPager(params, tenantID, "User", startIndex, count)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	proj := exchangeOf(r.Context()).projection
+	proj := stateOf(r.Context()).projection
 	page, err := h.svc.Users(r.Context(), tenantID, directory.UserQuery{Filter: f, Sort: sort, StartIndex: pg.startIndex, Count: pg.fetch, After: pg.after,
 		Connection: connectionOf(r), Groups: proj.returns("groups")})
 	if err != nil {

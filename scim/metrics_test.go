@@ -14,7 +14,7 @@ import (
 	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
-	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -38,7 +38,7 @@ func TestMetrics(t *testing.T) {
 		reg.WatchDB(name, pool)
 	}
 	reg.SetMailBacklog(3)
-	srv := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc, Metrics: reg, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	srv := httptest.NewServer(server.New(server.Deps{Service: svc, Metrics: reg, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		RateLimit: ratelimit.New(b, ratelimit.Config{Rate: 0.001, Burst: 2})}))
 	secret(token)
 	defer srv.Close()

@@ -20,7 +20,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/ratelimit"
-	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -116,7 +116,7 @@ func benchNoisyNeighbour(b *testing.B, st store.Backend) {
 	// formats its lines the same way and discards them: kept in the run's
 	// log (a growing buffer under a lock) they would slow every request
 	// now and then, as no stderr does.
-	limited := httptest.NewServer(scim.NewHandler(scim.Deps{
+	limited := httptest.NewServer(server.New(server.Deps{
 		Service:   svc,
 		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimit: ratelimit.New(trips, ratelimit.Config{Rate: noisyLimit, Burst: noisyBurst}),
@@ -125,7 +125,7 @@ func benchNoisyNeighbour(b *testing.B, st store.Backend) {
 	// The users are made through an unlimited handler over the same
 	// service, so that making them spends no connection's tokens. Its log
 	// lines join the run's log, which TestMain scans for secrets.
-	seed := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
+	seed := httptest.NewServer(server.New(server.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
 	b.Cleanup(seed.Close)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	b.Cleanup(client.CloseIdleConnections)
@@ -453,8 +453,8 @@ func BenchmarkRefusedRequest(b *testing.B) {
 	// BenchmarkNoisyNeighbour); first, another handler on the same
 	// service and limiter serves the burst of one, its line in the run's
 	// log.
-	h := scim.NewHandler(scim.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), RateLimit: limiter})
-	first := scim.NewHandler(scim.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), RateLimit: limiter})
+	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), RateLimit: limiter})
+	first := server.New(server.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), RateLimit: limiter})
 	ctx := context.Background()
 	tenant, err := svc.CreateTenant(ctx, operator, "Noisy")
 	if err != nil {

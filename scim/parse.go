@@ -2,6 +2,7 @@ package scim
 
 import (
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/reqbody"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -16,7 +17,7 @@ var userSchema = newResourceSchema(schemas.User(), schemas.EnterpriseUser(), sch
 // imports users (scimd import) reads them by the rules of the API. defs
 // are the tenant's custom attributes.
 func ParseUser(doc []byte, defs []directory.AttributeDef) (directory.UserInput, error) {
-	m, err := decodeStrict(doc)
+	m, err := reqbody.Object(doc)
 	if err != nil {
 		return directory.UserInput{}, err
 	}

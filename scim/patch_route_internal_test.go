@@ -3,6 +3,7 @@ package scim
 import (
 	"testing"
 
+	"github.com/scimd/scimd/internal/reqbody"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -33,7 +34,7 @@ var patchBodies = map[string]struct {
 // handlers the parsed path of each operation, with the filter's value.
 func TestPatchOperations(t *testing.T) {
 	for name, c := range patchBodies {
-		doc, err := decodeStrict([]byte(c.body))
+		doc, err := reqbody.Object([]byte(c.body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +56,7 @@ func BenchmarkPatchOperations(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				doc, err := decodeStrict([]byte(c.body))
+				doc, err := reqbody.Object([]byte(c.body))
 				if err != nil {
 					b.Fatal(err)
 				}

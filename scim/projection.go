@@ -190,7 +190,7 @@ func (h *handler) project(schemaOf func(*http.Request) *resourceSchema) func(htt
 					h.writeError(w, r, err)
 					return
 				}
-				exchangeOf(r.Context()).projection = p
+				stateOf(r.Context()).projection = p
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -8,6 +8,7 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -72,10 +73,8 @@ func (t resourceType) validate(doc map[string]any) (map[string]any, error) {
 // schemaError is the domain error of a refusal of the schema package's
 // validator: the kind of its status and scimType, its detail.
 func schemaError(se *scimerrors.ScimError) error {
-	for kind, es := range errorStatuses {
-		if es.status == se.Status && es.scimType == se.ScimType {
-			return directory.Errorf(kind, "", "%s", se.Detail)
-		}
+	if kind, ok := exchange.KindAnswered(se.Status, string(se.ScimType)); ok {
+		return directory.Errorf(kind, "", "%s", se.Detail)
 	}
 	return directory.Errorf(directory.KindInvalidValue, "", "%s", se.Detail)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/query"
 )
 
@@ -44,7 +45,7 @@ func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
 	case groupProjErr != nil:
 		groupProj = projection{include: []target{}}
 	}
-	tenantID := exchangeOf(r.Context()).principal.Tenant.ID
+	tenantID := exchange.Of(r.Context()).Principal.Tenant.ID
 	base := h.base(r)
 	var resp listResponse
 	n, users, groups := 0, 0, 0

@@ -10,74 +10,50 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 )
 
-// routes lists every route of scimd's HTTP surface. Every SCIM route is
-// served by this package's own handlers. Discovery endpoints refuse a
-// filter (refuseFilter). A request body must be JSON, as sent or gzip
-// (acceptBody). project reads attributes and excludedAttributes into the
-// exchange for every handler that returns resources. POST .search
-// (searchBody) is the list with its parameters in the body.
+// routes lists every route of the SCIM endpoint, relative to basePath,
+// where the server mounts it. Every route is served by this package's own
+// handlers. Every request has its body limited (limitBody), its token
+// authenticated and its rate limit spent (bearer.Guard; a /Bulk request
+// spends it in bulk) and its body's labels checked (acceptBody).
+// Discovery endpoints refuse a filter (refuseFilter). project reads
+// attributes and excludedAttributes into the request state for every
+// handler that returns resources. POST .search (searchBody) is the list
+// with its parameters in the body.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, h.logRequests)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
+	r.Use(h.limitBody, h.guard.Wrap, h.acceptBody)
 
-	r.Get("/healthz", h.healthz)
-	r.Get("/readyz", h.readyz)
-	if h.metrics != nil {
-		// Counts by route pattern only: no tenant, id or secret.
-		r.Method(http.MethodGet, "/metrics", h.metrics.Handler())
-	}
-	if h.admin != nil {
-		r.With(h.limitBody).Mount("/admin/v1", h.admin)
-	}
-	if h.auth != nil {
-		r.With(h.limitBody).Mount("/auth/v1", h.auth)
-	}
-	if h.events != nil {
-		r.With(h.limitBody).Mount("/events/v1", h.events)
-	}
-	if h.pages != nil {
-		// The invitation and reset pages (package web).
-		r.Handle("/invite/*", h.pages)
-		r.Handle("/reset/*", h.pages)
-		r.Handle("/admin", h.pages) // the console; /admin/v1 is the API
-		r.Handle("/admin/*", h.pages)
-	}
+	r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
+	r.With(h.refuseFilter).Get("/Schemas", h.listSchemas)
+	r.With(h.refuseFilter).Get("/Schemas/{id}", h.getSchema)
+	r.With(h.refuseFilter).Get("/ResourceTypes", h.listResourceTypes)
+	r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.getResourceType)
 
-	r.Route(basePath, func(r chi.Router) {
-		r.Use(h.limitBody, h.authenticate, h.acceptBody, h.rateLimit)
-
-		r.With(h.refuseFilter).Get("/ServiceProviderConfig", h.serviceProviderConfig)
-		r.With(h.refuseFilter).Get("/Schemas", h.listSchemas)
-		r.With(h.refuseFilter).Get("/Schemas/{id}", h.getSchema)
-		r.With(h.refuseFilter).Get("/ResourceTypes", h.listResourceTypes)
-		r.With(h.refuseFilter).Get("/ResourceTypes/{id}", h.getResourceType)
-
-		r.With(h.searchBody).Post("/.search", h.rootSearch)
-		r.Post("/Bulk", h.bulk)
-		r.HandleFunc("/Me", notImplemented("/Me is not served: a token is a provisioning connection, not a user (RFC 7644 §3.11)"))
-		r.HandleFunc("/Me/*", notImplemented("/Me is not served: a token is a provisioning connection, not a user (RFC 7644 §3.11)"))
-		r.With(h.searchBody, h.project(h.userSchemaOf)).Post("/Users/.search", h.listUsers)
-		r.With(h.searchBody, h.project(h.groupSchemaOf)).Post("/Groups/.search", h.listGroups)
-		r.Group(func(r chi.Router) {
-			r.Use(h.project(h.userSchemaOf))
-			r.Get("/Users", h.listUsers)
-			r.Post("/Users", h.createUser)
-			r.Get("/Users/{id}", h.getUser)
-			r.Put("/Users/{id}", h.replaceUser)
-			r.Patch("/Users/{id}", h.patchUser)
-			r.Delete("/Users/{id}", h.deleteUser)
-		})
-		r.Group(func(r chi.Router) {
-			r.Use(h.project(h.groupSchemaOf))
-			r.Get("/Groups", h.listGroups)
-			r.Post("/Groups", h.createGroup)
-			r.Get("/Groups/{id}", h.getGroup)
-			r.Put("/Groups/{id}", h.replaceGroup)
-			r.Patch("/Groups/{id}", h.patchGroup)
-			r.Delete("/Groups/{id}", h.deleteGroup)
-		})
+	r.With(h.searchBody).Post("/.search", h.rootSearch)
+	r.Post("/Bulk", h.bulk)
+	r.HandleFunc("/Me", notImplemented("/Me is not served: a token is a provisioning connection, not a user (RFC 7644 §3.11)"))
+	r.HandleFunc("/Me/*", notImplemented("/Me is not served: a token is a provisioning connection, not a user (RFC 7644 §3.11)"))
+	r.With(h.searchBody, h.project(h.userSchemaOf)).Post("/Users/.search", h.listUsers)
+	r.With(h.searchBody, h.project(h.groupSchemaOf)).Post("/Groups/.search", h.listGroups)
+	r.Group(func(r chi.Router) {
+		r.Use(h.project(h.userSchemaOf))
+		r.Get("/Users", h.listUsers)
+		r.Post("/Users", h.createUser)
+		r.Get("/Users/{id}", h.getUser)
+		r.Put("/Users/{id}", h.replaceUser)
+		r.Patch("/Users/{id}", h.patchUser)
+		r.Delete("/Users/{id}", h.deleteUser)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(h.project(h.groupSchemaOf))
+		r.Get("/Groups", h.listGroups)
+		r.Post("/Groups", h.createGroup)
+		r.Get("/Groups/{id}", h.getGroup)
+		r.Put("/Groups/{id}", h.replaceGroup)
+		r.Patch("/Groups/{id}", h.patchGroup)
+		r.Delete("/Groups/{id}", h.deleteGroup)
 	})
 	return r
 }
@@ -95,13 +71,14 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // methodNotAllowed answers 405 with the Allow header listing the methods
-// that root routes for the path.
+// that root, the endpoint's router, routes for the path.
 func (h *handler) methodNotAllowed(root chi.Routes) http.HandlerFunc {
 	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 	return func(w http.ResponseWriter, r *http.Request) {
 		var allowed []string
+		path := strings.TrimPrefix(r.URL.Path, basePath)
 		for _, m := range methods {
-			if root.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			if root.Match(chi.NewRouteContext(), m, path) {
 				allowed = append(allowed, m)
 			}
 		}

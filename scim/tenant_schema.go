@@ -72,13 +72,13 @@ func newUserSchemas(defs []directory.AttributeDef) *userSchemas {
 // defined a moment ago is accepted on every replica; reads use the
 // tenant as authenticated (cached for at most the cache TTL).
 func (h *handler) usersOf(r *http.Request) *userSchemas {
-	ex := exchangeOf(r.Context())
+	ex := stateOf(r.Context())
 	if ex.users != nil {
 		return ex.users
 	}
-	defs := ex.principal.Tenant.Attributes
-	if r.Method != http.MethodGet && ex.principal.Tenant.ID != "" {
-		if fresh, err := h.svc.TenantAttributes(r.Context(), ex.principal.Tenant.ID); err == nil {
+	defs := ex.Principal.Tenant.Attributes
+	if r.Method != http.MethodGet && ex.Principal.Tenant.ID != "" {
+		if fresh, err := h.svc.TenantAttributes(r.Context(), ex.Principal.Tenant.ID); err == nil {
 			defs = fresh
 		} // else the write fails in the domain, which reads them again
 	}

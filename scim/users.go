@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/schemas"
 )
 
@@ -28,8 +29,8 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
-	u, err := h.svc.CreateUser(r.Context(), ex.caller, ex.principal.Tenant.ID, in)
+	ex := stateOf(r.Context())
+	u, err := h.svc.CreateUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -62,16 +63,16 @@ func (h *handler) userDocument(r *http.Request, doc map[string]any) (map[string]
 // getUser serves GET /Users/{id}; with If-None-Match naming the current
 // ETag the answer is 304.
 func (h *handler) getUser(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r.Context())
+	ex := stateOf(r.Context())
 	var (
 		u      directory.User
 		groups []directory.UserGroup
 		err    error
 	)
 	if ex.projection.returns("groups") {
-		u, groups, err = h.svc.UserWithGroups(r.Context(), ex.principal.Tenant.ID, chi.URLParam(r, "id"))
+		u, groups, err = h.svc.UserWithGroups(r.Context(), ex.Principal.Tenant.ID, chi.URLParam(r, "id"))
 	} else {
-		u, err = h.svc.User(r.Context(), ex.principal.Tenant.ID, chi.URLParam(r, "id"))
+		u, err = h.svc.User(r.Context(), ex.Principal.Tenant.ID, chi.URLParam(r, "id"))
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -87,7 +88,7 @@ func (h *handler) getUser(w http.ResponseWriter, r *http.Request) {
 // groups, its ETag and its URL.
 func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *directory.User, groups []directory.UserGroup) {
 	base := h.base(r)
-	body, err := encodeUser(make([]byte, 0, resourceSize), u, groups, base, connectionOf(r), exchangeOf(r.Context()).projection)
+	body, err := encodeUser(make([]byte, 0, resourceSize), u, groups, base, connectionOf(r), stateOf(r.Context()).projection)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -98,11 +99,11 @@ func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, 
 // writeUserWithGroups answers with u as writeUser does, its groups read
 // unless the client left them out.
 func (h *handler) writeUserWithGroups(w http.ResponseWriter, r *http.Request, u *directory.User) {
-	ex := exchangeOf(r.Context())
+	ex := stateOf(r.Context())
 	var groups []directory.UserGroup
 	if ex.projection.returns("groups") {
 		var err error
-		if groups, err = h.svc.UserGroups(r.Context(), ex.principal.Tenant.ID, u.ID); err != nil {
+		if groups, err = h.svc.UserGroups(r.Context(), ex.Principal.Tenant.ID, u.ID); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
@@ -157,7 +158,7 @@ func (h *handler) addUsers(r *http.Request, l *listResponse, users []directory.U
 			ids[i] = users[i].ID
 		}
 		var err error
-		if groups, err = h.svc.UsersGroups(r.Context(), exchangeOf(r.Context()).principal.Tenant.ID, ids); err != nil {
+		if groups, err = h.svc.UsersGroups(r.Context(), exchange.Of(r.Context()).Principal.Tenant.ID, ids); err != nil {
 			return err
 		}
 	}
@@ -198,8 +199,8 @@ func (h *handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 	// does not know the tenant's custom attributes cannot erase them (RFC
 	// 7644 §3.5.1 lets the service keep omitted values).
 	in.KeepCustom = !customSent
-	ex := exchangeOf(r.Context())
-	u, err := h.svc.ReplaceUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
+	ex := stateOf(r.Context())
+	u, err := h.svc.ReplaceUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -214,8 +215,8 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
-	if err := h.svc.DeleteUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version); err != nil {
+	ex := stateOf(r.Context())
+	if err := h.svc.DeleteUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -232,9 +233,9 @@ func (h *handler) patchUser(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ex := exchangeOf(r.Context())
+	ex := stateOf(r.Context())
 	base := h.base(r)
-	u, err := h.svc.PatchUser(r.Context(), ex.caller, ex.principal.Tenant.ID, chi.URLParam(r, "id"), version, func(in *directory.UserInput) error {
+	u, err := h.svc.PatchUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, func(in *directory.UserInput) error {
 		attrs := userAttributes(&in.User, base, connectionOf(r))
 		if err := h.usersOf(r).rs.applyPatch(attrs, ops); err != nil {
 			return err

@@ -16,11 +16,11 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/audit"
-	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/consolestate"
 	"github.com/scimd/scimd/internal/csvimport"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/query"
@@ -213,10 +213,7 @@ func (c *console) signedIn(next http.Handler) http.Handler {
 			return
 		}
 		p := ds.Principal
-		s := session{id: ds.ID, principal: p, caller: directory.Caller{
-			Actor:  audit.Actor{Kind: audit.ActorToken, ID: p.Token.ID, Name: p.Token.Name},
-			Source: bearer.RemoteIP(r),
-		}}
+		s := session{id: ds.ID, principal: p, caller: exchange.Authenticated(r, p)}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
 	})
 }

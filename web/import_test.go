@@ -14,7 +14,7 @@ import (
 	"github.com/scimd/scimd/internal/consolestate"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/password"
-	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 	"github.com/scimd/scimd/web"
@@ -27,7 +27,7 @@ func (e *env) replica() string {
 	e.t.Helper()
 	svc := directory.NewService(e.store, password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 2, 8),
 		directory.WithSecretBox(e.box))
-	srv := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc, Pages: web.NewHandler(web.Deps{Service: svc, State: e.store, Box: e.box})}))
+	srv := httptest.NewServer(server.New(server.Deps{Service: svc, ConsoleState: e.store, Box: e.box}))
 	e.t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -26,10 +26,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/pquerna/otp"
 
-	"github.com/scimd/scimd/internal/bearer"
 	"github.com/scimd/scimd/internal/consolestate"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/exchange"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/plural"
 	"github.com/scimd/scimd/internal/secretbox"
@@ -393,7 +393,7 @@ func (h *pagesHandler) setPassword(kind directory.LinkKind) http.HandlerFunc {
 			return
 		}
 		token := h.csrfToken(w, r)
-		keyURL, err := h.svc.SetLinkPassword(r.Context(), secret, r.PostForm.Get("password"), bearer.RemoteIP(r))
+		keyURL, err := h.svc.SetLinkPassword(r.Context(), secret, r.PostForm.Get("password"), exchange.RemoteIP(r))
 		var pe *password.PolicyError
 		switch {
 		case errors.As(err, &pe):
@@ -421,7 +421,7 @@ func (h *pagesHandler) confirmTOTP(kind directory.LinkKind) http.HandlerFunc {
 			http.Redirect(w, r, directory.LinkPath(kind, url.PathEscape(secret)), http.StatusSeeOther)
 			return
 		}
-		err := h.svc.ConfirmTOTP(r.Context(), secret, r.PostForm.Get("code"), bearer.RemoteIP(r))
+		err := h.svc.ConfirmTOTP(r.Context(), secret, r.PostForm.Get("code"), exchange.RemoteIP(r))
 		switch {
 		case directory.KindOf(err) == directory.KindInvalidValue:
 			h.renderMFA(w, r, st, kind, secret, h.csrfToken(w, r), []password.Violation{{Rule: "code", Message: directory.DetailOf(err)}})

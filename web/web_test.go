@@ -25,10 +25,9 @@ import (
 	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/password"
 	"github.com/scimd/scimd/internal/secretbox"
-	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
-	"github.com/scimd/scimd/web"
 )
 
 var operator = directory.Caller{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Source: "test"}
@@ -60,8 +59,8 @@ func newEnv(t *testing.T, b store.Backend) *env {
 			return time.Now().Add(e.skew)
 		}))
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: e.logs}, nil))
-	e.srv = httptest.NewServer(scim.NewHandler(scim.Deps{Service: e.svc, Logger: logger, Pages: web.NewHandler(web.Deps{Service: e.svc, Logger: logger,
-		Events: events.NewService(b, box, e.svc, "https://scim.example.com"), State: b, Box: box})}))
+	e.srv = httptest.NewServer(server.New(server.Deps{Service: e.svc, Logger: logger, Events: events.NewService(b, box, e.svc, "https://scim.example.com"),
+		ConsoleState: b, Box: box}))
 	t.Cleanup(e.srv.Close)
 	if e.tenant, err = e.svc.CreateTenant(context.Background(), operator, "Acme Corp"); err != nil {
 		t.Fatal(err)

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimd/scimd/admin"
-	"github.com/scimd/scimd/authapi"
 	"github.com/scimd/scimd/eventapi"
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/cursor"
@@ -29,6 +27,7 @@ import (
 	"github.com/scimd/scimd/internal/secretbox"
 	"github.com/scimd/scimd/internal/signin"
 	"github.com/scimd/scimd/scim"
+	scimdserver "github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/web"
 )
@@ -132,25 +131,22 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 					"seq", ev.Seq, "attempt", st.Attempts+1, "took", took.String(), "err", err)
 			}
 		}))
-	pages := web.Deps{Service: svc, Logger: e.logger, PublicURL: cmp.Or(s.PublicURL, s.BaseURL), Events: feed,
-		MailQueued: s.SMTPHost == "", State: db, Box: box}
 	srv := &http.Server{
-		Handler: scim.NewHandler(scim.Deps{
+		Handler: scimdserver.New(scimdserver.Deps{
 			Service:      svc,
+			SignIn:       flow,
+			Events:       feed,
 			Logger:       e.logger,
-			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
-			EventURIs:    events.URIs(true), // full streams: the renderer is set
-			MaxBodyBytes: s.MaxBody,
 			Metrics:      reg,
-			Cursors:      cursors,
 			RateLimit:    limiter,
-			Admin: admin.NewHandler(admin.Deps{Service: svc, Logger: e.logger, RequestID: scim.RequestID, SignIn: flow,
-				PublicURL: cmp.Or(s.PublicURL, s.BaseURL), MaxBodyBytes: s.MaxBody, Events: feed}),
-			Pages: web.NewHandler(pages),
-			Auth: authapi.NewHandler(authapi.Deps{Directory: svc, SignIn: flow, Logger: e.logger, RequestID: scim.RequestID,
-				RateLimit: limiter, Metrics: reg}),
-			Events: eventapi.NewHandler(eventapi.Deps{Directory: svc, Events: feed, Logger: e.logger, RequestID: scim.RequestID,
-				RateLimit: limiter}),
+			Cursors:      cursors,
+			BaseURL:      strings.TrimSuffix(s.BaseURL, "/"),
+			PublicURL:    s.PublicURL,
+			MaxBodyBytes: s.MaxBody,
+			MailQueued:   s.SMTPHost == "",
+			EventURIs:    events.URIs(true), // full streams: the renderer is set
+			ConsoleState: db,
+			Box:          box,
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -188,7 +184,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	resumed := make(chan struct{})
 	go func() {
 		defer close(resumed)
-		web.ResumeImports(bgCtx, pages)
+		web.ResumeImports(bgCtx, web.Deps{Service: svc, Logger: e.logger, State: db, Box: box})
 	}()
 
 	served := make(chan error, 1)

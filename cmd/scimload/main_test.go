@@ -12,7 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/metrics"
 	"github.com/scimd/scimd/internal/password"
-	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/server"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -40,7 +40,7 @@ func startScimd(t *testing.T, more ...string) (url string, tokens []string) {
 		}
 		tokens = append(tokens, token)
 	}
-	srv := httptest.NewServer(scim.NewHandler(scim.Deps{Service: svc, Metrics: metrics.New()}))
+	srv := httptest.NewServer(server.New(server.Deps{Service: svc, Metrics: metrics.New()}))
 	t.Cleanup(srv.Close)
 	return srv.URL, tokens
 }

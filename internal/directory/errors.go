@@ -7,7 +7,8 @@ import (
 )
 
 // Kind classifies an error for the surfaces: each kind maps to one HTTP
-// status and SCIM scimType (see the scim package) and one CLI message form.
+// status and SCIM scimType (see internal/exchange.StatusOf) and one CLI
+// message form.
 // The list is append-only.
 type Kind int
 
@@ -32,6 +33,7 @@ const (
 	KindInvalidCount                     // 400 invalidCount (RFC 9865)
 	KindConflict                         // 409: the request conflicts with the current state (e.g. a custom attribute users hold)
 	KindUnsupportedMediaType             // 415: a body in a media type or content coding the endpoint does not read
+	KindTooManyRequests                  // 429: over the connection's rate limit; retry after the Retry-After header
 )
 
 // Error is the one error type of the domain. Detail is a sentence a person

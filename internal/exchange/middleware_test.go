@@ -1,4 +1,4 @@
-package scim
+package exchange
 
 import (
 	"bytes"
@@ -11,13 +11,13 @@ import (
 )
 
 // TestPanicRecovery checks that a panic in a handler is answered with a
-// generic SCIM 500 and logged with its stack, never sent.
+// generic 500 and logged with its stack, never sent.
 func TestPanicRecovery(t *testing.T) {
 	var logged bytes.Buffer
-	h := &handler{log: slog.New(slog.NewJSONHandler(&logged, nil))}
-	srv := requestID(h.logRequests(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	m := &Middleware{Log: slog.New(slog.NewJSONHandler(&logged, nil))}
+	srv := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom: the cause")
-	})))
+	}))
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/scim/v2/Users", nil)
 	req.Header.Set("X-Request-Id", "req-panic")
@@ -30,7 +30,7 @@ func TestPanicRecovery(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatalf("body = %q: %v", rec.Body.String(), err)
 	}
-	if got, want := body["detail"], internalDetail("req-panic"); got != want || body["status"] != "500" {
+	if got, want := body["detail"], InternalDetail("req-panic"); got != want || body["status"] != "500" {
 		t.Errorf("body = %v, want status \"500\" and detail %q", body, want)
 	}
 	if strings.Contains(rec.Body.String(), "boom") || strings.Contains(rec.Body.String(), "goroutine") {
@@ -48,11 +48,11 @@ func TestPanicRecovery(t *testing.T) {
 // logged and does not write a second status.
 func TestPanicAfterHeader(t *testing.T) {
 	var logged bytes.Buffer
-	h := &handler{log: slog.New(slog.NewJSONHandler(&logged, nil))}
-	srv := requestID(h.logRequests(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	m := &Middleware{Log: slog.New(slog.NewJSONHandler(&logged, nil))}
+	srv := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		panic("late")
-	})))
+	}))
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != http.StatusOK || rec.Body.Len() != 0 {

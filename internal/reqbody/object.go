@@ -1,10 +1,11 @@
-package scim
+package reqbody
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,17 +14,42 @@ import (
 )
 
 // maxDepth is the deepest nesting of objects and arrays a request body may
-// have. SCIM bodies need four levels at most.
+// have. SCIM bodies need four levels at most, the admin API's three.
 const maxDepth = 32
 
-// decodeStrict parses a request body that must be one JSON object, and
+// Read reads the whole request body, held to the limit of the server's
+// body limit (http.MaxBytesReader) or of Accept. Exceeding the limit is
+// KindTooLarge; a body that cannot be decoded (corrupt gzip) keeps the
+// error that says so; any other read failure is KindInvalidSyntax.
+func Read(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, TooLarge(tooBig.Limit)
+	}
+	var de *directory.Error
+	if errors.As(err, &de) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, directory.Errorf(directory.KindInvalidSyntax, "", "the request body could not be read")
+	}
+	return body, nil
+}
+
+// TooLarge is the error of a body over limit bytes.
+func TooLarge(limit int64) error {
+	return directory.Errorf(directory.KindTooLarge, "", "the request body is larger than the limit of %d bytes", limit)
+}
+
+// Object parses a request body that must be one JSON object, and
 // refuses what encoding/json lets through silently: invalid UTF-8, trailing
 // data after the object, and duplicate member names, also those that differ
 // only in letter case (SCIM attribute names are case-insensitive, RFC 7643
 // §2.1) — at any level. It also refuses nesting deeper than maxDepth.
 // Numbers are kept as json.Number. Every refusal is KindInvalidSyntax with
 // a detail that names the problem.
-func decodeStrict(body []byte) (map[string]any, error) {
+func Object(body []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, syntaxError("the request body is empty; send a JSON object")
 	}
@@ -72,9 +98,10 @@ func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
 			lower := strings.ToLower(key)
 			if prev, dup := seen[lower]; dup {
 				if prev == key {
-					return nil, syntaxError("duplicate attribute %q", joinPath(path, key))
+					return nil, duplicate(joinPath(path, key), "duplicate attribute %q: the request body has it twice", joinPath(path, key))
 				}
-				return nil, syntaxError("duplicate attribute %q: sent as %q and %q, and attribute names are case-insensitive", joinPath(path, key), prev, key)
+				return nil, duplicate(joinPath(path, key), "duplicate attribute %q: the request body has it twice, as %q and %q, and attribute names are case-insensitive",
+					joinPath(path, key), prev, key)
 			}
 			seen[lower] = key
 			v, err := decodeValue(dec, depth+1, joinPath(path, key))
@@ -118,6 +145,11 @@ func jsonError(dec *json.Decoder, err error) error {
 
 func syntaxError(format string, args ...any) error {
 	return directory.Errorf(directory.KindInvalidSyntax, "", format, args...)
+}
+
+// duplicate is the refusal of a member sent twice; field names it.
+func duplicate(field, format string, args ...any) error {
+	return directory.Errorf(directory.KindInvalidSyntax, field, format, args...)
 }
 
 func joinPath(parent, name string) string {
