@@ -47,6 +47,10 @@ const (
 	// of the tenant's custom attribute definitions.
 	TenantAttributeDefined = "tenant.attribute_defined"
 	TenantAttributeRemoved = "tenant.attribute_removed"
+	// RoleDefined and RoleRemoved record a change of the tenant's role
+	// catalogue.
+	RoleDefined = "role.defined"
+	RoleRemoved = "role.removed"
 	// UserInvitationResent records a new invitation link (the earlier
 	// ones revoked); UserResetLinkIssued a reset link.
 	UserInvitationResent = "user.invitation_resent"
@@ -72,7 +76,7 @@ var Types = []string{
 	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
-	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
+	TenantAttributeDefined, TenantAttributeRemoved, RoleDefined, RoleRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
 	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked,
 	EventStreamCreated, EventStreamUpdated, EventStreamRemoved,
 }

@@ -37,6 +37,10 @@ type Store interface {
 	// *AttributeHeldError with nothing written. Returns the number of
 	// users whose value was deleted, or ErrNotFound.
 	UpdateTenantAttributes(ctx context.Context, t Tenant, prev []AttributeDef, name string, force bool, ev audit.Event) (int64, error)
+	// UpdateTenantRoles sets the tenant's role catalogue to rc and records
+	// ev, in one transaction, if it is still prev (ErrVersionMismatch
+	// otherwise, with nothing written). Returns ErrNotFound.
+	UpdateTenantRoles(ctx context.Context, tenantID string, prev, rc RoleCatalogue, ev audit.Event) error
 
 	// CreateToken inserts t. Returns *UniqueError{FieldTokenName} if an
 	// unrevoked token of the tenant has the same name, ErrNotFound if the

@@ -275,17 +275,17 @@ func ScanGroupOfUser(r Row) (directory.UserGroup, error) {
 
 // TenantColumns are the columns of a tenant in the order ScanTenant reads
 // them.
-const TenantColumns = `id, name, mfa_required, password_policy, custom_attributes, invitation_ttl, created_at`
+const TenantColumns = `id, name, mfa_required, password_policy, custom_attributes, role_catalogue, invitation_ttl, created_at`
 
 // ScanTenant reads a row of TenantColumns.
 func ScanTenant(row Row) (directory.Tenant, error) {
 	var (
-		t             directory.Tenant
-		policy, attrs string
-		ttl           int64
-		created       Time
+		t                    directory.Tenant
+		policy, attrs, roles string
+		ttl                  int64
+		created              Time
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &ttl, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &roles, &ttl, &created); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := ParsePolicy(policy)
@@ -293,6 +293,9 @@ func ScanTenant(row Row) (directory.Tenant, error) {
 		return directory.Tenant{}, err
 	}
 	if t.Attributes, err = ParseAttributes(attrs); err != nil {
+		return directory.Tenant{}, err
+	}
+	if t.Roles, err = ParseRoles(roles); err != nil {
 		return directory.Tenant{}, err
 	}
 	t.PasswordPolicy = p
