@@ -74,6 +74,7 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Post("/admin/users/{id}/profile", c.editProfile)
 		r.Post("/admin/users/{id}/settings", c.editSettings)
 		r.Post("/admin/users/{id}/groups", c.editUserGroups)
+		r.Post("/admin/users/{id}/roles", c.editUserRoles)
 		r.Post("/admin/users/{id}/{action}", c.userAction)
 		r.Get("/admin/import", c.importForm)
 		r.Post("/admin/import", c.importFile)
@@ -87,6 +88,8 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Post("/admin/policy", c.setPolicy)
 		r.Get("/admin/attributes", c.attributes)
 		r.Post("/admin/attributes", c.attributeAction)
+		r.Get("/admin/roles", c.roles)
+		r.Post("/admin/roles", c.roleAction)
 		r.Get("/admin/audit", c.audit)
 		r.Get("/admin/requests", c.requests)
 		r.Get("/admin/events", c.eventStreams)
@@ -121,11 +124,13 @@ type view struct {
 	Events     []eventRow
 	Groups     []groupOption
 	Attributes []attrField
-	Report     *importReport
-	Columns    []string
-	Rows       [][]string
-	Links      []string // per row: the page its first cell opens
-	Intro      string
+	// RoleOptions are the catalogue's roles the user does not hold.
+	RoleOptions []directory.RoleDef
+	Report      *importReport
+	Columns     []string
+	Rows        [][]string
+	Links       []string // per row: the page its first cell opens
+	Intro       string
 	// Forms are the forms of a list page, below its table; RowForms the
 	// buttons of each row (by row).
 	Forms    []formSpec
@@ -690,6 +695,10 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 	if err != nil {
 		return view{}, err
 	}
+	rc, err := c.svc.TenantRoles(ctx, tenantID)
+	if err != nil {
+		return view{}, err
+	}
 	own := map[string]string{"version": strconv.FormatInt(u.Version, 10), "givenName": u.Name.GivenName, "familyName": u.Name.FamilyName,
 		"displayName": u.DisplayName, "email": u.Email}
 	for flag, on := range map[string]bool{"active": u.Active, "emailVerified": u.EmailVerified, "passwordMustReset": u.PasswordMustReset, "forceMfaEnrollment": u.ForceMFAEnrollment} {
@@ -703,7 +712,8 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 	if form != nil { // a refused form: as typed, against the page's version
 		own = form
 	}
-	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups, Form: own, Errors: errs, Attributes: attrFields(defs, own, errs)}
+	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups, Form: own, Errors: errs, Attributes: attrFields(defs, own, errs),
+		RoleOptions: roleOptions(rc, &u)}
 	if all, err := c.svc.Groups(ctx, tenantID, directory.GroupQuery{Count: directory.MaxPageSize}); err == nil {
 		for _, g := range all.Groups {
 			if !slices.ContainsFunc(groups, func(ug directory.UserGroup) bool { return ug.ID == g.ID && ug.Direct }) {
