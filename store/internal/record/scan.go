@@ -431,3 +431,18 @@ func ReadMemberTypes(rows Rows) (map[string]directory.MemberType, error) {
 	}
 	return types, nil
 }
+
+// MFAEnrolmentColumns are the columns of an MFA enrolment in the order
+// ScanMFAEnrolment reads them.
+const MFAEnrolmentColumns = `id, tenant_id, user_id, secret, created_at, expires_at`
+
+// ScanMFAEnrolment reads a row of MFAEnrolmentColumns.
+func ScanMFAEnrolment(row Row) (directory.MFAEnrolment, error) {
+	var (
+		e                directory.MFAEnrolment
+		created, expires Time
+	)
+	err := row.Scan(&e.ID, &e.TenantID, &e.UserID, &e.Secret, &created, &expires)
+	e.CreatedAt, e.ExpiresAt = created.Time, expires.Time
+	return e, err
+}
