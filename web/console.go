@@ -126,11 +126,15 @@ type view struct {
 	Attributes []attrField
 	// RoleOptions are the catalogue's roles the user does not hold.
 	RoleOptions []directory.RoleDef
-	Report      *importReport
-	Columns     []string
-	Rows        [][]string
-	Links       []string // per row: the page its first cell opens
-	Intro       string
+	// MFA is the user's factors and pending enrolment; Issued a key just
+	// generated, shown once.
+	MFA     directory.MFAState
+	Issued  *issuedKey
+	Report  *importReport
+	Columns []string
+	Rows    [][]string
+	Links   []string // per row: the page its first cell opens
+	Intro   string
 	// Forms are the forms of a list page, below its table; RowForms the
 	// buttons of each row (by row).
 	Forms    []formSpec
@@ -699,6 +703,10 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 	if err != nil {
 		return view{}, err
 	}
+	mfa, err := c.svc.MFA(ctx, tenantID, u.ID)
+	if err != nil {
+		return view{}, err
+	}
 	own := map[string]string{"version": strconv.FormatInt(u.Version, 10), "givenName": u.Name.GivenName, "familyName": u.Name.FamilyName,
 		"displayName": u.DisplayName, "email": u.Email}
 	for flag, on := range map[string]bool{"active": u.Active, "emailVerified": u.EmailVerified, "passwordMustReset": u.PasswordMustReset, "forceMfaEnrollment": u.ForceMFAEnrollment} {
@@ -713,7 +721,7 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 		own = form
 	}
 	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups, Form: own, Errors: errs, Attributes: attrFields(defs, own, errs),
-		RoleOptions: roleOptions(rc, &u)}
+		RoleOptions: roleOptions(rc, &u), MFA: mfa}
 	if all, err := c.svc.Groups(ctx, tenantID, directory.GroupQuery{Count: directory.MaxPageSize}); err == nil {
 		for _, g := range all.Groups {
 			if !slices.ContainsFunc(groups, func(ug directory.UserGroup) bool { return ug.ID == g.ID && ug.Direct }) {
@@ -992,10 +1000,12 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 			c.render(w, r, http.StatusOK, "user.html", v)
 			return
 		}
-	case "reset-mfa":
-		if err = c.svc.ResetMFA(ctx, s.caller, tenantID, id); err == nil {
-			c.setFlash(w, r, "MFA reset: the user enrols again at their next sign-in.")
-		}
+	case "mfa-enrol":
+		c.issueEnrolment(w, r, id)
+		return
+	case "mfa-lost":
+		c.markFactorLost(w, r, id)
+		return
 	case "deactivate", "reactivate":
 		active := chi.URLParam(r, "action") == "reactivate"
 		_, err = c.svc.PatchUser(ctx, s.caller, tenantID, id, 0, func(in *directory.UserInput) error {

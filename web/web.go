@@ -288,14 +288,9 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 		h.problem(w, r, err)
 		return
 	}
-	qr, err := key.Image(220, 220)
+	qr, err := qrImage(key)
 	if err != nil {
-		h.problem(w, r, fmt.Errorf("render the TOTP QR code: %w", err))
-		return
-	}
-	var img bytes.Buffer
-	if err := png.Encode(&img, qr); err != nil {
-		h.problem(w, r, fmt.Errorf("encode the TOTP QR code: %w", err))
+		h.problem(w, r, err)
 		return
 	}
 	status := http.StatusOK
@@ -304,7 +299,21 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 	}
 	h.render(w, status, "mfa.html", &page{Title: "Set up two-step verification", TenantName: st.Tenant.Name, Kind: kind,
 		Action: directory.LinkPath(kind, url.PathEscape(secret)) + "/mfa", CSRF: token, Errors: errs,
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.Bytes())), ManualKey: template.URL(group(key.Secret()))})
+		QR: qr, ManualKey: template.URL(group(key.Secret()))})
+}
+
+// qrImage is the QR code of a TOTP key as a data: URL (the pages' CSP
+// allows images from data: only).
+func qrImage(key *otp.Key) (template.URL, error) {
+	qr, err := key.Image(220, 220)
+	if err != nil {
+		return "", fmt.Errorf("render the TOTP QR code: %w", err)
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, qr); err != nil {
+		return "", fmt.Errorf("encode the TOTP QR code: %w", err)
+	}
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.Bytes())), nil
 }
 
 // group writes a key in groups of four characters, to copy by hand.

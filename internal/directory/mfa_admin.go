@@ -42,12 +42,13 @@ type MFAState struct {
 	Pending *MFAEnrolment // its Secret cleared
 }
 
-// MFA returns the user's factors and pending enrolment (an expired one
-// is not shown).
+// MFA returns the user's factors and pending enrolment (one expired, or
+// left behind when the user enrolled another way, is not shown), or
+// KindNotFound.
 func (s *Service) MFA(ctx context.Context, tenantID, userID string) (MFAState, error) {
 	const op = "directory.MFA"
-	if !isID(userID) {
-		return MFAState{}, notFound(op, userID, ErrNotFound)
+	if _, err := s.User(ctx, tenantID, userID); err != nil {
+		return MFAState{}, err
 	}
 	fs, err := s.store.Factors(ctx, tenantID, userID)
 	if err != nil {
@@ -62,7 +63,7 @@ func (s *Service) MFA(ctx context.Context, tenantID, userID string) (MFAState, e
 	case errors.Is(err, ErrNotFound):
 	case err != nil:
 		return MFAState{}, wrap(op, err)
-	case s.now().Before(e.ExpiresAt):
+	case len(st.Factors) == 0 && s.now().Before(e.ExpiresAt): // an enrolment left when the user enrolled by itself is moot
 		e.Secret = ""
 		st.Pending = &e
 	}
