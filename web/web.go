@@ -76,6 +76,8 @@ const css = `body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;back
 	`.skip{position:absolute;left:-999px;top:0;background:#fff;color:#1f4fd1;padding:.5rem 1rem;z-index:1}.skip:focus{left:.5rem}` +
 	`#error-summary h2{font-size:1.1rem;margin:0 0 .3rem}#error-summary a{color:#8a0016}` +
 	`form.newuser:has(#mode-invite:checked) .create-only{display:none}` +
+	// A key shown once on the detail page breaks between words, not in them.
+	`#issued-key{word-break:normal}` +
 	// Narrow screens: wide tables scroll in their card, the rest stacks.
 	`.scroll{overflow-x:auto;max-width:100%}td form.small{flex-wrap:wrap}` +
 	`@media (max-width:640px){body.console main{margin:0;padding:1rem;border-radius:0}dl.props{grid-template-columns:1fr}` +
