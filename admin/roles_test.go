@@ -1,6 +1,8 @@
 package admin_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -8,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/internal/audit"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -77,8 +81,18 @@ func TestRoles(t *testing.T) {
 			t.Fatalf("admin user detail roles = %v", values)
 		}
 		list := okta(http.MethodGet, "/scim/v2/Users?filter="+url.QueryEscape(`roles.value eq "billing"`), "")
-		if list.body["totalResults"] != float64(1) {
+		if list.body["totalResults"] != float64(1) || !strings.Contains(list.raw, `"roles":[{"primary":true,"value":"admin"},{"value":"auditor"},{"value":"Billing"}]`) {
 			t.Fatalf(`SCIM GET filter roles.value eq "billing" = %s`, list.raw)
+		}
+		// The change is audited with the roles before and after: what the
+		// change events (events.Build) name as changed.
+		evs, err := e.svc.AuditEvents(context.Background(), e.tenant.ID, directory.AuditFilter{TargetID: anita, Type: audit.UserUpdated})
+		if err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Changes), `"attribute":"roles"`) || !strings.Contains(string(evs[0].Changes), `"Billing"`) {
+			t.Fatalf("user.updated of the PATCH = %+v, %v; want the roles changed", evs, err)
+		}
+		claims, ok, err := events.Build("https://scim.example.com", events.Stream{TenantID: e.tenant.ID}, evs[0], nil)
+		if b, _ := json.Marshal(claims); err != nil || !ok || !strings.Contains(string(b), `"attributes":["roles"]`) {
+			t.Fatalf("the change event of the PATCH = %s, %v, %v; want roles among its attributes", b, ok, err)
 		}
 
 		e.do(http.MethodDelete, "/admin/v1/roles/ADMIN", "", http.StatusNoContent)
