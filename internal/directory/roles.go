@@ -81,33 +81,33 @@ func (s *Service) TenantRoles(ctx context.Context, tenantID string) (RoleCatalog
 // first: then it starts again from the new catalogue.
 func (s *Service) changeRoles(ctx context.Context, op, tenantID string, change func(rc *RoleCatalogue) error,
 	event func(t Tenant) (audit.Event, error)) (RoleCatalogue, error) {
-	for attempt := 1; ; attempt++ {
+	var next RoleCatalogue
+	err := untilWritten(op, "the role catalogue", func() error {
 		t, err := s.freshTenant(ctx, tenantID)
 		if err != nil {
-			return RoleCatalogue{}, err
+			return err
 		}
 		prev := t.Roles
 		t.Roles.Roles = slices.Clone(prev.Roles)
 		if err := change(&t.Roles); err != nil {
-			return RoleCatalogue{}, withOp(op, err)
+			return withOp(op, err)
 		}
 		ev, err := event(t)
 		if err != nil {
-			return RoleCatalogue{}, wrap(op, err)
+			return wrap(op, err)
 		}
+		next = t.Roles
 		err = s.store.UpdateTenantRoles(ctx, t.ID, prev, t.Roles, ev)
-		if errors.Is(err, ErrVersionMismatch) && attempt < attributeAttempts {
-			continue
+		if err != nil && !errors.Is(err, ErrVersionMismatch) {
+			return wrap(op, err)
 		}
-		if errors.Is(err, ErrVersionMismatch) {
-			return RoleCatalogue{}, &Error{Kind: KindBusy, Op: op, Detail: "the role catalogue kept changing: try again", Err: err}
-		}
-		if err != nil {
-			return RoleCatalogue{}, wrap(op, err)
-		}
-		s.forgetTenant(tenantID)
-		return t.Roles, nil
+		return err
+	})
+	if err != nil {
+		return RoleCatalogue{}, err
 	}
+	s.forgetTenant(tenantID)
+	return next, nil
 }
 
 // tenantTarget is the audit target of a change of the tenant itself.
