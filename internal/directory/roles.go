@@ -136,7 +136,10 @@ func (s *Service) DefineRole(ctx context.Context, c Caller, tenantID string, r R
 	}, func(t Tenant) (audit.Event, error) {
 		return s.event(c, tenantID, audit.RoleDefined, tenantTarget(t), []audit.Change{{Attribute: "roles", New: r}}, s.timeNow())
 	})
-	return r, err
+	if err != nil {
+		return RoleDef{}, err
+	}
+	return r, nil
 }
 
 // RemoveRole removes a role from the tenant's catalogue and records
