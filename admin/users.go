@@ -33,11 +33,13 @@ type userView struct {
 	HasPassword        bool   `json:"hasPassword"`
 	// Attributes are the user's custom attribute values, by name.
 	Attributes map[string]any `json:"attributes,omitempty"`
-	Groups     []groupRef     `json:"groups,omitempty"` // the user detail only
-	Audit      []audit.Event  `json:"audit,omitempty"`  // the user detail only: newest first
-	Version    int64          `json:"version"`
-	CreatedAt  time.Time      `json:"createdAt"`
-	UpdatedAt  time.Time      `json:"updatedAt"`
+	// Roles are the user's SCIM roles.
+	Roles     []directory.MultiValue `json:"roles,omitempty"`
+	Groups    []groupRef             `json:"groups,omitempty"` // the user detail only
+	Audit     []audit.Event          `json:"audit,omitempty"`  // the user detail only: newest first
+	Version   int64                  `json:"version"`
+	CreatedAt time.Time              `json:"createdAt"`
+	UpdatedAt time.Time              `json:"updatedAt"`
 }
 
 // groupRef names a group a user belongs to.
@@ -52,7 +54,7 @@ func viewUser(u *directory.User) userView {
 		ID: u.ID, UserName: u.UserName, Email: u.Email, DisplayName: u.DisplayName,
 		GivenName: u.Name.GivenName, FamilyName: u.Name.FamilyName, Status: string(u.PlatformStatus()), Active: u.Active,
 		EmailVerified: u.EmailVerified, PasswordMustReset: u.PasswordMustReset, ForceMFAEnrollment: u.ForceMFAEnrollment,
-		MFAEnrolled: u.MFAEnrolled, HasPassword: u.HasPassword(), Attributes: u.Custom, Version: u.Version,
+		MFAEnrolled: u.MFAEnrolled, HasPassword: u.HasPassword(), Attributes: u.Custom, Roles: u.Roles, Version: u.Version,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }

@@ -245,7 +245,10 @@ func (a *api) verifyMFA(w http.ResponseWriter, r *http.Request) {
 type stepView struct {
 	Status  signin.Status `json:"status"`
 	Session string        `json:"session,omitempty"`
-	User    any           `json:"user"`
+	// EnrolmentIssued: an administrator gave the user a TOTP key; a code
+	// of it (mfa/verify) completes mfa_enrollment_required.
+	EnrolmentIssued bool `json:"mfaEnrolmentIssued,omitempty"`
+	User            any  `json:"user"`
 }
 
 // brief is the user of a step still due.
@@ -284,7 +287,7 @@ func (a *api) answer(w http.ResponseWriter, r *http.Request, res signin.Result, 
 		return
 	}
 	u := res.User
-	v := stepView{Status: res.Status, Session: res.Session, User: brief{ID: u.ID, UserName: u.UserName, Email: u.Email}}
+	v := stepView{Status: res.Status, Session: res.Session, EnrolmentIssued: res.EnrolmentIssued, User: brief{ID: u.ID, UserName: u.UserName, Email: u.Email}}
 	if res.Status == signin.StatusSignedIn {
 		s := signedIn{ID: u.ID, UserName: u.UserName, Email: u.Email, Emails: u.Emails, Name: u.Name, DisplayName: u.DisplayName,
 			Groups: []groupView{}, EmailVerified: u.EmailVerified, PasswordMustReset: u.PasswordMustReset,

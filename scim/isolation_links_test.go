@@ -126,13 +126,14 @@ func TestTenantIsolationLinks(t *testing.T) {
 		}
 		for _, id := range []string{ivy, mia} {
 			try("/admin/users/{id}", http.MethodGet, "/admin/users/"+id)
-			for _, action := range []string{"resend", "reset-link", "reset-mfa", "deactivate", "reactivate", "delete"} {
+			for _, action := range []string{"resend", "reset-link", "mfa-enrol", "mfa-lost", "deactivate", "reactivate", "delete"} {
 				try("/admin/users/{id}/{action}", http.MethodPost, "/admin/users/"+id+"/"+action)
 			}
 			try("/admin/users/{id}/profile", http.MethodPost, "/admin/users/"+id+"/profile", "displayName", "Pwned", "email", "pwned@globex.example")
 			try("/admin/users/{id}/settings", http.MethodPost, "/admin/users/"+id+"/settings", "active", "true", "emailVerified", "true")
 			try("/admin/users/{id}/groups", http.MethodPost, "/admin/users/"+id+"/groups", "op", "add", "group", bGroup.ID)
 			try("/admin/users/{id}/groups", http.MethodPost, "/admin/users/"+id+"/groups", "op", "remove", "group", aGroup.ID)
+			try("/admin/users/{id}/roles", http.MethodPost, "/admin/users/"+id+"/roles", "op", "remove", "role", "admin")
 		}
 		try("/admin/users/{id}/groups", http.MethodPost, "/admin/users/"+eve.ID+"/groups", "op", "add", "group", aGroup.ID)
 		try("/admin/groups/{id}", http.MethodGet, "/admin/groups/"+aGroup.ID)

@@ -36,6 +36,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		if _, err := e.svc.DefineAttribute(ctx, operator, tb.ID, directory.AttributeDef{Name: "globexClearance", Type: directory.AttrString}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := e.svc.DefineRole(ctx, operator, tb.ID, directory.RoleDef{Value: "globexRole"}); err != nil {
+			t.Fatal(err)
+		}
 		// What of B's no request below sends: its ids and the token's name
 		// may come back in a 404's detail, as the client sent them.
 		bStream, err := e.feed.Subscribe(ctx, operator, tb.ID, events.StreamInput{URL: "https://globex.example.com/secret-hook"})
@@ -58,7 +61,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		// Routes of one resource that is no tenant's: the schemas.
 		shared := map[string]bool{"Schemas": true, "ResourceTypes": true}
 		ids := map[string]string{"Users": bUser, "Groups": bGroup, "users": bUser, "groups": bGroup, "tokens": "globex-console", "attributes": "globexClearance",
-			"event-streams": bStream.ID}
+			"roles": "globexRole", "factors": "a-factor", "event-streams": bStream.ID}
 		// Every row of B, to compare after A's requests.
 		if _, err := e.svc.FlushRequests(ctx); err != nil {
 			t.Fatal(err)
@@ -90,6 +93,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 				return nil
 			}
 			path := strings.Replace(route, parts[param], url.PathEscape(id), 1)
+			path = strings.Replace(path, "{id}", url.PathEscape(bUser), 1) // a user's own resource (its factors)
 			token := e.token
 			if strings.HasPrefix(route, "/admin/") {
 				token = aAdmin

@@ -69,6 +69,7 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Post("/admin/users/{id}/profile", c.editProfile)
 		r.Post("/admin/users/{id}/settings", c.editSettings)
 		r.Post("/admin/users/{id}/groups", c.editUserGroups)
+		r.Post("/admin/users/{id}/roles", c.editUserRoles)
 		r.Post("/admin/users/{id}/{action}", c.userAction)
 		r.Get("/admin/import", c.importForm)
 		r.Post("/admin/import", c.importFile)
@@ -82,6 +83,8 @@ func (h *pagesHandler) consoleRoutes(r chi.Router) {
 		r.Post("/admin/policy", c.setPolicy)
 		r.Get("/admin/attributes", c.attributes)
 		r.Post("/admin/attributes", c.attributeAction)
+		r.Get("/admin/roles", c.roles)
+		r.Post("/admin/roles", c.roleAction)
 		r.Get("/admin/audit", c.audit)
 		r.Get("/admin/requests", c.requests)
 		r.Get("/admin/events", c.eventStreams)
@@ -116,11 +119,17 @@ type view struct {
 	Events     []eventRow
 	Groups     []groupOption
 	Attributes []attrField
-	Report     *importReport
-	Columns    []string
-	Rows       [][]string
-	Links      []string // per row: the page its first cell opens
-	Intro      string
+	// RoleOptions are the catalogue's roles the user does not hold.
+	RoleOptions []directory.RoleDef
+	// MFA is the user's factors and pending enrolment; Issued a key just
+	// generated, shown once.
+	MFA     directory.MFAState
+	Issued  *issuedKey
+	Report  *importReport
+	Columns []string
+	Rows    [][]string
+	Links   []string // per row: the page its first cell opens
+	Intro   string
 	// Forms are the forms of a list page, below its table; RowForms the
 	// buttons of each row (by row).
 	Forms    []formSpec
@@ -682,6 +691,14 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 	if err != nil {
 		return view{}, err
 	}
+	rc, err := c.svc.TenantRoles(ctx, tenantID)
+	if err != nil {
+		return view{}, err
+	}
+	mfa, err := c.svc.MFA(ctx, tenantID, u.ID)
+	if err != nil {
+		return view{}, err
+	}
 	own := map[string]string{"version": strconv.FormatInt(u.Version, 10), "givenName": u.Name.GivenName, "familyName": u.Name.FamilyName,
 		"displayName": u.DisplayName, "email": u.Email}
 	for flag, on := range map[string]bool{"active": u.Active, "emailVerified": u.EmailVerified, "passwordMustReset": u.PasswordMustReset, "forceMfaEnrollment": u.ForceMFAEnrollment} {
@@ -695,7 +712,8 @@ func (c *console) userView(r *http.Request, id string, form map[string]string, e
 	if form != nil { // a refused form: as typed, against the page's version
 		own = form
 	}
-	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups, Form: own, Errors: errs, Attributes: attrFields(defs, own, errs)}
+	v := view{page: page{Title: u.Display()}, Nav: "users", User: &u, UserGroups: groups, Form: own, Errors: errs, Attributes: attrFields(defs, own, errs),
+		RoleOptions: roleOptions(rc, &u), MFA: mfa}
 	if all, err := c.svc.Groups(ctx, tenantID, directory.GroupQuery{Count: directory.MaxPageSize}); err == nil {
 		for _, g := range all.Groups {
 			if !slices.ContainsFunc(groups, func(ug directory.UserGroup) bool { return ug.ID == g.ID && ug.Direct }) {
@@ -974,10 +992,12 @@ func (c *console) userAction(w http.ResponseWriter, r *http.Request) {
 			c.render(w, r, http.StatusOK, "user.html", v)
 			return
 		}
-	case "reset-mfa":
-		if err = c.svc.ResetMFA(ctx, s.caller, tenantID, id); err == nil {
-			c.setFlash(w, r, "MFA reset: the user enrols again at their next sign-in.")
-		}
+	case "mfa-enrol":
+		c.issueEnrolment(w, r, id)
+		return
+	case "mfa-lost":
+		c.markFactorLost(w, r, id)
+		return
 	case "deactivate", "reactivate":
 		active := chi.URLParam(r, "action") == "reactivate"
 		_, err = c.svc.PatchUser(ctx, s.caller, tenantID, id, 0, func(in *directory.UserInput) error {

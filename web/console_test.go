@@ -271,8 +271,13 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		carl := br.get("/admin/users/" + carlID)
-		carl.want(t, "an enrolled user", http.StatusOK, `id="mfa-enrolled">true`, "Reset MFA")
-		br.submit(carl, "/admin/users/"+carlID+"/reset-mfa").want(t, "reset MFA", http.StatusSeeOther)
+		carl.want(t, "an enrolled user", http.StatusOK, `id="mfa-enrolled">true`, "Authenticator app (TOTP), enrolled", "Mark as lost")
+		factor := regexp.MustCompile(`name="factor" value="([^"]+)"`).FindStringSubmatch(carl.body)
+		if factor == nil {
+			t.Fatalf("no factor on the page:\n%s", carl.body)
+		}
+		br.submit(carl, "/admin/users/"+carlID+"/mfa-lost", "factor", factor[1]).want(t, "mark the factor lost", http.StatusOK, "Mark this MFA factor as lost?")
+		br.submit(carl, "/admin/users/"+carlID+"/mfa-lost", "factor", factor[1], "confirm", "yes").want(t, "mark the factor lost, confirmed", http.StatusSeeOther)
 		br.get("/admin/users/"+carlID).want(t, "after the reset", http.StatusOK, `id="mfa-enrolled">false`)
 
 		// A connection's password mode.

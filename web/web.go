@@ -78,6 +78,8 @@ const css = `body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;back
 	`.skip{position:absolute;left:-999px;top:0;background:#fff;color:#1f4fd1;padding:.5rem 1rem;z-index:1}.skip:focus{left:.5rem}` +
 	`#error-summary h2{font-size:1.1rem;margin:0 0 .3rem}#error-summary a{color:#8a0016}` +
 	`form.newuser:has(#mode-invite:checked) .create-only{display:none}` +
+	// A key shown once on the detail page breaks between words, not in them.
+	`#issued-key{word-break:normal}` +
 	// Narrow screens: wide tables scroll in their card, the rest stacks.
 	`.scroll{overflow-x:auto;max-width:100%}td form.small{flex-wrap:wrap}` +
 	`@media (max-width:640px){body.console main{margin:0;padding:1rem;border-radius:0}dl.props{grid-template-columns:1fr}` +
@@ -300,14 +302,9 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 		h.problem(w, r, err)
 		return
 	}
-	qr, err := key.Image(220, 220)
+	qr, err := qrImage(key)
 	if err != nil {
-		h.problem(w, r, fmt.Errorf("render the TOTP QR code: %w", err))
-		return
-	}
-	var img bytes.Buffer
-	if err := png.Encode(&img, qr); err != nil {
-		h.problem(w, r, fmt.Errorf("encode the TOTP QR code: %w", err))
+		h.problem(w, r, err)
 		return
 	}
 	status := http.StatusOK
@@ -316,7 +313,21 @@ func (h *pagesHandler) renderMFA(w http.ResponseWriter, r *http.Request, st dire
 	}
 	h.render(w, status, "mfa.html", &page{Title: "Set up two-step verification", TenantName: st.Tenant.Name, Kind: kind,
 		Action: directory.LinkPath(kind, url.PathEscape(secret)) + "/mfa", CSRF: token, Errors: errs,
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.Bytes())), ManualKey: template.URL(group(key.Secret()))})
+		QR: qr, ManualKey: template.URL(group(key.Secret()))})
+}
+
+// qrImage is the QR code of a TOTP key as a data: URL (the pages' CSP
+// allows images from data: only).
+func qrImage(key *otp.Key) (template.URL, error) {
+	qr, err := key.Image(220, 220)
+	if err != nil {
+		return "", fmt.Errorf("render the TOTP QR code: %w", err)
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, qr); err != nil {
+		return "", fmt.Errorf("encode the TOTP QR code: %w", err)
+	}
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.Bytes())), nil
 }
 
 // group writes a key in groups of four characters, to copy by hand.

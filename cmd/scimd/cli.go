@@ -38,6 +38,7 @@ type cli struct {
 	User      userCmd      `cmd:"" help:"Create users."`
 	Policy    policyCmd    `cmd:"" help:"Show and set a tenant's password policy."`
 	Attribute attributeCmd `cmd:"" help:"Define, list and remove a tenant's custom user attributes."`
+	Role      roleCmd      `cmd:"" help:"Define, list and remove a tenant's roles; turn catalogue only on or off."`
 	Import    importCmd    `cmd:"" help:"Import users from a CSV or JSON Lines file."`
 	SignIn    signInCmd    `cmd:"" name:"sign-in" help:"Show and set a tenant's sign-in settings (/auth/v1)."`
 	Events    eventsCmd    `cmd:"" help:"Manage the streams of change events (SETs) and their signing key."`

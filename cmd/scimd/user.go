@@ -204,9 +204,12 @@ func (u *userShowCmd) Run(e *env, c *cli) error {
 	if err != nil {
 		return err
 	}
-	var names []string
+	var names, roles []string
 	for _, g := range groups {
 		names = append(names, g.Display)
+	}
+	for _, r := range user.Roles {
+		roles = append(roles, r.Value)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]any{
@@ -214,7 +217,7 @@ func (u *userShowCmd) Run(e *env, c *cli) error {
 		{"givenName", user.Name.GivenName}, {"familyName", user.Name.FamilyName}, {"status", user.PlatformStatus()},
 		{"active", user.Active}, {"hasPassword", user.HasPassword()}, {"emailVerified", user.EmailVerified},
 		{"passwordMustReset", user.PasswordMustReset}, {"forceMfaEnrollment", user.ForceMFAEnrollment},
-		{"groups", strings.Join(names, ", ")}, {"created", user.CreatedAt.Format("2006-01-02T15:04:05Z07:00")},
+		{"groups", strings.Join(names, ", ")}, {"roles", strings.Join(roles, ", ")}, {"created", user.CreatedAt.Format("2006-01-02T15:04:05Z07:00")},
 	} {
 		fmt.Fprintf(w, "%s\t%v\n", row[0], row[1])
 	}

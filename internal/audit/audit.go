@@ -30,16 +30,19 @@ const (
 	UserPasswordChanged = "user.password_changed"
 	UserDeleted         = "user.deleted"
 	UserMFAEnrolled     = "user.mfa_enrolled"
-	GroupCreated        = "group.created"
-	GroupUpdated        = "group.updated"
-	GroupDeleted        = "group.deleted"
-	GroupMembersAdded   = "group.members_added"
-	GroupMembersRemoved = "group.members_removed"
-	TokenCreated        = "token.created"
-	TokenRevoked        = "token.revoked"
-	TokenUpdated        = "token.updated"
-	TenantCreated       = "tenant.created"
-	TenantPolicyUpdated = "tenant.policy_updated"
+	// UserMFAEnrolmentIssued records a TOTP key an administrator generated
+	// for a user, to confirm at their next sign-in.
+	UserMFAEnrolmentIssued = "user.mfa_enrolment_issued"
+	GroupCreated           = "group.created"
+	GroupUpdated           = "group.updated"
+	GroupDeleted           = "group.deleted"
+	GroupMembersAdded      = "group.members_added"
+	GroupMembersRemoved    = "group.members_removed"
+	TokenCreated           = "token.created"
+	TokenRevoked           = "token.revoked"
+	TokenUpdated           = "token.updated"
+	TenantCreated          = "tenant.created"
+	TenantPolicyUpdated    = "tenant.policy_updated"
 	// TenantSettingsUpdated records a change of the tenant's other
 	// settings (the invitation expiry).
 	TenantSettingsUpdated = "tenant.settings_updated"
@@ -47,6 +50,10 @@ const (
 	// of the tenant's custom attribute definitions.
 	TenantAttributeDefined = "tenant.attribute_defined"
 	TenantAttributeRemoved = "tenant.attribute_removed"
+	// RoleDefined and RoleRemoved record a change of the tenant's role
+	// catalogue.
+	RoleDefined = "role.defined"
+	RoleRemoved = "role.removed"
 	// UserInvitationResent records a new invitation link (the earlier
 	// ones revoked); UserResetLinkIssued a reset link.
 	UserInvitationResent = "user.invitation_resent"
@@ -75,8 +82,8 @@ var Types = []string{
 	UserCreated, UserInvited, UserUpdated, UserDeactivated, UserReactivated, UserPasswordChanged, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved, UserMFAEnrolled,
 	TokenCreated, TokenRevoked, TokenUpdated, TenantCreated, TenantPolicyUpdated,
-	TenantAttributeDefined, TenantAttributeRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
-	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked,
+	TenantAttributeDefined, TenantAttributeRemoved, RoleDefined, RoleRemoved, UserInvitationResent, UserResetLinkIssued, TenantSettingsUpdated,
+	UserSignedIn, UserSignInFailed, UserEmailVerified, UserLocked, UserUnlocked, UserMFAEnrolmentIssued,
 	EventStreamCreated, EventStreamUpdated, EventStreamRemoved, EventSigningKeyRotated,
 }
 

@@ -51,9 +51,21 @@ func (s *Service) TenantAttributes(ctx context.Context, tenantID string) ([]Attr
 	return t.Attributes, err
 }
 
-// attributeAttempts bounds the retries of a definition change that
-// raced another.
-const attributeAttempts = 5
+// untilWritten runs try, which reads a tenant setting, changes it and
+// writes it if it is still as read, again while another change wrote first
+// (try returns ErrVersionMismatch), so that no change is lost: at most
+// updateAttempts times, then KindBusy, saying what kept changing.
+func untilWritten(op, what string, try func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := try()
+		if !errors.Is(err, ErrVersionMismatch) {
+			return err
+		}
+		if attempt == updateAttempts {
+			return &Error{Kind: KindBusy, Op: op, Detail: what + " kept changing: try again", Err: err}
+		}
+	}
+}
 
 // changeAttributes applies change to the tenant's definitions as stored
 // now and writes the result with ev (built by event from the tenant) and
@@ -61,38 +73,37 @@ const attributeAttempts = 5
 // starts again from the new definitions, so no change is lost.
 func (s *Service) changeAttributes(ctx context.Context, op, tenantID, name string, force bool,
 	change func(t *Tenant) error, event func(t Tenant) (audit.Event, error)) (int64, error) {
-	for attempt := 1; ; attempt++ {
+	var n int64
+	err := untilWritten(op, "the definitions", func() error {
 		t, err := s.freshTenant(ctx, tenantID)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		prev := t.Attributes
 		t.Attributes = slices.Clone(prev)
 		if err := change(&t); err != nil {
-			return 0, err
+			return err
 		}
 		ev, err := event(t)
 		if err != nil {
-			return 0, wrap(op, err)
+			return wrap(op, err)
 		}
-		n, err := s.store.UpdateTenantAttributes(ctx, t, prev, name, force, ev)
-		if errors.Is(err, ErrVersionMismatch) && attempt < attributeAttempts {
-			continue
-		}
+		n, err = s.store.UpdateTenantAttributes(ctx, t, prev, name, force, ev)
 		var held *AttributeHeldError
 		if errors.As(err, &held) {
-			return 0, &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
+			return &Error{Kind: KindConflict, Op: op, Field: "attribute", Err: err,
 				Detail: fmt.Sprintf("%s a value of %s: remove it with force to delete their values", plural.Count(held.Users, "user holds", "users hold"), name)}
 		}
-		if errors.Is(err, ErrVersionMismatch) {
-			return 0, &Error{Kind: KindBusy, Op: op, Detail: "the definitions kept changing: try again", Err: err}
+		if err != nil && !errors.Is(err, ErrVersionMismatch) {
+			return wrap(op, err)
 		}
-		if err != nil {
-			return 0, wrap(op, err)
-		}
-		s.forgetTenant(tenantID)
-		return n, nil
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
+	s.forgetTenant(tenantID)
+	return n, nil
 }
 
 // DefineAttribute adds a custom attribute to the tenant's users and records

@@ -537,7 +537,13 @@ func LinkPath(kind LinkKind, secret string) string {
 // becomes false, and the user enrols again where MFA is required. Records
 // user.updated; nothing when the user has no factor.
 func (s *Service) ResetMFA(ctx context.Context, c Caller, tenantID, id string) error {
-	const op = "directory.ResetMFA"
+	return s.clearMFA(ctx, "directory.ResetMFA", c, tenantID, id)
+}
+
+// clearMFA marks the user not MFA enrolled, which deletes its factors,
+// and records user.updated with the change of mfaEnrolled and more; a user
+// not enrolled is left alone.
+func (s *Service) clearMFA(ctx context.Context, op string, c Caller, tenantID, id string, more ...audit.Change) error {
 	if !isID(id) {
 		return notFound(op, id, ErrNotFound)
 	}
@@ -554,7 +560,8 @@ func (s *Service) ResetMFA(ctx context.Context, c Caller, tenantID, id string) e
 		}
 		next := *cur.Clone()
 		next.MFAEnrolled, next.Version, next.UpdatedAt = false, cur.Version+1, s.timeNow()
-		ev, err := s.event(c, tenantID, audit.UserUpdated, userTarget(&next), []audit.Change{{Attribute: "mfaEnrolled", Old: true, New: false}}, next.UpdatedAt)
+		changes := append([]audit.Change{{Attribute: "mfaEnrolled", Old: true, New: false}}, more...)
+		ev, err := s.event(c, tenantID, audit.UserUpdated, userTarget(&next), changes, next.UpdatedAt)
 		if err != nil {
 			return wrap(op, err)
 		}

@@ -219,20 +219,21 @@ func (s *Service) SetTenantPolicy(ctx context.Context, c Caller, tenantID string
 // nothing. Returns KindInvalidValue, KindNotFound or change's error.
 func (s *Service) UpdateTenantPolicy(ctx context.Context, c Caller, tenantID string, change func(mfaRequired *bool, p *password.Policy) error) (Tenant, error) {
 	const op = "directory.UpdateTenantPolicy"
-	for attempt := 1; ; attempt++ {
+	var next Tenant
+	err := untilWritten(op, "the policy", func() error {
 		cur, err := s.store.Tenant(ctx, tenantID)
 		if errors.Is(err, ErrNotFound) {
-			return Tenant{}, &Error{Kind: KindNotFound, Op: op, Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", tenantID), Err: err}
+			return &Error{Kind: KindNotFound, Op: op, Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", tenantID), Err: err}
 		}
 		if err != nil {
-			return Tenant{}, wrap(op, err)
+			return wrap(op, err)
 		}
-		next := cur
+		next = cur
 		if err := change(&next.MFARequired, &next.PasswordPolicy); err != nil {
-			return Tenant{}, err
+			return err
 		}
 		if err := next.PasswordPolicy.Validate(next.MFARequired); err != nil {
-			return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "passwordPolicy", Detail: err.Error(), Err: err}
+			return &Error{Kind: KindInvalidValue, Op: op, Field: "passwordPolicy", Detail: err.Error(), Err: err}
 		}
 		var changes []audit.Change
 		if cur.MFARequired != next.MFARequired {
@@ -242,25 +243,23 @@ func (s *Service) UpdateTenantPolicy(ctx context.Context, c Caller, tenantID str
 			changes = append(changes, audit.Change{Attribute: "passwordPolicy", Old: cur.PasswordPolicy, New: next.PasswordPolicy})
 		}
 		if len(changes) == 0 {
-			return cur, nil
+			return nil
 		}
 		ev, err := s.event(c, tenantID, audit.TenantPolicyUpdated, audit.Target{Type: "tenant", ID: cur.ID, Display: cur.Name}, changes, s.timeNow())
 		if err != nil {
-			return Tenant{}, wrap(op, err)
+			return wrap(op, err)
 		}
 		err = s.store.UpdateTenantPolicy(ctx, next, cur, ev)
-		if errors.Is(err, ErrVersionMismatch) && attempt < updateAttempts {
-			continue
+		if err != nil && !errors.Is(err, ErrVersionMismatch) {
+			return wrap(op, err)
 		}
-		if errors.Is(err, ErrVersionMismatch) {
-			return Tenant{}, &Error{Kind: KindBusy, Op: op, Detail: "the policy kept changing: try again", Err: err}
-		}
-		if err != nil {
-			return Tenant{}, wrap(op, err)
-		}
-		s.forgetTenant(tenantID) // this process sees the new policy at once
-		return next, nil
+		return err
+	})
+	if err != nil {
+		return Tenant{}, err
 	}
+	s.forgetTenant(tenantID) // this process sees the new policy at once
+	return next, nil
 }
 
 // Tenants lists every tenant, oldest first.

@@ -37,6 +37,19 @@ type Store interface {
 	// *AttributeHeldError with nothing written. Returns the number of
 	// users whose value was deleted, or ErrNotFound.
 	UpdateTenantAttributes(ctx context.Context, t Tenant, prev []AttributeDef, name string, force bool, ev audit.Event) (int64, error)
+	// Factors returns the user's MFA factors (secrets sealed), oldest first.
+	Factors(ctx context.Context, tenantID, userID string) ([]Factor, error)
+	// MFAEnrolment returns the user's enrolment issued by an
+	// administrator, expired or not, or ErrNotFound.
+	MFAEnrolment(ctx context.Context, tenantID, userID string) (MFAEnrolment, error)
+	// IssueMFAEnrolment stores e, replacing the user's earlier enrolment,
+	// and records ev, in one transaction. Returns ErrNotFound when the
+	// tenant has no such user.
+	IssueMFAEnrolment(ctx context.Context, e MFAEnrolment, ev audit.Event) error
+	// UpdateTenantRoles sets the tenant's role catalogue to rc and records
+	// ev, in one transaction, if it is still prev (ErrVersionMismatch
+	// otherwise, with nothing written). Returns ErrNotFound.
+	UpdateTenantRoles(ctx context.Context, tenantID string, prev, rc RoleCatalogue, ev audit.Event) error
 
 	// CreateToken inserts t. Returns *UniqueError{FieldTokenName} if an
 	// unrevoked token of the tenant has the same name, ErrNotFound if the

@@ -22,6 +22,8 @@ type Tenant struct {
 	// Attributes are the custom attributes of the tenant's users, in the
 	// order they were defined.
 	Attributes []AttributeDef
+	// Roles is the tenant's role catalogue.
+	Roles RoleCatalogue
 	// InvitationTTL is how long invitation links stay valid (0: the
 	// default, DefaultInvitationTTL).
 	InvitationTTL time.Duration

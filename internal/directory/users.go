@@ -427,6 +427,9 @@ func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserI
 	if err := checkCustom(tenant.Attributes, &u, nil); err != nil {
 		return User{}, audit.Event{}, err
 	}
+	if err := checkRoles(tenant.Roles, &u, nil); err != nil {
+		return User{}, audit.Event{}, err
+	}
 	ext, err := checkExternalID(in.ExternalID)
 	if err != nil {
 		return User{}, audit.Event{}, err
@@ -557,6 +560,9 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 			splitName(&next)
 		}
 		if err := checkCustom(tenant.Attributes, &next, &cur); err != nil {
+			return User{}, withOp(op, err)
+		}
+		if err := checkRoles(tenant.Roles, &next, &cur); err != nil {
 			return User{}, withOp(op, err)
 		}
 		ext, err := checkExternalID(in.ExternalID)

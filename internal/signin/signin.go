@@ -163,8 +163,12 @@ type Client struct {
 type Result struct {
 	Status  Status
 	Session string // "" when signed in
-	User    directory.User
-	Groups  []directory.UserGroup // when signed in
+	// EnrolmentIssued tells, with StatusMFAEnrollment, that an
+	// administrator gave the user a TOTP key: a code of it (VerifyMFA)
+	// completes the enrolment, without EnrolMFA.
+	EnrolmentIssued bool
+	User            directory.User
+	Groups          []directory.UserGroup // when signed in
 }
 
 // Enrolment is the answer to an MFA enrolment: the TOTP key to show and
@@ -462,19 +466,37 @@ func (s *Service) open(ctx context.Context, c Client, secret string) (Session, d
 }
 
 // due returns the first step due for u in tenant t; mfaDone tells that
-// this sign-in passed its MFA step.
-func due(t directory.Tenant, st Settings, u *directory.User, mfaDone bool) Status {
+// this sign-in passed its MFA step, issued that an administrator issued
+// an enrolment to the user (which the user then confirms, MFA required
+// or not).
+func due(t directory.Tenant, st Settings, u *directory.User, mfaDone, issued bool) Status {
 	switch {
 	case u.PasswordMustReset:
 		return StatusPasswordChange
 	case !u.EmailVerified && st.EmailVerificationRequired:
 		return StatusEmailVerification
-	case (u.ForceMFAEnrollment || t.MFARequired) && !u.MFAEnrolled:
+	case (u.ForceMFAEnrollment || t.MFARequired || issued) && !u.MFAEnrolled:
 		return StatusMFAEnrollment
 	case u.MFAEnrolled && !mfaDone:
 		return StatusMFA
 	}
 	return StatusSignedIn
+}
+
+// issued returns the live enrolment an administrator issued to u, who
+// is not enrolled yet, or nil.
+func (s *Service) issued(ctx context.Context, u *directory.User) (*directory.MFAEnrolment, error) {
+	if u.MFAEnrolled {
+		return nil, nil
+	}
+	e, err := s.store.MFAEnrolment(ctx, u.TenantID, u.ID)
+	if errors.Is(err, directory.ErrNotFound) || err == nil && !s.now().Before(e.ExpiresAt) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signin: mfa enrolment: %w", err)
+	}
+	return &e, nil
 }
 
 // step opens a session for the step want: the session must be live and
@@ -488,7 +510,11 @@ func (s *Service) step(ctx context.Context, c Client, secret string, want Status
 	if err != nil {
 		return Session{}, directory.User{}, fmt.Errorf("signin: settings: %w", err)
 	}
-	if d := due(c.Tenant, st, &u, ss.MFADone); d != want {
+	issued, err := s.issued(ctx, &u)
+	if err != nil {
+		return Session{}, directory.User{}, err
+	}
+	if d := due(c.Tenant, st, &u, ss.MFADone, issued != nil); d != want {
 		return Session{}, directory.User{}, &StepError{Due: d}
 	}
 	return ss, u, nil
@@ -507,7 +533,15 @@ func (s *Service) advance(ctx context.Context, c Client, u directory.User, ch Ch
 	if ch.User != nil {
 		u = *ch.User
 	}
-	res := Result{Status: due(c.Tenant, st, &u, mfaDone), User: u}
+	issued, err := s.issued(ctx, &u)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if issued != nil && issued.ID == ch.Enrolment {
+		issued = nil // this step confirms it
+	}
+	res := Result{Status: due(c.Tenant, st, &u, mfaDone, issued != nil), User: u}
+	res.EnrolmentIssued = issued != nil && res.Status == StatusMFAEnrollment
 	if res.Status == StatusSignedIn {
 		ev, err := event(userActor(&u), c, audit.UserSignedIn, &u, nil, s.timeNow())
 		if err != nil {
@@ -726,18 +760,31 @@ func (s *Service) VerifyMFA(ctx context.Context, c Client, session, code string)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: settings: %w", op, err)
 	}
-	d := due(c.Tenant, st, &u, ss.MFADone)
-	enrolling := d == StatusMFAEnrollment && ss.PendingTOTP != ""
+	issued, err := s.issued(ctx, &u)
+	if err != nil {
+		return Result{}, err
+	}
+	d := due(c.Tenant, st, &u, ss.MFADone, issued != nil)
+	enrolling := d == StatusMFAEnrollment && (ss.PendingTOTP != "" || issued != nil)
 	if !enrolling && d != StatusMFA {
 		return Result{}, &StepError{Due: d}
 	}
 	var secrets []string
+	var issuedKey string // the key of the administrator's enrolment
 	if enrolling {
-		k, err := s.box.Open(ss.PendingTOTP, totpContext(ss.Hash))
-		if err != nil {
-			return Result{}, fmt.Errorf("%s: open pending key: %w", op, err)
+		if ss.PendingTOTP != "" {
+			k, err := s.box.Open(ss.PendingTOTP, totpContext(ss.Hash))
+			if err != nil {
+				return Result{}, fmt.Errorf("%s: open pending key: %w", op, err)
+			}
+			secrets = append(secrets, k)
 		}
-		secrets = append(secrets, k)
+		if issued != nil {
+			if issuedKey, err = s.box.Open(issued.Secret, issued.ID); err != nil {
+				return Result{}, fmt.Errorf("%s: open issued key: %w", op, err)
+			}
+			secrets = append(secrets, issuedKey)
+		}
 	} else {
 		fs, err := s.store.Factors(ctx, u.TenantID, u.ID)
 		if err != nil {
@@ -769,6 +816,9 @@ func (s *Service) VerifyMFA(ctx context.Context, c Client, session, code string)
 	if enrolling {
 		at := s.timeNow()
 		id := uuid.Must(uuid.NewV7()).String()
+		if issued != nil && secret == issuedKey {
+			id, ch.Enrolment = issued.ID, issued.ID
+		}
 		ch.Factor = &directory.Factor{ID: id, TenantID: u.TenantID, UserID: u.ID, Kind: "totp", Secret: s.box.Seal(secret, id), CreatedAt: at}
 		next := u.Clone()
 		next.MFAEnrolled, next.Version, next.UpdatedAt = true, u.Version+1, at

@@ -24,6 +24,9 @@ type Store interface {
 	UserGroups(ctx context.Context, tenantID, userID string) ([]directory.UserGroup, error)
 	// Factors returns the user's MFA factors (secrets sealed), oldest first.
 	Factors(ctx context.Context, tenantID, userID string) ([]directory.Factor, error)
+	// MFAEnrolment returns the user's enrolment issued by an
+	// administrator, expired or not, or directory.ErrNotFound.
+	MFAEnrolment(ctx context.Context, tenantID, userID string) (directory.MFAEnrolment, error)
 	// EmailCode returns the user's newest verification link (kind
 	// directory.LinkVerify) that is not used nor revoked, or
 	// directory.ErrNotFound.
@@ -105,6 +108,10 @@ type Change struct {
 	Version int64
 	// Factor, when set, is added.
 	Factor *directory.Factor
+	// Enrolment, when set, is the id of the user's enrolment issued by an
+	// administrator that the step confirms: it is deleted
+	// (directory.ErrLinkUsed when it is gone).
+	Enrolment string
 	// Link, when set, is the verification link to mark used.
 	Link string
 	// Code, when set, is an email verification code to issue: its link

@@ -142,3 +142,31 @@ func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, pr
 	}
 	return held, nil
 }
+
+// UpdateTenantRoles sets the tenant's role catalogue to rc and records ev,
+// in one transaction, if it is still prev (directory.ErrVersionMismatch
+// otherwise), or returns directory.ErrNotFound. The tenant row is locked
+// first, so that two changes of one catalogue run one after the other.
+func (db *DB) UpdateTenantRoles(ctx context.Context, tenantID string, prev, rc directory.RoleCatalogue, ev audit.Event) error {
+	roles, err := record.Roles(rc)
+	if err != nil {
+		return fail("update tenant roles", err)
+	}
+	return fail("update tenant roles", db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var stored string
+		err := tx.QueryRowContext(ctx, `SELECT role_catalogue FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("lock tenant: %w", err)
+		}
+		if err := record.SameRoles(stored, prev); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tenants SET role_catalogue = $2 WHERE id = $1`, tenantID, roles); err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		return insertEvents(ctx, tx, tenantID, []audit.Event{ev})
+	}))
+}

@@ -207,11 +207,11 @@ func (db *DB) EndSession(ctx context.Context, id string, at time.Time) error {
 	}))
 }
 
-// SealedSecrets reports whether a factor or an unsent message holds a
-// sealed secret.
+// SealedSecrets reports whether a factor, an MFA enrolment or an unsent
+// message holds a sealed secret.
 func (db *DB) SealedSecrets(ctx context.Context) (bool, error) {
 	var any bool
-	err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mfa_factors) OR EXISTS (SELECT 1 FROM outbox WHERE secret <> '')`).Scan(&any)
+	err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mfa_factors) OR EXISTS (SELECT 1 FROM mfa_enrolments) OR EXISTS (SELECT 1 FROM outbox WHERE secret <> '')`).Scan(&any)
 	return any, fail("sealed secrets", err)
 }
 

@@ -45,6 +45,34 @@ func (db *DB) Factors(ctx context.Context, tenantID, userID string) ([]directory
 	return fs, fail("factors", err)
 }
 
+// MFAEnrolment returns the user's enrolment issued by an administrator,
+// or directory.ErrNotFound.
+func (db *DB) MFAEnrolment(ctx context.Context, tenantID, userID string) (directory.MFAEnrolment, error) {
+	e, err := record.ScanMFAEnrolment(db.queryRow(ctx, `SELECT `+record.MFAEnrolmentColumns+` FROM mfa_enrolments WHERE tenant_id = ? AND user_id = ?`, tenantID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return directory.MFAEnrolment{}, directory.ErrNotFound
+	}
+	return e, fail("mfa enrolment", err)
+}
+
+// IssueMFAEnrolment stores e, replacing the user's earlier one, and
+// records ev, or returns directory.ErrNotFound.
+func (db *DB) IssueMFAEnrolment(ctx context.Context, e directory.MFAEnrolment, ev audit.Event) error {
+	return fail("issue mfa enrolment", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO mfa_enrolments (user_id, tenant_id, id, secret, created_at, expires_at)
+			SELECT id, tenant_id, ?, ?, ?, ? FROM users WHERE tenant_id = ? AND id = ?
+			ON CONFLICT (user_id) DO UPDATE SET id = excluded.id, secret = excluded.secret, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+			e.ID, e.Secret, micros(e.CreatedAt), micros(e.ExpiresAt), e.TenantID, e.UserID)
+		if err != nil {
+			return fmt.Errorf("insert enrolment: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(directory.ErrNotFound, err)
+		}
+		return insertEvents(ctx, tx, e.TenantID, ev)
+	}))
+}
+
 // EmailCode returns the user's newest unused, unrevoked verification link.
 func (db *DB) EmailCode(ctx context.Context, tenantID, userID string) (directory.Link, error) {
 	var (
@@ -109,6 +137,15 @@ func (db *DB) ApplySignIn(ctx context.Context, c signin.Change) error {
 		if c.Code != nil {
 			if err := insertInvitation(ctx, tx, c.Code); err != nil {
 				return err
+			}
+		}
+		if c.Enrolment != "" {
+			res, err := tx.ExecContext(ctx, `DELETE FROM mfa_enrolments WHERE id = ? AND tenant_id = ? AND user_id = ?`, c.Enrolment, c.TenantID, c.UserID)
+			if err != nil {
+				return fmt.Errorf("confirm enrolment: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return errors.Join(directory.ErrLinkUsed, err)
 			}
 		}
 		if c.TOTPStep > 0 {

@@ -162,3 +162,27 @@ func (db *DB) UpdateTenantAttributes(ctx context.Context, t directory.Tenant, pr
 	}
 	return held, nil
 }
+
+// UpdateTenantRoles sets the tenant's role catalogue to rc and records ev
+// if it is still prev (directory.ErrVersionMismatch otherwise), or
+// returns directory.ErrNotFound.
+func (db *DB) UpdateTenantRoles(ctx context.Context, tenantID string, prev, rc directory.RoleCatalogue, ev audit.Event) error {
+	roles, err := record.Roles(rc)
+	if err != nil {
+		return fail("update tenant roles", err)
+	}
+	return fail("update tenant roles", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		var stored string
+		err := tx.QueryRowContext(ctx, `SELECT role_catalogue FROM tenants WHERE id = ?`, tenantID).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return directory.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read role catalogue: %w", err)
+		}
+		if err := record.SameRoles(stored, prev); err != nil {
+			return err
+		}
+		return updateTenant(ctx, tx, tenantID, ev, `role_catalogue = ?`, roles)
+	}))
+}

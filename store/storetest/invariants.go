@@ -94,6 +94,8 @@ var Invariants = []Invariant{
 		`SELECT count(*) FROM outbox x JOIN user_links l ON l.id = x.link_id WHERE l.tenant_id <> x.tenant_id`},
 	{"mfa_factors.tenant", "an MFA factor is of its user's tenant",
 		`SELECT count(*) FROM mfa_factors x JOIN users u ON u.id = x.user_id WHERE u.tenant_id <> x.tenant_id`},
+	{"mfa_enrolments.tenant", "an MFA enrolment an administrator issued is of its user's tenant",
+		`SELECT count(*) FROM mfa_enrolments x JOIN users u ON u.id = x.user_id WHERE u.tenant_id <> x.tenant_id`},
 	{"console_sessions.tenant", "a console session is of its token's tenant",
 		`SELECT count(*) FROM console_sessions x JOIN tokens k ON k.id = x.token_id WHERE k.tenant_id <> x.tenant_id`},
 	{"scim_requests.tenant", "a request log entry is of its token's tenant",
@@ -116,7 +118,7 @@ var Invariants = []Invariant{
 // is reported (schema.tenant_tables) until its rule is written here.
 var tenantTables = []string{
 	"audit_events", "audit_heads", "console_sessions", "event_streams", "group_external_ids", "group_members", "groups", "invitations",
-	"mfa_factors", "outbox", "rate_limits", "scim_requests", "tokens", "user_emails", "user_external_ids", "user_links",
+	"mfa_enrolments", "mfa_factors", "outbox", "rate_limits", "scim_requests", "tokens", "user_emails", "user_external_ids", "user_links",
 	"user_unique_values", "users", "signin_sessions", "signin_accounts", "signin_settings", "import_jobs", "form_tokens",
 }
 

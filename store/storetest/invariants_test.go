@@ -143,6 +143,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 			[]string{"outbox.tenant"}},
 		{"an MFA factor in another tenant", false, []stmt{row(`INSERT INTO mfa_factors (id, tenant_id, user_id, kind, secret, created_at) VALUES (?, ?, ?, 'totp', 's', ?)`, newID(), B, uA.ID, at)},
 			[]string{"mfa_factors.tenant"}},
+		{"an MFA enrolment in another tenant", false, []stmt{row(`INSERT INTO mfa_enrolments (user_id, tenant_id, id, secret, created_at, expires_at) VALUES (?, ?, ?, 's', ?, ?)`, uA.ID, B, newID(), at, at)},
+			[]string{"mfa_enrolments.tenant"}},
 		{"a console session in another tenant", false, []stmt{row(`INSERT INTO console_sessions (id, tenant_id, token_id, expires_at) VALUES (?, ?, ?, ?)`, newID(), B, tokA.ID, at)},
 			[]string{"console_sessions.tenant"}},
 		{"a request log entry in another tenant", false, []stmt{row(`INSERT INTO scim_requests (tenant_id, time, token_id, token_name, method, path, status, scim_type, detail, duration_us, request_id)

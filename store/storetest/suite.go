@@ -45,6 +45,8 @@ func Run(t *testing.T, h Harness) {
 		{"CustomUnique", testCustomUnique},
 		{"TenantAttributes", testTenantAttributes},
 		{"CustomFilters", testCustomFilters},
+		{"TenantRoles", testTenantRoles},
+		{"RoleFilters", testRoleFilters},
 		{"Links", testLinks},
 		{"DeadMail", testDeadMail},
 		{"FactorsFollowMFA", testFactorsFollowMFA},

@@ -167,6 +167,43 @@ func ParseAttributes(s string) ([]directory.AttributeDef, error) {
 	return defs, nil
 }
 
+// Roles is the stored form of a tenant's role catalogue.
+func Roles(rc directory.RoleCatalogue) (string, error) {
+	if rc.Roles == nil {
+		rc.Roles = []directory.RoleDef{}
+	}
+	b, err := json.Marshal(rc)
+	if err != nil {
+		return "", fmt.Errorf("encode role catalogue: %w", err)
+	}
+	return string(b), nil
+}
+
+// ParseRoles reads the stored form of a role catalogue.
+func ParseRoles(s string) (directory.RoleCatalogue, error) {
+	var rc directory.RoleCatalogue
+	if err := json.Unmarshal([]byte(s), &rc); err != nil {
+		return directory.RoleCatalogue{}, fmt.Errorf("decode role catalogue: %w", err)
+	}
+	if len(rc.Roles) == 0 {
+		rc.Roles = nil
+	}
+	return rc, nil
+}
+
+// SameRoles returns directory.ErrVersionMismatch unless the stored role
+// catalogue is prev (another change came first).
+func SameRoles(stored string, prev directory.RoleCatalogue) error {
+	was, err := ParseRoles(stored)
+	if err != nil {
+		return err
+	}
+	if !was.Equal(prev) {
+		return directory.ErrVersionMismatch
+	}
+	return nil
+}
+
 // TTLSeconds is the stored form of a tenant's invitation expiry: whole
 // seconds, the default for none.
 func TTLSeconds(d time.Duration) int64 {

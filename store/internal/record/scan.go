@@ -275,17 +275,17 @@ func ScanGroupOfUser(r Row) (directory.UserGroup, error) {
 
 // TenantColumns are the columns of a tenant in the order ScanTenant reads
 // them.
-const TenantColumns = `id, name, mfa_required, password_policy, custom_attributes, invitation_ttl, created_at`
+const TenantColumns = `id, name, mfa_required, password_policy, custom_attributes, role_catalogue, invitation_ttl, created_at`
 
 // ScanTenant reads a row of TenantColumns.
 func ScanTenant(row Row) (directory.Tenant, error) {
 	var (
-		t             directory.Tenant
-		policy, attrs string
-		ttl           int64
-		created       Time
+		t                    directory.Tenant
+		policy, attrs, roles string
+		ttl                  int64
+		created              Time
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &ttl, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &roles, &ttl, &created); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := ParsePolicy(policy)
@@ -293,6 +293,9 @@ func ScanTenant(row Row) (directory.Tenant, error) {
 		return directory.Tenant{}, err
 	}
 	if t.Attributes, err = ParseAttributes(attrs); err != nil {
+		return directory.Tenant{}, err
+	}
+	if t.Roles, err = ParseRoles(roles); err != nil {
 		return directory.Tenant{}, err
 	}
 	t.PasswordPolicy = p
@@ -427,4 +430,19 @@ func ReadMemberTypes(rows Rows) (map[string]directory.MemberType, error) {
 		return nil, err
 	}
 	return types, nil
+}
+
+// MFAEnrolmentColumns are the columns of an MFA enrolment in the order
+// ScanMFAEnrolment reads them.
+const MFAEnrolmentColumns = `id, tenant_id, user_id, secret, created_at, expires_at`
+
+// ScanMFAEnrolment reads a row of MFAEnrolmentColumns.
+func ScanMFAEnrolment(row Row) (directory.MFAEnrolment, error) {
+	var (
+		e                directory.MFAEnrolment
+		created, expires Time
+	)
+	err := row.Scan(&e.ID, &e.TenantID, &e.UserID, &e.Secret, &created, &expires)
+	e.CreatedAt, e.ExpiresAt = created.Time, expires.Time
+	return e, err
 }

@@ -1,0 +1,19 @@
+-- Roles: each tenant's role catalogue (JSON: the roles in definition order
+-- and whether users may hold only those). MFA enrolments an administrator
+-- issued: a TOTP key per user, sealed, waiting for the user's first code
+-- at sign-in.
+
+-- +goose Up
+ALTER TABLE tenants ADD COLUMN role_catalogue TEXT NOT NULL DEFAULT '{"roles":[],"catalogueOnly":false}';
+CREATE TABLE mfa_enrolments (
+	user_id    TEXT    NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+	tenant_id  TEXT    NOT NULL,
+	id         TEXT    NOT NULL, -- the factor's id once confirmed; the seal's context
+	secret     TEXT    NOT NULL, -- sealed
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
+
+-- +goose Down
+DROP TABLE mfa_enrolments;
+ALTER TABLE tenants DROP COLUMN role_catalogue;
