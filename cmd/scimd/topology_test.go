@@ -520,13 +520,13 @@ func TestTopology(t *testing.T) {
 		}
 		// A request under way when the replica was killed counts in
 		// phase 1.
-		record := func(tl *tally, p, status int, err error, what string) {
+		record := func(tl *tally, p, status int, doc map[string]any, err error, what string) {
 			if p == 0 && phase() > 0 {
 				p = 1
 			}
 			if status >= 500 || status == 0 {
 				tl.failed[p].Add(1)
-				t.Logf("%s (phase %d) = %d %v", what, p, status, err)
+				t.Logf("%s (phase %d, at %s after the kill) = %d %v %v", what, p, time.Since(time.Unix(0, killedAt.Load())), status, doc, err)
 				if err != nil {
 					t.Error(err)
 				}
@@ -543,13 +543,13 @@ func TestTopology(t *testing.T) {
 					default:
 					}
 					p := phase()
-					status, _, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "")
-					record(&reads, p, status, err, "a read")
+					status, doc, err := lbCall(client, http.MethodGet, lb+"/scim/v2/Users?count=1", token, "")
+					record(&reads, p, status, doc, err, "a read")
 					name := fmt.Sprintf("load%d-%04d@example.com", w, i)
 					p = phase()
-					status, _, err = lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(name))
+					status, doc, err = lbCall(client, http.MethodPost, lb+"/scim/v2/Users", token, user(name))
 					created.Store(name, status)
-					record(&creates, p, status, err, "a create")
+					record(&creates, p, status, doc, err, "a create")
 				}
 			})
 		}
@@ -570,18 +570,23 @@ func TestTopology(t *testing.T) {
 			if c.tl.failed[0].Load() != 0 {
 				t.Errorf("%s failed before the kill", c.what)
 			}
-			if c.tl.ok[2].Load() == 0 || c.tl.failed[2].Load() != 0 {
-				t.Errorf("%s a second after the kill: %d ok, %d failed; want the killed replica out of rotation and none failed", c.what, c.tl.ok[2].Load(), c.tl.failed[2].Load())
+			if c.tl.ok[2].Load() == 0 {
+				t.Errorf("%s a second after the kill: none ok; want the live replica to serve them", c.what)
 			}
+		}
+		if n := reads.failed[2].Load(); n != 0 {
+			t.Errorf("%d reads failed a second after the kill; want the killed replica out of rotation and none failed", n)
 		}
 		if n := reads.failed[1].Load(); n != 0 {
 			t.Errorf("%d reads failed after the kill; a read is safe to retry on the live replica", n)
 		}
 		// A create the killed replica was running when it died may fail
 		// (it is not safe to retry), and under Caddy 2.6 so may one sent
-		// to it before the health check took it out (see docs/deploy.md):
-		// one per client at most.
-		if n := creates.failed[1].Load(); n > 4 {
+		// to it before the health check took it out (see docs/deploy.md),
+		// which on a busy machine can be a little over a second after the
+		// kill (CI once saw one at phase 2): one per client at most, each
+		// a SCIM 503 with Retry-After (lbCall checks the answer).
+		if n := creates.failed[1].Load() + creates.failed[2].Load(); n > 4 {
 			t.Errorf("%d creates failed after the kill, want at most one per client", n)
 		}
 		// Whatever its answer, no create landed twice, and each 201 landed
