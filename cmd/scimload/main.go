@@ -10,7 +10,9 @@
 // existing users, -filter), fixed (a baseline: an in-process chi handler
 // that returns a fixed user document, no scimd involved) and export (every
 // user by cursor pages of -count, once, with the time of the first and the
-// last pages) and mix (an identity provider's traffic over one or more
+// last pages), floor (GET /ServiceProviderConfig with the token: scimd's own
+// HTTP, authentication, rate limit and request log without a store read,
+// the most any read can reach) and mix (an identity provider's traffic over one or more
 // tenants, one token each: 40% filter GETs, 25% creates, 25% replaces and
 // PATCHes, 10% lists and deletes; a fifth of the writes set a password;
 // reads and writes reported apart, with the server's memory and
@@ -22,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -61,7 +64,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.SetOutput(out)
 	fs.StringVar(&c.url, "url", "http://localhost:8080", "scimd base URL (without /scim/v2)")
 	fs.StringVar(&c.token, "token", getenv("SCIMD_TOKEN"), "bearer token with the scim scope (env SCIMD_TOKEN); the mix scenario takes several, comma-separated, one per tenant")
-	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed, export or mix (see the package documentation)")
+	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed, floor, export or mix (see the package documentation)")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Minute, "mix scenario: when the server's memory baseline is read")
 	fs.Float64Var(&c.rate, "rate", 0, "mix scenario: requests per second to send in all, spread over the clients (0: each client sends as soon as it has its answer)")
 	fs.StringVar(&c.filter, "filter", "userName", "filter scenario: userName, email (emails[type eq \"work\"].value eq) or externalId")
@@ -79,8 +82,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("-c must be at least 1")
 	case c.duration <= 0:
 		return c, fmt.Errorf("-d must be positive")
-	case !slices.Contains([]string{"get", "create", "filter", "fixed", "export", "mix"}, c.scenario):
-		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed, export or mix", c.scenario)
+	case !slices.Contains([]string{"get", "create", "filter", "fixed", "floor", "export", "mix"}, c.scenario):
+		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed, floor, export or mix", c.scenario)
 	case c.scenario != "mix" && strings.Contains(c.token, ","):
 		return c, fmt.Errorf("several tokens are for -scenario mix only")
 	case !slices.Contains([]string{"userName", "email", "externalId"}, c.filter):
@@ -122,6 +125,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		}
 		defer stop()
 		op = func(ctx context.Context, worker, i int) (int, error) { return cl.getUser(ctx, "fixed") }
+	case "floor":
+		op = func(ctx context.Context, worker, i int) (int, error) {
+			return cl.do(ctx, http.MethodGet, "/ServiceProviderConfig", nil, nil)
+		}
 	case "get", "filter":
 		users, err := cl.sample(ctx, 10000)
 		if err != nil {

@@ -97,7 +97,7 @@ func TestPreloadThenGetAndCreate(t *testing.T) {
 
 // TestFilterFixedAndExport runs the filter scenario in its three forms
 // (each request must find exactly one user, or it counts as failed), the
-// fixed baseline and an export by cursor pages.
+// fixed baseline, the floor and an export by cursor pages.
 func TestFilterFixedAndExport(t *testing.T) {
 	url, tokens := startScimd(t)
 	token := tokens[0]
@@ -108,6 +108,9 @@ func TestFilterFixedAndExport(t *testing.T) {
 	}
 	if _, n := runOK(t, "-url", url, "-token", token, "-scenario", "fixed", "-c", "2", "-d", "200ms"); n == 0 {
 		t.Error("fixed: no successful request")
+	}
+	if _, n := runOK(t, "-url", url, "-token", token, "-scenario", "floor", "-c", "2", "-d", "200ms"); n == 0 {
+		t.Error("floor: no successful request")
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"-url", url, "-token", token, "-scenario", "export", "-count", "7"}, func(string) string { return "" }, &out); err != nil {
