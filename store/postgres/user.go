@@ -472,7 +472,7 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 		if err != nil {
 			return directory.UserPage{}, fail("users", err)
 		}
-		if page, err = record.ReadUserPage(rows, q.Groups); err != nil || len(page.Users) > 0 {
+		if page, err = record.ReadUserPage(rows, &st, q.Groups); err != nil || len(page.Users) > 0 || st.Exact {
 			return page, fail("users", err)
 		}
 	}

@@ -258,7 +258,7 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 		if err != nil {
 			return directory.GroupPage{}, fail("groups", err)
 		}
-		if page, err = record.ReadGroupPage(rows, q.Members); err != nil || len(page.Groups) > 0 {
+		if page, err = record.ReadGroupPage(rows, &st, q.Members); err != nil || len(page.Groups) > 0 || st.Exact {
 			return page, fail("groups", err)
 		}
 	}

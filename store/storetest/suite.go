@@ -55,6 +55,7 @@ func Run(t *testing.T, h Harness) {
 		{"UpdateUserEmails", testUpdateUserEmails},
 		{"DeleteUser", testDeleteUser},
 		{"UserFilters", testUserFilters},
+		{"UniqueLookups", testUniqueLookups},
 		{"UserStatusFilter", testUserStatusFilter},
 		{"UserPaging", testUserPaging},
 		{"UserSort", testUserSort},

@@ -679,3 +679,90 @@ func testUserStatusFilter(t *testing.T, in Instance) {
 		wantEqual(t, "Users(filter status eq "+string(status)+")", userIDs(t, b, acme.ID, userEq(t, path, string(status))), want)
 	}
 }
+
+// testUniqueLookups checks the lists whose filter selects at most one
+// resource (an eq on id or userName, a group's displayName, alone or
+// and-ed): their total is the number of matches on every page, for a match
+// and for none, with and without the users' groups and the groups'
+// members, as for any other filter.
+func testUniqueLookups(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	anita := createUser(t, b, newUser(acme.ID, "anita", "anita@example.com"))
+	createUser(t, b, newUser(acme.ID, "bob", "bob@example.com"))
+	sales := createGroup(t, b, newGroup(acme.ID, "Sales"), anita.ID)
+	// Another tenant holds the same names.
+	globex := createTenant(t, b, "Globex")
+	createUser(t, b, newUser(globex.ID, "anita", "anita@example.com"))
+	createGroup(t, b, newGroup(globex.ID, "Sales"))
+
+	parse := func(c *query.Catalog, filter string) query.Expr {
+		t.Helper()
+		e, err := c.Parse(filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, tc := range []struct {
+		filter     string
+		startIndex int
+		count      int
+		want       []string // the page's ids
+		total      int
+	}{
+		{`userName eq "ANITA"`, 1, 10, []string{anita.ID}, 1},
+		{`userName eq "anita"`, 1, 1, []string{anita.ID}, 1},
+		{`userName eq "anita"`, 2, 10, nil, 1},
+		{`userName eq "anita"`, 1, 0, nil, 1},
+		{`userName eq "carl"`, 1, 10, nil, 0},
+		{`id eq "` + anita.ID + `"`, 1, 10, []string{anita.ID}, 1},
+		{`userName eq "anita" and active eq false`, 1, 10, nil, 0},
+		{`active eq true and userName eq "bob"`, 2, 10, nil, 1},
+	} {
+		for _, groups := range []bool{false, true} {
+			page, err := b.Users(ctx, acme.ID, directory.UserQuery{Filter: parse(query.Users, tc.filter), StartIndex: tc.startIndex, Count: tc.count, Groups: groups})
+			if err != nil {
+				t.Fatalf("Users(%s, startIndex %d, count %d, groups %v) = %v", tc.filter, tc.startIndex, tc.count, groups, err)
+			}
+			var ids []string
+			for _, u := range page.Users {
+				ids = append(ids, u.ID)
+			}
+			name := fmt.Sprintf("Users(%s, startIndex %d, count %d, groups %v)", tc.filter, tc.startIndex, tc.count, groups)
+			wantEqual(t, name+" ids", ids, tc.want)
+			wantEqual(t, name+" total", page.Total, tc.total)
+			if groups && len(page.Users) == 1 {
+				wantEqual(t, name+" groups", len(page.Groups[anita.ID]), 1)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		filter     string
+		startIndex int
+		want       []string
+		total      int
+	}{
+		{`displayName eq "sales"`, 1, []string{sales.ID}, 1},
+		{`displayName eq "sales"`, 2, nil, 1},
+		{`displayName eq "ops"`, 1, nil, 0},
+		{`id eq "` + sales.ID + `"`, 1, []string{sales.ID}, 1},
+	} {
+		for _, members := range []bool{false, true} {
+			page, err := b.Groups(ctx, acme.ID, directory.GroupQuery{Filter: parse(query.Groups, tc.filter), StartIndex: tc.startIndex, Count: 10, Members: members})
+			if err != nil {
+				t.Fatalf("Groups(%s, startIndex %d, members %v) = %v", tc.filter, tc.startIndex, members, err)
+			}
+			var ids []string
+			for _, g := range page.Groups {
+				ids = append(ids, g.ID)
+			}
+			name := fmt.Sprintf("Groups(%s, startIndex %d, members %v)", tc.filter, tc.startIndex, members)
+			wantEqual(t, name+" ids", ids, tc.want)
+			wantEqual(t, name+" total", page.Total, tc.total)
+			if members && len(page.Groups) == 1 {
+				wantEqual(t, name+" members", len(page.Groups[0].Members), 1)
+			}
+		}
+	}
+}

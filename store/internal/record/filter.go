@@ -187,6 +187,9 @@ type Resource struct {
 	arrays map[string]string
 	// doc maps a document attribute's lower-case name to its JSON path.
 	doc map[string][]string
+	// unique are the fields (by query.Attr.Key) whose equality selects at
+	// most one resource of a tenant: a unique column.
+	unique map[string]bool
 	// member is the correlated condition that joins the rows of
 	// group_members (alias m) of a resource.
 	member func(alias string) string
@@ -301,6 +304,7 @@ var Users = &Resource{
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:department":     "enterprise.department",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:manager":        "enterprise.manager",
 	}),
+	unique:        map[string]bool{"id": true, "username": true},
 	member:        func(m string) string { return m + ".tenant_id = u.tenant_id AND " + m + ".member_id = u.id" },
 	externals:     "user_external_ids",
 	perConnection: &connectionCache{},
@@ -321,6 +325,7 @@ var Groups = &Resource{
 		"members.value":     {special: membersValue},
 		"members.type":      {special: membersType},
 	},
+	unique:        map[string]bool{"id": true, "displayname": true},
 	member:        func(m string) string { return m + ".tenant_id = g.tenant_id AND " + m + ".group_id = g.id" },
 	externals:     "group_external_ids",
 	perConnection: &connectionCache{},
@@ -768,6 +773,32 @@ type ListStatements struct {
 	PageArgs  []any
 	Count     string
 	CountArgs []any
+	// Exact: the filter selects at most one resource (atMostOne) and the
+	// page starts at the first, so the page is every match. Page then
+	// counts nothing (its total column is 0): the total is the number of
+	// rows it returns, and Count is not needed, even for none.
+	Exact bool
+}
+
+// exact reports whether a page of filter is every match (ListStatements.Exact):
+// a page from the first of at most one.
+func exact(rt *Resource, filter query.Expr, after *directory.Keyset, startIndex int) bool {
+	return after == nil && startIndex <= 1 && atMostOne(rt, filter)
+}
+
+// atMostOne reports whether filter selects at most one resource of rt in a
+// tenant: an equality on a unique field (an id, a userName, a group's
+// displayName), alone or and-ed with anything. It is what identity
+// providers send before every write (userName eq "..."), so such a lookup
+// reads the one row and neither counts nor sorts.
+func atMostOne(rt *Resource, filter query.Expr) bool {
+	switch e := filter.(type) {
+	case *query.Compare:
+		return e.Op == query.Eq && e.Value.Kind == query.KindString && rt.unique[e.Attr.Key()]
+	case *query.And:
+		return atMostOne(rt, e.X) || atMostOne(rt, e.Y)
+	}
+	return false
 }
 
 // List returns the statements of a page of the tenant's resources of rt
@@ -801,6 +832,12 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 		// which would make each page of an export cost the whole tenant.
 		st.Page = "SELECT -1 AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
 		st.PageArgs = append(pageArgs, count)
+		return st, nil
+	}
+	if exact(rt, filter, after, startIndex) {
+		st.Page = "SELECT 0 AS total, " + key.Expr + " AS sort_key, " + columns + from + cond + " LIMIT ?"
+		st.PageArgs = append(pageArgs, count)
+		st.Exact = true
 		return st, nil
 	}
 	if startIndex <= 1 {
@@ -873,8 +910,13 @@ func UserList(d *Dialect, tenantID string, q directory.UserQuery, groupsColumn s
 	if err != nil {
 		return ListStatements{}, err
 	}
-	if !q.Groups {
+	switch {
+	case !q.Groups:
 		return List(d, users, UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	case exact(users, q.Filter, q.After, q.StartIndex):
+		// The one row needs no page to order: its groups are selected
+		// beside it.
+		return List(d, users, groupsColumn+", "+UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	}
 	st, err := List(d, users, "u.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
 	if err != nil {

@@ -136,7 +136,10 @@ func ScanUser(row Row, lead ...any) (directory.User, error) {
 // ReadUserPage reads the rows of a UserList statement's Page (the total,
 // the sort key, with groups the user's groups, the user) and closes rows.
 // With groups, the page's Groups is non-nil when it has users.
-func ReadUserPage(rows Rows, groups bool) (directory.UserPage, error) {
+//
+// The page of an Exact statement is every match: its total is the number
+// of users read.
+func ReadUserPage(rows Rows, st *ListStatements, groups bool) (directory.UserPage, error) {
 	defer rows.Close()
 	var (
 		page directory.UserPage
@@ -169,6 +172,9 @@ func ReadUserPage(rows Rows, groups bool) (directory.UserPage, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return directory.UserPage{}, err
+	}
+	if st.Exact {
+		page.Total = len(page.Users)
 	}
 	return page, nil
 }
@@ -235,8 +241,9 @@ func ReadGroup(rows Rows) (directory.Group, error) {
 
 // ReadGroupPage reads the rows of a GroupList statement's Page (the total,
 // the sort key, GroupColumns and, with members, MemberColumns) and closes
-// rows.
-func ReadGroupPage(rows Rows, members bool) (directory.GroupPage, error) {
+// rows. The page of an Exact statement is every match: its total is the
+// number of groups read.
+func ReadGroupPage(rows Rows, st *ListStatements, members bool) (directory.GroupPage, error) {
 	defer rows.Close()
 	var (
 		page directory.GroupPage
@@ -256,6 +263,9 @@ func ReadGroupPage(rows Rows, members bool) (directory.GroupPage, error) {
 		return directory.GroupPage{}, err
 	}
 	page.Groups = a.Groups
+	if st.Exact {
+		page.Total = len(page.Groups)
+	}
 	return page, nil
 }
 
