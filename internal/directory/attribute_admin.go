@@ -28,6 +28,7 @@ func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
 	s.mu.Lock()
 	before := s.forgotten
 	s.mu.Unlock()
+	now := s.now()
 	t, err := s.store.Tenant(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Tenant{}, &Error{Kind: KindNotFound, Op: "directory.Tenant", Field: "tenant", Detail: fmt.Sprintf("tenant not found: %s", id), Err: err}
@@ -37,17 +38,34 @@ func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
 	}
 	s.mu.Lock()
 	if s.forgotten == before {
-		s.tenants[id] = cachedTenant{tenant: t, expires: s.now().Add(s.cacheTTL)}
+		s.tenants[id] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
 	}
 	s.mu.Unlock()
+	freshOf(ctx).put(t, before, now)
 	return t, nil
 }
 
+// requestTenant is freshTenant for the writes of users: within a request
+// with FreshTenants, the first fresh read serves the later ones (see
+// WithFreshTenants). Changes of the tenant itself read it with
+// freshTenant, which never reuses a read: they retry from a new one when
+// another change wrote first.
+func (s *Service) requestTenant(ctx context.Context, id string) (Tenant, error) {
+	s.mu.Lock()
+	gen := s.forgotten
+	s.mu.Unlock()
+	if t, ok := freshOf(ctx).get(id, gen, s.now()); ok {
+		return t, nil
+	}
+	return s.freshTenant(ctx, id)
+}
+
 // TenantAttributes returns the tenant's custom attribute definitions as
-// stored now (never from the cache), for the discovery endpoints and the
+// stored now (never from the cache; within a request, as the request first
+// read them, see WithFreshTenants), for the discovery endpoints and the
 // validation of writes.
 func (s *Service) TenantAttributes(ctx context.Context, tenantID string) ([]AttributeDef, error) {
-	t, err := s.freshTenant(ctx, tenantID)
+	t, err := s.requestTenant(ctx, tenantID)
 	return t.Attributes, err
 }
 

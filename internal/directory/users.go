@@ -114,7 +114,7 @@ func queryError(err error) error {
 // (Caller.Settings).
 func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in UserInput) (User, error) {
 	const op = "directory.CreateUser"
-	tenant, err := s.freshTenant(ctx, tenantID)
+	tenant, err := s.requestTenant(ctx, tenantID)
 	if err != nil {
 		return User{}, err
 	}
@@ -147,7 +147,7 @@ const createBatch = 100
 func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) (users []User, errs []error) {
 	const op = "directory.CreateUsers"
 	users, errs = make([]User, len(ins)), make([]error, len(ins))
-	tenant, err := s.freshTenant(ctx, tenantID)
+	tenant, err := s.requestTenant(ctx, tenantID)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -277,7 +277,7 @@ func (s *Service) refuseStored(ctx context.Context, op string, c Caller, tenant 
 func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) []error {
 	const op = "directory.CheckNewUsers"
 	errs := make([]error, len(ins))
-	tenant, err := s.freshTenant(ctx, tenantID)
+	tenant, err := s.requestTenant(ctx, tenantID)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -507,7 +507,7 @@ func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, 
 }
 
 func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op, method string, input func(*User) (UserInput, error)) (User, error) {
-	tenant, err := s.freshTenant(ctx, tenantID)
+	tenant, err := s.requestTenant(ctx, tenantID)
 	if err != nil {
 		return User{}, err
 	}
