@@ -9,7 +9,9 @@
 // writer.go); its transactions start with BEGIN IMMEDIATE, so a second
 // process waits for the lock instead of failing on a lock upgrade. Reads go
 // to a separate pool of query_only connections that WAL lets run beside the
-// writer. Statements are prepared once per pool. Times are INTEGER
+// writer. A connection of its own checkpoints the WAL after commits, so that
+// no commit waits for the disk (see checkpoint.go). Statements are prepared
+// once per pool. Times are INTEGER
 // microseconds since the Unix epoch, UTC.
 //
 // Driver errors are translated by their extended result codes, never by
@@ -49,13 +51,17 @@ var migrations embed.FS
 type DB struct {
 	w      *sqlx.DB // the one writer connection
 	r      *sqlx.DB // query_only readers
+	ck     *sqlx.DB // the checkpointer's connection (see checkpoint.go)
 	wstmts *stmts   // prepared on w
 	rstmts *stmts   // prepared on r
 
 	changes    chan *change  // to the writer goroutine
 	closing    chan struct{} // closed by Close
 	writerDone chan struct{} // closed when the writer goroutine returns
-	closeOnce  sync.Once
+
+	dirty            chan struct{} // the writer committed (cap 1)
+	checkpointerDone chan struct{} // closed when the checkpointer returns
+	closeOnce        sync.Once
 
 	sealed sealWatchers // told of the tenants whose audit events this process seals
 }
@@ -75,14 +81,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		"synchronous(NORMAL)",
 		"temp_store(MEMORY)",
 	}}
-	writeParams := url.Values{"_txlock": {"immediate"}}
+	// The writer leaves the WAL checkpoints to the checkpointer.
+	writeParams := url.Values{"_txlock": {"immediate"}, "_pragma": {"wal_autocheckpoint(0)"}}
 	// Readers map the file (up to SQLite's 2 GiB limit) and keep 32 MiB of
 	// pages each: a lookup in a large tenant then reads memory, not pread
 	// system calls.
 	readParams := url.Values{"_pragma": {"query_only(1)", "mmap_size(2147418112)", "cache_size(-32768)"}}
+	ckParams := url.Values{}
 	for k, v := range common {
 		writeParams[k] = append(writeParams[k], v...)
 		readParams[k] = append(readParams[k], v...)
+		ckParams[k] = append(ckParams[k], v...)
 	}
 
 	w, err := sqlx.Open("sqlite", path+"?"+writeParams.Encode())
@@ -109,11 +118,23 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(5 * time.Minute)
+	ck, err := sqlx.Open("sqlite", path+"?"+ckParams.Encode())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
 	db := &DB{
-		w: w, r: r, wstmts: &stmts{db: w}, rstmts: &stmts{db: r},
+		w: w, r: r, ck: ck, wstmts: &stmts{db: w}, rstmts: &stmts{db: r},
 		changes: make(chan *change), closing: make(chan struct{}), writerDone: make(chan struct{}),
+		dirty: make(chan struct{}, 1), checkpointerDone: make(chan struct{}),
 	}
 	go db.writer()
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -171,9 +192,11 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.writerDone
+		<-db.checkpointerDone
 		db.rstmts.close()
 		db.wstmts.close()
-		err = errors.Join(db.r.Close(), db.w.Close())
+		// The last connection to close checkpoints the WAL into the file.
+		err = errors.Join(db.r.Close(), db.ck.Close(), db.w.Close())
 	})
 	return err
 }

@@ -92,6 +92,8 @@ func (db *DB) commit(batch []*change) {
 	if fatal == nil {
 		if err := t.Commit(); err != nil {
 			fatal = fmt.Errorf("commit: %w", err)
+		} else {
+			db.committed()
 		}
 	} else {
 		t.Rollback()
