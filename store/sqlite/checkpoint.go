@@ -15,11 +15,40 @@ import (
 // (wal_autocheckpoint 0); a connection of its own does, PASSIVE (it never
 // blocks the writer or a reader, and takes what it can), after commits, at
 // most every checkpointGap.
+//
+// SQLite starts writing the WAL from its beginning again only when a write
+// begins while every frame has been copied, which a writer that never
+// pauses does not meet: under a steady load the WAL would grow by the whole
+// write volume (2 GiB in 20 s of creates). So once the WAL holds walLimit
+// frames (as the last checkpoint counted them), the writer itself, between
+// two groups, runs a RESTART checkpoint: the background checkpoints have
+// copied nearly everything by then, it copies the rest and waits for the
+// readers of older frames, and the next group writes the WAL from its
+// start. The file keeps its size, so it is not extended again.
+// (TRUNCATE, which empties the file, made the pause three times longer.)
 
-// checkpointGap is the shortest time between two checkpoints: the WAL then
-// holds at most the pages of this long's commits beyond those a reader
-// still uses.
+// checkpointGap is the shortest time between two background checkpoints.
 const checkpointGap = 50 * time.Millisecond
+
+// walLimit is the WAL length, in frames (pages), at which the writer
+// restarts it (see above): 64 MiB of 4 KiB pages. DB.walLimit holds it
+// (tests lower it).
+const walLimit = 16384
+
+// limitWAL runs a RESTART checkpoint on the writer connection when the
+// last checkpoint counted db.walLimit frames or more in the WAL; the writer
+// calls it between groups. A checkpoint that could not finish (a reader
+// kept it busy past the busy timeout) is tried again after the next group.
+func (db *DB) limitWAL() {
+	if db.walFrames.Load() < db.walLimit {
+		return
+	}
+	var busy, frames, copied int64
+	err := db.w.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+	if err == nil && busy == 0 {
+		db.walFrames.Store(0)
+	}
+}
 
 // committed tells the checkpointer that the writer committed.
 func (db *DB) committed() {
@@ -40,7 +69,10 @@ func (db *DB) checkpointer() {
 		case <-db.closing:
 			return
 		}
-		_, _ = db.ck.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+		var busy, frames, copied int64
+		if err := db.ck.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err == nil {
+			db.walFrames.Store(frames)
+		}
 		select {
 		case <-time.After(checkpointGap):
 		case <-db.closing:

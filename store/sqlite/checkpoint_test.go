@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,7 +37,7 @@ func TestCheckpointerCopiesCommits(t *testing.T) {
 		}
 		return st.Size()
 	}
-	// Let a checkpoint of the migrations settle, then write about 4 MiB.
+	// Let the checkpoint of the migrations settle, then write about 4 MiB.
 	time.Sleep(2 * checkpointGap)
 	before := size()
 	filler := strings.Repeat("x", 4000)
@@ -56,4 +57,72 @@ func TestCheckpointerCopiesCommits(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Under writes that never pause, the WAL stays near its limit: the writer
+// empties it between groups once it is past db.walLimit, rather than
+// SQLite appending every commit to it for as long as the load lasts.
+func TestWALStaysBounded(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	db.walLimit = 256 // 1 MiB
+	path := walPath(t, db)
+	walSize := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
+	filler := strings.Repeat("x", 4000)
+	const writers, each = 8, 400 // about 13 MiB of rows
+	var (
+		wg     sync.WaitGroup
+		done   = make(chan struct{})
+		sample = make(chan int64) // the largest size seen, once done
+	)
+	go func() {
+		var largest int64
+		for {
+			select {
+			case <-done:
+				sample <- largest
+				return
+			case <-time.After(time.Millisecond):
+				largest = max(largest, walSize())
+			}
+		}
+	}()
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				err := db.write(context.Background(), func(ctx context.Context, tx *tx) error {
+					id := fmt.Sprintf("t%d-%d", w, i)
+					_, err := tx.ExecContext(ctx, insertTenant, id, filler+id, "key"+id)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	largest := <-sample
+	if limit := int64(6 << 20); largest > limit {
+		t.Errorf("the WAL grew to %d bytes under %d MiB of writes, past %d (the limit is %d frames)", largest, writers*each*4000>>20, limit, db.walLimit)
+	}
+}
+
+// walPath returns the path of db's WAL file.
+func walPath(t *testing.T, db *DB) string {
+	t.Helper()
+	var seq int
+	var name, file string
+	if err := db.r.QueryRowContext(context.Background(), `PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
+		t.Fatal(err)
+	}
+	return file + "-wal"
 }

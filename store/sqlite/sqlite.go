@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -49,11 +50,13 @@ var migrations embed.FS
 // DB is a SQLite database holding scimd's data. It implements
 // directory.Store and is safe for concurrent use.
 type DB struct {
-	w      *sqlx.DB // the one writer connection
-	r      *sqlx.DB // query_only readers
-	ck     *sqlx.DB // the checkpointer's connection (see checkpoint.go)
-	wstmts *stmts   // prepared on w
-	rstmts *stmts   // prepared on r
+	w         *sqlx.DB     // the one writer connection
+	r         *sqlx.DB     // query_only readers
+	ck        *sqlx.DB     // the checkpointer's connection (see checkpoint.go)
+	walLimit  int64        // see limitWAL
+	walFrames atomic.Int64 // in the WAL, as the last checkpoint counted them
+	wstmts    *stmts       // prepared on w
+	rstmts    *stmts       // prepared on r
 
 	changes    chan *change  // to the writer goroutine
 	closing    chan struct{} // closed by Close
@@ -129,7 +132,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	ck.SetConnMaxLifetime(0)
 	ck.SetConnMaxIdleTime(0)
 	db := &DB{
-		w: w, r: r, ck: ck, wstmts: &stmts{db: w}, rstmts: &stmts{db: r},
+		w: w, r: r, ck: ck, walLimit: walLimit, wstmts: &stmts{db: w}, rstmts: &stmts{db: r},
 		changes: make(chan *change), closing: make(chan struct{}), writerDone: make(chan struct{}),
 		dirty: make(chan struct{}, 1), checkpointerDone: make(chan struct{}),
 	}
@@ -148,6 +151,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
+	db.committed() // the migrations' pages, for the checkpointer
 	return nil
 }
 
@@ -270,7 +274,8 @@ func timePtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// Pools returns the reader pool and the one writer connection.
+// Pools returns the reader pool, the one writer connection and the
+// checkpointer's.
 func (db *DB) Pools() map[string]*sql.DB {
-	return map[string]*sql.DB{"sqlite_read": db.r.DB, "sqlite_write": db.w.DB}
+	return map[string]*sql.DB{"sqlite_read": db.r.DB, "sqlite_write": db.w.DB, "sqlite_checkpoint": db.ck.DB}
 }

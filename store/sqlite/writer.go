@@ -64,6 +64,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		db.limitWAL()
 	}
 }
 
