@@ -20,12 +20,16 @@ import (
 // begins while every frame has been copied, which a writer that never
 // pauses does not meet: under a steady load the WAL would grow by the whole
 // write volume (2 GiB in 20 s of creates). So once the WAL holds walLimit
-// frames (as the last checkpoint counted them), the writer itself, between
-// two groups, runs a RESTART checkpoint: the background checkpoints have
+// frames (as the last checkpoint counted them), the writer, between two
+// groups, waits for a RESTART checkpoint: the background checkpoints have
 // copied nearly everything by then, it copies the rest and waits for the
 // readers of older frames, and the next group writes the WAL from its
 // start. The file keeps its size, so it is not extended again.
 // (TRUNCATE, which empties the file, made the pause three times longer.)
+// It runs on the checkpointer's connection, whose busy timeout is short:
+// a long read (an export page) makes it give up, and the writer lets the
+// WAL grow for restartBackoff before it tries again, rather than hold
+// every write for the writer's 10 seconds.
 
 // checkpointGap is the shortest time between two background checkpoints.
 const checkpointGap = 50 * time.Millisecond
@@ -35,19 +39,27 @@ const checkpointGap = 50 * time.Millisecond
 // (tests lower it).
 const walLimit = 16384
 
-// limitWAL runs a RESTART checkpoint on the writer connection when the
-// last checkpoint counted db.walLimit frames or more in the WAL; the writer
-// calls it between groups. A checkpoint that could not finish (a reader
-// kept it busy past the busy timeout) is tried again after the next group.
+// restartBackoff is how long the writer leaves the WAL to grow after a
+// RESTART checkpoint that a reader kept busy.
+const restartBackoff = time.Second
+
+// limitWAL runs a RESTART checkpoint when the last checkpoint counted
+// db.walLimit frames or more in the WAL; the writer calls it between
+// groups. A checkpoint that could not finish (a reader kept it busy past
+// the checkpointer's busy timeout) is tried again restartBackoff later.
 func (db *DB) limitWAL() {
-	if db.walFrames.Load() < db.walLimit {
+	if db.walFrames.Load() < db.walLimit || time.Now().Before(db.restartAfter) {
 		return
 	}
 	var busy, frames, copied int64
-	err := db.w.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+	err := db.ck.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
 	if err == nil && busy == 0 {
 		db.walFrames.Store(0)
+		return
 	}
+	// A long read holds older frames: let the WAL grow while it lasts
+	// rather than wait at every group.
+	db.restartAfter = time.Now().Add(restartBackoff)
 }
 
 // committed tells the checkpointer that the writer committed.

@@ -3,16 +3,17 @@
 // schema as embedded migrations.
 //
 // Every connection runs in WAL mode with foreign keys on, a 10 second busy
-// timeout, synchronous NORMAL and temporary files in memory. Writes go
-// through one connection, owned by one goroutine that commits the changes
-// waiting for it in groups, each change in a savepoint of its own (see
-// writer.go); its transactions start with BEGIN IMMEDIATE, so a second
-// process waits for the lock instead of failing on a lock upgrade. Reads go
-// to a separate pool of query_only connections that WAL lets run beside the
-// writer. A connection of its own checkpoints the WAL after commits, so that
-// no commit waits for the disk (see checkpoint.go). Statements are prepared
-// once per pool. Times are INTEGER
-// microseconds since the Unix epoch, UTC.
+// timeout (the checkpointer's: 100 ms), synchronous NORMAL and temporary
+// files in memory. Writes go through one connection, owned by one goroutine
+// that commits the changes waiting for it in groups, each change in a
+// savepoint of its own (see writer.go); its transactions start with BEGIN
+// IMMEDIATE, so a second process waits for the lock instead of failing on
+// a lock upgrade. Reads go to a separate pool of query_only connections
+// that WAL lets run beside the writer. A connection of its own checkpoints
+// the WAL after commits, so that a commit does not wait for the disk, and
+// restarts it when it grows past 64 MiB (see checkpoint.go). Statements are
+// prepared once per pool. Times are INTEGER microseconds since the Unix
+// epoch, UTC.
 //
 // Driver errors are translated by their extended result codes, never by
 // message text. Because SQLITE_CONSTRAINT_UNIQUE does not say which index
@@ -55,8 +56,11 @@ type DB struct {
 	ck        *sqlx.DB     // the checkpointer's connection (see checkpoint.go)
 	walLimit  int64        // see limitWAL
 	walFrames atomic.Int64 // in the WAL, as the last checkpoint counted them
-	wstmts    *stmts       // prepared on w
-	rstmts    *stmts       // prepared on r
+	// restartAfter is when limitWAL may try again after a busy RESTART;
+	// the writer goroutine's alone.
+	restartAfter time.Time
+	wstmts       *stmts // prepared on w
+	rstmts       *stmts // prepared on r
 
 	changes    chan *change  // to the writer goroutine
 	closing    chan struct{} // closed by Close
@@ -78,19 +82,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: invalid database path %q: it must be a file name without '?' or '#'", path)
 	}
 	common := url.Values{"_pragma": {
-		"busy_timeout(10000)",
 		"foreign_keys(1)",
 		"journal_mode(WAL)",
 		"synchronous(NORMAL)",
 		"temp_store(MEMORY)",
 	}}
 	// The writer leaves the WAL checkpoints to the checkpointer.
-	writeParams := url.Values{"_txlock": {"immediate"}, "_pragma": {"wal_autocheckpoint(0)"}}
+	writeParams := url.Values{"_txlock": {"immediate"}, "_pragma": {"busy_timeout(10000)", "wal_autocheckpoint(0)"}}
 	// Readers map the file (up to SQLite's 2 GiB limit) and keep 32 MiB of
 	// pages each: a lookup in a large tenant then reads memory, not pread
 	// system calls.
-	readParams := url.Values{"_pragma": {"query_only(1)", "mmap_size(2147418112)", "cache_size(-32768)"}}
-	ckParams := url.Values{}
+	readParams := url.Values{"_pragma": {"busy_timeout(10000)", "query_only(1)", "mmap_size(2147418112)", "cache_size(-32768)"}}
+	// The checkpointer's RESTART waits for readers of older frames while
+	// the writer waits for it: a reader that takes longer than this costs
+	// the WAL some growth, not a stall of every write.
+	ckParams := url.Values{"_pragma": {"busy_timeout(100)"}}
 	for k, v := range common {
 		writeParams[k] = append(writeParams[k], v...)
 		readParams[k] = append(readParams[k], v...)
