@@ -240,12 +240,12 @@ func (db *DB) CreateGroup(ctx context.Context, g directory.Group, members []stri
 		}
 		ids, memberTypes := record.MemberTypes(members, types)
 		_, err = tx.ExecContext(ctx, `WITH m AS (
-				INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
-				SELECT $1, $2, x.id, x.type FROM unnest($3::text[], $4::text[]) AS x (id, type)
+				INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
+				SELECT $1, $2, x.id, x.type, $5 FROM unnest($3::text[], $4::text[]) AS x (id, type)
 			)
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, x.* FROM `+eventUnnest(5)+` AS x`,
-			append([]any{g.TenantID, g.ID, ids, memberTypes}, eventArrays(events)...)...)
+			SELECT $1, x.* FROM `+eventUnnest(6)+` AS x`,
+			append([]any{g.TenantID, g.ID, ids, memberTypes, g.DisplayName}, eventArrays(events)...)...)
 		if err != nil {
 			return fmt.Errorf("insert members and events: %w", err)
 		}
@@ -302,15 +302,18 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 }
 
 // updateGroupSQL applies a member change and the attributes and bumps the
-// version when anything moved, in one statement; %s is the condition of
+// version when anything moved, in one statement (the rows it inserts carry
+// the group's display name: the new one, or the one the group's lock,
+// taken before, keeps from changing); %s is the condition of
 // the member rows to delete. It returns a row per member added ('a') and
 // removed ('r'), the group after the update ('g', when updated) and before
 // the statement ('c', when the group exists). The UPDATE holds the group's
 // row from then to the commit and bumps the version it finds there, so
 // concurrent changes of the group's members all count.
 const updateGroupSQL = `WITH ins AS (
-		INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
-		SELECT $1, $2, x.id, x.type FROM unnest($3::text[], $4::text[]) AS x (id, type)
+		INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
+		SELECT $1, $2, x.id, x.type, CASE WHEN $7 THEN $8 ELSE (SELECT display_name FROM groups WHERE tenant_id = $1 AND id = $2) END
+		FROM unnest($3::text[], $4::text[]) AS x (id, type)
 		ON CONFLICT DO NOTHING
 		RETURNING member_id
 	), del AS (
@@ -456,6 +459,13 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 	var events []audit.Event
 	if u.Attrs != nil {
 		events = append(events, u.Events...)
+		// A statement of its own: the one above deletes member rows, and a
+		// statement must not change a row twice.
+		_, err := tx.ExecContext(ctx, `UPDATE group_members SET group_display = $3
+			WHERE tenant_id = $1 AND group_id = $2 AND group_display <> $3`, u.TenantID, u.ID, u.Attrs.DisplayName)
+		if err != nil {
+			return directory.GroupUpdateResult{}, fmt.Errorf("rename memberships: %w", err)
+		}
 	}
 	moved, err := record.MemberEvents(u.Base, record.GroupTarget(u.ID, display), res.Added, res.Removed)
 	if err != nil {

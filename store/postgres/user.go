@@ -74,8 +74,9 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 				SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
 				FROM `+fmt.Sprintf(emailUnnest, "$19", "$20", "$21", "$22", "$23")+`
 			), m AS (
-				INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
-				SELECT $2, x.id, $1, 'User' FROM unnest($24::text[]) AS x (id)
+				INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
+				SELECT $2, g.id, $1, 'User', g.display_name FROM unnest($24::text[]) AS x (id)
+				JOIN groups g ON g.tenant_id = $2 AND g.id = x.id
 			), b AS (
 				UPDATE groups SET version = version + 1, updated_at = $25 WHERE tenant_id = $2 AND id = ANY($24::text[])
 			), uv AS (
@@ -487,12 +488,12 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 // through nested groups, as a JSON array of [id, display name, direct] in
 // UsersGroups's order. In a tenant without nested groups (the partial index
 // group_members_nested answers that with one probe) a user's groups are its
-// direct ones, read with one join; the recursive part runs only in a tenant
-// that nests groups, and for a member alone.
+// direct ones, read from group_members_member alone (a membership row
+// carries its group's display name); the recursive part runs only in a
+// tenant that nests groups, and for a member alone.
 const pageGroupsColumn = `CASE WHEN NOT EXISTS (SELECT FROM group_members n WHERE n.tenant_id = u.tenant_id AND n.member_type = 'Group')
-	THEN (SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name, true) ORDER BY g.display_name COLLATE "C", g.id), '[]')
-		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-		WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
+	THEN (SELECT COALESCE(json_agg(json_build_array(m.group_id, m.group_display, true) ORDER BY m.group_display COLLATE "C", m.group_id), '[]')
+		FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
 	WHEN EXISTS (SELECT FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
 	THEN (WITH RECURSIVE up (id, direct) AS (
 			SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id

@@ -152,13 +152,26 @@ func insertMembers(ctx context.Context, tx *tx, tenantID, groupID string, ids []
 		return nil, fmt.Errorf("encode members: %w", err)
 	}
 	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
-	added, err := queryStrings(ctx, tx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
-		SELECT ?1, ?2, j.key, j.value FROM json_each(?3) j WHERE true
+	added, err := queryStrings(ctx, tx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
+		SELECT ?1, ?2, j.key, j.value, (SELECT g.display_name FROM groups g WHERE g.tenant_id = ?1 AND g.id = ?2)
+		FROM json_each(?3) j WHERE true
 		ON CONFLICT DO NOTHING RETURNING member_id`, tenantID, groupID, string(obj))
 	if err != nil {
 		return nil, fmt.Errorf("insert members: %w", err)
 	}
 	return added, nil
+}
+
+// renameMemberships gives the membership rows of the tenant's group the
+// group's display name, which they carry so that a user's groups are read
+// from group_members_member alone.
+func renameMemberships(ctx context.Context, tx *tx, tenantID, groupID, display string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE group_members SET group_display = ?3
+		WHERE tenant_id = ?1 AND group_id = ?2 AND group_display <> ?3`, tenantID, groupID, display)
+	if err != nil {
+		return fmt.Errorf("rename memberships: %w", err)
+	}
+	return nil
 }
 
 // groupWriteError translates the error of an insert or update of the
@@ -346,6 +359,9 @@ func updateGroup(ctx context.Context, tx *tx, u directory.GroupUpdate) (director
 			return directory.GroupUpdateResult{}, groupWriteError(ctx, tx, "update group", u.TenantID, u.ID, a.DisplayName, err)
 		}
 		if err := replaceExternalIDs(ctx, tx, "group_external_ids", u.TenantID, u.ID, a.ExternalIDs); err != nil {
+			return directory.GroupUpdateResult{}, err
+		}
+		if err := renameMemberships(ctx, tx, u.TenantID, u.ID, a.DisplayName); err != nil {
 			return directory.GroupUpdateResult{}, err
 		}
 		display = a.DisplayName

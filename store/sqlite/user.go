@@ -103,8 +103,9 @@ func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string,
 	}
 	events := []audit.Event{ev}
 	if len(refs) > 0 {
-		_, err := tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
-			SELECT ?1, j.value, ?2, 'User' FROM json_each(?3) j`, u.TenantID, u.ID, jsonArray(groups))
+		_, err := tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
+			SELECT ?1, g.id, ?2, 'User', g.display_name FROM json_each(?3) j JOIN groups g ON g.tenant_id = ?1 AND g.id = j.value`,
+			u.TenantID, u.ID, jsonArray(groups))
 		if err != nil {
 			return fmt.Errorf("insert memberships: %w", err)
 		}
@@ -330,12 +331,13 @@ func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery)
 // through nested groups, as a JSON array of [id, display name, direct] in
 // UsersGroups's order. In a tenant without nested groups (the partial index
 // group_members_nested answers that with one probe) a user's groups are its
-// direct ones, read with one join; the recursive part runs only in a tenant
-// that nests groups, and for a member alone.
+// direct ones, read from group_members_member alone (a membership row
+// carries its group's display name); the recursive part runs only in a
+// tenant that nests groups, and for a member alone.
 const pageGroupsColumn = `CASE WHEN NOT EXISTS (SELECT 1 FROM group_members n WHERE n.tenant_id = u.tenant_id AND n.member_type = 'Group')
-	THEN (SELECT json_group_array(json_array(id, display_name, 1)) FROM (
-		SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-		WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id ORDER BY g.display_name, g.id))
+	THEN (SELECT json_group_array(json_array(group_id, group_display, 1)) FROM (
+		SELECT m.group_id, m.group_display FROM group_members m
+		WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id ORDER BY m.group_display, m.group_id))
 	WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
 	THEN (WITH RECURSIVE up (id, direct) AS (
 			SELECT m.group_id, 1 FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id

@@ -1259,3 +1259,124 @@ func userGroupsOf(t *testing.T, b store.Backend, tenantID, userID string) []dire
 	}
 	return gs
 }
+
+// A membership row carries its group's display name, from which a user's
+// groups are read in a tenant without nested groups: every write that adds
+// a member sets it (a user created in groups, a group created with
+// members, members added), and a rename gives it to every member row, also
+// in an update that adds, removes or replaces members at once, and while
+// other writers add members to the group being renamed.
+func testMembershipDisplays(t *testing.T, in Instance) {
+	ctx, b := context.Background(), in.Backend
+	acme := createTenant(t, b, "Acme")
+	var users []directory.User
+	for _, name := range []string{"anita", "bob", "carl", "dora"} {
+		users = append(users, createUser(t, b, newUser(acme.ID, name, name+"@example.com")))
+	}
+	one := createGroup(t, b, newGroup(acme.ID, "One"), users[0].ID)
+	two := createGroup(t, b, newGroup(acme.ID, "Two"))
+	erik := newUser(acme.ID, "erik", "erik@example.com")
+	if err := b.CreateUser(ctx, erik, []string{one.ID, two.ID}, event(acme.ID, audit.UserCreated, userTarget(erik))); err != nil {
+		t.Fatalf("CreateUser(in groups) = %v", err)
+	}
+	users = append(users, erik)
+	updateGroup(t, b, memberChange(acme.ID, two.ID, directory.MemberChange{Add: []string{users[1].ID}}))
+
+	names := map[string]string{one.ID: "One", two.ID: "Two"}
+	rename := func(g directory.Group, name string, c directory.MemberChange) {
+		t.Helper()
+		next := g
+		next.DisplayName = name
+		upd := memberChange(acme.ID, g.ID, c)
+		upd.Attrs = &next
+		upd.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
+		updateGroup(t, b, upd)
+		names[g.ID] = name
+	}
+	// check compares every user's groups, as a lookup by userName and as
+	// UserWithGroups read them, with the groups' names now.
+	check := func(when string) {
+		t.Helper()
+		for _, u := range users {
+			want := []directory.UserGroup{}
+			for _, g := range []directory.Group{one, two} {
+				for _, m := range getGroup(t, b, acme.ID, g.ID, true).Members {
+					if m.ID == u.ID {
+						want = append(want, directory.UserGroup{ID: g.ID, Display: names[g.ID], Direct: true})
+					}
+				}
+			}
+			slices.SortFunc(want, func(x, y directory.UserGroup) int { return strings.Compare(x.Display, y.Display) })
+			_, got, err := b.UserWithGroups(ctx, acme.ID, u.ID)
+			if err != nil {
+				t.Fatalf("UserWithGroups(%s) = %v", u.UserName, err)
+			}
+			wantEqual(t, when+": UserWithGroups("+u.UserName+") groups", append([]directory.UserGroup{}, got...), want)
+			byName, err := query.Users.Equal("userName", u.UserName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := b.Users(ctx, acme.ID, directory.UserQuery{Filter: byName, StartIndex: 1, Count: 1, Groups: true})
+			if err != nil || len(page.Users) != 1 {
+				t.Fatalf("Users(userName eq %s) = %d users, %v", u.UserName, len(page.Users), err)
+			}
+			wantEqual(t, when+": Users(userName eq "+u.UserName+") groups", append([]directory.UserGroup{}, page.Groups[u.ID]...), want)
+		}
+		CheckInvariants(t, b)
+	}
+	check("before a rename")
+	rename(one, "Uno", directory.MemberChange{})
+	check("renamed")
+	rename(one, "Eins", directory.MemberChange{Add: []string{users[2].ID}})
+	check("renamed with a member added")
+	rename(two, "Zwei", directory.MemberChange{Remove: []string{users[1].ID}})
+	check("renamed with a member removed")
+	rename(two, "Deux", directory.MemberChange{Replace: true, Add: []string{users[3].ID, erik.ID}})
+	check("renamed with the members replaced")
+
+	// Renames racing with additions: whichever commits last, every row
+	// ends with the name the group has.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var racers []string
+	for i := range 12 {
+		racers = append(racers, createUser(t, b, newUser(acme.ID, fmt.Sprintf("racer%d", i), fmt.Sprintf("racer%d@example.com", i))).ID)
+	}
+	errs := make(chan error, 2*len(racers))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, id := range racers {
+		wg.Go(func() {
+			<-start
+			if _, err := b.UpdateGroup(ctx, memberChange(acme.ID, one.ID, directory.MemberChange{Add: []string{id}})); err != nil {
+				errs <- fmt.Errorf("add racer %d: %w", i, err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			next := one
+			next.DisplayName = fmt.Sprintf("Name %d", i)
+			upd := memberChange(acme.ID, one.ID, directory.MemberChange{})
+			upd.Attrs = &next
+			upd.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
+			if _, err := b.UpdateGroup(ctx, upd); err != nil {
+				errs <- fmt.Errorf("rename %d: %w", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	names[one.ID] = getGroup(t, b, acme.ID, one.ID, false).DisplayName
+	for _, id := range racers {
+		u, err := b.User(ctx, acme.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	check("after racing renames")
+}

@@ -52,6 +52,8 @@ var Invariants = []Invariant{
 		`SELECT count(*) FROM group_members m WHERE
 			NOT EXISTS (SELECT 1 FROM users u WHERE m.member_type = 'User' AND u.id = m.member_id) AND
 			NOT EXISTS (SELECT 1 FROM groups g WHERE m.member_type = 'Group' AND g.id = m.member_id)`},
+	{"group_members.group_display", "a membership row carries its group's display name (users' groups are read from it)",
+		`SELECT count(*) FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id WHERE m.group_display <> g.display_name`},
 
 	// Audit events reference their target and actor by id (target_type,
 	// target_id; actor_kind, actor_id), without a foreign key: the objects

@@ -98,7 +98,11 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 		return row(`INSERT INTO audit_events (tenant_id, time, type, actor_kind, actor_id, actor_name, target_type, target_id, target_display, request_id, source, changes)
 			VALUES (?, ?, 'user.updated', ?, ?, 'x', ?, ?, 'x', 'req', 'test', '[]')`, tenant, at, actorKind, actorID, targetType, targetID)
 	}
-	member := `INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES (?, ?, ?, ?)`
+	// member inserts a membership row carrying its group's display name.
+	member := func(tenant, group, id, typ string) stmt {
+		return row(`INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
+			SELECT ?, id, ?, ?, display_name FROM groups WHERE id = ?`, tenant, id, typ, group)
+	}
 	cases := []struct {
 		name string
 		// deferFK lets the statements break a foreign key until the
@@ -107,11 +111,13 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 		stmts   []stmt
 		want    []string
 	}{
-		{"membership in another tenant's group", true, []stmt{row(member, B, gA.ID, uB.ID, "User")}, []string{"group_members.group_tenant"}},
-		{"another tenant's user as a member", false, []stmt{row(member, A, gA.ID, uB.ID, "User")}, []string{"group_members.member_tenant"}},
-		{"another tenant's group as a member", false, []stmt{row(member, A, gA.ID, gB.ID, "Group")}, []string{"group_members.member_tenant"}},
-		{"a member that does not exist", false, []stmt{row(member, A, gA.ID, newID(), "User")}, []string{"group_members.member_exists"}},
-		{"a member of the wrong type", false, []stmt{row(member, A, gA.ID, gB.ID, "User")}, []string{"group_members.member_exists"}},
+		{"membership in another tenant's group", true, []stmt{member(B, gA.ID, uB.ID, "User")}, []string{"group_members.group_tenant"}},
+		{"another tenant's user as a member", false, []stmt{member(A, gA.ID, uB.ID, "User")}, []string{"group_members.member_tenant"}},
+		{"another tenant's group as a member", false, []stmt{member(A, gA.ID, gB.ID, "Group")}, []string{"group_members.member_tenant"}},
+		{"a member that does not exist", false, []stmt{member(A, gA.ID, newID(), "User")}, []string{"group_members.member_exists"}},
+		{"a member of the wrong type", false, []stmt{member(A, gA.ID, gB.ID, "User")}, []string{"group_members.member_exists"}},
+		{"a membership with its group's old name", false, []stmt{row(`UPDATE group_members SET group_display = 'Old name' WHERE group_id = ?`, gA.ID)},
+			[]string{"group_members.group_display"}},
 		{"an event about another tenant", false, []stmt{auditRow(B, "operator", "", "tenant", A)}, []string{"audit_events.target_tenant"}},
 		{"an event about another tenant's user", false, []stmt{auditRow(B, "operator", "", "user", uA.ID)},
 			[]string{"audit_events.target_user", "audit_events.target_one_tenant"}},
@@ -216,7 +222,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 
 	// CheckInvariants fails its test, naming the invariant, on a
 	// committed violation.
-	rawExec(t, raw, member, A, gA.ID, uB.ID, "User")
+	bad := member(A, gA.ID, uB.ID, "User")
+	rawExec(t, raw, bad.query, bad.args...)
 	rec := &recorder{TB: t}
 	CheckInvariants(rec, in.Backend)
 	if len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "group_members.member_tenant: 1 violating rows") {

@@ -89,6 +89,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeleteGroupParents", testDeleteGroupParents},
 		{"UserGroups", testUserGroups},
 		{"UserPageGroups", testUserPageGroups},
+		{"MembershipDisplays", testMembershipDisplays},
 		{"CreateUserGroups", testCreateUserGroups},
 		{"ConcurrentGroupMembers", testConcurrentGroupMembers},
 		{"ConcurrentNesting", testConcurrentNesting},

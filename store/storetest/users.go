@@ -444,7 +444,7 @@ func testDeleteUser(t *testing.T, in Instance) {
 	rawExec(t, raw, `INSERT INTO groups (id, tenant_id, display_name, display_name_key, doc, version, created_at, updated_at)
 		VALUES (?, ?, 'Guides', 'guides', '{}', 1, ?, ?)`, group, acme.ID, rawTime(raw, now()), rawTime(raw, now()))
 	for _, m := range []string{u.ID, keep.ID} {
-		rawExec(t, raw, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES (?, ?, ?, 'User')`, acme.ID, group, m)
+		rawExec(t, raw, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display) VALUES (?, ?, ?, 'User', 'Guides')`, acme.ID, group, m)
 	}
 
 	err := b.DeleteUser(ctx, acme.ID, u.ID, 7, event(acme.ID, audit.UserDeleted, userTarget(u)))
