@@ -49,3 +49,37 @@ func FuzzDecodeUserDoc(f *testing.F) {
 		}
 	})
 }
+
+// DecodeUserGroups reads both stores' forms of a user's groups (PostgreSQL's
+// booleans, SQLite's 0 and 1, escaped names) and refuses what neither
+// writes.
+func TestDecodeUserGroups(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []directory.UserGroup
+	}{
+		{`[]`, []directory.UserGroup{}},
+		{`[["g1", "Sales", true], ["g2", "Ops", false]]`, []directory.UserGroup{{ID: "g1", Display: "Sales", Direct: true}, {ID: "g2", Display: "Ops"}}},
+		{`[["g1","Z\u00fcrich \"HQ\"",1],["g2","",0]]`, []directory.UserGroup{{ID: "g1", Display: "Zürich \"HQ\"", Direct: true}, {ID: "g2"}}},
+	} {
+		got, err := record.DecodeUserGroups([]byte(c.in))
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("DecodeUserGroups(%s) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{``, `{}`, `[["g1","a"]]`, `[["g1","a",true,1]]`, `[["g1",2,true]]`, `[["g1","a","yes"]]`, `[["g1","a",null]]`, `[["g1","a",true]`, `[{"id":"g1"}]`} {
+		if got, err := record.DecodeUserGroups([]byte(in)); err == nil {
+			t.Errorf("DecodeUserGroups(%s) = %+v, want an error", in, got)
+		}
+	}
+}
+
+func BenchmarkDecodeUserGroups(b *testing.B) {
+	in := []byte(`[["0190f4b2-7c1d-7a3e-9f10-4b5c6d7e8f90","Engineering",true],["0190f4b2-7c1d-7a3e-9f10-4b5c6d7e8f91","Sales",true],["0190f4b2-7c1d-7a3e-9f10-4b5c6d7e8f92","Support",false]]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := record.DecodeUserGroups(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

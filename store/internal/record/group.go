@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/scimd/scimd/internal/audit"
 	"github.com/scimd/scimd/internal/directory"
@@ -204,24 +205,61 @@ func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) int
 // DecodeUserGroups reads the JSON array of [id, display, direct] triples
 // that the stores' UserWithGroups aggregate (direct as a boolean or 0/1).
 func DecodeUserGroups(b []byte) ([]directory.UserGroup, error) {
-	var rows [][3]any
-	if err := jsonv2.Unmarshal(b, &rows, decodeV1); err != nil {
+	var groups []directory.UserGroup
+	if err := jsonv2.Unmarshal(b, &groups, decodeGroupTriples); err != nil {
 		return nil, fmt.Errorf("decode user groups: %w", err)
 	}
-	groups := make([]directory.UserGroup, 0, len(rows))
-	for _, r := range rows {
-		id, _ := r[0].(string)
-		display, _ := r[1].(string)
-		var direct bool
-		switch d := r[2].(type) {
-		case bool:
-			direct = d
-		case float64:
-			direct = d != 0
-		}
-		groups = append(groups, directory.UserGroup{ID: id, Display: display, Direct: direct})
+	if groups == nil {
+		groups = []directory.UserGroup{}
 	}
 	return groups, nil
+}
+
+// decodeGroupTriples decodes a directory.UserGroup from its triple token by
+// token, without a value per element to box and unbox.
+var decodeGroupTriples = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(d *jsontext.Decoder, g *directory.UserGroup) error {
+	if err := readDelim(d, '['); err != nil {
+		return err
+	}
+	for _, s := range []*string{&g.ID, &g.Display} {
+		t, err := d.ReadToken()
+		if err != nil {
+			return err
+		}
+		if t.Kind() != '"' {
+			return fmt.Errorf("group triple: %v where a string belongs", t.Kind())
+		}
+		*s = t.String()
+	}
+	t, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch t.Kind() {
+	case 't', 'f':
+		g.Direct = t.Bool()
+	case '0':
+		f, err := t.Float()
+		if err != nil {
+			return err
+		}
+		g.Direct = f != 0
+	default:
+		return fmt.Errorf("group triple: %v where direct belongs", t.Kind())
+	}
+	return readDelim(d, ']')
+}))
+
+// readDelim reads the next token of d, which must be the delimiter kind.
+func readDelim(d *jsontext.Decoder, kind jsontext.Kind) error {
+	t, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	if t.Kind() != kind {
+		return fmt.Errorf("group triple: %v where %v belongs", t.Kind(), kind)
+	}
+	return nil
 }
 
 // UserGroupRow is a group of a user, as UsersGroups queries read it.
