@@ -147,7 +147,9 @@ type GroupStore interface {
 	// UpdateGroup applies u in one transaction: the attributes, the member
 	// change, the version bump and the events. A group that does not exist
 	// is ErrNotFound whatever the members named. Its cost is in proportion to
-	// the members changed, not to the group's size. A change that moves no
+	// the members changed, not to the group's size, but for a rename, which
+	// rewrites the display name every membership row of the group carries
+	// (users' groups are read from them). A change that moves no
 	// member and sets no attribute writes nothing. Returns ErrNotFound,
 	// ErrVersionMismatch, *UniqueError{FieldDisplayName} or *MemberError.
 	UpdateGroup(ctx context.Context, u GroupUpdate) (GroupUpdateResult, error)

@@ -113,8 +113,21 @@ func lockGroups(ctx context.Context, tx *sqlx.Tx, tenantID string, ids []string)
 // their versions (locking them in id order) and records their
 // group.members_removed events, derived from ev, in the order of their
 // ids. It is a statement of its own, after the delete, so that it sees the
-// memberships committed by transactions the delete waited for.
+// memberships committed by transactions the delete waited for; no new one
+// can appear after the delete, as an addition locks its member first.
+//
+// The groups are locked before their member rows, as every other writer
+// of a group's members locks them (UpdateGroup, and a rename, whose
+// trigger rewrites the group's rows): deleting a row first would wait for
+// a renaming transaction that waits for the group this one would then
+// lock.
 func leaveGroups(ctx context.Context, tx *sqlx.Tx, tenantID, memberID string, ev audit.Event) error {
+	_, err := tx.ExecContext(ctx, `SELECT g.id FROM groups g WHERE g.tenant_id = $1
+		AND g.id IN (SELECT m.group_id FROM group_members m WHERE m.tenant_id = $1 AND m.member_id = $2)
+		ORDER BY g.id FOR NO KEY UPDATE`, tenantID, memberID)
+	if err != nil {
+		return fmt.Errorf("lock groups of the member: %w", err)
+	}
 	rows, err := tx.QueryContext(ctx, `WITH m AS (
 			DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2
 			RETURNING group_id
@@ -304,7 +317,8 @@ func (db *DB) Groups(ctx context.Context, tenantID string, q directory.GroupQuer
 // updateGroupSQL applies a member change and the attributes and bumps the
 // version when anything moved, in one statement (the rows it inserts carry
 // the group's display name: the new one, or the one the group's lock,
-// taken before, keeps from changing); %s is the condition of
+// taken before, keeps from changing; a rename gives it to the other rows
+// through the trigger groups_rename_memberships); %s is the condition of
 // the member rows to delete. It returns a row per member added ('a') and
 // removed ('r'), the group after the update ('g', when updated) and before
 // the statement ('c', when the group exists). The UPDATE holds the group's
@@ -459,13 +473,6 @@ func updateGroup(ctx context.Context, tx *sqlx.Tx, u directory.GroupUpdate, c di
 	var events []audit.Event
 	if u.Attrs != nil {
 		events = append(events, u.Events...)
-		// A statement of its own: the one above deletes member rows, and a
-		// statement must not change a row twice.
-		_, err := tx.ExecContext(ctx, `UPDATE group_members SET group_display = $3
-			WHERE tenant_id = $1 AND group_id = $2 AND group_display <> $3`, u.TenantID, u.ID, u.Attrs.DisplayName)
-		if err != nil {
-			return directory.GroupUpdateResult{}, fmt.Errorf("rename memberships: %w", err)
-		}
 	}
 	moved, err := record.MemberEvents(u.Base, record.GroupTarget(u.ID, display), res.Added, res.Removed)
 	if err != nil {

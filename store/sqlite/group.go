@@ -162,18 +162,6 @@ func insertMembers(ctx context.Context, tx *tx, tenantID, groupID string, ids []
 	return added, nil
 }
 
-// renameMemberships gives the membership rows of the tenant's group the
-// group's display name, which they carry so that a user's groups are read
-// from group_members_member alone.
-func renameMemberships(ctx context.Context, tx *tx, tenantID, groupID, display string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE group_members SET group_display = ?3
-		WHERE tenant_id = ?1 AND group_id = ?2 AND group_display <> ?3`, tenantID, groupID, display)
-	if err != nil {
-		return fmt.Errorf("rename memberships: %w", err)
-	}
-	return nil
-}
-
 // groupWriteError translates the error of an insert or update of the
 // tenant's group: a missing tenant is ErrNotFound, a taken display name
 // *UniqueError{FieldDisplayName}.
@@ -352,6 +340,8 @@ func updateGroup(ctx context.Context, tx *tx, u directory.GroupUpdate) (director
 		if err != nil {
 			return directory.GroupUpdateResult{}, err
 		}
+		// The trigger groups_rename_memberships renames the group's
+		// membership rows (their group_display).
 		_, err = tx.ExecContext(ctx, `UPDATE groups SET display_name = ?, display_name_key = ?, external_ids = ?,
 			version = version + 1, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 			a.DisplayName, fold.Key(a.DisplayName), ext, micros(u.Now), u.TenantID, u.ID)
@@ -359,9 +349,6 @@ func updateGroup(ctx context.Context, tx *tx, u directory.GroupUpdate) (director
 			return directory.GroupUpdateResult{}, groupWriteError(ctx, tx, "update group", u.TenantID, u.ID, a.DisplayName, err)
 		}
 		if err := replaceExternalIDs(ctx, tx, "group_external_ids", u.TenantID, u.ID, a.ExternalIDs); err != nil {
-			return directory.GroupUpdateResult{}, err
-		}
-		if err := renameMemberships(ctx, tx, u.TenantID, u.ID, a.DisplayName); err != nil {
 			return directory.GroupUpdateResult{}, err
 		}
 		display = a.DisplayName

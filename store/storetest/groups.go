@@ -1264,8 +1264,9 @@ func userGroupsOf(t *testing.T, b store.Backend, tenantID, userID string) []dire
 // groups are read in a tenant without nested groups: every write that adds
 // a member sets it (a user created in groups, a group created with
 // members, members added), and a rename gives it to every member row, also
-// in an update that adds, removes or replaces members at once, and while
-// other writers add members to the group being renamed.
+// in an update that adds, removes or replaces members at once, while
+// other writers add members to the group being renamed, and when the
+// writer is a version that knows nothing of the copy.
 func testMembershipDisplays(t *testing.T, in Instance) {
 	ctx, b := context.Background(), in.Backend
 	acme := createTenant(t, b, "Acme")
@@ -1379,4 +1380,55 @@ func testMembershipDisplays(t *testing.T, in Instance) {
 		users = append(users, u)
 	}
 	check("after racing renames")
+
+	// Renames racing the deletion of members: both lock the group before
+	// its membership rows, so neither waits for the other in a cycle.
+	var leaving []string
+	for i := range 8 {
+		id := createUser(t, b, newUser(acme.ID, fmt.Sprintf("leaving%d", i), fmt.Sprintf("leaving%d@example.com", i))).ID
+		leaving = append(leaving, id)
+	}
+	updateGroup(t, b, memberChange(acme.ID, two.ID, directory.MemberChange{Add: leaving}))
+	errs = make(chan error, 2*len(leaving))
+	start = make(chan struct{})
+	for i, id := range leaving {
+		wg.Go(func() {
+			<-start
+			u := directory.User{ID: id, TenantID: acme.ID, UserName: fmt.Sprintf("leaving%d", i)}
+			if err := b.DeleteUser(ctx, acme.ID, id, 0, event(acme.ID, audit.UserDeleted, userTarget(u))); err != nil {
+				errs <- fmt.Errorf("delete member %d: %w", i, err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			next := two
+			next.DisplayName = fmt.Sprintf("Two %d", i)
+			upd := memberChange(acme.ID, two.ID, directory.MemberChange{})
+			upd.Attrs = &next
+			upd.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
+			if _, err := b.UpdateGroup(ctx, upd); err != nil {
+				errs <- fmt.Errorf("rename %d: %w", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	names[two.ID] = getGroup(t, b, acme.ID, two.ID, false).DisplayName
+	check("after renames racing deletions")
+
+	// A writer that knows nothing of the copy (a replica of a version
+	// before it, during an upgrade) inserts memberships without it and
+	// renames a group with a bare UPDATE: the database fills the copy and
+	// renames it.
+	older := createUser(t, b, newUser(acme.ID, "older", "older@example.com"))
+	rawExec(t, in.Raw, `INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES (?, ?, ?, 'User')`, acme.ID, two.ID, older.ID)
+	users = append(users, older)
+	check("a membership inserted without its group's name")
+	rawExec(t, in.Raw, `UPDATE groups SET display_name = 'Dos', display_name_key = 'dos' WHERE tenant_id = ? AND id = ?`, acme.ID, two.ID)
+	names[two.ID] = "Dos"
+	check("renamed by a bare UPDATE")
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -22,7 +23,9 @@ const (
 // LegacyExternalIDs returns the statements that fill a database of schema
 // version 3, when a user and a group had one externalId shared by every
 // connection: a tenant with an active and a revoked token, a user and a
-// group with an externalId. ts is the backend's literal of a time.
+// group with an externalId, the user a member of the group (a membership
+// row without its group's name, which migration 21 adds). ts is the
+// backend's literal of a time.
 func LegacyExternalIDs(ts string) []string {
 	return []string{
 		`INSERT INTO tenants VALUES ('` + legacyTenant + `', 'Acme', 'acme', FALSE, '{}', ` + ts + `)`,
@@ -36,16 +39,23 @@ func LegacyExternalIDs(ts string) []string {
 			FALSE, FALSE, FALSE, FALSE, '', 'ola', '{"displayName":"Ola"}', '{"displayName":"ola"}', 1, ` + ts + `, ` + ts + `)`,
 		`INSERT INTO groups (id, tenant_id, display_name, display_name_key, external_id, doc, version, created_at, updated_at)
 			VALUES ('` + legacyGroup + `', '` + legacyTenant + `', 'Eng', 'eng', 'g-1', '{}', 1, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+			VALUES ('` + legacyTenant + `', '` + legacyGroup + `', '` + legacyUser + `', 'User')`,
 	}
 }
 
 // CheckExternalIDMigration checks b, filled by LegacyExternalIDs and then
 // migrated: each active token and the operators keep the externalIds they
-// saw, a revoked token does not, the documents are kept, and the index
-// finds the externalIds per connection.
+// saw, a revoked token does not, the documents are kept, the index finds
+// the externalIds per connection, and the user's group is read with its
+// name.
 func CheckExternalIDMigration(t *testing.T, b store.Backend) {
 	t.Helper()
 	ctx := context.Background()
+	_, groups, err := b.UserWithGroups(ctx, legacyTenant, legacyUser)
+	if want := []directory.UserGroup{{ID: legacyGroup, Display: "Eng", Direct: true}}; err != nil || !slices.Equal(groups, want) {
+		t.Fatalf("UserWithGroups() groups = %+v, %v; want %+v", groups, err, want)
+	}
 	want := directory.ExternalIDs{"": "00u-1", legacyActive: "00u-1"}
 	u, err := b.User(ctx, legacyTenant, legacyUser)
 	if err != nil || !maps.Equal(u.ExternalIDs, want) || u.DisplayName != "Ola" {

@@ -61,6 +61,7 @@ func TestDecodeUserGroups(t *testing.T) {
 		{`[]`, []directory.UserGroup{}},
 		{`[["g1", "Sales", true], ["g2", "Ops", false]]`, []directory.UserGroup{{ID: "g1", Display: "Sales", Direct: true}, {ID: "g2", Display: "Ops"}}},
 		{`[["g1","Z\u00fcrich \"HQ\"",1],["g2","",0]]`, []directory.UserGroup{{ID: "g1", Display: "Zürich \"HQ\"", Direct: true}, {ID: "g2"}}},
+		{"[[\"g1\",\"a\xffb\",1]]", []directory.UserGroup{{ID: "g1", Display: "a\ufffdb", Direct: true}}}, // SQLite keeps invalid UTF-8
 	} {
 		got, err := record.DecodeUserGroups([]byte(c.in))
 		if err != nil || !reflect.DeepEqual(got, c.want) {

@@ -206,7 +206,7 @@ func (a *GroupAssembler) Add(g directory.Group, m directory.Member, ok bool) int
 // that the stores' UserWithGroups aggregate (direct as a boolean or 0/1).
 func DecodeUserGroups(b []byte) ([]directory.UserGroup, error) {
 	var groups []directory.UserGroup
-	if err := jsonv2.Unmarshal(b, &groups, decodeGroupTriples); err != nil {
+	if err := jsonv2.Unmarshal(b, &groups, decodeV1, decodeGroupTriples); err != nil {
 		return nil, fmt.Errorf("decode user groups: %w", err)
 	}
 	if groups == nil {
@@ -216,7 +216,9 @@ func DecodeUserGroups(b []byte) ([]directory.UserGroup, error) {
 }
 
 // decodeGroupTriples decodes a directory.UserGroup from its triple token by
-// token, without a value per element to box and unbox.
+// token, without a value per element to box and unbox. With decodeV1, as
+// encoding/json did, a name SQLite holds with invalid UTF-8 is read with
+// U+FFFD in its place.
 var decodeGroupTriples = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(d *jsontext.Decoder, g *directory.UserGroup) error {
 	if err := readDelim(d, '['); err != nil {
 		return err
