@@ -33,7 +33,7 @@ func (db *DB) CreateTenant(ctx context.Context, t directory.Tenant, ev audit.Eve
 
 // Tenant returns the tenant with this id, or directory.ErrNotFound.
 func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
-	t, err := record.ScanTenant(db.db.QueryRowContext(ctx, `SELECT `+record.TenantColumns+` FROM tenants WHERE id = $1`, id))
+	t, err := record.ScanTenant(db.queryRow(ctx, `SELECT `+record.TenantColumns+` FROM tenants WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Tenant{}, directory.ErrNotFound
 	}
