@@ -1268,7 +1268,9 @@ func userGroupsOf(t *testing.T, b store.Backend, tenantID, userID string) []dire
 // other writers add members to the group being renamed, and when the
 // writer is a version that knows nothing of the copy.
 func testMembershipDisplays(t *testing.T, in Instance) {
-	ctx, b := context.Background(), in.Backend
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	b := in.Backend
 	acme := createTenant(t, b, "Acme")
 	var users []directory.User
 	for _, name := range []string{"anita", "bob", "carl", "dora"} {
@@ -1284,15 +1286,50 @@ func testMembershipDisplays(t *testing.T, in Instance) {
 	updateGroup(t, b, memberChange(acme.ID, two.ID, directory.MemberChange{Add: []string{users[1].ID}}))
 
 	names := map[string]string{one.ID: "One", two.ID: "Two"}
-	rename := func(g directory.Group, name string, c directory.MemberChange) {
-		t.Helper()
+	// renaming returns the update that renames g to name with the member
+	// change c.
+	renaming := func(g directory.Group, name string, c directory.MemberChange) directory.GroupUpdate {
 		next := g
 		next.DisplayName = name
 		upd := memberChange(acme.ID, g.ID, c)
 		upd.Attrs = &next
 		upd.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
-		updateGroup(t, b, upd)
+		return upd
+	}
+	rename := func(g directory.Group, name string, c directory.MemberChange) {
+		t.Helper()
+		updateGroup(t, b, renaming(g, name, c))
 		names[g.ID] = name
+	}
+	// race runs other(i) beside a rename of g, for each i below n, all
+	// released at once; g keeps the name of the rename that committed
+	// last.
+	race := func(g directory.Group, n int, other func(i int) error) {
+		t.Helper()
+		errs := make(chan error, 2*n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				if err := other(i); err != nil {
+					errs <- err
+				}
+			})
+			wg.Go(func() {
+				<-start
+				if _, err := b.UpdateGroup(ctx, renaming(g, fmt.Sprintf("%s %d", g.DisplayName, i), directory.MemberChange{})); err != nil {
+					errs <- fmt.Errorf("rename %d: %w", i, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		names[g.ID] = getGroup(t, b, acme.ID, g.ID, false).DisplayName
 	}
 	// check compares every user's groups, as a lookup by userName and as
 	// UserWithGroups read them, with the groups' names now.
@@ -1337,41 +1374,16 @@ func testMembershipDisplays(t *testing.T, in Instance) {
 
 	// Renames racing with additions: whichever commits last, every row
 	// ends with the name the group has.
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	var racers []string
 	for i := range 12 {
 		racers = append(racers, createUser(t, b, newUser(acme.ID, fmt.Sprintf("racer%d", i), fmt.Sprintf("racer%d@example.com", i))).ID)
 	}
-	errs := make(chan error, 2*len(racers))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, id := range racers {
-		wg.Go(func() {
-			<-start
-			if _, err := b.UpdateGroup(ctx, memberChange(acme.ID, one.ID, directory.MemberChange{Add: []string{id}})); err != nil {
-				errs <- fmt.Errorf("add racer %d: %w", i, err)
-			}
-		})
-		wg.Go(func() {
-			<-start
-			next := one
-			next.DisplayName = fmt.Sprintf("Name %d", i)
-			upd := memberChange(acme.ID, one.ID, directory.MemberChange{})
-			upd.Attrs = &next
-			upd.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
-			if _, err := b.UpdateGroup(ctx, upd); err != nil {
-				errs <- fmt.Errorf("rename %d: %w", i, err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	names[one.ID] = getGroup(t, b, acme.ID, one.ID, false).DisplayName
+	race(one, len(racers), func(i int) error {
+		if _, err := b.UpdateGroup(ctx, memberChange(acme.ID, one.ID, directory.MemberChange{Add: []string{racers[i]}})); err != nil {
+			return fmt.Errorf("add racer %d: %w", i, err)
+		}
+		return nil
+	})
 	for _, id := range racers {
 		u, err := b.User(ctx, acme.ID, id)
 		if err != nil {
@@ -1383,41 +1395,22 @@ func testMembershipDisplays(t *testing.T, in Instance) {
 
 	// Renames racing the deletion of members: both lock the group before
 	// its membership rows, so neither waits for the other in a cycle.
-	var leaving []string
+	var leaving []directory.User
 	for i := range 8 {
-		id := createUser(t, b, newUser(acme.ID, fmt.Sprintf("leaving%d", i), fmt.Sprintf("leaving%d@example.com", i))).ID
-		leaving = append(leaving, id)
+		leaving = append(leaving, createUser(t, b, newUser(acme.ID, fmt.Sprintf("leaving%d", i), fmt.Sprintf("leaving%d@example.com", i))))
 	}
-	updateGroup(t, b, memberChange(acme.ID, two.ID, directory.MemberChange{Add: leaving}))
-	errs = make(chan error, 2*len(leaving))
-	start = make(chan struct{})
-	for i, id := range leaving {
-		wg.Go(func() {
-			<-start
-			u := directory.User{ID: id, TenantID: acme.ID, UserName: fmt.Sprintf("leaving%d", i)}
-			if err := b.DeleteUser(ctx, acme.ID, id, 0, event(acme.ID, audit.UserDeleted, userTarget(u))); err != nil {
-				errs <- fmt.Errorf("delete member %d: %w", i, err)
-			}
-		})
-		wg.Go(func() {
-			<-start
-			next := two
-			next.DisplayName = fmt.Sprintf("Two %d", i)
-			upd := memberChange(acme.ID, two.ID, directory.MemberChange{})
-			upd.Attrs = &next
-			upd.Events = []audit.Event{event(acme.ID, audit.GroupUpdated, groupTarget(next))}
-			if _, err := b.UpdateGroup(ctx, upd); err != nil {
-				errs <- fmt.Errorf("rename %d: %w", i, err)
-			}
-		})
+	var leavingIDs []string
+	for _, u := range leaving {
+		leavingIDs = append(leavingIDs, u.ID)
 	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	names[two.ID] = getGroup(t, b, acme.ID, two.ID, false).DisplayName
+	updateGroup(t, b, memberChange(acme.ID, two.ID, directory.MemberChange{Add: leavingIDs}))
+	race(two, len(leaving), func(i int) error {
+		u := leaving[i]
+		if err := b.DeleteUser(ctx, acme.ID, u.ID, 0, event(acme.ID, audit.UserDeleted, userTarget(u))); err != nil {
+			return fmt.Errorf("delete member %d: %w", i, err)
+		}
+		return nil
+	})
 	check("after renames racing deletions")
 
 	// A writer that knows nothing of the copy (a replica of a version
