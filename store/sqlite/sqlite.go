@@ -52,7 +52,8 @@ var migrations embed.FS
 // directory.Store and is safe for concurrent use.
 type DB struct {
 	w         *sqlx.DB     // the one writer connection
-	r         *sqlx.DB     // query_only readers
+	r         *sqlx.DB     // query_only readers, mapping the file
+	k         *sqlx.DB     // query_only readers of the small tables, without the mapping (see keyRow)
 	ck        *sqlx.DB     // the checkpointer's connection (see checkpoint.go)
 	walLimit  int64        // see limitWAL
 	walFrames atomic.Int64 // in the WAL, as the last checkpoint counted them
@@ -61,6 +62,7 @@ type DB struct {
 	restartAfter time.Time
 	wstmts       *stmts // prepared on w
 	rstmts       *stmts // prepared on r
+	kstmts       *stmts // prepared on k
 
 	changes    chan *change  // to the writer goroutine
 	closing    chan struct{} // closed by Close
@@ -93,6 +95,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// pages each: a lookup in a large tenant then reads memory, not pread
 	// system calls.
 	readParams := url.Values{"_pragma": {"busy_timeout(10000)", "query_only(1)", "mmap_size(2147418112)", "cache_size(-32768)"}}
+	// The readers of the small tables (see keyRow) keep their few pages
+	// in their cache and map nothing.
+	keyParams := url.Values{"_pragma": {"busy_timeout(10000)", "query_only(1)", "cache_size(-2048)"}}
 	// The checkpointer's RESTART waits for readers of older frames while
 	// the writer waits for it: a reader that takes longer than this costs
 	// the WAL some growth, not a stall of every write.
@@ -100,6 +105,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	for k, v := range common {
 		writeParams[k] = append(writeParams[k], v...)
 		readParams[k] = append(readParams[k], v...)
+		keyParams[k] = append(keyParams[k], v...)
 		ckParams[k] = append(ckParams[k], v...)
 	}
 
@@ -127,10 +133,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(5 * time.Minute)
+	k, err := sqlx.Open("sqlite", path+"?"+keyParams.Encode())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	k.SetMaxOpenConns(n)
+	k.SetMaxIdleConns(n)
+	k.SetConnMaxIdleTime(5 * time.Minute)
 	ck, err := sqlx.Open("sqlite", path+"?"+ckParams.Encode())
 	if err != nil {
 		w.Close()
 		r.Close()
+		k.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	ck.SetMaxOpenConns(1)
@@ -138,7 +154,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	ck.SetConnMaxLifetime(0)
 	ck.SetConnMaxIdleTime(0)
 	db := &DB{
-		w: w, r: r, ck: ck, walLimit: walLimit, wstmts: &stmts{db: w}, rstmts: &stmts{db: r},
+		w: w, r: r, k: k, ck: ck, walLimit: walLimit, wstmts: &stmts{db: w}, rstmts: &stmts{db: r}, kstmts: &stmts{db: k},
 		changes: make(chan *change), closing: make(chan struct{}), writerDone: make(chan struct{}),
 		dirty: make(chan struct{}, 1), checkpointerDone: make(chan struct{}),
 	}
@@ -192,6 +208,9 @@ func (db *DB) Ping(ctx context.Context) error {
 	if err := db.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
+	if err := db.k.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
 	return nil
 }
 
@@ -204,9 +223,10 @@ func (db *DB) Close() error {
 		<-db.writerDone
 		<-db.checkpointerDone
 		db.rstmts.close()
+		db.kstmts.close()
 		db.wstmts.close()
 		// The last connection to close checkpoints the WAL into the file.
-		err = errors.Join(db.r.Close(), db.ck.Close(), db.w.Close())
+		err = errors.Join(db.r.Close(), db.k.Close(), db.ck.Close(), db.w.Close())
 	})
 	return err
 }

@@ -45,7 +45,7 @@ func createTenant(ctx context.Context, tx *tx, t directory.Tenant, ev audit.Even
 
 // Tenant returns the tenant with this id, or directory.ErrNotFound.
 func (db *DB) Tenant(ctx context.Context, id string) (directory.Tenant, error) {
-	t, err := record.ScanTenant(db.queryRow(ctx, `SELECT `+record.TenantColumns+` FROM tenants WHERE id = ?`, id))
+	t, err := record.ScanTenant(db.keyRow(ctx, `SELECT `+record.TenantColumns+` FROM tenants WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Tenant{}, directory.ErrNotFound
 	}

@@ -61,7 +61,7 @@ func (db *DB) Tokens(ctx context.Context, tenantID string) ([]directory.Token, e
 // TokenByHash returns the token with this secret hash, or
 // directory.ErrNotFound.
 func (db *DB) TokenByHash(ctx context.Context, hash string) (directory.Token, error) {
-	t, err := record.ScanToken(db.queryRow(ctx, `SELECT `+record.TokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	t, err := record.ScanToken(db.keyRow(ctx, `SELECT `+record.TokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return directory.Token{}, directory.ErrNotFound
 	}

@@ -48,7 +48,7 @@ func (db *DB) WatchCredentials(ctx context.Context, changed func()) error {
 // credentialSeq reads the credential change counter.
 func (db *DB) credentialSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := db.queryRow(ctx, `SELECT seq FROM credential_changes WHERE id = 1`).Scan(&seq); err != nil {
+	if err := db.keyRow(ctx, `SELECT seq FROM credential_changes WHERE id = 1`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("sqlite: watch credentials: %w", err)
 	}
 	return seq, nil
