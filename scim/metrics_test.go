@@ -86,6 +86,7 @@ func TestMetrics(t *testing.T) {
 		"scimd_password_hashes_total 1",
 		"scimd_password_hash_memory_bound_bytes " + strconv.Itoa(int(hasher.MemoryBound())),
 		`go_sql_open_connections{db_name="sqlite_read"}`,
+		`go_sql_open_connections{db_name="sqlite_read_keys"}`,
 		`go_sql_open_connections{db_name="sqlite_write"}`,
 		"go_goroutines",
 		"go_gc_heap_live_bytes ",

@@ -22,15 +22,12 @@ import (
 // + 2 × slots × 19 MiB + requestMemory per open request.
 //
 // The hashes count twice: each one allocates its 19 MiB afresh and drops
-// it when done, and Go's collector (GOGC=100) lets the heap grow to twice
-// what was live at its last collection before it collects again, so the
-// memory of finished hashes stays until then.
+// it when done, and the collector lets the heap grow past what was live
+// at its last collection before it collects again, so the memory of
+// finished hashes stays until then. serve runs the collector with GOGC=400
+// and a soft memory limit of serveBaseMemory + 2 × slots × 19 MiB
+// (gcSettings), which holds that part of the bound.
 const (
-	// serveBaseMemory is an idle serve (29 to 35 MiB resident, logged by
-	// TestHashQueueMemoryBound) plus a margin for the database pool and its
-	// caches, the collector's headroom over the base heap, and freed pages
-	// the runtime has not yet returned to the system.
-	serveBaseMemory = 100 << 20
 	// requestMemory is what an open request costs: its goroutine's stack,
 	// the connection's read and write buffers, the parsed request and its
 	// decoded body. A GODEBUG=gctrace=1 run showed about 37 KiB live per

@@ -489,3 +489,26 @@ func TestUserCommands(t *testing.T) {
 		}
 	})
 }
+
+// serve sets the collector's GOGC to serveGCPercent and its soft memory
+// limit to the documented bound without the requests' part, unless the
+// environment chose them (which the runtime has applied already).
+func TestGCSettings(t *testing.T) {
+	const hashes = 2 * 19 << 20
+	for _, c := range []struct {
+		gogc, memlimit string
+		wantGOGC       int
+		wantLimit      int64
+	}{
+		{"", "", serveGCPercent, serveBaseMemory + 2*hashes},
+		{"100", "", -1, serveBaseMemory + 2*hashes},
+		{"off", "1GiB", -1, -1},
+		{"", "512MiB", serveGCPercent, -1},
+	} {
+		env := map[string]string{"GOGC": c.gogc, "GOMEMLIMIT": c.memlimit}
+		gogc, limit := gcSettings(func(k string) string { return env[k] }, hashes)
+		if gogc != c.wantGOGC || limit != c.wantLimit {
+			t.Errorf("GOGC=%q GOMEMLIMIT=%q: gcSettings = %d, %d; want %d, %d", c.gogc, c.memlimit, gogc, limit, c.wantGOGC, c.wantLimit)
+		}
+	}
+}

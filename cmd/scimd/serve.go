@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -34,6 +35,34 @@ import (
 
 // logFlushInterval bounds how long a log line of serve waits in memory.
 const logFlushInterval = 100 * time.Millisecond
+
+// serveGCPercent is the garbage collector's GOGC for serve when the
+// environment does not set GOGC. scimd's live heap is a few MiB (SQLite's
+// pages are outside it), so at Go's default of 100 the collector ran about
+// 30 times a second under load, each cycle taking one of two cores for its
+// mark phase; at 400 it runs a sixth as often (see docs/operations.md).
+const serveGCPercent = 400
+
+// serveBaseMemory is the part of serve's memory bound that is not the
+// hashes' (docs/operations.md, Memory): an idle process and its margin.
+const serveBaseMemory = 100 << 20
+
+// gcSettings returns the GOGC and the soft memory limit serve sets, each
+// -1 where the environment chose its own (GOGC, GOMEMLIMIT), which the
+// runtime has applied: GOGC serveGCPercent, and a limit of the documented
+// bound without its per-request part, serveBaseMemory plus twice the
+// hashes' memory (hashBound), so that the larger GOGC does not let
+// finished hashes pile up past the bound.
+func gcSettings(getenv func(string) string, hashBound int64) (gogc int, limit int64) {
+	gogc, limit = serveGCPercent, serveBaseMemory+2*hashBound
+	if getenv("GOGC") != "" {
+		gogc = -1
+	}
+	if getenv("GOMEMLIMIT") != "" {
+		limit = -1
+	}
+	return gogc, limit
+}
 
 type serveCmd struct {
 	Listen          string        `default:"${listen}" help:"Address to listen on (env SCIMD_LISTEN)." placeholder:"ADDR"`
@@ -71,6 +100,13 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	defer logs.Close()
 	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
+	gogc, limit := gcSettings(e.getenv, int64(hasher.MemoryBound()))
+	if gogc >= 0 {
+		debug.SetGCPercent(gogc)
+	}
+	if limit >= 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	reg := metrics.New()
 	db, svc, box, err := c.openWithBox(e, hasher, directory.WithCacheTTL(s.TokenCache), directory.WithUnopenedMail(func(m directory.DueMail) {
 		reg.ObserveUnopenedMail()

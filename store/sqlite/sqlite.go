@@ -300,8 +300,8 @@ func timePtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// Pools returns the reader pool, the one writer connection and the
-// checkpointer's.
+// Pools returns the reader pool, the readers of the small tables, the one
+// writer connection and the checkpointer's.
 func (db *DB) Pools() map[string]*sql.DB {
-	return map[string]*sql.DB{"sqlite_read": db.r.DB, "sqlite_write": db.w.DB, "sqlite_checkpoint": db.ck.DB}
+	return map[string]*sql.DB{"sqlite_read": db.r.DB, "sqlite_read_keys": db.k.DB, "sqlite_write": db.w.DB, "sqlite_checkpoint": db.ck.DB}
 }
