@@ -40,7 +40,7 @@ const logFlushInterval = 100 * time.Millisecond
 // environment does not set GOGC. scimd's live heap is a few MiB (SQLite's
 // pages are outside it), so at Go's default of 100 the collector ran about
 // 30 times a second under load, each cycle taking one of two cores for its
-// mark phase; at 400 it runs a sixth as often (see docs/operations.md).
+// mark phase; at 400 it ran a sixth as often (see docs/operations.md).
 const serveGCPercent = 400
 
 // serveBaseMemory is the part of serve's memory bound that is not the
@@ -48,8 +48,8 @@ const serveGCPercent = 400
 const serveBaseMemory = 100 << 20
 
 // gcSettings returns the GOGC and the soft memory limit serve sets, each
-// -1 where the environment chose its own (GOGC, GOMEMLIMIT), which the
-// runtime has applied: GOGC serveGCPercent, and a limit of the documented
+// -1 where the process's environment (getenv) chose its own (GOGC,
+// GOMEMLIMIT), which the runtime has applied: GOGC serveGCPercent, and a limit of the documented
 // bound without its per-request part, serveBaseMemory plus twice the
 // hashes' memory (hashBound), so that the larger GOGC does not let
 // finished hashes pile up past the bound.
@@ -100,12 +100,14 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	defer logs.Close()
 	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
-	gogc, limit := gcSettings(e.getenv, int64(hasher.MemoryBound()))
+	// The runtime read GOGC and GOMEMLIMIT from the process's environment,
+	// not e's; the settings last while serve runs.
+	gogc, limit := gcSettings(os.Getenv, int64(hasher.MemoryBound()))
 	if gogc >= 0 {
-		debug.SetGCPercent(gogc)
+		defer debug.SetGCPercent(debug.SetGCPercent(gogc))
 	}
 	if limit >= 0 {
-		debug.SetMemoryLimit(limit)
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}
 	reg := metrics.New()
 	db, svc, box, err := c.openWithBox(e, hasher, directory.WithCacheTTL(s.TokenCache), directory.WithUnopenedMail(func(m directory.DueMail) {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -74,5 +75,21 @@ func TestKeyReaders(t *testing.T) {
 			t.Fatalf("after update %d, the credential counter is %d, was %d: want it moved", i, after, before)
 		}
 		prev = next
+	}
+
+	// With the mapped readers closed, these reads still answer: they go
+	// to the key readers.
+	db.rstmts.close()
+	if err := db.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Tenant(ctx, tn.ID); err != nil || got.ID != tn.ID {
+		t.Errorf("Tenant() without the mapped readers = %+v, %v", got, err)
+	}
+	if _, err := db.TokenByHash(ctx, "no-such-hash"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("TokenByHash() without the mapped readers = %v, want ErrNotFound", err)
+	}
+	if n := seq(); n == 0 {
+		t.Error("the credential counter without the mapped readers = 0")
 	}
 }

@@ -200,7 +200,7 @@ func (db *DB) migrations() (*goose.Provider, error) {
 		goose.WithGoMigrations(docKeyMigration))
 }
 
-// Ping checks that both the writer and the readers answer.
+// Ping checks that the writer and both reader pools answer.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.w.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)

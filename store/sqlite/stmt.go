@@ -68,9 +68,9 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return st.QueryRowContext(ctx, args...)
 }
 
-// keyRow runs a one-row read of a small table that every write reads
-// fresh (a tenant, a token, the credential counter) on the readers that do
-// not map the file. After any commit, a reader's next read discards what
+// keyRow runs a one-row read of a small, hot table (a tenant, which every
+// write reads fresh; a token, read at authentication; the credential
+// counter, polled) on the readers that do not map the file. After any commit, a reader's next read discards what
 // it holds; a reader that maps the file unmaps it whole first, which costs
 // the munmap of every page it touched (a fifth of a create's CPU when the
 // tenant was read there). These readers re-read the few pages they need.
