@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.WithValue(context.Background(), ownsProcess{}, true), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -21,6 +21,11 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// ownsProcess marks the context of main's run: the command owns the
+// process, so serve may tune what is process-wide (the collector). Tests
+// that call run beside each other in one process leave it alone.
+type ownsProcess struct{}
 
 // message is what the operator reads of err: the detail of a rule the
 // command broke ("a user with this email already exists"), or the whole

@@ -100,14 +100,16 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	defer logs.Close()
 	e.logger = newLogger(logs)
 	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
-	// The runtime read GOGC and GOMEMLIMIT from the process's environment,
-	// not e's; the settings last while serve runs.
-	gogc, limit := gcSettings(os.Getenv, int64(hasher.MemoryBound()))
-	if gogc >= 0 {
-		defer debug.SetGCPercent(debug.SetGCPercent(gogc))
-	}
-	if limit >= 0 {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	// The collector is the process's: tuned when serve is the process
+	// (main's run), from the process's environment, which the runtime read.
+	if owns, _ := e.ctx.Value(ownsProcess{}).(bool); owns {
+		gogc, limit := gcSettings(os.Getenv, int64(hasher.MemoryBound()))
+		if gogc >= 0 {
+			debug.SetGCPercent(gogc)
+		}
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
+		}
 	}
 	reg := metrics.New()
 	db, svc, box, err := c.openWithBox(e, hasher, directory.WithCacheTTL(s.TokenCache), directory.WithUnopenedMail(func(m directory.DueMail) {
