@@ -15,7 +15,7 @@ import (
 )
 
 // TestShutdownFinishesInFlight sends SIGTERM to a serving process (the
-// real binary) while 40 user creates with passwords are in flight (each
+// real binary) while 20 user creates with passwords are in flight (each
 // hashes with argon2id, so they queue for seconds): every one of them is
 // answered 201, and the process exits cleanly. Each must be answered
 // within serve's 60 s write timeout: under the race detector a hash took
@@ -50,7 +50,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		}
 		go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
-		const n = 40
+		const n = 20
 		statuses := make([]int, n)
 		var wg sync.WaitGroup
 		for i := range n {
