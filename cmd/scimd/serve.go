@@ -36,6 +36,14 @@ import (
 // logFlushInterval bounds how long a log line of serve waits in memory.
 const logFlushInterval = 100 * time.Millisecond
 
+// writeTimeout bounds a request's answer (http.Server.WriteTimeout).
+const writeTimeout = 60 * time.Second
+
+// hashMaxWait is how long a password write waits for a hashing slot before
+// its 503: half the write timeout, so that the hash and the write that
+// follow still fit in it.
+const hashMaxWait = writeTimeout / 2
+
 // serveGCPercent is the garbage collector's GOGC for serve when the
 // environment does not set GOGC. scimd's live heap is a few MiB (SQLite's
 // pages are outside it), so at Go's default of 100 the collector ran about
@@ -69,7 +77,7 @@ type serveCmd struct {
 	BaseURL         string        `name:"base-url" default:"${baseURL}" help:"External base URL for Location and meta.location, e.g. https://scim.example.com (env SCIMD_BASE_URL); default: from each request's Host." placeholder:"URL"`
 	MaxBody         int64         `name:"max-body" default:"${maxBody}" help:"Largest accepted request body in bytes (maxPayloadSize)."`
 	HashSlots       int           `name:"hash-slots" default:"0" help:"Password hashes computed at once; 0 = number of CPUs. Each needs 19 MiB while it runs, about 38 MiB of resident memory (see docs/operations.md)."`
-	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503."`
+	HashQueue       int           `name:"hash-queue" default:"64" help:"Password writes that may wait for a hashing slot before 503; one that waits 30 s gets its 503 then."`
 	RateLimit       float64       `name:"rate-limit" default:"50" help:"Requests per second each connection (a SCIM or an auth token) may send, shared by every replica; 0 = no limit. Beyond it: 429 with Retry-After."`
 	RateBurst       int           `name:"rate-burst" default:"500" help:"Requests a quiet connection may send at once before --rate-limit applies."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"30s" help:"How long to wait for in-flight requests on SIGTERM."`
@@ -99,7 +107,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 	logs := logbuf.New(e.stderr, logFlushInterval)
 	defer logs.Close()
 	e.logger = newLogger(logs)
-	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue)
+	hasher := password.NewHasher(password.DefaultParams(), s.HashSlots, s.HashQueue, password.WithMaxWait(hashMaxWait))
 	// The collector is the process's: tuned when serve is the process
 	// (main's run), from the process's environment, which the runtime read.
 	if owns, _ := e.ctx.Value(ownsProcess{}).(bool); owns {
@@ -191,7 +199,7 @@ func (s *serveCmd) Run(e *env, c *cli) error {
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(e.ctx))

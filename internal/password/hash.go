@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
@@ -74,16 +75,30 @@ type Hasher struct {
 	refused atomic.Uint64
 	// computed counts the argon2id keys derived.
 	computed atomic.Uint64
+	// maxWait, when positive, is how long a caller waits for a slot
+	// before ErrBusy (WithMaxWait).
+	maxWait time.Duration
 	// inSlot, when set by a test, runs while a slot is held, before the
 	// hash.
 	inSlot func()
+}
+
+// Option configures a Hasher (NewHasher).
+type Option func(*Hasher)
+
+// WithMaxWait makes a caller that has waited d for a slot give up with
+// ErrBusy (and count as refused), so that a server answers it 503 with
+// Retry-After instead of letting its write timeout cut the connection.
+// Without it, or with d <= 0, a caller waits as long as its context lasts.
+func WithMaxWait(d time.Duration) Option {
+	return func(h *Hasher) { h.maxWait = d }
 }
 
 // NewHasher returns a Hasher that hashes with p, runs at most slots hashes at
 // once and keeps at most queue callers waiting. slots <= 0 means
 // runtime.GOMAXPROCS(0); queue < 0 means 0. It panics if argon2id cannot run
 // with p or p asks for a salt shorter than 8 bytes or a hash shorter than 16.
-func NewHasher(p Params, slots, queue int) *Hasher {
+func NewHasher(p Params, slots, queue int, opts ...Option) *Hasher {
 	if err := p.check(); err != nil {
 		panic("password: invalid hasher params: " + err.Error())
 	}
@@ -91,11 +106,15 @@ func NewHasher(p Params, slots, queue int) *Hasher {
 		slots = runtime.GOMAXPROCS(0)
 	}
 	queue = max(queue, 0)
-	return &Hasher{
+	h := &Hasher{
 		params:   p,
 		slots:    make(chan struct{}, slots),
 		admitted: make(chan struct{}, slots+queue),
 	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // MemoryBound returns the most memory, in bytes, that the Hasher's argon2id
@@ -170,10 +189,8 @@ func (h *Hasher) key(ctx context.Context, pw, salt []byte, p Params) ([]byte, er
 		return nil, ErrBusy
 	}
 	defer func() { <-h.admitted }()
-	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := h.takeSlot(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { <-h.slots }()
 	if h.inSlot != nil {
@@ -181,6 +198,31 @@ func (h *Hasher) key(ctx context.Context, pw, salt []byte, p Params) ([]byte, er
 	}
 	defer h.computed.Add(1)
 	return argon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
+}
+
+// takeSlot waits for a slot: until ctx ends (its error) or, with a
+// maxWait, until that has passed (ErrBusy, counted as refused).
+func (h *Hasher) takeSlot(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	var expired <-chan time.Time
+	if h.maxWait > 0 {
+		t := time.NewTimer(h.maxWait)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expired:
+		h.refused.Add(1)
+		return ErrBusy
+	}
 }
 
 // parsePHC splits an argon2id PHC string into its parameters, salt and hash.

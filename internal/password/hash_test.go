@@ -218,8 +218,8 @@ type gate struct {
 
 // newGatedHasher returns a Hasher whose hashes wait in their slot for the
 // returned gate.
-func newGatedHasher(slots, queue int) (*Hasher, *gate) {
-	h := NewHasher(testParams, slots, queue)
+func newGatedHasher(slots, queue int, opts ...Option) (*Hasher, *gate) {
+	h := NewHasher(testParams, slots, queue, opts...)
 	g := &gate{entered: make(chan struct{}, 100), open: make(chan struct{})}
 	h.inSlot = func() {
 		g.entered <- struct{}{}
@@ -362,6 +362,38 @@ func TestCancelWhileQueued(t *testing.T) {
 		if r := await(t, c, "Hash()"); r.err != nil {
 			t.Errorf("Hash() = %v, want a hash once the gate opened", r.err)
 		}
+	}
+}
+
+// A caller that waits longer than WithMaxWait for a slot gets ErrBusy, is
+// counted as refused and gives its place in the queue back.
+func TestMaxWait(t *testing.T) {
+	const wait = 50 * time.Millisecond
+	h, g := newGatedHasher(1, 1, WithMaxWait(wait))
+	first := hashInBackground(t.Context(), h, "violet tractor on the moon")
+	awaitEntered(t, g, 1)
+
+	start := time.Now()
+	queued := hashInBackground(t.Context(), h, "mossy tin lamp ok")
+	if r := await(t, queued, "Hash() queued past the max wait"); !errors.Is(r.err, ErrBusy) {
+		t.Errorf("Hash() queued past the max wait = %q, %v; want ErrBusy", r.phc, r.err)
+	}
+	if took := time.Since(start); took < wait {
+		t.Errorf("Hash() gave up after %s, before the max wait of %s", took, wait)
+	}
+	if n := h.Refused(); n != 1 {
+		t.Errorf("Refused() = %d, want 1", n)
+	}
+	if n := len(h.admitted); n != 1 {
+		t.Errorf("after the queued Hash gave up, %d callers admitted, want 1", n)
+	}
+	close(g.open)
+	if r := await(t, first, "Hash()"); r.err != nil {
+		t.Errorf("Hash() holding the slot = %v, want a hash once the gate opened", r.err)
+	}
+	// A free slot is taken at once, whatever the max wait.
+	if _, err := h.Hash(t.Context(), "mossy tin lamp ok"); err != nil {
+		t.Errorf("Hash() with a free slot = %v", err)
 	}
 }
 
