@@ -55,12 +55,12 @@ const serveGCPercent = 400
 // hashes' (docs/operations.md, Memory): an idle process and its margin.
 const serveBaseMemory = 100 << 20
 
-// gcSettings returns the GOGC and the soft memory limit serve sets, each
+// gcSettings returns the GOGC and the soft memory limit serve sets:
+// serveGCPercent, and the documented bound without its per-request part
+// (serveBaseMemory plus twice the hashes' memory, hashBound), so that the
+// larger GOGC does not let finished hashes pile up past the bound. Each is
 // -1 where the process's environment (getenv) chose its own (GOGC,
-// GOMEMLIMIT), which the runtime has applied: GOGC serveGCPercent, and a limit of the documented
-// bound without its per-request part, serveBaseMemory plus twice the
-// hashes' memory (hashBound), so that the larger GOGC does not let
-// finished hashes pile up past the bound.
+// GOMEMLIMIT), which the runtime has applied.
 func gcSettings(getenv func(string) string, hashBound int64) (gogc int, limit int64) {
 	gogc, limit = serveGCPercent, serveBaseMemory+2*hashBound
 	if getenv("GOGC") != "" {

@@ -124,24 +124,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	r, err := sqlx.Open("sqlite", path+"?"+readParams.Encode())
+	r, err := openReaders(path, readParams)
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	r.SetConnMaxIdleTime(5 * time.Minute)
-	k, err := sqlx.Open("sqlite", path+"?"+keyParams.Encode())
+	k, err := openReaders(path, keyParams)
 	if err != nil {
 		w.Close()
 		r.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	k.SetMaxOpenConns(n)
-	k.SetMaxIdleConns(n)
-	k.SetConnMaxIdleTime(5 * time.Minute)
 	ck, err := sqlx.Open("sqlite", path+"?"+ckParams.Encode())
 	if err != nil {
 		w.Close()
@@ -160,6 +153,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	go db.writer()
 	go db.checkpointer()
+	return db, nil
+}
+
+// openReaders opens a pool of readers of the file at path with params:
+// max(4, GOMAXPROCS) connections, closed after 5 idle minutes.
+func openReaders(path string, params url.Values) (*sqlx.DB, error) {
+	db, err := sqlx.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
 }
 

@@ -58,28 +58,30 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return st.QueryContext(ctx, args...)
 }
 
-// queryRow runs a one-row read on the reader pool through a cached
-// statement.
-func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := db.rstmts.prepare(ctx, query)
+// queryRow runs a one-row read on the pool through its cached statement.
+func (c *stmts) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := c.prepare(ctx, query)
 	if err != nil {
-		return db.r.QueryRowContext(ctx, query, args...) // Scan reports the error
+		return c.db.QueryRowContext(ctx, query, args...) // Scan reports the error
 	}
 	return st.QueryRowContext(ctx, args...)
 }
 
+// queryRow runs a one-row read on the reader pool through a cached
+// statement.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.rstmts.queryRow(ctx, query, args...)
+}
+
 // keyRow runs a one-row read of a small, hot table (a tenant, which every
 // write reads fresh; a token, read at authentication; the credential
-// counter, polled) on the readers that do not map the file. After any commit, a reader's next read discards what
-// it holds; a reader that maps the file unmaps it whole first, which costs
-// the munmap of every page it touched (a fifth of a create's CPU when the
-// tenant was read there). These readers re-read the few pages they need.
+// counter, polled) on the readers that do not map the file. After any
+// commit, a reader's next read discards what it holds; a reader that maps
+// the file unmaps it whole first, which costs the munmap of every page it
+// touched (a fifth of a create's CPU when the tenant was read there).
+// These readers re-read the few pages they need.
 func (db *DB) keyRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := db.kstmts.prepare(ctx, query)
-	if err != nil {
-		return db.k.QueryRowContext(ctx, query, args...) // Scan reports the error
-	}
-	return st.QueryRowContext(ctx, args...)
+	return db.kstmts.queryRow(ctx, query, args...)
 }
 
 // tx is a writer transaction. It runs the statements the writer has
