@@ -374,11 +374,16 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 	if !ok {
 		return directory.UserInput{}, syntaxError("the data of a POST must be a JSON object")
 	}
-	attrs, _, err := b.h.userDocument(b.outer, doc)
-	if err != nil {
-		return directory.UserInput{}, err
-	}
-	return userInput(attrs)
+	var in directory.UserInput
+	err := b.h.withUserSchemas(b.outer, func(us *userSchemas) error {
+		attrs, _, err := userDocument(us, doc)
+		if err != nil {
+			return err
+		}
+		in, err = userInput(attrs)
+		return err
+	})
+	return in, err
 }
 
 // failure is the outcome of an operation that err failed: writeError's

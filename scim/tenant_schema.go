@@ -68,22 +68,39 @@ func newUserSchemas(defs []directory.AttributeDef) *userSchemas {
 }
 
 // usersOf returns the user schemas of the request's tenant, once per
-// request. Writes read the definitions as stored now, so that an attribute
-// defined a moment ago is accepted on every replica; reads use the
-// tenant as authenticated (cached for at most the cache TTL).
+// request: those of the tenant as authenticated, which every replica
+// caches until the tenant changes (directory.Service.Tenant). A write
+// whose check they may have failed is checked again with the definitions
+// as stored now (withUserSchemas).
 func (h *handler) usersOf(r *http.Request) *userSchemas {
 	ex := stateOf(r.Context())
-	if ex.users != nil {
-		return ex.users
+	if ex.users == nil {
+		ex.users = tenantSchemas.of(ex.Principal.Tenant.Attributes)
 	}
-	defs := ex.Principal.Tenant.Attributes
-	if r.Method != http.MethodGet && ex.Principal.Tenant.ID != "" {
-		if fresh, err := h.svc.TenantAttributes(r.Context(), ex.Principal.Tenant.ID); err == nil {
-			defs = fresh
-		} // else the write fails in the domain, which reads them again
-	}
-	ex.users = tenantSchemas.of(defs)
 	return ex.users
+}
+
+// withUserSchemas runs write, a write of a user that checks the request
+// with the user schemas it is given and fails with nothing written, with
+// the request's (usersOf). When it fails, and the tenant's definitions as
+// stored now make other schemas (an attribute another replica defined a
+// moment ago, which this replica's cached tenant does not have yet), it
+// runs again with those, which the rest of the request uses too.
+func (h *handler) withUserSchemas(r *http.Request, write func(us *userSchemas) error) error {
+	err := write(h.usersOf(r))
+	if err == nil {
+		return nil
+	}
+	ex := stateOf(r.Context())
+	defs, ferr := h.svc.TenantAttributes(r.Context(), ex.Principal.Tenant.ID)
+	if ferr != nil {
+		return err
+	}
+	if us := tenantSchemas.of(defs); us != ex.users {
+		ex.users = us
+		return write(us)
+	}
+	return err
 }
 
 // userSchemaOf is usersOf's resource schema, for middleware that takes a

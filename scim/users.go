@@ -19,18 +19,20 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	attrs, _, err := h.userDocument(r, doc)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	in, err := userInput(attrs)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	ex := stateOf(r.Context())
-	u, err := h.svc.CreateUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, in)
+	var u directory.User
+	err = h.withUserSchemas(r, func(us *userSchemas) error {
+		attrs, _, err := userDocument(us, doc)
+		if err != nil {
+			return err
+		}
+		in, err := userInput(attrs)
+		if err != nil {
+			return err
+		}
+		u, err = h.svc.CreateUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, in)
+		return err
+	})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -39,12 +41,12 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // userDocument checks a POST or PUT body of /Users: normaliseResource
-// against the tenant's user schemas, then the schema package's validator
+// against the tenant's user schemas us, then the schema package's validator
 // for everything but the custom extension, which the tenant's definitions
 // check in the domain. It returns the attributes and whether the body had
 // the custom extension.
-func (h *handler) userDocument(r *http.Request, doc map[string]any) (map[string]any, bool, error) {
-	doc, err := h.usersOf(r).rs.normaliseResource(doc)
+func userDocument(us *userSchemas, doc map[string]any) (map[string]any, bool, error) {
+	doc, err := us.rs.normaliseResource(doc)
 	if err != nil {
 		return nil, false, err
 	}
@@ -180,27 +182,29 @@ func (h *handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	attrs, customSent, err := h.userDocument(r, doc)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	version, err := ifMatch(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	in, err := userInput(attrs)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	// A body without the custom extension does not assert it: an IdP that
-	// does not know the tenant's custom attributes cannot erase them (RFC
-	// 7644 §3.5.1 lets the service keep omitted values).
-	in.KeepCustom = !customSent
 	ex := stateOf(r.Context())
-	u, err := h.svc.ReplaceUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
+	var u directory.User
+	err = h.withUserSchemas(r, func(us *userSchemas) error {
+		attrs, customSent, err := userDocument(us, doc)
+		if err != nil {
+			return err
+		}
+		in, err := userInput(attrs)
+		if err != nil {
+			return err
+		}
+		// A body without the custom extension does not assert it: an IdP
+		// that does not know the tenant's custom attributes cannot erase
+		// them (RFC 7644 §3.5.1 lets the service keep omitted values).
+		in.KeepCustom = !customSent
+		u, err = h.svc.ReplaceUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, in)
+		return err
+	})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -228,24 +232,36 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 // validation, the version check and the audit are the domain's, and a
 // failed operation writes nothing. The answer is always 200 with the user.
 func (h *handler) patchUser(w http.ResponseWriter, r *http.Request) {
-	version, ops, err := h.patchRequest(r, h.usersOf(r).rs)
+	doc, err := h.readObject(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	ex := stateOf(r.Context())
 	base := h.base(r)
-	u, err := h.svc.PatchUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, func(in *directory.UserInput) error {
-		attrs := userAttributes(&in.User, base, connectionOf(r))
-		if err := h.usersOf(r).rs.applyPatch(attrs, ops); err != nil {
-			return err
-		}
-		next, err := userInput(attrs)
+	var u directory.User
+	err = h.withUserSchemas(r, func(us *userSchemas) error {
+		ops, err := us.rs.patchOperations(doc)
 		if err != nil {
 			return err
 		}
-		*in = next
-		return nil
+		version, err := ifMatch(r)
+		if err != nil {
+			return err
+		}
+		u, err = h.svc.PatchUser(r.Context(), ex.Caller, ex.Principal.Tenant.ID, chi.URLParam(r, "id"), version, func(in *directory.UserInput) error {
+			attrs := userAttributes(&in.User, base, connectionOf(r))
+			if err := us.rs.applyPatch(attrs, ops); err != nil {
+				return err
+			}
+			next, err := userInput(attrs)
+			if err != nil {
+				return err
+			}
+			*in = next
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		h.writeError(w, r, err)

@@ -22,8 +22,9 @@ func (e *AttributeHeldError) Error() string {
 }
 
 // freshTenant reads the tenant from the store, not the cache, and refreshes
-// the cache: writes of users validate against the custom attribute
-// definitions as they are now, on every replica.
+// the cache: for changes of the tenant, which must start from its settings
+// as they are now, and for writes of users that the store refused because
+// the tenant changed (underTenant).
 func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
 	s.mu.Lock()
 	before := s.forgotten
@@ -36,36 +37,15 @@ func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, wrap("directory.Tenant", err)
 	}
-	s.mu.Lock()
-	if s.forgotten == before {
-		s.tenants[id] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
-	}
-	s.mu.Unlock()
-	freshOf(ctx).put(t, before, now)
+	s.cacheTenant(t, before, now)
 	return t, nil
 }
 
-// requestTenant is freshTenant for the writes of users: within a request
-// with FreshTenants, the first fresh read serves the later ones (see
-// WithFreshTenants). Changes of the tenant itself read it with
-// freshTenant, which never reuses a read: they retry from a new one when
-// another change wrote first.
-func (s *Service) requestTenant(ctx context.Context, id string) (Tenant, error) {
-	s.mu.Lock()
-	gen := s.forgotten
-	s.mu.Unlock()
-	if t, ok := freshOf(ctx).get(id, gen, s.now()); ok {
-		return t, nil
-	}
-	return s.freshTenant(ctx, id)
-}
-
 // TenantAttributes returns the tenant's custom attribute definitions as
-// stored now (never from the cache; within a request, as the request first
-// read them, see WithFreshTenants), for the discovery endpoints and the
-// validation of writes.
+// stored now (never from the cache), for the discovery endpoints and the
+// forms that edit users.
 func (s *Service) TenantAttributes(ctx context.Context, tenantID string) ([]AttributeDef, error) {
-	t, err := s.requestTenant(ctx, tenantID)
+	t, err := s.freshTenant(ctx, tenantID)
 	return t.Attributes, err
 }
 

@@ -91,6 +91,10 @@ var (
 	ErrNotFound = &Error{Kind: KindNotFound, Detail: "not found"}
 	// ErrVersionMismatch: an update or delete found another version than expected.
 	ErrVersionMismatch = &Error{Kind: KindPrecondition, Detail: "the resource was changed by someone else; read it again"}
+	// ErrTenantChanged: a write of a user was checked against another
+	// version of its tenant than the stored one (Tenant.Version). The
+	// service checks it again against the tenant as stored now.
+	ErrTenantChanged = &Error{Kind: KindBusy, Detail: "the tenant's settings changed during the write: try again"}
 )
 
 // UniqueError reports a unique-key collision detected by the database.
@@ -124,7 +128,7 @@ func wrap(op string, err error) error {
 		if de.Op == "" {
 			c := *de
 			c.Op = op
-			if c.Err == nil && (de == ErrNotFound || de == ErrVersionMismatch) {
+			if c.Err == nil && (de == ErrNotFound || de == ErrVersionMismatch || de == ErrTenantChanged) {
 				c.Err = de
 			}
 			return &c

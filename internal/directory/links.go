@@ -565,7 +565,7 @@ func (s *Service) clearMFA(ctx context.Context, op string, c Caller, tenantID, i
 		if err != nil {
 			return wrap(op, err)
 		}
-		err = s.store.UpdateUser(ctx, next, cur.Version, []audit.Event{ev})
+		err = s.store.UpdateUser(ctx, 0, next, cur.Version, []audit.Event{ev}) // checks nothing against the tenant
 		if errors.Is(err, ErrVersionMismatch) && attempt < updateAttempts {
 			continue
 		}

@@ -162,7 +162,7 @@ func (s *Service) CreateTenant(ctx context.Context, c Caller, name string) (Tena
 	if name == "" || len(name) > maxTenantName || HasControl(name) {
 		return Tenant{}, &Error{Kind: KindInvalidValue, Op: op, Field: "name", Detail: fmt.Sprintf("a tenant name is required: at most %d bytes, no control characters", maxTenantName)}
 	}
-	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), InvitationTTL: DefaultInvitationTTL, CreatedAt: s.timeNow()}
+	t := Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), InvitationTTL: DefaultInvitationTTL, CreatedAt: s.timeNow(), Version: 1}
 	ev, err := s.event(c, t.ID, audit.TenantCreated, audit.Target{Type: "tenant", ID: t.ID, Display: name},
 		[]audit.Change{{Attribute: "name", New: name}}, t.CreatedAt)
 	if err != nil {
@@ -192,12 +192,20 @@ func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 		}
 		return Tenant{}, wrap("directory.Tenant", err)
 	}
-	s.mu.Lock()
-	if s.forgotten == before {
-		s.tenants[id] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
-	}
-	s.mu.Unlock()
+	s.cacheTenant(t, before, now)
 	return t, nil
+}
+
+// cacheTenant caches t, read at now, unless a cache drop came after the
+// read began (Service.forgotten was before) or the cache holds a later
+// version of the tenant.
+func (s *Service) cacheTenant(t Tenant, before uint64, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ct, ok := s.tenants[t.ID]; s.forgotten != before || ok && ct.tenant.Version > t.Version {
+		return
+	}
+	s.tenants[t.ID] = cachedTenant{tenant: t, expires: now.Add(s.cacheTTL)}
 }
 
 // SetTenantPolicy sets the tenant's MFA requirement and password policy,

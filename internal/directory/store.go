@@ -83,19 +83,27 @@ type Store interface {
 	// away); the caller may call it again.
 	WatchCredentials(ctx context.Context, changed func()) error
 
+	// The writes of users take tenantVersion, the version of the tenant
+	// (Tenant.Version) whose settings the user was checked against, and
+	// write only while the tenant is still at that version: otherwise they
+	// return ErrTenantChanged with nothing written. A tenantVersion of 0
+	// checks no version: for a write that takes nothing from the tenant's
+	// settings (clearing a user's MFA factors), and for tests.
+
 	// CreateUser inserts u (Version 1) and makes it a member of the groups
 	// (ids of the tenant's groups), in one transaction: each group moves to
 	// its next version and records a group.members_added event derived from
-	// ev (audit.MembersEvent). Returns *GroupNotFoundError for the first
-	// group the tenant does not have, *UniqueError{FieldEmail or
-	// FieldUserName} when the tenant already has the key, ErrNotFound if the
-	// tenant does not exist; then nothing is written.
-	CreateUser(ctx context.Context, u User, groups []string, ev audit.Event) error
+	// ev (audit.MembersEvent). Returns ErrTenantChanged,
+	// *GroupNotFoundError for the first group the tenant does not have,
+	// *UniqueError{FieldEmail or FieldUserName} when the tenant already has
+	// the key, ErrNotFound if the tenant does not exist; then nothing is
+	// written.
+	CreateUser(ctx context.Context, tenantVersion int64, u User, groups []string, ev audit.Event) error
 	// CreateUsers inserts users (of one tenant, in no group), each with
 	// version 1, its rows (its invitation included) and events[i], in one
 	// transaction: all or none.
 	// Errors as CreateUser's, for whichever user the store checked first.
-	CreateUsers(ctx context.Context, users []User, events []audit.Event) error
+	CreateUsers(ctx context.Context, tenantVersion int64, users []User, events []audit.Event) error
 	// TakenUserKeys reports, for each of users, whether a stored user of
 	// the tenant other than it holds its email (email[i]) or its userName
 	// (userName[i]), compared as the unique keys compare them.
@@ -107,9 +115,9 @@ type Store interface {
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UpdateUser writes u (whose Version is already incremented) and the
 	// events if the stored version is still version; a user not
-	// MFAEnrolled loses its MFA factors. Returns ErrNotFound,
-	// ErrVersionMismatch or *UniqueError.
-	UpdateUser(ctx context.Context, u User, version int64, events []audit.Event) error
+	// MFAEnrolled loses its MFA factors. Returns ErrTenantChanged,
+	// ErrNotFound, ErrVersionMismatch or *UniqueError.
+	UpdateUser(ctx context.Context, tenantVersion int64, u User, version int64, events []audit.Event) error
 	// DeleteUser deletes the tenant's user if its version is still version
 	// (any version when version is 0), with its group memberships: each
 	// group it was a member of moves to its next version and records a

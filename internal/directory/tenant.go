@@ -28,6 +28,11 @@ type Tenant struct {
 	// default, DefaultInvitationTTL).
 	InvitationTTL time.Duration
 	CreatedAt     time.Time
+	// Version moves on with every change of the tenant (1 when created).
+	// A write of a user is checked against a tenant and states its
+	// version: the store refuses it with ErrTenantChanged when the tenant
+	// has changed since.
+	Version int64
 }
 
 // Scope is what a token may do.

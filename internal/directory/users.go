@@ -114,16 +114,19 @@ func queryError(err error) error {
 // (Caller.Settings).
 func (s *Service) CreateUser(ctx context.Context, c Caller, tenantID string, in UserInput) (User, error) {
 	const op = "directory.CreateUser"
-	tenant, err := s.requestTenant(ctx, tenantID)
-	if err != nil {
-		return User{}, err
-	}
 	c.Settings.Apply(&in, true)
-	u, ev, err := s.newUser(ctx, c, tenant, in, true)
+	var u User
+	err := s.underTenant(ctx, op, tenantID, func(tenant Tenant) error {
+		var (
+			ev  audit.Event
+			err error
+		)
+		if u, ev, err = s.newUser(ctx, c, tenant, in, true); err != nil {
+			return withOp(op, err)
+		}
+		return s.storeUser(ctx, op, tenant.Version, u, in.Groups, ev)
+	})
 	if err != nil {
-		return User{}, withOp(op, err)
-	}
-	if err := s.storeUser(ctx, op, u, in.Groups, ev); err != nil {
 		return User{}, err
 	}
 	return u, nil
@@ -144,20 +147,55 @@ const createBatch = 100
 // refuses a batch (a key taken by a stored user or by another of the
 // batch), its users are written one by one, so that each gets
 // CreateUser's answer. Inputs with groups are written one by one.
+//
+// Each pass reads the tenant as stored now; the inputs the store refused
+// because the tenant changed meanwhile (ErrTenantChanged) are checked
+// again against the new settings, in another pass.
 func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) (users []User, errs []error) {
 	const op = "directory.CreateUsers"
 	users, errs = make([]User, len(ins)), make([]error, len(ins))
-	tenant, err := s.requestTenant(ctx, tenantID)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return users, errs
-	}
 	ins = slices.Clone(ins) // the caller's inputs stay as they were
 	for i := range ins {
 		c.Settings.Apply(&ins[i], true)
 	}
+	todo := make([]int, len(ins))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 1; len(todo) > 0; attempt++ {
+		tenant, err := s.freshTenant(ctx, tenantID)
+		if err != nil {
+			for _, i := range todo {
+				errs[i] = err
+			}
+			break
+		}
+		pass := make([]UserInput, len(todo))
+		for j, i := range todo {
+			pass[j] = ins[i]
+		}
+		us, es := s.createUsers(ctx, op, c, tenant, pass)
+		var again []int
+		for j, i := range todo {
+			users[i], errs[i] = us[j], es[j]
+			if errors.Is(es[j], ErrTenantChanged) {
+				again = append(again, i)
+			}
+		}
+		if len(again) > 0 && attempt == updateAttempts {
+			for _, i := range again {
+				errs[i] = &Error{Kind: KindBusy, Op: op, Detail: "the tenant's settings kept changing: try again", Err: errs[i]}
+			}
+			break
+		}
+		todo = again
+	}
+	return users, errs
+}
+
+// createUsers is a pass of CreateUsers over ins, checked against tenant.
+func (s *Service) createUsers(ctx context.Context, op string, c Caller, tenant Tenant, ins []UserInput) (users []User, errs []error) {
+	users, errs = make([]User, len(ins)), make([]error, len(ins))
 	s.refuseStored(ctx, op, c, tenant, ins, errs)
 	events := make([]audit.Event, len(ins))
 	var wg sync.WaitGroup
@@ -185,7 +223,11 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		for j, i := range batch {
 			us[j], evs[j] = users[i], events[i]
 		}
-		if s.store.CreateUsers(ctx, us, evs) == nil {
+		err := s.store.CreateUsers(ctx, tenant.Version, us, evs)
+		if err == nil || errors.Is(err, ErrTenantChanged) {
+			for _, i := range batch {
+				errs[i] = wrap(op, err)
+			}
 			batch = batch[:0]
 			return
 		}
@@ -207,9 +249,9 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		for _, i := range retry {
 			us, evs = append(us, users[i]), append(evs, events[i])
 		}
-		if len(retry) == 0 || len(retry) == len(batch) || s.store.CreateUsers(ctx, us, evs) != nil {
+		if len(retry) == 0 || len(retry) == len(batch) || s.store.CreateUsers(ctx, tenant.Version, us, evs) != nil {
 			for _, i := range retry {
-				errs[i] = s.storeUser(ctx, op, users[i], nil, events[i])
+				errs[i] = s.storeUser(ctx, op, tenant.Version, users[i], nil, events[i])
 			}
 		}
 		batch = batch[:0]
@@ -219,7 +261,7 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		case errs[i] != nil:
 		case len(ins[i].Groups) > 0:
 			flush() // in input order: an earlier input takes a key first
-			errs[i] = s.storeUser(ctx, op, users[i], ins[i].Groups, events[i])
+			errs[i] = s.storeUser(ctx, op, tenant.Version, users[i], ins[i].Groups, events[i])
 		default:
 			if batch = append(batch, i); len(batch) == createBatch {
 				flush()
@@ -277,7 +319,7 @@ func (s *Service) refuseStored(ctx context.Context, op string, c Caller, tenant 
 func (s *Service) CheckNewUsers(ctx context.Context, c Caller, tenantID string, ins []UserInput) []error {
 	const op = "directory.CheckNewUsers"
 	errs := make([]error, len(ins))
-	tenant, err := s.requestTenant(ctx, tenantID)
+	tenant, err := s.freshTenant(ctx, tenantID)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -467,10 +509,10 @@ func (s *Service) newUser(ctx context.Context, c Caller, tenant Tenant, in UserI
 	return u, ev, nil
 }
 
-// storeUser writes a new user with its groups and event, and translates
-// the store's refusal.
-func (s *Service) storeUser(ctx context.Context, op string, u User, groups []string, ev audit.Event) error {
-	if err := s.store.CreateUser(ctx, u, dedupe(groups), ev); err != nil {
+// storeUser writes a new user with its groups and event, checked against
+// the tenant's version tenantVersion, and translates the store's refusal.
+func (s *Service) storeUser(ctx context.Context, op string, tenantVersion int64, u User, groups []string, ev audit.Event) error {
+	if err := s.store.CreateUser(ctx, tenantVersion, u, dedupe(groups), ev); err != nil {
 		var gnf *GroupNotFoundError
 		if errors.As(err, &gnf) {
 			return groupNotFound(op, gnf.ID, err)
@@ -507,13 +549,23 @@ func (s *Service) PatchUser(ctx context.Context, c Caller, tenantID, id string, 
 }
 
 func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string, ifMatch int64, op, method string, input func(*User) (UserInput, error)) (User, error) {
-	tenant, err := s.requestTenant(ctx, tenantID)
-	if err != nil {
-		return User{}, err
-	}
 	if !isID(id) {
 		return User{}, notFound(op, id, ErrNotFound)
 	}
+	var next User
+	err := s.underTenant(ctx, op, tenantID, func(tenant Tenant) error {
+		var err error
+		next, err = s.updateUserUnder(ctx, c, tenant, id, ifMatch, op, method, input)
+		return err
+	})
+	return next, err
+}
+
+// updateUserUnder is updateUser checked against tenant: it reads the user,
+// applies input and writes the result, again while another writer of the
+// user comes first (and ifMatch is 0).
+func (s *Service) updateUserUnder(ctx context.Context, c Caller, tenant Tenant, id string, ifMatch int64, op, method string, input func(*User) (UserInput, error)) (User, error) {
+	tenantID := tenant.ID
 	var hashedFor, hash string // reuse one hash across retries
 	for attempt := 1; ; attempt++ {
 		cur, err := s.store.User(ctx, tenantID, id)
@@ -588,7 +640,7 @@ func (s *Service) updateUser(ctx context.Context, c Caller, tenantID, id string,
 			return cur, nil
 		}
 		next.Version = cur.Version + 1
-		err = s.store.UpdateUser(ctx, next, cur.Version, events)
+		err = s.store.UpdateUser(ctx, tenant.Version, next, cur.Version, events)
 		if errors.Is(err, ErrVersionMismatch) && ifMatch == 0 && attempt < updateAttempts {
 			continue
 		}

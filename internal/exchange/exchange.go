@@ -51,16 +51,11 @@ type Exchange struct {
 	// rec is the response writer that remembers the status, allocated
 	// with the exchange.
 	rec recorder
-	// fresh keeps the request's fresh read of its tenant for its later
-	// writes (directory.WithFreshTenants).
-	fresh directory.FreshTenants
 }
 
-// With returns r with ex as its exchange; its writes read their tenant
-// fresh once (directory.WithFreshTenants).
+// With returns r with ex as its exchange.
 func With(r *http.Request, ex *Exchange) *http.Request {
-	ctx := directory.WithFreshTenants(r.Context(), &ex.fresh)
-	return r.WithContext(context.WithValue(ctx, ctxKey{}, ex))
+	return r.WithContext(context.WithValue(r.Context(), ctxKey{}, ex))
 }
 
 // Of returns the exchange of the request whose context ctx is. Every

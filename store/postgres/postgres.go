@@ -251,9 +251,10 @@ func unavailable(err error) bool {
 // fail translates err by SQLSTATE: a unique violation of a constraint in
 // uniqueFields is a *directory.UniqueError, a foreign key violation (a
 // missing tenant or group) directory.ErrNotFound. Domain errors
-// (ErrNotFound, ErrVersionMismatch, *UniqueError, *MemberError,
-// *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
-// them; anything else is wrapped with the operation.
+// (ErrNotFound, ErrVersionMismatch, ErrTenantChanged, *UniqueError,
+// *MemberError, *GroupNotFoundError) pass unwrapped, as the
+// directory.Store contract names them; anything else is wrapped with the
+// operation.
 func fail(op string, err error) error {
 	if err == nil {
 		return nil // before the targets of errors.As, which escape: no allocation
@@ -265,7 +266,7 @@ func fail(op string, err error) error {
 		ge *directory.GroupNotFoundError
 	)
 	switch {
-	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch), errors.Is(err, directory.ErrTenantChanged),
 		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err
 	case errors.As(err, &pe) && pe.Code == uniqueViolation:

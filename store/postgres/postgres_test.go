@@ -233,7 +233,7 @@ func seedUsers(t *testing.T, db *postgres.DB, tenantID string, n int) []string {
 				Target: audit.Target{Type: "user", ID: u.ID, Display: name}, Changes: []byte("[]")})
 			names = append(names, name)
 		}
-		if err := db.CreateUsers(context.Background(), users, events); err != nil {
+		if err := db.CreateUsers(context.Background(), 0, users, events); err != nil {
 			t.Fatal(err)
 		}
 	}

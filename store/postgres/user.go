@@ -35,14 +35,15 @@ const emailUnnest = `unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %
 
 // CreateUser inserts u with version 1, its email rows, its membership of
 // the groups (ids of the tenant's groups, each bumped to its next version)
-// and ev, with one group.members_added event per group derived from ev.
-// Without groups it is one statement; with groups, the groups are first
-// locked (so none can be deleted before the commit) and read for their
-// display names. Returns *directory.GroupNotFoundError for the first group
-// the tenant does not have, *directory.UniqueError{FieldEmail or
-// FieldUserName} when the tenant already has the key, directory.ErrNotFound
-// if the tenant does not exist.
-func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string, ev audit.Event) error {
+// and ev, with one group.members_added event per group derived from ev, if
+// the tenant's version is still tenantVersion (any when 0). Without groups
+// it is one statement; with groups, the groups are first locked (so none
+// can be deleted before the commit) and read for their display names.
+// Returns directory.ErrTenantChanged, *directory.GroupNotFoundError for
+// the first group the tenant does not have, *directory.UniqueError{FieldEmail
+// or FieldUserName} when the tenant already has the key,
+// directory.ErrNotFound if the tenant does not exist.
+func (db *DB) CreateUser(ctx context.Context, tenantVersion int64, u directory.User, groups []string, ev audit.Event) error {
 	doc, docKey, err := record.UserDocs(&u)
 	if err != nil {
 		return fail("create user", err)
@@ -52,7 +53,7 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 	if err != nil {
 		return fail("create user", err)
 	}
-	insert := func(q sqlx.ExecerContext, events []audit.Event) error {
+	insert := func(q sqlx.ExtContext, events []audit.Event) error {
 		args := []any{u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), ext, u.Email, fold.Key(u.Email),
 			u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
 			u.Display(), doc, u.CreatedAt, u.UpdatedAt} // $1 to $18
@@ -60,32 +61,41 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 		args = append(args, groups, ev.Time)        // $24, $25
 		args = append(args, docKey)                 // $26
 		args = append(args, uniqueArrays(&u)...)    // $27, $28
-		args = append(args, eventArrays(events)...) // $29 on
-		_, err := q.ExecContext(ctx, `WITH u AS (
+		args = append(args, tenantVersion)          // $29
+		args = append(args, eventArrays(events)...) // $30 on
+		// Every part writes only while the tenant is at tenantVersion (t):
+		// otherwise none does, and the statement inserts no event.
+		res, err := q.ExecContext(ctx, `WITH t AS (
+				`+tenantAt("$2", "$29")+`
+			), u AS (
 				INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 					active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
 					display, doc, doc_key, version, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26, 1, $17, $18)
+				SELECT $1, $2, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26, 1, $17, $18 FROM t
 			), x AS (
 				INSERT INTO user_external_ids (tenant_id, resource_id, connection_id, external_id)
-				SELECT $2, $1, j.key, j.value FROM jsonb_each_text(COALESCE($5::jsonb, '{}')) j
+				SELECT $2, $1, j.key, j.value FROM t, jsonb_each_text(COALESCE($5::jsonb, '{}')) j
 			), e AS (
 				INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
 				SELECT $2, $1, x.position, x.value, x.value_key, x.type, x.is_primary
-				FROM `+fmt.Sprintf(emailUnnest, "$19", "$20", "$21", "$22", "$23")+`
+				FROM t, `+fmt.Sprintf(emailUnnest, "$19", "$20", "$21", "$22", "$23")+`
 			), m AS (
 				INSERT INTO group_members (tenant_id, group_id, member_id, member_type, group_display)
-				SELECT $2, g.id, $1, 'User', g.display_name FROM unnest($24::text[]) AS x (id)
+				SELECT $2, g.id, $1, 'User', g.display_name FROM t, unnest($24::text[]) AS x (id)
 				JOIN groups g ON g.tenant_id = $2 AND g.id = x.id
 			), b AS (
-				UPDATE groups SET version = version + 1, updated_at = $25 WHERE tenant_id = $2 AND id = ANY($24::text[])
+				UPDATE groups SET version = version + 1, updated_at = $25
+				WHERE tenant_id = $2 AND id = ANY($24::text[]) AND EXISTS (SELECT FROM t)
 			), uv AS (
 				INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id)
-				SELECT $2, x.a, x.k, $1 FROM unnest($27::text[], $28::text[]) AS x (a, k)
+				SELECT $2, x.a, x.k, $1 FROM t, unnest($27::text[], $28::text[]) AS x (a, k)
 			)
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $2, x.* FROM `+eventUnnest(29)+` AS x`, args...)
-		return err
+			SELECT $2, x.* FROM t, `+eventUnnest(30)+` AS x`, args...)
+		if err != nil {
+			return err
+		}
+		return db.wroteUnder(ctx, q, res, u.TenantID, tenantVersion)
 	}
 	if len(groups) == 0 && u.Invitation == nil {
 		err = insert(db.db, []audit.Event{ev})
@@ -120,9 +130,11 @@ func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string,
 
 // CreateUsers inserts users (of one tenant, in no group), their email,
 // externalId and unique value rows, their invitations (link and message)
-// and events in one statement: one round trip and one commit for the lot. A key another user holds fails the whole statement
-// (*directory.UniqueError, the field PostgreSQL checked first).
-func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []audit.Event) error {
+// and events in one statement, if the tenant's version is still
+// tenantVersion (directory.ErrTenantChanged otherwise): one round trip and
+// one commit for the lot. A key another user holds fails the whole
+// statement (*directory.UniqueError, the field PostgreSQL checked first).
+func (db *DB) CreateUsers(ctx context.Context, tenantVersion int64, users []directory.User, events []audit.Event) error {
 	n := len(users)
 	if n == 0 {
 		return nil
@@ -186,8 +198,11 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 	args = append(args, uvUser, uvAttr, uvKey)                                              // $29 to $31
 	args = append(args, lnID, lnUser, lnKind, lnEmail, lnHash, lnCreated, lnExpires)        // $32 to $38
 	args = append(args, mlID, mlLink, mlTo, mlSecret, mlNext, mlCreated)                    // $39 to $44
-	args = append(args, eventArrays(events)...)                                             // $45 on
-	_, err := db.db.ExecContext(ctx, `WITH u AS (
+	args = append(args, tenantVersion)                                                      // $45
+	args = append(args, eventArrays(events)...)                                             // $46 on
+	res, err := db.db.ExecContext(ctx, `WITH t AS (
+			`+tenantAt("$28", "$45")+`
+		), u AS (
 			INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 				active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
 				display, doc, doc_key, version, created_at, updated_at)
@@ -199,30 +214,39 @@ func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []
 				$17::timestamptz[], $18::timestamptz[])
 				AS x (id, tenant_id, user_name, user_name_key, email, email_key, active, status, email_verified,
 					password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash, display, doc, doc_key, created_at, updated_at)
+			WHERE EXISTS (SELECT FROM t)
 		), e AS (
 			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
 			SELECT $28, x.user_id, x.position, x.value, x.value_key, x.type, x.is_primary
 			FROM unnest($19::text[], $20::integer[], $21::text[], $22::text[], $23::text[], $24::boolean[])
 				AS x (user_id, position, value, value_key, type, is_primary)
+			WHERE EXISTS (SELECT FROM t)
 		), x AS (
 			INSERT INTO user_external_ids (tenant_id, resource_id, connection_id, external_id)
 			SELECT $28, x.id, x.conn, x.ext FROM unnest($25::text[], $26::text[], $27::text[]) AS x (id, conn, ext)
+			WHERE EXISTS (SELECT FROM t)
 		), uv AS (
 			INSERT INTO user_unique_values (tenant_id, attribute, value_key, user_id)
 			SELECT $28, x.a, x.k, x.id FROM unnest($29::text[], $30::text[], $31::text[]) AS x (id, a, k)
+			WHERE EXISTS (SELECT FROM t)
 		), ln AS (
 			INSERT INTO user_links (id, tenant_id, user_id, kind, email, token_hash, created_at, expires_at)
 			SELECT x.id, $28, x.user_id, x.kind, x.email, x.hash, x.created_at, x.expires_at
 			FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::timestamptz[], $38::timestamptz[])
 				AS x (id, user_id, kind, email, hash, created_at, expires_at)
+			WHERE EXISTS (SELECT FROM t)
 		), ml AS (
 			INSERT INTO outbox (id, tenant_id, link_id, recipient, secret, next_attempt_at, created_at)
 			SELECT x.id, $28, x.link_id, x.recipient, x.secret, x.next_attempt_at, x.created_at
 			FROM unnest($39::text[], $40::text[], $41::text[], $42::text[], $43::timestamptz[], $44::timestamptz[])
 				AS x (id, link_id, recipient, secret, next_attempt_at, created_at)
+			WHERE EXISTS (SELECT FROM t)
 		)
 		INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-		SELECT $28, x.* FROM `+eventUnnest(45)+` AS x`, args...)
+		SELECT $28, x.* FROM t, `+eventUnnest(46)+` AS x`, args...)
+	if err == nil {
+		err = db.wroteUnder(ctx, db.db, res, users[0].TenantID, tenantVersion)
+	}
 	return fail("create users", err)
 }
 
@@ -338,10 +362,11 @@ func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, er
 }
 
 // UpdateUser writes u (its Version already incremented), replaces its email
-// rows and records events, if the stored version is still version; one
-// statement does it all. Returns directory.ErrNotFound,
+// rows and records events, if the stored version is still version and the
+// tenant's still tenantVersion (any when 0); one statement does it all.
+// Returns directory.ErrTenantChanged, directory.ErrNotFound,
 // directory.ErrVersionMismatch or *directory.UniqueError.
-func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, events []audit.Event) error {
+func (db *DB) UpdateUser(ctx context.Context, tenantVersion int64, u directory.User, version int64, events []audit.Event) error {
 	doc, docKey, err := record.UserDocs(&u)
 	if err != nil {
 		return fail("update user", err)
@@ -357,16 +382,19 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 	args = append(args, len(u.Emails))          // $25
 	args = append(args, docKey)                 // $26
 	args = append(args, uniqueArrays(&u)...)    // $27, $28
-	args = append(args, eventArrays(events)...) // $29 on
+	args = append(args, tenantVersion)          // $29
+	args = append(args, eventArrays(events)...) // $30 on
 	// The email and externalId rows are upserted and the surplus deleted: the
 	// sub-statements of one WITH run in no fixed order, so a delete of every
 	// row beside an insert of the new ones could collide on the primary key.
 	var n int
-	err = db.db.QueryRowContext(ctx, `WITH u AS (
+	err = db.db.QueryRowContext(ctx, `WITH t AS (
+			`+tenantAt("$1", "$29")+`
+		), u AS (
 			UPDATE users SET user_name = $4, user_name_key = $5, email = $7, email_key = $8,
 				active = $9, status = $10, email_verified = $11, password_must_reset = $12, force_mfa_enrollment = $13,
 				mfa_enrolled = $14, password_hash = $15, doc = $16, doc_key = $26, version = $17, updated_at = $18, display = $19
-			WHERE tenant_id = $1 AND id = $2 AND version = $3
+			WHERE tenant_id = $1 AND id = $2 AND version = $3 AND EXISTS (SELECT FROM t)
 			RETURNING id
 		), e AS (
 			INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
@@ -395,14 +423,62 @@ func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, e
 			DELETE FROM mfa_factors WHERE user_id IN (SELECT id FROM u) AND NOT $14
 		), ev AS (
 			INSERT INTO audit_events (tenant_id, `+eventInsertColumns+`)
-			SELECT $1, x.* FROM u, `+eventUnnest(29)+` AS x
+			SELECT $1, x.* FROM u, `+eventUnnest(30)+` AS x
 		)
 		SELECT count(*) FROM u`, args...).Scan(&n)
 	if err != nil {
 		return db.takenKey(ctx, "update user", fail("update user", err), &u)
 	}
 	if n == 0 {
+		if err := tenantAtVersion(ctx, db.db, u.TenantID, tenantVersion); err != nil {
+			return fail("update user", err)
+		}
 		return fail("update user", db.missingOrChanged(ctx, u.TenantID, u.ID))
+	}
+	return nil
+}
+
+// tenantAt selects the tenant (whose id is the parameter id) if its
+// version is still the parameter version (any when 0), locked against
+// changes until the commit: a statement whose writes all read from it
+// writes nothing once the tenant has moved on. FOR KEY SHARE is the lock
+// the foreign keys to tenants take anyway; every change of the settings
+// that writes of users are checked against locks the tenant FOR UPDATE
+// before it reads them, which waits for it. A lock that waited for such a
+// change sees the changed row, and so another version.
+func tenantAt(id, version string) string {
+	return `SELECT 1 AS one FROM tenants WHERE id = ` + id + ` AND (` + version + `::bigint = 0 OR version = ` + version + `) FOR KEY SHARE`
+}
+
+// wroteUnder explains a write under tenantAt whose statement, res, wrote
+// no row: directory.ErrTenantChanged or directory.ErrNotFound.
+func (db *DB) wroteUnder(ctx context.Context, q sqlx.QueryerContext, res sql.Result, tenantID string, version int64) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := tenantAtVersion(ctx, q, tenantID, version); err != nil {
+		return err
+	}
+	return errors.New("the tenant is at its version, yet nothing was written")
+}
+
+// tenantAtVersion returns directory.ErrNotFound when there is no such
+// tenant and directory.ErrTenantChanged when its version is not version
+// (any is when version is 0).
+func tenantAtVersion(ctx context.Context, q sqlx.QueryerContext, tenantID string, version int64) error {
+	var stored int64
+	err := q.QueryRowxContext(ctx, `SELECT version FROM tenants WHERE id = $1`, tenantID).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return directory.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("check tenant: %w", err)
+	case version != 0 && stored != version:
+		return directory.ErrTenantChanged
 	}
 	return nil
 }

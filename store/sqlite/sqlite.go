@@ -257,8 +257,8 @@ func isUnique(err error) bool {
 func isForeignKey(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY }
 
 // fail wraps an internal error with the operation; the domain errors
-// (ErrNotFound, ErrVersionMismatch, *UniqueError, *MemberError,
-// *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
+// (ErrNotFound, ErrVersionMismatch, ErrTenantChanged, *UniqueError,
+// *MemberError, *GroupNotFoundError) pass unwrapped, as the directory.Store contract names
 // them.
 func fail(op string, err error) error {
 	if err == nil {
@@ -270,7 +270,7 @@ func fail(op string, err error) error {
 		ge *directory.GroupNotFoundError
 	)
 	switch {
-	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch),
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrVersionMismatch), errors.Is(err, directory.ErrTenantChanged),
 		errors.As(err, &ue), errors.As(err, &me), errors.As(err, &ge):
 		return err
 	}

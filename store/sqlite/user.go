@@ -14,21 +14,35 @@ import (
 
 // CreateUser inserts u with version 1, its email rows, its membership of
 // the groups (ids of the tenant's groups, each bumped to its next version)
-// and ev, with one group.members_added event per group derived from ev.
-// Returns *directory.GroupNotFoundError for the first group the tenant does
-// not have, *directory.UniqueError{FieldEmail or FieldUserName} when the
-// tenant already has the key, directory.ErrNotFound if the tenant does not
-// exist.
-func (db *DB) CreateUser(ctx context.Context, u directory.User, groups []string, ev audit.Event) error {
+// and ev, with one group.members_added event per group derived from ev, if
+// the tenant's version is still tenantVersion (any when 0). Returns
+// directory.ErrTenantChanged, *directory.GroupNotFoundError for the first
+// group the tenant does not have, *directory.UniqueError{FieldEmail or
+// FieldUserName} when the tenant already has the key,
+// directory.ErrNotFound if the tenant does not exist.
+func (db *DB) CreateUser(ctx context.Context, tenantVersion int64, u directory.User, groups []string, ev audit.Event) error {
 	return fail("create user", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if err := checkTenant(ctx, tx, u.TenantID, tenantVersion); err != nil {
+			return err
+		}
 		return createUser(ctx, tx, &u, record.Dedupe(groups), ev)
 	}))
 }
 
-// CreateUsers inserts users with their events in one transaction.
-func (db *DB) CreateUsers(ctx context.Context, users []directory.User, events []audit.Event) error {
+// CreateUsers inserts users (of one tenant) with their events in one
+// transaction, if the tenant's version is still tenantVersion.
+func (db *DB) CreateUsers(ctx context.Context, tenantVersion int64, users []directory.User, events []audit.Event) error {
+	if len(users) == 0 {
+		return nil
+	}
 	return fail("create users", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if err := checkTenant(ctx, tx, users[0].TenantID, tenantVersion); err != nil {
+			return err
+		}
 		for i := range users {
+			if users[i].TenantID != users[0].TenantID {
+				return fmt.Errorf("users of tenants %s and %s in one call", users[0].TenantID, users[i].TenantID)
+			}
 			if err := createUser(ctx, tx, &users[i], nil, events[i]); err != nil {
 				return err
 			}
@@ -205,13 +219,35 @@ func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, er
 }
 
 // UpdateUser writes u (its Version already incremented), replaces its email
-// rows and records events, if the stored version is still version. Returns
-// directory.ErrNotFound, directory.ErrVersionMismatch or
-// *directory.UniqueError.
-func (db *DB) UpdateUser(ctx context.Context, u directory.User, version int64, events []audit.Event) error {
+// rows and records events, if the stored version is still version and the
+// tenant's still tenantVersion (any when 0). Returns
+// directory.ErrTenantChanged, directory.ErrNotFound,
+// directory.ErrVersionMismatch or *directory.UniqueError.
+func (db *DB) UpdateUser(ctx context.Context, tenantVersion int64, u directory.User, version int64, events []audit.Event) error {
 	return fail("update user", db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if err := checkTenant(ctx, tx, u.TenantID, tenantVersion); err != nil {
+			return err
+		}
 		return updateUser(ctx, tx, &u, version, events)
 	}))
+}
+
+// checkTenant returns directory.ErrTenantChanged when the tenant's stored
+// version is not version (any is when version is 0), and
+// directory.ErrNotFound when there is no such tenant. Within the writer's
+// transaction no change of the tenant can follow it before the commit.
+func checkTenant(ctx context.Context, tx *tx, tenantID string, version int64) error {
+	var stored int64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM tenants WHERE id = ?`, tenantID).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return directory.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("check tenant: %w", err)
+	case version != 0 && stored != version:
+		return directory.ErrTenantChanged
+	}
+	return nil
 }
 
 func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, events []audit.Event) error {

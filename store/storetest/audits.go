@@ -117,7 +117,7 @@ func testAuditEventFields(t *testing.T, in Instance) {
 	u := newUser(tn.ID, "anita", "anita@example.com")
 	misfiled := event("another-tenant", audit.UserCreated, userTarget(u))
 	misfiled.Changes = nil
-	if err := b.CreateUser(ctx, u, nil, misfiled); err != nil {
+	if err := b.CreateUser(ctx, 0, u, nil, misfiled); err != nil {
 		t.Fatalf("CreateUser() = %v, want nil", err)
 	}
 
@@ -147,7 +147,7 @@ func testAuditFilter(t *testing.T, in Instance) {
 	e6 := event(acme.ID, audit.UserUpdated, userTarget(u))
 	next := u
 	next.Version = 2
-	if err := b.UpdateUser(ctx, next, 1, []audit.Event{e3, e4, e5, e6}); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, []audit.Event{e3, e4, e5, e6}); err != nil {
 		t.Fatalf("UpdateUser() = %v, want nil", err)
 	}
 	sealed(t, b, acme.ID)
@@ -192,7 +192,7 @@ func testAuditBacklog(t *testing.T, in Instance) {
 	}
 	next := u
 	next.Version = 2
-	if err := b.UpdateUser(ctx, next, 1, events); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, events); err != nil {
 		t.Fatalf("UpdateUser(%d events) = %v, want nil", n, err)
 	}
 	evs := sealed(t, b, acme.ID)

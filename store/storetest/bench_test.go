@@ -48,7 +48,7 @@ func BenchmarkCreateUser(b *testing.B) {
 				u.UserName = fmt.Sprint("bench-", i)
 				u.Email = fmt.Sprintf("bench-%d@example.com", i)
 				u.Emails[0].Value = u.Email
-				if err := be.CreateUser(context.Background(), u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
+				if err := be.CreateUser(context.Background(), 0, u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
 					b.Errorf("CreateUser() = %v", err)
 					return
 				}
@@ -70,7 +70,7 @@ func BenchmarkUser(b *testing.B) {
 			u.UserName = fmt.Sprint("bench-", i)
 			u.Email = fmt.Sprintf("bench-%d@example.com", i)
 			u.Emails[0].Value = u.Email
-			if err := be.CreateUser(ctx, u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
+			if err := be.CreateUser(ctx, 0, u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
 				b.Fatalf("CreateUser() = %v", err)
 			}
 			ids[i] = u.ID
@@ -113,7 +113,7 @@ func benchUsers(b *testing.B, be store.Backend, n int) (string, []directory.User
 		u.Emails[0].Value = u.Email
 		u.Custom["badge"] = fmt.Sprint("B-", i)
 		u.UniqueValues[0].Key = fmt.Sprint("b-", i)
-		if err := be.CreateUser(ctx, u, groups[i%2:i%2+1], event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
+		if err := be.CreateUser(ctx, 0, u, groups[i%2:i%2+1], event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
 			b.Fatalf("CreateUser() = %v", err)
 		}
 		users[i] = u

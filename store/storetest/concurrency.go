@@ -42,7 +42,7 @@ func testConcurrentCreateSameEmail(t *testing.T, in Instance) {
 		wg.Go(func() {
 			u := newUser(acme.ID, fmt.Sprint("user-", i), caseVariant("concurrent.user@example.com", i*2654435761))
 			<-start
-			errs[i] = b.CreateUser(ctx, u, nil, event(acme.ID, audit.UserCreated, userTarget(u)))
+			errs[i] = b.CreateUser(ctx, 0, u, nil, event(acme.ID, audit.UserCreated, userTarget(u)))
 		})
 	}
 	close(start)
@@ -87,7 +87,7 @@ func testConcurrentUpdate(t *testing.T, in Instance) {
 			next.Version = 2
 			next.UpdatedAt = now()
 			<-start
-			errs[i] = b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))})
+			errs[i] = b.UpdateUser(ctx, 0, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))})
 		})
 	}
 	close(start)
@@ -129,7 +129,7 @@ func testConcurrentSeal(t *testing.T, in Instance) {
 			for i := range perWriter {
 				tn := tenants[(w+i)%2]
 				u := newUser(tn.ID, fmt.Sprintf("w%d-%d", w, i), fmt.Sprintf("w%d-%d@example.com", w, i))
-				if err := b.CreateUser(ctx, u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
+				if err := b.CreateUser(ctx, 0, u, nil, event(tn.ID, audit.UserCreated, userTarget(u))); err != nil {
 					errs <- fmt.Errorf("CreateUser(%s) = %w", u.UserName, err)
 				}
 			}

@@ -31,19 +31,19 @@ func testCustomUnique(t *testing.T, in Instance) {
 
 	bob := newUser(acme.ID, "bob", "bob@example.com")
 	bob.Custom, bob.UniqueValues = map[string]any{"badge": "b-17"}, badge("b-17")
-	err := b.CreateUser(ctx, bob, nil, event(acme.ID, audit.UserCreated, userTarget(bob)))
+	err := b.CreateUser(ctx, 0, bob, nil, event(acme.ID, audit.UserCreated, userTarget(bob)))
 	wantUnique(t, "CreateUser(bob, a badge anita holds)", err, badgeField)
 	if _, err := b.User(ctx, acme.ID, bob.ID); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("User(bob) after a refused create = %v, want ErrNotFound", err)
 	}
-	err = b.CreateUsers(ctx, []directory.User{bob}, []audit.Event{event(acme.ID, audit.UserCreated, userTarget(bob))})
+	err = b.CreateUsers(ctx, 0, []directory.User{bob}, []audit.Event{event(acme.ID, audit.UserCreated, userTarget(bob))})
 	if err == nil {
 		t.Fatal("CreateUsers(bob, a badge anita holds) = nil, want an error")
 	}
 	// Email and userName come first when they are taken too.
 	dup := newUser(acme.ID, "anita", "anita@example.com")
 	dup.Custom, dup.UniqueValues = map[string]any{"badge": "b-17"}, badge("b-17")
-	wantUnique(t, "CreateUser(taken email and badge)", b.CreateUser(ctx, dup, nil, event(acme.ID, audit.UserCreated, userTarget(dup))), directory.FieldEmail)
+	wantUnique(t, "CreateUser(taken email and badge)", b.CreateUser(ctx, 0, dup, nil, event(acme.ID, audit.UserCreated, userTarget(dup))), directory.FieldEmail)
 
 	// Another tenant may hold the same value.
 	elsewhere := newUser(other.ID, "bob", "bob@example.com")
@@ -54,7 +54,7 @@ func testCustomUnique(t *testing.T, in Instance) {
 	createUser(t, b, bob)
 	update := func(u directory.User, version int64) error {
 		u.Version = version + 1
-		return b.UpdateUser(ctx, u, version, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(u))})
+		return b.UpdateUser(ctx, 0, u, version, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(u))})
 	}
 	next := bob
 	next.Custom, next.UniqueValues = map[string]any{"badge": "B-17"}, badge("b-17")
@@ -157,7 +157,7 @@ func testTenantAttributes(t *testing.T, in Instance) {
 	// The unique index forgot anita's badge: bob may take it.
 	next := bob
 	next.Version, next.Custom, next.UniqueValues = 2, map[string]any{"badge": "B-17"}, badge("b-17")
-	if err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
 		t.Fatalf("UpdateUser(bob takes the removed attribute's value) = %v, want nil", err)
 	}
 	wantEqual(t, "events", types(sealed(t, b, acme.ID)), []string{audit.TenantCreated, audit.TenantAttributeDefined,

@@ -198,7 +198,7 @@ func testGroupRoundTrip(t *testing.T, in Instance) {
 	next := bob
 	next.DisplayName = "Bob B."
 	next.Version = 2
-	if err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
 		t.Fatalf("UpdateUser() = %v", err)
 	}
 	for _, m := range getGroup(t, b, acme.ID, guides.ID, true).Members {
@@ -995,7 +995,7 @@ func testCreateUserGroups(t *testing.T, in Instance) {
 
 	u := newUser(acme.ID, "anita", "anita@example.com")
 	ev := event(acme.ID, audit.UserCreated, userTarget(u))
-	if err := b.CreateUser(ctx, u, []string{g2.ID, g1.ID, g2.ID}, ev); err != nil {
+	if err := b.CreateUser(ctx, 0, u, []string{g2.ID, g1.ID, g2.ID}, ev); err != nil {
 		t.Fatalf("CreateUser(with groups) = %v", err)
 	}
 	gs, err := b.UserGroups(ctx, acme.ID, u.ID)
@@ -1023,7 +1023,7 @@ func testCreateUserGroups(t *testing.T, in Instance) {
 		bad    string
 	}{{[]string{g1.ID, "nope", newID()}, "nope"}, {[]string{foreign.ID, g1.ID}, foreign.ID}} {
 		v := newUser(acme.ID, "bob", "bob@example.com")
-		err := b.CreateUser(ctx, v, tc.groups, event(acme.ID, audit.UserCreated, userTarget(v)))
+		err := b.CreateUser(ctx, 0, v, tc.groups, event(acme.ID, audit.UserCreated, userTarget(v)))
 		var ge *directory.GroupNotFoundError
 		if !errors.As(err, &ge) || ge.ID != tc.bad {
 			t.Fatalf("CreateUser(groups %v) = %v, want *GroupNotFoundError{%s}", tc.groups, err, tc.bad)
@@ -1041,7 +1041,7 @@ func testCreateUserGroups(t *testing.T, in Instance) {
 
 	// A key taken and groups named: the key's error, nothing written.
 	v := newUser(acme.ID, "ANITA", "other@example.com")
-	err = b.CreateUser(ctx, v, []string{g1.ID}, event(acme.ID, audit.UserCreated, userTarget(v)))
+	err = b.CreateUser(ctx, 0, v, []string{g1.ID}, event(acme.ID, audit.UserCreated, userTarget(v)))
 	wantUnique(t, "CreateUser(taken userName, with groups)", err, directory.FieldUserName)
 	if got := getGroup(t, b, acme.ID, g1.ID, true); got.Version != 2 || len(got.Members) != 1 {
 		t.Fatalf("One after a refused CreateUser = version %d, %d members, want version 2, 1 member", got.Version, len(got.Members))
@@ -1279,7 +1279,7 @@ func testMembershipDisplays(t *testing.T, in Instance) {
 	one := createGroup(t, b, newGroup(acme.ID, "One"), users[0].ID)
 	two := createGroup(t, b, newGroup(acme.ID, "Two"))
 	erik := newUser(acme.ID, "erik", "erik@example.com")
-	if err := b.CreateUser(ctx, erik, []string{one.ID, two.ID}, event(acme.ID, audit.UserCreated, userTarget(erik))); err != nil {
+	if err := b.CreateUser(ctx, 0, erik, []string{one.ID, two.ID}, event(acme.ID, audit.UserCreated, userTarget(erik))); err != nil {
 		t.Fatalf("CreateUser(in groups) = %v", err)
 	}
 	users = append(users, erik)

@@ -149,7 +149,7 @@ func testLinks(t *testing.T, in Instance) {
 		v.Invitation = &inv
 		batch, events = append(batch, v), append(events, event(acme.ID, audit.UserInvited, userTarget(v)))
 	}
-	if err := b.CreateUsers(ctx, batch, events); err != nil {
+	if err := b.CreateUsers(ctx, 0, batch, events); err != nil {
 		t.Fatalf("CreateUsers(invited) = %v", err)
 	}
 	for i := range batch {
@@ -185,7 +185,7 @@ func testDeadMail(t *testing.T, in Instance) {
 	u.Invitation = nil
 	fixed := u
 	fixed.Email, fixed.Emails, fixed.Version = "anita@example.com", []directory.Email{{Value: "anita@example.com", Primary: true}}, 2
-	if err := b.UpdateUser(ctx, fixed, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(fixed))}); err != nil {
+	if err := b.UpdateUser(ctx, 0, fixed, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(fixed))}); err != nil {
 		t.Fatal(err)
 	}
 	if due, _ := b.ClaimMail(ctx, "s", at, at.Add(time.Minute), 10, 5); len(due) != 0 {
@@ -283,7 +283,7 @@ func testFactorsFollowMFA(t *testing.T, in Instance) {
 	}
 	reset := next
 	reset.MFAEnrolled, reset.Version = false, 3
-	if err := b.UpdateUser(ctx, reset, 2, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(reset))}); err != nil {
+	if err := b.UpdateUser(ctx, 0, reset, 2, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(reset))}); err != nil {
 		t.Fatal(err)
 	}
 	if sealed, err := b.SealedSecrets(ctx); err != nil || sealed {

@@ -44,6 +44,8 @@ func Run(t *testing.T, h Harness) {
 		{"UpdateUserUnique", testUpdateUserUnique},
 		{"CustomUnique", testCustomUnique},
 		{"TenantAttributes", testTenantAttributes},
+		{"TenantVersion", testTenantVersion},
+		{"TenantVersionRace", testTenantVersionRace},
 		{"CustomFilters", testCustomFilters},
 		{"TenantRoles", testTenantRoles},
 		{"RoleFilters", testRoleFilters},
@@ -141,7 +143,7 @@ func event(tenantID, typ string, target audit.Target) audit.Event {
 
 // newTenant returns a tenant named name with the default policy.
 func newTenant(name string) directory.Tenant {
-	return directory.Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), InvitationTTL: directory.DefaultInvitationTTL, CreatedAt: now()}
+	return directory.Tenant{ID: newID(), Name: name, PasswordPolicy: password.DefaultPolicy(), InvitationTTL: directory.DefaultInvitationTTL, CreatedAt: now(), Version: 1}
 }
 
 // createTenant creates a tenant named name, recording tenant.created.
@@ -181,7 +183,7 @@ func userTarget(u directory.User) audit.Target {
 // createUser creates u, recording user.created.
 func createUser(t *testing.T, b store.Backend, u directory.User) directory.User {
 	t.Helper()
-	if err := b.CreateUser(context.Background(), u, nil, event(u.TenantID, audit.UserCreated, userTarget(u))); err != nil {
+	if err := b.CreateUser(context.Background(), 0, u, nil, event(u.TenantID, audit.UserCreated, userTarget(u))); err != nil {
 		t.Fatalf("CreateUser(%q, %q) = %v, want nil", u.UserName, u.Email, err)
 	}
 	return u

@@ -159,7 +159,7 @@ func testUserUnique(t *testing.T, in Instance) {
 		{"strasse", "änne@example.com", directory.FieldEmail},     // both taken: the email's rule first
 	} {
 		u := newUser(acme.ID, tc.userName, tc.email)
-		err := b.CreateUser(ctx, u, nil, event(acme.ID, audit.UserCreated, userTarget(u)))
+		err := b.CreateUser(ctx, 0, u, nil, event(acme.ID, audit.UserCreated, userTarget(u)))
 		wantUnique(t, "CreateUser("+tc.userName+", "+tc.email+")", err, tc.field)
 		_, err = b.User(ctx, acme.ID, u.ID)
 		wantIs(t, "User(refused user)", err, directory.ErrNotFound)
@@ -187,7 +187,7 @@ func testCreateUsers(t *testing.T, in Instance) {
 	for _, u := range batch {
 		events = append(events, event(acme.ID, audit.UserCreated, userTarget(u)))
 	}
-	if err := b.CreateUsers(ctx, batch, events); err != nil {
+	if err := b.CreateUsers(ctx, 0, batch, events); err != nil {
 		t.Fatalf("CreateUsers() = %v", err)
 	}
 	for _, u := range batch {
@@ -198,7 +198,7 @@ func testCreateUsers(t *testing.T, in Instance) {
 	// The batch wrote the unique index of its custom values.
 	dup := newUser(acme.ID, "dave", "dave@example.com")
 	dup.Custom, dup.UniqueValues = map[string]any{"badge": "b-17"}, badge("b-17")
-	wantUnique(t, "CreateUser(a badge a batch took)", b.CreateUser(ctx, dup, nil, event(acme.ID, audit.UserCreated, userTarget(dup))), badgeField)
+	wantUnique(t, "CreateUser(a badge a batch took)", b.CreateUser(ctx, 0, dup, nil, event(acme.ID, audit.UserCreated, userTarget(dup))), badgeField)
 	wantEqual(t, "Users(emails.value eq) after CreateUsers", userIDs(t, b, acme.ID, userEq(t, "emails.value", "BOB@example.com")), []string{batch[1].ID})
 	ext, err := query.Users.Equal("externalId", "HR-4711")
 	if err != nil {
@@ -214,7 +214,7 @@ func testCreateUsers(t *testing.T, in Instance) {
 		"a userName of the lot": {newUser(acme.ID, "erin", "erin@example.com"), newUser(acme.ID, "ERIN", "erin2@example.com")},
 	} {
 		events := []audit.Event{event(acme.ID, audit.UserCreated, userTarget(refused[0])), event(acme.ID, audit.UserCreated, userTarget(refused[1]))}
-		err := b.CreateUsers(ctx, refused, events)
+		err := b.CreateUsers(ctx, 0, refused, events)
 		var ue *directory.UniqueError
 		if !errors.As(err, &ue) {
 			t.Fatalf("CreateUsers(%s) = %v, want a *UniqueError", name, err)
@@ -243,7 +243,7 @@ func testCreateUsers(t *testing.T, in Instance) {
 	}
 	// Keys with what an array literal quotes (PostgreSQL gets them as text).
 	odd := newUser(acme.ID, `O"Neil\{a,b} NULL`, `"o,neil"@example.com`)
-	if err := b.CreateUser(ctx, odd, nil, event(acme.ID, audit.UserCreated, userTarget(odd))); err != nil {
+	if err := b.CreateUser(ctx, 0, odd, nil, event(acme.ID, audit.UserCreated, userTarget(odd))); err != nil {
 		t.Fatal(err)
 	}
 	email, userName, err = b.TakenUserKeys(ctx, acme.ID, []directory.User{newUser(acme.ID, `o"neil\{A,B} null`, `"O,NEIL"@example.com`)})
@@ -256,7 +256,7 @@ func testCreateUsers(t *testing.T, in Instance) {
 
 func testUserMissingTenant(t *testing.T, in Instance) {
 	u := newUser(newID(), "orphan", "orphan@example.com")
-	err := in.Backend.CreateUser(context.Background(), u, nil, event(u.TenantID, audit.UserCreated, userTarget(u)))
+	err := in.Backend.CreateUser(context.Background(), 0, u, nil, event(u.TenantID, audit.UserCreated, userTarget(u)))
 	wantIs(t, "CreateUser(unknown tenant)", err, directory.ErrNotFound)
 }
 
@@ -274,7 +274,7 @@ func testUserTenantIsolation(t *testing.T, in Instance) {
 	stolen.TenantID = globex.ID
 	stolen.DisplayName = "stolen"
 	stolen.Version = 2
-	err = b.UpdateUser(ctx, stolen, 1, []audit.Event{event(globex.ID, audit.UserUpdated, userTarget(u))})
+	err = b.UpdateUser(ctx, 0, stolen, 1, []audit.Event{event(globex.ID, audit.UserUpdated, userTarget(u))})
 	wantIs(t, "UpdateUser(globex, acme's user)", err, directory.ErrNotFound)
 	err = b.DeleteUser(ctx, globex.ID, u.ID, 0, event(globex.ID, audit.UserDeleted, userTarget(u)))
 	wantIs(t, "DeleteUser(globex, acme's user)", err, directory.ErrNotFound)
@@ -317,7 +317,7 @@ func testUpdateUser(t *testing.T, in Instance) {
 	next.Version = 2
 	next.UpdatedAt = now()
 	events := []audit.Event{event(acme.ID, audit.UserDeactivated, userTarget(next)), event(acme.ID, audit.UserUpdated, userTarget(next))}
-	if err := b.UpdateUser(ctx, next, 1, events); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, events); err != nil {
 		t.Fatalf("UpdateUser(version 1) = %v, want nil", err)
 	}
 	wantEqual(t, "User() after UpdateUser", getUser(t, b, acme.ID, u.ID), stored(next))
@@ -326,13 +326,13 @@ func testUpdateUser(t *testing.T, in Instance) {
 	stale := u
 	stale.DisplayName = "stale"
 	stale.Version = 2
-	err := b.UpdateUser(ctx, stale, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(stale))})
+	err := b.UpdateUser(ctx, 0, stale, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(stale))})
 	wantIs(t, "UpdateUser(stale version 1)", err, directory.ErrVersionMismatch)
 	wantEqual(t, "User() after a stale UpdateUser", getUser(t, b, acme.ID, u.ID), stored(next))
 
 	missing := newUser(acme.ID, "ghost", "ghost@example.com")
 	missing.Version = 2
-	err = b.UpdateUser(ctx, missing, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(missing))})
+	err = b.UpdateUser(ctx, 0, missing, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(missing))})
 	wantIs(t, "UpdateUser(unknown id)", err, directory.ErrNotFound)
 
 	wantEqual(t, "AuditEvents() types", types(sealed(t, b, acme.ID)), []string{
@@ -357,7 +357,7 @@ func testUpdateUserUnique(t *testing.T, in Instance) {
 		next.UserName, next.Email = tc.userName, tc.email
 		next.Emails = []directory.Email{{Value: tc.email, Primary: true}}
 		next.Version = 2
-		err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))})
+		err := b.UpdateUser(ctx, 0, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))})
 		wantUnique(t, "UpdateUser("+tc.userName+", "+tc.email+")", err, tc.field)
 		wantEqual(t, "User() after a refused UpdateUser", getUser(t, b, acme.ID, bob.ID), bob)
 	}
@@ -366,7 +366,7 @@ func testUpdateUserUnique(t *testing.T, in Instance) {
 	next.UserName, next.Email = "Bob", "Bob@Example.com"
 	next.Emails = []directory.Email{{Value: "Bob@Example.com", Primary: true}}
 	next.Version = 2
-	if err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
 		t.Fatalf("UpdateUser(own keys in another case) = %v, want nil", err)
 	}
 	wantEqual(t, "AuditEvents() types", types(sealed(t, b, acme.ID)), []string{
@@ -417,7 +417,7 @@ func testUpdateUserEmails(t *testing.T, in Instance) {
 	next.Email = "anita@new.example"
 	next.Emails = []directory.Email{{Value: "anita@new.example", Type: "work", Primary: true}, {Value: "anita@home.example", Type: "home"}}
 	next.Version = 2
-	if err := b.UpdateUser(ctx, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
+	if err := b.UpdateUser(ctx, 0, next, 1, []audit.Event{event(acme.ID, audit.UserUpdated, userTarget(next))}); err != nil {
 		t.Fatalf("UpdateUser() = %v, want nil", err)
 	}
 	for v, want := range map[string][]string{

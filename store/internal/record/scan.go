@@ -285,7 +285,7 @@ func ScanGroupOfUser(r Row) (directory.UserGroup, error) {
 
 // TenantColumns are the columns of a tenant in the order ScanTenant reads
 // them.
-const TenantColumns = `id, name, mfa_required, password_policy, custom_attributes, role_catalogue, invitation_ttl, created_at`
+const TenantColumns = `id, name, mfa_required, password_policy, custom_attributes, role_catalogue, invitation_ttl, created_at, version`
 
 // ScanTenant reads a row of TenantColumns.
 func ScanTenant(row Row) (directory.Tenant, error) {
@@ -295,7 +295,7 @@ func ScanTenant(row Row) (directory.Tenant, error) {
 		ttl                  int64
 		created              Time
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &roles, &ttl, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.MFARequired, &policy, &attrs, &roles, &ttl, &created, &t.Version); err != nil {
 		return directory.Tenant{}, err
 	}
 	p, err := ParsePolicy(policy)
