@@ -22,8 +22,10 @@ type state struct {
 	query    url.Values
 	rawQuery string
 
-	// Set by usersOf: the tenant's user schemas.
-	users *userSchemas
+	// Set by usersOf: the tenant's user schemas; usersFresh once
+	// refreshUsers has read the definitions as stored.
+	users      *userSchemas
+	usersFresh bool
 }
 
 // stateOf returns the SCIM state of the request whose context ctx is,

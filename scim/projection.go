@@ -179,13 +179,19 @@ func (p projection) returns(name string) bool {
 }
 
 // project parses the request's projection for the resources of the
-// request's schema (schemaOf) into the exchange, or answers the error.
+// request's schema (schemaOf) into the exchange, or answers the error. A
+// projection the cached user schemas refuse is parsed again when the
+// tenant's definitions as stored now differ (refreshUsers): it may name an
+// attribute another replica has just defined.
 func (h *handler) project(schemaOf func(*http.Request) *resourceSchema) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			q := queryOf(r)
 			if q.Has("attributes") || q.Has("excludedAttributes") {
 				p, err := schemaOf(r).projection(r)
+				if err != nil && schemaOf(r) != h.groups && h.refreshUsers(r) {
+					p, err = schemaOf(r).projection(r)
+				}
 				if err != nil {
 					h.writeError(w, r, err)
 					return

@@ -85,22 +85,33 @@ func (h *handler) usersOf(r *http.Request) *userSchemas {
 // the request's (usersOf). When it fails, and the tenant's definitions as
 // stored now make other schemas (an attribute another replica defined a
 // moment ago, which this replica's cached tenant does not have yet), it
-// runs again with those, which the rest of the request uses too.
+// runs again with those (refreshUsers).
 func (h *handler) withUserSchemas(r *http.Request, write func(us *userSchemas) error) error {
 	err := write(h.usersOf(r))
-	if err == nil {
-		return nil
-	}
-	ex := stateOf(r.Context())
-	defs, ferr := h.svc.TenantAttributes(r.Context(), ex.Principal.Tenant.ID)
-	if ferr != nil {
-		return err
-	}
-	if us := tenantSchemas.of(defs); us != ex.users {
-		ex.users = us
-		return write(us)
+	if err != nil && h.refreshUsers(r) {
+		err = write(h.usersOf(r))
 	}
 	return err
+}
+
+// refreshUsers reads the tenant's definitions as stored now, at most once
+// per request, and reports whether they make other user schemas than the
+// request's: then the rest of the request uses them.
+func (h *handler) refreshUsers(r *http.Request) bool {
+	ex := stateOf(r.Context())
+	if ex.usersFresh {
+		return false
+	}
+	ex.usersFresh = true
+	defs, err := h.svc.TenantAttributes(r.Context(), ex.Principal.Tenant.ID)
+	if err != nil {
+		return false
+	}
+	if us := tenantSchemas.of(defs); us != h.usersOf(r) {
+		ex.users = us
+		return true
+	}
+	return false
 }
 
 // userSchemaOf is usersOf's resource schema, for middleware that takes a

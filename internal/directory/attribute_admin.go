@@ -42,8 +42,9 @@ func (s *Service) freshTenant(ctx context.Context, id string) (Tenant, error) {
 }
 
 // TenantAttributes returns the tenant's custom attribute definitions as
-// stored now (never from the cache), for the discovery endpoints and the
-// forms that edit users.
+// stored now (never from the cache), for the discovery endpoints, the
+// forms that edit users, and a write that the cached definitions refused
+// (they may lack one another replica has just defined).
 func (s *Service) TenantAttributes(ctx context.Context, tenantID string) ([]AttributeDef, error) {
 	t, err := s.freshTenant(ctx, tenantID)
 	return t.Attributes, err

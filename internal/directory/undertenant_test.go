@@ -79,6 +79,22 @@ func TestWritesFollowTenant(t *testing.T) {
 			if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
 				t.Fatal(err)
 			}
+			// cachedDesk fails the test unless this replica's cache still
+			// holds desk: the writes below are checked against a stale copy.
+			cachedDesk := func() {
+				t.Helper()
+				tn, err := f.svc.Tenant(ctx, f.tenant.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range tn.Attributes {
+					if d.Name == "desk" {
+						return
+					}
+				}
+				t.Fatalf("the cached tenant has no desk: %v", tn.Attributes)
+			}
+			cachedDesk()
 			desk := map[string]any{"desk": "D-1"}
 			before = reads.n.Load()
 			if _, err := create(desk); err == nil || !strings.Contains(err.Error(), "no custom attribute desk") {
@@ -99,17 +115,37 @@ func TestWritesFollowTenant(t *testing.T) {
 			if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
 				t.Fatal(err)
 			}
+			cachedDesk()
+			before = reads.n.Load()
 			replace := directory.UserInput{User: held}
 			replace.User.Custom = map[string]any{"badge": "B-1", "desk": "D-2"}
 			if _, err := f.svc.ReplaceUser(ctx, operator, f.tenant.ID, held.ID, 0, replace); err == nil || !strings.Contains(err.Error(), "no custom attribute desk") {
 				t.Errorf("replace with desk, removed by another replica a moment ago = %v, want no custom attribute desk", err)
 			}
+			if got := reads.n.Load() - before; got != 1 {
+				t.Errorf("the refused replace read the tenant %d times, want 1 (after the store refused the stale write)", got)
+			}
+			// Stale again: the replace refused above read the tenant.
+			if _, err := other.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: "desk", Type: "string"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.TenantAttributes(ctx, f.tenant.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
+				t.Fatal(err)
+			}
+			cachedDesk()
+			before = reads.n.Load()
 			_, err = f.svc.PatchUser(ctx, operator, f.tenant.ID, held.ID, 0, func(in *directory.UserInput) error {
 				in.User.Custom = map[string]any{"badge": "B-1", "desk": "D-3"}
 				return nil
 			})
 			if err == nil || !strings.Contains(err.Error(), "no custom attribute desk") {
 				t.Errorf("patch with desk, removed by another replica a moment ago = %v, want no custom attribute desk", err)
+			}
+			if got := reads.n.Load() - before; got != 1 {
+				t.Errorf("the refused patch read the tenant %d times, want 1 (after the store refused the stale write)", got)
 			}
 			u, err := f.svc.User(ctx, f.tenant.ID, held.ID)
 			if err != nil {

@@ -441,13 +441,12 @@ func (db *DB) UpdateUser(ctx context.Context, tenantVersion int64, u directory.U
 // tenantAt selects the tenant (whose id is the parameter id) if its
 // version is still the parameter version (any when 0), locked against
 // changes until the commit: a statement whose writes all read from it
-// writes nothing once the tenant has moved on. FOR KEY SHARE is the lock
-// the foreign keys to tenants take anyway; every change of the settings
-// that writes of users are checked against locks the tenant FOR UPDATE
-// before it reads them, which waits for it. A lock that waited for such a
-// change sees the changed row, and so another version.
+// writes nothing once the tenant has moved on. FOR SHARE conflicts with
+// every UPDATE of the tenant and with none of the other writes of users
+// (nor the foreign keys' FOR KEY SHARE). A lock that waited for a change
+// sees the changed row, and so another version.
 func tenantAt(id, version string) string {
-	return `SELECT 1 AS one FROM tenants WHERE id = ` + id + ` AND (` + version + `::bigint = 0 OR version = ` + version + `) FOR KEY SHARE`
+	return `SELECT 1 AS one FROM tenants WHERE id = ` + id + ` AND (` + version + `::bigint = 0 OR version = ` + version + `) FOR SHARE`
 }
 
 // wroteUnder explains a write under tenantAt whose statement, res, wrote

@@ -73,9 +73,9 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return db.rstmts.queryRow(ctx, query, args...)
 }
 
-// keyRow runs a one-row read of a small, hot table (a tenant, which every
-// write reads fresh; a token, read at authentication; the credential
-// counter, polled) on the readers that do not map the file. After any
+// keyRow runs a one-row read of a small, hot table (a tenant, read when
+// the cache drops it and when a write finds it changed; a token, read at
+// authentication; the credential counter, polled) on the readers that do not map the file. After any
 // commit, a reader's next read discards what it holds; a reader that maps
 // the file unmaps it whole first, which costs the munmap of every page it
 // touched (a fifth of a create's CPU when the tenant was read there).
