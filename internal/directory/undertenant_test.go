@@ -70,15 +70,6 @@ func TestWritesFollowTenant(t *testing.T) {
 				t.Fatalf("create with badge, defined by another replica a moment ago = %v", err)
 			}
 
-			if _, err := other.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: "desk", Type: "string"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.svc.TenantAttributes(ctx, f.tenant.ID); err != nil { // the cache holds badge and desk
-				t.Fatal(err)
-			}
-			if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
-				t.Fatal(err)
-			}
 			// cachedDesk fails the test unless this replica's cache still
 			// holds desk: the writes below are checked against a stale copy.
 			cachedDesk := func() {
@@ -94,7 +85,23 @@ func TestWritesFollowTenant(t *testing.T) {
 				}
 				t.Fatalf("the cached tenant has no desk: %v", tn.Attributes)
 			}
-			cachedDesk()
+			// deskRemovedElsewhere has the other replica define desk, this
+			// one cache it and the other remove it: this replica's next
+			// write meets a stale copy.
+			deskRemovedElsewhere := func() {
+				t.Helper()
+				if _, err := other.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: "desk", Type: "string"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.svc.TenantAttributes(ctx, f.tenant.ID); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
+					t.Fatal(err)
+				}
+				cachedDesk()
+			}
+			deskRemovedElsewhere()
 			desk := map[string]any{"desk": "D-1"}
 			before = reads.n.Load()
 			if _, err := create(desk); err == nil || !strings.Contains(err.Error(), "no custom attribute desk") {
@@ -103,19 +110,7 @@ func TestWritesFollowTenant(t *testing.T) {
 			if got := reads.n.Load() - before; got != 1 {
 				t.Errorf("the refused create read the tenant %d times, want 1", got)
 			}
-			if _, err := f.svc.TenantAttributes(ctx, f.tenant.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := other.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: "desk", Type: "string"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.svc.TenantAttributes(ctx, f.tenant.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
-				t.Fatal(err)
-			}
-			cachedDesk()
+			deskRemovedElsewhere()
 			before = reads.n.Load()
 			replace := directory.UserInput{User: held}
 			replace.User.Custom = map[string]any{"badge": "B-1", "desk": "D-2"}
@@ -125,17 +120,7 @@ func TestWritesFollowTenant(t *testing.T) {
 			if got := reads.n.Load() - before; got != 1 {
 				t.Errorf("the refused replace read the tenant %d times, want 1 (after the store refused the stale write)", got)
 			}
-			// Stale again: the replace refused above read the tenant.
-			if _, err := other.DefineAttribute(ctx, operator, f.tenant.ID, directory.AttributeDef{Name: "desk", Type: "string"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.svc.TenantAttributes(ctx, f.tenant.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := other.RemoveAttribute(ctx, operator, f.tenant.ID, "desk", true); err != nil {
-				t.Fatal(err)
-			}
-			cachedDesk()
+			deskRemovedElsewhere() // stale again: the refused replace read the tenant
 			before = reads.n.Load()
 			_, err = f.svc.PatchUser(ctx, operator, f.tenant.ID, held.ID, 0, func(in *directory.UserInput) error {
 				in.User.Custom = map[string]any{"badge": "B-1", "desk": "D-3"}

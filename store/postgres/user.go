@@ -469,17 +469,7 @@ func (db *DB) wroteUnder(ctx context.Context, q sqlx.QueryerContext, res sql.Res
 // tenant and directory.ErrTenantChanged when its version is not version
 // (any is when version is 0).
 func tenantAtVersion(ctx context.Context, q sqlx.QueryerContext, tenantID string, version int64) error {
-	var stored int64
-	err := q.QueryRowxContext(ctx, `SELECT version FROM tenants WHERE id = $1`, tenantID).Scan(&stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return directory.ErrNotFound
-	case err != nil:
-		return fmt.Errorf("check tenant: %w", err)
-	case version != 0 && stored != version:
-		return directory.ErrTenantChanged
-	}
-	return nil
+	return record.CheckTenantVersion(q.QueryRowxContext(ctx, `SELECT version FROM tenants WHERE id = $1`, tenantID), version)
 }
 
 // missingOrChanged explains why a versioned write of the tenant's user id

@@ -237,17 +237,7 @@ func (db *DB) UpdateUser(ctx context.Context, tenantVersion int64, u directory.U
 // directory.ErrNotFound when there is no such tenant. Within the writer's
 // transaction no change of the tenant can follow it before the commit.
 func checkTenant(ctx context.Context, tx *tx, tenantID string, version int64) error {
-	var stored int64
-	err := tx.QueryRowContext(ctx, `SELECT version FROM tenants WHERE id = ?`, tenantID).Scan(&stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return directory.ErrNotFound
-	case err != nil:
-		return fmt.Errorf("check tenant: %w", err)
-	case version != 0 && stored != version:
-		return directory.ErrTenantChanged
-	}
-	return nil
+	return record.CheckTenantVersion(tx.QueryRowContext(ctx, `SELECT version FROM tenants WHERE id = ?`, tenantID), version)
 }
 
 func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, events []audit.Event) error {

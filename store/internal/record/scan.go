@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -455,4 +456,22 @@ func ScanMFAEnrolment(row Row) (directory.MFAEnrolment, error) {
 	err := row.Scan(&e.ID, &e.TenantID, &e.UserID, &e.Secret, &created, &expires)
 	e.CreatedAt, e.ExpiresAt = created.Time, expires.Time
 	return e, err
+}
+
+// CheckTenantVersion reads row, a tenant's version, for a write of a user
+// checked against version: directory.ErrNotFound when there is no such
+// tenant, directory.ErrTenantChanged when the stored version is another
+// (any is right when version is 0).
+func CheckTenantVersion(row Row, version int64) error {
+	var stored int64
+	err := row.Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return directory.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("check tenant: %w", err)
+	case version != 0 && stored != version:
+		return directory.ErrTenantChanged
+	}
+	return nil
 }
