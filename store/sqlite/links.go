@@ -91,6 +91,10 @@ func (db *DB) SetLinkPending(ctx context.Context, linkID, hash, totp string, now
 // CompleteLink marks the link used and writes the user, the factor and
 // the events, in one transaction.
 func (db *DB) CompleteLink(ctx context.Context, linkID string, u directory.User, version int64, f *directory.Factor, events []audit.Event) error {
+	w, err := newUserRow(&u)
+	if err != nil {
+		return fail("complete link", err)
+	}
 	return fail("complete link", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE user_links SET used_at = ?, pending_hash = '', pending_totp = '' WHERE `+usableLink,
 			micros(u.UpdatedAt), linkID, micros(u.UpdatedAt))
@@ -111,7 +115,7 @@ func (db *DB) CompleteLink(ctx context.Context, linkID string, u directory.User,
 		if _, err := tx.ExecContext(ctx, `UPDATE signin_accounts SET failures = 0, last_failure_at = NULL, locked_at = NULL WHERE user_id = ?`, u.ID); err != nil {
 			return fmt.Errorf("unlock sign-in: %w", err)
 		}
-		return updateUser(ctx, tx, &u, version, events)
+		return updateUser(ctx, tx, w, version, events)
 	}))
 }
 

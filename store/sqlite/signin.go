@@ -114,6 +114,13 @@ func (db *DB) SignInSession(ctx context.Context, hash string) (signin.Session, e
 
 // ApplySignIn writes one step of a sign-in in one transaction.
 func (db *DB) ApplySignIn(ctx context.Context, c signin.Change) error {
+	var w userRow
+	if c.User != nil {
+		var err error
+		if w, err = newUserRow(c.User); err != nil {
+			return fail("apply sign-in", err)
+		}
+	}
 	return fail("apply sign-in", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if c.Consume != "" {
 			res, err := tx.ExecContext(ctx, `DELETE FROM signin_sessions WHERE hash = ? AND tenant_id = ? AND user_id = ?`, c.Consume, c.TenantID, c.UserID)
@@ -186,7 +193,7 @@ func (db *DB) ApplySignIn(ctx context.Context, c signin.Change) error {
 			return fmt.Errorf("delete expired sessions: %w", err)
 		}
 		if c.User != nil {
-			return updateUser(ctx, tx, c.User, c.Version, c.Events)
+			return updateUser(ctx, tx, w, c.Version, c.Events)
 		}
 		return insertEvents(ctx, tx, c.TenantID, c.Events...)
 	}))

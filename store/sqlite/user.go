@@ -21,12 +21,34 @@ import (
 // FieldUserName} when the tenant already has the key,
 // directory.ErrNotFound if the tenant does not exist.
 func (db *DB) CreateUser(ctx context.Context, tenantVersion int64, u directory.User, groups []string, ev audit.Event) error {
+	w, err := newUserRow(&u)
+	if err != nil {
+		return fail("create user", err)
+	}
 	return fail("create user", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if err := checkTenant(ctx, tx, u.TenantID, tenantVersion); err != nil {
 			return err
 		}
-		return createUser(ctx, tx, &u, record.Dedupe(groups), ev)
+		return createUser(ctx, tx, w, record.Dedupe(groups), ev)
 	}))
+}
+
+// userRow is a user with the column values computed from it (its encoded
+// documents, folded keys, display and email rows), which a write computes
+// before it queues for the writer: the writer is one goroutine, and its
+// time is every write's.
+type userRow struct {
+	u                     *directory.User
+	doc, docKey           string
+	userNameKey, emailKey string
+	display               string
+	emails                []record.EmailRow
+}
+
+func newUserRow(u *directory.User) (userRow, error) {
+	doc, docKey, err := record.UserDocs(u)
+	return userRow{u: u, doc: string(doc), docKey: string(docKey),
+		userNameKey: fold.Key(u.UserName), emailKey: fold.Key(u.Email), display: u.Display(), emails: record.EmailRows(u)}, err
 }
 
 // CreateUsers inserts users (of one tenant) with their events in one
@@ -35,15 +57,22 @@ func (db *DB) CreateUsers(ctx context.Context, tenantVersion int64, users []dire
 	if len(users) == 0 {
 		return nil
 	}
+	rows := make([]userRow, len(users))
+	for i := range users {
+		if users[i].TenantID != users[0].TenantID {
+			return fmt.Errorf("sqlite: create users: users of tenants %s and %s in one call", users[0].TenantID, users[i].TenantID)
+		}
+		var err error
+		if rows[i], err = newUserRow(&users[i]); err != nil {
+			return fail("create users", err)
+		}
+	}
 	return fail("create users", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if err := checkTenant(ctx, tx, users[0].TenantID, tenantVersion); err != nil {
 			return err
 		}
-		for i := range users {
-			if users[i].TenantID != users[0].TenantID {
-				return fmt.Errorf("users of tenants %s and %s in one call", users[0].TenantID, users[i].TenantID)
-			}
-			if err := createUser(ctx, tx, &users[i], nil, events[i]); err != nil {
+		for i := range rows {
+			if err := createUser(ctx, tx, rows[i], nil, events[i]); err != nil {
 				return err
 			}
 		}
@@ -79,7 +108,8 @@ func (db *DB) TakenUniqueValues(ctx context.Context, tenantID string, values []d
 	return taken, nil
 }
 
-func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string, ev audit.Event) error {
+func createUser(ctx context.Context, tx *tx, w userRow, groups []string, ev audit.Event) error {
+	u := w.u
 	var refs []record.GroupRef
 	if len(groups) > 0 {
 		var err error
@@ -87,21 +117,17 @@ func createUser(ctx context.Context, tx *tx, u *directory.User, groups []string,
 			return err
 		}
 	}
-	doc, docKey, err := record.UserDocs(u)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, email, email_key,
 		active, status, email_verified, password_must_reset, force_mfa_enrollment, mfa_enrolled, password_hash,
 		display, doc, doc_key, version, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-		u.ID, u.TenantID, u.UserName, fold.Key(u.UserName), u.Email, fold.Key(u.Email),
+		u.ID, u.TenantID, u.UserName, w.userNameKey, u.Email, w.emailKey,
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled, u.PasswordHash,
-		u.Display(), string(doc), string(docKey), micros(u.CreatedAt), micros(u.UpdatedAt))
+		w.display, w.doc, w.docKey, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
 		return userWriteError(ctx, tx, "insert user", u, err)
 	}
-	if err := insertEmails(ctx, tx, u); err != nil {
+	if err := insertEmails(ctx, tx, w); err != nil {
 		return err
 	}
 	if err := insertExternalIDs(ctx, tx, "user_external_ids", u.TenantID, u.ID, u.ExternalIDs); err != nil {
@@ -197,9 +223,10 @@ func replaceExternalIDs(ctx context.Context, tx *tx, table, tenantID, id string,
 	return insertExternalIDs(ctx, tx, table, tenantID, id, ids)
 }
 
-// insertEmails writes the user_emails rows of u.
-func insertEmails(ctx context.Context, tx *tx, u *directory.User) error {
-	for _, e := range record.EmailRows(u) {
+// insertEmails writes the user_emails rows of w.
+func insertEmails(ctx context.Context, tx *tx, w userRow) error {
+	u := w.u
+	for _, e := range w.emails {
 		_, err := tx.ExecContext(ctx, `INSERT INTO user_emails (tenant_id, user_id, position, value, value_key, type, is_primary)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.TenantID, u.ID, e.Position, e.Value, e.ValueKey, e.Type, e.Primary)
 		if err != nil {
@@ -224,11 +251,15 @@ func (db *DB) User(ctx context.Context, tenantID, id string) (directory.User, er
 // directory.ErrTenantChanged, directory.ErrNotFound,
 // directory.ErrVersionMismatch or *directory.UniqueError.
 func (db *DB) UpdateUser(ctx context.Context, tenantVersion int64, u directory.User, version int64, events []audit.Event) error {
+	w, err := newUserRow(&u)
+	if err != nil {
+		return fail("update user", err)
+	}
 	return fail("update user", db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if err := checkTenant(ctx, tx, u.TenantID, tenantVersion); err != nil {
 			return err
 		}
-		return updateUser(ctx, tx, &u, version, events)
+		return updateUser(ctx, tx, w, version, events)
 	}))
 }
 
@@ -240,18 +271,15 @@ func checkTenant(ctx context.Context, tx *tx, tenantID string, version int64) er
 	return record.CheckTenantVersion(tx.QueryRowContext(ctx, `SELECT version FROM tenants WHERE id = ?`, tenantID), version)
 }
 
-func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, events []audit.Event) error {
-	doc, docKey, err := record.UserDocs(u)
-	if err != nil {
-		return err
-	}
+func updateUser(ctx context.Context, tx *tx, w userRow, version int64, events []audit.Event) error {
+	u := w.u
 	res, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, email = ?, email_key = ?,
 		active = ?, status = ?, email_verified = ?, password_must_reset = ?, force_mfa_enrollment = ?, mfa_enrolled = ?,
 		password_hash = ?, display = ?, doc = ?, doc_key = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		u.UserName, fold.Key(u.UserName), u.Email, fold.Key(u.Email),
+		u.UserName, w.userNameKey, u.Email, w.emailKey,
 		u.Active, string(u.Status), u.EmailVerified, u.PasswordMustReset, u.ForceMFAEnrollment, u.MFAEnrolled,
-		u.PasswordHash, u.Display(), string(doc), string(docKey), u.Version, micros(u.UpdatedAt),
+		u.PasswordHash, w.display, w.doc, w.docKey, u.Version, micros(u.UpdatedAt),
 		u.TenantID, u.ID, version)
 	if err != nil {
 		return userWriteError(ctx, tx, "update user", u, err)
@@ -262,7 +290,7 @@ func updateUser(ctx context.Context, tx *tx, u *directory.User, version int64, e
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE tenant_id = ? AND user_id = ?`, u.TenantID, u.ID); err != nil {
 		return fmt.Errorf("delete user emails: %w", err)
 	}
-	if err := insertEmails(ctx, tx, u); err != nil {
+	if err := insertEmails(ctx, tx, w); err != nil {
 		return err
 	}
 	if err := replaceExternalIDs(ctx, tx, "user_external_ids", u.TenantID, u.ID, u.ExternalIDs); err != nil {
