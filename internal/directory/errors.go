@@ -46,9 +46,14 @@ type Error struct {
 	Err    error
 }
 
-// Error returns the operation, the detail and the cause, for logs.
+// Error returns the operation, the detail and the cause, for logs. A
+// sentinel (ErrNotFound, ErrVersionMismatch, ErrTenantChanged) that wrap
+// copied and kept as the cause is not said twice.
 func (e *Error) Error() string {
+	sentinel, _ := e.Err.(*Error)
 	switch {
+	case sentinel != nil && sentinel.Op == "" && sentinel.Err == nil && sentinel.Detail == e.Detail:
+		return fmt.Sprintf("%s: %s", e.Op, e.Detail)
 	case e.Err != nil && e.Detail != "":
 		return fmt.Sprintf("%s: %s: %v", e.Op, e.Detail, e.Err)
 	case e.Err != nil:
