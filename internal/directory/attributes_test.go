@@ -63,13 +63,7 @@ func TestCustomValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := 0
-	create := func(custom map[string]any) (directory.User, error) {
-		n++
-		in := directory.UserInput{User: directory.DirectUser(fmt.Sprintf("u%d@example.com", n), "", "")}
-		in.User.Custom = custom
-		return f.svc.CreateUser(ctx, operator, f.tenant.ID, in)
-	}
+	create := f.customCreator(ctx)
 	for _, c := range []struct {
 		in   any
 		name string

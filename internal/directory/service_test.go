@@ -48,6 +48,18 @@ func setup(t testing.TB, b store.Backend) fixture {
 	return f
 }
 
+// customCreator returns a function that creates a user of the fixture's
+// tenant (u1@example.com, u2@example.com, ...) holding the custom values.
+func (f fixture) customCreator(ctx context.Context) func(custom map[string]any) (directory.User, error) {
+	n := 0
+	return func(custom map[string]any) (directory.User, error) {
+		n++
+		in := directory.UserInput{User: directory.DirectUser(fmt.Sprintf("u%d@example.com", n), "", "")}
+		in.User.Custom = custom
+		return f.svc.CreateUser(ctx, operator, f.tenant.ID, in)
+	}
+}
+
 func (f fixture) events(t *testing.T) []audit.Event {
 	t.Helper()
 	evs, err := f.svc.AuditEvents(context.Background(), f.tenant.ID, directory.AuditFilter{})

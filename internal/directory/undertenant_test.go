@@ -2,7 +2,6 @@ package directory_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,13 +43,7 @@ func TestWritesFollowTenant(t *testing.T) {
 			ctx := context.Background()
 			// Another replica: the same store, its own service and caches.
 			other := directory.NewService(reads.Backend, f.hasher, directory.WithClock(func() time.Time { return *f.clock }))
-			n := 0
-			create := func(custom map[string]any) (directory.User, error) {
-				n++
-				in := directory.UserInput{User: directory.DirectUser(fmt.Sprintf("u%d@example.com", n), "", "")}
-				in.User.Custom = custom
-				return f.svc.CreateUser(ctx, operator, f.tenant.ID, in)
-			}
+			create := f.customCreator(ctx)
 			if _, err := create(nil); err != nil { // warms the cache
 				t.Fatal(err)
 			}
