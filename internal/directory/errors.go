@@ -134,7 +134,7 @@ func wrap(op string, err error) error {
 			c := *de
 			c.Op = op
 			if c.Err == nil && (de == ErrNotFound || de == ErrVersionMismatch || de == ErrTenantChanged) {
-				c.Err = de
+				c.Err = err // the sentinel, or a chain holding it and more (errors.Join)
 			}
 			return &c
 		}

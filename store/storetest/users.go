@@ -187,6 +187,17 @@ func testCreateUsers(t *testing.T, in Instance) {
 	for _, u := range batch {
 		events = append(events, event(acme.ID, audit.UserCreated, userTarget(u)))
 	}
+	// Users of two tenants in one call are refused, none written.
+	globex := createTenant(t, b, "Globex")
+	mixed := []directory.User{newUser(acme.ID, "dora", "dora@example.com"), newUser(globex.ID, "erin", "erin@example.com")}
+	if err := b.CreateUsers(ctx, 0, mixed, []audit.Event{event(acme.ID, audit.UserCreated, userTarget(mixed[0])), event(globex.ID, audit.UserCreated, userTarget(mixed[1]))}); err == nil {
+		t.Fatal("CreateUsers(users of two tenants) = nil, want an error")
+	}
+	for _, u := range mixed {
+		if _, err := b.User(ctx, u.TenantID, u.ID); !errors.Is(err, directory.ErrNotFound) {
+			t.Errorf("User(%s) after a refused batch of two tenants = %v, want ErrNotFound", u.UserName, err)
+		}
+	}
 	if err := b.CreateUsers(ctx, 0, batch, events); err != nil {
 		t.Fatalf("CreateUsers() = %v", err)
 	}
