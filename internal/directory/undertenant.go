@@ -18,11 +18,11 @@ import (
 // is given, with the tenant as cached. When write fails, it reads the
 // tenant as stored now: if that is another version than write was given,
 // write runs again with it (and, refused by the store again, with the
-// next). So a write refused by the store because the
-// tenant changed is checked again against the new settings, and a write
-// that a stale copy refused (a value of an attribute another replica has
-// just defined) is accepted. After updateAttempts versions it gives up
-// with KindBusy. write must leave nothing behind when it fails.
+// next). So a write refused by the store because the tenant changed is
+// checked again against the new settings, and a write that a stale copy
+// refused (a value of an attribute another replica has just defined) is
+// accepted. After updateAttempts versions it gives up (tenantBusy). write
+// must leave nothing behind when it fails.
 func (s *Service) underTenant(ctx context.Context, op, tenantID string, write func(t Tenant) error) error {
 	t, err := s.Tenant(ctx, tenantID)
 	if err != nil {
@@ -45,8 +45,14 @@ func (s *Service) underTenant(ctx context.Context, op, tenantID string, write fu
 			return err
 		}
 		if attempt == updateAttempts {
-			return &Error{Kind: KindBusy, Op: op, Detail: "the tenant's settings kept changing: try again", Err: err}
+			return tenantBusy(op, err)
 		}
 		t, fresh = now, true
 	}
+}
+
+// tenantBusy is the answer to a write of a user that the tenant's changes
+// refused updateAttempts times (the last refusal err): 503, try again.
+func tenantBusy(op string, err error) error {
+	return &Error{Kind: KindBusy, Op: op, Detail: "the tenant's settings kept changing: try again", Err: err}
 }

@@ -184,7 +184,7 @@ func (s *Service) CreateUsers(ctx context.Context, c Caller, tenantID string, in
 		}
 		if len(again) > 0 && attempt == updateAttempts {
 			for _, i := range again {
-				users[i], errs[i] = User{}, &Error{Kind: KindBusy, Op: op, Detail: "the tenant's settings kept changing: try again", Err: errs[i]}
+				users[i], errs[i] = User{}, tenantBusy(op, errs[i])
 			}
 			break
 		}
