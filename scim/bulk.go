@@ -315,7 +315,7 @@ func (b *bulkRun) state(op *bulkOp) refState {
 
 // createUsers performs creates of users without references in one call of
 // directory.Service.CreateUsers, which writes them in batches: the body of
-// each goes through what POST /Users does to it (userDocument), and each
+// each goes through what POST /Users does to it (userBody), and each
 // gets POST's outcome, audit event and entry in the request log.
 func (b *bulkRun) createUsers(ops []*bulkOp) {
 	if len(ops) == 0 {
@@ -376,11 +376,8 @@ func (b *bulkRun) userInput(op *bulkOp) (directory.UserInput, error) {
 	}
 	var in directory.UserInput
 	err := b.h.withUserSchemas(b.outer, func(us *userSchemas) error {
-		attrs, _, err := userDocument(us, doc)
-		if err != nil {
-			return err
-		}
-		in, err = userInput(attrs)
+		var err error
+		in, _, err = userBody(us, doc)
 		return err
 	})
 	return in, err

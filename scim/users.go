@@ -22,11 +22,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 	ex := stateOf(r.Context())
 	var u directory.User
 	err = h.withUserSchemas(r, func(us *userSchemas) error {
-		attrs, _, err := userDocument(us, doc)
-		if err != nil {
-			return err
-		}
-		in, err := userInput(attrs)
+		in, _, err := userBody(us, doc)
 		if err != nil {
 			return err
 		}
@@ -40,26 +36,27 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 	h.writeUser(w, r, http.StatusCreated, &u, nil)
 }
 
-// userDocument checks a POST or PUT body of /Users: normaliseResource
-// against the tenant's user schemas us, then the schema package's validator
-// for everything but the custom extension, which the tenant's definitions
-// check in the domain. It returns the attributes and whether the body had
-// the custom extension.
-func userDocument(us *userSchemas, doc map[string]any) (map[string]any, bool, error) {
+// userBody reads a POST or PUT body of /Users as the domain's input:
+// normaliseResource against the tenant's user schemas us, then the schema
+// package's validator for everything but the custom extension, which the
+// tenant's definitions check in the domain. It also reports whether the
+// body had the custom extension.
+func userBody(us *userSchemas, doc map[string]any) (directory.UserInput, bool, error) {
 	doc, err := us.rs.normaliseResource(doc)
 	if err != nil {
-		return nil, false, err
+		return directory.UserInput{}, false, err
 	}
 	custom, customSent := doc[schemas.CustomUserURN]
 	delete(doc, schemas.CustomUserURN)
 	attrs, err := userType.validate(doc)
 	if err != nil {
-		return nil, false, err
+		return directory.UserInput{}, false, err
 	}
 	if c, _ := custom.(map[string]any); c != nil {
 		attrs[schemas.CustomUserURN] = c
 	}
-	return attrs, customSent, nil
+	in, err := userInput(attrs)
+	return in, customSent, err
 }
 
 // getUser serves GET /Users/{id}; with If-None-Match naming the current
@@ -190,11 +187,7 @@ func (h *handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 	ex := stateOf(r.Context())
 	var u directory.User
 	err = h.withUserSchemas(r, func(us *userSchemas) error {
-		attrs, customSent, err := userDocument(us, doc)
-		if err != nil {
-			return err
-		}
-		in, err := userInput(attrs)
+		in, customSent, err := userBody(us, doc)
 		if err != nil {
 			return err
 		}
