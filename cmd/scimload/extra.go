@@ -78,3 +78,38 @@ func export(ctx context.Context, cl *client, count int, out io.Writer) error {
 		k+1, mean(times[1:k+1]).Round(time.Microsecond), k, mean(times[len(times)-k:]).Round(time.Microsecond))
 	return nil
 }
+
+// importPages reads the tenant's users as an identity provider's import
+// does (Okta's: GET /Users?startIndex=N&count=M, N going up by M), from
+// startIndex start, until the last page or until d has passed, and
+// reports the pages and their times.
+func importPages(ctx context.Context, cl *client, start, count int, d time.Duration, out io.Writer) error {
+	began := time.Now()
+	var times []time.Duration
+	users, total := 0, 0
+	for index := start; time.Since(began) < d; index += count {
+		var lr listResponse
+		t := time.Now()
+		status, err := cl.do(ctx, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=%d", index, count), nil, &lr)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("import page at startIndex %d: status %d", index, status)
+		}
+		times = append(times, time.Since(t))
+		users, total = users+len(lr.Resources), lr.TotalResults
+		if len(lr.Resources) < count {
+			break
+		}
+	}
+	elapsed := time.Since(began)
+	rest := time.Duration(0)
+	for _, t := range times[1:] {
+		rest += t
+	}
+	fmt.Fprintf(out, "import: %d users (startIndex %d to %d of %d) in %d pages of %d in %s, %.0f users/s; page 1 %s, pages 2-%d %s each\n",
+		users, start, start+users-1, total, len(times), count, elapsed.Round(time.Millisecond), float64(users)/elapsed.Seconds(),
+		times[0].Round(time.Microsecond), len(times), (rest / time.Duration(max(len(times)-1, 1))).Round(time.Microsecond))
+	return nil
+}

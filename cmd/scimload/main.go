@@ -10,7 +10,9 @@
 // existing users, -filter), fixed (a baseline: an in-process chi handler
 // that returns a fixed user document, no scimd involved) and export (every
 // user by cursor pages of -count, once, with the time of the first and the
-// last pages), floor (GET /ServiceProviderConfig with the token: scimd's own
+// last pages), import (the users by startIndex pages of -count from
+// -start, one after the other as an identity provider's import asks for
+// them, for -d or to the last page), floor (GET /ServiceProviderConfig with the token: scimd's own
 // HTTP, authentication, rate limit and request log without a store read,
 // the most any read can reach) and mix (an identity provider's traffic over one or more
 // tenants, one token each: 40% filter GETs, 25% creates, 25% replaces and
@@ -54,6 +56,7 @@ type config struct {
 	preload     int
 	filter      string
 	count       int
+	start       int
 	warmup      time.Duration
 	rate        float64
 }
@@ -64,11 +67,12 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.SetOutput(out)
 	fs.StringVar(&c.url, "url", "http://localhost:8080", "scimd base URL (without /scim/v2)")
 	fs.StringVar(&c.token, "token", getenv("SCIMD_TOKEN"), "bearer token with the scim scope (env SCIMD_TOKEN); the mix scenario takes several, comma-separated, one per tenant")
-	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed, floor, export or mix (see the package documentation)")
+	fs.StringVar(&c.scenario, "scenario", "get", "get, create, filter, fixed, floor, export, import or mix (see the package documentation)")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Minute, "mix scenario: when the server's memory baseline is read")
 	fs.Float64Var(&c.rate, "rate", 0, "mix scenario: requests per second to send in all, spread over the clients (0: each client sends as soon as it has its answer)")
 	fs.StringVar(&c.filter, "filter", "userName", "filter scenario: userName, email (emails[type eq \"work\"].value eq) or externalId")
-	fs.IntVar(&c.count, "count", 1000, "export scenario: users per page")
+	fs.IntVar(&c.count, "count", 1000, "export and import scenarios: users per page")
+	fs.IntVar(&c.start, "start", 1, "import scenario: the startIndex of the first page")
 	fs.IntVar(&c.concurrency, "c", 16, "concurrent clients")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to run the scenario")
 	fs.IntVar(&c.preload, "preload", 0, "make sure the tenant has at least this many users before the scenario")
@@ -82,8 +86,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("-c must be at least 1")
 	case c.duration <= 0:
 		return c, fmt.Errorf("-d must be positive")
-	case !slices.Contains([]string{"get", "create", "filter", "fixed", "floor", "export", "mix"}, c.scenario):
-		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed, floor, export or mix", c.scenario)
+	case !slices.Contains([]string{"get", "create", "filter", "fixed", "floor", "export", "import", "mix"}, c.scenario):
+		return c, fmt.Errorf("unknown -scenario %q: use get, create, filter, fixed, floor, export, import or mix", c.scenario)
 	case c.scenario != "mix" && strings.Contains(c.token, ","):
 		return c, fmt.Errorf("several tokens are for -scenario mix only")
 	case !slices.Contains([]string{"userName", "email", "externalId"}, c.filter):
@@ -92,6 +96,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("-rate must not be negative")
 	case c.count < 1:
 		return c, fmt.Errorf("-count must be at least 1")
+	case c.start < 1:
+		return c, fmt.Errorf("-start must be at least 1")
 	}
 	return c, nil
 }
@@ -118,6 +124,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	switch c.scenario {
 	case "export":
 		return export(ctx, cl, c.count, out)
+	case "import":
+		return importPages(ctx, cl, c.start, c.count, c.duration, out)
 	case "fixed":
 		stop, err := cl.serveFixed()
 		if err != nil {

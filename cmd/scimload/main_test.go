@@ -97,7 +97,8 @@ func TestPreloadThenGetAndCreate(t *testing.T) {
 
 // TestFilterFixedAndExport runs the filter scenario in its three forms
 // (each request must find exactly one user, or it counts as failed), the
-// fixed baseline, the floor and an export by cursor pages.
+// fixed baseline, the floor, an export by cursor pages and an import by
+// startIndex pages.
 func TestFilterFixedAndExport(t *testing.T) {
 	url, tokens := startScimd(t)
 	token := tokens[0]
@@ -119,6 +120,13 @@ func TestFilterFixedAndExport(t *testing.T) {
 	if !strings.Contains(out.String(), "export: 20 users in 3 pages of 7 in ") {
 		t.Errorf("export = %q, want 20 users in 3 pages", out.String())
 	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-url", url, "-token", token, "-scenario", "import", "-start", "4", "-count", "7"}, func(string) string { return "" }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "import: 17 users (startIndex 4 to 20 of 20) in 3 pages of 7 in ") {
+		t.Errorf("import = %q, want 17 users from startIndex 4 in 3 pages", out.String())
+	}
 }
 
 func TestRejectsBadArguments(t *testing.T) {
@@ -129,6 +137,7 @@ func TestRejectsBadArguments(t *testing.T) {
 		{"-token", "x", "-d", "0s"},            // no duration
 		{"-token", "x", "-filter", "title"},    // unknown filter form
 		{"-token", "x", "-count", "0"},         // no export page size
+		{"-token", "x", "-start", "0"},         // no first import page
 		{"-token", "x,y", "-scenario", "get"},  // several tokens outside mix
 	} {
 		if err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {

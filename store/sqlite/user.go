@@ -357,28 +357,17 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 }
 
 // Users returns a page of the tenant's users matching q.Filter in q.Sort
-// order, and the number that matched; with q.Groups, their groups. The
-// total, the page and the groups come from one statement, so they agree.
+// order, and the number that matched; with q.Groups, their groups
+// (record.ListUsers).
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	st, err := record.UserList(record.SQLite, tenantID, q, pageGroupsColumn)
-	if err != nil {
-		return directory.UserPage{}, fail("users", err)
-	}
-	var page directory.UserPage
-	if q.Count > 0 {
-		rows, err := db.query(ctx, st.Page, st.PageArgs...)
-		if err != nil {
-			return directory.UserPage{}, fail("users", err)
-		}
-		if page, err = record.ReadUserPage(rows, &st, q.Groups); err != nil || len(page.Users) > 0 || st.Exact {
-			return page, fail("users", err)
-		}
-	}
-	// No page asked for, or past the last user: the total alone.
-	if err := db.queryRow(ctx, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
-		return directory.UserPage{}, fail("users", err)
-	}
-	return page, nil
+	page, err := record.ListUsers(ctx, record.SQLite, &db.positions, tenantID, q, pageGroupsColumn,
+		func(ctx context.Context, query string, args ...any) (record.Rows, error) {
+			return db.query(ctx, query, args...)
+		},
+		func(ctx context.Context, query string, args ...any) record.Row {
+			return db.queryRow(ctx, query, args...)
+		})
+	return page, fail("users", err)
 }
 
 // pageGroupsColumn is the groups of the user u of a page, directly or

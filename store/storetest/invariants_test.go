@@ -164,6 +164,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 			[]string{"signin_accounts.tenant"}},
 		{"a poll event stream of another tenant's token", false, []stmt{row(`INSERT INTO event_streams (id, tenant_id, delivery, token_id, audience, state, created_at)
 			VALUES ('s1', ?, 'poll', ?, 'x', 'active', ?)`, B, tokA.ID, at)}, []string{"event_streams.token"}},
+		{"a user count that misses a user", false, []stmt{row(`UPDATE user_counts SET users = users - 1 WHERE tenant_id = ?`, A)},
+			[]string{"user_counts.users"}},
 		{"a table the invariants do not know", false, []stmt{row(`CREATE TABLE rogue (id TEXT NOT NULL, tenant_id TEXT NOT NULL)`)}, []string{"schema.tenant_tables"}},
 	}
 

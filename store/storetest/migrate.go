@@ -47,8 +47,9 @@ func LegacyExternalIDs(ts string) []string {
 // CheckExternalIDMigration checks b, filled by LegacyExternalIDs and then
 // migrated: each active token and the operators keep the externalIds they
 // saw, a revoked token does not, the documents are kept, the index finds
-// the externalIds per connection, and the user's group is read with its
-// name.
+// the externalIds per connection, the user's group is read with its
+// name, and the tenant's kept count of users (migration 24) counts the
+// user.
 func CheckExternalIDMigration(t *testing.T, b store.Backend) {
 	t.Helper()
 	ctx := context.Background()
@@ -86,6 +87,9 @@ func CheckExternalIDMigration(t *testing.T, b store.Backend) {
 		if err != nil || gp.Total != c.n {
 			t.Errorf("Groups(externalId eq, connection %q).Total = %d, %v; want %d", c.connection, gp.Total, err, c.n)
 		}
+	}
+	if up, err := b.Users(ctx, legacyTenant, directory.UserQuery{}); err != nil || up.Total != 1 {
+		t.Errorf("Users().Total = %d, %v; want 1", up.Total, err)
 	}
 }
 

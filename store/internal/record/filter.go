@@ -198,6 +198,9 @@ type Resource struct {
 	externals string
 	// connection is the connection whose externalId is compared (see For).
 	connection string
+	// counts is the table that keeps the number of the tenant's resources
+	// (users, changes; a row per shard), or "" when a count counts rows.
+	counts string
 	// perConnection keeps what For made, by connection; nil in what For
 	// returns.
 	perConnection *connectionCache
@@ -270,9 +273,10 @@ const (
 // flags, the rest in the document (doc, and doc_key with every string
 // case-folded).
 var Users = &Resource{
-	name:  "User",
-	table: "users",
-	alias: "u",
+	name:   "User",
+	table:  "users",
+	alias:  "u",
+	counts: "user_counts",
 	fields: map[string]field{
 		"id":                {expr: "u.id", text: true},
 		"username":          {expr: "u.user_name_key", text: true},
@@ -778,6 +782,9 @@ type ListStatements struct {
 	// counts nothing (its total column is 0): the total is the number of
 	// rows it returns, and Count is not needed, even for none.
 	Exact bool
+	// From is the position the page starts after (List's from), which its
+	// changes column must still match.
+	From *Position
 }
 
 // exact reports whether a page of filter is every match (ListStatements.Exact):
@@ -806,7 +813,14 @@ func atMostOne(rt *Resource, filter query.Expr) bool {
 // count from startIndex (1-based), or after the keyset position when
 // after is set (cursor paging: no offset, so a deep page costs what the
 // first does; and no count, so the page's total is -1).
-func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr, s *directory.Sort, after *directory.Keyset, startIndex, count int) (ListStatements, error) {
+//
+// A resource whose number is kept (users) also selects, after the total,
+// the tenant's changes (see Position) for a page without a filter in
+// creation order (0 for another). from, for such a page from startIndex,
+// is the resource before startIndex as a page ended with it: the page
+// then starts after it instead of skipping startIndex-1 resources, and is
+// right if the changes it selects are still from.Changes.
+func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr, s *directory.Sort, after *directory.Keyset, from *Position, startIndex, count int) (ListStatements, error) {
 	cond, args, err := Where(d, rt, tenantID, filter)
 	if err != nil {
 		return ListStatements{}, err
@@ -819,38 +833,60 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 	if err != nil {
 		return ListStatements{}, err
 	}
-	from := " FROM " + rt.table + " " + rt.alias + " WHERE "
-	st := ListStatements{Count: "SELECT count(*)" + from + cond, CountArgs: args}
+	from_ := " FROM " + rt.table + " " + rt.alias + " WHERE "
+	st := ListStatements{Count: "SELECT count(*)" + from_ + cond, CountArgs: args}
+	// lead selects what a row has before the sort key and columns, with
+	// its arguments.
+	lead, leadArgs := "", []any(nil)
+	if rt.counts != "" {
+		if filter == nil {
+			st.Count = "SELECT CAST(COALESCE(sum(c.users), 0) AS bigint) FROM " + rt.counts + " c WHERE c.tenant_id = ?"
+			st.CountArgs = []any{tenantID}
+		}
+		lead = "0 AS changes, "
+		if filter == nil && s == nil && after == nil {
+			lead = "(SELECT CAST(COALESCE(sum(c.changes), 0) AS bigint) FROM " + rt.counts + " c WHERE c.tenant_id = ?) AS changes, "
+			leadArgs = []any{tenantID}
+		}
+	}
+	counted := func(lead string) (string, []any) {
+		return "SELECT (" + st.Count + ") AS total, " + lead, append(append([]any(nil), st.CountArgs...), leadArgs...)
+	}
 	pageCond, pageArgs := cond, append([]any(nil), args...)
 	if after != nil {
 		kc, kargs := keyset(d, rt, key, s != nil && s.Desc, after)
 		pageCond += " AND " + kc
 		pageArgs = append(pageArgs, kargs...)
 	}
-	if after != nil {
+	switch {
+	case after != nil:
 		// A page after a position is not counted: a count reads every match,
 		// which would make each page of an export cost the whole tenant.
-		st.Page = "SELECT -1 AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
-		st.PageArgs = append(pageArgs, count)
-		return st, nil
-	}
-	if exact(rt, filter, after, startIndex) {
-		st.Page = "SELECT 0 AS total, " + key.Expr + " AS sort_key, " + columns + from + cond + " LIMIT ?"
-		st.PageArgs = append(pageArgs, count)
+		st.Page = "SELECT -1 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from_ + pageCond + " ORDER BY " + order + " LIMIT ?"
+		st.PageArgs = append(append(leadArgs, pageArgs...), count)
+	case exact(rt, filter, after, startIndex):
+		st.Page = "SELECT 0 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from_ + cond + " LIMIT ?"
+		st.PageArgs = append(append(leadArgs, pageArgs...), count)
 		st.Exact = true
-		return st, nil
+	case startIndex <= 1:
+		sel, selArgs := counted(lead)
+		st.Page = sel + key.Expr + " AS sort_key, " + columns + from_ + pageCond + " ORDER BY " + order + " LIMIT ?"
+		st.PageArgs = append(append(selArgs, pageArgs...), count)
+	case from != nil:
+		kc, kargs := keyset(d, rt, key, false, &directory.Keyset{Key: from.Key, ID: from.ID})
+		sel, selArgs := counted(lead)
+		st.Page = sel + key.Expr + " AS sort_key, " + columns + from_ + pageCond + " AND " + kc + " ORDER BY " + order + " LIMIT ?"
+		st.PageArgs = append(append(append(selArgs, pageArgs...), kargs...), count)
+		st.From = from
+	default:
+		// A deep offset skips ids only, in the index, and reads the rows of
+		// the page alone.
+		alias := rt.alias
+		sel, selArgs := counted(lead)
+		st.Page = sel + key.Expr + " AS sort_key, " + columns + from_ + alias + ".tenant_id = ? AND " +
+			alias + ".id IN (SELECT " + alias + ".id" + from_ + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?) ORDER BY " + order
+		st.PageArgs = append(append(append(selArgs, tenantID), pageArgs...), count, startIndex-1)
 	}
-	if startIndex <= 1 {
-		st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
-		st.PageArgs = append(append(append([]any(nil), args...), pageArgs...), count)
-		return st, nil
-	}
-	// A deep offset skips ids only, in the index, and reads the rows of the
-	// page alone.
-	alias := rt.alias
-	st.Page = "SELECT (" + st.Count + ") AS total, " + key.Expr + " AS sort_key, " + columns + from + alias + ".tenant_id = ? AND " +
-		alias + ".id IN (SELECT " + alias + ".id" + from + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?) ORDER BY " + order
-	st.PageArgs = append(append(append(append([]any(nil), args...), tenantID), pageArgs...), count, startIndex-1)
 	return st, nil
 }
 
@@ -899,26 +935,26 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 }
 
 // UserList returns the statements of a page of users over UserColumns:
-// List, and with q.Groups each user's groups ahead of UserColumns, as the
-// dialect's groupsColumn computes them for the user u (a JSON array of
-// [id, display name, direct], which DecodeUserGroups reads). The groups
-// are computed in an outer query over the page, so for its users alone,
-// not for every match a sort goes through. Rows lead with the total and
-// the sort key; ReadUserPage reads them.
-func UserList(d *Dialect, tenantID string, q directory.UserQuery, groupsColumn string) (ListStatements, error) {
+// List (from as there), and with q.Groups each user's groups ahead of
+// UserColumns, as the dialect's groupsColumn computes them for the user u
+// (a JSON array of [id, display name, direct], which DecodeUserGroups
+// reads). The groups are computed in an outer query over the page, so for
+// its users alone, not for every match a sort goes through. Rows lead with
+// the total, the changes and the sort key; ReadUserPage reads them.
+func UserList(d *Dialect, tenantID string, q directory.UserQuery, from *Position, groupsColumn string) (ListStatements, error) {
 	users, err := Users.For(q.Connection)
 	if err != nil {
 		return ListStatements{}, err
 	}
 	switch {
 	case !q.Groups:
-		return List(d, users, UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+		return List(d, users, UserColumns, tenantID, q.Filter, q.Sort, q.After, from, q.StartIndex, q.Count)
 	case exact(users, q.Filter, q.After, q.StartIndex):
 		// The one row needs no page to order: its groups are selected
 		// beside it.
-		return List(d, users, groupsColumn+", "+UserColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+		return List(d, users, groupsColumn+", "+UserColumns, tenantID, q.Filter, q.Sort, q.After, from, q.StartIndex, q.Count)
 	}
-	st, err := List(d, users, "u.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	st, err := List(d, users, "u.*", tenantID, q.Filter, q.Sort, q.After, from, q.StartIndex, q.Count)
 	if err != nil {
 		return ListStatements{}, err
 	}
@@ -926,7 +962,7 @@ func UserList(d *Dialect, tenantID string, q directory.UserQuery, groupsColumn s
 	if err != nil {
 		return ListStatements{}, err
 	}
-	st.Page = "SELECT u.total, u.sort_key, " + groupsColumn + ", " + UserColumns + " FROM (" + st.Page + ") u ORDER BY " + order
+	st.Page = "SELECT u.total, u.changes, u.sort_key, " + groupsColumn + ", " + UserColumns + " FROM (" + st.Page + ") u ORDER BY " + order
 	return st, nil
 }
 
@@ -940,9 +976,9 @@ func GroupList(d *Dialect, tenantID string, q directory.GroupQuery) (ListStateme
 		return ListStatements{}, err
 	}
 	if !q.Members {
-		return List(d, groups, GroupColumns, tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+		return List(d, groups, GroupColumns, tenantID, q.Filter, q.Sort, q.After, nil, q.StartIndex, q.Count)
 	}
-	st, err := List(d, groups, "g.*", tenantID, q.Filter, q.Sort, q.After, q.StartIndex, q.Count)
+	st, err := List(d, groups, "g.*", tenantID, q.Filter, q.Sort, q.After, nil, q.StartIndex, q.Count)
 	if err != nil {
 		return ListStatements{}, err
 	}

@@ -135,33 +135,33 @@ func ScanUser(row Row, lead ...any) (directory.User, error) {
 }
 
 // ReadUserPage reads the rows of a UserList statement's Page (the total,
-// the sort key, with groups the user's groups, the user) and closes rows.
-// With groups, the page's Groups is non-nil when it has users.
+// the changes, the sort key, with groups the user's groups, the user) and
+// closes rows. With groups, the page's Groups is non-nil when it has
+// users. changes is the rows' changes column (0 without rows).
 //
 // The page of an Exact statement is every match: its total is the number
 // of users read.
-func ReadUserPage(rows Rows, st *ListStatements, groups bool) (directory.UserPage, error) {
+func ReadUserPage(rows Rows, st *ListStatements, groups bool) (page directory.UserPage, changes int64, err error) {
 	defer rows.Close()
 	var (
-		page directory.UserPage
-		key  Key
-		gs   []byte
+		key Key
+		gs  []byte
 	)
-	lead := []any{&page.Total, &key}
+	lead := []any{&page.Total, &changes, &key}
 	if groups {
 		lead = append(lead, &gs)
 	}
 	for rows.Next() {
 		u, err := ScanUser(rows, lead...)
 		if err != nil {
-			return directory.UserPage{}, err
+			return directory.UserPage{}, 0, err
 		}
 		page.Users = append(page.Users, u)
 		page.Keys = append(page.Keys, key.V)
 		if groups {
 			ugs, err := DecodeUserGroups(gs)
 			if err != nil {
-				return directory.UserPage{}, err
+				return directory.UserPage{}, 0, err
 			}
 			if page.Groups == nil {
 				page.Groups = map[string][]directory.UserGroup{}
@@ -172,12 +172,12 @@ func ReadUserPage(rows Rows, st *ListStatements, groups bool) (directory.UserPag
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return directory.UserPage{}, err
+		return directory.UserPage{}, 0, err
 	}
 	if st.Exact {
 		page.Total = len(page.Users)
 	}
-	return page, nil
+	return page, changes, nil
 }
 
 // GroupColumns are the columns of a group (table alias g) in the order
