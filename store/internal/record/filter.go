@@ -782,9 +782,6 @@ type ListStatements struct {
 	// counts nothing (its total column is 0): the total is the number of
 	// rows it returns, and Count is not needed, even for none.
 	Exact bool
-	// From is the position the page starts after (List's from), which its
-	// changes column must still match.
-	From *Position
 }
 
 // exact reports whether a page of filter is every match (ListStatements.Exact):
@@ -816,11 +813,12 @@ func atMostOne(rt *Resource, filter query.Expr) bool {
 //
 // A resource whose number is kept (users) also selects, after the total,
 // the tenant's changes (see Position) for a page without a filter in
-// creation order (0 for another). from, for such a page from startIndex,
-// is the resource before startIndex as a page ended with it: the page
-// then starts after it instead of skipping startIndex-1 resources, and is
-// right if the changes it selects are still from.Changes.
-func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr, s *directory.Sort, after *directory.Keyset, from *Position, startIndex, count int) (ListStatements, error) {
+// creation order (0 for another). resume, for such a page from
+// startIndex, is the resource before startIndex as a page ended with it:
+// the page then starts after it instead of skipping startIndex-1
+// resources, and is right if the changes it selects are still
+// resume.Changes.
+func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr, s *directory.Sort, after *directory.Keyset, resume *Position, startIndex, count int) (ListStatements, error) {
 	cond, args, err := Where(d, rt, tenantID, filter)
 	if err != nil {
 		return ListStatements{}, err
@@ -833,8 +831,8 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 	if err != nil {
 		return ListStatements{}, err
 	}
-	from_ := " FROM " + rt.table + " " + rt.alias + " WHERE "
-	st := ListStatements{Count: "SELECT count(*)" + from_ + cond, CountArgs: args}
+	from := " FROM " + rt.table + " " + rt.alias + " WHERE "
+	st := ListStatements{Count: "SELECT count(*)" + from + cond, CountArgs: args}
 	// lead selects what a row has before the sort key and columns, with
 	// its arguments.
 	lead, leadArgs := "", []any(nil)
@@ -849,7 +847,8 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 			leadArgs = []any{tenantID}
 		}
 	}
-	counted := func(lead string) (string, []any) {
+	// counted selects the total and the lead.
+	counted := func() (string, []any) {
 		return "SELECT (" + st.Count + ") AS total, " + lead, append(append([]any(nil), st.CountArgs...), leadArgs...)
 	}
 	pageCond, pageArgs := cond, append([]any(nil), args...)
@@ -862,29 +861,28 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 	case after != nil:
 		// A page after a position is not counted: a count reads every match,
 		// which would make each page of an export cost the whole tenant.
-		st.Page = "SELECT -1 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from_ + pageCond + " ORDER BY " + order + " LIMIT ?"
+		st.Page = "SELECT -1 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
 		st.PageArgs = append(append(leadArgs, pageArgs...), count)
 	case exact(rt, filter, after, startIndex):
-		st.Page = "SELECT 0 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from_ + cond + " LIMIT ?"
+		st.Page = "SELECT 0 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from + cond + " LIMIT ?"
 		st.PageArgs = append(append(leadArgs, pageArgs...), count)
 		st.Exact = true
 	case startIndex <= 1:
-		sel, selArgs := counted(lead)
-		st.Page = sel + key.Expr + " AS sort_key, " + columns + from_ + pageCond + " ORDER BY " + order + " LIMIT ?"
+		sel, selArgs := counted()
+		st.Page = sel + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
 		st.PageArgs = append(append(selArgs, pageArgs...), count)
-	case from != nil:
-		kc, kargs := keyset(d, rt, key, false, &directory.Keyset{Key: from.Key, ID: from.ID})
-		sel, selArgs := counted(lead)
-		st.Page = sel + key.Expr + " AS sort_key, " + columns + from_ + pageCond + " AND " + kc + " ORDER BY " + order + " LIMIT ?"
+	case resume != nil:
+		kc, kargs := keyset(d, rt, key, false, &directory.Keyset{Key: resume.Key, ID: resume.ID})
+		sel, selArgs := counted()
+		st.Page = sel + key.Expr + " AS sort_key, " + columns + from + pageCond + " AND " + kc + " ORDER BY " + order + " LIMIT ?"
 		st.PageArgs = append(append(append(selArgs, pageArgs...), kargs...), count)
-		st.From = from
 	default:
 		// A deep offset skips ids only, in the index, and reads the rows of
 		// the page alone.
 		alias := rt.alias
-		sel, selArgs := counted(lead)
-		st.Page = sel + key.Expr + " AS sort_key, " + columns + from_ + alias + ".tenant_id = ? AND " +
-			alias + ".id IN (SELECT " + alias + ".id" + from_ + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?) ORDER BY " + order
+		sel, selArgs := counted()
+		st.Page = sel + key.Expr + " AS sort_key, " + columns + from + alias + ".tenant_id = ? AND " +
+			alias + ".id IN (SELECT " + alias + ".id" + from + pageCond + " ORDER BY " + order + " LIMIT ? OFFSET ?) ORDER BY " + order
 		st.PageArgs = append(append(append(selArgs, tenantID), pageArgs...), count, startIndex-1)
 	}
 	return st, nil
@@ -935,26 +933,26 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 }
 
 // UserList returns the statements of a page of users over UserColumns:
-// List (from as there), and with q.Groups each user's groups ahead of
+// List (resume as there), and with q.Groups each user's groups ahead of
 // UserColumns, as the dialect's groupsColumn computes them for the user u
 // (a JSON array of [id, display name, direct], which DecodeUserGroups
 // reads). The groups are computed in an outer query over the page, so for
 // its users alone, not for every match a sort goes through. Rows lead with
 // the total, the changes and the sort key; ReadUserPage reads them.
-func UserList(d *Dialect, tenantID string, q directory.UserQuery, from *Position, groupsColumn string) (ListStatements, error) {
+func UserList(d *Dialect, tenantID string, q directory.UserQuery, resume *Position, groupsColumn string) (ListStatements, error) {
 	users, err := Users.For(q.Connection)
 	if err != nil {
 		return ListStatements{}, err
 	}
 	switch {
 	case !q.Groups:
-		return List(d, users, UserColumns, tenantID, q.Filter, q.Sort, q.After, from, q.StartIndex, q.Count)
+		return List(d, users, UserColumns, tenantID, q.Filter, q.Sort, q.After, resume, q.StartIndex, q.Count)
 	case exact(users, q.Filter, q.After, q.StartIndex):
 		// The one row needs no page to order: its groups are selected
 		// beside it.
-		return List(d, users, groupsColumn+", "+UserColumns, tenantID, q.Filter, q.Sort, q.After, from, q.StartIndex, q.Count)
+		return List(d, users, groupsColumn+", "+UserColumns, tenantID, q.Filter, q.Sort, q.After, resume, q.StartIndex, q.Count)
 	}
-	st, err := List(d, users, "u.*", tenantID, q.Filter, q.Sort, q.After, from, q.StartIndex, q.Count)
+	st, err := List(d, users, "u.*", tenantID, q.Filter, q.Sort, q.After, resume, q.StartIndex, q.Count)
 	if err != nil {
 		return ListStatements{}, err
 	}

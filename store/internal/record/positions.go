@@ -87,11 +87,11 @@ type (
 func ListUsers(ctx context.Context, d *Dialect, positions *Positions, tenantID string, q directory.UserQuery, groupsColumn string, query Query, queryRow QueryRow) (directory.UserPage, error) {
 	start := max(q.StartIndex, 1)
 	inOrder := q.Filter == nil && q.Sort == nil && q.After == nil
-	var from *Position
+	var resume *Position
 	if inOrder && start > 1 && q.Count > 0 {
-		from = positions.at(tenantID, start-1)
+		resume = positions.at(tenantID, start-1)
 	}
-	st, err := UserList(d, tenantID, q, from, groupsColumn)
+	st, err := UserList(d, tenantID, q, resume, groupsColumn)
 	if err != nil {
 		return directory.UserPage{}, err
 	}
@@ -105,7 +105,7 @@ func ListUsers(ctx context.Context, d *Dialect, positions *Positions, tenantID s
 		if page, changes, err = ReadUserPage(rows, &st, q.Groups); err != nil {
 			return directory.UserPage{}, err
 		}
-		if from != nil && (len(page.Users) == 0 || changes != from.Changes) {
+		if resume != nil && (len(page.Users) == 0 || changes != resume.Changes) {
 			// Users were created or deleted since the position was read
 			// (or none follow it): skip as many as asked instead.
 			if st, err = UserList(d, tenantID, q, nil, groupsColumn); err != nil {
