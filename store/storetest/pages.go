@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,7 +105,8 @@ func testUserPagesFollowChanges(t *testing.T, in Instance) {
 // starts from where that one ended, and only while the tenant's changes
 // are those it ended with: a user deleted behind the store's back with
 // the changes put back is not seen by the next page, and the changes
-// moving on makes the page skip as asked again.
+// moving on makes the page skip as asked again. The positions of two
+// tenants paged at once stay apart.
 func testUserPagePositions(t *testing.T, in Instance) {
 	ctx, b, raw := context.Background(), in.Backend, in.Raw
 	acme := createTenant(t, b, "Acme")
@@ -136,6 +138,36 @@ func testUserPagePositions(t *testing.T, in Instance) {
 		t.Fatalf("Users(startIndex 6) = %v, want nil", err)
 	}
 	wantEqual(t, "Users(startIndex 6) once the changes moved", pageIDs(got), []string{users[6].ID, users[7].ID, users[8].ID})
+
+	// Another tenant paged at the same positions, in turns with this one,
+	// from many goroutines: each page holds its own tenant's users alone.
+	globex := createTenant(t, b, "Globex")
+	for i := range 12 {
+		createUser(t, b, newUser(globex.ID, fmt.Sprint("user", i), fmt.Sprintf("user%d@example.com", i)))
+	}
+	wantPages := map[string][][]string{}
+	for _, tn := range []string{acme.ID, globex.ID} {
+		for start := 1; start <= 12; start += 3 {
+			wantPages[tn] = append(wantPages[tn], pageIDs(offsetPage(t, b, tn, start, 3)))
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		tn := []string{acme.ID, globex.ID}[w%2]
+		wg.Go(func() {
+			for i, start := 0, 1; start <= 12; i, start = i+1, start+3 {
+				page, err := b.Users(ctx, tn, directory.UserQuery{StartIndex: start, Count: 3})
+				if err != nil {
+					t.Errorf("Users(startIndex %d) = %v, want nil", start, err)
+					return
+				}
+				if got, want := pageIDs(page), wantPages[tn][i]; !slices.Equal(got, want) {
+					t.Errorf("tenant %s: Users(startIndex %d) = %v, want %v", tn, start, got, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // testUserCountsConcurrent creates and deletes users of one tenant from
