@@ -91,3 +91,11 @@ func (db *DB) TakenKeysPlan(ctx context.Context, column, tenantID string, keys [
 
 // literal quotes s as an SQL string literal.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Setting returns the value of a run-time parameter on one of the pool's
+// connections.
+func (db *DB) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.pool.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v)
+	return v, err
+}

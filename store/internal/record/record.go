@@ -257,7 +257,9 @@ func Seal(head audit.Head, events []audit.Event) audit.Head {
 func OrderBy(d *Dialect, rt *Resource, s *directory.Sort) (string, error) {
 	id := rt.alias + ".id"
 	if s == nil {
-		return rt.alias + ".created_at, " + id, nil
+		// The id in bytes, as keyset compares it and the index of creation
+		// times holds it.
+		return rt.alias + ".created_at, " + id + d.Collate, nil
 	}
 	k, err := SortKeyOf(d, rt, s.Attr)
 	if err != nil {
