@@ -56,8 +56,6 @@ type DB struct {
 	pool *pgxpool.Pool   // the hot read paths
 	db   *sqlx.DB        // everything else, over pool
 	cfg  *pgx.ConnConfig // of the pool's connections; WatchCredentials opens one more
-
-	positions record.Positions // where recent pages of users ended (record.ListUsers)
 }
 
 var _ directory.Store = (*DB)(nil)

@@ -43,7 +43,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/store/internal/record"
 )
 
 //go:embed migrations/*.sql
@@ -74,8 +73,6 @@ type DB struct {
 	closeOnce        sync.Once
 
 	sealed sealWatchers // told of the tenants whose audit events this process seals
-
-	positions record.Positions // where recent pages of users ended (record.ListUsers)
 }
 
 var _ directory.Store = (*DB)(nil)

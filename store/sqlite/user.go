@@ -360,7 +360,7 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 // order, and the number that matched; with q.Groups, their groups
 // (record.ListUsers).
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	page, err := record.ListUsers(ctx, record.SQLite, &db.positions, tenantID, q, pageGroupsColumn,
+	page, err := record.ListUsers(ctx, record.SQLite, positions{db}, tenantID, q, pageGroupsColumn,
 		func(ctx context.Context, query string, args ...any) (record.Rows, error) {
 			return db.query(ctx, query, args...)
 		},

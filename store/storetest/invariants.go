@@ -111,6 +111,8 @@ var Invariants = []Invariant{
 	{"user_counts.users", "a tenant's user counts add up to its number of users (a list's totalResults reads them)",
 		`SELECT count(*) FROM tenants t WHERE (SELECT COALESCE(sum(c.users), 0) FROM user_counts c WHERE c.tenant_id = t.id) <>
 			(SELECT count(*) FROM users u WHERE u.tenant_id = t.id)`},
+	{"list_positions.tenant", "a page position names a user of its tenant, if any (a deleted user's stays until its changes are dropped)",
+		`SELECT count(*) FROM list_positions p JOIN users u ON u.id = p.id WHERE u.tenant_id <> p.tenant_id`},
 	{"event_streams.token", "a poll event stream is polled by a token of its tenant",
 		`SELECT count(*) FROM event_streams x JOIN tokens k ON k.id = x.token_id WHERE x.delivery = 'poll' AND k.tenant_id <> x.tenant_id`},
 }
@@ -119,12 +121,12 @@ var Invariants = []Invariant{
 // invariants cover: tables that hang off a user, group, link or token in
 // the queries above, and those whose tenant_id is the tenant's own foreign
 // key (tokens, users, groups, audit_heads, signin_settings, event_streams,
-// import_jobs, form_tokens, user_counts). A new table with a tenant_id
+// import_jobs, form_tokens, user_counts, list_positions). A new table with a tenant_id
 // is reported (schema.tenant_tables) until its rule is written here.
 var tenantTables = []string{
 	"audit_events", "audit_heads", "console_sessions", "event_streams", "group_external_ids", "group_members", "groups", "invitations",
 	"mfa_enrolments", "mfa_factors", "outbox", "rate_limits", "scim_requests", "tokens", "user_emails", "user_external_ids", "user_links",
-	"user_unique_values", "users", "signin_sessions", "signin_accounts", "signin_settings", "import_jobs", "form_tokens", "user_counts",
+	"user_unique_values", "users", "signin_sessions", "signin_accounts", "signin_settings", "import_jobs", "form_tokens", "user_counts", "list_positions",
 }
 
 // tenantTablesRule is the invariant that every table with a tenant_id is

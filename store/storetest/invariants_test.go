@@ -166,6 +166,8 @@ func testInvariantsCatchViolations(t *testing.T, in Instance) {
 			VALUES ('s1', ?, 'poll', ?, 'x', 'active', ?)`, B, tokA.ID, at)}, []string{"event_streams.token"}},
 		{"a user count that misses a user", false, []stmt{row(`UPDATE user_counts SET users = users - 1 WHERE tenant_id = ?`, A)},
 			[]string{"user_counts.users"}},
+		{"a page position naming another tenant's user", false, []stmt{row(`INSERT INTO list_positions (tenant_id, n, created_at, id, changes) VALUES (?, 5, ?, ?, 1)`, B, at, uA.ID)},
+			[]string{"list_positions.tenant"}},
 		{"a table the invariants do not know", false, []stmt{row(`CREATE TABLE rogue (id TEXT NOT NULL, tenant_id TEXT NOT NULL)`)}, []string{"schema.tenant_tables"}},
 	}
 

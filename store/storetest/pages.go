@@ -102,13 +102,14 @@ func testUserPagesFollowChanges(t *testing.T, in Instance) {
 }
 
 // testUserPagePositions shows that a page continuing the one before it
-// starts from where that one ended, and only while the tenant's changes
-// are those it ended with: a user deleted behind the store's back with
-// the changes put back is not seen by the next page, and the changes
-// moving on makes the page skip as asked again. The positions of two
-// tenants paged at once stay apart.
+// starts from where that one ended, also on another replica, and only
+// while the tenant's changes are those it ended with: a user deleted
+// behind the store's back with the changes put back is not seen by the
+// next page, and the changes moving on makes the page skip as asked
+// again. The positions of two tenants paged at once stay apart.
 func testUserPagePositions(t *testing.T, in Instance) {
 	ctx, b, raw := context.Background(), in.Backend, in.Raw
+	replica := open(t, in.url)
 	acme := createTenant(t, b, "Acme")
 	var users []directory.User
 	for i := range 12 {
@@ -121,17 +122,20 @@ func testUserPagePositions(t *testing.T, in Instance) {
 	// tenant's changes: to the store, the list looks unchanged.
 	rawExec(t, raw, `DELETE FROM users WHERE id = ?`, users[2].ID)
 	rawExec(t, raw, `UPDATE user_counts SET changes = changes - 1 WHERE tenant_id = ? AND shard = (SELECT max(shard) FROM user_counts WHERE tenant_id = ?)`, acme.ID, acme.ID)
-	got, err := b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 6, Count: 3})
+	got, err := replica.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 6, Count: 3})
 	if err != nil {
 		t.Fatalf("Users(startIndex 6) = %v, want nil", err)
 	}
-	wantEqual(t, "Users(startIndex 6) after the fifth user's page", pageIDs(got), []string{users[5].ID, users[6].ID, users[7].ID})
+	wantEqual(t, "Users(startIndex 6) on another replica after the fifth user's page", pageIDs(got), []string{users[5].ID, users[6].ID, users[7].ID})
 	if got.Total != 11 {
 		t.Errorf("Users(startIndex 6).Total = %d, want 11", got.Total)
 	}
 
 	// The changes move on: the position no longer holds, and the page
 	// skips five users of the list as it is.
+	if _, err := b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 1, Count: 5}); err != nil {
+		t.Fatalf("Users(startIndex 1) = %v, want nil", err)
+	}
 	rawExec(t, raw, `UPDATE user_counts SET changes = changes + 1 WHERE tenant_id = ? AND shard = (SELECT max(shard) FROM user_counts WHERE tenant_id = ?)`, acme.ID, acme.ID)
 	got, err = b.Users(ctx, acme.ID, directory.UserQuery{StartIndex: 6, Count: 3})
 	if err != nil {

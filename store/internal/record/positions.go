@@ -2,7 +2,7 @@ package record
 
 import (
 	"context"
-	"sync"
+	"fmt"
 
 	"github.com/scimd/scimd/internal/directory"
 )
@@ -21,53 +21,44 @@ type Position struct {
 	Changes int64
 }
 
-// Positions remembers where recent pages of users in creation order ended,
-// by tenant and number of users before the next page. An identity
-// provider's import asks for startIndex 1, 101, 201 and so on, each page
-// after the one before: with the positions, every page costs what the
-// first does, where an offset skips more users with every page (at a
-// million users, half a second a page halfway through on PostgreSQL). The
-// zero value is ready to use; a store keeps one for its process. A
-// position another replica or process made stale is found so by its
-// changes, in the statement that uses it.
-type Positions struct {
-	mu sync.Mutex
-	m  map[positionKey]Position
+// Positions keeps where recent pages of users in creation order ended, by
+// tenant and number of users up to the position, in the table
+// list_positions, where every replica finds them. An identity provider's
+// import asks for startIndex 1, 101, 201 and so on, each page after the
+// one before, from whichever replica a load balancer picks: with the
+// positions, every page costs what the first does, where an offset skips
+// more users with every page (at a million users, about a quarter of a
+// second a page halfway through).
+type Positions interface {
+	// Take removes and returns the tenant's position after n users (nil
+	// when there is none): TakePosition.
+	Take(ctx context.Context, tenantID string, n int) (*Position, error)
+	// Keep stores the tenant's position after n users and deletes the
+	// tenant's other positions of other changes, which can no longer
+	// hold: DropStalePositions, then KeepPosition (which replaces one
+	// after n users).
+	Keep(ctx context.Context, tenantID string, n int, p Position) error
 }
 
-type positionKey struct {
-	tenantID string
-	n        int // the users before the next page
-}
+// The statements of Positions, with ? placeholders, in both dialects.
+const (
+	TakePosition       = `DELETE FROM list_positions WHERE tenant_id = ? AND n = ? RETURNING created_at, id, changes`
+	DropStalePositions = `DELETE FROM list_positions WHERE tenant_id = ? AND changes <> ? AND n <> ?`
+	KeepPosition       = `INSERT INTO list_positions (tenant_id, n, created_at, id, changes) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, n) DO UPDATE SET created_at = excluded.created_at, id = excluded.id, changes = excluded.changes`
+)
 
-// maxPositions bounds what Positions keeps: a position a page, of every
-// import under way at once and of pages asked again.
-const maxPositions = 4096
-
-func (p *Positions) at(tenantID string, n int) *Position {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pos, ok := p.m[positionKey{tenantID, n}]
-	if !ok {
-		return nil
+// ScanPosition reads a row of TakePosition.
+func ScanPosition(row Row) (*Position, error) {
+	var (
+		p   Position
+		key Key
+	)
+	if err := row.Scan(&key, &p.ID, &p.Changes); err != nil {
+		return nil, err
 	}
-	return &pos
-}
-
-func (p *Positions) put(tenantID string, n int, pos Position) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m == nil {
-		p.m = map[positionKey]Position{}
-	}
-	k := positionKey{tenantID, n}
-	if _, ok := p.m[k]; !ok && len(p.m) >= maxPositions {
-		for old := range p.m { // one of them, as the map's order has it
-			delete(p.m, old)
-			break
-		}
-	}
-	p.m[k] = pos
+	p.Key = key.V
+	return &p, nil
 }
 
 // Query runs a read of a store's dialect with ? placeholders; QueryRow
@@ -84,12 +75,15 @@ type (
 // positions holds for it when the tenant's users are still those the
 // position was read with, and otherwise skips q.StartIndex-1 users; it
 // leaves its own end in positions for the page after it.
-func ListUsers(ctx context.Context, d *Dialect, positions *Positions, tenantID string, q directory.UserQuery, groupsColumn string, query Query, queryRow QueryRow) (directory.UserPage, error) {
+func ListUsers(ctx context.Context, d *Dialect, positions Positions, tenantID string, q directory.UserQuery, groupsColumn string, query Query, queryRow QueryRow) (directory.UserPage, error) {
 	start := max(q.StartIndex, 1)
 	inOrder := q.Filter == nil && q.Sort == nil && q.After == nil
 	var resume *Position
 	if inOrder && start > 1 && q.Count > 0 {
-		resume = positions.at(tenantID, start-1)
+		var err error
+		if resume, err = positions.Take(ctx, tenantID, start-1); err != nil {
+			return directory.UserPage{}, fmt.Errorf("take the position: %w", err)
+		}
 	}
 	st, err := UserList(d, tenantID, q, resume, groupsColumn)
 	if err != nil {
@@ -119,7 +113,10 @@ func ListUsers(ctx context.Context, d *Dialect, positions *Positions, tenantID s
 			}
 		}
 		if n := len(page.Users); inOrder && n > 0 {
-			positions.put(tenantID, start-1+n, Position{Key: page.Keys[n-1], ID: page.Users[n-1].ID, Changes: changes})
+			end := Position{Key: page.Keys[n-1], ID: page.Users[n-1].ID, Changes: changes}
+			if err := positions.Keep(ctx, tenantID, start-1+n, end); err != nil {
+				return directory.UserPage{}, fmt.Errorf("keep the position: %w", err)
+			}
 		}
 		if len(page.Users) > 0 || st.Exact {
 			return page, nil
