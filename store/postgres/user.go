@@ -528,13 +528,7 @@ func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, version int64
 // order, and the number that matched; with q.Groups, their groups
 // (record.ListUsers).
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	page, err := record.ListUsers(ctx, record.Postgres, positions{db}, tenantID, q, pageGroupsColumn,
-		func(ctx context.Context, query string, args ...any) (record.Rows, error) {
-			return db.query(ctx, sqlx.Rebind(sqlx.DOLLAR, query), args...)
-		},
-		func(ctx context.Context, query string, args ...any) record.Row {
-			return db.queryRow(ctx, sqlx.Rebind(sqlx.DOLLAR, query), args...)
-		})
+	page, err := record.ListUsers(ctx, record.Postgres, lists{db}, lists{db}, tenantID, q, pageGroupsColumn)
 	return page, fail("users", err)
 }
 

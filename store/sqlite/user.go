@@ -360,13 +360,7 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 // order, and the number that matched; with q.Groups, their groups
 // (record.ListUsers).
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	page, err := record.ListUsers(ctx, record.SQLite, positions{db}, tenantID, q, pageGroupsColumn,
-		func(ctx context.Context, query string, args ...any) (record.Rows, error) {
-			return db.query(ctx, query, args...)
-		},
-		func(ctx context.Context, query string, args ...any) record.Row {
-			return db.queryRow(ctx, query, args...)
-		})
+	page, err := record.ListUsers(ctx, record.SQLite, lists{db}, lists{db}, tenantID, q, pageGroupsColumn)
 	return page, fail("users", err)
 }
 

@@ -782,6 +782,8 @@ type ListStatements struct {
 	// counts nothing (its total column is 0): the total is the number of
 	// rows it returns, and Count is not needed, even for none.
 	Exact bool
+	// Changes: Page selects the tenant's changes after the total.
+	Changes bool
 }
 
 // exact reports whether a page of filter is every match (ListStatements.Exact):
@@ -811,9 +813,9 @@ func atMostOne(rt *Resource, filter query.Expr) bool {
 // after is set (cursor paging: no offset, so a deep page costs what the
 // first does; and no count, so the page's total is -1).
 //
-// A resource whose number is kept (users) also selects, after the total,
-// the tenant's changes (see Position) for a page without a filter in
-// creation order (0 for another). resume, for such a page from
+// A page without a filter in creation order of a resource whose number
+// is kept (users) also selects, after the total, the tenant's changes
+// (see Position; ListStatements.Changes). resume, for such a page from
 // startIndex, is the resource before startIndex as a page ended with it:
 // the page then starts after it instead of skipping startIndex-1
 // resources, and is right if the changes it selects are still
@@ -833,18 +835,17 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 	}
 	from := " FROM " + rt.table + " " + rt.alias + " WHERE "
 	st := ListStatements{Count: "SELECT count(*)" + from + cond, CountArgs: args}
-	// lead selects what a row has before the sort key and columns, with
-	// its arguments.
+	// lead selects what a counted page's row has between the total and the
+	// sort key, with its arguments: the changes (never with a filter or
+	// after a position, so not in the first two cases below).
 	lead, leadArgs := "", []any(nil)
-	if rt.counts != "" {
-		if filter == nil {
-			st.Count = "SELECT CAST(COALESCE(sum(c.users), 0) AS bigint) FROM " + rt.counts + " c WHERE c.tenant_id = ?"
-			st.CountArgs = []any{tenantID}
-		}
-		lead = "0 AS changes, "
-		if filter == nil && s == nil && after == nil {
+	if rt.counts != "" && filter == nil {
+		st.Count = "SELECT CAST(COALESCE(sum(c.users), 0) AS bigint) FROM " + rt.counts + " c WHERE c.tenant_id = ?"
+		st.CountArgs = []any{tenantID}
+		if s == nil && after == nil {
 			lead = "(SELECT CAST(COALESCE(sum(c.changes), 0) AS bigint) FROM " + rt.counts + " c WHERE c.tenant_id = ?) AS changes, "
 			leadArgs = []any{tenantID}
+			st.Changes = true
 		}
 	}
 	// counted selects the total and the lead.
@@ -861,11 +862,11 @@ func List(d *Dialect, rt *Resource, columns, tenantID string, filter query.Expr,
 	case after != nil:
 		// A page after a position is not counted: a count reads every match,
 		// which would make each page of an export cost the whole tenant.
-		st.Page = "SELECT -1 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
-		st.PageArgs = append(append(leadArgs, pageArgs...), count)
+		st.Page = "SELECT -1 AS total, " + key.Expr + " AS sort_key, " + columns + from + pageCond + " ORDER BY " + order + " LIMIT ?"
+		st.PageArgs = append(pageArgs, count)
 	case exact(rt, filter, after, startIndex):
-		st.Page = "SELECT 0 AS total, " + lead + key.Expr + " AS sort_key, " + columns + from + cond + " LIMIT ?"
-		st.PageArgs = append(append(leadArgs, pageArgs...), count)
+		st.Page = "SELECT 0 AS total, " + key.Expr + " AS sort_key, " + columns + from + cond + " LIMIT ?"
+		st.PageArgs = append(pageArgs, count)
 		st.Exact = true
 	case startIndex <= 1:
 		sel, selArgs := counted()
@@ -938,7 +939,8 @@ func keyset(d *Dialect, rt *Resource, k SortKey, desc bool, after *directory.Key
 // (a JSON array of [id, display name, direct], which DecodeUserGroups
 // reads). The groups are computed in an outer query over the page, so for
 // its users alone, not for every match a sort goes through. Rows lead with
-// the total, the changes and the sort key; ReadUserPage reads them.
+// the total, the changes (ListStatements.Changes) and the sort key;
+// ReadUserPage reads them.
 func UserList(d *Dialect, tenantID string, q directory.UserQuery, resume *Position, groupsColumn string) (ListStatements, error) {
 	users, err := Users.For(q.Connection)
 	if err != nil {
@@ -960,7 +962,11 @@ func UserList(d *Dialect, tenantID string, q directory.UserQuery, resume *Positi
 	if err != nil {
 		return ListStatements{}, err
 	}
-	st.Page = "SELECT u.total, u.changes, u.sort_key, " + groupsColumn + ", " + UserColumns + " FROM (" + st.Page + ") u ORDER BY " + order
+	changes := ""
+	if st.Changes {
+		changes = "u.changes, "
+	}
+	st.Page = "SELECT u.total, " + changes + "u.sort_key, " + groupsColumn + ", " + UserColumns + " FROM (" + st.Page + ") u ORDER BY " + order
 	return st, nil
 }
 

@@ -61,21 +61,21 @@ func ScanPosition(row Row) (*Position, error) {
 	return &p, nil
 }
 
-// Query runs a read of a store's dialect with ? placeholders; QueryRow
-// one of a single row.
-type (
-	Query    func(ctx context.Context, sql string, args ...any) (Rows, error)
-	QueryRow func(ctx context.Context, sql string, args ...any) Row
-)
+// Reader runs reads of a store's dialect with ? placeholders.
+type Reader interface {
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+}
 
 // ListUsers returns a page of the tenant's users matching q in q.Sort
-// order, and the number that matched; with q.Groups, their groups. The
+// order, and the number that matched, reading with r; with q.Groups, their
+// groups. The
 // total, the page and the groups come from one statement, so they agree.
 // A page of the users in creation order starts after the position
 // positions holds for it when the tenant's users are still those the
 // position was read with, and otherwise skips q.StartIndex-1 users; it
 // leaves its own end in positions for the page after it.
-func ListUsers(ctx context.Context, d *Dialect, positions Positions, tenantID string, q directory.UserQuery, groupsColumn string, query Query, queryRow QueryRow) (directory.UserPage, error) {
+func ListUsers(ctx context.Context, d *Dialect, r Reader, positions Positions, tenantID string, q directory.UserQuery, groupsColumn string) (directory.UserPage, error) {
 	start := max(q.StartIndex, 1)
 	inOrder := q.Filter == nil && q.Sort == nil && q.After == nil
 	var resume *Position
@@ -91,7 +91,7 @@ func ListUsers(ctx context.Context, d *Dialect, positions Positions, tenantID st
 	}
 	var page directory.UserPage
 	if q.Count > 0 {
-		rows, err := query(ctx, st.Page, st.PageArgs...)
+		rows, err := r.Query(ctx, st.Page, st.PageArgs...)
 		if err != nil {
 			return directory.UserPage{}, err
 		}
@@ -105,7 +105,7 @@ func ListUsers(ctx context.Context, d *Dialect, positions Positions, tenantID st
 			if st, err = UserList(d, tenantID, q, nil, groupsColumn); err != nil {
 				return directory.UserPage{}, err
 			}
-			if rows, err = query(ctx, st.Page, st.PageArgs...); err != nil {
+			if rows, err = r.Query(ctx, st.Page, st.PageArgs...); err != nil {
 				return directory.UserPage{}, err
 			}
 			if page, changes, err = ReadUserPage(rows, &st, q.Groups); err != nil {
@@ -123,7 +123,7 @@ func ListUsers(ctx context.Context, d *Dialect, positions Positions, tenantID st
 		}
 	}
 	// No page asked for, or past the last user: the total alone.
-	if err := queryRow(ctx, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
+	if err := r.QueryRow(ctx, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
 		return directory.UserPage{}, err
 	}
 	return page, nil

@@ -135,9 +135,10 @@ func ScanUser(row Row, lead ...any) (directory.User, error) {
 }
 
 // ReadUserPage reads the rows of a UserList statement's Page (the total,
-// the changes, the sort key, with groups the user's groups, the user) and
-// closes rows. With groups, the page's Groups is non-nil when it has
-// users. changes is the rows' changes column (0 without rows).
+// the changes if st.Changes, the sort key, with groups the user's groups,
+// the user) and closes rows. With groups, the page's Groups is non-nil
+// when it has users. changes is the rows' changes column (0 without rows
+// or without the column).
 //
 // The page of an Exact statement is every match: its total is the number
 // of users read.
@@ -147,7 +148,12 @@ func ReadUserPage(rows Rows, st *ListStatements, groups bool) (page directory.Us
 		key Key
 		gs  []byte
 	)
-	lead := []any{&page.Total, &changes, &key}
+	lead := []any{&page.Total, &key}
+	var changesOf *int64 // allocated for a page that has them alone
+	if st.Changes {
+		changesOf = new(int64)
+		lead = []any{&page.Total, changesOf, &key}
+	}
 	if groups {
 		lead = append(lead, &gs)
 	}
@@ -176,6 +182,9 @@ func ReadUserPage(rows Rows, st *ListStatements, groups bool) (page directory.Us
 	}
 	if st.Exact {
 		page.Total = len(page.Users)
+	}
+	if changesOf != nil {
+		changes = *changesOf
 	}
 	return page, changes, nil
 }
