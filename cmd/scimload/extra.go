@@ -104,12 +104,16 @@ func importPages(ctx context.Context, cl *client, start, count int, d time.Durat
 		}
 	}
 	elapsed := time.Since(began)
-	rest := time.Duration(0)
-	for _, t := range times[1:] {
-		rest += t
-	}
-	fmt.Fprintf(out, "import: %d users (startIndex %d to %d of %d) in %d pages of %d in %s, %.0f users/s; page 1 %s, pages 2-%d %s each\n",
+	fmt.Fprintf(out, "import: %d users (startIndex %d to %d of %d) in %d pages of %d in %s, %.0f users/s; page 1 %s",
 		users, start, start+users-1, total, len(times), count, elapsed.Round(time.Millisecond), float64(users)/elapsed.Seconds(),
-		times[0].Round(time.Microsecond), len(times), (rest / time.Duration(max(len(times)-1, 1))).Round(time.Microsecond))
+		times[0].Round(time.Microsecond))
+	if len(times) > 1 {
+		rest := time.Duration(0)
+		for _, t := range times[1:] {
+			rest += t
+		}
+		fmt.Fprintf(out, ", pages 2-%d %s each", len(times), (rest / time.Duration(len(times)-1)).Round(time.Microsecond))
+	}
+	fmt.Fprintln(out)
 	return nil
 }

@@ -25,26 +25,41 @@ func (l lists) QueryRow(ctx context.Context, query string, args ...any) record.R
 	return l.db.queryRow(ctx, sqlx.Rebind(sqlx.DOLLAR, query), args...)
 }
 
-var (
-	takePosition = sqlx.Rebind(sqlx.DOLLAR, record.TakePosition)
-	// keepPosition drops the stale positions and keeps the new one in
-	// one statement.
-	keepPosition = sqlx.Rebind(sqlx.DOLLAR, `WITH stale AS (`+record.DropStalePositions+`) `+record.KeepPosition)
-)
-
-// Take removes and returns the tenant's position after n users, nil when
-// there is none.
+// Take returns the tenant's position after n users, nil when there is
+// none.
 func (l lists) Take(ctx context.Context, tenantID string, n int) (*record.Position, error) {
-	pos, err := record.ScanPosition(l.db.queryRow(ctx, takePosition, tenantID, n))
+	var (
+		p   record.Position
+		key record.Key
+	)
+	err := l.db.queryRow(ctx, `SELECT created_at, id, changes FROM list_positions WHERE tenant_id = $1 AND n = $2`, tenantID, n).
+		Scan(&key, &p.ID, &p.Changes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
-	return pos, err
+	if err != nil {
+		return nil, err
+	}
+	p.Key = key.V
+	return &p, nil
 }
 
-// Keep stores the tenant's position after n users, deleting those of
-// other changes.
-func (l lists) Keep(ctx context.Context, tenantID string, n int, pos record.Position) error {
-	_, err := l.db.pool.Exec(ctx, keepPosition, tenantID, pos.Changes, n, tenantID, n, pos.Key, pos.ID, pos.Changes)
+// keepPosition stores a position ($1 tenant, $2 n, $3 created_at, $4 id,
+// $5 changes) and deletes the tenant's position after $6 users, which the
+// page continued from, and those of other changes. The deletes skip rows
+// another statement holds: two pages kept at once never wait for each
+// other's rows, so they cannot deadlock, and what one skips the next
+// deletes.
+const keepPosition = `WITH gone AS (
+		DELETE FROM list_positions WHERE (tenant_id, n) IN (
+			SELECT tenant_id, n FROM list_positions WHERE tenant_id = $1 AND n <> $2 AND (n = $6 OR changes <> $5)
+			FOR UPDATE SKIP LOCKED))
+	INSERT INTO list_positions (tenant_id, n, created_at, id, changes) VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (tenant_id, n) DO UPDATE SET created_at = excluded.created_at, id = excluded.id, changes = excluded.changes`
+
+// Keep stores the tenant's position after n users, deleting the one after
+// prev users and those of other changes.
+func (l lists) Keep(ctx context.Context, tenantID string, n int, pos record.Position, prev int) error {
+	_, err := l.db.pool.Exec(ctx, keepPosition, tenantID, n, pos.Key, pos.ID, pos.Changes, prev)
 	return err
 }

@@ -70,8 +70,8 @@ const poolSizeParam = "pool_max_conns"
 // parameter pool_max_conns sets the size of the connection pool (default
 // four per CPU, at least 8). Errors never contain the password.
 //
-// The connections run without JIT compilation unless the URL asks for it
-// (jit=on): scimd's statements read a few rows through indexes, but the
+// The connections run without JIT compilation unless the URL sets it (jit=on,
+// or options=-c jit=on): scimd's statements read a few rows through indexes, but the
 // planner costs a page of users with their groups as if it read the whole
 // tenant, above jit_above_cost, and compiling it took 45 ms of a 47 ms
 // page of an import at a million users.
@@ -100,8 +100,13 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		// after the operating system's TCP timeout.
 		cfg.ConnectTimeout = 3 * time.Second
 	}
-	if _, set := cfg.RuntimeParams["jit"]; !set && !strings.Contains(cfg.RuntimeParams["options"], "jit") {
-		cfg.RuntimeParams["jit"] = "off"
+	if _, set := cfg.RuntimeParams["jit"]; !set && !strings.Contains(cfg.RuntimeParams["options"], "jit=") {
+		// A SET rather than a startup parameter, which connection poolers
+		// such as PgBouncer refuse.
+		pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET jit = off")
+			return err
+		}
 	}
 	pcfg.MaxConns = int32(size)
 	pcfg.MaxConnLifetime = 30 * time.Minute

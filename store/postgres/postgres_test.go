@@ -296,24 +296,27 @@ func openSchema(t *testing.T) *postgres.DB {
 func TestJITOffUnlessAsked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, tc := range []struct{ param, want string }{{"", "off"}, {"on", "on"}} {
+	for _, tc := range []struct{ param, value, want string }{
+		{"", "", "off"},
+		{"jit", "on", "on"},
+		{"options", "-c jit=on", "on"},
+		{"options", "-c jit_above_cost=1000", "off"},
+	} {
 		u, err := url.Parse(storetest.PostgresURL(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tc.param != "" {
-			q := u.Query()
-			q.Set("jit", tc.param)
-			u.RawQuery = q.Encode()
+		if tc.param != "" { // a space as %20: pgx reads a + as a plus
+			u.RawQuery += "&" + tc.param + "=" + strings.ReplaceAll(url.QueryEscape(tc.value), "+", "%20")
 		}
 		db, err := postgres.Open(ctx, u.String())
 		if err != nil {
-			t.Fatalf("Open(jit=%q) = %v, want nil", tc.param, err)
+			t.Fatalf("Open(%s=%q) = %v, want nil", tc.param, tc.value, err)
 		}
 		got, err := db.Setting(ctx, "jit")
 		db.Close()
 		if err != nil || got != tc.want {
-			t.Errorf("Open(jit=%q): jit = %q, %v; want %q", tc.param, got, err, tc.want)
+			t.Errorf("Open(%s=%q): jit = %q, %v; want %q", tc.param, tc.value, got, err, tc.want)
 		}
 	}
 }

@@ -43,6 +43,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/store/internal/record"
 )
 
 //go:embed migrations/*.sql
@@ -73,6 +74,8 @@ type DB struct {
 	closeOnce        sync.Once
 
 	sealed sealWatchers // told of the tenants whose audit events this process seals
+
+	positions record.MemoryPositions // where recent pages of users ended (record.ListUsers)
 }
 
 var _ directory.Store = (*DB)(nil)

@@ -360,7 +360,7 @@ func deleteUser(ctx context.Context, tx *tx, tenantID, id string, version int64,
 // order, and the number that matched; with q.Groups, their groups
 // (record.ListUsers).
 func (db *DB) Users(ctx context.Context, tenantID string, q directory.UserQuery) (directory.UserPage, error) {
-	page, err := record.ListUsers(ctx, record.SQLite, lists{db}, lists{db}, tenantID, q, pageGroupsColumn)
+	page, err := record.ListUsers(ctx, record.SQLite, lists{db}, &db.positions, tenantID, q, pageGroupsColumn)
 	return page, fail("users", err)
 }
 

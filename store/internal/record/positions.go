@@ -3,6 +3,7 @@ package record
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/scimd/scimd/internal/directory"
 )
@@ -22,43 +23,69 @@ type Position struct {
 }
 
 // Positions keeps where recent pages of users in creation order ended, by
-// tenant and number of users up to the position, in the table
-// list_positions, where every replica finds them. An identity provider's
+// tenant and number of users up to the position. An identity provider's
 // import asks for startIndex 1, 101, 201 and so on, each page after the
-// one before, from whichever replica a load balancer picks: with the
-// positions, every page costs what the first does, where an offset skips
-// more users with every page (at a million users, about a quarter of a
-// second a page halfway through).
+// one before: with the positions, every page costs what the first does,
+// where an offset skips more users with every page (at a million users,
+// about a quarter of a second a page halfway through). SQLite, served by
+// one process, keeps them in its memory (MemoryPositions); PostgreSQL in
+// a table, where every replica finds them.
 type Positions interface {
-	// Take removes and returns the tenant's position after n users (nil
-	// when there is none): TakePosition.
+	// Take returns the tenant's position after n users, nil when there is
+	// none.
 	Take(ctx context.Context, tenantID string, n int) (*Position, error)
-	// Keep stores the tenant's position after n users and deletes the
-	// tenant's other positions of other changes, which can no longer
-	// hold: DropStalePositions, then KeepPosition (which replaces one
-	// after n users).
-	Keep(ctx context.Context, tenantID string, n int, p Position) error
+	// Keep stores the tenant's position after n users and deletes the one
+	// after prev users, which the page continued from (prev 0: none).
+	Keep(ctx context.Context, tenantID string, n int, p Position, prev int) error
 }
 
-// The statements of Positions, with ? placeholders, in both dialects.
-const (
-	TakePosition       = `DELETE FROM list_positions WHERE tenant_id = ? AND n = ? RETURNING created_at, id, changes`
-	DropStalePositions = `DELETE FROM list_positions WHERE tenant_id = ? AND changes <> ? AND n <> ?`
-	KeepPosition       = `INSERT INTO list_positions (tenant_id, n, created_at, id, changes) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, n) DO UPDATE SET created_at = excluded.created_at, id = excluded.id, changes = excluded.changes`
-)
+// MemoryPositions are Positions in a process's memory, at most
+// maxPositions of them. The zero value is ready to use.
+type MemoryPositions struct {
+	mu sync.Mutex
+	m  map[positionKey]Position
+}
 
-// ScanPosition reads a row of TakePosition.
-func ScanPosition(row Row) (*Position, error) {
-	var (
-		p   Position
-		key Key
-	)
-	if err := row.Scan(&key, &p.ID, &p.Changes); err != nil {
-		return nil, err
+type positionKey struct {
+	tenantID string
+	n        int
+}
+
+// maxPositions bounds MemoryPositions: a position for each import under
+// way, and those of imports given up.
+const maxPositions = 4096
+
+// Take returns the tenant's position after n users, nil when there is
+// none.
+func (p *MemoryPositions) Take(_ context.Context, tenantID string, n int) (*Position, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos, ok := p.m[positionKey{tenantID, n}]
+	if !ok {
+		return nil, nil
 	}
-	p.Key = key.V
-	return &p, nil
+	return &pos, nil
+}
+
+// Keep stores the tenant's position after n users in place of the one
+// after prev users; when full, it drops a position first, as the map's
+// order has it.
+func (p *MemoryPositions) Keep(_ context.Context, tenantID string, n int, pos Position, prev int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[positionKey]Position{}
+	}
+	delete(p.m, positionKey{tenantID, prev})
+	k := positionKey{tenantID, n}
+	if _, ok := p.m[k]; !ok && len(p.m) >= maxPositions {
+		for old := range p.m {
+			delete(p.m, old)
+			break
+		}
+	}
+	p.m[k] = pos
+	return nil
 }
 
 // Reader runs reads of a store's dialect with ? placeholders.
@@ -69,11 +96,10 @@ type Reader interface {
 
 // ListUsers returns a page of the tenant's users matching q in q.Sort
 // order, and the number that matched, reading with r; with q.Groups, their
-// groups. The
-// total, the page and the groups come from one statement, so they agree.
-// A page of the users in creation order starts after the position
-// positions holds for it when the tenant's users are still those the
-// position was read with, and otherwise skips q.StartIndex-1 users; it
+// groups. The total, the page and the groups come from one statement, so
+// they agree. A page of the users in creation order starts after the
+// position positions holds for it when the tenant's users are still those
+// the position was read with, and otherwise skips q.StartIndex-1 users; it
 // leaves its own end in positions for the page after it.
 func ListUsers(ctx context.Context, d *Dialect, r Reader, positions Positions, tenantID string, q directory.UserQuery, groupsColumn string) (directory.UserPage, error) {
 	start := max(q.StartIndex, 1)
@@ -99,6 +125,10 @@ func ListUsers(ctx context.Context, d *Dialect, r Reader, positions Positions, t
 		if page, changes, err = ReadUserPage(rows, &st, q.Groups); err != nil {
 			return directory.UserPage{}, err
 		}
+		prev := 0
+		if resume != nil {
+			prev = start - 1
+		}
 		if resume != nil && (len(page.Users) == 0 || changes != resume.Changes) {
 			// Users were created or deleted since the position was read
 			// (or none follow it): skip as many as asked instead.
@@ -114,7 +144,7 @@ func ListUsers(ctx context.Context, d *Dialect, r Reader, positions Positions, t
 		}
 		if n := len(page.Users); inOrder && n > 0 {
 			end := Position{Key: page.Keys[n-1], ID: page.Users[n-1].ID, Changes: changes}
-			if err := positions.Keep(ctx, tenantID, start-1+n, end); err != nil {
+			if err := positions.Keep(ctx, tenantID, start-1+n, end, prev); err != nil {
 				return directory.UserPage{}, fmt.Errorf("keep the position: %w", err)
 			}
 		}

@@ -13,7 +13,7 @@
 
 -- +goose Up
 CREATE TABLE user_counts (
-	tenant_id text   NOT NULL REFERENCES tenants (id),
+	tenant_id text   NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
 	shard     int    NOT NULL,
 	users     bigint NOT NULL,
 	changes   bigint NOT NULL,

@@ -3,14 +3,15 @@
 -- tenant's changes (user_counts) as the page's statement read them, by
 -- the number of users up to it. The page that continues one starts after
 -- its user while the tenant's changes are still those, whichever replica
--- served the page before. A page takes the position it continues from and
--- leaves its own, and a position whose changes are gone is deleted with
--- the next one left, so the table holds about one row for each import
--- under way. Unlogged: it is a cache, which a crash may empty.
+-- served the page before. A page keeps its own position and deletes the
+-- one it continued from and those of other changes, so the table holds
+-- about one row for each import under way. Unlogged: it is a cache, which
+-- a crash may empty. (SQLite, served by one process, keeps them in its
+-- memory.)
 
 -- +goose Up
 CREATE UNLOGGED TABLE list_positions (
-	tenant_id  text        NOT NULL REFERENCES tenants (id),
+	tenant_id  text        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
 	n          bigint      NOT NULL,
 	created_at timestamptz NOT NULL,
 	id         text        NOT NULL,

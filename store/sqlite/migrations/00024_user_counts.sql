@@ -9,7 +9,7 @@
 
 -- +goose Up
 CREATE TABLE user_counts (
-	tenant_id TEXT    NOT NULL REFERENCES tenants (id),
+	tenant_id TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
 	shard     INTEGER NOT NULL,
 	users     INTEGER NOT NULL,
 	changes   INTEGER NOT NULL,
