@@ -33,6 +33,7 @@ func offsetPage(t *testing.T, b store.Backend, tenantID string, startIndex, coun
 	return page
 }
 
+// pageIDs returns the ids of the page's users, in order ([] for none).
 func pageIDs(page directory.UserPage) []string {
 	ids := []string{}
 	for _, u := range page.Users {

@@ -405,11 +405,7 @@ func userIDs(t *testing.T, b store.Backend, tenantID string, f query.Expr) []str
 	if page.Total != len(page.Users) {
 		t.Fatalf("Users(%+v).Total = %d, want %d (the users listed)", f, page.Total, len(page.Users))
 	}
-	ids := []string{}
-	for _, u := range page.Users {
-		ids = append(ids, u.ID)
-	}
-	return ids
+	return pageIDs(page)
 }
 
 func testUpdateUserEmails(t *testing.T, in Instance) {
